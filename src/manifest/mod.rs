@@ -1,0 +1,40 @@
+//! The manifest model shared by `dkd` and `dk`: the deployment repository's
+//! `config/environments.yaml` and `config/teams.yaml`, `Store` and `DeployedPackage`
+//! manifests, and a package's `dk.yaml`, each parsed with bounds and validated with
+//! one-line errors that point at the file, line and field.
+
+mod data_package;
+mod defaults;
+mod deployed_package;
+mod environments;
+mod error;
+mod header;
+mod names;
+mod ordered_map;
+mod paths;
+mod store;
+mod teams;
+#[cfg(test)]
+mod test_support;
+mod version;
+mod yaml;
+
+pub use data_package::{DataPackage, parse_data_package};
+pub use defaults::{DEFAULT_ENVIRONMENTS_YAML, DEFAULT_TEAMS_YAML};
+pub use deployed_package::{
+    ANNOTATION_PROMOTED_BY, ANNOTATION_PROMOTION_ID, ANNOTATION_ROLLBACK, ANNOTATION_ROLLBACK_FROM,
+    DeployedPackage, parse_deployed_package,
+};
+pub use environments::{
+    ApprovalRule, Environment, EnvironmentsConfig, FreezeWindow, RollbackRule, parse_environments,
+};
+pub use error::ManifestError;
+pub use names::{NameError, validate_name};
+pub use paths::{ENVIRONMENTS_FILE, TEAMS_FILE, package_manifest_path};
+pub use store::{Store, parse_store};
+pub use teams::{Teams, parse_teams};
+pub use version::{Version, VersionError};
+pub use yaml::{MAX_MANIFEST_BYTES, parse_yaml, to_yaml};
+
+/// The `apiVersion` of every DataKit manifest.
+pub const API_VERSION: &str = "datakit.infoblox.dev/v1alpha1";
