@@ -1,0 +1,9 @@
+//! The gRPC API: the only module that knows tonic or the generated `datakit.v1` types.
+//! It converts between proto and domain types and maps domain errors to status codes.
+
+mod convert;
+mod server;
+mod service;
+
+pub use server::{ServeError, serve_unix};
+pub use service::DataKitApi;

@@ -1,0 +1,340 @@
+//! Runs `git` against one bare repository: plumbing commands with a clean environment,
+//! so the user's `GIT_DIR`, hooks or pager never leak in.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+};
+
+use tokio::{io::AsyncWriteExt, process::Command};
+
+/// A failed git invocation.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("cannot run git ({source}): install git and make sure it is on PATH")]
+    Spawn { source: std::io::Error },
+    #[error("git {command} failed in {repo}: {stderr}")]
+    Failed {
+        command: String,
+        repo: PathBuf,
+        stderr: String,
+    },
+    #[error("git {command} printed something that is not UTF-8")]
+    NotUtf8 { command: String },
+}
+
+/// The null object id: "this reference must not exist yet" for `update_ref`.
+const NO_COMMIT: &str = "0000000000000000000000000000000000000000";
+
+/// A bare repository driven through the `git` command.
+#[derive(Debug, Clone)]
+pub struct Git {
+    git_dir: PathBuf,
+}
+
+impl Git {
+    pub fn new(git_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            git_dir: git_dir.into(),
+        }
+    }
+
+    /// Creates a bare repository at `git_dir` whose HEAD names `branch`.
+    pub async fn init_bare(git_dir: impl Into<PathBuf>, branch: &str) -> Result<Self, GitError> {
+        let git = Self::new(git_dir);
+        let mut command = base_command();
+        command
+            .args(["init", "--quiet", "--bare", "--initial-branch", branch])
+            .arg(&git.git_dir);
+        git.output(command, "init", None).await?;
+        Ok(git)
+    }
+
+    pub fn git_dir(&self) -> &Path {
+        &self.git_dir
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = base_command();
+        command.arg("--git-dir").arg(&self.git_dir).args(args);
+        command
+    }
+
+    /// Runs git with `args` and returns its standard output as bytes.
+    pub async fn run_bytes(
+        &self,
+        args: &[&str],
+        stdin: Option<&[u8]>,
+    ) -> Result<Vec<u8>, GitError> {
+        let name = args.first().copied().unwrap_or_default();
+        self.output(self.command(args), name, stdin).await
+    }
+
+    /// Runs git with `args` and returns its standard output, trimmed.
+    pub async fn run(&self, args: &[&str]) -> Result<String, GitError> {
+        let bytes = self.run_bytes(args, None).await?;
+        let command = args.first().copied().unwrap_or_default().to_owned();
+        let text = String::from_utf8(bytes).map_err(|_| GitError::NotUtf8 { command })?;
+        Ok(text.trim_end().to_owned())
+    }
+
+    async fn output(
+        &self,
+        mut command: Command,
+        name: &str,
+        stdin: Option<&[u8]>,
+    ) -> Result<Vec<u8>, GitError> {
+        if stdin.is_some() {
+            command.stdin(Stdio::piped());
+        }
+        let mut child = command
+            .spawn()
+            .map_err(|source| GitError::Spawn { source })?;
+        if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            pipe.write_all(input)
+                .await
+                .map_err(|source| GitError::Spawn { source })?;
+            drop(pipe);
+        }
+        let output = child
+            .wait_with_output()
+            .await
+            .map_err(|source| GitError::Spawn { source })?;
+        if output.status.success() {
+            return Ok(output.stdout);
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let first_line = stderr
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("no message");
+        Err(GitError::Failed {
+            command: name.to_owned(),
+            repo: self.git_dir.clone(),
+            stderr: first_line.to_owned(),
+        })
+    }
+
+    /// The commit a branch points at, or `None` when the branch does not exist.
+    pub async fn branch_head(&self, branch: &str) -> Result<Option<String>, GitError> {
+        let reference = format!("refs/heads/{branch}^{{commit}}");
+        match self
+            .run(&["rev-parse", "--verify", "--quiet", &reference])
+            .await
+        {
+            Ok(commit) => Ok(Some(commit)),
+            Err(GitError::Failed { .. }) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Paths of the files below `dir` (a repository path ending in `/`) at `revision`.
+    pub async fn list_files(&self, revision: &str, dir: &str) -> Result<Vec<String>, GitError> {
+        let listing = self
+            .run(&["ls-tree", "-r", "--name-only", "-z", revision, "--", dir])
+            .await?;
+        Ok(listing
+            .split('\0')
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect())
+    }
+
+    /// The contents of `paths` at `revision`, `None` for a path that does not exist, read
+    /// with one `git cat-file --batch`.
+    pub async fn read_files(
+        &self,
+        revision: &str,
+        paths: &[String],
+    ) -> Result<Vec<Option<Vec<u8>>>, GitError> {
+        if paths.is_empty() {
+            return Ok(Vec::new());
+        }
+        let request: String = paths.iter().map(|p| format!("{revision}:{p}\n")).collect();
+        let output = self
+            .run_bytes(&["cat-file", "--batch"], Some(request.as_bytes()))
+            .await?;
+        parse_batch_output(&output, paths.len()).ok_or_else(|| GitError::Failed {
+            command: "cat-file".into(),
+            repo: self.git_dir.clone(),
+            stderr: "unexpected --batch output".into(),
+        })
+    }
+
+    /// Writes a commit whose tree is `parent`'s tree (or an empty one) with `files` added or
+    /// replaced, without moving any branch; returns the new commit. Uses a private
+    /// temporary index, so concurrent callers never share state.
+    pub async fn commit_files(
+        &self,
+        parent: Option<&str>,
+        files: &[(String, Vec<u8>)],
+        message: &str,
+    ) -> Result<String, GitError> {
+        let index_dir = tempfile::tempdir().map_err(|source| GitError::Spawn { source })?;
+        let index = index_dir.path().join("index");
+        let with_index = |args: &[&str]| {
+            let mut command = self.command(args);
+            command.env("GIT_INDEX_FILE", &index);
+            command
+        };
+        if let Some(parent) = parent {
+            self.output(with_index(&["read-tree", parent]), "read-tree", None)
+                .await?;
+        }
+        for (path, contents) in files {
+            let blob = self
+                .run_bytes(&["hash-object", "-w", "--stdin"], Some(contents))
+                .await?;
+            let entry = format!("100644,{},{path}", String::from_utf8_lossy(&blob).trim());
+            let update = with_index(&["update-index", "--add", "--cacheinfo", &entry]);
+            self.output(update, "update-index", None).await?;
+        }
+        let tree = self
+            .output(with_index(&["write-tree"]), "write-tree", None)
+            .await?;
+        let tree = String::from_utf8_lossy(&tree).trim().to_owned();
+        let mut args = vec!["commit-tree", tree.as_str(), "-m", message];
+        if let Some(parent) = parent {
+            args.extend(["-p", parent]);
+        }
+        self.run(&args).await
+    }
+
+    /// Moves `reference` to `new` only if it still points at `expected` (`None`: only if it
+    /// does not exist yet), so a concurrent writer makes this fail instead of being lost.
+    pub async fn update_ref(
+        &self,
+        reference: &str,
+        new: &str,
+        expected: Option<&str>,
+    ) -> Result<(), GitError> {
+        self.run(&["update-ref", reference, new, expected.unwrap_or(NO_COMMIT)])
+            .await
+            .map(drop)
+    }
+}
+
+/// `git` with an environment cleared of anything that would redirect it.
+fn base_command() -> Command {
+    let mut command = Command::new("git");
+    command
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
+        .env_remove("GIT_NAMESPACE")
+        .env_remove("GIT_OBJECT_DIRECTORY")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_AUTHOR_NAME", "dkd")
+        .env("GIT_AUTHOR_EMAIL", "dkd@localhost")
+        .env("GIT_COMMITTER_NAME", "dkd")
+        .env("GIT_COMMITTER_EMAIL", "dkd@localhost")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+/// Splits `git cat-file --batch` output into one entry per requested object.
+fn parse_batch_output(mut output: &[u8], expected: usize) -> Option<Vec<Option<Vec<u8>>>> {
+    let mut contents = Vec::with_capacity(expected);
+    while contents.len() < expected {
+        let newline = output.iter().position(|&b| b == b'\n')?;
+        let header = std::str::from_utf8(&output[..newline]).ok()?;
+        output = &output[newline + 1..];
+        if header.ends_with(" missing") || header.ends_with(" ambiguous") {
+            contents.push(None);
+            continue;
+        }
+        let mut fields = header.split(' ');
+        let (_, kind, size) = (
+            fields.next()?,
+            fields.next()?,
+            fields.next()?.parse::<usize>().ok()?,
+        );
+        let body = output.get(..size)?;
+        output = output.get(size + 1..)?;
+        contents.push((kind == "blob").then(|| body.to_vec()));
+    }
+    Some(contents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_output_is_split_per_object_with_missing_ones_as_none() {
+        let output = b"abc blob 5\nhello\nx:y missing\ndef blob 0\n\n";
+        let parsed = parse_batch_output(output, 3).expect("parses");
+        assert_eq!(
+            parsed,
+            vec![Some(b"hello".to_vec()), None, Some(Vec::new())]
+        );
+    }
+
+    #[test]
+    fn truncated_batch_output_is_rejected() {
+        assert_eq!(parse_batch_output(b"abc blob 50\nshort\n", 1), None);
+    }
+
+    #[tokio::test]
+    async fn committed_files_are_read_back_at_that_revision() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let git = Git::init_bare(dir.path().join("repo.git"), "main")
+            .await
+            .expect("init");
+        let files = vec![("config/a.yaml".to_owned(), b"a: 1\n".to_vec())];
+        let first = git
+            .commit_files(None, &files, "first")
+            .await
+            .expect("commit");
+        git.update_ref("refs/heads/main", &first, None)
+            .await
+            .expect("create main");
+        let more = vec![("environments/dev/x.yaml".to_owned(), b"x\n".to_vec())];
+        let second = git
+            .commit_files(Some(&first), &more, "second")
+            .await
+            .expect("commit");
+        git.update_ref("refs/heads/main", &second, Some(&first))
+            .await
+            .expect("advance main");
+        assert_eq!(
+            git.branch_head("main").await.expect("head"),
+            Some(second.clone())
+        );
+        let listed = git.list_files(&second, "config/").await.expect("ls");
+        assert_eq!(listed, vec!["config/a.yaml".to_owned()]);
+        let paths = vec![
+            "config/a.yaml".to_owned(),
+            "environments/dev/x.yaml".to_owned(),
+            "nope".to_owned(),
+        ];
+        let read = git.read_files(&second, &paths).await.expect("read");
+        assert_eq!(
+            read,
+            vec![Some(b"a: 1\n".to_vec()), Some(b"x\n".to_vec()), None]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stale_expected_commit_does_not_move_the_branch() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let git = Git::init_bare(dir.path().join("repo.git"), "main")
+            .await
+            .expect("init");
+        let first = git.commit_files(None, &[], "first").await.expect("commit");
+        git.update_ref("refs/heads/main", &first, None)
+            .await
+            .expect("create main");
+        let second = git
+            .commit_files(Some(&first), &[], "second")
+            .await
+            .expect("commit");
+        let refused = git.update_ref("refs/heads/main", &second, None).await;
+        assert!(refused.is_err(), "creating an existing branch must fail");
+        assert_eq!(git.branch_head("main").await.expect("head"), Some(first));
+    }
+}

@@ -1,0 +1,83 @@
+//! The layout of `DK_HOME`: where the socket, the deployment repository, the sled
+//! database, the lock and the log of one `dkd` live.
+
+use std::{
+    fs, io,
+    os::unix::fs::{DirBuilderExt, PermissionsExt},
+    path::{Path, PathBuf},
+};
+
+/// Paths inside one `DK_HOME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DkHome {
+    root: PathBuf,
+}
+
+impl DkHome {
+    /// A home at `root` (not created yet).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    /// `DK_HOME` from the environment, else `~/.datakit`.
+    pub fn from_env() -> Result<Self, io::Error> {
+        if let Some(home) = std::env::var_os("DK_HOME").filter(|v| !v.is_empty()) {
+            return Ok(Self::new(home));
+        }
+        let user_home = std::env::var_os("HOME")
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::NotFound,
+                    "neither DK_HOME nor HOME is set: set DK_HOME",
+                )
+            })?;
+        Ok(Self::new(PathBuf::from(user_home).join(".datakit")))
+    }
+
+    /// Creates the home directory (mode 0700 when it is new, since it holds the socket).
+    pub fn create(&self) -> io::Result<()> {
+        if !self.root.exists() {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&self.root)?;
+            fs::set_permissions(&self.root, fs::Permissions::from_mode(0o700))?;
+        }
+        Ok(())
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The local gRPC socket, mode 0600.
+    pub fn socket(&self) -> PathBuf {
+        self.root.join("dkd.sock")
+    }
+
+    /// The embedded deployment repository (bare git, branch `main`).
+    pub fn deploy_repo(&self) -> PathBuf {
+        self.root.join("deploy.git")
+    }
+
+    /// Optional daemon configuration.
+    pub fn config_file(&self) -> PathBuf {
+        self.root.join("dkd.yaml")
+    }
+
+    /// The sled database.
+    pub fn database(&self) -> PathBuf {
+        self.root.join("state.sled")
+    }
+
+    /// Held locked by the running `dkd`; holds its pid.
+    pub fn lock_file(&self) -> PathBuf {
+        self.root.join("dkd.lock")
+    }
+
+    /// Where an autostarted `dkd` writes its log.
+    pub fn log_file(&self) -> PathBuf {
+        self.root.join("dkd.log")
+    }
+}

@@ -1,0 +1,11 @@
+//! `dkd`, the DataKit promotion daemon, as a library: `app::run` starts everything, so
+//! tests can build the whole daemon in-process. See the README's Architecture section.
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod gitops;
+pub mod home;
+pub mod lock;
+pub mod promotion;
+pub mod store;

@@ -1,0 +1,198 @@
+//! The environment catalog: the last good configuration from the base branch, served
+//! from memory and persisted in the state store, plus the problems of any newer revision
+//! that was refused. A broken push never replaces a good configuration.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::{ConfigProblem, LoadedConfig, read_config_source};
+use crate::{
+    gitops::{ForgeError, GitForge},
+    store::{StateStore, StoreError},
+};
+
+/// What the catalog serves.
+#[derive(Debug, Clone, Default)]
+pub struct CatalogState {
+    /// The configuration in force; `None` until one revision was accepted.
+    pub current: Option<Arc<LoadedConfig>>,
+    /// Why the newest examined revision was refused; empty when it was accepted.
+    pub problems: Vec<ConfigProblem>,
+    /// The newest base-branch revision examined, accepted or not.
+    pub examined_revision: Option<String>,
+}
+
+/// Why a refresh could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error(transparent)]
+    Forge(#[from] ForgeError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The environment catalog.
+#[derive(Debug)]
+pub struct EnvironmentCatalog {
+    state: watch::Sender<CatalogState>,
+}
+
+impl EnvironmentCatalog {
+    /// A catalog serving what the state store cached, if it can be read and still
+    /// validates; otherwise an empty one that the first refresh fills from the repository.
+    pub fn from_store(store: &dyn StateStore) -> Self {
+        let cached = match store.load_config() {
+            Ok(cached) => cached,
+            Err(error) => {
+                tracing::warn!(%error, "cached configuration unreadable; reloading it from the repository");
+                None
+            }
+        };
+        let current = cached.and_then(|source| match LoadedConfig::from_source(&source) {
+            Ok(config) => Some(Arc::new(config)),
+            Err(problem) => {
+                tracing::warn!(%problem, "cached configuration no longer validates; reloading it");
+                None
+            }
+        });
+        let state = CatalogState {
+            examined_revision: current.as_ref().map(|c| c.revision.clone()),
+            current,
+            problems: Vec::new(),
+        };
+        Self {
+            state: watch::Sender::new(state),
+        }
+    }
+
+    /// What the catalog serves now.
+    pub fn snapshot(&self) -> CatalogState {
+        self.state.borrow().clone()
+    }
+
+    /// Changes as they happen.
+    pub fn subscribe(&self) -> watch::Receiver<CatalogState> {
+        self.state.subscribe()
+    }
+
+    /// Examines the base branch; a new revision is validated as a whole, saved durably and
+    /// then served, or refused with its problems. Returns whether anything changed.
+    pub async fn refresh(
+        &self,
+        forge: &dyn GitForge,
+        store: &dyn StateStore,
+    ) -> Result<bool, RefreshError> {
+        let revision = forge.base_revision().await?;
+        if self.state.borrow().examined_revision.as_deref() == Some(revision.as_str()) {
+            return Ok(false);
+        }
+        let source = read_config_source(forge, &revision).await?;
+        match LoadedConfig::from_source(&source) {
+            Ok(config) => {
+                store.save_config(&source)?;
+                tracing::info!(%revision, environments = config.environments.environments().len(), "configuration accepted");
+                self.state.send_replace(CatalogState {
+                    current: Some(Arc::new(config)),
+                    problems: Vec::new(),
+                    examined_revision: Some(revision),
+                });
+            }
+            Err(problem) => {
+                tracing::warn!(%revision, %problem, "configuration refused; serving the last good one");
+                self.state.send_modify(|state| {
+                    state.problems = vec![problem];
+                    state.examined_revision = Some(revision);
+                });
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// Follows the base branch until `shutdown`, refreshing every `interval`.
+pub async fn follow_base_branch(
+    catalog: Arc<EnvironmentCatalog>,
+    forge: Arc<dyn GitForge>,
+    store: Arc<dyn StateStore>,
+    interval: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        if let Err(error) = catalog.refresh(forge.as_ref(), store.as_ref()).await {
+            tracing::warn!(%error, forge = forge.describe(), "cannot read the deployment repository; retrying");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datakit::manifest::{DEFAULT_ENVIRONMENTS_YAML, ENVIRONMENTS_FILE};
+
+    use super::*;
+    use crate::{gitops::LocalGitForge, store::MemoryStore};
+
+    async fn push(forge: &LocalGitForge, path: &str, text: &str) {
+        let git = forge.git();
+        let head = forge.base_revision().await.expect("head");
+        let commit = git
+            .commit_files(
+                Some(&head),
+                &[(path.to_owned(), text.as_bytes().to_vec())],
+                "edit",
+            )
+            .await
+            .expect("commit");
+        git.update_ref("refs/heads/main", &commit, Some(&head))
+            .await
+            .expect("push");
+    }
+
+    #[tokio::test]
+    async fn a_broken_push_keeps_the_last_good_configuration_and_reports_the_problem() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let forge = LocalGitForge::open_or_init(&dir.path().join("deploy.git"))
+            .await
+            .expect("repo");
+        let store = MemoryStore::default();
+        let catalog = EnvironmentCatalog::from_store(&store);
+        assert!(catalog.refresh(&forge, &store).await.expect("refresh"));
+        let good = catalog
+            .snapshot()
+            .current
+            .expect("accepted")
+            .revision
+            .clone();
+
+        push(&forge, ENVIRONMENTS_FILE, "environments:\n  dev:\n    cluster: c\n    namespace: dev\n    approval: { required: false, auto_merge: true }\n    after: nowhere\n").await;
+        assert!(catalog.refresh(&forge, &store).await.expect("refresh"));
+        let state = catalog.snapshot();
+        assert_eq!(state.current.expect("still served").revision, good);
+        assert_eq!(state.problems.len(), 1);
+        assert_eq!(state.problems[0].file, ENVIRONMENTS_FILE);
+        assert!(state.problems[0].line.is_some(), "{}", state.problems[0]);
+        assert_eq!(
+            store.load_config().expect("load").expect("cached").revision,
+            good,
+            "the store keeps the good one"
+        );
+
+        assert!(
+            !catalog.refresh(&forge, &store).await.expect("refresh"),
+            "the same revision is examined once"
+        );
+
+        push(&forge, ENVIRONMENTS_FILE, DEFAULT_ENVIRONMENTS_YAML).await;
+        assert!(catalog.refresh(&forge, &store).await.expect("refresh"));
+        let state = catalog.snapshot();
+        assert!(state.problems.is_empty());
+        assert_ne!(state.current.expect("accepted").revision, good);
+    }
+}

@@ -1,0 +1,255 @@
+//! One revision of the deployment repository's configuration: the raw files
+//! (`ConfigSource`, what is persisted) and their validated form (`LoadedConfig`).
+
+use std::{collections::BTreeMap, time::SystemTime};
+
+use datakit::manifest::{
+    ENVIRONMENTS_FILE, EnvironmentsConfig, ManifestError, Store, TEAMS_FILE, Teams,
+    parse_environments, parse_store, parse_teams,
+};
+
+use crate::gitops::{ForgeError, GitForge};
+
+/// The configuration files of one base-branch revision, as read from the repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigSource {
+    /// The base-branch commit the files come from.
+    pub revision: String,
+    /// When dkd read them.
+    pub loaded_at: SystemTime,
+    /// Repository path → contents, for `config/environments.yaml`, `config/teams.yaml` (when
+    /// present) and every Store manifest.
+    pub files: BTreeMap<String, String>,
+}
+
+/// Something wrong with a configuration revision, in one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub file: String,
+    pub line: Option<u32>,
+    pub message: String,
+    pub revision: String,
+}
+
+impl ConfigProblem {
+    fn new(revision: &str, file: &str, message: impl Into<String>) -> Self {
+        Self {
+            file: file.to_owned(),
+            line: None,
+            message: message.into(),
+            revision: revision.to_owned(),
+        }
+    }
+
+    fn from_manifest(revision: &str, error: &ManifestError) -> Self {
+        let message = if error.field.is_empty() {
+            error.message.clone()
+        } else {
+            format!("{}: {}", error.field, error.message)
+        };
+        Self {
+            file: error.file.clone(),
+            line: error.line,
+            message,
+            revision: revision.to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.file, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+/// A Store manifest and the file it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreEntry {
+    pub file: String,
+    pub store: Store,
+}
+
+/// A configuration revision that passed every check.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    pub revision: String,
+    pub loaded_at: SystemTime,
+    pub environments: EnvironmentsConfig,
+    pub teams: Option<Teams>,
+    /// Environment name → its stores, sorted by name.
+    pub stores: BTreeMap<String, Vec<StoreEntry>>,
+}
+
+impl LoadedConfig {
+    /// Parses and validates `source` as a whole; the first problem refuses the revision.
+    pub fn from_source(source: &ConfigSource) -> Result<Self, ConfigProblem> {
+        let revision = source.revision.as_str();
+        let problem = |error: ManifestError| ConfigProblem::from_manifest(revision, &error);
+        let environments_text = source.files.get(ENVIRONMENTS_FILE).ok_or_else(|| {
+            ConfigProblem::new(
+                revision,
+                ENVIRONMENTS_FILE,
+                "the file is missing: restore it on the base branch",
+            )
+        })?;
+        let environments =
+            parse_environments(ENVIRONMENTS_FILE, environments_text).map_err(problem)?;
+        let teams = source
+            .files
+            .get(TEAMS_FILE)
+            .map(|text| parse_teams(TEAMS_FILE, text))
+            .transpose()
+            .map_err(problem)?;
+        environments
+            .validate_teams(teams.as_ref())
+            .map_err(problem)?;
+        let mut stores = BTreeMap::new();
+        for environment in environments.environments() {
+            let mut entries: Vec<StoreEntry> = Vec::new();
+            for (file, text) in source.files.range(environment.stores_path.clone()..) {
+                if !file.starts_with(&environment.stores_path) {
+                    break;
+                }
+                if !is_yaml(file) || file[environment.stores_path.len()..].contains('/') {
+                    continue;
+                }
+                let store = parse_store(file, text).map_err(problem)?;
+                if let Some(other) = entries.iter().find(|e| e.store.name == store.name) {
+                    let message = format!(
+                        "store {} is also defined in {}: keep one",
+                        store.name, other.file
+                    );
+                    return Err(ConfigProblem::new(revision, file, message));
+                }
+                entries.push(StoreEntry {
+                    file: file.clone(),
+                    store,
+                });
+            }
+            entries.sort_by(|a, b| a.store.name.cmp(&b.store.name));
+            stores.insert(environment.name.clone(), entries);
+        }
+        Ok(Self {
+            revision: source.revision.clone(),
+            loaded_at: source.loaded_at,
+            environments,
+            teams,
+            stores,
+        })
+    }
+}
+
+fn is_yaml(path: &str) -> bool {
+    path.ends_with(".yaml") || path.ends_with(".yml")
+}
+
+/// Reads the configuration files of `revision` from the forge. A file that cannot be
+/// parsed far enough to find the stores is still returned, so `LoadedConfig::from_source`
+/// reports it.
+pub async fn read_config_source(
+    forge: &dyn GitForge,
+    revision: &str,
+) -> Result<ConfigSource, ForgeError> {
+    let config_files = [ENVIRONMENTS_FILE.to_owned(), TEAMS_FILE.to_owned()];
+    let contents = forge.read_files(revision, &config_files).await?;
+    let mut files = BTreeMap::new();
+    for (path, content) in config_files.iter().zip(contents) {
+        if let Some(bytes) = content {
+            files.insert(path.clone(), String::from_utf8_lossy(&bytes).into_owned());
+        }
+    }
+    let store_dirs: Vec<String> = files
+        .get(ENVIRONMENTS_FILE)
+        .and_then(|text| parse_environments(ENVIRONMENTS_FILE, text).ok())
+        .map(|config| {
+            config
+                .environments()
+                .iter()
+                .map(|e| e.stores_path.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut store_files = Vec::new();
+    for dir in store_dirs {
+        store_files.extend(
+            forge
+                .list_files(revision, &dir)
+                .await?
+                .into_iter()
+                .filter(|p| is_yaml(p)),
+        );
+    }
+    let contents = forge.read_files(revision, &store_files).await?;
+    for (path, content) in store_files.into_iter().zip(contents) {
+        if let Some(bytes) = content {
+            files.insert(path, String::from_utf8_lossy(&bytes).into_owned());
+        }
+    }
+    Ok(ConfigSource {
+        revision: revision.to_owned(),
+        loaded_at: SystemTime::now(),
+        files,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use datakit::manifest::{DEFAULT_ENVIRONMENTS_YAML, DEFAULT_TEAMS_YAML};
+
+    use super::*;
+
+    const EVENTS_STORE: &str = "apiVersion: datakit.infoblox.dev/v1alpha1\nkind: Store\nmetadata: { name: events-store }\nspec:\n  type: kafka-topic\n  connection: { brokers: dev-kafka:9092, topic: user-events-dev }\n";
+
+    fn source(files: &[(&str, &str)]) -> ConfigSource {
+        ConfigSource {
+            revision: "abc123".into(),
+            loaded_at: SystemTime::UNIX_EPOCH,
+            files: files
+                .iter()
+                .map(|(p, t)| ((*p).to_owned(), (*t).to_owned()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_default_configuration_loads_with_stores_per_environment() {
+        let source = source(&[
+            (ENVIRONMENTS_FILE, DEFAULT_ENVIRONMENTS_YAML),
+            (TEAMS_FILE, DEFAULT_TEAMS_YAML),
+            ("environments/dev/stores/events-store.yaml", EVENTS_STORE),
+            ("environments/dev/stores/README.md", "not a manifest"),
+        ]);
+        let loaded = LoadedConfig::from_source(&source).expect("loads");
+        assert_eq!(loaded.environments.names(), vec!["dev", "int", "prod"]);
+        let dev_stores: Vec<&str> = loaded.stores["dev"]
+            .iter()
+            .map(|e| e.store.name.as_str())
+            .collect();
+        assert_eq!(dev_stores, vec!["events-store"]);
+        assert!(loaded.stores["prod"].is_empty());
+    }
+
+    #[test]
+    fn a_missing_environments_file_is_a_problem_naming_the_file() {
+        let problem = LoadedConfig::from_source(&source(&[])).expect_err("refused");
+        assert_eq!(problem.file, ENVIRONMENTS_FILE);
+        assert_eq!(problem.revision, "abc123");
+    }
+
+    #[test]
+    fn a_broken_store_refuses_the_whole_revision_with_its_file_and_line() {
+        let source = source(&[
+            (ENVIRONMENTS_FILE, DEFAULT_ENVIRONMENTS_YAML),
+            (
+                "environments/int/stores/events-store.yaml",
+                "apiVersion: datakit.infoblox.dev/v1alpha1\nkind: Store\nmetadata: { name: events-store }\nspec:\n  tpye: kafka-topic\n",
+            ),
+        ]);
+        let problem = LoadedConfig::from_source(&source).expect_err("refused");
+        assert_eq!(problem.file, "environments/int/stores/events-store.yaml");
+        assert!(problem.line.is_some(), "{problem}");
+    }
+}
