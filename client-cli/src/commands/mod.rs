@@ -1,0 +1,3 @@
+//! One module per `dk` command group.
+
+pub mod env;

@@ -1,0 +1,277 @@
+//! Finding and reaching `dkd`: `--daemon`/`DK_DAEMON` (`unix:///path`, `https://host:port`),
+//! else the local socket in `DK_HOME`, starting a local `dkd` when none answers (unless
+//! `DK_NO_AUTOSTART=1`).
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use datakit::proto::data_kit_service_client::DataKitServiceClient;
+use hyper_util::rt::TokioIo;
+use tokio::net::UnixStream;
+use tonic::{
+    metadata::{Ascii, MetadataValue},
+    service::{Interceptor, interceptor::InterceptedService},
+    transport::{Channel, ClientTlsConfig, Endpoint, Uri},
+};
+
+use crate::error::{CliError, Failure};
+
+/// How long to wait for an autostarted dkd to open its socket.
+const AUTOSTART_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The client every command uses.
+pub type Client = DataKitServiceClient<InterceptedService<Channel, BearerToken>>;
+
+/// Where dkd is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DaemonAddress {
+    /// A Unix socket; `local` when it is the default one in `DK_HOME`, which dk may start.
+    Unix { path: PathBuf, local: bool },
+    /// A shared daemon over TCP (`https://`, or `http://` for plain-text test setups).
+    Tcp(Uri),
+}
+
+impl DaemonAddress {
+    /// Parses `--daemon`; `None` means the local socket of `home`.
+    pub fn resolve(flag: Option<&str>, home: &Path) -> Result<Self, CliError> {
+        let Some(address) = flag.filter(|a| !a.is_empty()) else {
+            return Ok(Self::Unix {
+                path: home.join("dkd.sock"),
+                local: true,
+            });
+        };
+        let invalid = || {
+            CliError::new(
+                Failure::InvalidInput,
+                format!(
+                    "invalid daemon address {address:?}: use unix:///path/to/dkd.sock or https://host:port"
+                ),
+            )
+        };
+        if let Some(path) = address
+            .strip_prefix("unix://")
+            .or_else(|| address.strip_prefix("unix:"))
+        {
+            if !path.starts_with('/') {
+                return Err(invalid());
+            }
+            return Ok(Self::Unix {
+                path: PathBuf::from(path),
+                local: false,
+            });
+        }
+        if address.starts_with("https://") || address.starts_with("http://") {
+            return address.parse::<Uri>().map(Self::Tcp).map_err(|_| invalid());
+        }
+        Err(invalid())
+    }
+}
+
+/// Adds `authorization: Bearer $DK_TOKEN` to every call when a token is set.
+#[derive(Debug, Clone, Default)]
+pub struct BearerToken(Option<MetadataValue<Ascii>>);
+
+impl Interceptor for BearerToken {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(token) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", token.clone());
+        }
+        Ok(request)
+    }
+}
+
+fn bearer_token() -> Result<BearerToken, CliError> {
+    let Some(token) = std::env::var("DK_TOKEN").ok().filter(|t| !t.is_empty()) else {
+        return Ok(BearerToken(None));
+    };
+    format!("Bearer {token}")
+        .parse()
+        .map(|value| BearerToken(Some(value)))
+        .map_err(|_| {
+            CliError::new(
+                Failure::InvalidInput,
+                "DK_TOKEN holds characters a header cannot carry",
+            )
+        })
+}
+
+/// Connects to dkd at `address`, starting a local one if needed and allowed.
+pub async fn connect(address: &DaemonAddress, home: &Path) -> Result<Client, CliError> {
+    let channel = match address {
+        DaemonAddress::Tcp(uri) => connect_tcp(uri).await?,
+        DaemonAddress::Unix { path, local } => match connect_unix(path).await {
+            Ok(channel) => channel,
+            Err(error) if *local && autostart_allowed() => {
+                note_autostart(error, home);
+                start_daemon(home)?;
+                wait_for_socket(path).await?
+            }
+            Err(error) => return Err(unreachable(&path.display().to_string(), &error, *local)),
+        },
+    };
+    Ok(DataKitServiceClient::with_interceptor(
+        channel,
+        bearer_token()?,
+    ))
+}
+
+fn autostart_allowed() -> bool {
+    std::env::var("DK_NO_AUTOSTART")
+        .map(|v| v != "1")
+        .unwrap_or(true)
+}
+
+fn unreachable(address: &str, error: &dyn std::fmt::Display, local: bool) -> CliError {
+    let hint = if local {
+        "start it with `dkd` (or unset DK_NO_AUTOSTART)"
+    } else {
+        "check --daemon / DK_DAEMON"
+    };
+    CliError::new(
+        Failure::Unavailable,
+        format!("cannot reach dkd at {address}: {error}; {hint}"),
+    )
+}
+
+/// Says on stderr (stdout stays clean for scripts) that a dkd is being started.
+fn note_autostart(reason: tonic::transport::Error, home: &Path) {
+    let reason =
+        std::error::Error::source(&reason).map_or_else(|| reason.to_string(), ToString::to_string);
+    eprintln!(
+        "dk: no dkd is running for {} ({reason}); starting one…",
+        home.display()
+    );
+}
+
+async fn connect_unix(path: &Path) -> Result<Channel, tonic::transport::Error> {
+    let path = path.to_path_buf();
+    // The URI is required by the API but unused: the connector always dials the socket.
+    Endpoint::from_static("http://dkd.local")
+        .connect_timeout(Duration::from_secs(5))
+        .connect_with_connector(tower::service_fn(move |_: Uri| {
+            let path = path.clone();
+            async move { UnixStream::connect(path).await.map(TokioIo::new) }
+        }))
+        .await
+}
+
+async fn connect_tcp(uri: &Uri) -> Result<Channel, CliError> {
+    let address = uri.to_string();
+    let mut endpoint = Endpoint::from(uri.clone()).connect_timeout(Duration::from_secs(10));
+    if uri.scheme_str() == Some("https") {
+        endpoint = endpoint
+            .tls_config(ClientTlsConfig::new().with_native_roots())
+            .map_err(|error| unreachable(&address, &error, false))?;
+    }
+    endpoint
+        .connect()
+        .await
+        .map_err(|error| unreachable(&address, &error, false))
+}
+
+/// Starts `dkd` for `home` in the background, detached from this terminal, logging to
+/// `DK_HOME/dkd.log`.
+fn start_daemon(home: &Path) -> Result<(), CliError> {
+    let failed = |reason: String| {
+        CliError::new(
+            Failure::Unavailable,
+            format!("cannot start dkd: {reason}; install dkd next to dk or on PATH"),
+        )
+    };
+    std::fs::create_dir_all(home)
+        .map_err(|e| failed(format!("cannot create {}: {e}", home.display())))?;
+    let log_path = home.join("dkd.log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| failed(format!("cannot open {}: {e}", log_path.display())))?;
+    let stderr = log.try_clone().map_err(|e| failed(e.to_string()))?;
+    let mut command = Command::new(dkd_binary());
+    command
+        .arg("--home")
+        .arg(home)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(stderr);
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    command.spawn().map(drop).map_err(|e| failed(e.to_string()))
+}
+
+/// `dkd` beside this `dk` when there is one, else from PATH.
+fn dkd_binary() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("dkd")))
+        .filter(|candidate| candidate.is_file())
+        .unwrap_or_else(|| PathBuf::from("dkd"))
+}
+
+async fn wait_for_socket(path: &Path) -> Result<Channel, CliError> {
+    let deadline = Instant::now() + AUTOSTART_TIMEOUT;
+    loop {
+        match connect_unix(path).await {
+            Ok(channel) => return Ok(channel),
+            Err(error) if Instant::now() >= deadline => {
+                let log = path.with_file_name("dkd.log");
+                let message = format!(
+                    "dkd did not open {} within {}s ({error}); see {}",
+                    path.display(),
+                    AUTOSTART_TIMEOUT.as_secs(),
+                    log.display()
+                );
+                return Err(CliError::new(Failure::Unavailable, message));
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_flag_means_the_local_socket_in_dk_home() {
+        let address = DaemonAddress::resolve(None, Path::new("/h")).expect("resolves");
+        assert_eq!(
+            address,
+            DaemonAddress::Unix {
+                path: "/h/dkd.sock".into(),
+                local: true
+            }
+        );
+    }
+
+    #[test]
+    fn unix_and_https_addresses_are_understood() {
+        let unix =
+            DaemonAddress::resolve(Some("unix:///run/dkd.sock"), Path::new("/h")).expect("unix");
+        assert_eq!(
+            unix,
+            DaemonAddress::Unix {
+                path: "/run/dkd.sock".into(),
+                local: false
+            }
+        );
+        let https = DaemonAddress::resolve(Some("https://dkd.example.com:8443"), Path::new("/h"))
+            .expect("https");
+        assert!(matches!(https, DaemonAddress::Tcp(uri) if uri.port_u16() == Some(8443)));
+    }
+
+    #[test]
+    fn anything_else_is_invalid_input() {
+        for bad in ["dkd.example.com:8443", "unix://relative/path", "ftp://x"] {
+            let error = DaemonAddress::resolve(Some(bad), Path::new("/h")).expect_err(bad);
+            assert_eq!(error.failure, Failure::InvalidInput, "{bad}");
+        }
+    }
+}

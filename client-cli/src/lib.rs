@@ -1,0 +1,77 @@
+//! `dk`, the DataKit command line, as a library: `run` parses the arguments, talks to
+//! `dkd` over gRPC and turns every failure into one line on stderr and an exit code.
+
+pub mod cli;
+pub mod commands;
+pub mod connect;
+pub mod error;
+pub mod output;
+
+use std::{io::Write, path::PathBuf, process::ExitCode};
+
+use clap::Parser;
+
+use crate::{
+    cli::{Cli, Command, EnvCommand},
+    connect::{DaemonAddress, connect},
+    error::{CliError, Failure},
+};
+
+/// Runs `dk` with the process's arguments and returns its exit code.
+pub fn run() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // Help and --version go to stdout with 0; usage errors to stderr with 2.
+            let _ = error.print();
+            return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
+        }
+    };
+    let outcome = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::new(Failure::Other, format!("cannot start: {e}")))
+        .and_then(|runtime| runtime.block_on(execute(cli)));
+    match outcome {
+        Ok(text) => {
+            let mut stdout = std::io::stdout().lock();
+            // A closed pipe (`dk env list | head -1`) is not an error worth reporting.
+            let _ = stdout.write_all(text.as_bytes());
+            let _ = stdout.flush();
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            error.exit_code()
+        }
+    }
+}
+
+/// `DK_HOME`, else `~/.datakit`.
+fn dk_home() -> Result<PathBuf, CliError> {
+    if let Some(home) = std::env::var_os("DK_HOME").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(home));
+    }
+    std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .map(|home| PathBuf::from(home).join(".datakit"))
+        .ok_or_else(|| {
+            CliError::new(
+                Failure::InvalidInput,
+                "neither DK_HOME nor HOME is set: set DK_HOME",
+            )
+        })
+}
+
+async fn execute(cli: Cli) -> Result<String, CliError> {
+    let home = dk_home()?;
+    let address = DaemonAddress::resolve(cli.global.daemon.as_deref(), &home)?;
+    let mut client = connect(&address, &home).await?;
+    let format = cli.global.output;
+    match cli.command {
+        Command::Env(EnvCommand::List) => commands::env::list(&mut client, format).await,
+        Command::Env(EnvCommand::Show { env }) => {
+            commands::env::show(&mut client, format, &env).await
+        }
+    }
+}

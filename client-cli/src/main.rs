@@ -1,0 +1,6 @@
+//! The `dk` binary.
+
+fn main() -> std::process::ExitCode {
+    datakit::install_crypto_provider();
+    dk::run()
+}

@@ -1,0 +1,60 @@
+//! `dk`'s command line on its own: help, version and usage errors need no daemon.
+
+use std::process::{Command, Output};
+
+fn dk(args: &[&str]) -> Output {
+    let home = tempfile::tempdir().expect("tempdir");
+    Command::new(env!("CARGO_BIN_EXE_dk"))
+        .args(args)
+        .env("DK_HOME", home.path())
+        .env("DK_NO_AUTOSTART", "1")
+        .output()
+        .expect("run dk")
+}
+
+#[test]
+fn an_unknown_command_exits_2_naming_it() {
+    let output = dk(&["no-such-command"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no-such-command"));
+}
+
+#[test]
+fn an_unknown_output_format_exits_2_listing_the_formats() {
+    let output = dk(&["-o", "xml", "env", "list"]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        message.contains("table") && message.contains("json") && message.contains("yaml"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_malformed_daemon_address_exits_2_saying_what_is_accepted() {
+    let output = dk(&["--daemon", "dkd.example.com:8443", "env", "list"]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        message.contains("unix://") && message.contains("https://"),
+        "{message}"
+    );
+}
+
+#[test]
+fn help_explains_the_commands_and_exit_codes() {
+    let output = dk(&["--help"]);
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("env") && text.contains("Exit codes") && text.contains("DK_NO_AUTOSTART"),
+        "{text}"
+    );
+}
+
+#[test]
+fn version_prints_the_crate_version() {
+    let output = dk(&["--version"]);
+    assert!(output.status.success());
+    assert!(String::from_utf8_lossy(&output.stdout).contains(env!("CARGO_PKG_VERSION")));
+}
