@@ -1,0 +1,265 @@
+//! Test support: a temporary `DK_HOME`, the real `dkd` and `dk` binaries started on it,
+//! a gRPC channel over its socket, and a git clone of its deployment repository.
+#![allow(dead_code)] // each test file uses its own part of the support code
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+use hyper_util::rt::TokioIo;
+use tokio::net::UnixStream;
+use tonic::transport::{Channel, Endpoint, Uri};
+
+/// How long anything in these tests may take before it counts as hung.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A built binary of the workspace (`cargo test --workspace` builds `dkd` and `dk` before
+/// running any test).
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>");
+    let path = profile_dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: run the tests with `cargo test --workspace`",
+        path.display()
+    );
+    path
+}
+
+/// Polls `check` until it returns `Some`, failing the test after `PATIENCE`.
+pub fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A temporary `DK_HOME`. Dropping it stops any `dkd` still running on it.
+pub struct TestHome {
+    dir: tempfile::TempDir,
+}
+
+impl TestHome {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::Builder::new()
+                .prefix("dk-test-")
+                .tempdir()
+                .expect("tempdir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.path().join("dkd.sock")
+    }
+
+    pub fn deploy_repo(&self) -> PathBuf {
+        self.path().join("deploy.git")
+    }
+
+    /// `dk ARGS` on this home, without autostart unless `autostart`.
+    pub fn dk_with(&self, args: &[&str], autostart: bool) -> Output {
+        let mut command = Command::new(binary("dk"));
+        command
+            .args(args)
+            .env("DK_HOME", self.path())
+            .env_remove("DK_DAEMON")
+            .env_remove("DK_TOKEN");
+        if autostart {
+            command.env_remove("DK_NO_AUTOSTART");
+        } else {
+            command.env("DK_NO_AUTOSTART", "1");
+        }
+        command.output().expect("run dk")
+    }
+
+    /// `dk ARGS` on this home (no autostart: a dkd must be running).
+    pub fn dk(&self, args: &[&str]) -> Output {
+        self.dk_with(args, false)
+    }
+
+    /// Starts `dkd` on this home and waits until its socket answers.
+    pub fn start_daemon(&self) -> Daemon {
+        let daemon = Daemon::spawn(self.path());
+        eventually("dkd to open its socket", || {
+            std::os::unix::net::UnixStream::connect(self.socket()).ok()
+        });
+        daemon
+    }
+
+    /// The pid written by the dkd holding this home's lock, if any.
+    pub fn daemon_pid(&self) -> Option<u32> {
+        std::fs::read_to_string(self.path().join("dkd.lock"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+}
+
+impl Drop for TestHome {
+    fn drop(&mut self) {
+        if let Some(pid) = self.daemon_pid() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    }
+}
+
+/// A running `dkd`; killed when dropped.
+pub struct Daemon {
+    child: Option<Child>,
+}
+
+impl Daemon {
+    /// Spawns `dkd --home HOME` with its output captured.
+    pub fn spawn(home: &Path) -> Self {
+        let child = Command::new(binary("dkd"))
+            .arg("--home")
+            .arg(home)
+            .env("DKD_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn dkd");
+        Self { child: Some(child) }
+    }
+
+    fn child(&mut self) -> &mut Child {
+        self.child
+            .as_mut()
+            .expect("the daemon was already waited for")
+    }
+
+    pub fn pid(&mut self) -> u32 {
+        self.child().id()
+    }
+
+    /// Sends `signal` (e.g. "TERM") to the daemon.
+    pub fn signal(&mut self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Waits for the daemon to exit and returns its output.
+    pub fn wait(mut self) -> Output {
+        eventually("dkd to exit", || self.child().try_wait().expect("try_wait"));
+        self.child
+            .take()
+            .expect("child")
+            .wait_with_output()
+            .expect("dkd output")
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child().try_wait().expect("try_wait").is_none()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A gRPC channel to the daemon listening on `socket`.
+pub async fn channel(socket: &Path) -> Channel {
+    let socket = socket.to_path_buf();
+    Endpoint::from_static("http://dkd.local")
+        .connect_with_connector(tower::service_fn(move |_: Uri| {
+            let socket = socket.clone();
+            async move { UnixStream::connect(socket).await.map(TokioIo::new) }
+        }))
+        .await
+        .expect("connect to dkd")
+}
+
+/// Runs git with `args` in `dir`, failing the test on error.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args([
+            "-c",
+            "user.name=Test",
+            "-c",
+            "user.email=test@example.com",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .output()
+        .expect("run git");
+    assert!(
+        output.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// A working clone of the deployment repository that tests edit and push, as users do.
+pub struct Clone {
+    dir: tempfile::TempDir,
+}
+
+impl Clone {
+    pub fn of(home: &TestHome) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        git(
+            dir.path(),
+            &[
+                "clone",
+                "--quiet",
+                &home.deploy_repo().to_string_lossy(),
+                ".",
+            ],
+        );
+        Self { dir }
+    }
+
+    /// Writes `path` (creating folders), commits and pushes to `main`.
+    pub fn push_file(&self, path: &str, contents: &str, message: &str) {
+        let file = self.dir.path().join(path);
+        std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&file, contents).expect("write");
+        git(self.dir.path(), &["add", path]);
+        git(self.dir.path(), &["commit", "--quiet", "-m", message]);
+        git(self.dir.path(), &["push", "--quiet", "origin", "HEAD:main"]);
+    }
+}
+
+/// Standard output of a command as text.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Standard error of a command as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
