@@ -1,7 +1,9 @@
-//! DataKit's shared API crate: the generated `datakit.v1` gRPC contract and the manifest
-//! model (environments, teams, stores, packages) that `dkd` and `dk` both use.
+//! DataKit's shared API crate: the generated `datakit.v1` gRPC contract, the manifest
+//! model (environments, teams, stores, packages) and the package artifacts (`oci`) that
+//! `dkd` and `dk` both use.
 
 pub mod manifest;
+pub mod oci;
 
 /// The generated `datakit.v1` protobuf messages, client and server.
 pub mod proto {

@@ -16,6 +16,9 @@ pub struct DaemonConfig {
     /// How often the base branch is examined for configuration changes, in milliseconds.
     #[serde(default = "default_poll_interval_ms")]
     pub poll_interval_ms: u64,
+    /// Where published packages are resolved.
+    #[serde(default)]
+    pub registry: RegistryConfig,
 }
 
 fn default_poll_interval_ms() -> u64 {
@@ -39,6 +42,31 @@ pub enum ForgeKind {
     Embedded,
 }
 
+/// The registry backend.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryConfig {
+    #[serde(rename = "type", default)]
+    pub kind: RegistryKind,
+    /// `host[:port]/namespace` of an OCI registry (required for `type: oci`).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Speak plain HTTP (implied for loopback hosts).
+    #[serde(default)]
+    pub plain_http: bool,
+}
+
+/// Available registries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RegistryKind {
+    /// OCI image layouts in `DK_HOME/registry/`, written by `dk publish`.
+    #[default]
+    Embedded,
+    /// An OCI registry through `oci-client`.
+    Oci,
+}
+
 /// Why the configuration was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -51,6 +79,8 @@ pub enum ConfigError {
     Invalid(#[from] ManifestError),
     #[error("{file}: poll_interval_ms: must be between 100 and 60000, not {value}")]
     PollInterval { file: String, value: u64 },
+    #[error("{file}: registry.url: {reason}")]
+    RegistryUrl { file: String, reason: String },
 }
 
 impl DaemonConfig {
@@ -85,6 +115,7 @@ impl DaemonConfig {
                 value: config.poll_interval_ms,
             });
         }
+        config.registry.validate(file)?;
         Ok(config)
     }
 
@@ -92,6 +123,29 @@ impl DaemonConfig {
         Self {
             forge: ForgeConfig::default(),
             poll_interval_ms: default_poll_interval_ms(),
+            registry: RegistryConfig::default(),
+        }
+    }
+}
+
+impl RegistryConfig {
+    /// `url` is required for an OCI registry, must parse, and means nothing for the embedded one.
+    fn validate(&self, file: &str) -> Result<(), ConfigError> {
+        let refuse = |reason: String| ConfigError::RegistryUrl {
+            file: file.to_owned(),
+            reason,
+        };
+        match (self.kind, self.url.as_deref()) {
+            (RegistryKind::Oci, None) => Err(refuse(
+                "required when registry.type is oci: set it to host[:port]/namespace, e.g. ghcr.io/acme".to_owned(),
+            )),
+            (RegistryKind::Oci, Some(url)) => datakit::oci::RegistryAddress::parse(url, self.plain_http)
+                .map(drop)
+                .map_err(|error| refuse(error.to_string())),
+            (RegistryKind::Embedded, Some(_)) => Err(refuse(
+                "only used with registry.type oci: remove it, or set type: oci".to_owned(),
+            )),
+            (RegistryKind::Embedded, None) => Ok(()),
         }
     }
 }
@@ -124,6 +178,33 @@ mod tests {
             message.contains("gitlab") && message.contains("embedded"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn the_registry_is_embedded_unless_configured() {
+        let config = DaemonConfig::parse("dkd.yaml", "poll_interval_ms: 500\n").expect("valid");
+        assert_eq!(config.registry.kind, RegistryKind::Embedded);
+        let config = DaemonConfig::parse(
+            "dkd.yaml",
+            "registry: { type: oci, url: ghcr.io/acme, plain_http: false }\n",
+        )
+        .expect("valid");
+        assert_eq!(config.registry.kind, RegistryKind::Oci);
+        assert_eq!(config.registry.url.as_deref(), Some("ghcr.io/acme"));
+    }
+
+    #[test]
+    fn an_oci_registry_without_a_valid_url_is_refused_naming_registry_url() {
+        for text in [
+            "registry: { type: oci }\n",
+            "registry: { type: oci, url: \"ftp://x\" }\n",
+            "registry: { url: ghcr.io/acme }\n",
+        ] {
+            let error = DaemonConfig::parse("dkd.yaml", text).expect_err(text);
+            let message = error.to_string();
+            assert!(message.starts_with("dkd.yaml: registry.url: "), "{message}");
+            assert!(!message.contains('\n'), "{message}");
+        }
     }
 
     #[test]

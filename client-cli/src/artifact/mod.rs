@@ -1,0 +1,12 @@
+//! Package artifacts on the client side: packing a package directory reproducibly, the
+//! source facts that go into annotations, the build cache in `DK_HOME/builds/`, and
+//! publishing to the embedded registry or a remote one. `dk build` and `dk publish` never
+//! need `dkd`.
+
+pub mod build;
+pub mod cache;
+pub mod pack;
+pub mod publish;
+pub mod source;
+pub mod timestamp;
+pub mod walk;

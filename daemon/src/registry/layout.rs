@@ -1,0 +1,83 @@
+//! The embedded registry: one OCI image layout per package in `DK_HOME/registry/<package>/`,
+//! as `dk publish` writes it. Versions are the layouts' `org.opencontainers.image.ref.name`
+//! tags; references use the containers/image `oci:` transport syntax.
+
+use std::path::{Path, PathBuf};
+
+use datakit::{manifest::validate_name, oci::OciLayout};
+
+use super::{Registry, RegistryError, ResolvedArtifact};
+use crate::home::DkHome;
+
+/// The embedded registry's directory under `DK_HOME`.
+const REGISTRY_DIR: &str = "registry";
+
+/// The OCI layouts below one directory.
+#[derive(Debug, Clone)]
+pub struct LayoutRegistry {
+    root: PathBuf,
+}
+
+impl LayoutRegistry {
+    /// The layouts below `root` (made absolute, so references are too).
+    pub fn new(root: &Path) -> Self {
+        Self {
+            root: std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf()),
+        }
+    }
+
+    /// `DK_HOME/registry/`.
+    pub fn in_home(home: &DkHome) -> Self {
+        Self::new(&home.root().join(REGISTRY_DIR))
+    }
+
+    fn not_found(&self, package: &str, version: &str) -> RegistryError {
+        RegistryError::NotFound {
+            package: package.to_owned(),
+            version: version.to_owned(),
+            registry: self.describe(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Registry for LayoutRegistry {
+    fn describe(&self) -> String {
+        format!("the embedded registry {}", self.root.display())
+    }
+
+    async fn resolve(
+        &self,
+        package: &str,
+        version: &str,
+    ) -> Result<ResolvedArtifact, RegistryError> {
+        // A name that is no package name (say `../x`) cannot have been published.
+        if validate_name("package", package).is_err() {
+            return Err(self.not_found(package, version));
+        }
+        let layout = OciLayout::new(self.root.join(package));
+        let tag = version.to_owned();
+        let lookup = tokio::task::spawn_blocking(move || {
+            let found = layout.read_package(&tag);
+            (layout, found)
+        })
+        .await
+        .map_err(|error| {
+            RegistryError::Unavailable(format!("cannot read the registry: {error}"))
+        })?;
+        match lookup {
+            (layout, Ok(Some((descriptor, config)))) => {
+                config.check(package, version).map_err(|error| {
+                    RegistryError::Unavailable(format!("{}: {error}", layout.reference(version)))
+                })?;
+                Ok(ResolvedArtifact {
+                    reference: layout.reference(version),
+                    digest: descriptor.digest,
+                    bindings: config.store_bindings(),
+                })
+            }
+            (_, Ok(None)) => Err(self.not_found(package, version)),
+            (_, Err(error)) => Err(RegistryError::Unavailable(error.to_string())),
+        }
+    }
+}

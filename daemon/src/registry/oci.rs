@@ -1,0 +1,92 @@
+//! A remote OCI registry (`host[:port]/namespace`) through `oci-client`, with dkd's
+//! credentials from `DK_REGISTRY_*` or the Docker config. Fail-closed: only a definite
+//! "manifest unknown" counts as not published.
+
+use datakit::oci::{Credentials, RegistryAddress, RemoteError, RemoteRegistry};
+
+use super::{Registry, RegistryError, ResolvedArtifact};
+
+/// A remote registry and namespace.
+#[derive(Debug)]
+pub struct OciRegistry {
+    remote: RemoteRegistry,
+}
+
+impl OciRegistry {
+    /// The registry at `url` (`host[:port]/namespace`); plain HTTP when `plain_http` or the
+    /// host is loopback.
+    /// Credentials come from `DK_REGISTRY_*` or the Docker config of dkd's user.
+    pub fn connect(url: &str, plain_http: bool) -> Result<Self, RegistryError> {
+        let address = parse(url, plain_http)?;
+        let credentials = Credentials::lookup(address.host())
+            .map_err(|error| RegistryError::Denied(error.to_string()))?;
+        Self::open(address, credentials)
+    }
+
+    /// The registry at `url`, logging in with `credentials`.
+    pub fn with_credentials(
+        url: &str,
+        plain_http: bool,
+        credentials: Credentials,
+    ) -> Result<Self, RegistryError> {
+        Self::open(parse(url, plain_http)?, credentials)
+    }
+
+    fn open(address: RegistryAddress, credentials: Credentials) -> Result<Self, RegistryError> {
+        let remote = RemoteRegistry::new(address, credentials).map_err(unavailable)?;
+        Ok(Self { remote })
+    }
+}
+
+fn parse(url: &str, plain_http: bool) -> Result<RegistryAddress, RegistryError> {
+    RegistryAddress::parse(url, plain_http)
+        .map_err(|error| RegistryError::Unavailable(format!("registry.url: {error}")))
+}
+
+fn unavailable(error: RemoteError) -> RegistryError {
+    match error {
+        RemoteError::Denied { .. } => RegistryError::Denied(error.to_string()),
+        _ => RegistryError::Unavailable(error.to_string()),
+    }
+}
+
+#[async_trait::async_trait]
+impl Registry for OciRegistry {
+    fn describe(&self) -> String {
+        format!("registry {}", self.remote.address())
+    }
+
+    async fn resolve(
+        &self,
+        package: &str,
+        version: &str,
+    ) -> Result<ResolvedArtifact, RegistryError> {
+        let not_found = || RegistryError::NotFound {
+            package: package.to_owned(),
+            version: version.to_owned(),
+            registry: self.describe(),
+        };
+        // Neither an invalid name nor a version that cannot be a tag can have been published.
+        let reference = match self.remote.reference(package, version) {
+            Ok(reference) if datakit::manifest::validate_name("package", package).is_ok() => {
+                reference
+            }
+            _ => return Err(not_found()),
+        };
+        match self.remote.fetch_package(package, version).await {
+            Ok(Some(found)) => {
+                found
+                    .config
+                    .check(package, version)
+                    .map_err(|error| RegistryError::Unavailable(format!("{reference}: {error}")))?;
+                Ok(ResolvedArtifact {
+                    reference,
+                    digest: found.digest,
+                    bindings: found.config.store_bindings(),
+                })
+            }
+            Ok(None) => Err(not_found()),
+            Err(error) => Err(unavailable(error)),
+        }
+    }
+}

@@ -1,0 +1,402 @@
+//! An OCI image layout directory (`oci-layout`, `index.json`, `blobs/sha256/…`): the
+//! embedded registry, and the blob store of dk's build cache. Every file is written to a
+//! temporary file in its own directory and renamed into place, and `index.json` is read,
+//! changed and replaced under an exclusive lock on `index.json.lock`, so a reader never
+//! sees half a write and two publishers never lose or move each other's tags.
+
+use std::{
+    fs::{self, File},
+    io::{self, Write as _},
+    path::{Path, PathBuf},
+};
+
+use super::{
+    artifact::{Artifact, Descriptor, Manifest},
+    digest::{is_sha256_digest, sha256_digest},
+    index::{Index, IndexError},
+    package_config::PackageConfig,
+};
+
+/// The content of the `oci-layout` marker file.
+const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
+
+/// An OCI image layout at a directory (which need not exist yet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OciLayout {
+    root: PathBuf,
+}
+
+/// What publishing a tag did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Publication {
+    /// The tag is new and now points at the artifact.
+    Published,
+    /// The tag already pointed at this very artifact: nothing was written.
+    AlreadyPublished,
+}
+
+/// Why a layout operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LayoutError {
+    #[error("cannot use {path}: {source}")]
+    Io { path: String, source: io::Error },
+    #[error("{path} is not a usable OCI index ({reason}): repair or remove it")]
+    Corrupt { path: String, reason: String },
+    #[error(
+        "{tag} is already published in {layout} as {existing}; refusing to replace it with {wanted}: publish a new version"
+    )]
+    TagTaken {
+        tag: String,
+        layout: String,
+        existing: String,
+        wanted: String,
+    },
+    #[error("blob {digest} is missing from {layout}")]
+    MissingBlob { digest: String, layout: String },
+    #[error("blob {digest} in {layout} is corrupt (its content hashes to {found})")]
+    CorruptBlob {
+        digest: String,
+        layout: String,
+        found: String,
+    },
+    #[error("{0:?} is not a sha256 digest")]
+    InvalidDigest(String),
+    #[error("{tag} in {layout} is not a usable DataKit package: {reason}")]
+    NotAPackage {
+        tag: String,
+        layout: String,
+        reason: String,
+    },
+}
+
+impl OciLayout {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The containers/image `oci:` transport reference of `tag` in this layout, e.g.
+    /// `oci:/home/me/.datakit/registry/my-package:v1.0.0` (`skopeo inspect` reads it).
+    pub fn reference(&self, tag: &str) -> String {
+        let root = std::path::absolute(&self.root).unwrap_or_else(|_| self.root.clone());
+        format!("oci:{}:{tag}", root.display())
+    }
+
+    fn index_path(&self) -> PathBuf {
+        self.root.join("index.json")
+    }
+
+    fn blob_path(&self, digest: &str) -> Result<PathBuf, LayoutError> {
+        match digest.strip_prefix("sha256:") {
+            Some(hex) if is_sha256_digest(digest) => {
+                Ok(self.root.join("blobs").join("sha256").join(hex))
+            }
+            _ => Err(LayoutError::InvalidDigest(digest.to_owned())),
+        }
+    }
+
+    fn io_error(path: &Path) -> impl FnOnce(io::Error) -> LayoutError + '_ {
+        move |source| LayoutError::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+
+    /// The manifest `tag` points at, `None` when the layout or the tag does not exist.
+    pub fn resolve(&self, tag: &str) -> Result<Option<Descriptor>, LayoutError> {
+        self.read_index()?
+            .find(tag)
+            .map_err(|error| self.corrupt(&error))
+    }
+
+    /// The DataKit package `tag` points at: its manifest descriptor and its config, `None`
+    /// when the tag does not exist. Every blob read is checked against its digest.
+    pub fn read_package(
+        &self,
+        tag: &str,
+    ) -> Result<Option<(Descriptor, PackageConfig)>, LayoutError> {
+        let Some(descriptor) = self.resolve(tag)? else {
+            return Ok(None);
+        };
+        let not_a_package = |reason: String| LayoutError::NotAPackage {
+            tag: tag.to_owned(),
+            layout: self.root.display().to_string(),
+            reason,
+        };
+        let manifest = Manifest::parse_package(&self.read_blob(&descriptor.digest)?)
+            .map_err(|error| not_a_package(error.to_string()))?;
+        let config = PackageConfig::parse(&self.read_blob(&manifest.config.digest)?)
+            .map_err(|error| not_a_package(error.to_string()))?;
+        Ok(Some((descriptor, config)))
+    }
+
+    fn read_index(&self) -> Result<Index, LayoutError> {
+        let path = self.index_path();
+        match fs::read(&path) {
+            Ok(bytes) => Index::parse(&bytes).map_err(|error| self.corrupt(&error)),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(Index::empty()),
+            Err(error) => Err(Self::io_error(&path)(error)),
+        }
+    }
+
+    fn corrupt(&self, error: &IndexError) -> LayoutError {
+        LayoutError::Corrupt {
+            path: self.index_path().display().to_string(),
+            reason: error.to_string(),
+        }
+    }
+
+    /// The bytes of blob `digest`, checked against the digest.
+    pub fn read_blob(&self, digest: &str) -> Result<Vec<u8>, LayoutError> {
+        let path = self.blob_path(digest)?;
+        let bytes = fs::read(&path).map_err(|error| match error.kind() {
+            io::ErrorKind::NotFound => LayoutError::MissingBlob {
+                digest: digest.to_owned(),
+                layout: self.root.display().to_string(),
+            },
+            _ => Self::io_error(&path)(error),
+        })?;
+        let found = sha256_digest(&bytes);
+        if found != digest {
+            return Err(LayoutError::CorruptBlob {
+                digest: digest.to_owned(),
+                layout: self.root.display().to_string(),
+                found,
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// Stores `bytes` as a blob (atomically; nothing is written if it is already there) and
+    /// returns its digest.
+    pub fn write_blob(&self, bytes: &[u8]) -> Result<String, LayoutError> {
+        let digest = sha256_digest(bytes);
+        let path = self.blob_path(&digest)?;
+        let present = fs::metadata(&path).is_ok_and(|meta| meta.len() == bytes.len() as u64);
+        if !present {
+            write_atomically(&path, bytes)?;
+        }
+        Ok(digest)
+    }
+
+    /// Tags `artifact` as `tag`: writes its blobs and adds it to `index.json`, unless the
+    /// tag already exists. A tag is never moved: the same artifact again is a no-op, another
+    /// one is refused before anything is written.
+    pub fn publish(&self, tag: &str, artifact: &Artifact) -> Result<Publication, LayoutError> {
+        fs::create_dir_all(&self.root).map_err(Self::io_error(&self.root))?;
+        let marker = self.root.join("oci-layout");
+        if !marker.exists() {
+            write_atomically(&marker, OCI_LAYOUT)?;
+        }
+        let lock_path = self.root.join("index.json.lock");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(Self::io_error(&lock_path))?;
+        lock.lock().map_err(Self::io_error(&lock_path))?;
+        let mut index = self.read_index()?;
+        match index.find(tag).map_err(|error| self.corrupt(&error))? {
+            Some(existing) if existing.digest == artifact.digest() => {
+                return Ok(Publication::AlreadyPublished);
+            }
+            Some(existing) => {
+                return Err(LayoutError::TagTaken {
+                    tag: tag.to_owned(),
+                    layout: self.root.display().to_string(),
+                    existing: existing.digest,
+                    wanted: artifact.digest().to_owned(),
+                });
+            }
+            None => {}
+        }
+        for (_, bytes) in artifact.blobs() {
+            self.write_blob(bytes)?;
+        }
+        self.write_blob(artifact.manifest_bytes())?;
+        index
+            .add(tag, artifact.descriptor())
+            .map_err(|error| self.corrupt(&error))?;
+        let bytes = index.to_bytes().map_err(|error| self.corrupt(&error))?;
+        write_atomically(&self.index_path(), &bytes)?;
+        drop(lock);
+        Ok(Publication::Published)
+    }
+}
+
+/// Writes `bytes` to a temporary file next to `path`, flushes it and renames it to `path`,
+/// so a reader sees the old content or the new one, never a part.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), LayoutError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(OciLayout::io_error(dir))?;
+    let mut file = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .map_err(OciLayout::io_error(dir))?;
+    file.write_all(bytes)
+        .and_then(|()| file.as_file().sync_all())
+        .map_err(OciLayout::io_error(path))?;
+    file.persist(path)
+        .map_err(|error| OciLayout::io_error(path)(error.error))?;
+    // Make the rename itself durable.
+    File::open(dir)
+        .and_then(|dir| dir.sync_all())
+        .map_err(OciLayout::io_error(dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::oci::annotations::REF_NAME;
+
+    fn artifact(content: &str) -> Artifact {
+        Artifact::new(b"{}".to_vec(), content.as_bytes().to_vec(), BTreeMap::new())
+            .expect("artifact")
+    }
+
+    #[test]
+    fn a_published_tag_resolves_and_its_blobs_read_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let layout = OciLayout::new(dir.path().join("pkg"));
+        let built = artifact("one");
+        assert_eq!(
+            layout.publish("v1.0.0", &built).expect("publish"),
+            Publication::Published
+        );
+        let descriptor = layout.resolve("v1.0.0").expect("resolve").expect("tagged");
+        assert_eq!(descriptor.digest, built.digest());
+        assert_eq!(
+            descriptor.annotations.get(REF_NAME).map(String::as_str),
+            Some("v1.0.0")
+        );
+        assert_eq!(
+            layout.read_blob(built.digest()).expect("manifest"),
+            built.manifest_bytes()
+        );
+        let marker = fs::read(dir.path().join("pkg/oci-layout")).expect("oci-layout");
+        assert_eq!(marker, OCI_LAYOUT);
+    }
+
+    #[test]
+    fn the_same_artifact_again_is_a_no_op_and_another_one_is_refused_naming_both_digests() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let layout = OciLayout::new(dir.path());
+        let first = artifact("one");
+        layout.publish("v1.0.0", &first).expect("publish");
+        let index_before = fs::read(dir.path().join("index.json")).expect("index");
+        assert_eq!(
+            layout.publish("v1.0.0", &first).expect("again"),
+            Publication::AlreadyPublished
+        );
+        let second = artifact("two");
+        let error = layout.publish("v1.0.0", &second).expect_err("refused");
+        let message = error.to_string();
+        assert!(
+            message.contains(first.digest()) && message.contains(second.digest()),
+            "{message}"
+        );
+        assert_eq!(
+            fs::read(dir.path().join("index.json")).expect("index"),
+            index_before
+        );
+        assert!(matches!(
+            layout.read_blob(second.digest()),
+            Err(LayoutError::MissingBlob { .. })
+        ));
+    }
+
+    #[test]
+    fn a_missing_layout_resolves_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let layout = OciLayout::new(dir.path().join("absent"));
+        assert!(layout.resolve("v1.0.0").expect("resolve").is_none());
+    }
+
+    #[test]
+    fn a_corrupt_index_is_an_error_not_an_empty_registry() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::write(dir.path().join("index.json"), "{not json").expect("write");
+        let layout = OciLayout::new(dir.path());
+        assert!(matches!(
+            layout.resolve("v1.0.0"),
+            Err(LayoutError::Corrupt { .. })
+        ));
+        assert!(matches!(
+            layout.publish("v1.0.0", &artifact("x")),
+            Err(LayoutError::Corrupt { .. })
+        ));
+    }
+
+    #[test]
+    fn a_tampered_blob_is_detected_on_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let layout = OciLayout::new(dir.path());
+        let digest = layout.write_blob(b"content").expect("write");
+        let path = layout.blob_path(&digest).expect("path");
+        fs::write(&path, b"CONTENT").expect("tamper");
+        assert!(matches!(
+            layout.read_blob(&digest),
+            Err(LayoutError::CorruptBlob { .. })
+        ));
+        assert!(matches!(
+            layout.read_blob("sha256:../../etc/passwd"),
+            Err(LayoutError::InvalidDigest(_))
+        ));
+    }
+
+    #[test]
+    fn concurrent_publishers_of_different_versions_keep_every_tag() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().to_path_buf();
+        let threads: Vec<_> = (0..8)
+            .map(|n| {
+                let layout = OciLayout::new(root.clone());
+                std::thread::spawn(move || {
+                    layout
+                        .publish(&format!("v1.0.{n}"), &artifact(&n.to_string()))
+                        .expect("publish")
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().expect("publisher");
+        }
+        let layout = OciLayout::new(root);
+        for n in 0..8 {
+            let tag = format!("v1.0.{n}");
+            assert!(layout.resolve(&tag).expect("resolve").is_some(), "{tag}");
+        }
+    }
+
+    #[test]
+    fn concurrent_publishers_of_one_tag_let_exactly_one_win() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().to_path_buf();
+        let threads: Vec<_> = (0..6)
+            .map(|n| {
+                let layout = OciLayout::new(root.clone());
+                std::thread::spawn(move || layout.publish("v1.0.0", &artifact(&n.to_string())))
+            })
+            .collect();
+        let outcomes: Vec<_> = threads
+            .into_iter()
+            .map(|thread| thread.join().expect("publisher"))
+            .collect();
+        let winners = outcomes
+            .iter()
+            .filter(|outcome| matches!(outcome, Ok(Publication::Published)))
+            .count();
+        assert_eq!(winners, 1, "{outcomes:?}");
+        assert!(
+            outcomes
+                .iter()
+                .all(|outcome| matches!(outcome, Ok(_) | Err(LayoutError::TagTaken { .. })))
+        );
+    }
+}

@@ -1,0 +1,413 @@
+//! A remote OCI registry through `oci-client`: the digest a tag points at, looked up
+//! fail-closed (only a definite "manifest unknown" / 404 means the tag is free), and the push
+//! of a package artifact that never moves an existing tag.
+
+use std::time::Duration;
+
+use oci_client::{
+    Client, Reference, RegistryOperation,
+    client::{ClientConfig, ClientProtocol},
+    errors::{OciDistributionError, OciErrorCode},
+    manifest::{
+        IMAGE_MANIFEST_LIST_MEDIA_TYPE, IMAGE_MANIFEST_MEDIA_TYPE, OCI_IMAGE_INDEX_MEDIA_TYPE,
+    },
+    secrets::RegistryAuth,
+};
+
+use super::{
+    MANIFEST_MEDIA_TYPE,
+    address::{AddressError, RegistryAddress, tag_for_version},
+    artifact::{Artifact, Manifest},
+    credentials::Credentials,
+    layout::Publication,
+    package_config::PackageConfig,
+};
+
+/// Every manifest kind a tag may point at, so the registry answers with what is really there.
+const ACCEPTED: &[&str] = &[
+    MANIFEST_MEDIA_TYPE,
+    OCI_IMAGE_INDEX_MEDIA_TYPE,
+    IMAGE_MANIFEST_MEDIA_TYPE,
+    IMAGE_MANIFEST_LIST_MEDIA_TYPE,
+];
+
+/// Why talking to the registry failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    #[error("registry {registry} is unreachable ({reason}): check the address and that it is up")]
+    Unreachable { registry: String, reason: String },
+    #[error(
+        "registry {registry} refused {who}: check DK_REGISTRY_USERNAME and DK_REGISTRY_PASSWORD, DK_REGISTRY_TOKEN, or docker login"
+    )]
+    Denied { registry: String, who: String },
+    #[error(
+        "{reference} is already published as {existing}; refusing to replace it with {wanted}: publish a new version"
+    )]
+    TagTaken {
+        reference: String,
+        existing: String,
+        wanted: String,
+    },
+    #[error("registry {registry} failed: {reason}")]
+    Failed { registry: String, reason: String },
+    #[error(transparent)]
+    Address(#[from] AddressError),
+}
+
+/// A DataKit package as a registry holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemotePackage {
+    /// The manifest digest.
+    pub digest: String,
+    pub config: PackageConfig,
+}
+
+/// A registry at an address, with the credentials to use there.
+pub struct RemoteRegistry {
+    client: Client,
+    address: RegistryAddress,
+    credentials: Credentials,
+}
+
+impl std::fmt::Debug for RemoteRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteRegistry")
+            .field("address", &self.address)
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RemoteRegistry {
+    pub fn new(address: RegistryAddress, credentials: Credentials) -> Result<Self, RemoteError> {
+        // reqwest is built without a TLS provider of its own.
+        crate::install_crypto_provider();
+        let config = ClientConfig {
+            protocol: if address.plain_http() {
+                ClientProtocol::Http
+            } else {
+                ClientProtocol::Https
+            },
+            connect_timeout: Some(Duration::from_secs(10)),
+            read_timeout: Some(Duration::from_secs(60)),
+            user_agent: concat!("datakit/", env!("CARGO_PKG_VERSION")),
+            platform_resolver: None,
+            ..ClientConfig::default()
+        };
+        let client = Client::try_from(config).map_err(|error| RemoteError::Failed {
+            registry: address.to_string(),
+            reason: one_line(&error),
+        })?;
+        Ok(Self {
+            client,
+            address,
+            credentials,
+        })
+    }
+
+    pub fn address(&self) -> &RegistryAddress {
+        &self.address
+    }
+
+    /// `host/namespace/package:tag` of a version.
+    pub fn reference(&self, package: &str, version: &str) -> Result<String, RemoteError> {
+        Ok(self.address.reference(package, &tag_for_version(version)?))
+    }
+
+    fn oci_reference(&self, package: &str, version: &str) -> Result<Reference, RemoteError> {
+        Ok(Reference::with_tag(
+            self.address.host().to_owned(),
+            self.address.repository(package),
+            tag_for_version(version)?,
+        ))
+    }
+
+    fn auth(&self) -> RegistryAuth {
+        match &self.credentials {
+            Credentials::Anonymous => RegistryAuth::Anonymous,
+            Credentials::Basic { username, password } => {
+                RegistryAuth::Basic(username.clone(), password.clone())
+            }
+            Credentials::Bearer { token } => RegistryAuth::Bearer(token.clone()),
+        }
+    }
+
+    /// The manifest `reference` points at, with its digest; `None` only when the registry
+    /// says for certain that there is no such manifest. Any other failure is an error.
+    async fn manifest(
+        &self,
+        reference: &Reference,
+    ) -> Result<Option<(Vec<u8>, String)>, RemoteError> {
+        match self
+            .client
+            .pull_manifest_raw(reference, &self.auth(), ACCEPTED)
+            .await
+        {
+            Ok((bytes, digest)) => Ok(Some((bytes.to_vec(), digest))),
+            Err(error) if is_not_found(&error) => Ok(None),
+            Err(error) => Err(self.classify(error)),
+        }
+    }
+
+    /// The digest `package:version` points at now; `None` only when the registry says for
+    /// certain that there is no such manifest. Any other failure is an error.
+    pub async fn digest_of(
+        &self,
+        package: &str,
+        version: &str,
+    ) -> Result<Option<String>, RemoteError> {
+        let reference = self.oci_reference(package, version)?;
+        Ok(self.manifest(&reference).await?.map(|(_, digest)| digest))
+    }
+
+    /// The DataKit package `package:version` points at now, with its config; `None` only
+    /// when the registry says for certain that there is no such manifest.
+    pub async fn fetch_package(
+        &self,
+        package: &str,
+        version: &str,
+    ) -> Result<Option<RemotePackage>, RemoteError> {
+        let reference = self.oci_reference(package, version)?;
+        let Some((bytes, digest)) = self.manifest(&reference).await? else {
+            return Ok(None);
+        };
+        let not_a_package = |reason: String| RemoteError::Failed {
+            registry: self.address.to_string(),
+            reason: format!(
+                "{} is not a usable DataKit package: {reason}",
+                reference.whole()
+            ),
+        };
+        let manifest =
+            Manifest::parse_package(&bytes).map_err(|error| not_a_package(error.to_string()))?;
+        let mut config = Vec::new();
+        self.client
+            .pull_blob(&reference, manifest.config.digest.as_str(), &mut config)
+            .await
+            .map_err(|error| self.classify(error))?;
+        let config =
+            PackageConfig::parse(&config).map_err(|error| not_a_package(error.to_string()))?;
+        Ok(Some(RemotePackage { digest, config }))
+    }
+
+    /// Publishes `artifact` as `package:version`: blobs first, then the manifest's exact
+    /// bytes. A tag that exists already is never moved: the same digest is a no-op, another
+    /// digest is refused before anything is pushed.
+    pub async fn push(
+        &self,
+        package: &str,
+        version: &str,
+        artifact: &Artifact,
+    ) -> Result<Publication, RemoteError> {
+        let reference = self.oci_reference(package, version)?;
+        let taken = |existing: String| RemoteError::TagTaken {
+            reference: reference.whole(),
+            existing,
+            wanted: artifact.digest().to_owned(),
+        };
+        match self.digest_of(package, version).await? {
+            Some(existing) if existing == artifact.digest() => {
+                return Ok(Publication::AlreadyPublished);
+            }
+            Some(existing) => return Err(taken(existing)),
+            None => {}
+        }
+        self.client
+            .auth(&reference, &self.auth(), RegistryOperation::Push)
+            .await
+            .map_err(|error| self.classify(error))?;
+        for (descriptor, bytes) in artifact.blobs() {
+            let present = self
+                .client
+                .blob_exists(&reference, &descriptor.digest)
+                .await
+                .map_err(|error| self.classify(error))?;
+            if !present {
+                self.client
+                    .push_blob(&reference, bytes.to_vec(), &descriptor.digest)
+                    .await
+                    .map_err(|error| self.classify(error))?;
+            }
+        }
+        self.client
+            .push_manifest_raw(
+                &reference,
+                artifact.manifest_bytes().to_vec(),
+                http::HeaderValue::from_static(MANIFEST_MEDIA_TYPE),
+            )
+            .await
+            .map_err(|error| self.classify(error))?;
+        // Registries cannot refuse to move a tag; at least notice a publisher that raced us.
+        match self.digest_of(package, version).await? {
+            Some(now) if now == artifact.digest() => Ok(Publication::Published),
+            Some(now) => Err(taken(now)),
+            None => Err(RemoteError::Failed {
+                registry: self.address.to_string(),
+                reason: format!("{} is missing right after it was pushed", reference.whole()),
+            }),
+        }
+    }
+
+    fn classify(&self, error: OciDistributionError) -> RemoteError {
+        let registry = self.address.to_string();
+        let denied = || RemoteError::Denied {
+            registry: registry.clone(),
+            who: self.credentials.describe(),
+        };
+        let unreachable = |reason: String| RemoteError::Unreachable {
+            registry: registry.clone(),
+            reason,
+        };
+        match &error {
+            OciDistributionError::UnauthorizedError { .. }
+            | OciDistributionError::AuthenticationFailure(_) => denied(),
+            OciDistributionError::RegistryError { envelope, .. }
+                if envelope.errors.iter().any(|e| {
+                    matches!(e.code, OciErrorCode::Unauthorized | OciErrorCode::Denied)
+                }) =>
+            {
+                denied()
+            }
+            OciDistributionError::ServerError {
+                code: 401 | 403, ..
+            } => denied(),
+            OciDistributionError::ServerError { code, .. } if *code >= 500 || *code == 429 => {
+                unreachable(format!("it answered HTTP {code}"))
+            }
+            OciDistributionError::RegistryError { envelope, .. }
+                if envelope
+                    .errors
+                    .iter()
+                    .any(|e| e.code == OciErrorCode::Toomanyrequests) =>
+            {
+                unreachable("too many requests".to_owned())
+            }
+            OciDistributionError::RequestError(_) | OciDistributionError::IoError(_) => {
+                unreachable(root_cause(&error))
+            }
+            _ => RemoteError::Failed {
+                registry,
+                reason: one_line(&error),
+            },
+        }
+    }
+}
+
+/// Whether the registry said for certain that the manifest (or the whole repository) does
+/// not exist.
+fn is_not_found(error: &OciDistributionError) -> bool {
+    match error {
+        OciDistributionError::RegistryError { envelope, .. } => {
+            !envelope.errors.is_empty()
+                && envelope.errors.iter().all(|e| {
+                    matches!(
+                        e.code,
+                        OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown
+                    )
+                })
+        }
+        OciDistributionError::ServerError { code: 404, .. }
+        | OciDistributionError::ImageManifestNotFoundError(_) => true,
+        _ => false,
+    }
+}
+
+/// The innermost cause, e.g. "Connection refused (os error 111)".
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    one_line(cause)
+}
+
+fn one_line(error: &dyn std::fmt::Display) -> String {
+    error
+        .to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use oci_client::errors::{OciEnvelope, OciError};
+
+    use super::*;
+
+    fn envelope(codes: Vec<OciErrorCode>) -> OciDistributionError {
+        OciDistributionError::RegistryError {
+            envelope: OciEnvelope {
+                errors: codes
+                    .into_iter()
+                    .map(|code| OciError {
+                        code,
+                        message: String::new(),
+                        detail: serde_json::Value::Null,
+                    })
+                    .collect(),
+            },
+            url: "http://r/v2/".into(),
+        }
+    }
+
+    fn registry(credentials: Credentials) -> RemoteRegistry {
+        let address = RegistryAddress::parse("127.0.0.1:1/ns", false).expect("address");
+        RemoteRegistry::new(address, credentials).expect("client")
+    }
+
+    #[test]
+    fn only_a_definite_manifest_unknown_or_404_means_the_tag_is_free() {
+        assert!(is_not_found(&envelope(vec![OciErrorCode::ManifestUnknown])));
+        assert!(is_not_found(&envelope(vec![OciErrorCode::NameUnknown])));
+        assert!(is_not_found(&OciDistributionError::ServerError {
+            code: 404,
+            url: String::new(),
+            message: String::new()
+        }));
+        for other in [
+            envelope(vec![]),
+            envelope(vec![OciErrorCode::Denied]),
+            envelope(vec![
+                OciErrorCode::ManifestUnknown,
+                OciErrorCode::Toomanyrequests,
+            ]),
+            OciDistributionError::ServerError {
+                code: 500,
+                url: String::new(),
+                message: String::new(),
+            },
+            OciDistributionError::UnauthorizedError { url: String::new() },
+            OciDistributionError::GenericError(None),
+        ] {
+            assert!(!is_not_found(&other), "{other:?}");
+        }
+    }
+
+    #[test]
+    fn a_refused_login_names_the_user_and_never_the_password() {
+        let remote = registry(Credentials::Basic {
+            username: "alice".into(),
+            password: "hunter2".into(),
+        });
+        let error = remote.classify(OciDistributionError::UnauthorizedError { url: String::new() });
+        let message = error.to_string();
+        assert!(matches!(error, RemoteError::Denied { .. }));
+        assert!(message.contains("the login of user alice"), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
+        assert!(!format!("{remote:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn server_errors_and_rate_limits_mean_unavailable() {
+        let remote = registry(Credentials::Anonymous);
+        let error = remote.classify(OciDistributionError::ServerError {
+            code: 503,
+            url: String::new(),
+            message: String::new(),
+        });
+        assert!(matches!(error, RemoteError::Unreachable { .. }), "{error}");
+        let error = remote.classify(envelope(vec![OciErrorCode::Toomanyrequests]));
+        assert!(matches!(error, RemoteError::Unreachable { .. }), "{error}");
+    }
+}
