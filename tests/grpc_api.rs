@@ -3,7 +3,7 @@
 
 mod support;
 
-use datakit::proto::{PromoteRequest, data_kit_service_client::DataKitServiceClient};
+use datakit::proto::{StatusRequest, data_kit_service_client::DataKitServiceClient};
 use support::TestHome;
 use tokio_stream::StreamExt;
 use tonic_health::pb::{
@@ -98,16 +98,11 @@ async fn rpcs_not_yet_available_answer_unimplemented_saying_so() {
     let home = TestHome::new();
     let _daemon = home.start_daemon();
     let mut client = DataKitServiceClient::new(support::channel(&home.socket()).await);
-    let request = PromoteRequest {
-        package: "p".into(),
-        version: "v1.0.0".into(),
-        environment: "dev".into(),
+    let request = StatusRequest {
+        package: "my-package".into(),
         ..Default::default()
     };
-    let status = client
-        .promote(request)
-        .await
-        .expect_err("not yet available");
+    let status = client.status(request).await.expect_err("not yet available");
     assert_eq!(status.code(), tonic::Code::Unimplemented);
     assert!(
         status.message().contains("not available in this dkd yet"),

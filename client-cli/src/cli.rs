@@ -13,7 +13,7 @@ use crate::output::OutputFormat;
 /// Exit codes: 0 ok, 1 other error, 2 invalid input, 3 not found, 4 refused by policy or
 /// precondition, 5 backend unavailable.
 #[derive(Debug, Parser)]
-#[command(name = "dk", version, propagate_version = true, max_term_width = 100)]
+#[command(name = "dk", version, max_term_width = 100)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -34,9 +34,108 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Pack a package directory into a reproducible OCI artifact in the local build cache
+    ///
+    /// Validates DIR/dk.yaml (kind DataPackage), then packs DIR (without .git) into the
+    /// build cache in DK_HOME/builds and prints the artifact's reference, digest and size.
+    /// The same directory and version give the same digest on any machine: entries are
+    /// sorted, times, owners and modes normalized, and the creation time comes from
+    /// SOURCE_DATE_EPOCH or the git commit, never the clock. Runs without dkd.
+    #[command(disable_version_flag = true)]
+    Build(crate::commands::build::BuildArgs),
+    /// Push the last build of a package directory to a registry; a tag is never moved
+    ///
+    /// Without --registry (or DK_REGISTRY) it goes to the embedded registry, an OCI
+    /// image layout per package in DK_HOME/registry. With --registry host[:port]/namespace
+    /// it is pushed to <registry>/<package>:<version>, with credentials from
+    /// DK_REGISTRY_USERNAME/DK_REGISTRY_PASSWORD, DK_REGISTRY_TOKEN or the Docker config.
+    /// Publishing a version that exists with another digest is refused (exit 4); the same
+    /// digest again changes nothing. Runs without dkd.
+    Publish(crate::commands::publish::PublishArgs),
     /// Environments: their promotion path, approval rules and stores
     #[command(subcommand)]
     Env(EnvCommand),
+    /// Promote a published package version into an environment through a change request
+    ///
+    /// Checks, in order: the package name, the environment, an exact version (no `latest`),
+    /// the artifact in the registry (its digest is pinned), that the upstream environment
+    /// runs the version (--force overrides; recorded), freeze windows, and that every
+    /// binding resolves to a store of the environment. Then opens the change request; it
+    /// merges when the environment's approval rule is met.
+    Promote(PromoteArgs),
+    /// Roll a package back in an environment, to --to V or to the version deployed before
+    /// the current one; skips the upstream check and uses the expedited rollback rule
+    Rollback(RollbackArgs),
+    /// Approve a promotion on the embedded forge (on GitHub, approve the pull request)
+    Approve(ApproveArgs),
+    /// Every promotion and rollback of a package: who, when, approvals, outcome
+    History(HistoryArgs),
+}
+
+/// `dk promote`.
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// Package name
+    pub package: String,
+    /// Exact version, e.g. v1.2.3 (`latest` and ranges are refused)
+    pub version: String,
+    /// Target environment
+    #[arg(long, value_name = "ENV")]
+    pub to: String,
+    /// Run every check and show the change, without changing anything
+    #[arg(long, conflicts_with = "status")]
+    pub dry_run: bool,
+    /// Wait until the environment runs the version: exit 0 when Healthy, 1 when it fails
+    #[arg(long, conflicts_with = "status")]
+    pub wait: bool,
+    /// Promote even though the upstream environment does not run this version (recorded)
+    #[arg(long, conflicts_with = "status")]
+    pub force: bool,
+    /// Promote as a rollback: no upstream check, expedited approval, rollback annotations
+    #[arg(long, conflicts_with = "status")]
+    pub rollback: bool,
+    /// Show where this promotion stands instead: checks, approvals still needed, merge, sync
+    #[arg(long)]
+    pub status: bool,
+}
+
+/// `dk rollback`.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// Package name
+    pub package: String,
+    /// Environment to roll back
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+    /// Version to roll back to [default: the version deployed before the current one]
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<String>,
+    /// Run every check and show the change, without changing anything
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Wait until the environment runs the version: exit 0 when Healthy, 1 when it fails
+    #[arg(long)]
+    pub wait: bool,
+}
+
+/// `dk approve`.
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// Promotion id, as printed by dk promote (e.g. p-3)
+    pub promotion: String,
+    /// Approve as this reviewer (embedded forge) [default: your OS user]
+    #[arg(long = "as", value_name = "USER")]
+    pub as_user: Option<String>,
+}
+
+/// `dk history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Package name
+    pub package: String,
+    /// Only this environment
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,6 +1,7 @@
 //! `dk`, the DataKit command line, as a library: `run` parses the arguments, talks to
 //! `dkd` over gRPC and turns every failure into one line on stderr and an exit code.
 
+pub mod artifact;
 pub mod cli;
 pub mod commands;
 pub mod connect;
@@ -65,13 +66,27 @@ fn dk_home() -> Result<PathBuf, CliError> {
 
 async fn execute(cli: Cli) -> Result<String, CliError> {
     let home = dk_home()?;
+    let format = cli.global.output;
+    // Client-side commands run without dkd: they neither connect to nor start it.
+    let command = match cli.command {
+        Command::Build(args) => return commands::build::run(&home, format, &args),
+        Command::Publish(args) => return commands::publish::run(&home, format, &args).await,
+        command => command,
+    };
     let address = DaemonAddress::resolve(cli.global.daemon.as_deref(), &home)?;
     let mut client = connect(&address, &home).await?;
-    let format = cli.global.output;
-    match cli.command {
+    match command {
+        Command::Build(_) | Command::Publish(_) => Err(CliError::new(
+            Failure::Other,
+            "dk build and dk publish run without dkd",
+        )),
         Command::Env(EnvCommand::List) => commands::env::list(&mut client, format).await,
         Command::Env(EnvCommand::Show { env }) => {
             commands::env::show(&mut client, format, &env).await
         }
+        Command::Promote(args) => commands::promote::promote(&mut client, format, args).await,
+        Command::Rollback(args) => commands::promote::rollback(&mut client, format, args).await,
+        Command::Approve(args) => commands::approve::approve(&mut client, format, args).await,
+        Command::History(args) => commands::history::history(&mut client, format, args).await,
     }
 }

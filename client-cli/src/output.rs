@@ -111,3 +111,42 @@ mod tests {
         );
     }
 }
+
+/// How long ago `time` was, as the product docs write it: "just now", "10 min ago",
+/// "3 hours ago", "2 days ago".
+pub fn time_ago(time: std::time::SystemTime, now: std::time::SystemTime) -> String {
+    let seconds = now
+        .duration_since(time)
+        .map(|d| d.as_secs())
+        .unwrap_or_default();
+    let (amount, unit) = match seconds {
+        0..60 => return "just now".to_owned(),
+        60..3_600 => (seconds / 60, "min"),
+        3_600..86_400 => (seconds / 3_600, "hour"),
+        _ => (seconds / 86_400, "day"),
+    };
+    let plural = if amount == 1 || unit == "min" {
+        ""
+    } else {
+        "s"
+    };
+    format!("{amount} {unit}{plural} ago")
+}
+
+#[cfg(test)]
+mod time_tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::time_ago;
+
+    #[test]
+    fn times_read_like_the_product_docs() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let ago = |secs| time_ago(now - Duration::from_secs(secs), now);
+        assert_eq!(ago(5), "just now");
+        assert_eq!(ago(600), "10 min ago");
+        assert_eq!(ago(3_600), "1 hour ago");
+        assert_eq!(ago(6 * 3_600), "6 hours ago");
+        assert_eq!(ago(2 * 86_400), "2 days ago");
+    }
+}

@@ -1,6 +1,6 @@
 //! Wires the ports to the domain and the API, and owns start-up and shutdown order:
-//! lock, configuration, state, repository, catalog, then the socket; on shutdown the
-//! reverse, with the state flushed before the socket goes away.
+//! lock, configuration, state, repository, catalog, engine loops, then the socket; on
+//! shutdown the reverse, with the state flushed before the socket goes away.
 
 use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
 
@@ -8,11 +8,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     api::{DataKitApi, ServeError, serve_unix},
+    cluster::{ClusterStatus, LocalTarget},
     config::{ConfigError, DaemonConfig, ForgeKind},
     gitops::{ForgeError, GitForge, LocalGitForge},
     home::DkHome,
     lock::{InstanceLock, LockError},
-    promotion::{EnvironmentCatalog, follow_base_branch},
+    promotion::{Engine, EnvironmentCatalog, LocalSync, Ports, follow_base_branch},
+    registry::{self, RegistryError},
     store::{SledStore, StateStore, StoreError},
 };
 
@@ -41,6 +43,8 @@ pub enum AppError {
     #[error(transparent)]
     Forge(#[from] ForgeError),
     #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
     Serve(#[from] ServeError),
 }
 
@@ -57,33 +61,69 @@ pub async fn run(
     let _lock = InstanceLock::acquire(&home.lock_file())?;
     let config = DaemonConfig::load(&options.config.unwrap_or_else(|| home.config_file()))?;
 
-    let store: Arc<dyn StateStore> = Arc::new(SledStore::open(&home.database())?);
+    let sled = Arc::new(SledStore::open(&home.database())?);
+    let store: Arc<dyn StateStore> = sled.clone();
     let forge: Arc<dyn GitForge> = match config.forge.kind {
-        ForgeKind::Embedded => Arc::new(LocalGitForge::open_or_init(&home.deploy_repo()).await?),
+        ForgeKind::Embedded => {
+            Arc::new(LocalGitForge::open_or_init(&home.deploy_repo(), sled).await?)
+        }
     };
+    let registry = registry::from_config(&config.registry, &home)?;
+    let target = Arc::new(LocalTarget::new(home.targets()));
+    let cluster: Arc<dyn ClusterStatus> = target.clone();
     let catalog = Arc::new(EnvironmentCatalog::from_store(store.as_ref()));
     if let Err(error) = catalog.refresh(forge.as_ref(), store.as_ref()).await {
         tracing::warn!(%error, "cannot read the deployment repository at start; serving the cached configuration");
     }
+    let engine = Arc::new(Engine::new(Ports {
+        catalog: catalog.clone(),
+        forge: forge.clone(),
+        registry: registry.clone(),
+        cluster,
+        store: store.clone(),
+    }));
 
     let stop = CancellationToken::new();
-    let follower = tokio::spawn(follow_base_branch(
-        catalog.clone(),
-        forge,
-        store.clone(),
-        Duration::from_millis(config.poll_interval_ms),
-        stop.clone(),
-    ));
+    let tasks = [
+        tokio::spawn(follow_base_branch(
+            catalog.clone(),
+            forge.clone(),
+            store.clone(),
+            Duration::from_millis(config.poll_interval_ms),
+            stop.clone(),
+        )),
+        tokio::spawn({
+            let engine = engine.clone();
+            let stop = stop.clone();
+            async move { engine.run(stop).await }
+        }),
+        tokio::spawn(
+            LocalSync {
+                catalog: catalog.clone(),
+                forge,
+                registry,
+                target,
+                engine: engine.clone(),
+            }
+            .run(stop.clone()),
+        ),
+    ];
     let stop_on_shutdown = stop.clone();
-    let served = serve_unix(DataKitApi::new(catalog), &home.socket(), async move {
-        shutdown.await;
-        tracing::info!("shutting down");
-        stop_on_shutdown.cancel();
-    })
+    let served = serve_unix(
+        DataKitApi::new(catalog, engine),
+        &home.socket(),
+        async move {
+            shutdown.await;
+            tracing::info!("shutting down");
+            stop_on_shutdown.cancel();
+        },
+    )
     .await;
     stop.cancel();
-    if let Err(error) = follower.await {
-        tracing::warn!(%error, "the configuration follower ended abnormally");
+    for task in tasks {
+        if let Err(error) = task.await {
+            tracing::warn!(%error, "a background task ended abnormally");
+        }
     }
     drop(store);
     if let Err(error) = std::fs::remove_file(home.socket()) {

@@ -71,6 +71,11 @@ impl DkHome {
         self.root.join("state.sled")
     }
 
+    /// The local sync targets, one folder per environment.
+    pub fn targets(&self) -> PathBuf {
+        self.root.join("targets")
+    }
+
     /// Held locked by the running `dkd`; holds its pid.
     pub fn lock_file(&self) -> PathBuf {
         self.root.join("dkd.lock")

@@ -3,9 +3,11 @@
 
 pub mod api;
 pub mod app;
+pub mod cluster;
 pub mod config;
 pub mod gitops;
 pub mod home;
 pub mod lock;
 pub mod promotion;
+pub mod registry;
 pub mod store;

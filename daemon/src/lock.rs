@@ -86,6 +86,15 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("dkd.lock");
         drop(InstanceLock::acquire(&path).expect("first lock"));
-        InstanceLock::acquire(&path).expect("lock after release");
+        // A process forked by a concurrent test holds a copy of the descriptor until its
+        // exec closes it, so the release may take a moment to be seen.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while let Err(error) = InstanceLock::acquire(&path) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "lock after release: {error}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
     }
 }

@@ -2,6 +2,9 @@
 //! a gRPC channel over its socket, and a git clone of its deployment repository.
 #![allow(dead_code)] // each test file uses its own part of the support code
 
+pub mod package;
+pub mod registry;
+
 use std::{
     path::{Path, PathBuf},
     process::{Child, Command, Output, Stdio},
@@ -111,11 +114,27 @@ impl TestHome {
     }
 }
 
+impl TestHome {
+    /// Whether a dkd still holds this home's lock.
+    fn daemon_running(&self) -> bool {
+        std::fs::File::open(self.path().join("dkd.lock")).is_ok_and(|file| {
+            matches!(
+                file.try_lock_shared(),
+                Err(std::fs::TryLockError::WouldBlock)
+            )
+        })
+    }
+}
+
 impl Drop for TestHome {
     fn drop(&mut self) {
-        if let Some(pid) = self.daemon_pid() {
+        // Only a live lock holder is killed: a stale pid may belong to another process now.
+        if self.daemon_running()
+            && let Some(pid) = self.daemon_pid()
+        {
             let _ = Command::new("kill")
                 .args(["-KILL", &pid.to_string()])
+                .stderr(Stdio::null())
                 .status();
         }
     }

@@ -1,3 +1,9 @@
 //! One module per `dk` command group.
 
+pub mod approve;
+pub mod build;
 pub mod env;
+pub mod history;
+pub mod promote;
+mod promotion;
+pub mod publish;

@@ -7,7 +7,10 @@ use datakit::{
     proto,
 };
 
-use crate::promotion::{ConfigProblem, LoadedConfig, StoreEntry};
+use crate::promotion::{
+    CheckOutcome, ConfigProblem, Explanation, LoadedConfig, Promotion, PromotionKind,
+    PromotionState, StoreEntry,
+};
 
 pub fn timestamp(time: SystemTime) -> prost_types::Timestamp {
     prost_types::Timestamp::from(time)
@@ -80,5 +83,83 @@ pub fn problem(problem: &ConfigProblem) -> proto::ConfigProblem {
         line: problem.line.unwrap_or_default(),
         message: problem.message.clone(),
         revision: problem.revision.clone(),
+    }
+}
+
+pub fn promotion_state(state: PromotionState) -> proto::PromotionState {
+    match state {
+        PromotionState::Requested => proto::PromotionState::Requested,
+        PromotionState::Validated => proto::PromotionState::Validated,
+        PromotionState::ChangeProposed => proto::PromotionState::ChangeProposed,
+        PromotionState::Approved => proto::PromotionState::Approved,
+        PromotionState::Merged => proto::PromotionState::Merged,
+        PromotionState::Syncing => proto::PromotionState::Syncing,
+        PromotionState::Healthy => proto::PromotionState::Healthy,
+        PromotionState::Failed => proto::PromotionState::Failed,
+        PromotionState::Superseded => proto::PromotionState::Superseded,
+        PromotionState::Rejected => proto::PromotionState::Rejected,
+    }
+}
+
+/// A promotion as the API shows it, with the engine's explanation of its rule.
+pub fn promotion(promotion: &Promotion, explanation: Explanation) -> proto::Promotion {
+    let groups_of = |user: &str| {
+        explanation
+            .approver_groups
+            .iter()
+            .find(|(u, _)| u == user)
+            .map(|(_, g)| g.clone())
+            .unwrap_or_default()
+    };
+    proto::Promotion {
+        id: promotion.id.clone(),
+        package: promotion.package.clone(),
+        version: promotion.version.clone(),
+        environment: promotion.environment.clone(),
+        artifact: promotion.artifact.clone(),
+        digest: promotion.digest.clone(),
+        previous_version: promotion.previous_version.clone().unwrap_or_default(),
+        kind: match promotion.kind {
+            PromotionKind::Promotion => proto::PromotionKind::Promotion,
+            PromotionKind::Rollback => proto::PromotionKind::Rollback,
+        } as i32,
+        state: promotion_state(promotion.state) as i32,
+        message: promotion.message.clone(),
+        promoter: promotion.promoter.clone(),
+        forced: promotion.forced,
+        change: promotion.change.as_ref().map(|c| proto::ChangeRequest {
+            id: c.id.clone(),
+            url: c.url.clone(),
+            branch: c.branch.clone(),
+            title: c.title.clone(),
+        }),
+        approvals: promotion
+            .approvals
+            .iter()
+            .map(|a| proto::Approval {
+                user: a.user.clone(),
+                groups: groups_of(&a.user),
+                at: Some(timestamp(a.at)),
+            })
+            .collect(),
+        approvals_needed: explanation.needed.clone(),
+        checks: promotion
+            .checks
+            .iter()
+            .map(|c| proto::Check {
+                name: c.name.clone(),
+                state: match c.outcome {
+                    CheckOutcome::Pending => proto::CheckState::Pending,
+                    CheckOutcome::Success => proto::CheckState::Success,
+                    CheckOutcome::Failure => proto::CheckState::Failure,
+                } as i32,
+                description: c.description.clone(),
+            })
+            .collect(),
+        merge_commit: promotion.merge_commit.clone().unwrap_or_default(),
+        superseded_by: promotion.superseded_by.clone().unwrap_or_default(),
+        created_at: Some(timestamp(promotion.created_at)),
+        updated_at: Some(timestamp(promotion.updated_at)),
+        policy: explanation.policy.clone(),
     }
 }

@@ -2,6 +2,8 @@
 //! It converts between proto and domain types and maps domain errors to status codes.
 
 mod convert;
+mod errors;
+mod identity;
 mod server;
 mod service;
 

@@ -1,34 +1,65 @@
 //! The embedded forge: a bare repository in `DK_HOME/deploy.git`, created on first start
-//! with the default environments and teams, that users clone, edit and push to.
+//! with the default environments and teams, that users clone, edit and push to. Change
+//! requests are branches plus records; merges are serialized, rebased onto a moved base,
+//! re-checked, and land with a compare-and-swap on `main` — never a force-push.
 
-use std::path::{Path, PathBuf};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
 
 use datakit::manifest::{
     DEFAULT_ENVIRONMENTS_YAML, DEFAULT_TEAMS_YAML, ENVIRONMENTS_FILE, TEAMS_FILE,
 };
+use tokio::sync::Mutex;
 
-use super::{ForgeError, Git, GitForge};
+use super::{
+    ChangeProposal, ChangeRequestStore, ChangeState, ChangeStatus, FileVersion, ForgeError, Git,
+    GitError, GitForge, LocalChange, LocalChangeState, check_tree,
+};
+use crate::promotion::{Approval, ChangeRef, CheckOutcome};
 
 /// The base branch of the embedded deployment repository.
 pub const BASE_BRANCH: &str = "main";
+const BASE_REF: &str = "refs/heads/main";
+/// How often a merge retries when someone else moved `main` at the same moment.
+const MERGE_ATTEMPTS: usize = 20;
 
 /// The deployment repository as a local bare git repository.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LocalGitForge {
     git: Git,
+    changes: Arc<dyn ChangeRequestStore>,
+    /// Serializes writes to the repository's branches (proposals, merges, closes).
+    writes: Arc<Mutex<()>>,
+}
+
+impl std::fmt::Debug for LocalGitForge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalGitForge")
+            .field("git", &self.git)
+            .finish_non_exhaustive()
+    }
 }
 
 impl LocalGitForge {
     /// Opens the repository at `path`, creating it with the default configuration when it
     /// does not exist. Creation happens in a sibling folder that is renamed into place, so a
     /// crash never leaves a half-made repository behind.
-    pub async fn open_or_init(path: &Path) -> Result<Self, ForgeError> {
+    pub async fn open_or_init(
+        path: &Path,
+        changes: Arc<dyn ChangeRequestStore>,
+    ) -> Result<Self, ForgeError> {
         if !path.exists() {
             create_repository(path).await?;
             tracing::info!(repository = %path.display(), "created the deployment repository");
         }
         let forge = Self {
             git: Git::new(path),
+            changes,
+            writes: Arc::new(Mutex::new(())),
         };
         forge.base_revision().await?;
         Ok(forge)
@@ -36,6 +67,57 @@ impl LocalGitForge {
 
     pub fn git(&self) -> &Git {
         &self.git
+    }
+
+    fn record(&self, id: &str) -> Result<LocalChange, ForgeError> {
+        self.changes
+            .load_change(id)?
+            .ok_or_else(|| ForgeError::UnknownChange(id.to_owned()))
+    }
+
+    /// Every file under `config/` and `environments/` at `revision`.
+    async fn tree(&self, revision: &str) -> Result<BTreeMap<String, String>, ForgeError> {
+        let mut paths = self.git.list_files(revision, "config/").await?;
+        paths.extend(self.git.list_files(revision, "environments/").await?);
+        let contents = self.git.read_files(revision, &paths).await?;
+        Ok(paths
+            .into_iter()
+            .zip(contents)
+            .filter_map(|(path, bytes)| Some((path, String::from_utf8_lossy(&bytes?).into_owned())))
+            .collect())
+    }
+
+    /// Commits `change`'s files on top of `base`; returns the commit and its check.
+    async fn commit_on(
+        &self,
+        change: &LocalChange,
+        base: &str,
+        head: &str,
+    ) -> Result<String, ForgeError> {
+        let contents = self.git.read_files(head, &change.paths).await?;
+        let files: Vec<(String, Vec<u8>)> = change
+            .paths
+            .iter()
+            .cloned()
+            .zip(contents)
+            .filter_map(|(path, bytes)| Some((path, bytes?)))
+            .collect();
+        Ok(self
+            .git
+            .commit_files(Some(base), &files, &change.commit_message)
+            .await?)
+    }
+
+    async fn parent_of(&self, commit: &str) -> Result<String, ForgeError> {
+        Ok(self.git.run(&["rev-parse", &format!("{commit}^")]).await?)
+    }
+
+    async fn delete_branch(&self, branch: &str) -> Result<(), ForgeError> {
+        let reference = format!("refs/heads/{branch}");
+        if self.git.branch_head(branch).await?.is_some() {
+            self.git.run(&["update-ref", "-d", &reference]).await?;
+        }
+        Ok(())
     }
 }
 
@@ -59,8 +141,7 @@ async fn create_repository(path: &Path) -> Result<(), ForgeError> {
     let commit = git
         .commit_files(None, &files, "Initial DataKit deployment repository")
         .await?;
-    git.update_ref(&format!("refs/heads/{BASE_BRANCH}"), &commit, None)
-        .await?;
+    git.update_ref(BASE_REF, &commit, None).await?;
     std::fs::rename(&staging, path).map_err(|e| ForgeError::Unavailable(e.to_string()))?;
     Ok(())
 }
@@ -89,24 +170,235 @@ impl GitForge for LocalGitForge {
     ) -> Result<Vec<Option<Vec<u8>>>, ForgeError> {
         Ok(self.git.read_files(revision, paths).await?)
     }
+
+    async fn contains(&self, revision: &str, commit: &str) -> Result<bool, ForgeError> {
+        match self
+            .git
+            .run(&["merge-base", "--is-ancestor", commit, revision])
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(GitError::Failed { .. }) => Ok(false),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    async fn file_history(&self, path: &str, limit: usize) -> Result<Vec<FileVersion>, ForgeError> {
+        let limit = format!("--max-count={limit}");
+        let log = self
+            .git
+            .run(&["log", &limit, "--format=%H %ct", BASE_BRANCH, "--", path])
+            .await?;
+        let mut versions = Vec::new();
+        for line in log.lines() {
+            let Some((commit, seconds)) = line.split_once(' ') else {
+                continue;
+            };
+            let at =
+                SystemTime::UNIX_EPOCH + Duration::from_secs(seconds.parse().unwrap_or_default());
+            let contents = self
+                .git
+                .read_files(commit, &[path.to_owned()])
+                .await?
+                .pop()
+                .flatten();
+            let contents = contents.map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
+            versions.push(FileVersion {
+                commit: commit.to_owned(),
+                at,
+                contents,
+            });
+        }
+        Ok(versions)
+    }
+
+    async fn propose_change(&self, proposal: &ChangeProposal) -> Result<ChangeRef, ForgeError> {
+        let _writing = self.writes.lock().await;
+        let change_ref = ChangeRef {
+            id: proposal.branch.clone(),
+            branch: proposal.branch.clone(),
+            title: proposal.title.clone(),
+            url: String::new(),
+        };
+        if self.changes.load_change(&proposal.branch)?.is_some() {
+            return Ok(change_ref);
+        }
+        // A crash between creating the branch and saving the record leaves the branch:
+        // reuse it rather than failing or opening a second one.
+        let head = match self.git.branch_head(&proposal.branch).await? {
+            Some(head) => head,
+            None => {
+                let base = self.base_revision().await?;
+                let commit = self
+                    .git
+                    .commit_files(Some(&base), &proposal.files, &proposal.commit_message)
+                    .await?;
+                self.git
+                    .update_ref(&format!("refs/heads/{}", proposal.branch), &commit, None)
+                    .await?;
+                commit
+            }
+        };
+        let check = check_tree(&head, &self.tree(&head).await?);
+        let change = LocalChange {
+            id: proposal.branch.clone(),
+            promotion_id: proposal.promotion_id.clone(),
+            title: proposal.title.clone(),
+            body: proposal.body.clone(),
+            labels: proposal.labels.clone(),
+            paths: proposal
+                .files
+                .iter()
+                .map(|(path, _)| path.clone())
+                .collect(),
+            commit_message: proposal.commit_message.clone(),
+            state: LocalChangeState::Open,
+            approvals: Vec::new(),
+            checks: vec![check],
+            created_at: crate::promotion::now(),
+        };
+        self.changes.save_change(&change)?;
+        Ok(change_ref)
+    }
+
+    async fn change_status(&self, change: &ChangeRef) -> Result<ChangeStatus, ForgeError> {
+        let record = self.record(&change.id)?;
+        let state = match record.state {
+            LocalChangeState::Open => ChangeState::Open,
+            LocalChangeState::Merged { commit } => ChangeState::Merged { commit },
+            LocalChangeState::Closed => ChangeState::Closed,
+        };
+        Ok(ChangeStatus {
+            state,
+            approvals: record.approvals,
+            checks: record.checks,
+        })
+    }
+
+    async fn approve(&self, change: &ChangeRef, user: &str) -> Result<(), ForgeError> {
+        let _writing = self.writes.lock().await;
+        let mut record = self.record(&change.id)?;
+        if !record
+            .approvals
+            .iter()
+            .any(|a| a.user.eq_ignore_ascii_case(user))
+        {
+            record.approvals.push(Approval {
+                user: user.to_owned(),
+                at: crate::promotion::now(),
+            });
+            self.changes.save_change(&record)?;
+        }
+        Ok(())
+    }
+
+    async fn merge(&self, change: &ChangeRef) -> Result<String, ForgeError> {
+        let _writing = self.writes.lock().await;
+        let mut record = self.record(&change.id)?;
+        match &record.state {
+            LocalChangeState::Merged { commit } => return Ok(commit.clone()),
+            LocalChangeState::Closed => {
+                return Err(ForgeError::NotMergeable {
+                    id: change.id.clone(),
+                    reason: "it was closed".into(),
+                });
+            }
+            LocalChangeState::Open => {}
+        }
+        for _ in 0..MERGE_ATTEMPTS {
+            let base = self.base_revision().await?;
+            let mut head = self.git.branch_head(&record.id).await?.ok_or_else(|| {
+                ForgeError::NotMergeable {
+                    id: change.id.clone(),
+                    reason: "its branch is gone".into(),
+                }
+            })?;
+            if self.parent_of(&head).await? != base {
+                let rebased = self.commit_on(&record, &base, &head).await?;
+                self.git
+                    .update_ref(&format!("refs/heads/{}", record.id), &rebased, Some(&head))
+                    .await?;
+                head = rebased;
+                let check = check_tree(&head, &self.tree(&head).await?);
+                let failed = check.outcome == CheckOutcome::Failure;
+                let reason = check.description.clone();
+                record.checks = vec![check];
+                self.changes.save_change(&record)?;
+                if failed {
+                    return Err(ForgeError::NotMergeable {
+                        id: change.id.clone(),
+                        reason,
+                    });
+                }
+            }
+            match self.git.update_ref(BASE_REF, &head, Some(&base)).await {
+                Ok(()) => {
+                    record.state = LocalChangeState::Merged {
+                        commit: head.clone(),
+                    };
+                    self.changes.save_change(&record)?;
+                    self.delete_branch(&record.id).await?;
+                    return Ok(head);
+                }
+                // Someone pushed to main in between: rebase onto the new base and retry.
+                Err(GitError::Failed { .. }) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(ForgeError::Unavailable(format!(
+            "main kept moving while merging {}; will retry",
+            change.id
+        )))
+    }
+
+    async fn close(&self, change: &ChangeRef, reason: &str) -> Result<(), ForgeError> {
+        let _writing = self.writes.lock().await;
+        let mut record = self.record(&change.id)?;
+        if record.state == LocalChangeState::Open {
+            record.state = LocalChangeState::Closed;
+            self.changes.save_change(&record)?;
+            tracing::info!(change = %change.id, %reason, "closed change request");
+        }
+        self.delete_branch(&record.id).await
+    }
+
+    async fn find_landed(&self, promotion_id: &str) -> Result<Option<String>, ForgeError> {
+        let pattern = format!("--grep=^Promotion-Id: {promotion_id}$");
+        let found = self
+            .git
+            .run(&["log", "-1", "--format=%H", &pattern, BASE_BRANCH])
+            .await?;
+        Ok(Some(found).filter(|c| !c.is_empty()))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::MemoryStore;
+
+    async fn forge(dir: &Path) -> LocalGitForge {
+        LocalGitForge::open_or_init(&dir.join("deploy.git"), Arc::new(MemoryStore::default()))
+            .await
+            .expect("repo")
+    }
 
     #[tokio::test]
     async fn a_new_repository_has_the_default_configuration_on_main() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("deploy.git");
-        let forge = LocalGitForge::open_or_init(&path).await.expect("create");
+        let forge = forge(dir.path()).await;
         let head = forge.base_revision().await.expect("head");
         let files = forge.list_files(&head, "config/").await.expect("ls");
         assert_eq!(
             files,
             vec![ENVIRONMENTS_FILE.to_owned(), TEAMS_FILE.to_owned()]
         );
-        let again = LocalGitForge::open_or_init(&path).await.expect("reopen");
+        let again = LocalGitForge::open_or_init(
+            &dir.path().join("deploy.git"),
+            Arc::new(MemoryStore::default()),
+        )
+        .await
+        .expect("reopen");
         assert_eq!(
             again.base_revision().await.expect("head"),
             head,

@@ -158,7 +158,8 @@ mod tests {
     #[tokio::test]
     async fn a_broken_push_keeps_the_last_good_configuration_and_reports_the_problem() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let forge = LocalGitForge::open_or_init(&dir.path().join("deploy.git"))
+        let changes = std::sync::Arc::new(MemoryStore::default());
+        let forge = LocalGitForge::open_or_init(&dir.path().join("deploy.git"), changes)
             .await
             .expect("repo");
         let store = MemoryStore::default();

@@ -190,7 +190,7 @@ pub async fn read_config_source(
     }
     Ok(ConfigSource {
         revision: revision.to_owned(),
-        loaded_at: SystemTime::now(),
+        loaded_at: super::model::now(),
         files,
     })
 }

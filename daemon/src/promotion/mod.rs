@@ -1,11 +1,27 @@
 //! The promotion domain: the environment configuration read from the deployment
-//! repository, and (from the promotion engine on) promotions, policy and events. Talks to
-//! ports only; names no sled, git, tonic or cluster client.
+//! repository, promotions as state machines, the approval policy, the engine that drives
+//! them and the local sync loop. Talks to ports only; names no sled, git, tonic or
+//! cluster client.
 
 mod catalog;
 mod config_source;
+mod engine;
+mod error;
+mod model;
+mod policy;
+mod sync;
+#[cfg(test)]
+pub mod testing;
 
 pub use catalog::{CatalogState, EnvironmentCatalog, follow_base_branch};
 pub use config_source::{
     ConfigProblem, ConfigSource, LoadedConfig, StoreEntry, read_config_source,
 };
+pub use engine::{Engine, Explanation, Ports, PromoteOutcome, PromoteRequest};
+pub use error::PromotionError;
+pub use model::{
+    Approval, ChangeRef, Check, CheckOutcome, Promotion, PromotionKind, PromotionState, Transition,
+    now,
+};
+pub use policy::{EffectiveRule, Evaluation, Policy};
+pub use sync::LocalSync;

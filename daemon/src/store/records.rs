@@ -8,12 +8,29 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
-use crate::promotion::ConfigSource;
+use crate::{
+    gitops::{LocalChange, LocalChangeState},
+    promotion::{
+        Approval, ChangeRef, Check, CheckOutcome, ConfigSource, Promotion, PromotionKind,
+        PromotionState, Transition,
+    },
+};
 
 /// Bumped when a record's layout changes incompatibly.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// The cached configuration (schema 1).
+fn to_ms(time: SystemTime) -> u64 {
+    let since_epoch = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn from_ms(ms: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+/// The cached configuration.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ConfigRecord {
     pub revision: String,
@@ -23,13 +40,9 @@ pub struct ConfigRecord {
 
 impl From<&ConfigSource> for ConfigRecord {
     fn from(source: &ConfigSource) -> Self {
-        let since_epoch = source
-            .loaded_at
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default();
         Self {
             revision: source.revision.clone(),
-            loaded_at_unix_ms: u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX),
+            loaded_at_unix_ms: to_ms(source.loaded_at),
             files: source.files.clone(),
         }
     }
@@ -39,8 +52,287 @@ impl From<ConfigRecord> for ConfigSource {
     fn from(record: ConfigRecord) -> Self {
         Self {
             revision: record.revision,
-            loaded_at: SystemTime::UNIX_EPOCH + Duration::from_millis(record.loaded_at_unix_ms),
+            loaded_at: from_ms(record.loaded_at_unix_ms),
             files: record.files,
         }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ApprovalRecord {
+    pub user: String,
+    pub at_unix_ms: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CheckRecord {
+    pub name: String,
+    /// `pending`, `success` or `failure`.
+    pub outcome: String,
+    pub description: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ChangeRefRecord {
+    pub id: String,
+    pub branch: String,
+    pub title: String,
+    pub url: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TransitionRecord {
+    pub state: String,
+    pub at_unix_ms: u64,
+}
+
+/// One promotion.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PromotionRecord {
+    pub id: String,
+    pub package: String,
+    pub version: String,
+    pub environment: String,
+    pub artifact: String,
+    pub digest: String,
+    pub previous_version: Option<String>,
+    /// `promotion` or `rollback`.
+    pub kind: String,
+    pub state: String,
+    pub message: String,
+    pub promoter: String,
+    pub forced: bool,
+    pub change: Option<ChangeRefRecord>,
+    pub approvals: Vec<ApprovalRecord>,
+    pub checks: Vec<CheckRecord>,
+    pub merge_commit: Option<String>,
+    pub superseded_by: Option<String>,
+    pub created_at_unix_ms: u64,
+    pub updated_at_unix_ms: u64,
+    pub transitions: Vec<TransitionRecord>,
+}
+
+const STATES: [PromotionState; 10] = [
+    PromotionState::Requested,
+    PromotionState::Validated,
+    PromotionState::ChangeProposed,
+    PromotionState::Approved,
+    PromotionState::Merged,
+    PromotionState::Syncing,
+    PromotionState::Healthy,
+    PromotionState::Failed,
+    PromotionState::Superseded,
+    PromotionState::Rejected,
+];
+
+fn state_from(name: &str) -> Result<PromotionState, String> {
+    STATES
+        .into_iter()
+        .find(|s| s.name() == name)
+        .ok_or_else(|| format!("unknown promotion state {name:?}"))
+}
+
+fn approval_record(approval: &Approval) -> ApprovalRecord {
+    ApprovalRecord {
+        user: approval.user.clone(),
+        at_unix_ms: to_ms(approval.at),
+    }
+}
+
+fn approval_from(record: ApprovalRecord) -> Approval {
+    Approval {
+        user: record.user,
+        at: from_ms(record.at_unix_ms),
+    }
+}
+
+fn check_record(check: &Check) -> CheckRecord {
+    let outcome = match check.outcome {
+        CheckOutcome::Pending => "pending",
+        CheckOutcome::Success => "success",
+        CheckOutcome::Failure => "failure",
+    };
+    CheckRecord {
+        name: check.name.clone(),
+        outcome: outcome.into(),
+        description: check.description.clone(),
+    }
+}
+
+fn check_from(record: CheckRecord) -> Result<Check, String> {
+    let outcome = match record.outcome.as_str() {
+        "pending" => CheckOutcome::Pending,
+        "success" => CheckOutcome::Success,
+        "failure" => CheckOutcome::Failure,
+        other => return Err(format!("unknown check outcome {other:?}")),
+    };
+    Ok(Check {
+        name: record.name,
+        outcome,
+        description: record.description,
+    })
+}
+
+impl From<&Promotion> for PromotionRecord {
+    fn from(p: &Promotion) -> Self {
+        Self {
+            id: p.id.clone(),
+            package: p.package.clone(),
+            version: p.version.clone(),
+            environment: p.environment.clone(),
+            artifact: p.artifact.clone(),
+            digest: p.digest.clone(),
+            previous_version: p.previous_version.clone(),
+            kind: match p.kind {
+                PromotionKind::Promotion => "promotion".into(),
+                PromotionKind::Rollback => "rollback".into(),
+            },
+            state: p.state.name().into(),
+            message: p.message.clone(),
+            promoter: p.promoter.clone(),
+            forced: p.forced,
+            change: p.change.as_ref().map(|c| ChangeRefRecord {
+                id: c.id.clone(),
+                branch: c.branch.clone(),
+                title: c.title.clone(),
+                url: c.url.clone(),
+            }),
+            approvals: p.approvals.iter().map(approval_record).collect(),
+            checks: p.checks.iter().map(check_record).collect(),
+            merge_commit: p.merge_commit.clone(),
+            superseded_by: p.superseded_by.clone(),
+            created_at_unix_ms: to_ms(p.created_at),
+            updated_at_unix_ms: to_ms(p.updated_at),
+            transitions: p
+                .transitions
+                .iter()
+                .map(|t| TransitionRecord {
+                    state: t.state.name().into(),
+                    at_unix_ms: to_ms(t.at),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl TryFrom<PromotionRecord> for Promotion {
+    type Error = String;
+
+    fn try_from(r: PromotionRecord) -> Result<Self, String> {
+        Ok(Self {
+            kind: match r.kind.as_str() {
+                "promotion" => PromotionKind::Promotion,
+                "rollback" => PromotionKind::Rollback,
+                other => return Err(format!("unknown promotion kind {other:?}")),
+            },
+            state: state_from(&r.state)?,
+            id: r.id,
+            package: r.package,
+            version: r.version,
+            environment: r.environment,
+            artifact: r.artifact,
+            digest: r.digest,
+            previous_version: r.previous_version,
+            message: r.message,
+            promoter: r.promoter,
+            forced: r.forced,
+            change: r.change.map(|c| ChangeRef {
+                id: c.id,
+                branch: c.branch,
+                title: c.title,
+                url: c.url,
+            }),
+            approvals: r.approvals.into_iter().map(approval_from).collect(),
+            checks: r
+                .checks
+                .into_iter()
+                .map(check_from)
+                .collect::<Result<_, _>>()?,
+            merge_commit: r.merge_commit,
+            superseded_by: r.superseded_by,
+            created_at: from_ms(r.created_at_unix_ms),
+            updated_at: from_ms(r.updated_at_unix_ms),
+            transitions: r
+                .transitions
+                .into_iter()
+                .map(|t| {
+                    Ok(Transition {
+                        state: state_from(&t.state)?,
+                        at: from_ms(t.at_unix_ms),
+                    })
+                })
+                .collect::<Result<_, String>>()?,
+        })
+    }
+}
+
+/// A change request of the embedded forge.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LocalChangeRecord {
+    pub id: String,
+    pub promotion_id: String,
+    pub title: String,
+    pub body: String,
+    pub labels: Vec<String>,
+    pub paths: Vec<String>,
+    pub commit_message: String,
+    /// `open`, `merged` or `closed`.
+    pub state: String,
+    pub merge_commit: Option<String>,
+    pub approvals: Vec<ApprovalRecord>,
+    pub checks: Vec<CheckRecord>,
+    pub created_at_unix_ms: u64,
+}
+
+impl From<&LocalChange> for LocalChangeRecord {
+    fn from(c: &LocalChange) -> Self {
+        let (state, merge_commit) = match &c.state {
+            LocalChangeState::Open => ("open", None),
+            LocalChangeState::Merged { commit } => ("merged", Some(commit.clone())),
+            LocalChangeState::Closed => ("closed", None),
+        };
+        Self {
+            id: c.id.clone(),
+            promotion_id: c.promotion_id.clone(),
+            title: c.title.clone(),
+            body: c.body.clone(),
+            labels: c.labels.clone(),
+            paths: c.paths.clone(),
+            commit_message: c.commit_message.clone(),
+            state: state.into(),
+            merge_commit,
+            approvals: c.approvals.iter().map(approval_record).collect(),
+            checks: c.checks.iter().map(check_record).collect(),
+            created_at_unix_ms: to_ms(c.created_at),
+        }
+    }
+}
+
+impl TryFrom<LocalChangeRecord> for LocalChange {
+    type Error = String;
+
+    fn try_from(r: LocalChangeRecord) -> Result<Self, String> {
+        Ok(Self {
+            state: match (r.state.as_str(), r.merge_commit) {
+                ("open", _) => LocalChangeState::Open,
+                ("merged", Some(commit)) => LocalChangeState::Merged { commit },
+                ("closed", _) => LocalChangeState::Closed,
+                (other, _) => return Err(format!("unknown change state {other:?}")),
+            },
+            id: r.id,
+            promotion_id: r.promotion_id,
+            title: r.title,
+            body: r.body,
+            labels: r.labels,
+            paths: r.paths,
+            commit_message: r.commit_message,
+            approvals: r.approvals.into_iter().map(approval_from).collect(),
+            checks: r
+                .checks
+                .into_iter()
+                .map(check_from)
+                .collect::<Result<_, _>>()?,
+            created_at: from_ms(r.created_at_unix_ms),
+        })
     }
 }

@@ -7,57 +7,126 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
+use serde::{Serialize, de::DeserializeOwned};
+
 use super::{
     StateStore, StoreError,
-    records::{ConfigRecord, SCHEMA_VERSION},
+    records::{ConfigRecord, LocalChangeRecord, PromotionRecord, SCHEMA_VERSION},
 };
-use crate::promotion::ConfigSource;
+use crate::{
+    gitops::{ChangeRequestStore, LocalChange},
+    promotion::{ConfigSource, Promotion},
+};
 
 const SCHEMA_KEY: &[u8] = b"schema";
 const CONFIG_KEY: &[u8] = b"config";
+const PROMOTION_COUNTER_KEY: &[u8] = b"promotion-counter";
 
 /// dkd's state in a sled database.
 #[derive(Debug, Clone)]
 pub struct SledStore {
     db: sled::Db,
     meta: sled::Tree,
+    /// Promotion records, keyed by their creation sequence (big-endian) so they list in order.
+    promotions: sled::Tree,
+    /// Promotion id → creation sequence key.
+    promotion_ids: sled::Tree,
+    /// Change requests of the embedded forge, by id.
+    changes: sled::Tree,
+}
+
+fn database_error(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Database(error.to_string())
+}
+
+fn encode<T: Serialize>(record: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(record).map_err(database_error)
+}
+
+fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        key: key.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// Why a database could not be opened.
+enum OpenFailure {
+    /// Its contents cannot be used (corrupt, another schema, not a database at all):
+    /// set it aside and start afresh.
+    Unreadable(String),
+    /// It may be fine but cannot be opened now (locked, no permission): never touch it.
+    Unavailable(String),
+}
+
+fn classify(error: sled::Error) -> OpenFailure {
+    use std::io::ErrorKind;
+    match error {
+        // sled reports its directory lock being held as an `Other` error with this text.
+        sled::Error::Io(io)
+            if matches!(
+                io.kind(),
+                ErrorKind::WouldBlock | ErrorKind::PermissionDenied
+            ) || io.to_string().contains("could not acquire lock") =>
+        {
+            OpenFailure::Unavailable(io.to_string())
+        }
+        other => OpenFailure::Unreadable(other.to_string()),
+    }
 }
 
 impl SledStore {
-    /// Opens (or creates) the database at `path`, rebuilding it when it is unreadable.
+    /// Opens (or creates) the database at `path`. One whose contents cannot be used is
+    /// moved aside and rebuilt; one that is merely locked or forbidden is an error.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         match Self::open_checked(path) {
             Ok(store) => Ok(store),
-            Err(reason) => {
+            Err(OpenFailure::Unavailable(reason)) => Err(StoreError::Database(format!(
+                "cannot open {}: {reason}",
+                path.display()
+            ))),
+            Err(OpenFailure::Unreadable(reason)) => {
                 let aside = set_aside(path)?;
                 tracing::warn!(database = %path.display(), moved_to = %aside.display(), %reason,
                     "state database unreadable; starting a fresh one");
-                Self::open_checked(path).map_err(StoreError::Database)
+                Self::open_checked(path).map_err(|failure| match failure {
+                    OpenFailure::Unreadable(reason) | OpenFailure::Unavailable(reason) => {
+                        StoreError::Database(reason)
+                    }
+                })
             }
         }
     }
 
-    fn open_checked(path: &Path) -> Result<Self, String> {
-        let db = sled::open(path).map_err(|e| e.to_string())?;
-        let meta = db.open_tree("meta").map_err(|e| e.to_string())?;
-        match meta.get(SCHEMA_KEY).map_err(|e| e.to_string())? {
+    fn open_checked(path: &Path) -> Result<Self, OpenFailure> {
+        let db = sled::open(path).map_err(classify)?;
+        let tree = |name: &str| db.open_tree(name).map_err(classify);
+        let meta = tree("meta")?;
+        match meta.get(SCHEMA_KEY).map_err(classify)? {
             Some(stored) if stored.as_ref() == SCHEMA_VERSION.to_be_bytes() => {}
-            Some(stored) => return Err(format!("schema {stored:?} is not {SCHEMA_VERSION}")),
+            Some(stored) => {
+                return Err(OpenFailure::Unreadable(format!(
+                    "schema {stored:?} is not {SCHEMA_VERSION}"
+                )));
+            }
             None => {
                 meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())
-                    .map_err(|e| e.to_string())?;
-                db.flush().map_err(|e| e.to_string())?;
+                    .map_err(classify)?;
+                db.flush().map_err(classify)?;
             }
         }
-        Ok(Self { db, meta })
+        Ok(Self {
+            promotions: tree("promotions")?,
+            promotion_ids: tree("promotion-ids")?,
+            changes: tree("changes")?,
+            db,
+            meta,
+        })
     }
 
     /// Makes every write so far durable.
     fn flush(&self) -> Result<(), StoreError> {
-        self.db
-            .flush()
-            .map(drop)
-            .map_err(|e| StoreError::Database(e.to_string()))
+        self.db.flush().map(drop).map_err(database_error)
     }
 }
 
@@ -79,27 +148,115 @@ fn set_aside(path: &Path) -> Result<PathBuf, StoreError> {
 
 impl StateStore for SledStore {
     fn load_config(&self) -> Result<Option<ConfigSource>, StoreError> {
-        let Some(bytes) = self
-            .meta
-            .get(CONFIG_KEY)
-            .map_err(|e| StoreError::Database(e.to_string()))?
-        else {
+        let Some(bytes) = self.meta.get(CONFIG_KEY).map_err(database_error)? else {
             return Ok(None);
         };
-        let record: ConfigRecord =
-            serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
-                key: "config".into(),
-                reason: e.to_string(),
-            })?;
-        Ok(Some(record.into()))
+        Ok(Some(decode::<ConfigRecord>("config", &bytes)?.into()))
     }
 
     fn save_config(&self, source: &ConfigSource) -> Result<(), StoreError> {
-        let bytes = serde_json::to_vec(&ConfigRecord::from(source))
-            .map_err(|e| StoreError::Database(e.to_string()))?;
         self.meta
-            .insert(CONFIG_KEY, bytes)
-            .map_err(|e| StoreError::Database(e.to_string()))?;
+            .insert(CONFIG_KEY, encode(&ConfigRecord::from(source))?)
+            .map_err(database_error)?;
+        self.flush()
+    }
+
+    fn next_promotion_number(&self) -> Result<u64, StoreError> {
+        let next = self
+            .meta
+            .update_and_fetch(PROMOTION_COUNTER_KEY, |old| {
+                let current = old
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map_or(0, u64::from_be_bytes);
+                Some((current + 1).to_be_bytes().to_vec())
+            })
+            .map_err(database_error)?
+            .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+            .map(u64::from_be_bytes)
+            .ok_or_else(|| StoreError::Corrupt {
+                key: "promotion-counter".into(),
+                reason: "not a number".into(),
+            })?;
+        self.flush()?;
+        Ok(next)
+    }
+
+    fn save_promotion(&self, promotion: &Promotion) -> Result<(), StoreError> {
+        let bytes = encode(&PromotionRecord::from(promotion))?;
+        let key = match self
+            .promotion_ids
+            .get(&promotion.id)
+            .map_err(database_error)?
+        {
+            Some(key) => key.to_vec(),
+            None => {
+                let key = self
+                    .db
+                    .generate_id()
+                    .map_err(database_error)?
+                    .to_be_bytes()
+                    .to_vec();
+                self.promotion_ids
+                    .insert(&promotion.id, key.clone())
+                    .map_err(database_error)?;
+                key
+            }
+        };
+        self.promotions.insert(key, bytes).map_err(database_error)?;
+        self.flush()
+    }
+
+    fn load_promotion(&self, id: &str) -> Result<Option<Promotion>, StoreError> {
+        let Some(key) = self.promotion_ids.get(id).map_err(database_error)? else {
+            return Ok(None);
+        };
+        let Some(bytes) = self.promotions.get(key).map_err(database_error)? else {
+            return Ok(None);
+        };
+        let record: PromotionRecord = decode(id, &bytes)?;
+        Promotion::try_from(record)
+            .map(Some)
+            .map_err(|reason| StoreError::Corrupt {
+                key: id.to_owned(),
+                reason,
+            })
+    }
+
+    fn load_promotions(&self) -> Result<Vec<Promotion>, StoreError> {
+        self.promotions
+            .iter()
+            .map(|entry| {
+                let (_, bytes) = entry.map_err(database_error)?;
+                let record: PromotionRecord = decode("promotion", &bytes)?;
+                let id = record.id.clone();
+                Promotion::try_from(record)
+                    .map_err(|reason| StoreError::Corrupt { key: id, reason })
+            })
+            .collect()
+    }
+}
+
+impl ChangeRequestStore for SledStore {
+    fn load_change(&self, id: &str) -> Result<Option<LocalChange>, StoreError> {
+        let Some(bytes) = self.changes.get(id).map_err(database_error)? else {
+            return Ok(None);
+        };
+        let record: LocalChangeRecord = decode(id, &bytes)?;
+        LocalChange::try_from(record)
+            .map(Some)
+            .map_err(|reason| StoreError::Corrupt {
+                key: id.to_owned(),
+                reason,
+            })
+    }
+
+    fn save_change(&self, change: &LocalChange) -> Result<(), StoreError> {
+        self.changes
+            .insert(
+                change.id.as_bytes(),
+                encode(&LocalChangeRecord::from(change))?,
+            )
+            .map_err(database_error)?;
         self.flush()
     }
 }
@@ -130,6 +287,17 @@ mod tests {
             "the unreadable database is kept for inspection"
         );
         assert!(aside[0].path().is_file());
+    }
+
+    #[test]
+    fn a_database_locked_by_another_opener_is_an_error_and_left_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.sled");
+        let _first = SledStore::open(&path).expect("open");
+        let error = SledStore::open(&path).expect_err("locked");
+        assert!(error.to_string().contains("cannot open"), "{error}");
+        let entries = std::fs::read_dir(dir.path()).expect("ls").count();
+        assert_eq!(entries, 1, "nothing was moved aside");
     }
 
     #[test]

@@ -1,0 +1,40 @@
+//! `dk approve PROMOTION [--as USER]`.
+
+use datakit::proto::ApproveRequest;
+
+use super::promotion::PromotionView;
+use crate::{
+    cli::ApproveArgs,
+    connect::Client,
+    error::{CliError, Failure},
+    output::{OutputFormat, render_structured},
+};
+
+/// `dk approve`.
+pub async fn approve(
+    client: &mut Client,
+    format: OutputFormat,
+    args: ApproveArgs,
+) -> Result<String, CliError> {
+    let request = ApproveRequest {
+        promotion_id: args.promotion,
+        as_user: args.as_user.unwrap_or_default(),
+    };
+    let promotion = client.approve(request).await?.into_inner().promotion;
+    let view = promotion
+        .map(PromotionView::from)
+        .ok_or_else(|| CliError::new(Failure::Other, "dkd returned no promotion"))?;
+    if format != OutputFormat::Table {
+        return render_structured(format, &view);
+    }
+    let approver = view
+        .approvals
+        .last()
+        .map(|a| a.user.as_str())
+        .unwrap_or_default();
+    let next = view
+        .approvals_needed
+        .clone()
+        .unwrap_or_else(|| format!("{} — {}", view.state, view.message));
+    Ok(format!("approved {} as {approver}: {next}\n", view.id))
+}

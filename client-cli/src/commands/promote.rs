@@ -1,0 +1,106 @@
+//! `dk promote` (and `--status`, `--rollback`, `--dry-run`, `--wait`) and `dk rollback`.
+
+use datakit::proto::{self, GetPromotionRequest, PromoteRequest, RollbackRequest};
+use serde::Serialize;
+
+use super::promotion::{PromotionView, wait_for};
+use crate::{
+    cli::{PromoteArgs, RollbackArgs},
+    connect::Client,
+    error::{CliError, Failure},
+    output::{OutputFormat, render_structured},
+};
+
+/// What `dk promote -o json|yaml` prints.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PromoteView {
+    summary: String,
+    no_op: bool,
+    policy: String,
+    diff: Option<String>,
+    promotion: Option<PromotionView>,
+}
+
+/// `dk promote`.
+pub async fn promote(
+    client: &mut Client,
+    format: OutputFormat,
+    args: PromoteArgs,
+) -> Result<String, CliError> {
+    if args.status {
+        let request = GetPromotionRequest {
+            package: args.package,
+            version: args.version,
+            environment: args.to,
+            ..Default::default()
+        };
+        let promotion = client.get_promotion(request).await?.into_inner().promotion;
+        let view = promotion
+            .map(PromotionView::from)
+            .ok_or_else(|| CliError::new(Failure::Other, "dkd returned no promotion"))?;
+        return if format == OutputFormat::Table {
+            Ok(view.describe())
+        } else {
+            render_structured(format, &view)
+        };
+    }
+    let request = PromoteRequest {
+        package: args.package,
+        version: args.version,
+        environment: args.to,
+        dry_run: args.dry_run,
+        force: args.force,
+        rollback: args.rollback,
+    };
+    let response = client.promote(request).await?.into_inner();
+    finish(client, format, response, args.wait).await
+}
+
+/// `dk rollback`.
+pub async fn rollback(
+    client: &mut Client,
+    format: OutputFormat,
+    args: RollbackArgs,
+) -> Result<String, CliError> {
+    let request = RollbackRequest {
+        package: args.package,
+        environment: args.env,
+        to_version: args.to.unwrap_or_default(),
+        dry_run: args.dry_run,
+    };
+    let response = client.rollback(request).await?.into_inner();
+    finish(client, format, response, args.wait).await
+}
+
+async fn finish(
+    client: &mut Client,
+    format: OutputFormat,
+    response: proto::PromoteResponse,
+    wait: bool,
+) -> Result<String, CliError> {
+    let mut view = PromoteView {
+        summary: response.summary,
+        no_op: response.no_op,
+        policy: response.policy,
+        diff: Some(response.diff).filter(|d| !d.is_empty()),
+        promotion: response.promotion.map(PromotionView::from),
+    };
+    if wait && let Some(promotion) = view.promotion.take() {
+        view.promotion = Some(wait_for(client, promotion).await?);
+    }
+    if format != OutputFormat::Table {
+        return render_structured(format, &view);
+    }
+    let mut out = format!("{}\n", view.summary);
+    if let Some(promotion) = &view.promotion {
+        out.push_str(&promotion.describe());
+    } else if !view.no_op {
+        out.push_str(&format!("  Policy:   {}\n", view.policy));
+    }
+    if let Some(diff) = &view.diff {
+        out.push('\n');
+        out.push_str(diff);
+    }
+    Ok(out)
+}

@@ -1,0 +1,279 @@
+//! How a promotion reads on the terminal and in `-o json|yaml`, shared by `promote`,
+//! `rollback`, `approve` and `history`, and `--wait`'s progress.
+
+use std::time::{Duration, SystemTime};
+
+use datakit::proto::{self, GetPromotionRequest, PromotionState};
+use serde::Serialize;
+
+use crate::{
+    connect::Client,
+    error::{CliError, Failure},
+    output::{NONE, time_ago},
+};
+
+/// A promotion as `-o json|yaml` shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PromotionView {
+    pub id: String,
+    pub package: String,
+    pub version: String,
+    pub environment: String,
+    pub kind: String,
+    pub state: String,
+    pub message: String,
+    pub digest: String,
+    pub artifact: String,
+    pub previous_version: Option<String>,
+    pub promoter: String,
+    pub forced: bool,
+    pub policy: String,
+    pub approvals_needed: Option<String>,
+    pub approvals: Vec<ApprovalView>,
+    pub checks: Vec<CheckView>,
+    pub change: Option<ChangeView>,
+    pub merge_commit: Option<String>,
+    pub superseded_by: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ApprovalView {
+    pub user: String,
+    pub groups: Vec<String>,
+    pub at: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CheckView {
+    pub name: String,
+    pub state: String,
+    pub description: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChangeView {
+    pub id: String,
+    pub branch: String,
+    pub title: String,
+    pub url: Option<String>,
+}
+
+fn some(text: String) -> Option<String> {
+    Some(text).filter(|t| !t.is_empty())
+}
+
+fn timestamp(time: Option<&prost_types::Timestamp>) -> String {
+    time.map(ToString::to_string).unwrap_or_default()
+}
+
+/// The state's name without the enum prefix, e.g. `ChangeProposed`.
+pub fn state_name(state: i32) -> String {
+    PromotionState::try_from(state)
+        .map(|s| {
+            s.as_str_name()
+                .trim_start_matches("PROMOTION_STATE_")
+                .to_owned()
+        })
+        .map(|upper| {
+            upper
+                .split('_')
+                .map(|w| w[..1].to_owned() + &w[1..].to_lowercase())
+                .collect()
+        })
+        .unwrap_or_else(|_| "Unknown".to_owned())
+}
+
+fn check_state(state: i32) -> String {
+    proto::CheckState::try_from(state)
+        .map(|s| {
+            s.as_str_name()
+                .trim_start_matches("CHECK_STATE_")
+                .to_lowercase()
+        })
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+impl From<proto::Promotion> for PromotionView {
+    fn from(p: proto::Promotion) -> Self {
+        Self {
+            kind: if p.kind == proto::PromotionKind::Rollback as i32 {
+                "rollback"
+            } else {
+                "promotion"
+            }
+            .to_owned(),
+            state: state_name(p.state),
+            created_at: timestamp(p.created_at.as_ref()),
+            updated_at: timestamp(p.updated_at.as_ref()),
+            approvals: p
+                .approvals
+                .into_iter()
+                .map(|a| ApprovalView {
+                    at: timestamp(a.at.as_ref()),
+                    user: a.user,
+                    groups: a.groups,
+                })
+                .collect(),
+            checks: p
+                .checks
+                .into_iter()
+                .map(|c| CheckView {
+                    state: check_state(c.state),
+                    name: c.name,
+                    description: c.description,
+                })
+                .collect(),
+            change: p.change.map(|c| ChangeView {
+                id: c.id,
+                branch: c.branch,
+                title: c.title,
+                url: some(c.url),
+            }),
+            previous_version: some(p.previous_version),
+            approvals_needed: some(p.approvals_needed),
+            merge_commit: some(p.merge_commit),
+            superseded_by: some(p.superseded_by),
+            id: p.id,
+            package: p.package,
+            version: p.version,
+            environment: p.environment,
+            message: p.message,
+            digest: p.digest,
+            artifact: p.artifact,
+            promoter: p.promoter,
+            forced: p.forced,
+            policy: p.policy,
+        }
+    }
+}
+
+impl PromotionView {
+    /// Whether the promotion reached a state it never leaves.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self.state.as_str(),
+            "Healthy" | "Failed" | "Superseded" | "Rejected"
+        )
+    }
+
+    /// The detailed view of `dk promote` and `--status`.
+    pub fn describe(&self) -> String {
+        let verb = if self.kind == "rollback" {
+            "Rollback"
+        } else {
+            "Promotion"
+        };
+        let mut out = format!(
+            "{verb} {}: {} {} → {}\n",
+            self.id, self.package, self.version, self.environment
+        );
+        let mut line = |label: &str, value: &str| out.push_str(&format!("  {label:<11}{value}\n"));
+        line("State:", &format!("{} — {}", self.state, self.message));
+        line("Digest:", &self.digest);
+        line(
+            "Previous:",
+            self.previous_version.as_deref().unwrap_or(NONE),
+        );
+        line("Policy:", &self.policy);
+        if let Some(needed) = self
+            .approvals_needed
+            .as_ref()
+            .filter(|n| !self.message.contains(n.as_str()))
+        {
+            line("Needs:", needed);
+        }
+        let approvals: Vec<String> = self
+            .approvals
+            .iter()
+            .map(|a| {
+                if a.groups.is_empty() {
+                    a.user.clone()
+                } else {
+                    format!("{} (@{})", a.user, a.groups.join(", @"))
+                }
+            })
+            .collect();
+        line(
+            "Approvals:",
+            &if approvals.is_empty() {
+                NONE.to_owned()
+            } else {
+                approvals.join(", ")
+            },
+        );
+        for check in &self.checks {
+            line(
+                "Check:",
+                &format!("{} {} ({})", check.name, check.state, check.description),
+            );
+        }
+        if let Some(change) = &self.change {
+            line(
+                "Change:",
+                &format!(
+                    "{} \"{}\"",
+                    change.url.as_deref().unwrap_or(&change.branch),
+                    change.title
+                ),
+            );
+        }
+        if let Some(commit) = &self.merge_commit {
+            line("Merged:", commit);
+        }
+        if self.forced {
+            line("Forced:", "the upstream check was skipped with --force");
+        }
+        out
+    }
+
+    /// When it was requested, relative to now.
+    pub fn when(&self) -> String {
+        self.created_at
+            .parse::<prost_types::Timestamp>()
+            .ok()
+            .and_then(|t| SystemTime::try_from(t).ok())
+            .map_or_else(
+                || self.created_at.clone(),
+                |t| time_ago(t, SystemTime::now()),
+            )
+    }
+}
+
+/// Polls the promotion until it ends, printing each new state on stderr; `Ok` on Healthy,
+/// an error (exit 1) naming the reason otherwise.
+pub async fn wait_for(
+    client: &mut Client,
+    mut view: PromotionView,
+) -> Result<PromotionView, CliError> {
+    let mut shown = (view.state.clone(), view.message.clone());
+    eprintln!("waiting for {}: {} — {}", view.id, view.state, view.message);
+    while !view.is_terminal() {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let request = GetPromotionRequest {
+            id: view.id.clone(),
+            ..Default::default()
+        };
+        let promotion = client.get_promotion(request).await?.into_inner().promotion;
+        view = promotion
+            .map(PromotionView::from)
+            .ok_or_else(|| CliError::new(Failure::Other, "dkd returned no promotion"))?;
+        let current = (view.state.clone(), view.message.clone());
+        if current != shown {
+            eprintln!("  {} — {}", view.state, view.message);
+            shown = current;
+        }
+    }
+    if view.state == "Healthy" {
+        return Ok(view);
+    }
+    Err(CliError::new(
+        Failure::Other,
+        format!(
+            "promotion {} ended {}: {}",
+            view.id, view.state, view.message
+        ),
+    ))
+}

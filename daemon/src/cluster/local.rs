@@ -1,0 +1,386 @@
+//! The local target: `DK_HOME/targets/<env>/`, a folder the built-in sync loop applies
+//! the base branch's `environments/<env>/` to, as Argo CD would apply it to a cluster.
+//! Per package it keeps the applied manifest, a status record and a sync log.
+
+use std::{
+    fs,
+    io::Write,
+    path::{Path, PathBuf},
+    time::{Duration, SystemTime},
+};
+
+use serde::{Deserialize, Serialize};
+
+use super::{ClusterError, ClusterStatus, HealthState, PackageSync, SyncLogLine, SyncState};
+
+/// One package to apply: its manifest as on the base branch and what it resolved to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedPackage {
+    pub package: String,
+    pub manifest: String,
+    pub version: String,
+    pub digest: String,
+    pub promotion_id: Option<String>,
+    pub health: HealthState,
+    pub message: String,
+}
+
+/// The status file kept beside each applied manifest.
+#[derive(Debug, Serialize, Deserialize)]
+struct StatusFile {
+    version: String,
+    digest: String,
+    promotion_id: Option<String>,
+    revision: String,
+    health: String,
+    message: String,
+    last_sync_unix_ms: u64,
+}
+
+/// Sync targets under one folder.
+#[derive(Debug, Clone)]
+pub struct LocalTarget {
+    root: PathBuf,
+}
+
+fn io_error(error: std::io::Error) -> ClusterError {
+    ClusterError::Unavailable(error.to_string())
+}
+
+/// Writes `contents` to `path` through a temporary file and a rename, so a reader never
+/// sees half a write.
+fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let temporary = path.with_extension("tmp");
+    let mut file = fs::File::create(&temporary)?;
+    file.write_all(contents)?;
+    file.sync_all()?;
+    fs::rename(temporary, path)
+}
+
+fn unix_ms(time: SystemTime) -> u64 {
+    u64::try_from(
+        time.duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis(),
+    )
+    .unwrap_or(u64::MAX)
+}
+
+const HEALTH_STATES: [HealthState; 6] = [
+    HealthState::Healthy,
+    HealthState::Progressing,
+    HealthState::Degraded,
+    HealthState::Suspended,
+    HealthState::Missing,
+    HealthState::Unknown,
+];
+
+impl LocalTarget {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    fn environment_dir(&self, environment: &str) -> PathBuf {
+        self.root.join(environment)
+    }
+
+    fn status_path(&self, environment: &str, package: &str) -> PathBuf {
+        self.environment_dir(environment)
+            .join(".status")
+            .join(format!("{package}.json"))
+    }
+
+    fn log_path(&self, environment: &str, package: &str) -> PathBuf {
+        self.environment_dir(environment)
+            .join(".sync-log")
+            .join(format!("{package}.log"))
+    }
+
+    fn append_log(
+        &self,
+        environment: &str,
+        package: &str,
+        at: SystemTime,
+        text: &str,
+    ) -> std::io::Result<()> {
+        let path = self.log_path(environment, package);
+        let mut log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        writeln!(log, "{} {}", unix_ms(at), text.replace('\n', " "))
+    }
+
+    /// Applies `packages` as the whole content of `environment` at `revision`: writes what
+    /// changed, prunes what is gone, and records status and a sync-log line per change.
+    pub fn apply(
+        &self,
+        environment: &str,
+        revision: &str,
+        packages: &[AppliedPackage],
+    ) -> Result<(), ClusterError> {
+        let dir = self.environment_dir(environment);
+        for sub in [".status", ".sync-log"] {
+            fs::create_dir_all(dir.join(sub)).map_err(io_error)?;
+        }
+        let now = SystemTime::now();
+        let short = revision.get(..12).unwrap_or(revision);
+        for package in packages {
+            let manifest_path = dir.join(format!("{}.yaml", package.package));
+            let previous = self.read_status(environment, &package.package);
+            let unchanged = fs::read_to_string(&manifest_path).ok().as_deref()
+                == Some(package.manifest.as_str())
+                && previous
+                    .as_ref()
+                    .is_some_and(|p| p.health == package.health.name());
+            if unchanged {
+                continue;
+            }
+            write_atomically(&manifest_path, package.manifest.as_bytes()).map_err(io_error)?;
+            let status = StatusFile {
+                version: package.version.clone(),
+                digest: package.digest.clone(),
+                promotion_id: package.promotion_id.clone(),
+                revision: revision.to_owned(),
+                health: package.health.name().to_owned(),
+                message: package.message.clone(),
+                last_sync_unix_ms: unix_ms(now),
+            };
+            let json = serde_json::to_vec_pretty(&status)
+                .map_err(|e| ClusterError::Unavailable(e.to_string()))?;
+            write_atomically(&self.status_path(environment, &package.package), &json)
+                .map_err(io_error)?;
+            let result = if package.health == HealthState::Healthy {
+                "Healthy".to_owned()
+            } else {
+                format!("{}: {}", package.health.name(), package.message)
+            };
+            let line = format!(
+                "applied {} {} ({}) from commit {short}: {result}",
+                package.package, package.version, package.digest
+            );
+            self.append_log(environment, &package.package, now, &line)
+                .map_err(io_error)?;
+        }
+        self.prune(environment, short, packages, now)
+    }
+
+    fn prune(
+        &self,
+        environment: &str,
+        short: &str,
+        keep: &[AppliedPackage],
+        now: SystemTime,
+    ) -> Result<(), ClusterError> {
+        let Ok(entries) = fs::read_dir(self.environment_dir(environment)) else {
+            return Ok(());
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(package) = name.strip_suffix(".yaml") else {
+                continue;
+            };
+            if keep.iter().any(|p| p.package == package) {
+                continue;
+            }
+            fs::remove_file(entry.path()).map_err(io_error)?;
+            let _ = fs::remove_file(self.status_path(environment, package));
+            self.append_log(
+                environment,
+                package,
+                now,
+                &format!("pruned {package}: removed at commit {short}"),
+            )
+            .map_err(io_error)?;
+        }
+        Ok(())
+    }
+
+    fn read_status(&self, environment: &str, package: &str) -> Option<StatusFile> {
+        let bytes = fs::read(self.status_path(environment, package)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    fn package_sync(&self, environment: &str, package: &str) -> Option<PackageSync> {
+        let status = self.read_status(environment, package)?;
+        let health = HEALTH_STATES
+            .into_iter()
+            .find(|h| h.name() == status.health)
+            .unwrap_or(HealthState::Unknown);
+        Some(PackageSync {
+            package: package.to_owned(),
+            environment: environment.to_owned(),
+            version: status.version,
+            digest: status.digest,
+            promotion_id: status.promotion_id,
+            revision: status.revision,
+            sync: SyncState::Synced,
+            health,
+            last_sync: SystemTime::UNIX_EPOCH + Duration::from_millis(status.last_sync_unix_ms),
+            message: status.message,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl ClusterStatus for LocalTarget {
+    fn describe(&self) -> String {
+        format!("local target {}", self.root.display())
+    }
+
+    async fn package_status(
+        &self,
+        environment: &str,
+        package: &str,
+    ) -> Result<Option<PackageSync>, ClusterError> {
+        Ok(self.package_sync(environment, package))
+    }
+
+    async fn environment_status(
+        &self,
+        environment: &str,
+    ) -> Result<Vec<PackageSync>, ClusterError> {
+        let Ok(entries) = fs::read_dir(self.environment_dir(environment)) else {
+            return Ok(Vec::new());
+        };
+        let mut packages: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .strip_suffix(".yaml")
+                    .map(str::to_owned)
+            })
+            .collect();
+        packages.sort();
+        Ok(packages
+            .iter()
+            .filter_map(|p| self.package_sync(environment, p))
+            .collect())
+    }
+
+    async fn sync_log(
+        &self,
+        environment: &str,
+        package: &str,
+    ) -> Result<Vec<SyncLogLine>, ClusterError> {
+        let Ok(text) = fs::read_to_string(self.log_path(environment, package)) else {
+            return Ok(Vec::new());
+        };
+        Ok(text
+            .lines()
+            .filter_map(|line| {
+                let (ms, text) = line.split_once(' ')?;
+                let at = SystemTime::UNIX_EPOCH + Duration::from_millis(ms.parse().ok()?);
+                Some(SyncLogLine {
+                    at,
+                    text: text.to_owned(),
+                })
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn package(name: &str, version: &str, health: HealthState) -> AppliedPackage {
+        AppliedPackage {
+            package: name.into(),
+            manifest: format!("version: {version}\n"),
+            version: version.into(),
+            digest: "sha256:abc".into(),
+            promotion_id: Some("p-1".into()),
+            health,
+            message: if health == HealthState::Healthy {
+                String::new()
+            } else {
+                "digest not found".into()
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn applying_writes_manifests_status_and_a_log_line_per_change() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = LocalTarget::new(dir.path());
+        target
+            .apply("dev", "c1", &[package("a", "v1.0.0", HealthState::Healthy)])
+            .expect("apply");
+        target
+            .apply("dev", "c2", &[package("a", "v1.0.0", HealthState::Healthy)])
+            .expect("apply again");
+        target
+            .apply(
+                "dev",
+                "c3",
+                &[package("a", "v1.1.0", HealthState::Degraded)],
+            )
+            .expect("apply new");
+        let status = target
+            .package_status("dev", "a")
+            .await
+            .expect("status")
+            .expect("deployed");
+        assert_eq!(
+            (
+                status.version.as_str(),
+                status.health,
+                status.revision.as_str()
+            ),
+            ("v1.1.0", HealthState::Degraded, "c3")
+        );
+        let log = target.sync_log("dev", "a").await.expect("log");
+        assert_eq!(
+            log.len(),
+            2,
+            "an unchanged package is not re-applied: {log:?}"
+        );
+        assert!(
+            log[1].text.contains("v1.1.0") && log[1].text.contains("Degraded"),
+            "{log:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_package_gone_from_the_branch_is_pruned() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = LocalTarget::new(dir.path());
+        target
+            .apply(
+                "dev",
+                "c1",
+                &[
+                    package("a", "v1", HealthState::Healthy),
+                    package("b", "v1", HealthState::Healthy),
+                ],
+            )
+            .expect("apply");
+        target
+            .apply("dev", "c2", &[package("b", "v1", HealthState::Healthy)])
+            .expect("apply");
+        assert_eq!(
+            target.package_status("dev", "a").await.expect("status"),
+            None
+        );
+        let names: Vec<String> = target
+            .environment_status("dev")
+            .await
+            .expect("env")
+            .into_iter()
+            .map(|p| p.package)
+            .collect();
+        assert_eq!(names, ["b"]);
+        assert!(
+            target
+                .sync_log("dev", "a")
+                .await
+                .expect("log")
+                .last()
+                .expect("line")
+                .text
+                .contains("pruned")
+        );
+    }
+}

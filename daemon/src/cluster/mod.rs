@@ -1,0 +1,96 @@
+//! Clusters: what each environment actually runs. The `ClusterStatus` port and its
+//! implementations (the embedded local target; Argo CD through kube arrives later).
+
+mod local;
+
+use std::time::SystemTime;
+
+pub use local::{AppliedPackage, LocalTarget};
+
+/// Whether the environment runs what the base branch says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncState {
+    Synced,
+    OutOfSync,
+    Unknown,
+}
+
+/// Health of a deployed package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthState {
+    Healthy,
+    Progressing,
+    Degraded,
+    Suspended,
+    Missing,
+    Unknown,
+}
+
+impl HealthState {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Healthy => "Healthy",
+            Self::Progressing => "Progressing",
+            Self::Degraded => "Degraded",
+            Self::Suspended => "Suspended",
+            Self::Missing => "Missing",
+            Self::Unknown => "Unknown",
+        }
+    }
+}
+
+/// One package as deployed in one environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageSync {
+    pub package: String,
+    pub environment: String,
+    pub version: String,
+    pub digest: String,
+    /// The promotion that wrote the deployed manifest, when it carries one.
+    pub promotion_id: Option<String>,
+    /// Base-branch commit last applied.
+    pub revision: String,
+    pub sync: SyncState,
+    pub health: HealthState,
+    pub last_sync: SystemTime,
+    /// Why it is not healthy, when it is not.
+    pub message: String,
+}
+
+/// One line of a sync log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncLogLine {
+    pub at: SystemTime,
+    pub text: String,
+}
+
+/// What a cluster backend can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("cluster status unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// What each environment runs.
+#[async_trait::async_trait]
+pub trait ClusterStatus: Send + Sync + 'static {
+    fn describe(&self) -> String;
+
+    /// The package as deployed in the environment, `None` when it is not deployed.
+    async fn package_status(
+        &self,
+        environment: &str,
+        package: &str,
+    ) -> Result<Option<PackageSync>, ClusterError>;
+
+    /// Every package deployed in the environment, sorted by name.
+    async fn environment_status(&self, environment: &str)
+    -> Result<Vec<PackageSync>, ClusterError>;
+
+    /// The sync log of a package in an environment, oldest first.
+    async fn sync_log(
+        &self,
+        environment: &str,
+        package: &str,
+    ) -> Result<Vec<SyncLogLine>, ClusterError>;
+}

@@ -1,0 +1,129 @@
+//! The checks a deployment repository's CI runs on a change: every manifest in the
+//! resulting tree parses and validates. The embedded forge runs them itself.
+
+use std::{collections::BTreeMap, time::SystemTime};
+
+use datakit::manifest::parse_deployed_package;
+
+use crate::promotion::{Check, CheckOutcome, ConfigSource, LoadedConfig};
+
+/// The name the manifests check is reported under.
+pub const MANIFESTS_CHECK: &str = "manifests validate";
+
+/// Validates a whole tree (repository path → contents) as of `revision`.
+pub fn check_tree(revision: &str, files: &BTreeMap<String, String>) -> Check {
+    match first_problem(revision, files) {
+        None => Check {
+            name: MANIFESTS_CHECK.into(),
+            outcome: CheckOutcome::Success,
+            description: format!("{} manifests valid", files.len()),
+        },
+        Some(problem) => Check {
+            name: MANIFESTS_CHECK.into(),
+            outcome: CheckOutcome::Failure,
+            description: problem,
+        },
+    }
+}
+
+fn first_problem(revision: &str, files: &BTreeMap<String, String>) -> Option<String> {
+    let source = ConfigSource {
+        revision: revision.to_owned(),
+        loaded_at: SystemTime::now(),
+        files: files.clone(),
+    };
+    let config = match LoadedConfig::from_source(&source) {
+        Ok(config) => config,
+        Err(problem) => return Some(problem.to_string()),
+    };
+    for environment in config.environments.environments() {
+        let folder = format!("environments/{}/", environment.name);
+        for (path, text) in files
+            .range(folder.clone()..)
+            .take_while(|(p, _)| p.starts_with(&folder))
+        {
+            let rest = &path[folder.len()..];
+            if rest.contains('/') || !(rest.ends_with(".yaml") || rest.ends_with(".yml")) {
+                continue;
+            }
+            match parse_deployed_package(path, text) {
+                Err(error) => return Some(error.to_string()),
+                Ok(deployed) if deployed.namespace != environment.namespace => {
+                    return Some(format!(
+                        "{path}: metadata.namespace is {:?} but {} runs in {:?}",
+                        deployed.namespace, environment.name, environment.namespace
+                    ));
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use datakit::manifest::{DEFAULT_ENVIRONMENTS_YAML, DeployedPackage, ENVIRONMENTS_FILE};
+
+    use super::*;
+
+    fn deployed(namespace: &str) -> String {
+        DeployedPackage {
+            name: "my-package".into(),
+            namespace: namespace.into(),
+            annotations: BTreeMap::new(),
+            version: "v1.0.0".into(),
+            artifact: "registry.example/my-package:v1.0.0".into(),
+            digest: format!("sha256:{}", "a".repeat(64)),
+        }
+        .to_yaml()
+    }
+
+    fn tree(extra: &[(&str, String)]) -> BTreeMap<String, String> {
+        let mut files = BTreeMap::from([(
+            ENVIRONMENTS_FILE.to_owned(),
+            DEFAULT_ENVIRONMENTS_YAML.to_owned(),
+        )]);
+        files.extend(extra.iter().map(|(p, t)| ((*p).to_owned(), t.clone())));
+        files
+    }
+
+    #[test]
+    fn a_valid_tree_passes() {
+        let check = check_tree(
+            "r",
+            &tree(&[("environments/dev/my-package.yaml", deployed("dev"))]),
+        );
+        assert_eq!(
+            check.outcome,
+            CheckOutcome::Success,
+            "{}",
+            check.description
+        );
+    }
+
+    #[test]
+    fn a_deployed_package_in_the_wrong_namespace_fails_naming_the_file() {
+        let check = check_tree(
+            "r",
+            &tree(&[("environments/prod/my-package.yaml", deployed("dev"))]),
+        );
+        assert_eq!(check.outcome, CheckOutcome::Failure);
+        assert!(
+            check
+                .description
+                .contains("environments/prod/my-package.yaml"),
+            "{}",
+            check.description
+        );
+    }
+
+    #[test]
+    fn a_broken_manifest_anywhere_fails_the_check() {
+        let check = check_tree(
+            "r",
+            &tree(&[("environments/dev/other.yaml", "kind: Nonsense\n".to_owned())]),
+        );
+        assert_eq!(check.outcome, CheckOutcome::Failure);
+    }
+}

@@ -1,0 +1,139 @@
+//! What a promotion writes and how its change request reads: the `DeployedPackage`
+//! manifest, the branch, title, body, labels and commit message, and the diff shown by
+//! `--dry-run`.
+
+use std::collections::BTreeMap;
+
+use datakit::manifest::{
+    ANNOTATION_PROMOTED_BY, ANNOTATION_PROMOTION_ID, ANNOTATION_ROLLBACK, ANNOTATION_ROLLBACK_FROM,
+    DeployedPackage, Environment, package_manifest_path,
+};
+
+use super::validate::Target;
+use crate::{
+    gitops::ChangeProposal,
+    promotion::model::{Promotion, PromotionKind},
+};
+
+/// The manifest a promotion writes to `environments/<env>/<package>.yaml`.
+pub fn manifest_for(
+    package: &str,
+    target: &Target,
+    environment: &Environment,
+    promotion_id: &str,
+    promoter: &str,
+    previous_version: Option<&str>,
+    kind: PromotionKind,
+) -> String {
+    let mut annotations = BTreeMap::from([
+        (ANNOTATION_PROMOTION_ID.to_owned(), promotion_id.to_owned()),
+        (ANNOTATION_PROMOTED_BY.to_owned(), promoter.to_owned()),
+    ]);
+    if kind == PromotionKind::Rollback {
+        annotations.insert(ANNOTATION_ROLLBACK.to_owned(), "true".to_owned());
+        if let Some(previous) = previous_version {
+            annotations.insert(ANNOTATION_ROLLBACK_FROM.to_owned(), previous.to_owned());
+        }
+    }
+    DeployedPackage {
+        name: package.to_owned(),
+        namespace: environment.namespace.clone(),
+        annotations,
+        version: target.version.clone(),
+        artifact: target.reference.clone(),
+        digest: target.digest.clone(),
+    }
+    .to_yaml()
+}
+
+/// The manifest of a recorded promotion.
+pub fn manifest_of(promotion: &Promotion, environment: &Environment) -> String {
+    let target = Target {
+        version: promotion.version.clone(),
+        reference: promotion.artifact.clone(),
+        digest: promotion.digest.clone(),
+        upstream_skipped: promotion.forced,
+    };
+    manifest_for(
+        &promotion.package,
+        &target,
+        environment,
+        &promotion.id,
+        &promotion.promoter,
+        promotion.previous_version.as_deref(),
+        promotion.kind,
+    )
+}
+
+/// The change request for a promotion.
+pub fn proposal(promotion: &Promotion, environment: &Environment, policy: &str) -> ChangeProposal {
+    let path = package_manifest_path(&promotion.environment, &promotion.package);
+    let (verb, title) = match promotion.kind {
+        PromotionKind::Promotion => (
+            "Promote",
+            format!(
+                "Promote {} {} to {}",
+                promotion.package, promotion.version, promotion.environment
+            ),
+        ),
+        PromotionKind::Rollback => (
+            "Roll back",
+            format!(
+                "Roll back {} in {} to {}",
+                promotion.package, promotion.environment, promotion.version
+            ),
+        ),
+    };
+    let mut body = format!(
+        "## {verb}\n\n| | |\n|---|---|\n| Package | {} |\n| Version | {} |\n| Digest | `{}` |\n| Artifact | `{}` |\n| Environment | {} |\n| Previous version | {} |\n| Approval | {policy} |\n| Promotion | {} by {} |\n",
+        promotion.package,
+        promotion.version,
+        promotion.digest,
+        promotion.artifact,
+        promotion.environment,
+        promotion.previous_version.as_deref().unwrap_or("none"),
+        promotion.id,
+        promotion.promoter,
+    );
+    if promotion.forced {
+        body.push_str("\n**Forced:** the upstream environment does not run this version.\n");
+    }
+    body.push_str("\n*Opened by dkd.*\n");
+    let mut labels = vec![
+        "promotion".to_owned(),
+        format!("env:{}", promotion.environment),
+        format!("package:{}", promotion.package),
+    ];
+    if promotion.kind == PromotionKind::Rollback {
+        labels.push("rollback".to_owned());
+    }
+    ChangeProposal {
+        promotion_id: promotion.id.clone(),
+        branch: format!(
+            "promote/{}/{}/{}",
+            promotion.environment, promotion.package, promotion.id
+        ),
+        commit_message: format!(
+            "{title}\n\nDigest: {}\nPromotion-Id: {}\n",
+            promotion.digest, promotion.id
+        ),
+        title,
+        body,
+        labels,
+        files: vec![(path, manifest_of(promotion, environment).into_bytes())],
+    }
+}
+
+/// A unified diff of `path` from `old` (absent: a new file) to `new`.
+pub fn unified_diff(path: &str, old: Option<&str>, new: &str) -> String {
+    let old_text = old.unwrap_or_default();
+    let old_header = if old.is_some() {
+        format!("a/{path}")
+    } else {
+        "/dev/null".to_owned()
+    };
+    similar::TextDiff::from_lines(old_text, new)
+        .unified_diff()
+        .header(&old_header, &format!("b/{path}"))
+        .to_string()
+}

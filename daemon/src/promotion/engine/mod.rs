@@ -1,0 +1,483 @@
+//! The promotion engine: accepts promotions and rollbacks after checking every rule,
+//! records each as a state machine in the state store, and drives it — propose, approve,
+//! merge, sync — from a restartable reconcile loop, one step at a time.
+
+mod change;
+mod reconcile;
+mod validate;
+
+use std::sync::Arc;
+
+use datakit::manifest::{Version, package_manifest_path, parse_deployed_package, validate_name};
+use tokio::sync::{Mutex, Notify};
+
+use super::{
+    EnvironmentCatalog, LoadedConfig, PromotionError,
+    model::{Promotion, PromotionKind, PromotionState},
+    policy::{EffectiveRule, Policy},
+};
+use crate::{cluster::ClusterStatus, gitops::GitForge, registry::Registry, store::StateStore};
+
+/// A request to promote (or roll back) a package version into an environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromoteRequest {
+    pub package: String,
+    pub version: String,
+    pub environment: String,
+    pub kind: PromotionKind,
+    pub dry_run: bool,
+    pub force: bool,
+    pub promoter: String,
+}
+
+/// What a promote request did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PromoteOutcome {
+    /// The promotion opened (or the identical one already open); `None` for dry runs and
+    /// no-ops.
+    pub promotion: Option<Promotion>,
+    pub no_op: bool,
+    /// The change as a unified diff.
+    pub diff: String,
+    /// The approval rule that applies, in words.
+    pub policy: String,
+    pub summary: String,
+}
+
+/// The ports the engine works through.
+pub struct Ports {
+    pub catalog: Arc<EnvironmentCatalog>,
+    pub forge: Arc<dyn GitForge>,
+    pub registry: Arc<dyn Registry>,
+    pub cluster: Arc<dyn ClusterStatus>,
+    pub store: Arc<dyn StateStore>,
+}
+
+/// The promotion engine.
+pub struct Engine {
+    ports: Ports,
+    /// Held while a promotion changes state, so requests and the reconcile loop never
+    /// interleave on the same records (and merges are serialized).
+    lock: Mutex<()>,
+    wake: Notify,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("forge", &self.ports.forge.describe())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    pub fn new(ports: Ports) -> Self {
+        Self {
+            ports,
+            lock: Mutex::new(()),
+            wake: Notify::new(),
+        }
+    }
+
+    fn config(&self) -> Result<Arc<LoadedConfig>, PromotionError> {
+        self.ports.catalog.snapshot().current.ok_or_else(|| {
+            PromotionError::Unavailable(
+                "no valid configuration on the deployment repository's base branch: fix config/environments.yaml"
+                    .into(),
+            )
+        })
+    }
+
+    /// Asks the reconcile loop to run now.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Validates and opens a promotion, or explains why not.
+    pub async fn promote(&self, request: PromoteRequest) -> Result<PromoteOutcome, PromotionError> {
+        validate_name("package", &request.package)
+            .map_err(|e| PromotionError::InvalidInput(e.to_string()))?;
+        let config = self.config()?;
+        let environment = config
+            .environments
+            .get(&request.environment)
+            .ok_or_else(|| {
+                PromotionError::InvalidInput(format!(
+                    "unknown environment {:?}: known environments are {}",
+                    request.environment,
+                    config.environments.names().join(", ")
+                ))
+            })?;
+        let version = Version::parse(&request.version).map_err(|error| match error {
+            datakit::manifest::VersionError::NotExact { .. } => {
+                PromotionError::Refused(error.to_string())
+            }
+            datakit::manifest::VersionError::Malformed { .. } => {
+                PromotionError::InvalidInput(error.to_string())
+            }
+        })?;
+        let target = self
+            .validate(&config, environment, &request, &version)
+            .await?;
+        let rule = EffectiveRule::for_promotion(environment, request.kind);
+        let policy = rule.description.clone();
+        let file = package_manifest_path(&environment.name, &request.package);
+        let current = self.current_manifest(&file).await?;
+        if let Some(current) = &current
+            && current.version == target.version
+            && current.digest == target.digest
+        {
+            return Ok(PromoteOutcome {
+                promotion: None,
+                no_op: true,
+                diff: String::new(),
+                policy,
+                summary: format!(
+                    "{} already runs {} {}: nothing to do",
+                    environment.name, request.package, target.version
+                ),
+            });
+        }
+        let previous_version = current.as_ref().map(|c| c.version.clone());
+        if request.dry_run {
+            let preview = change::manifest_for(
+                &request.package,
+                &target,
+                environment,
+                "<new id>",
+                &request.promoter,
+                previous_version.as_deref(),
+                request.kind,
+            );
+            let old = self.current_text(&file).await?;
+            return Ok(PromoteOutcome {
+                promotion: None,
+                no_op: false,
+                diff: change::unified_diff(&file, old.as_deref(), &preview),
+                policy,
+                summary: "dry run: every check passed; nothing was changed".to_owned(),
+            });
+        }
+
+        let guard = self.lock.lock().await;
+        let promotions = self.ports.store.load_promotions()?;
+        if let Some(open) = promotions.iter().find(|p| {
+            p.state.is_open()
+                && p.same_request(
+                    &request.package,
+                    &target.version,
+                    &environment.name,
+                    request.kind,
+                )
+        }) {
+            return Ok(PromoteOutcome {
+                promotion: Some(open.clone()),
+                no_op: false,
+                diff: String::new(),
+                policy,
+                summary: format!("promotion {} is already open for this request", open.id),
+            });
+        }
+        let number = self.ports.store.next_promotion_number()?;
+        let now = super::model::now();
+        let mut promotion = Promotion {
+            id: format!("p-{number}"),
+            package: request.package.clone(),
+            version: target.version.clone(),
+            environment: environment.name.clone(),
+            artifact: target.reference.clone(),
+            digest: target.digest.clone(),
+            previous_version,
+            kind: request.kind,
+            state: PromotionState::Requested,
+            message: "accepted".into(),
+            promoter: request.promoter.clone(),
+            forced: request.force && target.upstream_skipped,
+            change: None,
+            approvals: Vec::new(),
+            checks: Vec::new(),
+            merge_commit: None,
+            superseded_by: None,
+            created_at: now,
+            updated_at: now,
+            transitions: Vec::new(),
+        };
+        promotion.enter(PromotionState::Requested, "accepted");
+        self.ports.store.save_promotion(&promotion)?;
+        promotion.enter(
+            PromotionState::Validated,
+            format!("validated; digest pinned to {}", promotion.digest),
+        );
+        self.ports.store.save_promotion(&promotion)?;
+        for older in promotions.iter().filter(|p| {
+            p.state.is_open()
+                && p.package == promotion.package
+                && p.environment == promotion.environment
+        }) {
+            self.supersede(older.clone(), &promotion.id).await?;
+        }
+        drop(guard);
+        self.wake();
+        let policy_line = policy.clone();
+        Ok(PromoteOutcome {
+            summary: format!(
+                "promotion {} opened: {} {} to {} ({policy_line})",
+                promotion.id, promotion.package, promotion.version, promotion.environment
+            ),
+            promotion: Some(promotion),
+            no_op: false,
+            diff: String::new(),
+            policy,
+        })
+    }
+
+    /// Marks an open promotion superseded by `by` and closes its change request.
+    async fn supersede(&self, mut older: Promotion, by: &str) -> Result<(), PromotionError> {
+        if let Some(change) = &older.change
+            && let Err(error) = self
+                .ports
+                .forge
+                .close(change, &format!("superseded by {by}"))
+                .await
+        {
+            tracing::warn!(promotion_id = %older.id, %error, "cannot close the superseded change request");
+        }
+        older.superseded_by = Some(by.to_owned());
+        older.enter(PromotionState::Superseded, format!("superseded by {by}"));
+        self.ports.store.save_promotion(&older)?;
+        Ok(())
+    }
+
+    /// The deployed manifest of `file` on the base branch, if any.
+    async fn current_manifest(
+        &self,
+        file: &str,
+    ) -> Result<Option<datakit::manifest::DeployedPackage>, PromotionError> {
+        Ok(self
+            .current_text(file)
+            .await?
+            .and_then(|text| parse_deployed_package(file, &text).ok()))
+    }
+
+    async fn current_text(&self, file: &str) -> Result<Option<String>, PromotionError> {
+        let revision = self.ports.forge.base_revision().await?;
+        let contents = self
+            .ports
+            .forge
+            .read_files(&revision, &[file.to_owned()])
+            .await?;
+        Ok(contents
+            .into_iter()
+            .next()
+            .flatten()
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
+    /// Rolls `package` in `environment` back to `to_version`, or to the version deployed
+    /// before the current one (from the file's history on the base branch).
+    pub async fn rollback(
+        &self,
+        package: &str,
+        environment: &str,
+        to_version: Option<&str>,
+        dry_run: bool,
+        promoter: &str,
+    ) -> Result<PromoteOutcome, PromotionError> {
+        validate_name("package", package)
+            .map_err(|e| PromotionError::InvalidInput(e.to_string()))?;
+        validate_name("environment", environment)
+            .map_err(|e| PromotionError::InvalidInput(e.to_string()))?;
+        let version = match to_version.filter(|v| !v.is_empty()) {
+            Some(version) => version.to_owned(),
+            None => self.previous_version(package, environment).await?,
+        };
+        self.promote(PromoteRequest {
+            package: package.to_owned(),
+            version,
+            environment: environment.to_owned(),
+            kind: PromotionKind::Rollback,
+            dry_run,
+            force: false,
+            promoter: promoter.to_owned(),
+        })
+        .await
+    }
+
+    /// The version deployed before the current one, from the manifest's git history.
+    async fn previous_version(
+        &self,
+        package: &str,
+        environment: &str,
+    ) -> Result<String, PromotionError> {
+        let file = package_manifest_path(environment, package);
+        let history = self.ports.forge.file_history(&file, 100).await?;
+        let versions: Vec<String> = history
+            .iter()
+            .filter_map(|v| v.contents.as_deref())
+            .filter_map(|text| parse_deployed_package(&file, text).ok())
+            .map(|d| d.version)
+            .collect();
+        let current = versions.first().ok_or_else(|| {
+            PromotionError::NotFound(format!(
+                "{package} is not deployed in {environment}: nothing to roll back"
+            ))
+        })?;
+        versions.iter().find(|v| *v != current).cloned().ok_or_else(|| {
+            PromotionError::NotFound(format!(
+                "{package} has run only {current} in {environment}: no earlier version to roll back to; give one with --to"
+            ))
+        })
+    }
+
+    /// Approves promotion `id` as `user`, if the rule allows `user`.
+    pub async fn approve(&self, id: &str, user: &str) -> Result<Promotion, PromotionError> {
+        let config = self.config()?;
+        let guard = self.lock.lock().await;
+        let promotion = self.get(id)?;
+        if promotion.state != PromotionState::ChangeProposed {
+            return Err(PromotionError::Refused(format!(
+                "promotion {id} is {}: nothing to approve",
+                promotion.state.name()
+            )));
+        }
+        let environment = config
+            .environments
+            .get(&promotion.environment)
+            .ok_or_else(|| {
+                PromotionError::Refused(format!(
+                    "environment {} no longer exists",
+                    promotion.environment
+                ))
+            })?;
+        let rule = EffectiveRule::for_promotion(environment, promotion.kind);
+        let policy = Policy {
+            rule: &rule,
+            teams: config.teams.as_ref(),
+            promoter: &promotion.promoter,
+        };
+        policy
+            .check_approver(user)
+            .map_err(|refusal| match refusal {
+                super::policy::ApproverRefusal::NotNeeded { .. } => {
+                    PromotionError::Refused(refusal.to_string())
+                }
+                _ => PromotionError::NotAllowed(refusal.to_string()),
+            })?;
+        let change = promotion.change.clone().ok_or_else(|| {
+            PromotionError::Refused(format!(
+                "promotion {id} has no change request yet; try again in a moment"
+            ))
+        })?;
+        self.ports.forge.approve(&change, user).await?;
+        drop(guard);
+        self.wake();
+        self.reconcile_one(id).await?;
+        self.get(id)
+    }
+
+    /// One promotion by id.
+    pub fn get(&self, id: &str) -> Result<Promotion, PromotionError> {
+        self.ports.store.load_promotion(id)?.ok_or_else(|| {
+            PromotionError::NotFound(format!(
+                "promotion {id:?} not found (see dk history PACKAGE)"
+            ))
+        })
+    }
+
+    /// The newest promotion of `package` `version` into `environment`.
+    pub fn find(
+        &self,
+        package: &str,
+        version: &str,
+        environment: &str,
+    ) -> Result<Promotion, PromotionError> {
+        let wanted = Version::parse(version)
+            .map(|v| v.as_str().to_owned())
+            .unwrap_or_else(|_| version.to_owned());
+        self.list(Some(package), Some(environment))?.into_iter().find(|p| p.version == wanted).ok_or_else(|| {
+            PromotionError::NotFound(format!("no promotion of {package} {version} to {environment} (see dk history {package})"))
+        })
+    }
+
+    /// Promotions, newest first, optionally of one package and/or environment.
+    pub fn list(
+        &self,
+        package: Option<&str>,
+        environment: Option<&str>,
+    ) -> Result<Vec<Promotion>, PromotionError> {
+        let mut promotions: Vec<Promotion> = self
+            .ports
+            .store
+            .load_promotions()?
+            .into_iter()
+            .filter(|p| package.is_none_or(|wanted| p.package == wanted))
+            .filter(|p| environment.is_none_or(|wanted| p.environment == wanted))
+            .collect();
+        promotions.reverse();
+        Ok(promotions)
+    }
+
+    /// What promotions of `kind` into `environment` need, in words.
+    pub fn policy_for(&self, environment: &str, kind: PromotionKind) -> Option<String> {
+        let config = self.ports.catalog.snapshot().current?;
+        config
+            .environments
+            .get(environment)
+            .map(|env| EffectiveRule::for_promotion(env, kind).description)
+    }
+}
+
+/// How the approval rule applies to one promotion, for display.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Explanation {
+    /// The rule in words.
+    pub policy: String,
+    /// What is still missing, in words; empty when nothing is (or nothing applies anymore).
+    pub needed: String,
+    /// For each approver, the rule's groups they belong to.
+    pub approver_groups: Vec<(String, Vec<String>)>,
+}
+
+impl Engine {
+    /// The rule, what is missing and who approved in which group, for `promotion`.
+    pub fn explain(&self, promotion: &Promotion) -> Explanation {
+        let Some(config) = self.ports.catalog.snapshot().current else {
+            return Explanation::default();
+        };
+        let Some(environment) = config.environments.get(&promotion.environment) else {
+            return Explanation::default();
+        };
+        let rule = EffectiveRule::for_promotion(environment, promotion.kind);
+        let policy = Policy {
+            rule: &rule,
+            teams: config.teams.as_ref(),
+            promoter: &promotion.promoter,
+        };
+        let needed = if promotion.state == PromotionState::ChangeProposed {
+            policy.evaluate(&promotion.approvals).needed
+        } else {
+            String::new()
+        };
+        let approver_groups = promotion
+            .approvals
+            .iter()
+            .map(|approval| {
+                let groups = config
+                    .teams
+                    .as_ref()
+                    .map(|teams| teams.groups_of(&approval.user))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|g| rule.groups.iter().any(|r| r == g))
+                    .map(str::to_owned)
+                    .collect();
+                (approval.user.clone(), groups)
+            })
+            .collect();
+        Explanation {
+            policy: rule.description,
+            needed,
+            approver_groups,
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! The reconcile loop: moves every unfinished promotion one step at a time, saving after
+//! each step, so a crash resumes where it stopped. Steps are idempotent: proposing reuses
+//! the branch, and a merge that already landed is found by its `Promotion-Id` trailer.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::{Engine, change};
+use crate::{
+    cluster::HealthState,
+    gitops::{ChangeState, ForgeError},
+    promotion::{
+        PromotionError,
+        model::{CheckOutcome, Promotion, PromotionState},
+        policy::{EffectiveRule, Policy},
+    },
+};
+
+/// How often the loop runs when nothing wakes it.
+const RECONCILE_INTERVAL: Duration = Duration::from_millis(500);
+/// At most this many steps per promotion per pass (each step saves).
+const STEPS_PER_PASS: usize = 8;
+
+/// What one step did.
+enum Step {
+    /// The promotion moved (and was saved); try the next step.
+    Moved,
+    /// Nothing to do until something outside changes.
+    Wait,
+}
+
+impl Engine {
+    /// Runs until `shutdown`, reconciling every unfinished promotion.
+    pub async fn run(&self, shutdown: CancellationToken) {
+        loop {
+            if let Err(error) = self.reconcile_all().await {
+                tracing::warn!(%error, "reconcile pass failed; retrying");
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(RECONCILE_INTERVAL) => {}
+            }
+        }
+    }
+
+    async fn reconcile_all(&self) -> Result<(), PromotionError> {
+        let unfinished: Vec<String> = self
+            .ports
+            .store
+            .load_promotions()?
+            .into_iter()
+            .filter(|p| !p.state.is_terminal())
+            .map(|p| p.id)
+            .collect();
+        for id in unfinished {
+            if let Err(error) = self.reconcile_one(&id).await {
+                tracing::warn!(promotion_id = %id, %error, "promotion step failed; will retry");
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves one promotion as far as it can go now.
+    pub(super) async fn reconcile_one(&self, id: &str) -> Result<(), PromotionError> {
+        for _ in 0..STEPS_PER_PASS {
+            let _guard = self.lock.lock().await;
+            let promotion = self.get(id)?;
+            if promotion.state.is_terminal() {
+                return Ok(());
+            }
+            let span = tracing::info_span!("promotion", promotion_id = %promotion.id, package = %promotion.package,
+                version = %promotion.version, env = %promotion.environment);
+            let _entered = span.enter();
+            match self.step(promotion).await? {
+                Step::Moved => continue,
+                Step::Wait => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+
+    fn save(&self, promotion: &Promotion) -> Result<Step, PromotionError> {
+        self.ports.store.save_promotion(promotion)?;
+        tracing::info!(state = promotion.state.name(), message = %promotion.message, "promotion moved");
+        Ok(Step::Moved)
+    }
+
+    /// Saves `promotion` only if what it shows changed (message, approvals, checks).
+    fn refresh(&self, before: &Promotion, promotion: &Promotion) -> Result<Step, PromotionError> {
+        if before != promotion {
+            self.ports.store.save_promotion(promotion)?;
+        }
+        Ok(Step::Wait)
+    }
+
+    async fn step(&self, mut promotion: Promotion) -> Result<Step, PromotionError> {
+        match promotion.state {
+            PromotionState::Requested => {
+                // Never acknowledged: the request was interrupted before validation ended.
+                promotion.enter(
+                    PromotionState::Rejected,
+                    "interrupted before validation finished: promote again",
+                );
+                self.save(&promotion)
+            }
+            PromotionState::Validated => self.propose(promotion).await,
+            PromotionState::ChangeProposed => self.await_approval(promotion).await,
+            PromotionState::Approved => self.merge(promotion).await,
+            PromotionState::Merged => {
+                promotion.enter(
+                    PromotionState::Syncing,
+                    "waiting for the environment to apply the merge",
+                );
+                self.save(&promotion)
+            }
+            PromotionState::Syncing => self.await_sync(promotion).await,
+            PromotionState::Healthy
+            | PromotionState::Failed
+            | PromotionState::Superseded
+            | PromotionState::Rejected => Ok(Step::Wait),
+        }
+    }
+
+    async fn propose(&self, mut promotion: Promotion) -> Result<Step, PromotionError> {
+        let config = self.config()?;
+        let Some(environment) = config.environments.get(&promotion.environment) else {
+            promotion.enter(
+                PromotionState::Rejected,
+                format!("environment {} was removed", promotion.environment),
+            );
+            return self.save(&promotion);
+        };
+        let policy = EffectiveRule::for_promotion(environment, promotion.kind).description;
+        let proposal = change::proposal(&promotion, environment, &policy);
+        let change = self.ports.forge.propose_change(&proposal).await?;
+        promotion.change = Some(change);
+        promotion.enter(
+            PromotionState::ChangeProposed,
+            "change request opened; running checks",
+        );
+        self.save(&promotion)
+    }
+
+    async fn await_approval(&self, mut promotion: Promotion) -> Result<Step, PromotionError> {
+        let before = promotion.clone();
+        let Some(change) = promotion.change.clone() else {
+            promotion.enter(
+                PromotionState::Validated,
+                "change request missing; proposing again",
+            );
+            return self.save(&promotion);
+        };
+        let status = self.ports.forge.change_status(&change).await?;
+        promotion.approvals = status.approvals;
+        promotion.checks = status.checks;
+        match status.state {
+            ChangeState::Merged { commit } => return self.merged(promotion, commit),
+            ChangeState::Closed => {
+                promotion.enter(
+                    PromotionState::Rejected,
+                    "the change request was closed without merging",
+                );
+                return self.save(&promotion);
+            }
+            ChangeState::Open => {}
+        }
+        if let Some(failed) = promotion
+            .checks
+            .iter()
+            .find(|c| c.outcome == CheckOutcome::Failure)
+        {
+            let reason = format!("check {:?} failed: {}", failed.name, failed.description);
+            self.ports.forge.close(&change, &reason).await?;
+            promotion.enter(PromotionState::Rejected, reason);
+            return self.save(&promotion);
+        }
+        if promotion
+            .checks
+            .iter()
+            .any(|c| c.outcome == CheckOutcome::Pending)
+        {
+            promotion.message = "waiting for checks".into();
+            return self.refresh(&before, &promotion);
+        }
+        let config = self.config()?;
+        let Some(environment) = config.environments.get(&promotion.environment) else {
+            return self.refresh(&before, &promotion);
+        };
+        let rule = EffectiveRule::for_promotion(environment, promotion.kind);
+        let evaluation = Policy {
+            rule: &rule,
+            teams: config.teams.as_ref(),
+            promoter: &promotion.promoter,
+        }
+        .evaluate(&promotion.approvals);
+        if evaluation.met {
+            promotion.enter(
+                PromotionState::Approved,
+                format!("{} met; merging", rule.description),
+            );
+            return self.save(&promotion);
+        }
+        promotion.message = format!(
+            "{} (dk approve {} --as USER)",
+            evaluation.needed, promotion.id
+        );
+        self.refresh(&before, &promotion)
+    }
+
+    async fn merge(&self, mut promotion: Promotion) -> Result<Step, PromotionError> {
+        if let Some(commit) = self.ports.forge.find_landed(&promotion.id).await? {
+            return self.merged(promotion, commit);
+        }
+        let Some(change) = promotion.change.clone() else {
+            promotion.enter(
+                PromotionState::Validated,
+                "change request missing; proposing again",
+            );
+            return self.save(&promotion);
+        };
+        match self.ports.forge.merge(&change).await {
+            Ok(commit) => self.merged(promotion, commit),
+            Err(ForgeError::NotMergeable { reason, .. }) => {
+                if let Err(error) = self.ports.forge.close(&change, &reason).await {
+                    tracing::warn!(%error, "cannot close the unmergeable change request");
+                }
+                promotion.enter(PromotionState::Rejected, format!("cannot merge: {reason}"));
+                self.save(&promotion)
+            }
+            Err(error) => {
+                promotion.message = format!("merge will be retried: {error}");
+                self.ports.store.save_promotion(&promotion)?;
+                Err(error.into())
+            }
+        }
+    }
+
+    fn merged(&self, mut promotion: Promotion, commit: String) -> Result<Step, PromotionError> {
+        let short = commit.get(..12).unwrap_or(&commit).to_owned();
+        promotion.merge_commit = Some(commit);
+        promotion.enter(PromotionState::Merged, format!("merged as {short}"));
+        self.save(&promotion)
+    }
+
+    async fn await_sync(&self, mut promotion: Promotion) -> Result<Step, PromotionError> {
+        let before = promotion.clone();
+        let Some(status) = self
+            .ports
+            .cluster
+            .package_status(&promotion.environment, &promotion.package)
+            .await?
+        else {
+            return self.refresh(&before, &promotion);
+        };
+        if status.promotion_id.as_deref() == Some(promotion.id.as_str()) {
+            match status.health {
+                HealthState::Healthy => {
+                    promotion.enter(
+                        PromotionState::Healthy,
+                        format!("{} runs {}", promotion.environment, promotion.version),
+                    );
+                    return self.save(&promotion);
+                }
+                HealthState::Degraded | HealthState::Missing => {
+                    promotion.enter(
+                        PromotionState::Failed,
+                        format!("{}: {}", status.health.name(), status.message),
+                    );
+                    return self.save(&promotion);
+                }
+                _ => {
+                    promotion.message = format!("syncing: {}", status.health.name());
+                    return self.refresh(&before, &promotion);
+                }
+            }
+        }
+        if let Some(merge) = &promotion.merge_commit
+            && self.ports.forge.contains(&status.revision, merge).await?
+        {
+            let by = status
+                .promotion_id
+                .unwrap_or_else(|| "a later change".to_owned());
+            promotion.superseded_by = Some(by.clone());
+            promotion.enter(
+                PromotionState::Superseded,
+                format!("replaced by {by} before it synced"),
+            );
+            return self.save(&promotion);
+        }
+        promotion.message = "waiting for the environment to apply the merge".into();
+        self.refresh(&before, &promotion)
+    }
+}

@@ -1,0 +1,130 @@
+//! The checks a promotion must pass before anything is written, in the contract's
+//! order: the artifact resolves (its digest is pinned), the upstream environment runs the
+//! version, no freeze window is open, and every binding resolves in the target.
+
+use std::time::SystemTime;
+
+use datakit::manifest::{Environment, Version};
+
+use super::{Engine, PromoteRequest};
+use crate::{
+    cluster::SyncState,
+    promotion::{LoadedConfig, PromotionError, model::PromotionKind},
+};
+
+/// What a validated request promotes: the exact version and the pinned artifact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub version: String,
+    pub reference: String,
+    pub digest: String,
+    /// `--force` was needed: the upstream environment does not run the version.
+    pub upstream_skipped: bool,
+}
+
+fn rfc3339(time: SystemTime) -> String {
+    prost_types::Timestamp::from(time).to_string()
+}
+
+impl Engine {
+    pub(super) async fn validate(
+        &self,
+        config: &LoadedConfig,
+        environment: &Environment,
+        request: &PromoteRequest,
+        version: &Version,
+    ) -> Result<Target, PromotionError> {
+        let resolved = self
+            .ports
+            .registry
+            .resolve(&request.package, version.as_str())
+            .await?;
+        let mut upstream_skipped = false;
+        if request.kind == PromotionKind::Promotion {
+            let skipped = self
+                .environments_not_running(config, environment, &request.package, version.as_str())
+                .await?;
+            if !skipped.is_empty() {
+                if !request.force {
+                    return Err(PromotionError::Refused(format!(
+                        "{} {} does not run in {} yet (skipped: {}): promote it there first, or use --force",
+                        request.package,
+                        version,
+                        environment.upstream.as_deref().unwrap_or_default(),
+                        skipped.join(", ")
+                    )));
+                }
+                upstream_skipped = true;
+            }
+            if let Some(freeze) = environment.active_freeze(SystemTime::now()) {
+                return Err(PromotionError::Refused(format!(
+                    "{} is frozen until {} ({}): promotions are refused, rollbacks are allowed",
+                    environment.name,
+                    rfc3339(freeze.end),
+                    freeze.reason
+                )));
+            }
+        }
+        let stores = config
+            .stores
+            .get(&environment.name)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for (key, store) in &resolved.bindings {
+            if !stores.iter().any(|entry| &entry.store.name == store) {
+                return Err(PromotionError::Refused(format!(
+                    "binding {key} of {} needs store {store} in {}, which is not defined: expected {}",
+                    request.package,
+                    environment.name,
+                    environment.store_manifest_path(store)
+                )));
+            }
+        }
+        Ok(Target {
+            version: version.as_str().to_owned(),
+            reference: resolved.reference,
+            digest: resolved.digest,
+            upstream_skipped,
+        })
+    }
+
+    /// The environments on the path to `environment` (not itself) that do not run
+    /// `version` of `package`, Synced; empty when the upstream runs it.
+    async fn environments_not_running(
+        &self,
+        config: &LoadedConfig,
+        environment: &Environment,
+        package: &str,
+        version: &str,
+    ) -> Result<Vec<String>, PromotionError> {
+        let path = config.environments.path_to(&environment.name);
+        let upstreams = &path[..path.len().saturating_sub(1)];
+        let Some(upstream) = upstreams.last() else {
+            return Ok(Vec::new());
+        };
+        if self.runs(&upstream.name, package, version).await? {
+            return Ok(Vec::new());
+        }
+        let mut skipped = Vec::new();
+        for env in upstreams {
+            if !self.runs(&env.name, package, version).await? {
+                skipped.push(env.name.clone());
+            }
+        }
+        Ok(skipped)
+    }
+
+    async fn runs(
+        &self,
+        environment: &str,
+        package: &str,
+        version: &str,
+    ) -> Result<bool, PromotionError> {
+        let status = self
+            .ports
+            .cluster
+            .package_status(environment, package)
+            .await?;
+        Ok(status.is_some_and(|s| s.version == version && s.sync == SyncState::Synced))
+    }
+}

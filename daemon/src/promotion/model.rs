@@ -1,0 +1,174 @@
+//! What a promotion is: its request, pinned artifact, state, change request, approvals
+//! and outcome. Plain data; the engine moves it from state to state.
+
+use std::time::{Duration, SystemTime};
+
+/// Now, to the millisecond: the precision records are stored with, so what is saved
+/// reads back equal.
+pub fn now() -> SystemTime {
+    let since_epoch = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    SystemTime::UNIX_EPOCH
+        + Duration::from_millis(u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Where a promotion stands. Terminal states never change again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PromotionState {
+    /// Accepted; about to be validated.
+    Requested,
+    /// Every check passed; the digest is pinned.
+    Validated,
+    /// The change request is open, waiting for checks and approvals.
+    ChangeProposed,
+    /// The approval rule is met; waiting to merge.
+    Approved,
+    /// Merged into the base branch.
+    Merged,
+    /// The environment is applying the merged revision.
+    Syncing,
+    /// Terminal: running and healthy.
+    Healthy,
+    /// Terminal: the merge or the sync failed.
+    Failed,
+    /// Terminal: replaced by a newer promotion of the same package to the same environment.
+    Superseded,
+    /// Terminal: refused by a check, or closed without merging.
+    Rejected,
+}
+
+impl PromotionState {
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            Self::Healthy | Self::Failed | Self::Superseded | Self::Rejected
+        )
+    }
+
+    /// Open: a change request exists or is about to, and nothing merged yet.
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            Self::Requested | Self::Validated | Self::ChangeProposed | Self::Approved
+        )
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Requested => "Requested",
+            Self::Validated => "Validated",
+            Self::ChangeProposed => "ChangeProposed",
+            Self::Approved => "Approved",
+            Self::Merged => "Merged",
+            Self::Syncing => "Syncing",
+            Self::Healthy => "Healthy",
+            Self::Failed => "Failed",
+            Self::Superseded => "Superseded",
+            Self::Rejected => "Rejected",
+        }
+    }
+}
+
+/// A promotion along the path, or a rollback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromotionKind {
+    Promotion,
+    Rollback,
+}
+
+/// The change request carrying a promotion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeRef {
+    /// Forge identifier (the branch name on the embedded forge, a PR number on GitHub).
+    pub id: String,
+    pub branch: String,
+    pub title: String,
+    /// Link for humans, when the forge has one.
+    pub url: String,
+}
+
+/// One approval of a change request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approval {
+    pub user: String,
+    pub at: SystemTime,
+}
+
+/// Result of one check on a change request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckOutcome {
+    Pending,
+    Success,
+    Failure,
+}
+
+/// One check on a change request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub name: String,
+    pub outcome: CheckOutcome,
+    pub description: String,
+}
+
+/// A state the promotion went through, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub state: PromotionState,
+    pub at: SystemTime,
+}
+
+/// One promotion or rollback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Promotion {
+    pub id: String,
+    pub package: String,
+    pub version: String,
+    pub environment: String,
+    pub artifact: String,
+    pub digest: String,
+    pub previous_version: Option<String>,
+    pub kind: PromotionKind,
+    pub state: PromotionState,
+    /// Why it is in its state, or what it waits for.
+    pub message: String,
+    pub promoter: String,
+    /// `--force` skipped the upstream check.
+    pub forced: bool,
+    pub change: Option<ChangeRef>,
+    pub approvals: Vec<Approval>,
+    pub checks: Vec<Check>,
+    pub merge_commit: Option<String>,
+    pub superseded_by: Option<String>,
+    pub created_at: SystemTime,
+    pub updated_at: SystemTime,
+    /// Every state it entered, oldest first.
+    pub transitions: Vec<Transition>,
+}
+
+impl Promotion {
+    /// Moves to `state` with `message`, recording the transition.
+    pub fn enter(&mut self, state: PromotionState, message: impl Into<String>) {
+        let now = now();
+        if self.state != state || self.transitions.is_empty() {
+            self.transitions.push(Transition { state, at: now });
+        }
+        self.state = state;
+        self.message = message.into();
+        self.updated_at = now;
+    }
+
+    /// Whether `other` asks for the same thing (package, version, environment, kind).
+    pub fn same_request(
+        &self,
+        package: &str,
+        version: &str,
+        environment: &str,
+        kind: PromotionKind,
+    ) -> bool {
+        self.package == package
+            && self.version == version
+            && self.environment == environment
+            && self.kind == kind
+    }
+}

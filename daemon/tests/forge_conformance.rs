@@ -1,0 +1,206 @@
+//! One conformance suite for every `GitForge`: proposing is idempotent and checked,
+//! approvals are recorded, a merge lands once with its trailer (rebased and re-checked
+//! when the base moved), closing deletes the branch, and history reads back. The GitHub
+//! forge must pass it too.
+
+use std::{future::Future, pin::Pin, sync::Arc};
+
+use datakit::manifest::{DeployedPackage, package_manifest_path};
+use dkd::{
+    gitops::{ChangeProposal, ChangeState, GitForge, LocalGitForge},
+    promotion::CheckOutcome,
+    store::MemoryStore,
+};
+
+/// Writes a file straight onto the base branch, as someone pushing by hand would.
+type PushToBase =
+    Box<dyn Fn(String, String) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+fn manifest(package: &str, namespace: &str, version: &str) -> Vec<u8> {
+    DeployedPackage {
+        name: package.into(),
+        namespace: namespace.into(),
+        annotations: Default::default(),
+        version: version.into(),
+        artifact: format!("registry.example/{package}:{version}"),
+        digest: format!("sha256:{}", "b".repeat(64)),
+    }
+    .to_yaml()
+    .into_bytes()
+}
+
+fn proposal(id: &str, package: &str, version: &str) -> ChangeProposal {
+    ChangeProposal {
+        promotion_id: id.into(),
+        branch: format!("promote/dev/{package}/{id}"),
+        title: format!("Promote {package} {version} to dev"),
+        body: "body".into(),
+        labels: vec!["promotion".into()],
+        files: vec![(
+            package_manifest_path("dev", package),
+            manifest(package, "dev", version),
+        )],
+        commit_message: format!("Promote {package} {version} to dev\n\nPromotion-Id: {id}\n"),
+    }
+}
+
+async fn suite(forge: &dyn GitForge, push_to_base: PushToBase) {
+    // Proposing opens one change request with passing checks; again returns the same one.
+    let change = forge
+        .propose_change(&proposal("p-1", "alpha", "v1.0.0"))
+        .await
+        .expect("propose");
+    let again = forge
+        .propose_change(&proposal("p-1", "alpha", "v1.0.0"))
+        .await
+        .expect("propose again");
+    assert_eq!(change, again);
+    let status = forge.change_status(&change).await.expect("status");
+    assert_eq!(status.state, ChangeState::Open);
+    assert!(
+        status
+            .checks
+            .iter()
+            .all(|c| c.outcome == CheckOutcome::Success),
+        "{:?}",
+        status.checks
+    );
+
+    // Approvals are recorded once per user.
+    forge.approve(&change, "alice").await.expect("approve");
+    forge
+        .approve(&change, "alice")
+        .await
+        .expect("approve twice");
+    let users: Vec<String> = forge
+        .change_status(&change)
+        .await
+        .expect("status")
+        .approvals
+        .into_iter()
+        .map(|a| a.user)
+        .collect();
+    assert_eq!(users, ["alice"]);
+
+    // The base moves under an open change: the merge rebases, keeps both, lands once.
+    push_to_base(
+        "environments/dev/other.yaml".into(),
+        String::from_utf8(manifest("other", "dev", "v2.0.0")).expect("utf8"),
+    )
+    .await;
+    let before = forge.base_revision().await.expect("base");
+    let merged = forge.merge(&change).await.expect("merge");
+    assert!(
+        forge.contains(&merged, &before).await.expect("contains"),
+        "the pushed commit is kept"
+    );
+    assert_eq!(
+        forge.merge(&change).await.expect("merge again"),
+        merged,
+        "merging twice lands once"
+    );
+    assert_eq!(
+        forge.find_landed("p-1").await.expect("find"),
+        Some(merged.clone())
+    );
+    assert_eq!(
+        forge.find_landed("p-10").await.expect("find"),
+        None,
+        "ids are matched whole"
+    );
+    let head = forge.base_revision().await.expect("base");
+    let files = forge
+        .read_files(
+            &head,
+            &[
+                "environments/dev/alpha.yaml".into(),
+                "environments/dev/other.yaml".into(),
+            ],
+        )
+        .await
+        .expect("read");
+    assert!(
+        files.iter().all(Option::is_some),
+        "both changes are on the base branch"
+    );
+    assert!(matches!(
+        forge.change_status(&change).await.expect("status").state,
+        ChangeState::Merged { .. }
+    ));
+
+    // A change that breaks a manifest fails its check; closing deletes it.
+    let mut broken = proposal("p-2", "beta", "v1.0.0");
+    broken.files[0].1 = b"kind: Nonsense\n".to_vec();
+    let broken_change = forge.propose_change(&broken).await.expect("propose broken");
+    let checks = forge
+        .change_status(&broken_change)
+        .await
+        .expect("status")
+        .checks;
+    assert!(
+        checks.iter().any(|c| c.outcome == CheckOutcome::Failure),
+        "{checks:?}"
+    );
+    forge
+        .close(&broken_change, "checks failed")
+        .await
+        .expect("close");
+    assert_eq!(
+        forge
+            .change_status(&broken_change)
+            .await
+            .expect("status")
+            .state,
+        ChangeState::Closed
+    );
+    assert!(
+        forge.merge(&broken_change).await.is_err(),
+        "a closed change never merges"
+    );
+
+    // History of a file, newest first.
+    let newer = forge
+        .propose_change(&proposal("p-3", "alpha", "v1.1.0"))
+        .await
+        .expect("propose");
+    forge.merge(&newer).await.expect("merge");
+    let history = forge
+        .file_history("environments/dev/alpha.yaml", 10)
+        .await
+        .expect("history");
+    let versions: Vec<bool> = history
+        .iter()
+        .map(|v| v.contents.as_deref().is_some_and(|c| c.contains("v1.1.0")))
+        .collect();
+    assert_eq!(versions, [true, false]);
+}
+
+#[tokio::test]
+async fn the_embedded_forge_passes_the_forge_conformance_suite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let forge = LocalGitForge::open_or_init(
+        &dir.path().join("deploy.git"),
+        Arc::new(MemoryStore::default()),
+    )
+    .await
+    .expect("repository");
+    let git = forge.git().clone();
+    let push: PushToBase = Box::new(move |path, contents| {
+        let git = git.clone();
+        Box::pin(async move {
+            let head = git.branch_head("main").await.expect("head").expect("main");
+            let commit = git
+                .commit_files(
+                    Some(&head),
+                    &[(path, contents.into_bytes())],
+                    "Edit by hand",
+                )
+                .await
+                .expect("commit");
+            git.update_ref("refs/heads/main", &commit, Some(&head))
+                .await
+                .expect("push");
+        })
+    });
+    suite(&forge, push).await;
+}

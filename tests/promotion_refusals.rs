@@ -1,0 +1,154 @@
+//! Every refusal of `dk promote` with its exit code and a one-line reason, in the
+//! contract's order of checks.
+
+mod support;
+
+use support::{Clone, TestHome, eventually, package::PackageDir, stderr, stdout};
+
+/// Runs `dk ARGS`, expects exit `code`, and returns the one-line error.
+fn refused(home: &TestHome, args: &[&str], code: i32) -> String {
+    let output = home.dk(args);
+    let message = stderr(&output);
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "dk {args:?}: {message}{}",
+        stdout(&output)
+    );
+    assert_eq!(message.lines().count(), 1, "one line: {message}");
+    message
+}
+
+#[test]
+fn malformed_requests_exit_2_and_policy_refusals_exit_4() {
+    let home = TestHome::new();
+    let _daemon = home.start_daemon();
+    let package = PackageDir::new("my-package", &[]);
+    package.publish(&home, "v1.0.0");
+
+    let bad_name = refused(&home, &["promote", "../etc", "v1.0.0", "--to", "dev"], 2);
+    assert!(bad_name.contains("package name"), "{bad_name}");
+    let unknown_env = refused(&home, &["promote", "my-package", "v1.0.0", "--to", "qa"], 2);
+    assert!(
+        unknown_env.contains("dev, int, prod"),
+        "lists the known environments: {unknown_env}"
+    );
+    let latest = refused(
+        &home,
+        &["promote", "my-package", "latest", "--to", "dev"],
+        4,
+    );
+    assert!(latest.contains("not exact"), "{latest}");
+    refused(&home, &["promote", "my-package", "^1.0", "--to", "dev"], 4);
+    let unpublished = refused(
+        &home,
+        &["promote", "my-package", "v9.9.9", "--to", "dev"],
+        3,
+    );
+    assert!(
+        unpublished.contains("dk publish"),
+        "says what to do: {unpublished}"
+    );
+}
+
+#[test]
+fn skipping_an_environment_is_refused_naming_it_unless_forced_and_recorded() {
+    let home = TestHome::new();
+    let _daemon = home.start_daemon();
+    let package = PackageDir::new("my-package", &[]);
+    package.publish(&home, "v1.0.0");
+    let skipped = refused(
+        &home,
+        &["promote", "my-package", "v1.0.0", "--to", "prod"],
+        4,
+    );
+    assert!(
+        skipped.contains("dev, int"),
+        "names the skipped environments: {skipped}"
+    );
+    assert!(skipped.contains("--force"), "{skipped}");
+
+    let forced = home.dk(&[
+        "-o",
+        "json",
+        "promote",
+        "my-package",
+        "v1.0.0",
+        "--to",
+        "int",
+        "--force",
+    ]);
+    assert!(forced.status.success(), "{}", stderr(&forced));
+    let view: serde_json::Value = serde_json::from_slice(&forced.stdout).expect("JSON");
+    assert_eq!(view["promotion"]["forced"], true, "{view}");
+}
+
+#[test]
+fn a_freeze_window_refuses_promotions_but_not_rollbacks() {
+    let home = TestHome::new();
+    let _daemon = home.start_daemon();
+    let package = PackageDir::new("my-package", &[]);
+    package.publish(&home, "v1.0.0");
+    let frozen = "environments:\n  dev:\n    cluster: dev-cluster\n    namespace: dev\n    approval: { required: false, auto_merge: true }\n    freeze:\n      - { start: \"2020-01-01T00:00:00Z\", end: \"2999-01-01T00:00:00Z\", reason: \"year-end freeze\" }\n";
+    Clone::of(&home).push_file("config/environments.yaml", frozen, "Freeze dev");
+    let message = eventually("the freeze to be enforced", || {
+        let output = home.dk(&["promote", "my-package", "v1.0.0", "--to", "dev"]);
+        (output.status.code() == Some(4)).then(|| stderr(&output))
+    });
+    assert!(
+        message.contains("frozen") && message.contains("year-end freeze"),
+        "{message}"
+    );
+    let rollback = home.dk(&[
+        "promote",
+        "my-package",
+        "v1.0.0",
+        "--to",
+        "dev",
+        "--rollback",
+    ]);
+    assert!(
+        rollback.status.success(),
+        "rollbacks pass a freeze: {}",
+        stderr(&rollback)
+    );
+}
+
+#[test]
+fn a_binding_without_its_store_in_the_target_is_refused_naming_env_key_store_and_file() {
+    let home = TestHome::new();
+    let _daemon = home.start_daemon();
+    let package = PackageDir::new("events-loader", &[("output", "warehouse")]);
+    package.publish(&home, "v1.0.0");
+    let message = refused(
+        &home,
+        &["promote", "events-loader", "v1.0.0", "--to", "dev"],
+        4,
+    );
+    for part in [
+        "dev",
+        "output",
+        "warehouse",
+        "environments/dev/stores/warehouse.yaml",
+    ] {
+        assert!(message.contains(part), "names {part}: {message}");
+    }
+    Clone::of(&home).push_file(
+        "environments/dev/stores/warehouse.yaml",
+        "apiVersion: datakit.infoblox.dev/v1alpha1\nkind: Store\nmetadata: { name: warehouse }\nspec:\n  type: postgres-table\n  connection: { host: dev-db, table: events }\n",
+        "Add the dev warehouse",
+    );
+    eventually("the binding to resolve", || {
+        home.dk(&["promote", "events-loader", "v1.0.0", "--to", "dev"])
+            .status
+            .success()
+            .then_some(())
+    });
+}
+
+#[test]
+fn approving_an_unknown_promotion_exits_3() {
+    let home = TestHome::new();
+    let _daemon = home.start_daemon();
+    refused(&home, &["approve", "p-404", "--as", "alice"], 3);
+}
