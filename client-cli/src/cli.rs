@@ -70,6 +70,50 @@ pub enum Command {
     Approve(ApproveArgs),
     /// Every promotion and rollback of a package: who, when, approvals, outcome
     History(HistoryArgs),
+    /// What runs where: a package across environments, or every package of an environment
+    ///
+    /// `dk status PKG` shows one row per environment in path order (— where it is not
+    /// deployed); `dk status --env ENV` one row per package, Degraded ones marked.
+    /// Served from dkd's cache; `--watch` redraws whenever something changes.
+    Status(StatusArgs),
+    /// Logs of a package in an environment: run logs, or with --sync the sync log
+    Logs(LogsArgs),
+}
+
+/// `dk status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Package name (omit with --env for the whole environment)
+    #[arg(required_unless_present = "env")]
+    pub package: Option<String>,
+    /// Only this environment
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+    /// Keep the table live: redraw on every change until interrupted
+    #[arg(long, short)]
+    pub watch: bool,
+}
+
+/// `dk logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Package name
+    pub package: String,
+    /// Environment
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+    /// Keep streaming new lines until interrupted
+    #[arg(long, short)]
+    pub follow: bool,
+    /// The sync log (what was applied, from which commit, result) instead of run logs
+    #[arg(long)]
+    pub sync: bool,
+    /// Only the last N lines before following
+    #[arg(long, value_name = "N")]
+    pub tail: Option<u32>,
+    /// Only lines newer than this, e.g. 10m, 2h, 1d
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub since: Option<std::time::Duration>,
 }
 
 /// `dk promote`.

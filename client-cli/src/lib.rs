@@ -88,5 +88,7 @@ async fn execute(cli: Cli) -> Result<String, CliError> {
         Command::Rollback(args) => commands::promote::rollback(&mut client, format, args).await,
         Command::Approve(args) => commands::approve::approve(&mut client, format, args).await,
         Command::History(args) => commands::history::history(&mut client, format, args).await,
+        Command::Status(args) => commands::status::status(&mut client, format, args).await,
+        Command::Logs(args) => commands::logs::logs(&mut client, args).await,
     }
 }

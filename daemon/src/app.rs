@@ -7,13 +7,16 @@ use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    api::{DataKitApi, ServeError, serve_unix},
+    api::{ApiSources, DataKitApi, ServeError, serve_unix},
     cluster::{ClusterStatus, LocalTarget},
     config::{ConfigError, DaemonConfig, ForgeKind},
     gitops::{ForgeError, GitForge, LocalGitForge},
     home::DkHome,
     lock::{InstanceLock, LockError},
-    promotion::{Engine, EnvironmentCatalog, LocalSync, Ports, follow_base_branch},
+    promotion::{
+        Engine, EnvironmentCatalog, EventLog, LocalSync, Ports, PromotionError, StatusBoard,
+        follow_base_branch, publish_config_changes,
+    },
     registry::{self, RegistryError},
     store::{SledStore, StateStore, StoreError},
 };
@@ -46,6 +49,8 @@ pub enum AppError {
     Registry(#[from] RegistryError),
     #[error(transparent)]
     Serve(#[from] ServeError),
+    #[error(transparent)]
+    Domain(PromotionError),
 }
 
 /// Runs dkd until `shutdown` resolves.
@@ -75,12 +80,16 @@ pub async fn run(
     if let Err(error) = catalog.refresh(forge.as_ref(), store.as_ref()).await {
         tracing::warn!(%error, "cannot read the deployment repository at start; serving the cached configuration");
     }
+    let events = Arc::new(EventLog::new(store.clone(), config.event_retention));
+    let board =
+        Arc::new(StatusBoard::load(store.clone(), events.clone()).map_err(AppError::Domain)?);
     let engine = Arc::new(Engine::new(Ports {
         catalog: catalog.clone(),
         forge: forge.clone(),
         registry: registry.clone(),
-        cluster,
+        cluster: cluster.clone(),
         store: store.clone(),
+        events: events.clone(),
     }));
 
     let stop = CancellationToken::new();
@@ -90,6 +99,11 @@ pub async fn run(
             forge.clone(),
             store.clone(),
             Duration::from_millis(config.poll_interval_ms),
+            stop.clone(),
+        )),
+        tokio::spawn(publish_config_changes(
+            catalog.clone(),
+            events.clone(),
             stop.clone(),
         )),
         tokio::spawn({
@@ -104,20 +118,26 @@ pub async fn run(
                 registry,
                 target,
                 engine: engine.clone(),
+                board: board.clone(),
             }
             .run(stop.clone()),
         ),
     ];
+    let api = DataKitApi::new(ApiSources {
+        catalog,
+        engine,
+        board,
+        events,
+        cluster,
+        heartbeat: Duration::from_millis(config.heartbeat_interval_ms),
+        shutdown: stop.clone(),
+    });
     let stop_on_shutdown = stop.clone();
-    let served = serve_unix(
-        DataKitApi::new(catalog, engine),
-        &home.socket(),
-        async move {
-            shutdown.await;
-            tracing::info!("shutting down");
-            stop_on_shutdown.cancel();
-        },
-    )
+    let served = serve_unix(api, &home.socket(), async move {
+        shutdown.await;
+        tracing::info!("shutting down");
+        stop_on_shutdown.cancel();
+    })
     .await;
     stop.cancel();
     for task in tasks {

@@ -7,7 +7,7 @@ use datakit::manifest::{ManifestError, parse_yaml};
 use serde::Deserialize;
 
 /// The whole daemon configuration.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DaemonConfig {
     /// Where the deployment repository lives.
@@ -19,10 +19,37 @@ pub struct DaemonConfig {
     /// Where published packages are resolved.
     #[serde(default)]
     pub registry: RegistryConfig,
+    /// How many events the Watch log keeps; a client resuming from an older one is told
+    /// to take a fresh snapshot.
+    #[serde(default = "default_event_retention")]
+    pub event_retention: u64,
+    /// How often an idle Watch stream gets a heartbeat, in milliseconds.
+    #[serde(default = "default_heartbeat_interval_ms")]
+    pub heartbeat_interval_ms: u64,
 }
 
 fn default_poll_interval_ms() -> u64 {
     1000
+}
+
+fn default_event_retention() -> u64 {
+    100_000
+}
+
+fn default_heartbeat_interval_ms() -> u64 {
+    15_000
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        Self {
+            forge: ForgeConfig::default(),
+            poll_interval_ms: default_poll_interval_ms(),
+            registry: RegistryConfig::default(),
+            event_retention: default_event_retention(),
+            heartbeat_interval_ms: default_heartbeat_interval_ms(),
+        }
+    }
 }
 
 /// The git forge backend.
@@ -77,8 +104,14 @@ pub enum ConfigError {
     },
     #[error(transparent)]
     Invalid(#[from] ManifestError),
-    #[error("{file}: poll_interval_ms: must be between 100 and 60000, not {value}")]
-    PollInterval { file: String, value: u64 },
+    #[error("{file}: {key}: must be between {min} and {max}, not {value}")]
+    OutOfRange {
+        file: String,
+        key: &'static str,
+        value: u64,
+        min: u64,
+        max: u64,
+    },
     #[error("{file}: registry.url: {reason}")]
     RegistryUrl { file: String, reason: String },
 }
@@ -90,7 +123,7 @@ impl DaemonConfig {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Self::default_config());
+                return Ok(Self::default());
             }
             Err(source) => {
                 return Err(ConfigError::Read {
@@ -105,26 +138,32 @@ impl DaemonConfig {
     /// Parses and validates the configuration text of `file`.
     pub fn parse(file: &str, text: &str) -> Result<Self, ConfigError> {
         let config: Self = if text.trim().is_empty() {
-            Self::default_config()
+            Self::default()
         } else {
             parse_yaml(file, text)?
         };
-        if !(100..=60_000).contains(&config.poll_interval_ms) {
-            return Err(ConfigError::PollInterval {
-                file: file.to_owned(),
-                value: config.poll_interval_ms,
-            });
+        for (key, value, range) in [
+            ("poll_interval_ms", config.poll_interval_ms, 100..=60_000),
+            ("event_retention", config.event_retention, 100..=10_000_000),
+            (
+                "heartbeat_interval_ms",
+                config.heartbeat_interval_ms,
+                100..=300_000,
+            ),
+        ] {
+            if !range.contains(&value) {
+                let (min, max) = range.into_inner();
+                return Err(ConfigError::OutOfRange {
+                    file: file.to_owned(),
+                    key,
+                    value,
+                    min,
+                    max,
+                });
+            }
         }
         config.registry.validate(file)?;
         Ok(config)
-    }
-
-    fn default_config() -> Self {
-        Self {
-            forge: ForgeConfig::default(),
-            poll_interval_ms: default_poll_interval_ms(),
-            registry: RegistryConfig::default(),
-        }
     }
 }
 

@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 
 fn sources(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("read src").filter_map(Result::ok) {
+    for entry in std::fs::read_dir(dir)
+        .expect("read src")
+        .filter_map(Result::ok)
+    {
         let path = entry.path();
         if path.is_dir() {
             files.extend(sources(&path));
@@ -22,7 +25,11 @@ fn offenders(needle: &str, allowed: &[&str]) -> Vec<String> {
     sources(&src)
         .into_iter()
         .filter(|path| {
-            let relative = path.strip_prefix(&src).expect("under src").to_string_lossy().into_owned();
+            let relative = path
+                .strip_prefix(&src)
+                .expect("under src")
+                .to_string_lossy()
+                .into_owned();
             !allowed.iter().any(|prefix| relative.starts_with(prefix))
         })
         .filter(|path| {
@@ -38,7 +45,10 @@ fn offenders(needle: &str, allowed: &[&str]) -> Vec<String> {
 
 #[test]
 fn only_the_api_module_knows_tonic_and_the_generated_types() {
-    assert_eq!(offenders("tonic", &["api/", "main.rs"]), Vec::<String>::new());
+    assert_eq!(
+        offenders("tonic", &["api/", "main.rs"]),
+        Vec::<String>::new()
+    );
     assert_eq!(offenders("datakit::proto", &["api/"]), Vec::<String>::new());
 }
 
@@ -50,8 +60,10 @@ fn only_the_store_module_names_sled() {
 #[test]
 fn the_domain_names_no_backend_crate() {
     for needle in ["octocrab", "kube::", "oci_client", "sled", "tonic"] {
-        let in_domain: Vec<String> =
-            offenders(needle, &[]).into_iter().filter(|path| path.contains("/promotion/")).collect();
+        let in_domain: Vec<String> = offenders(needle, &[])
+            .into_iter()
+            .filter(|path| path.contains("/promotion/"))
+            .collect();
         assert_eq!(in_domain, Vec::<String>::new(), "{needle} in promotion/");
     }
 }

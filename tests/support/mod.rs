@@ -143,21 +143,37 @@ impl Drop for TestHome {
 /// A running `dkd`; killed when dropped.
 pub struct Daemon {
     child: Option<Child>,
+    /// Where its log goes: a file, never a pipe nobody drains (a full pipe would block dkd).
+    log: tempfile::NamedTempFile,
 }
 
 impl Daemon {
-    /// Spawns `dkd --home HOME` with its output captured.
+    /// Spawns `dkd --home HOME`, logging to a file beside the home.
     pub fn spawn(home: &Path) -> Self {
+        let log = tempfile::Builder::new()
+            .prefix("dkd-test-")
+            .suffix(".log")
+            .tempfile()
+            .expect("log file");
         let child = Command::new(binary("dkd"))
             .arg("--home")
             .arg(home)
             .env("DKD_LOG", "info")
+            .env("NO_COLOR", "1")
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(log.reopen().expect("log file"))
             .spawn()
             .expect("spawn dkd");
-        Self { child: Some(child) }
+        Self {
+            child: Some(child),
+            log,
+        }
+    }
+
+    /// What the daemon logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
     }
 
     fn child(&mut self) -> &mut Child {
@@ -183,11 +199,17 @@ impl Daemon {
     /// Waits for the daemon to exit and returns its output.
     pub fn wait(mut self) -> Output {
         eventually("dkd to exit", || self.child().try_wait().expect("try_wait"));
-        self.child
+        let status = self
+            .child
             .take()
             .expect("child")
-            .wait_with_output()
-            .expect("dkd output")
+            .wait()
+            .expect("dkd exit status");
+        Output {
+            status,
+            stdout: Vec::new(),
+            stderr: self.log().into_bytes(),
+        }
     }
 
     /// Whether the process is still running.

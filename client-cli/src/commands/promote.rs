@@ -86,13 +86,22 @@ async fn finish(
         diff: Some(response.diff).filter(|d| !d.is_empty()),
         promotion: response.promotion.map(PromotionView::from),
     };
+    let table = format == OutputFormat::Table;
     if wait && let Some(promotion) = view.promotion.take() {
+        if table {
+            // Say what was opened before the (possibly long) wait.
+            println!("{}", view.summary);
+        }
         view.promotion = Some(wait_for(client, promotion).await?);
     }
-    if format != OutputFormat::Table {
+    if !table {
         return render_structured(format, &view);
     }
-    let mut out = format!("{}\n", view.summary);
+    let mut out = if wait && view.promotion.is_some() {
+        String::new()
+    } else {
+        format!("{}\n", view.summary)
+    };
     if let Some(promotion) = &view.promotion {
         out.push_str(&promotion.describe());
     } else if !view.no_op {

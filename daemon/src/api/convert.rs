@@ -7,6 +7,7 @@ use datakit::{
     proto,
 };
 
+use crate::cluster::{HealthState, PackageSync, SyncState};
 use crate::promotion::{
     CheckOutcome, ConfigProblem, Explanation, LoadedConfig, Promotion, PromotionKind,
     PromotionState, StoreEntry,
@@ -161,5 +162,53 @@ pub fn promotion(promotion: &Promotion, explanation: Explanation) -> proto::Prom
         created_at: Some(timestamp(promotion.created_at)),
         updated_at: Some(timestamp(promotion.updated_at)),
         policy: explanation.policy.clone(),
+    }
+}
+
+fn sync_status(sync: SyncState) -> proto::SyncStatus {
+    match sync {
+        SyncState::Synced => proto::SyncStatus::Synced,
+        SyncState::OutOfSync => proto::SyncStatus::OutOfSync,
+        SyncState::Unknown => proto::SyncStatus::Unknown,
+    }
+}
+
+fn health(health: HealthState) -> proto::Health {
+    match health {
+        HealthState::Healthy => proto::Health::Healthy,
+        HealthState::Progressing => proto::Health::Progressing,
+        HealthState::Degraded => proto::Health::Degraded,
+        HealthState::Suspended => proto::Health::Suspended,
+        HealthState::Missing => proto::Health::Missing,
+        HealthState::Unknown => proto::Health::Unknown,
+    }
+}
+
+/// A package in an environment; `status: None` when it is not deployed there.
+pub fn package_status(
+    package: &str,
+    environment: &str,
+    status: Option<&PackageSync>,
+) -> proto::PackageStatus {
+    let Some(status) = status else {
+        return proto::PackageStatus {
+            package: package.to_owned(),
+            environment: environment.to_owned(),
+            ..Default::default()
+        };
+    };
+    proto::PackageStatus {
+        package: status.package.clone(),
+        environment: status.environment.clone(),
+        deployed: true,
+        version: status.version.clone(),
+        digest: status.digest.clone(),
+        sync_status: sync_status(status.sync) as i32,
+        health: health(status.health) as i32,
+        synced_revision: status.revision.clone(),
+        last_sync: Some(timestamp(status.last_sync)),
+        last_run: None,
+        pending_promotion_id: String::new(),
+        message: status.message.clone(),
     }
 }

@@ -4,8 +4,10 @@
 mod convert;
 mod errors;
 mod identity;
+mod logs;
 mod server;
 mod service;
+mod watch;
 
 pub use server::{ServeError, serve_unix};
-pub use service::DataKitApi;
+pub use service::{ApiSources, DataKitApi};

@@ -1,5 +1,4 @@
-//! `DataKitService`: each RPC delegates to the domain. RPCs whose capability has not
-//! landed yet answer UNIMPLEMENTED saying so.
+//! `DataKitService`: each RPC delegates to the domain.
 
 use std::{pin::Pin, sync::Arc};
 
@@ -7,9 +6,10 @@ use datakit::proto::{self, data_kit_service_server::DataKitService};
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
-use super::{convert, errors::status, identity::caller};
+use super::{convert, errors::status, identity::caller, logs::LogSources, watch::WatchSources};
 use crate::promotion::{
-    Engine, EnvironmentCatalog, PromoteOutcome, PromoteRequest, Promotion, PromotionKind,
+    Engine, EnvironmentCatalog, PromoteOutcome, PromoteRequest, Promotion, PromotionError,
+    PromotionKind, StatusBoard,
 };
 
 type EventStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
@@ -18,15 +18,69 @@ type EventStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'sta
 const DEFAULT_PAGE_SIZE: usize = 100;
 
 /// The gRPC service over the domain.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DataKitApi {
     catalog: Arc<EnvironmentCatalog>,
     engine: Arc<Engine>,
+    board: Arc<StatusBoard>,
+    watch: WatchSources,
+    logs: LogSources,
+}
+
+impl std::fmt::Debug for DataKitApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataKitApi").finish_non_exhaustive()
+    }
+}
+
+/// Everything the API serves from.
+pub struct ApiSources {
+    pub catalog: Arc<EnvironmentCatalog>,
+    pub engine: Arc<Engine>,
+    pub board: Arc<StatusBoard>,
+    pub events: Arc<crate::promotion::EventLog>,
+    pub cluster: Arc<dyn crate::cluster::ClusterStatus>,
+    pub heartbeat: std::time::Duration,
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl DataKitApi {
-    pub fn new(catalog: Arc<EnvironmentCatalog>, engine: Arc<Engine>) -> Self {
-        Self { catalog, engine }
+    pub fn new(sources: ApiSources) -> Self {
+        let watch = WatchSources {
+            catalog: sources.catalog.clone(),
+            events: sources.events,
+            board: sources.board.clone(),
+            engine: sources.engine.clone(),
+            heartbeat: sources.heartbeat,
+            shutdown: sources.shutdown.clone(),
+        };
+        let logs = LogSources {
+            cluster: sources.cluster,
+            shutdown: sources.shutdown,
+        };
+        Self {
+            catalog: sources.catalog,
+            engine: sources.engine,
+            board: sources.board,
+            watch,
+            logs,
+        }
+    }
+
+    fn config(&self) -> Result<Arc<crate::promotion::LoadedConfig>, Status> {
+        self.catalog.snapshot().current.ok_or_else(|| {
+            Status::unavailable(
+                "no valid configuration on the deployment repository's base branch yet",
+            )
+        })
+    }
+
+    /// Whether dkd knows `package` at all: deployed somewhere or ever promoted.
+    fn package_known(&self, package: &str) -> Result<bool, PromotionError> {
+        Ok(
+            self.board.knows_package(package)?
+                || !self.engine.list(Some(package), None)?.is_empty(),
+        )
     }
 
     fn promotion(&self, promotion: &Promotion) -> proto::Promotion {
@@ -42,12 +96,6 @@ impl DataKitApi {
             summary: outcome.summary,
         })
     }
-}
-
-fn not_yet(rpc: &str, capability: &str) -> Status {
-    Status::unimplemented(format!(
-        "{rpc} is not available in this dkd yet: {capability} has not landed"
-    ))
 }
 
 fn non_empty(value: &str) -> Option<&str> {
@@ -178,23 +226,59 @@ impl DataKitService for DataKitApi {
 
     async fn status(
         &self,
-        _: Request<proto::StatusRequest>,
+        request: Request<proto::StatusRequest>,
     ) -> Result<Response<proto::StatusResponse>, Status> {
-        Err(not_yet("Status", "the status cache"))
+        let body = request.into_inner();
+        let config = self.config()?;
+        let rows = self
+            .board
+            .table(
+                &config,
+                non_empty(&body.package),
+                non_empty(&body.environment),
+                |p| Ok(!self.engine.list(Some(p), None)?.is_empty()),
+            )
+            .map_err(status)?;
+        Ok(Response::new(proto::StatusResponse {
+            packages: rows
+                .iter()
+                .map(|row| {
+                    convert::package_status(&row.package, &row.environment, row.status.as_ref())
+                })
+                .collect(),
+            revision: config.revision.clone(),
+        }))
     }
 
     async fn watch(
         &self,
-        _: Request<proto::WatchRequest>,
+        request: Request<proto::WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
-        Err(not_yet("Watch", "the event stream"))
+        Ok(Response::new(Box::pin(
+            self.watch.clone().start(request.into_inner()),
+        )))
     }
 
     async fn logs(
         &self,
-        _: Request<proto::LogsRequest>,
+        request: Request<proto::LogsRequest>,
     ) -> Result<Response<Self::LogsStream>, Status> {
-        Err(not_yet("Logs", "the sync log stream"))
+        let body = request.into_inner();
+        let config = self.config()?;
+        if config.environments.get(&body.environment).is_none() {
+            return Err(Status::not_found(format!(
+                "environment {:?} not found; known environments: {}",
+                body.environment,
+                config.environments.names().join(", ")
+            )));
+        }
+        if !self.package_known(&body.package).map_err(status)? {
+            return Err(Status::not_found(format!(
+                "package {:?} is not deployed anywhere and was never promoted",
+                body.package
+            )));
+        }
+        Ok(Response::new(Box::pin(self.logs.clone().start(body))))
     }
 
     async fn list_environments(

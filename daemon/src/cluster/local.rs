@@ -66,15 +66,6 @@ fn unix_ms(time: SystemTime) -> u64 {
     .unwrap_or(u64::MAX)
 }
 
-const HEALTH_STATES: [HealthState; 6] = [
-    HealthState::Healthy,
-    HealthState::Progressing,
-    HealthState::Degraded,
-    HealthState::Suspended,
-    HealthState::Missing,
-    HealthState::Unknown,
-];
-
 impl LocalTarget {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self { root: root.into() }
@@ -203,10 +194,7 @@ impl LocalTarget {
 
     fn package_sync(&self, environment: &str, package: &str) -> Option<PackageSync> {
         let status = self.read_status(environment, package)?;
-        let health = HEALTH_STATES
-            .into_iter()
-            .find(|h| h.name() == status.health)
-            .unwrap_or(HealthState::Unknown);
+        let health = HealthState::from_name(&status.health).unwrap_or(HealthState::Unknown);
         Some(PackageSync {
             package: package.to_owned(),
             environment: environment.to_owned(),

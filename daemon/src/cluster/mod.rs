@@ -15,6 +15,22 @@ pub enum SyncState {
     Unknown,
 }
 
+impl SyncState {
+    pub const ALL: [Self; 3] = [Self::Synced, Self::OutOfSync, Self::Unknown];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Synced => "Synced",
+            Self::OutOfSync => "OutOfSync",
+            Self::Unknown => "Unknown",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
 /// Health of a deployed package.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HealthState {
@@ -27,6 +43,19 @@ pub enum HealthState {
 }
 
 impl HealthState {
+    pub const ALL: [Self; 6] = [
+        Self::Healthy,
+        Self::Progressing,
+        Self::Degraded,
+        Self::Suspended,
+        Self::Missing,
+        Self::Unknown,
+    ];
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|h| h.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Self::Healthy => "Healthy",

@@ -90,16 +90,25 @@ impl Git {
         let mut child = command
             .spawn()
             .map_err(|source| GitError::Spawn { source })?;
-        if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            pipe.write_all(input)
-                .await
-                .map_err(|source| GitError::Spawn { source })?;
-            drop(pipe);
-        }
+        // Feed stdin while the output is read: with large requests (`cat-file --batch` of
+        // thousands of paths) writing first and reading after would fill both pipes.
+        let feeder = match (stdin, child.stdin.take()) {
+            (Some(input), Some(mut pipe)) => {
+                let input = input.to_vec();
+                Some(tokio::spawn(async move { pipe.write_all(&input).await }))
+            }
+            _ => None,
+        };
         let output = child
             .wait_with_output()
             .await
             .map_err(|source| GitError::Spawn { source })?;
+        if let Some(feeder) = feeder {
+            let written = feeder.await.map_err(|e| GitError::Spawn {
+                source: std::io::Error::other(e),
+            })?;
+            written.map_err(|source| GitError::Spawn { source })?;
+        }
         if output.status.success() {
             return Ok(output.stdout);
         }
@@ -171,8 +180,8 @@ impl Git {
         files: &[(String, Vec<u8>)],
         message: &str,
     ) -> Result<String, GitError> {
-        let index_dir = tempfile::tempdir().map_err(|source| GitError::Spawn { source })?;
-        let index = index_dir.path().join("index");
+        let scratch = tempfile::tempdir().map_err(|source| GitError::Spawn { source })?;
+        let index = scratch.path().join("index");
         let with_index = |args: &[&str]| {
             let mut command = self.command(args);
             command.env("GIT_INDEX_FILE", &index);
@@ -182,13 +191,38 @@ impl Git {
             self.output(with_index(&["read-tree", parent]), "read-tree", None)
                 .await?;
         }
-        for (path, contents) in files {
-            let blob = self
-                .run_bytes(&["hash-object", "-w", "--stdin"], Some(contents))
+        if !files.is_empty() {
+            // Two git processes for any number of files: hash every blob from scratch files,
+            // then add every entry to the index.
+            let mut blob_paths = String::new();
+            for (number, (_, contents)) in files.iter().enumerate() {
+                let blob_path = scratch.path().join(format!("blob-{number}"));
+                std::fs::write(&blob_path, contents)
+                    .map_err(|source| GitError::Spawn { source })?;
+                blob_paths.push_str(&format!("{}\n", blob_path.display()));
+            }
+            let ids = self
+                .run_bytes(
+                    &["hash-object", "-w", "--stdin-paths"],
+                    Some(blob_paths.as_bytes()),
+                )
                 .await?;
-            let entry = format!("100644,{},{path}", String::from_utf8_lossy(&blob).trim());
-            let update = with_index(&["update-index", "--add", "--cacheinfo", &entry]);
-            self.output(update, "update-index", None).await?;
+            let ids = String::from_utf8_lossy(&ids);
+            if ids.lines().count() != files.len() {
+                return Err(GitError::Failed {
+                    command: "hash-object".into(),
+                    repo: self.git_dir.clone(),
+                    stderr: format!("hashed {} of {} files", ids.lines().count(), files.len()),
+                });
+            }
+            let entries: String = ids
+                .lines()
+                .zip(files)
+                .map(|(id, (path, _))| format!("100644 {id}\t{path}\n"))
+                .collect();
+            let update = with_index(&["update-index", "--add", "--index-info"]);
+            self.output(update, "update-index", Some(entries.as_bytes()))
+                .await?;
         }
         let tree = self
             .output(with_index(&["write-tree"]), "write-tree", None)
@@ -317,6 +351,30 @@ mod tests {
             read,
             vec![Some(b"a: 1\n".to_vec()), Some(b"x\n".to_vec()), None]
         );
+    }
+
+    #[tokio::test]
+    async fn thousands_of_files_are_read_in_one_batch_without_blocking_on_pipes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let git = Git::init_bare(dir.path().join("repo.git"), "main")
+            .await
+            .expect("init");
+        let files: Vec<(String, Vec<u8>)> = (0..3000)
+            .map(|i| {
+                (
+                    format!("environments/dev/package-with-a-long-name-{i}.yaml"),
+                    vec![b'x'; 200],
+                )
+            })
+            .collect();
+        let commit = git
+            .commit_files(None, &files, "many")
+            .await
+            .expect("commit");
+        let paths: Vec<String> = files.iter().map(|(p, _)| p.clone()).collect();
+        let read = git.read_files(&commit, &paths).await.expect("read");
+        assert_eq!(read.len(), 3000);
+        assert!(read.iter().all(|c| c.as_deref() == Some(&[b'x'; 200][..])));
     }
 
     #[tokio::test]

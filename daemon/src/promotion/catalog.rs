@@ -111,6 +111,31 @@ impl EnvironmentCatalog {
     }
 }
 
+/// Publishes every change of what the catalog serves (a new revision accepted, or one
+/// refused) as a configuration event, until `shutdown`.
+pub async fn publish_config_changes(
+    catalog: Arc<EnvironmentCatalog>,
+    events: Arc<super::EventLog>,
+    shutdown: CancellationToken,
+) {
+    let mut changes = catalog.subscribe();
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            changed = changes.changed() => if changed.is_err() { return },
+        }
+        let state = changes.borrow_and_update().clone();
+        let revision = state.examined_revision.clone().unwrap_or_default();
+        let kind = super::EventKind::Config {
+            revision,
+            problems: state.problems,
+        };
+        if let Err(error) = events.publish(kind) {
+            tracing::warn!(%error, "cannot record a configuration change");
+        }
+    }
+}
+
 /// Follows the base branch until `shutdown`, refreshing every `interval`.
 pub async fn follow_base_branch(
     catalog: Arc<EnvironmentCatalog>,

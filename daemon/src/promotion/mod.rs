@@ -7,21 +7,25 @@ mod catalog;
 mod config_source;
 mod engine;
 mod error;
+mod events;
 mod model;
 mod policy;
+mod status;
 mod sync;
 #[cfg(test)]
 pub mod testing;
 
-pub use catalog::{CatalogState, EnvironmentCatalog, follow_base_branch};
+pub use catalog::{CatalogState, EnvironmentCatalog, follow_base_branch, publish_config_changes};
 pub use config_source::{
     ConfigProblem, ConfigSource, LoadedConfig, StoreEntry, read_config_source,
 };
 pub use engine::{Engine, Explanation, Ports, PromoteOutcome, PromoteRequest};
 pub use error::PromotionError;
+pub use events::{Event, EventKind, EventLog, ReadError};
 pub use model::{
     Approval, ChangeRef, Check, CheckOutcome, Promotion, PromotionKind, PromotionState, Transition,
     now,
 };
 pub use policy::{EffectiveRule, Evaluation, Policy};
+pub use status::{StatusBoard, StatusRow};
 pub use sync::LocalSync;

@@ -11,9 +11,9 @@ use std::{
 use datakit::manifest::{ANNOTATION_PROMOTION_ID, parse_deployed_package};
 use tokio_util::sync::CancellationToken;
 
-use super::{Engine, EnvironmentCatalog};
+use super::{Engine, EnvironmentCatalog, StatusBoard};
 use crate::{
-    cluster::{AppliedPackage, HealthState, LocalTarget},
+    cluster::{AppliedPackage, ClusterStatus, HealthState, LocalTarget},
     gitops::{ForgeError, GitForge},
     registry::{Registry, RegistryError},
 };
@@ -30,6 +30,7 @@ pub struct LocalSync {
     pub registry: Arc<dyn Registry>,
     pub target: Arc<LocalTarget>,
     pub engine: Arc<Engine>,
+    pub board: Arc<StatusBoard>,
 }
 
 impl LocalSync {
@@ -103,9 +104,19 @@ impl LocalSync {
                     message,
                 });
             }
-            if let Err(error) = self.target.apply(&environment.name, revision, &packages) {
-                return Err(ForgeError::Unavailable(error.to_string()));
-            }
+            let unavailable =
+                |error: &dyn std::fmt::Display| ForgeError::Unavailable(error.to_string());
+            self.target
+                .apply(&environment.name, revision, &packages)
+                .map_err(|e| unavailable(&e))?;
+            let applied = self
+                .target
+                .environment_status(&environment.name)
+                .await
+                .map_err(|e| unavailable(&e))?;
+            self.board
+                .observe(&environment.name, applied)
+                .map_err(|e| unavailable(&e))?;
         }
         Ok(())
     }

@@ -3,12 +3,14 @@
 use std::{
     collections::BTreeMap,
     sync::{Mutex, MutexGuard},
+    time::SystemTime,
 };
 
 use super::{StateStore, StoreError};
 use crate::{
+    cluster::PackageSync,
     gitops::{ChangeRequestStore, LocalChange},
-    promotion::{ConfigSource, Promotion},
+    promotion::{ConfigSource, Event, EventKind, Promotion},
 };
 
 #[derive(Debug, Default)]
@@ -17,6 +19,9 @@ struct Contents {
     counter: u64,
     promotions: Vec<Promotion>,
     changes: BTreeMap<String, LocalChange>,
+    statuses: BTreeMap<(String, String), PackageSync>,
+    events: Vec<Event>,
+    last_event: u64,
 }
 
 /// Keeps everything in memory; nothing survives the process.
@@ -73,6 +78,63 @@ impl StateStore for MemoryStore {
 
     fn load_promotions(&self) -> Result<Vec<Promotion>, StoreError> {
         Ok(self.contents()?.promotions.clone())
+    }
+
+    fn save_status(&self, status: &PackageSync) -> Result<(), StoreError> {
+        let key = (status.environment.clone(), status.package.clone());
+        self.contents()?.statuses.insert(key, status.clone());
+        Ok(())
+    }
+
+    fn delete_status(&self, environment: &str, package: &str) -> Result<(), StoreError> {
+        self.contents()?
+            .statuses
+            .remove(&(environment.to_owned(), package.to_owned()));
+        Ok(())
+    }
+
+    fn load_statuses(&self) -> Result<Vec<PackageSync>, StoreError> {
+        Ok(self.contents()?.statuses.values().cloned().collect())
+    }
+
+    fn append_event(
+        &self,
+        kind: EventKind,
+        at: SystemTime,
+        retention: u64,
+    ) -> Result<Event, StoreError> {
+        let mut contents = self.contents()?;
+        contents.last_event += 1;
+        let event = Event {
+            sequence: contents.last_event,
+            at,
+            kind,
+        };
+        contents.events.push(event.clone());
+        let keep = usize::try_from(retention).unwrap_or(usize::MAX);
+        let excess = contents.events.len().saturating_sub(keep);
+        contents.events.drain(..excess);
+        Ok(event)
+    }
+
+    fn event_bounds(&self) -> Result<Option<(u64, u64)>, StoreError> {
+        let contents = self.contents()?;
+        Ok(contents
+            .events
+            .first()
+            .zip(contents.events.last())
+            .map(|(first, last)| (first.sequence, last.sequence)))
+    }
+
+    fn events_after(&self, sequence: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let contents = self.contents()?;
+        Ok(contents
+            .events
+            .iter()
+            .filter(|e| e.sequence > sequence)
+            .take(limit)
+            .cloned()
+            .collect())
     }
 }
 

@@ -9,7 +9,12 @@ mod sled_store;
 pub use memory::MemoryStore;
 pub use sled_store::SledStore;
 
-use crate::promotion::{ConfigSource, Promotion};
+use std::time::SystemTime;
+
+use crate::{
+    cluster::PackageSync,
+    promotion::{ConfigSource, Event, EventKind, Promotion},
+};
 
 /// What a store operation can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -39,16 +44,37 @@ pub trait StateStore: Send + Sync + 'static {
 
     /// Every promotion, oldest first.
     fn load_promotions(&self) -> Result<Vec<Promotion>, StoreError>;
+
+    /// Saves the status of one package in one environment.
+    fn save_status(&self, status: &PackageSync) -> Result<(), StoreError>;
+
+    /// Forgets the status of a package no longer deployed in an environment.
+    fn delete_status(&self, environment: &str, package: &str) -> Result<(), StoreError>;
+
+    /// Every saved status.
+    fn load_statuses(&self) -> Result<Vec<PackageSync>, StoreError>;
+
+    /// Appends `kind` as the next event (sequence = last + 1) and prunes all but the newest
+    /// `retention` events.
+    fn append_event(
+        &self,
+        kind: EventKind,
+        at: SystemTime,
+        retention: u64,
+    ) -> Result<Event, StoreError>;
+
+    /// The oldest and newest retained sequence numbers, `None` when there are none.
+    fn event_bounds(&self) -> Result<Option<(u64, u64)>, StoreError>;
+
+    /// Up to `limit` events with a sequence above `sequence`, oldest first.
+    fn events_after(&self, sequence: u64, limit: usize) -> Result<Vec<Event>, StoreError>;
 }
 
 #[cfg(test)]
 mod conformance {
     //! One suite every `StateStore` passes.
 
-    use std::{
-        collections::BTreeMap,
-        time::{Duration, SystemTime},
-    };
+    use std::{collections::BTreeMap, time::Duration};
 
     use super::*;
 
@@ -96,9 +122,71 @@ mod conformance {
         assert_eq!(store.load_config().expect("load"), Some(sample("two")));
     }
 
+    fn status(environment: &str, package: &str, version: &str) -> PackageSync {
+        PackageSync {
+            package: package.into(),
+            environment: environment.into(),
+            version: version.into(),
+            digest: "sha256:abc".into(),
+            promotion_id: Some("p-1".into()),
+            revision: "c1".into(),
+            sync: crate::cluster::SyncState::Synced,
+            health: crate::cluster::HealthState::Healthy,
+            last_sync: SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_000),
+            message: String::new(),
+        }
+    }
+
+    pub(super) fn statuses_are_saved_replaced_and_deleted(store: &dyn StateStore) {
+        store.save_status(&status("dev", "a", "v1")).expect("save");
+        store
+            .save_status(&status("dev", "a", "v2"))
+            .expect("replace");
+        store.save_status(&status("int", "a", "v1")).expect("save");
+        store.delete_status("int", "a").expect("delete");
+        assert_eq!(
+            store.load_statuses().expect("load"),
+            vec![status("dev", "a", "v2")]
+        );
+    }
+
+    pub(super) fn events_are_numbered_in_order_and_pruned_to_the_retention(store: &dyn StateStore) {
+        assert_eq!(store.event_bounds().expect("bounds"), None);
+        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_000);
+        for version in ["v1", "v2", "v3", "v4"] {
+            let kind = EventKind::Status {
+                status: status("dev", "a", version),
+                deployed: true,
+            };
+            store.append_event(kind, at, 3).expect("append");
+        }
+        assert_eq!(store.event_bounds().expect("bounds"), Some((2, 4)));
+        let after: Vec<u64> = store
+            .events_after(2, 10)
+            .expect("read")
+            .iter()
+            .map(|e| e.sequence)
+            .collect();
+        assert_eq!(after, [3, 4]);
+        assert_eq!(
+            store.events_after(0, 1).expect("read").len(),
+            1,
+            "the limit holds"
+        );
+        let config = EventKind::Config {
+            revision: "c9".into(),
+            problems: Vec::new(),
+        };
+        let appended = store.append_event(config.clone(), at, 3).expect("append");
+        assert_eq!((appended.sequence, appended.kind), (5, config));
+        assert_eq!(store.events_after(4, 10).expect("read")[0].sequence, 5);
+    }
+
     fn suite(store: &dyn StateStore) {
         config_round_trips_and_is_replaced(store);
         promotions_round_trip_and_numbers_never_repeat(store);
+        statuses_are_saved_replaced_and_deleted(store);
+        events_are_numbered_in_order_and_pruned_to_the_retention(store);
     }
 
     #[test]
@@ -120,20 +208,7 @@ mod conformance {
             .expect("open")
             .next_promotion_number()
             .expect("number");
-        // sled's background flusher may hold the directory lock briefly after a drop.
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        let reopened = loop {
-            match SledStore::open(&path) {
-                Ok(store) => break store,
-                Err(error) => {
-                    assert!(
-                        std::time::Instant::now() < deadline,
-                        "cannot reopen: {error}"
-                    );
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-            }
-        };
+        let reopened = super::sled_store::reopen(&path);
         let after = reopened.next_promotion_number().expect("number");
         assert!(after > before);
     }

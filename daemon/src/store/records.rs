@@ -9,10 +9,11 @@ use std::{
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    cluster::{HealthState, PackageSync, SyncState},
     gitops::{LocalChange, LocalChangeState},
     promotion::{
-        Approval, ChangeRef, Check, CheckOutcome, ConfigSource, Promotion, PromotionKind,
-        PromotionState, Transition,
+        Approval, ChangeRef, Check, CheckOutcome, ConfigProblem, ConfigSource, Event, EventKind,
+        Promotion, PromotionKind, PromotionState, Transition,
     },
 };
 
@@ -333,6 +334,150 @@ impl TryFrom<LocalChangeRecord> for LocalChange {
                 .map(check_from)
                 .collect::<Result<_, _>>()?,
             created_at: from_ms(r.created_at_unix_ms),
+        })
+    }
+}
+
+/// One package's status in one environment.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StatusRecord {
+    pub package: String,
+    pub environment: String,
+    pub version: String,
+    pub digest: String,
+    pub promotion_id: Option<String>,
+    pub revision: String,
+    /// `Synced`, `OutOfSync` or `Unknown`.
+    pub sync: String,
+    /// A `HealthState` name.
+    pub health: String,
+    pub last_sync_unix_ms: u64,
+    pub message: String,
+}
+
+impl From<&PackageSync> for StatusRecord {
+    fn from(s: &PackageSync) -> Self {
+        Self {
+            package: s.package.clone(),
+            environment: s.environment.clone(),
+            version: s.version.clone(),
+            digest: s.digest.clone(),
+            promotion_id: s.promotion_id.clone(),
+            revision: s.revision.clone(),
+            sync: s.sync.name().to_owned(),
+            health: s.health.name().to_owned(),
+            last_sync_unix_ms: to_ms(s.last_sync),
+            message: s.message.clone(),
+        }
+    }
+}
+
+impl TryFrom<StatusRecord> for PackageSync {
+    type Error = String;
+
+    fn try_from(r: StatusRecord) -> Result<Self, String> {
+        Ok(Self {
+            sync: SyncState::from_name(&r.sync)
+                .ok_or_else(|| format!("unknown sync state {:?}", r.sync))?,
+            health: HealthState::from_name(&r.health)
+                .ok_or_else(|| format!("unknown health {:?}", r.health))?,
+            package: r.package,
+            environment: r.environment,
+            version: r.version,
+            digest: r.digest,
+            promotion_id: r.promotion_id,
+            revision: r.revision,
+            last_sync: from_ms(r.last_sync_unix_ms),
+            message: r.message,
+        })
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ProblemRecord {
+    pub file: String,
+    pub line: Option<u32>,
+    pub message: String,
+    pub revision: String,
+}
+
+/// One event of the event log.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub sequence: u64,
+    pub at_unix_ms: u64,
+    /// Exactly one of the following is set.
+    pub promotion: Option<PromotionRecord>,
+    pub status: Option<StatusRecord>,
+    /// With `status`: false when the package was removed from the environment.
+    pub deployed: bool,
+    pub config_revision: Option<String>,
+    pub config_problems: Vec<ProblemRecord>,
+}
+
+impl From<&Event> for EventRecord {
+    fn from(event: &Event) -> Self {
+        let mut record = Self {
+            sequence: event.sequence,
+            at_unix_ms: to_ms(event.at),
+            promotion: None,
+            status: None,
+            deployed: false,
+            config_revision: None,
+            config_problems: Vec::new(),
+        };
+        match &event.kind {
+            EventKind::Promotion(p) => record.promotion = Some(p.as_ref().into()),
+            EventKind::Status { status, deployed } => {
+                record.status = Some(status.into());
+                record.deployed = *deployed;
+            }
+            EventKind::Config { revision, problems } => {
+                record.config_revision = Some(revision.clone());
+                record.config_problems = problems
+                    .iter()
+                    .map(|p| ProblemRecord {
+                        file: p.file.clone(),
+                        line: p.line,
+                        message: p.message.clone(),
+                        revision: p.revision.clone(),
+                    })
+                    .collect();
+            }
+        }
+        record
+    }
+}
+
+impl TryFrom<EventRecord> for Event {
+    type Error = String;
+
+    fn try_from(r: EventRecord) -> Result<Self, String> {
+        let kind = match (r.promotion, r.status, r.config_revision) {
+            (Some(promotion), None, None) => EventKind::Promotion(Box::new(promotion.try_into()?)),
+            (None, Some(status), None) => EventKind::Status {
+                status: status.try_into()?,
+                deployed: r.deployed,
+            },
+            (None, None, Some(revision)) => EventKind::Config {
+                revision,
+                problems: r
+                    .config_problems
+                    .into_iter()
+                    .map(|p| ConfigProblem {
+                        file: p.file,
+                        line: p.line,
+                        message: p.message,
+                        revision: p.revision,
+                    })
+                    .collect(),
+            },
+            _ => return Err(format!("event {} has no single kind", r.sequence)),
+        };
+        Ok(Self {
+            sequence: r.sequence,
+            at: from_ms(r.at_unix_ms),
+            kind,
         })
     }
 }

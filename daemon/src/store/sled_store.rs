@@ -11,11 +11,14 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use super::{
     StateStore, StoreError,
-    records::{ConfigRecord, LocalChangeRecord, PromotionRecord, SCHEMA_VERSION},
+    records::{
+        ConfigRecord, EventRecord, LocalChangeRecord, PromotionRecord, SCHEMA_VERSION, StatusRecord,
+    },
 };
 use crate::{
+    cluster::PackageSync,
     gitops::{ChangeRequestStore, LocalChange},
-    promotion::{ConfigSource, Promotion},
+    promotion::{ConfigSource, Event, EventKind, Promotion},
 };
 
 const SCHEMA_KEY: &[u8] = b"schema";
@@ -33,6 +36,10 @@ pub struct SledStore {
     promotion_ids: sled::Tree,
     /// Change requests of the embedded forge, by id.
     changes: sled::Tree,
+    /// Package statuses, keyed `<environment>/<package>`.
+    statuses: sled::Tree,
+    /// The event log, keyed by sequence number (big-endian, so it iterates in order).
+    events: sled::Tree,
 }
 
 fn database_error(error: impl std::fmt::Display) -> StoreError {
@@ -119,6 +126,8 @@ impl SledStore {
             promotions: tree("promotions")?,
             promotion_ids: tree("promotion-ids")?,
             changes: tree("changes")?,
+            statuses: tree("statuses")?,
+            events: tree("events")?,
             db,
             meta,
         })
@@ -234,6 +243,111 @@ impl StateStore for SledStore {
             })
             .collect()
     }
+
+    fn save_status(&self, status: &PackageSync) -> Result<(), StoreError> {
+        let key = status_key(&status.environment, &status.package);
+        self.statuses
+            .insert(key.as_bytes(), encode(&StatusRecord::from(status))?)
+            .map_err(database_error)?;
+        self.flush()
+    }
+
+    fn delete_status(&self, environment: &str, package: &str) -> Result<(), StoreError> {
+        self.statuses
+            .remove(status_key(environment, package).as_bytes())
+            .map_err(database_error)?;
+        self.flush()
+    }
+
+    fn load_statuses(&self) -> Result<Vec<PackageSync>, StoreError> {
+        self.statuses
+            .iter()
+            .map(|entry| {
+                let (key, bytes) = entry.map_err(database_error)?;
+                let key = String::from_utf8_lossy(&key).into_owned();
+                let record: StatusRecord = decode(&key, &bytes)?;
+                PackageSync::try_from(record).map_err(|reason| StoreError::Corrupt { key, reason })
+            })
+            .collect()
+    }
+
+    fn append_event(
+        &self,
+        kind: EventKind,
+        at: SystemTime,
+        retention: u64,
+    ) -> Result<Event, StoreError> {
+        let last = match self.events.last().map_err(database_error)? {
+            Some((key, _)) => sequence_of(&key)?,
+            None => 0,
+        };
+        let event = Event {
+            sequence: last + 1,
+            at,
+            kind,
+        };
+        self.events
+            .insert(
+                event.sequence.to_be_bytes(),
+                encode(&EventRecord::from(&event))?,
+            )
+            .map_err(database_error)?;
+        let oldest_kept = event
+            .sequence
+            .saturating_sub(retention.saturating_sub(1))
+            .max(1);
+        while let Some((key, _)) = self.events.first().map_err(database_error)? {
+            if sequence_of(&key)? >= oldest_kept {
+                break;
+            }
+            self.events.remove(key).map_err(database_error)?;
+        }
+        self.flush()?;
+        Ok(event)
+    }
+
+    fn event_bounds(&self) -> Result<Option<(u64, u64)>, StoreError> {
+        let first = self.events.first().map_err(database_error)?;
+        let last = self.events.last().map_err(database_error)?;
+        match (first, last) {
+            (Some((first, _)), Some((last, _))) => {
+                Ok(Some((sequence_of(&first)?, sequence_of(&last)?)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    fn events_after(&self, sequence: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
+        self.events
+            .range(sequence.saturating_add(1).to_be_bytes()..)
+            .take(limit)
+            .map(|entry| Self::decode_event(&entry.map_err(database_error)?.1))
+            .collect()
+    }
+}
+
+fn status_key(environment: &str, package: &str) -> String {
+    format!("{environment}/{package}")
+}
+
+fn sequence_of(key: &[u8]) -> Result<u64, StoreError> {
+    <[u8; 8]>::try_from(key)
+        .map(u64::from_be_bytes)
+        .map_err(|_| StoreError::Corrupt {
+            key: "events".into(),
+            reason: "a key is not a sequence number".into(),
+        })
+}
+
+impl SledStore {
+    fn decode_event(bytes: &[u8]) -> Result<Event, StoreError> {
+        let record: EventRecord = decode("event", bytes)?;
+        let sequence = record.sequence;
+        Event::try_from(record).map_err(|reason| StoreError::Corrupt {
+            key: format!("event {sequence}"),
+            reason,
+        })
+    }
 }
 
 impl ChangeRequestStore for SledStore {
@@ -258,6 +372,25 @@ impl ChangeRequestStore for SledStore {
             )
             .map_err(database_error)?;
         self.flush()
+    }
+}
+
+/// Opens `path`, waiting out the directory lock a just-dropped store's background
+/// flusher may still hold.
+#[cfg(test)]
+pub(crate) fn reopen(path: &Path) -> SledStore {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match SledStore::open(path) {
+            Ok(store) => return store,
+            Err(error) => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "cannot reopen: {error}"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
     }
 }
 
@@ -312,7 +445,7 @@ mod tests {
                 .expect("insert");
             db.flush().expect("flush");
         }
-        let store = SledStore::open(&path).expect("rebuilt");
+        let store = reopen(&path);
         assert_eq!(store.load_config().expect("load"), None);
     }
 }

@@ -12,7 +12,7 @@ use datakit::manifest::{Version, package_manifest_path, parse_deployed_package, 
 use tokio::sync::{Mutex, Notify};
 
 use super::{
-    EnvironmentCatalog, LoadedConfig, PromotionError,
+    EnvironmentCatalog, EventKind, EventLog, LoadedConfig, PromotionError,
     model::{Promotion, PromotionKind, PromotionState},
     policy::{EffectiveRule, Policy},
 };
@@ -51,6 +51,7 @@ pub struct Ports {
     pub registry: Arc<dyn Registry>,
     pub cluster: Arc<dyn ClusterStatus>,
     pub store: Arc<dyn StateStore>,
+    pub events: Arc<EventLog>,
 }
 
 /// The promotion engine.
@@ -88,6 +89,26 @@ impl Engine {
         })
     }
 
+    /// Saves a promotion, then publishes it to watchers.
+    fn persist(&self, promotion: &Promotion) -> Result<(), PromotionError> {
+        self.ports.store.save_promotion(promotion)?;
+        self.ports
+            .events
+            .publish(EventKind::Promotion(Box::new(promotion.clone())))?;
+        Ok(())
+    }
+
+    /// Promotions not yet finished (for snapshots).
+    pub fn open_promotions(&self) -> Result<Vec<Promotion>, PromotionError> {
+        Ok(self
+            .ports
+            .store
+            .load_promotions()?
+            .into_iter()
+            .filter(|p| !p.state.is_terminal())
+            .collect())
+    }
+
     /// Asks the reconcile loop to run now.
     pub fn wake(&self) {
         self.wake.notify_one();
@@ -122,6 +143,35 @@ impl Engine {
         let rule = EffectiveRule::for_promotion(environment, request.kind);
         let policy = rule.description.clone();
         let file = package_manifest_path(&environment.name, &request.package);
+        // Held from here to the new record, so concurrent requests see each other.
+        let guard = if request.dry_run {
+            None
+        } else {
+            Some(self.lock.lock().await)
+        };
+        let promotions = self.ports.store.load_promotions()?;
+        if !request.dry_run
+            && let Some(existing) = promotions.iter().find(|p| {
+                !p.state.is_terminal()
+                    && p.same_request(
+                        &request.package,
+                        &target.version,
+                        &environment.name,
+                        request.kind,
+                    )
+            })
+        {
+            return Ok(PromoteOutcome {
+                promotion: Some(existing.clone()),
+                no_op: false,
+                diff: String::new(),
+                policy,
+                summary: format!(
+                    "promotion {} is already under way for this request",
+                    existing.id
+                ),
+            });
+        }
         let current = self.current_manifest(&file).await?;
         if let Some(current) = &current
             && current.version == target.version
@@ -159,25 +209,6 @@ impl Engine {
             });
         }
 
-        let guard = self.lock.lock().await;
-        let promotions = self.ports.store.load_promotions()?;
-        if let Some(open) = promotions.iter().find(|p| {
-            p.state.is_open()
-                && p.same_request(
-                    &request.package,
-                    &target.version,
-                    &environment.name,
-                    request.kind,
-                )
-        }) {
-            return Ok(PromoteOutcome {
-                promotion: Some(open.clone()),
-                no_op: false,
-                diff: String::new(),
-                policy,
-                summary: format!("promotion {} is already open for this request", open.id),
-            });
-        }
         let number = self.ports.store.next_promotion_number()?;
         let now = super::model::now();
         let mut promotion = Promotion {
@@ -203,12 +234,12 @@ impl Engine {
             transitions: Vec::new(),
         };
         promotion.enter(PromotionState::Requested, "accepted");
-        self.ports.store.save_promotion(&promotion)?;
+        self.persist(&promotion)?;
         promotion.enter(
             PromotionState::Validated,
             format!("validated; digest pinned to {}", promotion.digest),
         );
-        self.ports.store.save_promotion(&promotion)?;
+        self.persist(&promotion)?;
         for older in promotions.iter().filter(|p| {
             p.state.is_open()
                 && p.package == promotion.package
@@ -244,7 +275,7 @@ impl Engine {
         }
         older.superseded_by = Some(by.to_owned());
         older.enter(PromotionState::Superseded, format!("superseded by {by}"));
-        self.ports.store.save_promotion(&older)?;
+        self.persist(&older)?;
         Ok(())
     }
 

@@ -82,7 +82,7 @@ impl Engine {
     }
 
     fn save(&self, promotion: &Promotion) -> Result<Step, PromotionError> {
-        self.ports.store.save_promotion(promotion)?;
+        self.persist(promotion)?;
         tracing::info!(state = promotion.state.name(), message = %promotion.message, "promotion moved");
         Ok(Step::Moved)
     }
@@ -90,7 +90,7 @@ impl Engine {
     /// Saves `promotion` only if what it shows changed (message, approvals, checks).
     fn refresh(&self, before: &Promotion, promotion: &Promotion) -> Result<Step, PromotionError> {
         if before != promotion {
-            self.ports.store.save_promotion(promotion)?;
+            self.persist(promotion)?;
         }
         Ok(Step::Wait)
     }
@@ -231,7 +231,7 @@ impl Engine {
             }
             Err(error) => {
                 promotion.message = format!("merge will be retried: {error}");
-                self.ports.store.save_promotion(&promotion)?;
+                self.persist(&promotion)?;
                 Err(error.into())
             }
         }

@@ -1,0 +1,43 @@
+//! `dk logs PKG --env ENV [--follow] [--sync] [--tail N] [--since D]`: streams lines as
+//! dkd sends them; dkd's own notices go to stderr so stdout is only the log.
+
+use std::{io::Write, time::SystemTime};
+
+use datakit::proto::{LogSource, LogsRequest};
+use tokio_stream::StreamExt;
+
+use crate::{cli::LogsArgs, connect::Client, error::CliError};
+
+/// `dk logs`.
+pub async fn logs(client: &mut Client, args: LogsArgs) -> Result<String, CliError> {
+    let since = args
+        .since
+        .and_then(|d| SystemTime::now().checked_sub(d))
+        .map(prost_types::Timestamp::from);
+    let request = LogsRequest {
+        package: args.package,
+        environment: args.env,
+        follow: args.follow,
+        sync: args.sync,
+        tail: args.tail.unwrap_or_default(),
+        since,
+    };
+    let mut lines = client.logs(request).await?.into_inner();
+    while let Some(line) = lines.next().await {
+        let line = line?;
+        if line.source == LogSource::Notice as i32 {
+            eprintln!("note: {}", line.text);
+            continue;
+        }
+        let time = line.time.map(|t| t.to_string()).unwrap_or_default();
+        let mut stdout = std::io::stdout().lock();
+        // A closed pipe (`dk logs … | head`) ends the command quietly.
+        if writeln!(stdout, "{time} {}", line.text)
+            .and_then(|()| stdout.flush())
+            .is_err()
+        {
+            break;
+        }
+    }
+    Ok(String::new())
+}

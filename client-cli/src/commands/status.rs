@@ -1,0 +1,240 @@
+//! `dk status PKG` / `dk status --env ENV` (and `--watch`): the product docs' tables,
+//! served from dkd's cache.
+
+use std::{
+    io::{IsTerminal, Write},
+    time::SystemTime,
+};
+
+use datakit::proto::{self, StatusRequest, WatchRequest, watch_event::Event};
+use serde::Serialize;
+use tokio_stream::StreamExt;
+
+use crate::{
+    cli::StatusArgs,
+    connect::Client,
+    error::{CliError, Failure},
+    output::{NONE, OutputFormat, Table, render_structured, time_ago},
+};
+
+/// One row as `-o json|yaml` shows it (absolute times).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RowView {
+    package: String,
+    environment: String,
+    deployed: bool,
+    version: Option<String>,
+    digest: Option<String>,
+    status: Option<String>,
+    health: Option<String>,
+    last_sync: Option<String>,
+    last_run: Option<String>,
+    synced_revision: Option<String>,
+    message: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct TableView {
+    package: Option<String>,
+    environment: Option<String>,
+    revision: String,
+    rows: Vec<RowView>,
+}
+
+fn enum_name(prefix: &str, name: &str) -> String {
+    name.trim_start_matches(prefix)
+        .split('_')
+        .map(|w| w[..1].to_owned() + &w[1..].to_lowercase())
+        .collect()
+}
+
+fn sync_name(value: i32) -> String {
+    proto::SyncStatus::try_from(value).map_or_else(
+        |_| "Unknown".into(),
+        |s| enum_name("SYNC_STATUS_", s.as_str_name()),
+    )
+}
+
+fn health_name(value: i32) -> String {
+    proto::Health::try_from(value).map_or_else(
+        |_| "Unknown".into(),
+        |h| enum_name("HEALTH_", h.as_str_name()),
+    )
+}
+
+fn row_view(row: &proto::PackageStatus) -> RowView {
+    let some = |text: &str| Some(text.to_owned()).filter(|t| !t.is_empty());
+    RowView {
+        package: row.package.clone(),
+        environment: row.environment.clone(),
+        deployed: row.deployed,
+        version: some(&row.version),
+        digest: some(&row.digest),
+        status: row.deployed.then(|| sync_name(row.sync_status)),
+        health: row.deployed.then(|| health_name(row.health)),
+        last_sync: row.last_sync.as_ref().map(ToString::to_string),
+        last_run: row
+            .last_run
+            .as_ref()
+            .and_then(|r| r.started_at.as_ref())
+            .map(ToString::to_string),
+        synced_revision: some(&row.synced_revision),
+        message: some(&row.message),
+    }
+}
+
+fn ago(timestamp: Option<&prost_types::Timestamp>) -> String {
+    timestamp
+        .and_then(|t| SystemTime::try_from(*t).ok())
+        .map_or_else(|| NONE.to_owned(), |t| time_ago(t, SystemTime::now()))
+}
+
+fn last_run(row: &proto::PackageStatus) -> String {
+    let Some(run) = &row.last_run else {
+        return NONE.to_owned();
+    };
+    let result = proto::RunResult::try_from(run.result).map_or_else(
+        |_| "unknown".into(),
+        |r| {
+            r.as_str_name()
+                .trim_start_matches("RUN_RESULT_")
+                .to_lowercase()
+        },
+    );
+    format!("{} ({result})", ago(run.started_at.as_ref()))
+}
+
+fn heading(title: &str) -> String {
+    format!("{title}\n{}\n\n", "━".repeat(title.chars().count()))
+}
+
+fn render(args: &StatusArgs, response: &proto::StatusResponse) -> String {
+    if let (Some(package), None) = (&args.package, &args.env) {
+        let mut table = Table::new(&["Environment", "Version", "Status", "Last Sync", "Last Run"]);
+        for row in &response.packages {
+            let deployed = row.deployed;
+            table.row(vec![
+                row.environment.clone(),
+                if deployed {
+                    row.version.clone()
+                } else {
+                    NONE.into()
+                },
+                if deployed {
+                    sync_name(row.sync_status)
+                } else {
+                    NONE.into()
+                },
+                if deployed {
+                    ago(row.last_sync.as_ref())
+                } else {
+                    NONE.into()
+                },
+                if deployed { last_run(row) } else { NONE.into() },
+            ]);
+        }
+        return heading(&format!("Package: {package}")) + &table.render();
+    }
+    let environment = args.env.clone().unwrap_or_default();
+    let mut table = Table::new(&["Package", "Version", "Status", "Health"]);
+    for row in response.packages.iter().filter(|r| r.deployed) {
+        let health = health_name(row.health);
+        let marked = if row.health == proto::Health::Degraded as i32 {
+            format!("{health} ⚠")
+        } else {
+            health
+        };
+        table.row(vec![
+            row.package.clone(),
+            row.version.clone(),
+            sync_name(row.sync_status),
+            marked,
+        ]);
+    }
+    heading(&format!("Environment: {environment}")) + &table.render()
+}
+
+async fn fetch(client: &mut Client, args: &StatusArgs) -> Result<proto::StatusResponse, CliError> {
+    let request = StatusRequest {
+        package: args.package.clone().unwrap_or_default(),
+        environment: args.env.clone().unwrap_or_default(),
+    };
+    Ok(client.status(request).await?.into_inner())
+}
+
+fn output(
+    args: &StatusArgs,
+    format: OutputFormat,
+    response: &proto::StatusResponse,
+) -> Result<String, CliError> {
+    if format == OutputFormat::Table {
+        return Ok(render(args, response));
+    }
+    let view = TableView {
+        package: args.package.clone(),
+        environment: args.env.clone(),
+        revision: response.revision.clone(),
+        rows: response.packages.iter().map(row_view).collect(),
+    };
+    render_structured(format, &view)
+}
+
+/// `dk status`.
+pub async fn status(
+    client: &mut Client,
+    format: OutputFormat,
+    args: StatusArgs,
+) -> Result<String, CliError> {
+    let response = fetch(client, &args).await?;
+    let first = output(&args, format, &response)?;
+    if !args.watch {
+        return Ok(first);
+    }
+    watch(client, format, &args, first).await
+}
+
+/// Redraws the table whenever the Watch stream reports a change that alters it.
+async fn watch(
+    client: &mut Client,
+    format: OutputFormat,
+    args: &StatusArgs,
+    first: String,
+) -> Result<String, CliError> {
+    let terminal = std::io::stdout().is_terminal();
+    let draw = |text: &str| {
+        let mut stdout = std::io::stdout().lock();
+        let clear = if terminal { "\x1b[2J\x1b[H" } else { "" };
+        let _ = write!(stdout, "{clear}{text}");
+        if !terminal {
+            let _ = writeln!(stdout);
+        }
+        let _ = stdout.flush();
+    };
+    draw(&first);
+    let mut shown = first;
+    let request = WatchRequest {
+        package: args.package.clone().unwrap_or_default(),
+        environment: args.env.clone().unwrap_or_default(),
+        resume_after: None,
+    };
+    let mut events = client.watch(request).await?.into_inner();
+    while let Some(event) = events.next().await {
+        let event = event?;
+        if matches!(
+            event.event,
+            Some(Event::Heartbeat(_)) | Some(Event::Snapshot(_)) | None
+        ) {
+            continue;
+        }
+        let text = output(args, format, &fetch(client, args).await?)?;
+        if text != shown {
+            draw(&text);
+            shown = text;
+        }
+    }
+    Err(CliError::new(
+        Failure::Unavailable,
+        "dkd closed the watch stream (shutting down?)",
+    ))
+}

@@ -1,0 +1,113 @@
+//! The Logs stream: the sync log of a package in an environment (`sync: true`), or its run
+//! logs — which the embedded target does not have, so it says so in one line and shows
+//! the sync log. `follow` keeps streaming new lines until the client goes away.
+
+use std::{sync::Arc, time::Duration};
+
+use datakit::proto;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tonic::Status;
+
+use super::convert;
+use crate::cluster::{ClusterStatus, SyncLogLine};
+
+/// How often a followed log is re-read.
+const FOLLOW_INTERVAL: Duration = Duration::from_millis(200);
+
+/// What a Logs stream needs.
+#[derive(Clone)]
+pub struct LogSources {
+    pub cluster: Arc<dyn ClusterStatus>,
+    pub shutdown: CancellationToken,
+}
+
+type Sender = mpsc::Sender<Result<proto::LogsResponse, Status>>;
+
+fn line(environment: &str, package: &str, log: &SyncLogLine) -> proto::LogsResponse {
+    proto::LogsResponse {
+        time: Some(convert::timestamp(log.at)),
+        source: proto::LogSource::Sync as i32,
+        origin: format!("sync/{environment}/{package}"),
+        text: log.text.clone(),
+    }
+}
+
+impl LogSources {
+    /// Starts the stream for `request` (already validated).
+    pub fn start(
+        self,
+        request: proto::LogsRequest,
+    ) -> ReceiverStream<Result<proto::LogsResponse, Status>> {
+        let (sender, receiver) = mpsc::channel(256);
+        tokio::spawn(async move {
+            if let Err(status) = self.run(&request, &sender).await {
+                let _ = sender.send(Err(status)).await;
+            }
+        });
+        ReceiverStream::new(receiver)
+    }
+
+    async fn send(&self, sender: &Sender, response: proto::LogsResponse) -> Result<(), Status> {
+        // A client that went away simply ends the stream.
+        sender
+            .send(Ok(response))
+            .await
+            .map_err(|_| Status::cancelled("client went away"))
+    }
+
+    async fn run(&self, request: &proto::LogsRequest, sender: &Sender) -> Result<(), Status> {
+        let (environment, package) = (request.environment.as_str(), request.package.as_str());
+        if !request.sync {
+            let notice = proto::LogsResponse {
+                time: Some(convert::timestamp(crate::promotion::now())),
+                source: proto::LogSource::Notice as i32,
+                origin: "dkd".into(),
+                text: format!(
+                    "no runtime is attached to {environment} (embedded target): showing the sync log instead"
+                ),
+            };
+            self.send(sender, notice).await?;
+        }
+        let since = request
+            .since
+            .and_then(|t| std::time::SystemTime::try_from(t).ok());
+        let read = || async {
+            self.cluster
+                .sync_log(environment, package)
+                .await
+                .map_err(|e| Status::unavailable(e.to_string()))
+        };
+        let lines = read().await?;
+        let wanted: Vec<&SyncLogLine> = lines
+            .iter()
+            .filter(|l| since.is_none_or(|s| l.at >= s))
+            .collect();
+        let tail = usize::try_from(request.tail).unwrap_or(usize::MAX);
+        let skip = if request.tail == 0 {
+            0
+        } else {
+            wanted.len().saturating_sub(tail)
+        };
+        for log in &wanted[skip..] {
+            self.send(sender, line(environment, package, log)).await?;
+        }
+        if !request.follow {
+            return Ok(());
+        }
+        let mut seen = lines.len();
+        loop {
+            tokio::select! {
+                () = self.shutdown.cancelled() => return Ok(()),
+                () = sender.closed() => return Ok(()),
+                () = tokio::time::sleep(FOLLOW_INTERVAL) => {}
+            }
+            let lines = read().await?;
+            for log in lines.iter().skip(seen) {
+                self.send(sender, line(environment, package, log)).await?;
+            }
+            seen = lines.len();
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! The Watch stream of one client: a snapshot (or a replay from its resume point), then
+//! live events, each with its sequence number, and heartbeats when idle. Each client has
+//! its own bounded buffer fed by its own task: a slow client falls behind on the live
+//! channel and catches up from the store, never stalling others or the engine.
+
+use std::{sync::Arc, time::Duration};
+
+use datakit::proto;
+use tokio::sync::{broadcast::error::RecvError, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tonic::Status;
+
+use super::{convert, errors};
+use crate::promotion::{
+    Engine, EnvironmentCatalog, Event, EventKind, EventLog, PromotionError, ReadError, StatusBoard,
+};
+
+/// Messages buffered per client before its task waits for the client.
+const CLIENT_BUFFER: usize = 256;
+/// Events read from the store per catch-up batch.
+const CATCH_UP_BATCH: usize = 512;
+
+/// What a Watch stream needs.
+#[derive(Clone)]
+pub struct WatchSources {
+    pub catalog: Arc<EnvironmentCatalog>,
+    pub events: Arc<EventLog>,
+    pub board: Arc<StatusBoard>,
+    pub engine: Arc<Engine>,
+    pub heartbeat: Duration,
+    pub shutdown: CancellationToken,
+}
+
+type Sender = mpsc::Sender<Result<proto::WatchEvent, Status>>;
+
+/// Why a stream stopped early.
+enum Stop {
+    /// The client went away or dkd is shutting down.
+    Gone,
+    /// Something the client must be told.
+    Failed(Status),
+}
+
+fn read_error(error: ReadError) -> Status {
+    match error {
+        ReadError::Expired { .. } | ReadError::Ahead { .. } => {
+            Status::out_of_range(error.to_string())
+        }
+        ReadError::Unavailable(error) => errors::status(error),
+    }
+}
+
+fn to_proto(event: &Event, engine: &Engine) -> proto::WatchEvent {
+    use proto::watch_event::Event as Payload;
+    let payload = match &event.kind {
+        EventKind::Promotion(promotion) => {
+            Payload::Promotion(convert::promotion(promotion, engine.explain(promotion)))
+        }
+        EventKind::Status { status, deployed } => Payload::Status(convert::package_status(
+            &status.package,
+            &status.environment,
+            deployed.then_some(status),
+        )),
+        EventKind::Config { revision, problems } => Payload::Config(proto::ConfigChanged {
+            revision: revision.clone(),
+            problems: problems.iter().map(convert::problem).collect(),
+        }),
+    };
+    proto::WatchEvent {
+        sequence: event.sequence,
+        time: Some(convert::timestamp(event.at)),
+        event: Some(payload),
+        snapshot_sequence: 0,
+    }
+}
+
+impl WatchSources {
+    /// Starts the stream for `request`; the returned receiver is the response body.
+    pub fn start(
+        self,
+        request: proto::WatchRequest,
+    ) -> ReceiverStream<Result<proto::WatchEvent, Status>> {
+        let (sender, receiver) = mpsc::channel(CLIENT_BUFFER);
+        tokio::spawn(async move {
+            if let Stop::Failed(status) = self.stream(&request, &sender).await {
+                let _ = sender.send(Err(status)).await;
+            }
+        });
+        ReceiverStream::new(receiver)
+    }
+
+    async fn send(&self, sender: &Sender, event: proto::WatchEvent) -> Result<(), Stop> {
+        tokio::select! {
+            sent = sender.send(Ok(event)) => sent.map_err(|_| Stop::Gone),
+            () = self.shutdown.cancelled() => Err(Stop::Gone),
+        }
+    }
+
+    async fn stream(&self, request: &proto::WatchRequest, sender: &Sender) -> Stop {
+        match self.run(request, sender).await {
+            Ok(()) => Stop::Gone,
+            Err(stop) => stop,
+        }
+    }
+
+    async fn run(&self, request: &proto::WatchRequest, sender: &Sender) -> Result<(), Stop> {
+        // Subscribe before reading anything, so no event falls between the two.
+        let mut live = self.events.subscribe();
+        let mut last = match request.resume_after {
+            Some(sequence) => sequence,
+            None => {
+                let sequence = self
+                    .events
+                    .last_sequence()
+                    .map_err(|e| Stop::Failed(errors::status(e)))?;
+                let snapshot = self
+                    .snapshot(request, sequence)
+                    .map_err(|e| Stop::Failed(errors::status(e)))?;
+                self.send(sender, snapshot).await?;
+                sequence
+            }
+        };
+        last = self.catch_up(request, sender, last).await?;
+        let mut heartbeat = tokio::time::interval(self.heartbeat);
+        heartbeat.reset();
+        loop {
+            tokio::select! {
+                () = self.shutdown.cancelled() => return Ok(()),
+                () = sender.closed() => return Ok(()),
+                _ = heartbeat.tick() => {
+                    let beat = proto::WatchEvent {
+                        sequence: 0,
+                        time: Some(convert::timestamp(crate::promotion::now())),
+                        event: Some(proto::watch_event::Event::Heartbeat(proto::Heartbeat {})),
+                        snapshot_sequence: 0,
+                    };
+                    self.send(sender, beat).await?;
+                }
+                received = live.recv() => match received {
+                    Ok(event) if event.sequence <= last => {}
+                    Ok(event) if event.sequence == last + 1 => {
+                        if event.matches(&request.package, &request.environment) {
+                            self.send(sender, to_proto(&event, &self.engine)).await?;
+                            heartbeat.reset();
+                        }
+                        last = event.sequence;
+                    }
+                    // A gap (or a lag): the store has everything in order.
+                    Ok(_) | Err(RecvError::Lagged(_)) => last = self.catch_up(request, sender, last).await?,
+                    Err(RecvError::Closed) => return Ok(()),
+                },
+            }
+        }
+    }
+
+    /// Sends every stored event after `last` that matches; returns the new last sequence.
+    async fn catch_up(
+        &self,
+        request: &proto::WatchRequest,
+        sender: &Sender,
+        mut last: u64,
+    ) -> Result<u64, Stop> {
+        loop {
+            let batch = self
+                .events
+                .read_after(last, CATCH_UP_BATCH)
+                .map_err(|e| Stop::Failed(read_error(e)))?;
+            if batch.is_empty() {
+                return Ok(last);
+            }
+            for event in batch {
+                if event.matches(&request.package, &request.environment) {
+                    self.send(sender, to_proto(&event, &self.engine)).await?;
+                }
+                last = event.sequence;
+            }
+        }
+    }
+
+    fn snapshot(
+        &self,
+        request: &proto::WatchRequest,
+        sequence: u64,
+    ) -> Result<proto::WatchEvent, PromotionError> {
+        let wanted = |package: &str, environment: &str| {
+            (request.package.is_empty() || request.package == package)
+                && (request.environment.is_empty() || request.environment == environment)
+        };
+        let packages = self
+            .board
+            .all()?
+            .iter()
+            .filter(|s| wanted(&s.package, &s.environment))
+            .map(|s| convert::package_status(&s.package, &s.environment, Some(s)))
+            .collect();
+        let promotions = self
+            .engine
+            .open_promotions()?
+            .iter()
+            .filter(|p| wanted(&p.package, &p.environment))
+            .map(|p| convert::promotion(p, self.engine.explain(p)))
+            .collect();
+        let environments = match self.catalog.snapshot().current {
+            Some(config) => config
+                .environments
+                .environments()
+                .iter()
+                .filter(|e| request.environment.is_empty() || request.environment == e.name)
+                .map(|e| convert::environment(&config, e))
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok(proto::WatchEvent {
+            sequence: 0,
+            time: Some(convert::timestamp(crate::promotion::now())),
+            event: Some(proto::watch_event::Event::Snapshot(proto::Snapshot {
+                packages,
+                promotions,
+                environments,
+            })),
+            snapshot_sequence: sequence,
+        })
+    }
+}

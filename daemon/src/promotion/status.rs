@@ -1,0 +1,263 @@
+//! What runs where, served from memory: every package's status per environment, loaded
+//! from the state store at start and updated as the cluster reports changes — saved
+//! first, then cached, then published as an event.
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, RwLock},
+};
+
+use super::{EventKind, EventLog, PromotionError};
+use crate::{cluster::PackageSync, store::StateStore};
+
+type Key = (String, String);
+
+/// The status cache.
+pub struct StatusBoard {
+    store: Arc<dyn StateStore>,
+    events: Arc<EventLog>,
+    /// (environment, package) → status.
+    statuses: RwLock<BTreeMap<Key, PackageSync>>,
+}
+
+impl std::fmt::Debug for StatusBoard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatusBoard").finish_non_exhaustive()
+    }
+}
+
+fn poisoned() -> PromotionError {
+    PromotionError::Unavailable("status cache poisoned".into())
+}
+
+impl StatusBoard {
+    /// A board holding what the store saved.
+    pub fn load(store: Arc<dyn StateStore>, events: Arc<EventLog>) -> Result<Self, PromotionError> {
+        let statuses = store
+            .load_statuses()?
+            .into_iter()
+            .map(|s| ((s.environment.clone(), s.package.clone()), s))
+            .collect();
+        Ok(Self {
+            store,
+            events,
+            statuses: RwLock::new(statuses),
+        })
+    }
+
+    /// Records what `environment` runs now (its whole content): changed statuses are saved
+    /// and published; packages no longer there are removed. Returns how many changed.
+    pub fn observe(
+        &self,
+        environment: &str,
+        current: Vec<PackageSync>,
+    ) -> Result<usize, PromotionError> {
+        let known: Vec<PackageSync> = self.for_environment(environment)?;
+        let mut changed = 0;
+        for status in &current {
+            let before = known.iter().find(|k| k.package == status.package);
+            if before != Some(status) {
+                self.store.save_status(status)?;
+                self.write()?.insert(
+                    (environment.to_owned(), status.package.clone()),
+                    status.clone(),
+                );
+                self.events.publish(EventKind::Status {
+                    status: status.clone(),
+                    deployed: true,
+                })?;
+                changed += 1;
+            }
+        }
+        for gone in known
+            .into_iter()
+            .filter(|k| !current.iter().any(|c| c.package == k.package))
+        {
+            self.store.delete_status(environment, &gone.package)?;
+            self.write()?
+                .remove(&(environment.to_owned(), gone.package.clone()));
+            self.events.publish(EventKind::Status {
+                status: gone,
+                deployed: false,
+            })?;
+            changed += 1;
+        }
+        Ok(changed)
+    }
+
+    fn write(
+        &self,
+    ) -> Result<std::sync::RwLockWriteGuard<'_, BTreeMap<Key, PackageSync>>, PromotionError> {
+        self.statuses.write().map_err(|_| poisoned())
+    }
+
+    /// One package in one environment.
+    pub fn get(
+        &self,
+        environment: &str,
+        package: &str,
+    ) -> Result<Option<PackageSync>, PromotionError> {
+        let statuses = self.statuses.read().map_err(|_| poisoned())?;
+        Ok(statuses
+            .get(&(environment.to_owned(), package.to_owned()))
+            .cloned())
+    }
+
+    /// Every package of one environment, by name.
+    pub fn for_environment(&self, environment: &str) -> Result<Vec<PackageSync>, PromotionError> {
+        let statuses = self.statuses.read().map_err(|_| poisoned())?;
+        let start = (environment.to_owned(), String::new());
+        Ok(statuses
+            .range(start..)
+            .take_while(|((env, _), _)| env == environment)
+            .map(|(_, s)| s.clone())
+            .collect())
+    }
+
+    /// Whether any environment runs `package`.
+    pub fn knows_package(&self, package: &str) -> Result<bool, PromotionError> {
+        let statuses = self.statuses.read().map_err(|_| poisoned())?;
+        Ok(statuses.keys().any(|(_, p)| p == package))
+    }
+
+    /// Every status (for snapshots).
+    pub fn all(&self) -> Result<Vec<PackageSync>, PromotionError> {
+        Ok(self
+            .statuses
+            .read()
+            .map_err(|_| poisoned())?
+            .values()
+            .cloned()
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use super::*;
+    use crate::{
+        cluster::{HealthState, SyncState},
+        store::MemoryStore,
+    };
+
+    fn status(package: &str, version: &str) -> PackageSync {
+        PackageSync {
+            package: package.into(),
+            environment: "dev".into(),
+            version: version.into(),
+            digest: "sha256:abc".into(),
+            promotion_id: None,
+            revision: "c1".into(),
+            sync: SyncState::Synced,
+            health: HealthState::Healthy,
+            last_sync: SystemTime::UNIX_EPOCH,
+            message: String::new(),
+        }
+    }
+
+    #[test]
+    fn only_changes_are_saved_and_published_and_removals_are_too() {
+        let store: Arc<dyn StateStore> = Arc::new(MemoryStore::default());
+        let events = Arc::new(EventLog::new(store.clone(), 100));
+        let board = StatusBoard::load(store.clone(), events.clone()).expect("load");
+        assert_eq!(
+            board
+                .observe("dev", vec![status("a", "v1"), status("b", "v1")])
+                .expect("observe"),
+            2
+        );
+        assert_eq!(
+            board
+                .observe("dev", vec![status("a", "v1"), status("b", "v1")])
+                .expect("observe"),
+            0
+        );
+        assert_eq!(
+            board
+                .observe("dev", vec![status("a", "v2")])
+                .expect("observe"),
+            2,
+            "a changed, b removed"
+        );
+        assert_eq!(
+            board.get("dev", "a").expect("get").map(|s| s.version),
+            Some("v2".into())
+        );
+        assert_eq!(board.get("dev", "b").expect("get"), None);
+        assert_eq!(events.last_sequence().expect("seq"), 4);
+        let reloaded = StatusBoard::load(store, events).expect("reload");
+        assert_eq!(
+            reloaded.for_environment("dev").expect("env"),
+            vec![status("a", "v2")]
+        );
+    }
+}
+
+/// One row of a status table: a package in an environment, `status: None` when it is not
+/// deployed there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusRow {
+    pub package: String,
+    pub environment: String,
+    pub status: Option<PackageSync>,
+}
+
+impl StatusBoard {
+    /// The rows of `dk status`: for a package, one per environment in path order; for an
+    /// environment, one per deployed package; for both, the one row. `is_known` says
+    /// whether a package dkd has no status for exists at all (e.g. has promotions).
+    pub fn table(
+        &self,
+        config: &super::LoadedConfig,
+        package: Option<&str>,
+        environment: Option<&str>,
+        is_known: impl Fn(&str) -> Result<bool, PromotionError>,
+    ) -> Result<Vec<StatusRow>, PromotionError> {
+        if let Some(environment) = environment
+            && config.environments.get(environment).is_none()
+        {
+            return Err(PromotionError::NotFound(format!(
+                "environment {environment:?} not found; known environments: {}",
+                config.environments.names().join(", ")
+            )));
+        }
+        if let Some(package) = package
+            && !self.knows_package(package)?
+            && !is_known(package)?
+        {
+            return Err(PromotionError::NotFound(format!(
+                "package {package:?} is not deployed anywhere and was never promoted (see dk history {package})"
+            )));
+        }
+        let row = |environment: &str, package: &str| -> Result<StatusRow, PromotionError> {
+            Ok(StatusRow {
+                package: package.to_owned(),
+                environment: environment.to_owned(),
+                status: self.get(environment, package)?,
+            })
+        };
+        match (package, environment) {
+            (Some(package), Some(environment)) => Ok(vec![row(environment, package)?]),
+            (Some(package), None) => config
+                .environments
+                .path_order()
+                .iter()
+                .map(|env| row(&env.name, package))
+                .collect(),
+            (None, Some(environment)) => Ok(self
+                .for_environment(environment)?
+                .into_iter()
+                .map(|s| StatusRow {
+                    package: s.package.clone(),
+                    environment: s.environment.clone(),
+                    status: Some(s),
+                })
+                .collect()),
+            (None, None) => Err(PromotionError::InvalidInput(
+                "give a package (dk status PACKAGE) or an environment (dk status --env ENV)".into(),
+            )),
+        }
+    }
+}
