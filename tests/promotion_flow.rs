@@ -11,6 +11,24 @@ fn json(output: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).expect("JSON output")
 }
 
+/// `dk -o json promote PACKAGE VERSION --to ENV EXTRA…`.
+fn promote_json(
+    home: &TestHome,
+    package: &str,
+    version: &str,
+    env: &str,
+    extra: &[&str],
+) -> serde_json::Value {
+    let mut args = vec!["-o", "json", "promote", package, version, "--to", env];
+    args.extend(extra);
+    json(&home.dk(&args))
+}
+
+/// `dk -o json promote PACKAGE VERSION --to ENV --status`.
+fn status_of(home: &TestHome, package: &str, version: &str, env: &str) -> serde_json::Value {
+    promote_json(home, package, version, env, &["--status"])
+}
+
 /// `git show main:PATH` in the deployment repository.
 fn on_main(home: &TestHome, path: &str) -> String {
     git(
@@ -37,16 +55,7 @@ fn dev_int_prod_with_every_approval_rule_enforced() {
     let digest = package.publish(&home, "v1.0.0");
 
     // dev: auto-merge once checks pass.
-    let dev = json(&home.dk(&[
-        "-o",
-        "json",
-        "promote",
-        "my-package",
-        "v1.0.0",
-        "--to",
-        "dev",
-        "--wait",
-    ]));
+    let dev = promote_json(&home, "my-package", "v1.0.0", "dev", &["--wait"]);
     assert_eq!(dev["promotion"]["state"], "Healthy", "{dev}");
     let id = dev["promotion"]["id"].as_str().expect("id").to_owned();
     let manifest = on_main(&home, "environments/dev/my-package.yaml");
@@ -62,27 +71,10 @@ fn dev_int_prod_with_every_approval_rule_enforced() {
     assert!(manifest.contains("namespace: dev"), "{manifest}");
 
     // int: one approval from @team-leads; the promoter and outsiders are refused.
-    let int = json(&home.dk(&[
-        "-o",
-        "json",
-        "promote",
-        "my-package",
-        "v1.0.0",
-        "--to",
-        "int",
-    ]));
+    let int = promote_json(&home, "my-package", "v1.0.0", "int", &[]);
     let int_id = int["promotion"]["id"].as_str().expect("id").to_owned();
     let status = eventually("int to wait for approval", || {
-        let view = json(&home.dk(&[
-            "-o",
-            "json",
-            "promote",
-            "my-package",
-            "v1.0.0",
-            "--to",
-            "int",
-            "--status",
-        ]));
+        let view = status_of(&home, "my-package", "v1.0.0", "int");
         (view["state"] == "ChangeProposed" && view["approvalsNeeded"].is_string()).then_some(view)
     });
     assert_eq!(
@@ -107,42 +99,16 @@ fn dev_int_prod_with_every_approval_rule_enforced() {
     let approved = home.dk(&["approve", &int_id, "--as", "alice"]);
     assert!(approved.status.success(), "{}", stderr(&approved));
     eventually("int to run v1.0.0", || {
-        let view = json(&home.dk(&[
-            "-o",
-            "json",
-            "promote",
-            "my-package",
-            "v1.0.0",
-            "--to",
-            "int",
-            "--status",
-        ]));
+        let view = status_of(&home, "my-package", "v1.0.0", "int");
         (view["state"] == "Healthy").then_some(())
     });
     assert!(on_main(&home, "environments/int/my-package.yaml").contains("namespace: int"));
 
     // prod: two approvals including @security.
-    let prod = json(&home.dk(&[
-        "-o",
-        "json",
-        "promote",
-        "my-package",
-        "v1.0.0",
-        "--to",
-        "prod",
-    ]));
+    let prod = promote_json(&home, "my-package", "v1.0.0", "prod", &[]);
     let prod_id = prod["promotion"]["id"].as_str().expect("id").to_owned();
     eventually("prod to wait for approval", || {
-        let view = json(&home.dk(&[
-            "-o",
-            "json",
-            "promote",
-            "my-package",
-            "v1.0.0",
-            "--to",
-            "prod",
-            "--status",
-        ]));
+        let view = status_of(&home, "my-package", "v1.0.0", "prod");
         (view["state"] == "ChangeProposed").then_some(())
     });
     let first = home.dk(&["approve", &prod_id, "--as", "alice"]);
@@ -176,16 +142,7 @@ fn dev_int_prod_with_every_approval_rule_enforced() {
             .success()
     );
     eventually("prod to run v1.0.0", || {
-        let view = json(&home.dk(&[
-            "-o",
-            "json",
-            "promote",
-            "my-package",
-            "v1.0.0",
-            "--to",
-            "prod",
-            "--status",
-        ]));
+        let view = status_of(&home, "my-package", "v1.0.0", "prod");
         (view["state"] == "Healthy").then_some(())
     });
     let prod_manifest = on_main(&home, "environments/prod/my-package.yaml");
@@ -239,24 +196,8 @@ fn promoting_what_already_runs_is_a_no_op_and_the_same_request_returns_the_open_
         stdout(&again)
     );
 
-    let first = json(&home.dk(&[
-        "-o",
-        "json",
-        "promote",
-        "my-package",
-        "v1.0.0",
-        "--to",
-        "int",
-    ]));
-    let second = json(&home.dk(&[
-        "-o",
-        "json",
-        "promote",
-        "my-package",
-        "v1.0.0",
-        "--to",
-        "int",
-    ]));
+    let first = promote_json(&home, "my-package", "v1.0.0", "int", &[]);
+    let second = promote_json(&home, "my-package", "v1.0.0", "int", &[]);
     assert_eq!(
         first["promotion"]["id"], second["promotion"]["id"],
         "one change request per request"
@@ -358,28 +299,10 @@ fn a_newer_promotion_supersedes_the_open_one_and_removes_its_branch() {
     package.publish(&home, "v2.0.0");
     promote_and_wait(&home, "my-package", "v1.0.0", "dev");
     promote_and_wait(&home, "my-package", "v2.0.0", "dev");
-    let older = json(&home.dk(&[
-        "-o",
-        "json",
-        "promote",
-        "my-package",
-        "v1.0.0",
-        "--to",
-        "int",
-        "--force",
-    ]));
+    let older = promote_json(&home, "my-package", "v1.0.0", "int", &["--force"]);
     let older_id = older["promotion"]["id"].as_str().expect("id").to_owned();
     let branch = eventually("the change request to open", || {
-        let view = json(&home.dk(&[
-            "-o",
-            "json",
-            "promote",
-            "my-package",
-            "v1.0.0",
-            "--to",
-            "int",
-            "--status",
-        ]));
+        let view = status_of(&home, "my-package", "v1.0.0", "int");
         view["change"]["branch"].as_str().map(str::to_owned)
     });
     assert!(
@@ -390,26 +313,9 @@ fn a_newer_promotion_supersedes_the_open_one_and_removes_its_branch() {
         .contains(&branch)
     );
 
-    let newer = json(&home.dk(&[
-        "-o",
-        "json",
-        "promote",
-        "my-package",
-        "v2.0.0",
-        "--to",
-        "int",
-    ]));
+    let newer = promote_json(&home, "my-package", "v2.0.0", "int", &[]);
     let newer_id = newer["promotion"]["id"].as_str().expect("id");
-    let superseded = json(&home.dk(&[
-        "-o",
-        "json",
-        "promote",
-        "my-package",
-        "v1.0.0",
-        "--to",
-        "int",
-        "--status",
-    ]));
+    let superseded = status_of(&home, "my-package", "v1.0.0", "int");
     assert_eq!(superseded["id"], older_id.as_str());
     assert_eq!(superseded["state"], "Superseded", "{superseded}");
     assert_eq!(superseded["supersededBy"], newer_id);
