@@ -2,20 +2,22 @@
 //! lock, configuration, state, repository, catalog, engine loops, then the socket; on
 //! shutdown the reverse, with the state flushed before the socket goes away.
 
+mod argocd;
+
 use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
 
 use tokio_util::sync::CancellationToken;
 
 use crate::{
     api::{ApiSources, DataKitApi, ServeError, serve_unix},
-    cluster::{ClusterStatus, LocalTarget},
-    config::{ConfigError, DaemonConfig, ForgeKind},
-    gitops::{ForgeError, GitForge, LocalGitForge},
+    cluster::{ClusterError, ClusterStatus, LocalTarget},
+    config::{ClusterKind, ConfigError, DaemonConfig, ForgeKind, github_settings},
+    gitops::{ForgeError, GitForge, GithubForge, LocalGitForge},
     home::DkHome,
     lock::{InstanceLock, LockError},
     promotion::{
-        Engine, EnvironmentCatalog, EventLog, LocalSync, Ports, PromotionError, StatusBoard,
-        follow_base_branch, publish_config_changes,
+        ClusterFeed, Engine, EnvironmentCatalog, EventLog, LocalSync, Ports, PromotionError,
+        StatusBoard, follow_base_branch, publish_config_changes,
     },
     registry::{self, RegistryError},
     store::{SledStore, StateStore, StoreError},
@@ -48,6 +50,8 @@ pub enum AppError {
     #[error(transparent)]
     Registry(#[from] RegistryError),
     #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    #[error(transparent)]
     Serve(#[from] ServeError),
     #[error(transparent)]
     Domain(PromotionError),
@@ -64,7 +68,8 @@ pub async fn run(
         source,
     })?;
     let _lock = InstanceLock::acquire(&home.lock_file())?;
-    let config = DaemonConfig::load(&options.config.unwrap_or_else(|| home.config_file()))?;
+    let config_file = options.config.unwrap_or_else(|| home.config_file());
+    let config = DaemonConfig::load(&config_file)?;
 
     let sled = Arc::new(SledStore::open(&home.database())?);
     let store: Arc<dyn StateStore> = sled.clone();
@@ -72,14 +77,28 @@ pub async fn run(
         ForgeKind::Embedded => {
             Arc::new(LocalGitForge::open_or_init(&home.deploy_repo(), sled).await?)
         }
+        ForgeKind::Github => {
+            let settings = github_settings(&config.forge, &config_file.display().to_string())?;
+            Arc::new(GithubForge::new(settings)?)
+        }
     };
     let registry = registry::from_config(&config.registry, &home)?;
-    let target = Arc::new(LocalTarget::new(home.targets()));
-    let cluster: Arc<dyn ClusterStatus> = target.clone();
     let catalog = Arc::new(EnvironmentCatalog::from_store(store.as_ref()));
     if let Err(error) = catalog.refresh(forge.as_ref(), store.as_ref()).await {
         tracing::warn!(%error, "cannot read the deployment repository at start; serving the cached configuration");
     }
+    let stop = CancellationToken::new();
+    let target = Arc::new(LocalTarget::new(home.targets()));
+    let argocd = match config.cluster.kind {
+        ClusterKind::Embedded => None,
+        ClusterKind::Argocd => Some(Arc::new(
+            argocd::start(&config, &catalog, stop.clone()).await?,
+        )),
+    };
+    let cluster: Arc<dyn ClusterStatus> = match &argocd {
+        Some(argocd) => argocd.clone(),
+        None => target.clone(),
+    };
     let events = Arc::new(EventLog::new(store.clone(), config.event_retention));
     let board =
         Arc::new(StatusBoard::load(store.clone(), events.clone()).map_err(AppError::Domain)?);
@@ -92,7 +111,6 @@ pub async fn run(
         events: events.clone(),
     }));
 
-    let stop = CancellationToken::new();
     let tasks = [
         tokio::spawn(follow_base_branch(
             catalog.clone(),
@@ -111,17 +129,40 @@ pub async fn run(
             let stop = stop.clone();
             async move { engine.run(stop).await }
         }),
-        tokio::spawn(
-            LocalSync {
-                catalog: catalog.clone(),
-                forge,
-                registry,
-                target,
-                engine: engine.clone(),
-                board: board.clone(),
-            }
-            .run(stop.clone()),
-        ),
+        // What each environment runs: Argo CD's watches feed the board; otherwise the
+        // built-in sync loop applies the base branch to the local target.
+        match &argocd {
+            Some(backend) => tokio::spawn({
+                let feed = ClusterFeed {
+                    catalog: catalog.clone(),
+                    cluster: cluster.clone(),
+                    board: board.clone(),
+                    engine: engine.clone(),
+                };
+                let changes = backend.changes();
+                let follow = argocd::follow_configuration(
+                    backend.clone(),
+                    config.clone(),
+                    catalog.clone(),
+                    stop.clone(),
+                );
+                let stop = stop.clone();
+                async move {
+                    tokio::join!(feed.run(changes, stop), follow);
+                }
+            }),
+            None => tokio::spawn(
+                LocalSync {
+                    catalog: catalog.clone(),
+                    forge,
+                    registry,
+                    target,
+                    engine: engine.clone(),
+                    board: board.clone(),
+                }
+                .run(stop.clone()),
+            ),
+        },
     ];
     let api = DataKitApi::new(ApiSources {
         catalog,

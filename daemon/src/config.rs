@@ -1,10 +1,16 @@
 //! `DK_HOME/dkd.yaml`: which backends dkd uses. Optional; read once and validated before
 //! anything binds, so a typo stops dkd with the key at fault instead of surprising later.
 
-use std::path::Path;
+mod cluster;
+mod forge;
+
+use std::{collections::BTreeMap, path::Path};
 
 use datakit::manifest::{ManifestError, parse_yaml};
 use serde::Deserialize;
+
+pub use cluster::{ClusterConfig, ClusterKind, KubeClusterConfig, cluster_access};
+pub use forge::github_settings;
 
 /// The whole daemon configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -26,6 +32,12 @@ pub struct DaemonConfig {
     /// How often an idle Watch stream gets a heartbeat, in milliseconds.
     #[serde(default = "default_heartbeat_interval_ms")]
     pub heartbeat_interval_ms: u64,
+    /// Which backend reports what runs where.
+    #[serde(default)]
+    pub cluster: ClusterConfig,
+    /// For Argo CD: each `cluster:` name of `config/environments.yaml` → how to reach it.
+    #[serde(default)]
+    pub clusters: BTreeMap<String, KubeClusterConfig>,
 }
 
 fn default_poll_interval_ms() -> u64 {
@@ -48,16 +60,38 @@ impl Default for DaemonConfig {
             registry: RegistryConfig::default(),
             event_retention: default_event_retention(),
             heartbeat_interval_ms: default_heartbeat_interval_ms(),
+            cluster: ClusterConfig::default(),
+            clusters: BTreeMap::new(),
         }
     }
 }
 
-/// The git forge backend.
+/// The git forge backend. The GitHub keys (`owner`, `repo`, `base_branch`, `api_url`,
+/// `token_env`, `token_file`) only apply to `type: github`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ForgeConfig {
     #[serde(rename = "type", default)]
     pub kind: ForgeKind,
+    /// The GitHub organization or user that owns the deployment repository.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// The deployment repository's name.
+    #[serde(default)]
+    pub repo: Option<String>,
+    /// The branch promotions merge into (default `main`).
+    #[serde(default)]
+    pub base_branch: Option<String>,
+    /// The REST API root (default `https://api.github.com`; GitHub Enterprise:
+    /// `https://HOST/api/v3`).
+    #[serde(default)]
+    pub api_url: Option<String>,
+    /// The environment variable holding the token (default `GITHUB_TOKEN`).
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// A file holding the token, instead of `token_env`.
+    #[serde(default)]
+    pub token_file: Option<String>,
 }
 
 /// Available forges.
@@ -67,6 +101,8 @@ pub enum ForgeKind {
     /// `DK_HOME/deploy.git`, approvals with `dk approve`.
     #[default]
     Embedded,
+    /// A GitHub (or GitHub Enterprise) repository; approvals are pull-request reviews.
+    Github,
 }
 
 /// The registry backend.
@@ -114,6 +150,18 @@ pub enum ConfigError {
     },
     #[error("{file}: registry.url: {reason}")]
     RegistryUrl { file: String, reason: String },
+    #[error("{file}: forge.{key}: {reason}")]
+    Forge {
+        file: String,
+        key: &'static str,
+        reason: String,
+    },
+    #[error("{file}: {key}: {reason}")]
+    Cluster {
+        file: String,
+        key: String,
+        reason: String,
+    },
 }
 
 impl DaemonConfig {
@@ -163,6 +211,8 @@ impl DaemonConfig {
             }
         }
         config.registry.validate(file)?;
+        forge::validate(&config.forge, file)?;
+        cluster::validate(config.cluster.kind, &config.clusters, file)?;
         Ok(config)
     }
 }

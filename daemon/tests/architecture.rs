@@ -67,3 +67,22 @@ fn the_domain_names_no_backend_crate() {
         assert_eq!(in_domain, Vec::<String>::new(), "{needle} in promotion/");
     }
 }
+
+#[test]
+fn only_the_github_forge_names_octocrab() {
+    assert_eq!(
+        offenders("octocrab", &["gitops/github/"]),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn only_the_argo_cd_cluster_names_kube() {
+    for needle in ["kube::", "k8s_openapi"] {
+        assert_eq!(
+            offenders(needle, &["cluster/argocd/"]),
+            Vec::<String>::new(),
+            "{needle}"
+        );
+    }
+}

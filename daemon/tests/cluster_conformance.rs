@@ -1,10 +1,27 @@
 //! One conformance suite for every `ClusterStatus`: what a cluster runs is reported per
 //! package and environment with version, digest, promotion, revision, sync, health and a
-//! sync log. The Argo CD implementation must pass it too.
+//! sync log. The Argo CD implementation passes it against the Kubernetes API fake.
 
-use std::{future::Future, pin::Pin};
+#[path = "../../tests/support/kube_fake/mod.rs"]
+mod kube_fake;
 
-use dkd::cluster::{AppliedPackage, ClusterStatus, HealthState, LocalTarget, SyncState};
+use std::{
+    collections::BTreeMap,
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    time::{Duration, Instant, SystemTime},
+};
+
+use dkd::cluster::{
+    AppliedPackage, ClusterStatus, HealthState, LocalTarget, SyncState,
+    argocd::{ArgoCdCluster, ClusterAccess, EnvironmentBinding},
+};
+use kube_fake::{
+    KubeFake,
+    objects::{ARGOCD_NAMESPACE, AppStatus, application},
+};
+use tokio_util::sync::CancellationToken;
 
 /// Makes the cluster run `package` `version` in `environment` at `revision` with `health`,
 /// the way the backend's own sync would (the local sync loop; Argo CD).
@@ -123,4 +140,87 @@ async fn the_local_target_passes_the_cluster_conformance_suite() {
         Box::pin(async move { result.expect("apply") })
     });
     suite(&target, deploy).await;
+}
+
+/// Argo CD on the fake, with `dev` and `prod` on one cluster.
+async fn argocd_on(fake: &KubeFake, stop: CancellationToken) -> ArgoCdCluster {
+    let access = BTreeMap::from([(
+        "fake-cluster".to_owned(),
+        ClusterAccess {
+            kubeconfig: fake.kubeconfig().to_path_buf(),
+            context: Some("fake".into()),
+            argocd_namespace: ARGOCD_NAMESPACE.into(),
+        },
+    )]);
+    let bindings = ["dev", "prod"]
+        .map(|env| EnvironmentBinding {
+            environment: env.into(),
+            cluster: "fake-cluster".into(),
+            namespace: env.into(),
+        })
+        .to_vec();
+    ArgoCdCluster::start(access, bindings, stop)
+        .await
+        .expect("start the Argo CD backend")
+}
+
+#[tokio::test]
+async fn the_argo_cd_cluster_passes_the_cluster_conformance_suite() {
+    datakit::install_crypto_provider();
+    let fake = Arc::new(KubeFake::start().await);
+    let stop = CancellationToken::new();
+    let cluster = Arc::new(argocd_on(&fake, stop.clone()).await);
+    let (deploy_fake, deploy_cluster) = (fake.clone(), cluster.clone());
+    let deploy: Deploy = Box::new(move |environment, package, version, revision, health| {
+        let previous = deploy_fake.get(
+            "argoproj.io/v1alpha1",
+            "Application",
+            ARGOCD_NAMESPACE,
+            &format!("{environment}-{package}"),
+        );
+        let status = AppStatus {
+            sync: "Synced",
+            revision,
+            health: health.name(),
+            health_message: if health == HealthState::Healthy {
+                ""
+            } else {
+                "digest not found"
+            },
+            phase: "Succeeded",
+            at: SystemTime::now(),
+        };
+        deploy_fake.apply(application(
+            environment,
+            package,
+            version,
+            &status,
+            previous.as_ref(),
+        ));
+        let cluster = deploy_cluster.clone();
+        let (environment, package) = (environment.to_owned(), package.to_owned());
+        let (version, revision) = (version.to_owned(), revision.to_owned());
+        Box::pin(async move {
+            // Argo CD reports through a watch: wait until the change arrived.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let seen = cluster
+                    .package_status(&environment, &package)
+                    .await
+                    .expect("status");
+                if seen.is_some_and(|s| {
+                    s.version == version && s.revision == revision && s.health == health
+                }) {
+                    return;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "the watch never delivered {package} {version}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    });
+    suite(cluster.as_ref(), deploy).await;
+    stop.cancel();
 }

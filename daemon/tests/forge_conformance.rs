@@ -1,20 +1,59 @@
 //! One conformance suite for every `GitForge`: proposing is idempotent and checked,
 //! approvals are recorded, a merge lands once with its trailer (rebased and re-checked
-//! when the base moved), closing deletes the branch, and history reads back. The GitHub
-//! forge must pass it too.
+//! when the base moved), closing deletes the branch, and history reads back. It runs
+//! against the embedded forge and against the GitHub forge talking to a fake GitHub.
 
-use std::{future::Future, pin::Pin, sync::Arc};
+#[path = "../../tests/support/github_fake/mod.rs"]
+mod github_fake;
+
+use std::sync::Arc;
 
 use datakit::manifest::{DeployedPackage, package_manifest_path};
 use dkd::{
-    gitops::{ChangeProposal, ChangeState, GitForge, LocalGitForge},
-    promotion::CheckOutcome,
+    gitops::{ChangeProposal, ChangeState, Git, GitForge, GithubForge, LocalGitForge},
+    promotion::{ChangeRef, CheckOutcome},
     store::MemoryStore,
 };
+use github_fake::GithubFake;
 
-/// Writes a file straight onto the base branch, as someone pushing by hand would.
-type PushToBase =
-    Box<dyn Fn(String, String) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+/// What the suite does outside the forge: approve the way the forge expects, and push
+/// straight onto the base branch as someone editing by hand would.
+enum Fixture {
+    Embedded(Git),
+    Github(GithubFake),
+}
+
+impl Fixture {
+    async fn approve(&self, forge: &dyn GitForge, change: &ChangeRef, user: &str) {
+        match self {
+            Self::Embedded(_) => forge.approve(change, user).await.expect("approve"),
+            Self::Github(fake) => fake
+                .review(&change.id, user, "APPROVED")
+                .await
+                .expect("review"),
+        }
+    }
+
+    async fn push_to_base(&self, path: &str, contents: &str) {
+        match self {
+            Self::Github(fake) => fake.push_to_base(path, contents).await,
+            Self::Embedded(git) => {
+                let head = git.branch_head("main").await.expect("head").expect("main");
+                let commit = git
+                    .commit_files(
+                        Some(&head),
+                        &[(path.to_owned(), contents.as_bytes().to_vec())],
+                        "Edit by hand",
+                    )
+                    .await
+                    .expect("commit");
+                git.update_ref("refs/heads/main", &commit, Some(&head))
+                    .await
+                    .expect("push");
+            }
+        }
+    }
+}
 
 fn manifest(package: &str, namespace: &str, version: &str) -> Vec<u8> {
     DeployedPackage {
@@ -44,7 +83,7 @@ fn proposal(id: &str, package: &str, version: &str) -> ChangeProposal {
     }
 }
 
-async fn suite(forge: &dyn GitForge, push_to_base: PushToBase) {
+async fn suite(forge: &dyn GitForge, fixture: &Fixture) {
     // Proposing opens one change request with passing checks; again returns the same one.
     let change = forge
         .propose_change(&proposal("p-1", "alpha", "v1.0.0"))
@@ -67,11 +106,8 @@ async fn suite(forge: &dyn GitForge, push_to_base: PushToBase) {
     );
 
     // Approvals are recorded once per user.
-    forge.approve(&change, "alice").await.expect("approve");
-    forge
-        .approve(&change, "alice")
-        .await
-        .expect("approve twice");
+    fixture.approve(forge, &change, "alice").await;
+    fixture.approve(forge, &change, "alice").await;
     let users: Vec<String> = forge
         .change_status(&change)
         .await
@@ -83,11 +119,12 @@ async fn suite(forge: &dyn GitForge, push_to_base: PushToBase) {
     assert_eq!(users, ["alice"]);
 
     // The base moves under an open change: the merge rebases, keeps both, lands once.
-    push_to_base(
-        "environments/dev/other.yaml".into(),
-        String::from_utf8(manifest("other", "dev", "v2.0.0")).expect("utf8"),
-    )
-    .await;
+    fixture
+        .push_to_base(
+            "environments/dev/other.yaml",
+            &String::from_utf8(manifest("other", "dev", "v2.0.0")).expect("utf8"),
+        )
+        .await;
     let before = forge.base_revision().await.expect("base");
     let merged = forge.merge(&change).await.expect("merge");
     assert!(
@@ -184,23 +221,15 @@ async fn the_embedded_forge_passes_the_forge_conformance_suite() {
     )
     .await
     .expect("repository");
-    let git = forge.git().clone();
-    let push: PushToBase = Box::new(move |path, contents| {
-        let git = git.clone();
-        Box::pin(async move {
-            let head = git.branch_head("main").await.expect("head").expect("main");
-            let commit = git
-                .commit_files(
-                    Some(&head),
-                    &[(path, contents.into_bytes())],
-                    "Edit by hand",
-                )
-                .await
-                .expect("commit");
-            git.update_ref("refs/heads/main", &commit, Some(&head))
-                .await
-                .expect("push");
-        })
-    });
-    suite(&forge, push).await;
+    let fixture = Fixture::Embedded(forge.git().clone());
+    suite(&forge, &fixture).await;
+}
+
+#[tokio::test]
+async fn the_github_forge_passes_the_forge_conformance_suite_against_a_fake_github() {
+    datakit::install_crypto_provider();
+    let fake = GithubFake::start().await;
+    let forge = GithubForge::new(fake.settings()).expect("forge");
+    let fixture = Fixture::Github(fake);
+    suite(&forge, &fixture).await;
 }

@@ -66,6 +66,12 @@ pub fn parse_teams(file: &str, text: &str) -> Result<Teams, ManifestError> {
 }
 
 impl Teams {
+    /// Groups built from a forge's own team membership (e.g. GitHub teams), in the order
+    /// given; logins keep the forge's spelling.
+    pub fn from_members(groups: Vec<(String, Vec<String>)>) -> Self {
+        Self { groups }
+    }
+
     /// The members of `group` (a name without '@'), or `None` if there is no such group.
     pub fn members(&self, group: &str) -> Option<&[String]> {
         self.groups

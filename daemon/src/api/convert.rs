@@ -7,7 +7,7 @@ use datakit::{
     proto,
 };
 
-use crate::cluster::{HealthState, PackageSync, SyncState};
+use crate::cluster::{HealthState, LastRun, PackageSync, RunResult, SyncState};
 use crate::promotion::{
     CheckOutcome, ConfigProblem, Explanation, LoadedConfig, Promotion, PromotionKind,
     PromotionState, StoreEntry,
@@ -169,6 +169,7 @@ fn sync_status(sync: SyncState) -> proto::SyncStatus {
     match sync {
         SyncState::Synced => proto::SyncStatus::Synced,
         SyncState::OutOfSync => proto::SyncStatus::OutOfSync,
+        SyncState::Syncing => proto::SyncStatus::Syncing,
         SyncState::Unknown => proto::SyncStatus::Unknown,
     }
 }
@@ -181,6 +182,19 @@ fn health(health: HealthState) -> proto::Health {
         HealthState::Suspended => proto::Health::Suspended,
         HealthState::Missing => proto::Health::Missing,
         HealthState::Unknown => proto::Health::Unknown,
+    }
+}
+
+fn last_run(run: &LastRun) -> proto::LastRun {
+    proto::LastRun {
+        started_at: Some(timestamp(run.started_at)),
+        finished_at: run.finished_at.map(timestamp),
+        result: match run.result {
+            RunResult::Running => proto::RunResult::Running,
+            RunResult::Success => proto::RunResult::Success,
+            RunResult::Failure => proto::RunResult::Failure,
+        } as i32,
+        name: run.name.clone(),
     }
 }
 
@@ -207,7 +221,7 @@ pub fn package_status(
         health: health(status.health) as i32,
         synced_revision: status.revision.clone(),
         last_sync: Some(timestamp(status.last_sync)),
-        last_run: None,
+        last_run: status.last_run.as_deref().map(last_run),
         pending_promotion_id: String::new(),
         message: status.message.clone(),
     }

@@ -1,17 +1,19 @@
 //! The Logs stream: the sync log of a package in an environment (`sync: true`), or its run
-//! logs — which the embedded target does not have, so it says so in one line and shows
-//! the sync log. `follow` keeps streaming new lines until the client goes away.
+//! logs (a cluster's pod logs) — which the embedded target does not have, so it says so in
+//! one line and shows the sync log. `follow` keeps streaming new lines until the client
+//! goes away.
 
 use std::{sync::Arc, time::Duration};
 
 use datakit::proto;
+use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
 use super::convert;
-use crate::cluster::{ClusterStatus, SyncLogLine};
+use crate::cluster::{ClusterStatus, RunLogOptions, RunLogStream, SyncLogLine};
 
 /// How often a followed log is re-read.
 const FOLLOW_INTERVAL: Duration = Duration::from_millis(200);
@@ -59,20 +61,33 @@ impl LogSources {
 
     async fn run(&self, request: &proto::LogsRequest, sender: &Sender) -> Result<(), Status> {
         let (environment, package) = (request.environment.as_str(), request.package.as_str());
+        let since = request
+            .since
+            .and_then(|t| std::time::SystemTime::try_from(t).ok());
         if !request.sync {
+            let options = RunLogOptions {
+                follow: request.follow,
+                tail: request.tail,
+                since,
+            };
+            let runs = self
+                .cluster
+                .run_logs(environment, package, options)
+                .await
+                .map_err(|e| Status::unavailable(e.to_string()))?;
+            if let Some(runs) = runs {
+                return self.stream_run(runs, sender).await;
+            }
             let notice = proto::LogsResponse {
                 time: Some(convert::timestamp(crate::promotion::now())),
                 source: proto::LogSource::Notice as i32,
                 origin: "dkd".into(),
                 text: format!(
-                    "no runtime is attached to {environment} (embedded target): showing the sync log instead"
+                    "no runtime is attached to {environment} (embedded target), or {package} has no run yet: showing the sync log instead"
                 ),
             };
             self.send(sender, notice).await?;
         }
-        let since = request
-            .since
-            .and_then(|t| std::time::SystemTime::try_from(t).ok());
         let read = || async {
             self.cluster
                 .sync_log(environment, package)
@@ -108,6 +123,26 @@ impl LogSources {
                 self.send(sender, line(environment, package, log)).await?;
             }
             seen = lines.len();
+        }
+    }
+
+    /// Forwards a run's log lines until they end, the client goes away or dkd stops.
+    async fn stream_run(&self, mut runs: RunLogStream, sender: &Sender) -> Result<(), Status> {
+        loop {
+            let next = tokio::select! {
+                () = self.shutdown.cancelled() => return Ok(()),
+                () = sender.closed() => return Ok(()),
+                next = runs.next() => next,
+            };
+            let Some(next) = next else { return Ok(()) };
+            let log = next.map_err(|e| Status::unavailable(e.to_string()))?;
+            let response = proto::LogsResponse {
+                time: Some(convert::timestamp(log.at)),
+                source: proto::LogSource::Run as i32,
+                origin: log.origin,
+                text: log.text,
+            };
+            self.send(sender, response).await?;
         }
     }
 }

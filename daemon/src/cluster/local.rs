@@ -206,6 +206,7 @@ impl LocalTarget {
             health,
             last_sync: SystemTime::UNIX_EPOCH + Duration::from_millis(status.last_sync_unix_ms),
             message: status.message,
+            last_run: None,
         })
     }
 }

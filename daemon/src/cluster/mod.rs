@@ -1,10 +1,12 @@
 //! Clusters: what each environment actually runs. The `ClusterStatus` port and its
-//! implementations (the embedded local target; Argo CD through kube arrives later).
+//! implementations (the embedded local target; Argo CD through kube).
 
+pub mod argocd;
 mod local;
 
 use std::time::SystemTime;
 
+use futures::stream::BoxStream;
 pub use local::{AppliedPackage, LocalTarget};
 
 /// Whether the environment runs what the base branch says.
@@ -12,16 +14,19 @@ pub use local::{AppliedPackage, LocalTarget};
 pub enum SyncState {
     Synced,
     OutOfSync,
+    /// A sync of a newer revision is in progress.
+    Syncing,
     Unknown,
 }
 
 impl SyncState {
-    pub const ALL: [Self; 3] = [Self::Synced, Self::OutOfSync, Self::Unknown];
+    pub const ALL: [Self; 4] = [Self::Synced, Self::OutOfSync, Self::Syncing, Self::Unknown];
 
     pub fn name(self) -> &'static str {
         match self {
             Self::Synced => "Synced",
             Self::OutOfSync => "OutOfSync",
+            Self::Syncing => "Syncing",
             Self::Unknown => "Unknown",
         }
     }
@@ -84,7 +89,65 @@ pub struct PackageSync {
     pub last_sync: SystemTime,
     /// Why it is not healthy, when it is not.
     pub message: String,
+    /// The newest run of the package, when a runtime reports runs (boxed: most have none).
+    pub last_run: Option<Box<LastRun>>,
 }
+
+/// How a run ended, or that it has not yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunResult {
+    Running,
+    Success,
+    Failure,
+}
+
+impl RunResult {
+    pub const ALL: [Self; 3] = [Self::Running, Self::Success, Self::Failure];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Running => "Running",
+            Self::Success => "Success",
+            Self::Failure => "Failure",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.name() == name)
+    }
+}
+
+/// The newest run of a package (e.g. a Kubernetes Job).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastRun {
+    pub name: String,
+    pub started_at: SystemTime,
+    pub finished_at: Option<SystemTime>,
+    pub result: RunResult,
+}
+
+/// One line of a run's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunLogLine {
+    pub at: SystemTime,
+    /// Where it came from (e.g. the pod name).
+    pub origin: String,
+    pub text: String,
+}
+
+/// Which run log lines to send.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunLogOptions {
+    /// Keep streaming new lines.
+    pub follow: bool,
+    /// Only the last N lines (per pod); 0 = all.
+    pub tail: u32,
+    /// Only lines at or after this time.
+    pub since: Option<SystemTime>,
+}
+
+/// A stream of run log lines.
+pub type RunLogStream = BoxStream<'static, Result<RunLogLine, ClusterError>>;
 
 /// One line of a sync log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,4 +185,15 @@ pub trait ClusterStatus: Send + Sync + 'static {
         environment: &str,
         package: &str,
     ) -> Result<Vec<SyncLogLine>, ClusterError>;
+
+    /// The logs of the package's newest run; `None` when no runtime is attached (the
+    /// embedded target) or the package has no run yet.
+    async fn run_logs(
+        &self,
+        _environment: &str,
+        _package: &str,
+        _options: RunLogOptions,
+    ) -> Result<Option<RunLogStream>, ClusterError> {
+        Ok(None)
+    }
 }

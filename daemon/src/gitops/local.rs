@@ -370,6 +370,10 @@ impl GitForge for LocalGitForge {
             .await?;
         Ok(Some(found).filter(|c| !c.is_empty()))
     }
+
+    async fn reviewer_teams(&self) -> Result<Option<datakit::manifest::Teams>, ForgeError> {
+        Ok(None)
+    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,10 @@
 //! Git forges: where the deployment repository lives and change requests are opened,
 //! approved and merged. The `GitForge` port and its implementations (the embedded local
-//! repository; GitHub arrives later).
+//! repository, and GitHub through octocrab).
 
 mod checks;
 mod git;
+mod github;
 mod local;
 mod local_change;
 
@@ -11,8 +12,11 @@ use std::time::SystemTime;
 
 pub use checks::check_tree;
 pub use git::{Git, GitError};
+pub use github::{GithubForge, GithubSettings, GithubToken};
 pub use local::{BASE_BRANCH, LocalGitForge};
 pub use local_change::{ChangeRequestStore, LocalChange, LocalChangeState};
+
+use datakit::manifest::Teams;
 
 use crate::{
     promotion::{Approval, ChangeRef, Check},
@@ -34,6 +38,10 @@ pub enum ForgeError {
     /// The change cannot be merged as it is (checks fail on the current base).
     #[error("change request {id} cannot be merged: {reason}")]
     NotMergeable { id: String, reason: String },
+    /// The forge asked dkd to slow down (rate limit, secondary limit, outage); the request
+    /// can be retried after `until`.
+    #[error("{forge} is rate limiting dkd until {}: the promotion waits and resumes by itself", humantime::format_rfc3339_seconds(*until))]
+    RateLimited { forge: String, until: SystemTime },
     /// The forge does not do this (e.g. approvals on GitHub happen on GitHub).
     #[error("{0}")]
     Unsupported(String),
@@ -132,4 +140,8 @@ pub trait GitForge: Send + Sync + 'static {
 
     /// The base-branch commit that landed `promotion_id`, if any (found by its trailer).
     async fn find_landed(&self, promotion_id: &str) -> Result<Option<String>, ForgeError>;
+
+    /// Reviewer groups as the forge knows them (GitHub teams), or `None` where the groups
+    /// come from `config/teams.yaml` in the deployment repository (the embedded forge).
+    async fn reviewer_teams(&self) -> Result<Option<Teams>, ForgeError>;
 }

@@ -4,6 +4,7 @@
 //! cluster client.
 
 mod catalog;
+mod cluster_feed;
 mod config_source;
 mod engine;
 mod error;
@@ -16,6 +17,7 @@ mod sync;
 pub mod testing;
 
 pub use catalog::{CatalogState, EnvironmentCatalog, follow_base_branch, publish_config_changes};
+pub use cluster_feed::ClusterFeed;
 pub use config_source::{
     ConfigProblem, ConfigSource, LoadedConfig, StoreEntry, read_config_source,
 };

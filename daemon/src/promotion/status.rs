@@ -154,6 +154,7 @@ mod tests {
             health: HealthState::Healthy,
             last_sync: SystemTime::UNIX_EPOCH,
             message: String::new(),
+            last_run: None,
         }
     }
 

@@ -134,6 +134,7 @@ mod conformance {
             health: crate::cluster::HealthState::Healthy,
             last_sync: SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_000),
             message: String::new(),
+            last_run: None,
         }
     }
 

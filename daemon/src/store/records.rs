@@ -9,7 +9,7 @@ use std::{
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    cluster::{HealthState, PackageSync, SyncState},
+    cluster::{HealthState, LastRun, PackageSync, RunResult, SyncState},
     gitops::{LocalChange, LocalChangeState},
     promotion::{
         Approval, ChangeRef, Check, CheckOutcome, ConfigProblem, ConfigSource, Event, EventKind,
@@ -347,12 +347,50 @@ pub struct StatusRecord {
     pub digest: String,
     pub promotion_id: Option<String>,
     pub revision: String,
-    /// `Synced`, `OutOfSync` or `Unknown`.
+    /// `Synced`, `OutOfSync`, `Syncing` or `Unknown`.
     pub sync: String,
     /// A `HealthState` name.
     pub health: String,
     pub last_sync_unix_ms: u64,
     pub message: String,
+    /// Absent in records written before runs were reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run: Option<LastRunRecord>,
+}
+
+/// The newest run of a package.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LastRunRecord {
+    pub name: String,
+    pub started_at_unix_ms: u64,
+    pub finished_at_unix_ms: Option<u64>,
+    /// A `RunResult` name.
+    pub result: String,
+}
+
+impl From<&LastRun> for LastRunRecord {
+    fn from(run: &LastRun) -> Self {
+        Self {
+            name: run.name.clone(),
+            started_at_unix_ms: to_ms(run.started_at),
+            finished_at_unix_ms: run.finished_at.map(to_ms),
+            result: run.result.name().to_owned(),
+        }
+    }
+}
+
+impl TryFrom<LastRunRecord> for LastRun {
+    type Error = String;
+
+    fn try_from(r: LastRunRecord) -> Result<Self, String> {
+        Ok(Self {
+            result: RunResult::from_name(&r.result)
+                .ok_or_else(|| format!("unknown run result {:?}", r.result))?,
+            name: r.name,
+            started_at: from_ms(r.started_at_unix_ms),
+            finished_at: r.finished_at_unix_ms.map(from_ms),
+        })
+    }
 }
 
 impl From<&PackageSync> for StatusRecord {
@@ -368,6 +406,7 @@ impl From<&PackageSync> for StatusRecord {
             health: s.health.name().to_owned(),
             last_sync_unix_ms: to_ms(s.last_sync),
             message: s.message.clone(),
+            last_run: s.last_run.as_deref().map(LastRunRecord::from),
         }
     }
 }
@@ -389,6 +428,10 @@ impl TryFrom<StatusRecord> for PackageSync {
             revision: r.revision,
             last_sync: from_ms(r.last_sync_unix_ms),
             message: r.message,
+            last_run: r
+                .last_run
+                .map(|run| LastRun::try_from(run).map(Box::new))
+                .transpose()?,
         })
     }
 }
@@ -479,5 +522,30 @@ impl TryFrom<EventRecord> for Event {
             at: from_ms(r.at_unix_ms),
             kind,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_record_written_before_last_runs_still_reads_and_a_run_round_trips() {
+        let old = r#"{"package":"a","environment":"dev","version":"v1","digest":"sha256:x",
+            "promotion_id":null,"revision":"c1","sync":"Synced","health":"Healthy",
+            "last_sync_unix_ms":1,"message":""}"#;
+        let record: StatusRecord = serde_json::from_str(old).expect("an old record reads");
+        let mut status = PackageSync::try_from(record).expect("valid");
+        assert_eq!(status.last_run, None);
+        status.sync = SyncState::Syncing;
+        status.last_run = Some(Box::new(LastRun {
+            name: "a-1".into(),
+            started_at: from_ms(5),
+            finished_at: None,
+            result: RunResult::Running,
+        }));
+        let json = serde_json::to_string(&StatusRecord::from(&status)).expect("write");
+        let back: StatusRecord = serde_json::from_str(&json).expect("read");
+        assert_eq!(PackageSync::try_from(back).expect("valid"), status);
     }
 }

@@ -8,7 +8,9 @@ mod validate;
 
 use std::sync::Arc;
 
-use datakit::manifest::{Version, package_manifest_path, parse_deployed_package, validate_name};
+use datakit::manifest::{
+    Teams, Version, package_manifest_path, parse_deployed_package, validate_name,
+};
 use tokio::sync::{Mutex, Notify};
 
 use super::{
@@ -61,6 +63,9 @@ pub struct Engine {
     /// interleave on the same records (and merges are serialized).
     lock: Mutex<()>,
     wake: Notify,
+    /// Reviewer groups as the forge last reported them (GitHub teams); `None` while the
+    /// groups come from `config/teams.yaml`.
+    forge_teams: std::sync::RwLock<Option<Arc<Teams>>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -77,7 +82,22 @@ impl Engine {
             ports,
             lock: Mutex::new(()),
             wake: Notify::new(),
+            forge_teams: std::sync::RwLock::new(None),
         }
+    }
+
+    /// The reviewer groups the forge reported last, if it has its own.
+    fn forge_teams(&self) -> Option<Arc<Teams>> {
+        self.forge_teams.read().ok().and_then(|teams| teams.clone())
+    }
+
+    /// Asks the forge for its reviewer groups and remembers them for explanations.
+    async fn refresh_forge_teams(&self) -> Result<Option<Arc<Teams>>, PromotionError> {
+        let teams = self.ports.forge.reviewer_teams().await?.map(Arc::new);
+        if let Ok(mut slot) = self.forge_teams.write() {
+            slot.clone_from(&teams);
+        }
+        Ok(teams)
     }
 
     fn config(&self) -> Result<Arc<LoadedConfig>, PromotionError> {
@@ -381,9 +401,15 @@ impl Engine {
                 ))
             })?;
         let rule = EffectiveRule::for_promotion(environment, promotion.kind);
+        let forge_teams = self.refresh_forge_teams().await?;
+        if let (Some(_), Some(change)) = (&forge_teams, &promotion.change) {
+            // A forge with its own reviewer groups takes approvals itself (GitHub reviews).
+            self.ports.forge.approve(change, user).await?;
+        }
+        let teams = forge_teams.as_deref().or(config.teams.as_ref());
         let policy = Policy {
             rule: &rule,
-            teams: config.teams.as_ref(),
+            teams,
             promoter: &promotion.promoter,
         };
         policy
@@ -479,9 +505,11 @@ impl Engine {
             return Explanation::default();
         };
         let rule = EffectiveRule::for_promotion(environment, promotion.kind);
+        let forge_teams = self.forge_teams();
+        let teams = forge_teams.as_deref().or(config.teams.as_ref());
         let policy = Policy {
             rule: &rule,
-            teams: config.teams.as_ref(),
+            teams,
             promoter: &promotion.promoter,
         };
         let needed = if promotion.state == PromotionState::ChangeProposed {
@@ -493,9 +521,7 @@ impl Engine {
             .approvals
             .iter()
             .map(|approval| {
-                let groups = config
-                    .teams
-                    .as_ref()
+                let groups = teams
                     .map(|teams| teams.groups_of(&approval.user))
                     .unwrap_or_default()
                     .into_iter()

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Engine, change};
 use crate::{
-    cluster::HealthState,
+    cluster::{HealthState, SyncState},
     gitops::{ChangeState, ForgeError},
     promotion::{
         PromotionError,
@@ -73,12 +73,29 @@ impl Engine {
             let span = tracing::info_span!("promotion", promotion_id = %promotion.id, package = %promotion.package,
                 version = %promotion.version, env = %promotion.environment);
             let _entered = span.enter();
-            match self.step(promotion).await? {
-                Step::Moved => continue,
-                Step::Wait => return Ok(()),
+            match self.step(promotion).await {
+                Ok(Step::Moved) => continue,
+                Ok(Step::Wait) => return Ok(()),
+                Err(error) => {
+                    self.show_waiting(id, &error)?;
+                    return Err(error);
+                }
             }
         }
         Ok(())
+    }
+
+    /// A step failed on something outside (forge down or rate limiting, registry,
+    /// cluster): the promotion keeps its state and says why it waits; it is retried on the
+    /// next pass, never failed for it.
+    fn show_waiting(&self, id: &str, error: &PromotionError) -> Result<(), PromotionError> {
+        let mut promotion = self.get(id)?;
+        let reason = error.to_string();
+        if promotion.state.is_terminal() || promotion.message.contains(&reason) {
+            return Ok(());
+        }
+        promotion.message = format!("waiting to retry: {reason}");
+        self.persist(&promotion)
     }
 
     fn save(&self, promotion: &Promotion) -> Result<Step, PromotionError> {
@@ -189,9 +206,10 @@ impl Engine {
             return self.refresh(&before, &promotion);
         };
         let rule = EffectiveRule::for_promotion(environment, promotion.kind);
+        let forge_teams = self.refresh_forge_teams().await?;
         let evaluation = Policy {
             rule: &rule,
-            teams: config.teams.as_ref(),
+            teams: forge_teams.as_deref().or(config.teams.as_ref()),
             promoter: &promotion.promoter,
         }
         .evaluate(&promotion.approvals);
@@ -202,10 +220,17 @@ impl Engine {
             );
             return self.save(&promotion);
         }
-        promotion.message = format!(
-            "{} (dk approve {} --as USER)",
-            evaluation.needed, promotion.id
-        );
+        promotion.message = if forge_teams.is_some() {
+            format!(
+                "{} (review the pull request {})",
+                evaluation.needed, change.url
+            )
+        } else {
+            format!(
+                "{} (dk approve {} --as USER)",
+                evaluation.needed, promotion.id
+            )
+        };
         self.refresh(&before, &promotion)
     }
 
@@ -254,7 +279,25 @@ impl Engine {
         else {
             return self.refresh(&before, &promotion);
         };
-        if status.promotion_id.as_deref() == Some(promotion.id.as_str()) {
+        // Whether the environment applied a revision that contains the merge (a backend
+        // that cannot name the promotion, e.g. Argo CD without the annotation, is judged
+        // by this alone; one that names it must also be at or past the merge).
+        let applied = match &promotion.merge_commit {
+            Some(merge) if !status.revision.is_empty() => {
+                Some(self.ports.forge.contains(&status.revision, merge).await?)
+            }
+            Some(_) => Some(false),
+            None => None,
+        };
+        let ours = match status.promotion_id.as_deref() {
+            Some(id) => id == promotion.id,
+            None => applied == Some(true),
+        };
+        if ours {
+            if status.sync != SyncState::Synced || applied == Some(false) {
+                promotion.message = format!("syncing: {}", status.sync.name());
+                return self.refresh(&before, &promotion);
+            }
             match status.health {
                 HealthState::Healthy => {
                     promotion.enter(
@@ -276,9 +319,7 @@ impl Engine {
                 }
             }
         }
-        if let Some(merge) = &promotion.merge_commit
-            && self.ports.forge.contains(&status.revision, merge).await?
-        {
+        if applied == Some(true) {
             let by = status
                 .promotion_id
                 .unwrap_or_else(|| "a later change".to_owned());
