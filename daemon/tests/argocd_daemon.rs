@@ -312,7 +312,49 @@ async fn argo_cd_changes_reach_status_watch_and_logs_within_a_second() {
         )
     );
 
+    // The same, as the real dk binary shows it.
+    let address = format!("unix://{}", dkd.home.path().join("dkd.sock").display());
+    let table = dk(&["--daemon", &address, "status", "--env", "dev"]);
+    assert!(
+        table.contains("alpha") && table.contains("Degraded ⚠"),
+        "{table}"
+    );
+    let row = dk(&["--daemon", &address, "status", "alpha"]);
+    assert!(row.contains("(failure)"), "Last Run with its result: {row}");
+    let log = dk(&["--daemon", &address, "logs", "alpha", "--env", "dev"]);
+    assert!(
+        log.contains("error: store events-store unreachable"),
+        "{log}"
+    );
+
     dkd.stop().await;
+}
+
+/// Runs the real `dk` binary (built beside this test by `cargo build --workspace --bins`,
+/// which `tests/run` does first) and returns its standard output; fails on a non-zero exit.
+fn dk(args: &[&str]) -> String {
+    let exe = std::env::current_exe().expect("test executable");
+    let dk = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .join("dk");
+    assert!(
+        dk.is_file(),
+        "{} is missing: run bash tests/run",
+        dk.display()
+    );
+    let output = std::process::Command::new(&dk)
+        .args(args)
+        .env("DK_NO_AUTOSTART", "1")
+        .output()
+        .expect("run dk");
+    assert!(
+        output.status.success(),
+        "dk {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// Publishes `alpha` `version` to dkd's embedded registry the way `dk publish` does.
