@@ -75,12 +75,16 @@ impl DataKitApi {
         })
     }
 
-    /// Whether dkd knows `package` at all: deployed somewhere or ever promoted.
-    fn package_known(&self, package: &str) -> Result<bool, PromotionError> {
-        Ok(
-            self.board.knows_package(package)?
-                || !self.engine.list(Some(package), None)?.is_empty(),
-        )
+    /// Whether dkd knows `package` at all: deployed in an environment or ever promoted.
+    fn package_known(
+        &self,
+        config: &crate::promotion::LoadedConfig,
+        package: &str,
+    ) -> Result<bool, PromotionError> {
+        Ok(self
+            .board
+            .knows_package(package, config.environments.names())?
+            || !self.engine.list(Some(package), None)?.is_empty())
     }
 
     fn promotion(&self, promotion: &Promotion) -> proto::Promotion {
@@ -272,7 +276,7 @@ impl DataKitService for DataKitApi {
                 config.environments.names().join(", ")
             )));
         }
-        if !self.package_known(&body.package).map_err(status)? {
+        if !self.package_known(&config, &body.package).map_err(status)? {
             return Err(Status::not_found(format!(
                 "package {:?} is not deployed anywhere and was never promoted",
                 body.package

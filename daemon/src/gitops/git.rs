@@ -150,8 +150,10 @@ impl Git {
             .collect())
     }
 
-    /// The contents of `paths` at `revision`, `None` for a path that does not exist, read
-    /// with one `git cat-file --batch`.
+    /// The contents of `paths` at `revision`, `None` for a path that does not exist. Two
+    /// git processes for any number of paths: one `ls-tree` of their folders for the blob
+    /// ids, one `cat-file --batch` by id (asking by `<rev>:<path>` would make git walk the
+    /// folder again for every file, which is slow for folders of thousands).
     pub async fn read_files(
         &self,
         revision: &str,
@@ -160,15 +162,51 @@ impl Git {
         if paths.is_empty() {
             return Ok(Vec::new());
         }
-        let request: String = paths.iter().map(|p| format!("{revision}:{p}\n")).collect();
-        let output = self
-            .run_bytes(&["cat-file", "--batch"], Some(request.as_bytes()))
-            .await?;
-        parse_batch_output(&output, paths.len()).ok_or_else(|| GitError::Failed {
-            command: "cat-file".into(),
-            repo: self.git_dir.clone(),
-            stderr: "unexpected --batch output".into(),
-        })
+        let folders: std::collections::BTreeSet<String> = paths
+            .iter()
+            .map(|p| {
+                p.rsplit_once('/')
+                    .map_or(String::new(), |(dir, _)| format!("{dir}/"))
+            })
+            .collect();
+        let mut args = vec!["ls-tree", "-r", "-z", revision];
+        if !folders.contains("") {
+            args.push("--");
+            args.extend(folders.iter().map(String::as_str));
+        }
+        let listing = self.run_bytes(&args, None).await?;
+        let blobs: std::collections::HashMap<&[u8], &str> = listing
+            .split(|&b| b == 0)
+            .filter_map(|entry| {
+                let tab = entry.iter().position(|&b| b == b'\t')?;
+                let mut fields = std::str::from_utf8(&entry[..tab]).ok()?.split(' ');
+                let (_, kind, id) = (fields.next()?, fields.next()?, fields.next()?);
+                (kind == "blob").then_some((&entry[tab + 1..], id))
+            })
+            .collect();
+        let ids: Vec<Option<&str>> = paths
+            .iter()
+            .map(|p| blobs.get(p.as_bytes()).copied())
+            .collect();
+        let request: String = ids.iter().flatten().map(|id| format!("{id}\n")).collect();
+        let found = ids.iter().flatten().count();
+        let mut contents = if found == 0 {
+            Vec::new()
+        } else {
+            let output = self
+                .run_bytes(&["cat-file", "--batch"], Some(request.as_bytes()))
+                .await?;
+            parse_batch_output(&output, found).ok_or_else(|| GitError::Failed {
+                command: "cat-file".into(),
+                repo: self.git_dir.clone(),
+                stderr: "unexpected --batch output".into(),
+            })?
+        }
+        .into_iter();
+        Ok(ids
+            .iter()
+            .map(|id| id.and_then(|_| contents.next().flatten()))
+            .collect())
     }
 
     /// Writes a commit whose tree is `parent`'s tree (or an empty one) with `files` added or
@@ -259,6 +297,8 @@ fn base_command() -> Command {
         .env_remove("GIT_NAMESPACE")
         .env_remove("GIT_OBJECT_DIRECTORY")
         .env("GIT_TERMINAL_PROMPT", "0")
+        // Paths are data, never patterns.
+        .env("GIT_LITERAL_PATHSPECS", "1")
         .env("GIT_AUTHOR_NAME", "dkd")
         .env("GIT_AUTHOR_EMAIL", "dkd@localhost")
         .env("GIT_COMMITTER_NAME", "dkd")

@@ -114,10 +114,16 @@ impl StatusBoard {
             .collect())
     }
 
-    /// Whether any environment runs `package`.
-    pub fn knows_package(&self, package: &str) -> Result<bool, PromotionError> {
+    /// Whether any of `environments` runs `package` (a lookup per environment, not a scan).
+    pub fn knows_package<'a>(
+        &self,
+        package: &str,
+        environments: impl IntoIterator<Item = &'a str>,
+    ) -> Result<bool, PromotionError> {
         let statuses = self.statuses.read().map_err(|_| poisoned())?;
-        Ok(statuses.keys().any(|(_, p)| p == package))
+        Ok(environments
+            .into_iter()
+            .any(|env| statuses.contains_key(&(env.to_owned(), package.to_owned()))))
     }
 
     /// Every status (for snapshots).
@@ -225,7 +231,7 @@ impl StatusBoard {
             )));
         }
         if let Some(package) = package
-            && !self.knows_package(package)?
+            && !self.knows_package(package, config.environments.names())?
             && !is_known(package)?
         {
             return Err(PromotionError::NotFound(format!(
