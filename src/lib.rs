@@ -2,6 +2,7 @@
 //! model (environments, teams, stores, packages) and the package artifacts (`oci`) that
 //! `dkd` and `dk` both use.
 
+pub mod files;
 pub mod manifest;
 pub mod oci;
 

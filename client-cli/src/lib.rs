@@ -50,18 +50,12 @@ pub fn run() -> ExitCode {
 
 /// `DK_HOME`, else `~/.datakit`.
 fn dk_home() -> Result<PathBuf, CliError> {
-    if let Some(home) = std::env::var_os("DK_HOME").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(home));
-    }
-    std::env::var_os("HOME")
-        .filter(|v| !v.is_empty())
-        .map(|home| PathBuf::from(home).join(".datakit"))
-        .ok_or_else(|| {
-            CliError::new(
-                Failure::InvalidInput,
-                "neither DK_HOME nor HOME is set: set DK_HOME",
-            )
-        })
+    datakit::files::dk_home().ok_or_else(|| {
+        CliError::new(
+            Failure::InvalidInput,
+            "neither DK_HOME nor HOME is set: set DK_HOME",
+        )
+    })
 }
 
 async fn execute(cli: Cli) -> Result<String, CliError> {

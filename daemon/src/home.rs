@@ -21,18 +21,12 @@ impl DkHome {
 
     /// `DK_HOME` from the environment, else `~/.datakit`.
     pub fn from_env() -> Result<Self, io::Error> {
-        if let Some(home) = std::env::var_os("DK_HOME").filter(|v| !v.is_empty()) {
-            return Ok(Self::new(home));
-        }
-        let user_home = std::env::var_os("HOME")
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::NotFound,
-                    "neither DK_HOME nor HOME is set: set DK_HOME",
-                )
-            })?;
-        Ok(Self::new(PathBuf::from(user_home).join(".datakit")))
+        datakit::files::dk_home().map(Self::new).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                "neither DK_HOME nor HOME is set: set DK_HOME",
+            )
+        })
     }
 
     /// Creates the home directory (mode 0700 when it is new, since it holds the socket).

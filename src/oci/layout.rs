@@ -6,7 +6,7 @@
 
 use std::{
     fs::{self, File},
-    io::{self, Write as _},
+    io,
     path::{Path, PathBuf},
 };
 
@@ -228,24 +228,9 @@ impl OciLayout {
     }
 }
 
-/// Writes `bytes` to a temporary file next to `path`, flushes it and renames it to `path`,
-/// so a reader sees the old content or the new one, never a part.
+/// [`crate::files::write_atomically`], with the layout's error.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), LayoutError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(OciLayout::io_error(dir))?;
-    let mut file = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .map_err(OciLayout::io_error(dir))?;
-    file.write_all(bytes)
-        .and_then(|()| file.as_file().sync_all())
-        .map_err(OciLayout::io_error(path))?;
-    file.persist(path)
-        .map_err(|error| OciLayout::io_error(path)(error.error))?;
-    // Make the rename itself durable.
-    File::open(dir)
-        .and_then(|dir| dir.sync_all())
-        .map_err(OciLayout::io_error(dir))
+    crate::files::write_atomically(path, bytes).map_err(OciLayout::io_error(path))
 }
 
 #[cfg(test)]

@@ -5,10 +5,11 @@
 use std::{
     fs,
     io::Write,
-    path::{Path, PathBuf},
+    path::PathBuf,
     time::{Duration, SystemTime},
 };
 
+use datakit::files::write_atomically;
 use serde::{Deserialize, Serialize};
 
 use super::{ClusterError, ClusterStatus, HealthState, PackageSync, SyncLogLine, SyncState};
@@ -45,16 +46,6 @@ pub struct LocalTarget {
 
 fn io_error(error: std::io::Error) -> ClusterError {
     ClusterError::Unavailable(error.to_string())
-}
-
-/// Writes `contents` to `path` through a temporary file and a rename, so a reader never
-/// sees half a write.
-fn write_atomically(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    let temporary = path.with_extension("tmp");
-    let mut file = fs::File::create(&temporary)?;
-    file.write_all(contents)?;
-    file.sync_all()?;
-    fs::rename(temporary, path)
 }
 
 fn unix_ms(time: SystemTime) -> u64 {
