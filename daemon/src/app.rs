@@ -10,17 +10,22 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     api::{ApiSources, DataKitApi, ServeError, serve_unix},
-    cluster::{ClusterError, ClusterStatus, LocalTarget},
+    cluster::{LocalSync, LocalTarget},
     config::{ClusterKind, ConfigError, DaemonConfig, ForgeKind, github_settings},
-    gitops::{ForgeError, GitForge, GithubForge, LocalGitForge},
+    gitops::{GithubForge, LocalGitForge},
     home::DkHome,
     lock::{InstanceLock, LockError},
     promotion::{
-        ClusterFeed, Engine, EnvironmentCatalog, EventLog, LocalSync, Ports, PromotionError,
-        StatusBoard, follow_base_branch, publish_config_changes,
+        ClusterFeed, Engine, EnvironmentCatalog, EventLog, Ports, PromotionError, StatusBoard,
+        follow_base_branch,
+        ports::{
+            ClusterError, ClusterStatus, ForgeError, GitForge, RegistryError, StateStore,
+            StoreError,
+        },
+        publish_config_changes,
     },
-    registry::{self, RegistryError},
-    store::{SledStore, StateStore, StoreError},
+    registry,
+    store::SledStore,
 };
 
 /// How dkd was asked to run.

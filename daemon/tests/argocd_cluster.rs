@@ -10,9 +10,12 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-use dkd::cluster::{
-    ClusterStatus, HealthState, PackageSync, RunLogOptions, RunResult, SyncState,
-    argocd::{ArgoCdCluster, ClusterAccess, EnvironmentBinding},
+use dkd::{
+    cluster::argocd::{ArgoCdCluster, ClusterAccess, EnvironmentBinding},
+    promotion::ports::{
+        ClusterError, ClusterStatus, HealthState, PackageSync, RunLogLine, RunLogOptions,
+        RunLogStream, RunResult, SyncState,
+    },
 };
 use futures::StreamExt;
 use kube_fake::{
@@ -371,9 +374,7 @@ async fn the_newest_job_is_the_last_run_and_its_pod_logs_are_the_run_logs() {
 }
 
 /// The next line of a run log, failing the test if none comes in time.
-async fn next(
-    stream: &mut dkd::cluster::RunLogStream,
-) -> Option<Result<dkd::cluster::RunLogLine, dkd::cluster::ClusterError>> {
+async fn next(stream: &mut RunLogStream) -> Option<Result<RunLogLine, ClusterError>> {
     tokio::time::timeout(PATIENCE, stream.next())
         .await
         .expect("a line in time")

@@ -13,9 +13,12 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-use dkd::cluster::{
-    AppliedPackage, ClusterStatus, HealthState, LocalTarget, SyncState,
-    argocd::{ArgoCdCluster, ClusterAccess, EnvironmentBinding},
+use dkd::{
+    cluster::{
+        AppliedPackage, LocalTarget,
+        argocd::{ArgoCdCluster, ClusterAccess, EnvironmentBinding},
+    },
+    promotion::ports::{ClusterStatus, HealthState, SyncState},
 };
 use kube_fake::{
     KubeFake,

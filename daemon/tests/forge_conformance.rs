@@ -10,8 +10,11 @@ use std::sync::Arc;
 
 use datakit::manifest::{DeployedPackage, package_manifest_path};
 use dkd::{
-    gitops::{ChangeProposal, ChangeState, Git, GitForge, GithubForge, LocalGitForge},
-    promotion::{ChangeRef, CheckOutcome},
+    gitops::{Git, GithubForge, LocalGitForge},
+    promotion::{
+        ChangeRef, CheckOutcome,
+        ports::{ChangeProposal, ChangeState, GitForge},
+    },
     store::MemoryStore,
 };
 use github_fake::GithubFake;

@@ -9,7 +9,10 @@ mod github_fake;
 use std::time::{Duration, Instant, SystemTime};
 
 use datakit::manifest::{DeployedPackage, package_manifest_path};
-use dkd::gitops::{ChangeProposal, ForgeError, GitForge, GithubForge};
+use dkd::{
+    gitops::GithubForge,
+    promotion::ports::{ChangeProposal, ForgeError, GitForge},
+};
 use github_fake::{BOT, BOT_TOKEN, GithubFake};
 
 const PATIENCE: Duration = Duration::from_secs(30);

@@ -16,7 +16,8 @@ use datakit::oci::Credentials;
 use dkd::{
     config::{RegistryConfig, RegistryKind},
     home::DkHome,
-    registry::{self, LayoutRegistry, OciRegistry, Registry, RegistryError},
+    promotion::ports::{Registry, RegistryError, ResolvedArtifact},
+    registry::{self, LayoutRegistry, OciRegistry},
 };
 use registry_harness::{RegistryServer, TEST_PASSWORD, TEST_USER};
 
@@ -103,7 +104,7 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn not_found(result: Result<registry::ResolvedArtifact, RegistryError>) -> String {
+fn not_found(result: Result<ResolvedArtifact, RegistryError>) -> String {
     match result {
         Err(error @ RegistryError::NotFound { .. }) => error.to_string(),
         other => panic!("expected NotFound, got {other:?}"),

@@ -7,7 +7,7 @@ use datakit::{
     proto,
 };
 
-use crate::cluster::{HealthState, LastRun, PackageSync, RunResult, SyncState};
+use crate::promotion::ports::{HealthState, LastRun, PackageSync, RunResult, SyncState};
 use crate::promotion::{
     CheckOutcome, ConfigProblem, Explanation, LoadedConfig, Promotion, PromotionKind,
     PromotionState, StoreEntry,

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
 use super::convert;
-use crate::cluster::{ClusterStatus, RunLogOptions, RunLogStream, SyncLogLine};
+use crate::promotion::ports::{ClusterStatus, RunLogOptions, RunLogStream, SyncLogLine};
 
 /// How often a followed log is re-read.
 const FOLLOW_INTERVAL: Duration = Duration::from_millis(200);

@@ -39,7 +39,7 @@ pub struct ApiSources {
     pub engine: Arc<Engine>,
     pub board: Arc<StatusBoard>,
     pub events: Arc<crate::promotion::EventLog>,
-    pub cluster: Arc<dyn crate::cluster::ClusterStatus>,
+    pub cluster: Arc<dyn crate::promotion::ports::ClusterStatus>,
     pub heartbeat: std::time::Duration,
     pub shutdown: tokio_util::sync::CancellationToken,
 }

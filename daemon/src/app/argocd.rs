@@ -7,12 +7,9 @@ use std::{collections::BTreeMap, sync::Arc};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    cluster::{
-        ClusterError,
-        argocd::{ArgoCdCluster, ClusterAccess, EnvironmentBinding},
-    },
+    cluster::argocd::{ArgoCdCluster, ClusterAccess, EnvironmentBinding},
     config::{DaemonConfig, cluster_access},
-    promotion::{CatalogState, EnvironmentCatalog},
+    promotion::{CatalogState, EnvironmentCatalog, ports::ClusterError},
 };
 
 /// The environments of `state` that Argo CD can report.

@@ -12,7 +12,9 @@ use std::{
 use datakit::files::write_atomically;
 use serde::{Deserialize, Serialize};
 
-use super::{ClusterError, ClusterStatus, HealthState, PackageSync, SyncLogLine, SyncState};
+use crate::promotion::ports::{
+    ClusterError, ClusterStatus, HealthState, PackageSync, SyncLogLine, SyncState,
+};
 
 /// One package to apply: its manifest as on the base branch and what it resolved to.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,6 +8,8 @@ use std::{
 
 use tokio::{io::AsyncWriteExt, process::Command};
 
+use crate::promotion::ports::ForgeError;
+
 /// A failed git invocation.
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
@@ -21,6 +23,12 @@ pub enum GitError {
     },
     #[error("git {command} printed something that is not UTF-8")]
     NotUtf8 { command: String },
+}
+
+impl From<GitError> for ForgeError {
+    fn from(error: GitError) -> Self {
+        Self::Unavailable(error.to_string())
+    }
 }
 
 /// The null object id: "this reference must not exist yet" for `update_ref`.

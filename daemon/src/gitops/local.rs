@@ -15,11 +15,14 @@ use datakit::manifest::{
 };
 use tokio::sync::Mutex;
 
-use super::{
-    ChangeProposal, ChangeRequestStore, ChangeState, ChangeStatus, FileVersion, ForgeError, Git,
-    GitError, GitForge, LocalChange, LocalChangeState, check_tree,
+use super::{Git, GitError, check_tree};
+use crate::promotion::{
+    Approval, ChangeRef, CheckOutcome,
+    ports::{
+        ChangeProposal, ChangeRequestStore, ChangeState, ChangeStatus, FileVersion, ForgeError,
+        GitForge, LocalChange, LocalChangeState,
+    },
 };
-use crate::promotion::{Approval, ChangeRef, CheckOutcome};
 
 /// The base branch of the embedded deployment repository.
 pub const BASE_BRANCH: &str = "main";

@@ -7,11 +7,8 @@ use std::{sync::Arc, time::Duration};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use super::ports::{ForgeError, GitForge, StateStore, StoreError};
 use super::{ConfigProblem, LoadedConfig, read_config_source};
-use crate::{
-    gitops::{ForgeError, GitForge},
-    store::{StateStore, StoreError},
-};
 
 /// What the catalog serves.
 #[derive(Debug, Clone, Default)]

@@ -9,7 +9,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use tokio_util::sync::CancellationToken;
 
 use super::{Engine, EnvironmentCatalog, StatusBoard};
-use crate::cluster::ClusterStatus;
+use crate::promotion::ports::ClusterStatus;
 
 /// What the feed works with.
 pub struct ClusterFeed {

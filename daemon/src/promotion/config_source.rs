@@ -8,7 +8,7 @@ use datakit::manifest::{
     parse_environments, parse_store, parse_teams,
 };
 
-use crate::gitops::{ForgeError, GitForge};
+use crate::promotion::ports::{ForgeError, GitForge};
 
 /// The configuration files of one base-branch revision, as read from the repository.
 #[derive(Debug, Clone, PartialEq, Eq)]

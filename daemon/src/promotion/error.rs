@@ -1,9 +1,7 @@
 //! Why a promotion request was refused, by kind — the API maps each kind to one gRPC
 //! code and `dk` to one exit code.
 
-use crate::{
-    cluster::ClusterError, gitops::ForgeError, registry::RegistryError, store::StoreError,
-};
+use super::ports::{ClusterError, ForgeError, RegistryError, StoreError};
 
 /// A refused or failed request, with a one-line message saying what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

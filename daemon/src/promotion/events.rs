@@ -10,7 +10,7 @@ use std::{
 use tokio::sync::broadcast;
 
 use super::{ConfigProblem, Promotion, PromotionError};
-use crate::{cluster::PackageSync, store::StateStore};
+use crate::promotion::ports::{PackageSync, StateStore};
 
 /// How many events the live channel buffers for a subscriber before it lags (and then
 /// catches up from the store).

@@ -11,8 +11,8 @@ mod error;
 mod events;
 mod model;
 mod policy;
+pub mod ports;
 mod status;
-mod sync;
 #[cfg(test)]
 pub mod testing;
 
@@ -30,4 +30,3 @@ pub use model::{
 };
 pub use policy::{EffectiveRule, Evaluation, Policy};
 pub use status::{StatusBoard, StatusRow};
-pub use sync::LocalSync;

@@ -8,7 +8,7 @@ use std::{
 };
 
 use super::{EventKind, EventLog, PromotionError};
-use crate::{cluster::PackageSync, store::StateStore};
+use crate::promotion::ports::{PackageSync, StateStore};
 
 type Key = (String, String);
 
@@ -144,7 +144,7 @@ mod tests {
 
     use super::*;
     use crate::{
-        cluster::{HealthState, SyncState},
+        promotion::ports::{HealthState, SyncState},
         store::MemoryStore,
     };
 

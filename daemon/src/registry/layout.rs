@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use datakit::{manifest::validate_name, oci::OciLayout};
 
-use super::{Registry, RegistryError, ResolvedArtifact};
 use crate::home::DkHome;
+use crate::promotion::ports::{Registry, RegistryError, ResolvedArtifact};
 
 /// The embedded registry's directory under `DK_HOME`.
 const REGISTRY_DIR: &str = "registry";

@@ -4,7 +4,7 @@
 
 use datakit::oci::{Credentials, RegistryAddress, RemoteError, RemoteRegistry};
 
-use super::{Registry, RegistryError, ResolvedArtifact};
+use crate::promotion::ports::{Registry, RegistryError, ResolvedArtifact};
 
 /// A remote registry and namespace.
 #[derive(Debug)]

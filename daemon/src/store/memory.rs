@@ -6,11 +6,9 @@ use std::{
     time::SystemTime,
 };
 
-use super::{StateStore, StoreError};
-use crate::{
-    cluster::PackageSync,
-    gitops::{ChangeRequestStore, LocalChange},
-    promotion::{ConfigSource, Event, EventKind, Promotion},
+use crate::promotion::{
+    ConfigSource, Event, EventKind, Promotion,
+    ports::{ChangeRequestStore, LocalChange, PackageSync, StateStore, StoreError},
 };
 
 #[derive(Debug, Default)]

@@ -1,6 +1,6 @@
-//! The `StateStore` port: dkd's own durable state (cached configuration now; promotions
-//! and events from the promotion engine on). `sled` is named only in `sled_store.rs`; the
-//! records written are their own versioned types (`records.rs`), not domain types.
+//! The `StateStore` implementations: sled for dkd, memory for tests of the domain. `sled`
+//! is named only in `sled_store.rs`; the records written are their own versioned types
+//! (`records.rs`), not domain types.
 
 mod memory;
 mod records;
@@ -9,74 +9,20 @@ mod sled_store;
 pub use memory::MemoryStore;
 pub use sled_store::SledStore;
 
-use std::time::SystemTime;
-
-use crate::{
-    cluster::PackageSync,
-    promotion::{ConfigSource, Event, EventKind, Promotion},
-};
-
-/// What a store operation can fail with.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("state database error: {0}")]
-    Database(String),
-    #[error("state record {key} is unreadable: {reason}")]
-    Corrupt { key: String, reason: String },
-}
-
-/// dkd's durable state. Every write is durable when the call returns.
-pub trait StateStore: Send + Sync + 'static {
-    /// The last configuration accepted from the base branch, if any.
-    fn load_config(&self) -> Result<Option<ConfigSource>, StoreError>;
-
-    /// Replaces the cached configuration.
-    fn save_config(&self, source: &ConfigSource) -> Result<(), StoreError>;
-
-    /// A new, never reused promotion number (1, 2, …).
-    fn next_promotion_number(&self) -> Result<u64, StoreError>;
-
-    /// Saves (inserts or replaces) a promotion.
-    fn save_promotion(&self, promotion: &Promotion) -> Result<(), StoreError>;
-
-    /// One promotion by id.
-    fn load_promotion(&self, id: &str) -> Result<Option<Promotion>, StoreError>;
-
-    /// Every promotion, oldest first.
-    fn load_promotions(&self) -> Result<Vec<Promotion>, StoreError>;
-
-    /// Saves the status of one package in one environment.
-    fn save_status(&self, status: &PackageSync) -> Result<(), StoreError>;
-
-    /// Forgets the status of a package no longer deployed in an environment.
-    fn delete_status(&self, environment: &str, package: &str) -> Result<(), StoreError>;
-
-    /// Every saved status.
-    fn load_statuses(&self) -> Result<Vec<PackageSync>, StoreError>;
-
-    /// Appends `kind` as the next event (sequence = last + 1) and prunes all but the newest
-    /// `retention` events.
-    fn append_event(
-        &self,
-        kind: EventKind,
-        at: SystemTime,
-        retention: u64,
-    ) -> Result<Event, StoreError>;
-
-    /// The oldest and newest retained sequence numbers, `None` when there are none.
-    fn event_bounds(&self) -> Result<Option<(u64, u64)>, StoreError>;
-
-    /// Up to `limit` events with a sequence above `sequence`, oldest first.
-    fn events_after(&self, sequence: u64, limit: usize) -> Result<Vec<Event>, StoreError>;
-}
-
 #[cfg(test)]
 mod conformance {
     //! One suite every `StateStore` passes.
 
-    use std::{collections::BTreeMap, time::Duration};
+    use std::{
+        collections::BTreeMap,
+        time::{Duration, SystemTime},
+    };
 
     use super::*;
+    use crate::promotion::{
+        ConfigSource, EventKind, Promotion,
+        ports::{HealthState, PackageSync, StateStore, SyncState},
+    };
 
     fn sample(revision: &str) -> ConfigSource {
         ConfigSource {
@@ -130,8 +76,8 @@ mod conformance {
             digest: "sha256:abc".into(),
             promotion_id: Some("p-1".into()),
             revision: "c1".into(),
-            sync: crate::cluster::SyncState::Synced,
-            health: crate::cluster::HealthState::Healthy,
+            sync: SyncState::Synced,
+            health: HealthState::Healthy,
             last_sync: SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_000),
             message: String::new(),
             last_run: None,

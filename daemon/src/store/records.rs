@@ -8,12 +8,11 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 
-use crate::{
-    cluster::{HealthState, LastRun, PackageSync, RunResult, SyncState},
-    gitops::{LocalChange, LocalChangeState},
-    promotion::{
-        Approval, ChangeRef, Check, CheckOutcome, ConfigProblem, ConfigSource, Event, EventKind,
-        Promotion, PromotionKind, PromotionState, Transition,
+use crate::promotion::{
+    Approval, ChangeRef, Check, CheckOutcome, ConfigProblem, ConfigSource, Event, EventKind,
+    Promotion, PromotionKind, PromotionState, Transition,
+    ports::{
+        HealthState, LastRun, LocalChange, LocalChangeState, PackageSync, RunResult, SyncState,
     },
 };
 

@@ -9,16 +9,12 @@ use std::{
 
 use serde::{Serialize, de::DeserializeOwned};
 
-use super::{
-    StateStore, StoreError,
-    records::{
-        ConfigRecord, EventRecord, LocalChangeRecord, PromotionRecord, SCHEMA_VERSION, StatusRecord,
-    },
+use super::records::{
+    ConfigRecord, EventRecord, LocalChangeRecord, PromotionRecord, SCHEMA_VERSION, StatusRecord,
 };
-use crate::{
-    cluster::PackageSync,
-    gitops::{ChangeRequestStore, LocalChange},
-    promotion::{ConfigSource, Event, EventKind, Promotion},
+use crate::promotion::{
+    ConfigSource, Event, EventKind, Promotion,
+    ports::{ChangeRequestStore, LocalChange, PackageSync, StateStore, StoreError},
 };
 
 const SCHEMA_KEY: &[u8] = b"schema";

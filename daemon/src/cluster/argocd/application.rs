@@ -8,7 +8,7 @@ use kube::api::DynamicObject;
 use serde::Deserialize;
 
 use super::{ANNOTATION_DIGEST, ANNOTATION_PROMOTION_ID, ANNOTATION_VERSION};
-use crate::cluster::{HealthState, LastRun, PackageSync, SyncLogLine, SyncState};
+use crate::promotion::ports::{HealthState, LastRun, PackageSync, SyncLogLine, SyncState};
 
 /// The part of `Application.status` dkd reads.
 #[derive(Debug, Default, Deserialize)]

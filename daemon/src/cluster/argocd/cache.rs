@@ -12,7 +12,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use super::{ClusterAccess, EnvironmentBinding, LABEL_ENVIRONMENT, LABEL_PACKAGE, watch::Change};
-use crate::cluster::ClusterError;
+use crate::promotion::ports::ClusterError;
 
 /// What the watches have seen.
 #[derive(Default)]

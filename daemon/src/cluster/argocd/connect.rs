@@ -4,7 +4,7 @@ use std::path::Path;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-use crate::cluster::ClusterError;
+use crate::promotion::ports::ClusterError;
 
 /// A client for the cluster `context` (default: the current context) of `kubeconfig`.
 pub async fn client(

@@ -4,7 +4,7 @@ use std::time::SystemTime;
 
 use k8s_openapi::api::batch::v1::Job;
 
-use crate::cluster::{LastRun, RunResult};
+use crate::promotion::ports::{LastRun, RunResult};
 
 fn started(job: &Job) -> Option<SystemTime> {
     job.status

@@ -7,7 +7,7 @@ use futures::{AsyncBufReadExt, StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams, LogParams};
 
-use crate::cluster::{ClusterError, RunLogLine, RunLogOptions, RunLogStream};
+use crate::promotion::ports::{ClusterError, RunLogLine, RunLogOptions, RunLogStream};
 
 fn unavailable(error: impl std::fmt::Display) -> ClusterError {
     ClusterError::Unavailable(format!("pod logs: {error}"))

@@ -26,7 +26,9 @@ use kube::{
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use super::{ClusterError, ClusterStatus, PackageSync, RunLogOptions, RunLogStream, SyncLogLine};
+use crate::promotion::ports::{
+    ClusterError, ClusterStatus, PackageSync, RunLogOptions, RunLogStream, SyncLogLine,
+};
 use cache::{Cache, Inner, identify, poisoned};
 
 /// Label naming the package, on Applications and Jobs.

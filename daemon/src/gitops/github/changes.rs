@@ -10,9 +10,9 @@ use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use super::{GithubForge, reads::entries, rest::encode, unexpected};
-use crate::{
-    gitops::{ChangeProposal, ChangeState, ChangeStatus, ForgeError, GitForge},
-    promotion::{Approval, ChangeRef, Check, CheckOutcome},
+use crate::promotion::{
+    Approval, ChangeRef, Check, CheckOutcome,
+    ports::{ChangeProposal, ChangeState, ChangeStatus, ForgeError, GitForge},
 };
 
 /// How often a write is retried when GitHub reports it stale (409/422).

@@ -6,9 +6,9 @@ use http::{Method, StatusCode};
 use serde_json::json;
 
 use super::{GithubForge, reads::entries, unexpected};
-use crate::{
-    gitops::{ChangeState, ForgeError, GitForge},
-    promotion::{ChangeRef, CheckOutcome},
+use crate::promotion::{
+    ChangeRef, CheckOutcome,
+    ports::{ChangeState, ForgeError, GitForge},
 };
 
 /// How often a merge starts over when the base or the head moved underneath it.

@@ -16,8 +16,8 @@ use tokio::sync::Mutex;
 pub use settings::{GithubSettings, GithubToken};
 
 use self::rest::{Reply, Rest};
-use super::{ChangeProposal, ChangeStatus, FileVersion, ForgeError, GitForge};
 use crate::promotion::ChangeRef;
+use crate::promotion::ports::{ChangeProposal, ChangeStatus, FileVersion, ForgeError, GitForge};
 
 /// The deployment repository as a GitHub repository.
 #[derive(Debug)]

@@ -8,7 +8,7 @@ use http::StatusCode;
 use serde_json::Value;
 
 use super::{GithubForge, rest::encode, unexpected};
-use crate::gitops::{FileVersion, ForgeError};
+use crate::promotion::ports::{FileVersion, ForgeError};
 
 /// How many pages of base-branch commits `find_landed` searches (100 commits each).
 const LANDED_PAGES: u32 = 3;

@@ -14,7 +14,7 @@ use octocrab::{Octocrab, service::middleware::retry::RetryConfig};
 use serde_json::Value;
 
 use super::GithubSettings;
-use crate::gitops::ForgeError;
+use crate::promotion::ports::ForgeError;
 
 /// How many conditional-GET answers are remembered before the cache starts over.
 const ETAG_CACHE_LIMIT: usize = 2_000;

@@ -5,7 +5,7 @@ use datakit::manifest::{ENVIRONMENTS_FILE, Teams, parse_environments};
 use http::StatusCode;
 
 use super::{GithubForge, reads::entries, unexpected};
-use crate::gitops::{ForgeError, GitForge};
+use crate::promotion::ports::{ForgeError, GitForge};
 
 impl GithubForge {
     /// The members of every team named in `config/environments.yaml` on the base branch.

@@ -10,9 +10,9 @@ use datakit::manifest::{
 };
 
 use super::validate::Target;
-use crate::{
-    gitops::ChangeProposal,
-    promotion::model::{Promotion, PromotionKind},
+use crate::promotion::{
+    model::{Promotion, PromotionKind},
+    ports::ChangeProposal,
 };
 
 /// The manifest a promotion writes to `environments/<env>/<package>.yaml`.

@@ -17,8 +17,8 @@ use super::{
     EnvironmentCatalog, EventKind, EventLog, LoadedConfig, PromotionError,
     model::{Promotion, PromotionKind, PromotionState},
     policy::{EffectiveRule, Policy},
+    ports::{ClusterStatus, GitForge, Registry, StateStore},
 };
-use crate::{cluster::ClusterStatus, gitops::GitForge, registry::Registry, store::StateStore};
 
 /// A request to promote (or roll back) a package version into an environment.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,14 +7,11 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::{Engine, change};
-use crate::{
-    cluster::{HealthState, SyncState},
-    gitops::{ChangeState, ForgeError},
-    promotion::{
-        PromotionError,
-        model::{CheckOutcome, Promotion, PromotionState},
-        policy::{EffectiveRule, Policy},
-    },
+use crate::promotion::{
+    PromotionError,
+    model::{CheckOutcome, Promotion, PromotionState},
+    policy::{EffectiveRule, Policy},
+    ports::{ChangeState, ForgeError, HealthState, SyncState},
 };
 
 /// How often the loop runs when nothing wakes it.

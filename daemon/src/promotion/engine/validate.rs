@@ -7,10 +7,7 @@ use std::time::SystemTime;
 use datakit::manifest::{Environment, Version};
 
 use super::{Engine, PromoteRequest};
-use crate::{
-    cluster::SyncState,
-    promotion::{LoadedConfig, PromotionError, model::PromotionKind},
-};
+use crate::promotion::{LoadedConfig, PromotionError, model::PromotionKind, ports::SyncState};
 
 /// What a validated request promotes: the exact version and the pinned artifact.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,11 +11,10 @@ use std::{
 use datakit::manifest::{ANNOTATION_PROMOTION_ID, parse_deployed_package};
 use tokio_util::sync::CancellationToken;
 
-use super::{Engine, EnvironmentCatalog, StatusBoard};
-use crate::{
-    cluster::{AppliedPackage, ClusterStatus, HealthState, LocalTarget},
-    gitops::{ForgeError, GitForge},
-    registry::{Registry, RegistryError},
+use super::{AppliedPackage, LocalTarget};
+use crate::promotion::{
+    Engine, EnvironmentCatalog, StatusBoard,
+    ports::{ClusterStatus, ForgeError, GitForge, HealthState, Registry, RegistryError},
 };
 
 /// How often the loop looks at the base branch.

@@ -1,0 +1,126 @@
+//! The `GitForge` port: the deployment repository and its change requests, as the engine
+//! needs them. Implemented in `gitops/` (embedded git, GitHub).
+
+use std::time::SystemTime;
+
+use datakit::manifest::Teams;
+
+use super::StoreError;
+use crate::promotion::{Approval, ChangeRef, Check};
+
+/// What a forge operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ForgeError {
+    /// The forge cannot be reached or its repository cannot be read right now.
+    #[error("deployment repository unavailable: {0}")]
+    Unavailable(String),
+    /// The base branch does not exist.
+    #[error("branch {0} does not exist in the deployment repository")]
+    MissingBranch(String),
+    /// The change request is unknown to the forge.
+    #[error("change request {0} not found")]
+    UnknownChange(String),
+    /// The change cannot be merged as it is (checks fail on the current base).
+    #[error("change request {id} cannot be merged: {reason}")]
+    NotMergeable { id: String, reason: String },
+    /// The forge asked dkd to slow down (rate limit, secondary limit, outage); the request
+    /// can be retried after `until`.
+    #[error("{forge} is rate limiting dkd until {}: the promotion waits and resumes by itself", humantime::format_rfc3339_seconds(*until))]
+    RateLimited { forge: String, until: SystemTime },
+    /// The forge does not do this (e.g. approvals on GitHub happen on GitHub).
+    #[error("{0}")]
+    Unsupported(String),
+    /// The forge's own records could not be read or written.
+    #[error(transparent)]
+    Records(#[from] StoreError),
+}
+
+/// A change to propose: files written on a branch off the base branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeProposal {
+    pub promotion_id: String,
+    pub branch: String,
+    pub title: String,
+    pub body: String,
+    pub labels: Vec<String>,
+    /// Repository path → new contents.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// Ends with a `Promotion-Id: <id>` trailer, so a merge can be found again.
+    pub commit_message: String,
+}
+
+/// Where a change request stands on the forge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeState {
+    Open,
+    Merged { commit: String },
+    Closed,
+}
+
+/// A change request as the forge sees it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeStatus {
+    pub state: ChangeState,
+    pub approvals: Vec<Approval>,
+    pub checks: Vec<Check>,
+}
+
+/// One version of a file on the base branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileVersion {
+    pub commit: String,
+    pub at: SystemTime,
+    /// `None` where the commit deleted the file.
+    pub contents: Option<String>,
+}
+
+/// The deployment repository and its change requests.
+#[async_trait::async_trait]
+pub trait GitForge: Send + Sync + 'static {
+    /// A short description for logs, e.g. the repository path.
+    fn describe(&self) -> String;
+
+    /// The commit the base branch points at now.
+    async fn base_revision(&self) -> Result<String, ForgeError>;
+
+    /// Repository paths of the files below `dir` (ending in `/`) at `revision`.
+    async fn list_files(&self, revision: &str, dir: &str) -> Result<Vec<String>, ForgeError>;
+
+    /// Contents of `paths` at `revision`, `None` where a path does not exist.
+    async fn read_files(
+        &self,
+        revision: &str,
+        paths: &[String],
+    ) -> Result<Vec<Option<Vec<u8>>>, ForgeError>;
+
+    /// Whether `revision` contains `commit` (is it, or a descendant of it).
+    async fn contains(&self, revision: &str, commit: &str) -> Result<bool, ForgeError>;
+
+    /// Versions of `path` on the base branch, newest first, at most `limit`.
+    async fn file_history(&self, path: &str, limit: usize) -> Result<Vec<FileVersion>, ForgeError>;
+
+    /// Opens a change request. Idempotent: proposing the same branch again returns the
+    /// change request already open for it.
+    async fn propose_change(&self, proposal: &ChangeProposal) -> Result<ChangeRef, ForgeError>;
+
+    /// The change request's state, approvals and checks.
+    async fn change_status(&self, change: &ChangeRef) -> Result<ChangeStatus, ForgeError>;
+
+    /// Records `user`'s approval (forges where approvals are given through dkd).
+    async fn approve(&self, change: &ChangeRef, user: &str) -> Result<(), ForgeError>;
+
+    /// Merges the change into the base branch, rebasing and re-checking it when the base
+    /// moved; never force-pushes. Returns the commit that landed. Merging a change that
+    /// already merged returns its commit.
+    async fn merge(&self, change: &ChangeRef) -> Result<String, ForgeError>;
+
+    /// Closes the change request without merging and deletes its branch.
+    async fn close(&self, change: &ChangeRef, reason: &str) -> Result<(), ForgeError>;
+
+    /// The base-branch commit that landed `promotion_id`, if any (found by its trailer).
+    async fn find_landed(&self, promotion_id: &str) -> Result<Option<String>, ForgeError>;
+
+    /// Reviewer groups as the forge knows them (GitHub teams), or `None` where the groups
+    /// come from `config/teams.yaml` in the deployment repository (the embedded forge).
+    async fn reviewer_teams(&self) -> Result<Option<Teams>, ForgeError>;
+}

@@ -1,0 +1,16 @@
+//! The ports the domain talks through, and the vocabulary they speak. The domain owns
+//! them; the adapters in `store/`, `gitops/`, `cluster/` and `registry/` implement them and
+//! depend on the domain, never on each other.
+
+mod cluster;
+mod forge;
+mod registry;
+mod store;
+
+pub use cluster::{
+    ClusterError, ClusterStatus, HealthState, LastRun, PackageSync, RunLogLine, RunLogOptions,
+    RunLogStream, RunResult, SyncLogLine, SyncState,
+};
+pub use forge::{ChangeProposal, ChangeState, ChangeStatus, FileVersion, ForgeError, GitForge};
+pub use registry::{Registry, RegistryError, ResolvedArtifact};
+pub use store::{ChangeRequestStore, LocalChange, LocalChangeState, StateStore, StoreError};

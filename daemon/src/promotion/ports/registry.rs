@@ -1,0 +1,50 @@
+//! The `Registry` port: which digest and store bindings a published package version
+//! resolves to. Implemented in `registry/` (the embedded OCI layout, any OCI registry).
+
+use std::collections::BTreeMap;
+
+/// A package version as the registry holds it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedArtifact {
+    /// Where to pull it from, e.g. `ghcr.io/acme/my-package:v1.0.0` or
+    /// `oci:/home/me/.datakit/registry/my-package:v1.0.0`.
+    pub reference: String,
+    /// The manifest digest, `sha256:…`.
+    pub digest: String,
+    /// The package's store bindings from the artifact's config: binding key → store name,
+    /// with `spec.store` under the key `store`.
+    pub bindings: BTreeMap<String, String>,
+}
+
+/// What resolving a package version can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The version (or the whole package) is not in the registry.
+    #[error("{package}:{version} is not published in {registry}: run dk build && dk publish")]
+    NotFound {
+        package: String,
+        version: String,
+        registry: String,
+    },
+    /// The registry refused dkd's credentials.
+    #[error("{0}")]
+    Denied(String),
+    /// The registry cannot be reached or read right now; nothing can be said about the tag.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// Read access to published packages.
+#[async_trait::async_trait]
+pub trait Registry: Send + Sync + 'static {
+    /// A short description for logs and messages, e.g. the registry address.
+    fn describe(&self) -> String;
+
+    /// The digest and artifact reference a version of a package resolves to now, with the
+    /// store bindings its artifact declares.
+    async fn resolve(
+        &self,
+        package: &str,
+        version: &str,
+    ) -> Result<ResolvedArtifact, RegistryError>;
+}

@@ -1,0 +1,95 @@
+//! The `StateStore` port: dkd's own durable state, a cache of the deployment repository and
+//! the forge plus the engine's bookkeeping; and the embedded forge's change-request records
+//! (`ChangeRequestStore`). Implemented in `store/` (sled, in-memory).
+
+use std::time::SystemTime;
+
+use super::PackageSync;
+use crate::promotion::{Approval, Check, ConfigSource, Event, EventKind, Promotion};
+
+/// What a store operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("state database error: {0}")]
+    Database(String),
+    #[error("state record {key} is unreadable: {reason}")]
+    Corrupt { key: String, reason: String },
+}
+
+/// dkd's durable state. Every write is durable when the call returns.
+pub trait StateStore: Send + Sync + 'static {
+    /// The last configuration accepted from the base branch, if any.
+    fn load_config(&self) -> Result<Option<ConfigSource>, StoreError>;
+
+    /// Replaces the cached configuration.
+    fn save_config(&self, source: &ConfigSource) -> Result<(), StoreError>;
+
+    /// A new, never reused promotion number (1, 2, …).
+    fn next_promotion_number(&self) -> Result<u64, StoreError>;
+
+    /// Saves (inserts or replaces) a promotion.
+    fn save_promotion(&self, promotion: &Promotion) -> Result<(), StoreError>;
+
+    /// One promotion by id.
+    fn load_promotion(&self, id: &str) -> Result<Option<Promotion>, StoreError>;
+
+    /// Every promotion, oldest first.
+    fn load_promotions(&self) -> Result<Vec<Promotion>, StoreError>;
+
+    /// Saves the status of one package in one environment.
+    fn save_status(&self, status: &PackageSync) -> Result<(), StoreError>;
+
+    /// Forgets the status of a package no longer deployed in an environment.
+    fn delete_status(&self, environment: &str, package: &str) -> Result<(), StoreError>;
+
+    /// Every saved status.
+    fn load_statuses(&self) -> Result<Vec<PackageSync>, StoreError>;
+
+    /// Appends `kind` as the next event (sequence = last + 1) and prunes all but the newest
+    /// `retention` events.
+    fn append_event(
+        &self,
+        kind: EventKind,
+        at: SystemTime,
+        retention: u64,
+    ) -> Result<Event, StoreError>;
+
+    /// The oldest and newest retained sequence numbers, `None` when there are none.
+    fn event_bounds(&self) -> Result<Option<(u64, u64)>, StoreError>;
+
+    /// Up to `limit` events with a sequence above `sequence`, oldest first.
+    fn events_after(&self, sequence: u64, limit: usize) -> Result<Vec<Event>, StoreError>;
+}
+
+/// Where an embedded change request stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalChangeState {
+    Open,
+    Merged { commit: String },
+    Closed,
+}
+
+/// One change request of the embedded forge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalChange {
+    /// The branch name, which is also the change request's id.
+    pub id: String,
+    pub promotion_id: String,
+    pub title: String,
+    pub body: String,
+    pub labels: Vec<String>,
+    /// Files the change writes (replayed on a rebase).
+    pub paths: Vec<String>,
+    pub commit_message: String,
+    pub state: LocalChangeState,
+    pub approvals: Vec<Approval>,
+    pub checks: Vec<Check>,
+    pub created_at: SystemTime,
+}
+
+/// Where the embedded forge keeps its change-request records.
+pub trait ChangeRequestStore: Send + Sync + 'static {
+    fn load_change(&self, id: &str) -> Result<Option<LocalChange>, StoreError>;
+    /// Durable when it returns.
+    fn save_change(&self, change: &LocalChange) -> Result<(), StoreError>;
+}
