@@ -1,6 +1,6 @@
 //! The `dkd` binary: parses flags, sets up logging and signals, runs `dkd::app`.
 
-use std::{path::PathBuf, process::ExitCode};
+use std::{future::Future, path::PathBuf, process::ExitCode};
 
 use clap::Parser;
 use dkd::{app, home::DkHome};
@@ -43,31 +43,32 @@ fn run(args: Args) -> anyhow::Result<()> {
         None => DkHome::from_env()?,
     };
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(app::run(
-        app::Options {
-            home,
-            config: args.config,
-        },
-        shutdown_signal(),
-    ))?;
-    Ok(())
+    runtime.block_on(async {
+        // Installed before anything else, so a signal that arrives the moment the socket
+        // appears stops dkd cleanly instead of killing it with the default action.
+        let shutdown = shutdown_signal()?;
+        app::run(
+            app::Options {
+                home,
+                config: args.config,
+            },
+            shutdown,
+        )
+        .await?;
+        anyhow::Ok(())
+    })
 }
 
-/// Resolves on the first SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
+/// Registers SIGINT and SIGTERM handlers now and returns a future that resolves on the
+/// first of them.
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
+    })
 }

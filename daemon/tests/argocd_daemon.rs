@@ -44,21 +44,25 @@ fn git(dir: &Path, args: &[&str]) {
     );
 }
 
+/// A client of the dkd serving `socket`, once it accepts connections.
 async fn connect(socket: &Path) -> DataKitServiceClient<Channel> {
     let deadline = Instant::now() + PATIENCE;
-    while !socket.exists() {
-        assert!(Instant::now() < deadline, "dkd never bound its socket");
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    loop {
+        let socket = socket.to_path_buf();
+        let connected = Endpoint::from_static("http://dkd.local")
+            .connect_with_connector(tower::service_fn(move |_: Uri| {
+                let socket = socket.clone();
+                async move { UnixStream::connect(socket).await.map(TokioIo::new) }
+            }))
+            .await;
+        match connected {
+            Ok(channel) => return DataKitServiceClient::new(channel),
+            Err(error) => {
+                assert!(Instant::now() < deadline, "dkd never served: {error}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
     }
-    let socket = socket.to_path_buf();
-    let channel = Endpoint::from_static("http://dkd.local")
-        .connect_with_connector(tower::service_fn(move |_: Uri| {
-            let socket = socket.clone();
-            async move { UnixStream::connect(socket).await.map(TokioIo::new) }
-        }))
-        .await
-        .expect("connect to dkd");
-    DataKitServiceClient::new(channel)
 }
 
 /// The next Watch status event about alpha in dev.
