@@ -28,6 +28,9 @@ use crate::{
     store::SledStore,
 };
 
+/// How long start-up waits for past promotions to be restored from the forge.
+const REBUILD_AT_START: Duration = Duration::from_secs(10);
+
 /// How dkd was asked to run.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -77,6 +80,7 @@ pub async fn run(
     let config = DaemonConfig::load(&config_file)?;
 
     let sled = Arc::new(SledStore::open(&home.database())?);
+    let store_notice = sled.notice().map(str::to_owned);
     let store: Arc<dyn StateStore> = sled.clone();
     let forge: Arc<dyn GitForge> = match config.forge.kind {
         ForgeKind::Embedded => {
@@ -115,6 +119,20 @@ pub async fn run(
         store: store.clone(),
         events: events.clone(),
     }));
+    if let Some(notice) = store_notice {
+        engine.add_notice(notice);
+    }
+    // Past promotions are restored before the socket appears, so the first answers are
+    // whole; a forge that is slow or down is left to the reconcile loop, which retries.
+    match tokio::time::timeout(REBUILD_AT_START, engine.rebuild_records()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "cannot read past promotions at start; retrying in the background")
+        }
+        Err(_) => {
+            tracing::warn!("reading past promotions takes long; continuing in the background")
+        }
+    }
 
     let tasks = [
         tokio::spawn(follow_base_branch(

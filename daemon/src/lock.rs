@@ -18,6 +18,22 @@ pub enum LockError {
     Io { path: PathBuf, source: io::Error },
 }
 
+/// How long a held lock is retried: after `kill -9`, a child the dead dkd had just forked
+/// holds its descriptors (the lock included) until it execs.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
+
+fn try_lock_patiently(file: &File) -> Result<(), TryLockError> {
+    let deadline = std::time::Instant::now() + LOCK_PATIENCE;
+    loop {
+        match file.try_lock() {
+            Err(TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// The held lock; released when dropped or when the process dies.
 #[derive(Debug)]
 pub struct InstanceLock {
@@ -38,7 +54,7 @@ impl InstanceLock {
             .truncate(false)
             .open(path)
             .map_err(io_error)?;
-        match file.try_lock() {
+        match try_lock_patiently(&file) {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
                 let mut pid = String::new();

@@ -13,7 +13,7 @@ use dkd::{
     gitops::{Git, GithubForge, LocalGitForge},
     promotion::{
         ChangeRef, CheckOutcome,
-        ports::{ChangeProposal, ChangeState, GitForge},
+        ports::{ChangeProposal, ChangeState, GitForge, RecordedState},
     },
     store::MemoryStore,
 };
@@ -213,6 +213,40 @@ async fn suite(forge: &dyn GitForge, fixture: &Fixture) {
         .map(|v| v.contents.as_deref().is_some_and(|c| c.contains("v1.1.0")))
         .collect();
     assert_eq!(versions, [true, false]);
+
+    // What the forge records, whatever happened to dkd's state: merged promotions with
+    // their commits, open ones with their change requests; closed ones and hand edits not.
+    let open = forge
+        .propose_change(&proposal("p-4", "gamma", "v1.0.0"))
+        .await
+        .expect("propose");
+    let recorded = forge.recorded_promotions().await.expect("recorded");
+    let summary: Vec<(&str, &str, bool)> = recorded
+        .iter()
+        .map(|r| {
+            (
+                r.promotion_id.as_str(),
+                r.path.as_str(),
+                matches!(r.state, RecordedState::Merged { .. }),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("p-1", "environments/dev/alpha.yaml", true),
+            ("p-3", "environments/dev/alpha.yaml", true),
+            ("p-4", "environments/dev/gamma.yaml", false),
+        ]
+    );
+    assert_eq!(
+        recorded[0].state,
+        RecordedState::Merged {
+            commit: merged.clone()
+        }
+    );
+    assert!(recorded[1].manifest.contains("v1.1.0"), "{:?}", recorded[1]);
+    assert_eq!(recorded[2].state, RecordedState::Open { change: open });
 }
 
 #[tokio::test]

@@ -97,9 +97,14 @@ impl TestHome {
 
     /// Starts `dkd` on this home and waits until its socket answers.
     pub fn start_daemon(&self) -> Daemon {
-        let daemon = Daemon::spawn(self.path());
+        let mut daemon = Daemon::spawn(self.path());
+        let pid = daemon.pid();
+        // Its own socket: right after a `kill -9`, a child the killed dkd forked may hold
+        // the old listener (and lock) for a moment, until it execs.
         eventually("dkd to open its socket", || {
-            std::os::unix::net::UnixStream::connect(self.socket()).ok()
+            (self.daemon_pid() == Some(pid))
+                .then(|| std::os::unix::net::UnixStream::connect(self.socket()).ok())
+                .flatten()
         });
         daemon
     }

@@ -68,6 +68,8 @@ struct EnvironmentListView {
     revision: String,
     environments: Vec<EnvironmentView>,
     problems: Vec<ProblemView>,
+    /// dkd's notices about its own state (e.g. a replaced state database).
+    notices: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -165,10 +167,12 @@ async fn fetch(client: &mut Client) -> Result<EnvironmentListView, CliError> {
             problem.message
         );
     }
+    super::warn_notices(&response.notices);
     Ok(EnvironmentListView {
         revision: response.revision,
         environments: response.environments.into_iter().map(view).collect(),
         problems,
+        notices: response.notices,
     })
 }
 

@@ -19,6 +19,7 @@ pub async fn history(
     let mut views = Vec::new();
     let mut page_token = String::new();
     loop {
+        let first_page = page_token.is_empty();
         let request = ListPromotionsRequest {
             package: args.package.clone(),
             environment: args.env.clone().unwrap_or_default(),
@@ -26,6 +27,9 @@ pub async fn history(
             page_token,
         };
         let page = client.list_promotions(request).await?.into_inner();
+        if first_page {
+            super::warn_notices(&page.notices);
+        }
         views.extend(page.promotions.into_iter().map(PromotionView::from));
         if page.next_page_token.is_empty() {
             break;

@@ -9,3 +9,10 @@ pub mod promote;
 mod promotion;
 pub mod publish;
 pub mod status;
+
+/// Prints dkd's notices about its own state, one `warning:` line each, on stderr.
+fn warn_notices(notices: &[String]) {
+    for notice in notices {
+        eprintln!("warning: dkd: {notice}");
+    }
+}

@@ -208,6 +208,7 @@ impl DataKitService for DataKitApi {
             } else {
                 String::new()
             },
+            notices: self.engine.notices(),
         }))
     }
 
@@ -295,6 +296,7 @@ impl DataKitService for DataKitApi {
             // No revision was ever accepted: nothing to list, but say why.
             return Ok(Response::new(proto::ListEnvironmentsResponse {
                 problems,
+                notices: self.engine.notices(),
                 ..Default::default()
             }));
         };
@@ -308,6 +310,7 @@ impl DataKitService for DataKitApi {
             revision: config.revision.clone(),
             loaded_at: Some(convert::timestamp(config.loaded_at)),
             problems,
+            notices: self.engine.notices(),
         }))
     }
 }

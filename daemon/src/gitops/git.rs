@@ -217,6 +217,23 @@ impl Git {
             .collect())
     }
 
+    /// The contents of git objects named by `specs` (blob ids, or `<commit>:<path>`), `None`
+    /// for one that does not exist: one `cat-file --batch` for any number of them.
+    pub async fn read_objects(&self, specs: &[String]) -> Result<Vec<Option<Vec<u8>>>, GitError> {
+        if specs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let request: String = specs.iter().map(|spec| format!("{spec}\n")).collect();
+        let output = self
+            .run_bytes(&["cat-file", "--batch"], Some(request.as_bytes()))
+            .await?;
+        parse_batch_output(&output, specs.len()).ok_or_else(|| GitError::Failed {
+            command: "cat-file".into(),
+            repo: self.git_dir.clone(),
+            stderr: "unexpected --batch output".into(),
+        })
+    }
+
     /// Writes a commit whose tree is `parent`'s tree (or an empty one) with `files` added or
     /// replaced, without moving any branch; returns the new commit. Uses a private
     /// temporary index, so concurrent callers never share state.

@@ -15,12 +15,12 @@ use datakit::manifest::{
 };
 use tokio::sync::Mutex;
 
-use super::{Git, GitError, check_tree};
+use super::{Git, GitError, check_tree, local_records};
 use crate::promotion::{
     Approval, ChangeRef, CheckOutcome,
     ports::{
         ChangeProposal, ChangeRequestStore, ChangeState, ChangeStatus, FileVersion, ForgeError,
-        GitForge, LocalChange, LocalChangeState,
+        GitForge, LocalChange, LocalChangeState, RecordedPromotion,
     },
 };
 
@@ -72,10 +72,23 @@ impl LocalGitForge {
         &self.git
     }
 
-    fn record(&self, id: &str) -> Result<LocalChange, ForgeError> {
-        self.changes
-            .load_change(id)?
-            .ok_or_else(|| ForgeError::UnknownChange(id.to_owned()))
+    /// The record of change request `id`; rebuilt from its branch (and saved) when dkd's
+    /// state database lost it.
+    async fn record(&self, id: &str) -> Result<LocalChange, ForgeError> {
+        if let Some(record) = self.changes.load_change(id)? {
+            return Ok(record);
+        }
+        let mut rebuilt = local_records::rebuild_change(&self.git, BASE_BRANCH, id)
+            .await?
+            .ok_or_else(|| ForgeError::UnknownChange(id.to_owned()))?;
+        if let (LocalChangeState::Open, Some(head)) =
+            (&rebuilt.state, self.git.branch_head(id).await?)
+        {
+            rebuilt.checks = vec![check_tree(&head, &self.tree(&head).await?)];
+        }
+        tracing::warn!(change = %id, "change request rebuilt from the deployment repository; approvals given before it was lost must be given again");
+        self.changes.save_change(&rebuilt)?;
+        Ok(rebuilt)
     }
 
     /// Every file under `config/` and `environments/` at `revision`.
@@ -265,7 +278,7 @@ impl GitForge for LocalGitForge {
     }
 
     async fn change_status(&self, change: &ChangeRef) -> Result<ChangeStatus, ForgeError> {
-        let record = self.record(&change.id)?;
+        let record = self.record(&change.id).await?;
         let state = match record.state {
             LocalChangeState::Open => ChangeState::Open,
             LocalChangeState::Merged { commit } => ChangeState::Merged { commit },
@@ -280,7 +293,7 @@ impl GitForge for LocalGitForge {
 
     async fn approve(&self, change: &ChangeRef, user: &str) -> Result<(), ForgeError> {
         let _writing = self.writes.lock().await;
-        let mut record = self.record(&change.id)?;
+        let mut record = self.record(&change.id).await?;
         if !record
             .approvals
             .iter()
@@ -297,7 +310,7 @@ impl GitForge for LocalGitForge {
 
     async fn merge(&self, change: &ChangeRef) -> Result<String, ForgeError> {
         let _writing = self.writes.lock().await;
-        let mut record = self.record(&change.id)?;
+        let mut record = self.record(&change.id).await?;
         match &record.state {
             LocalChangeState::Merged { commit } => return Ok(commit.clone()),
             LocalChangeState::Closed => {
@@ -356,7 +369,7 @@ impl GitForge for LocalGitForge {
 
     async fn close(&self, change: &ChangeRef, reason: &str) -> Result<(), ForgeError> {
         let _writing = self.writes.lock().await;
-        let mut record = self.record(&change.id)?;
+        let mut record = self.record(&change.id).await?;
         if record.state == LocalChangeState::Open {
             record.state = LocalChangeState::Closed;
             self.changes.save_change(&record)?;
@@ -372,6 +385,10 @@ impl GitForge for LocalGitForge {
             .run(&["log", "-1", "--format=%H", &pattern, BASE_BRANCH])
             .await?;
         Ok(Some(found).filter(|c| !c.is_empty()))
+    }
+
+    async fn recorded_promotions(&self) -> Result<Vec<RecordedPromotion>, ForgeError> {
+        Ok(local_records::recorded_promotions(&self.git, BASE_BRANCH).await?)
     }
 
     async fn reviewer_teams(&self) -> Result<Option<datakit::manifest::Teams>, ForgeError> {

@@ -6,6 +6,7 @@ mod checks;
 mod git;
 mod github;
 mod local;
+mod local_records;
 
 pub use checks::check_tree;
 pub use git::{Git, GitError};

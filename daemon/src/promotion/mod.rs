@@ -12,6 +12,7 @@ mod events;
 mod model;
 mod policy;
 pub mod ports;
+mod rebuild;
 mod status;
 #[cfg(test)]
 pub mod testing;
@@ -29,4 +30,5 @@ pub use model::{
     now,
 };
 pub use policy::{EffectiveRule, Evaluation, Policy};
+pub use rebuild::{Rebuilt, promotion_number, rebuild_from_forge};
 pub use status::{StatusBoard, StatusRow};

@@ -52,6 +52,12 @@ impl StateStore for MemoryStore {
         Ok(contents.counter)
     }
 
+    fn raise_promotion_counter(&self, number: u64) -> Result<(), StoreError> {
+        let mut contents = self.contents()?;
+        contents.counter = contents.counter.max(number);
+        Ok(())
+    }
+
     fn save_promotion(&self, promotion: &Promotion) -> Result<(), StoreError> {
         let mut contents = self.contents()?;
         match contents

@@ -43,6 +43,10 @@ mod conformance {
         let first = store.next_promotion_number().expect("number");
         let second = store.next_promotion_number().expect("number");
         assert!(second > first);
+        store.raise_promotion_counter(41).expect("raise");
+        assert_eq!(store.next_promotion_number().expect("number"), 42);
+        store.raise_promotion_counter(7).expect("never lowers");
+        assert_eq!(store.next_promotion_number().expect("number"), 43);
         assert_eq!(store.load_promotion("p-1").expect("load"), None);
         let mut saved = promotion("p-1");
         store.save_promotion(&saved).expect("save");

@@ -16,8 +16,8 @@ use crate::promotion::{
     },
 };
 
-/// Bumped when a record's layout changes incompatibly.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Bumped when a record's layout changes incompatibly (2: every value carries a checksum).
+pub const SCHEMA_VERSION: u32 = 2;
 
 fn to_ms(time: SystemTime) -> u64 {
     let since_epoch = time

@@ -8,6 +8,7 @@ use std::{
 };
 
 use serde::{Serialize, de::DeserializeOwned};
+use sha2::{Digest, Sha256};
 
 use super::records::{
     ConfigRecord, EventRecord, LocalChangeRecord, PromotionRecord, SCHEMA_VERSION, StatusRecord,
@@ -36,21 +37,44 @@ pub struct SledStore {
     statuses: sled::Tree,
     /// The event log, keyed by sequence number (big-endian, so it iterates in order).
     events: sled::Tree,
+    /// Why the database was replaced at start, if it was.
+    notice: Option<String>,
 }
 
 fn database_error(error: impl std::fmt::Display) -> StoreError {
     StoreError::Database(error.to_string())
 }
 
+/// Bytes of the SHA-256 prefix every value carries, so a garbled value is detected rather
+/// than decoded into something else.
+const CHECKSUM_LEN: usize = 8;
+
+fn checksum(bytes: &[u8]) -> [u8; CHECKSUM_LEN] {
+    let digest = Sha256::digest(bytes);
+    let mut prefix = [0; CHECKSUM_LEN];
+    prefix.copy_from_slice(&digest[..CHECKSUM_LEN]);
+    prefix
+}
+
 fn encode<T: Serialize>(record: &T) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(record).map_err(database_error)
+    let json = serde_json::to_vec(record).map_err(database_error)?;
+    let mut value = checksum(&json).to_vec();
+    value.extend_from_slice(&json);
+    Ok(value)
 }
 
 fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+    let corrupt = |reason: String| StoreError::Corrupt {
         key: key.to_owned(),
-        reason: e.to_string(),
-    })
+        reason,
+    };
+    let (prefix, json) = bytes
+        .split_at_checked(CHECKSUM_LEN)
+        .ok_or_else(|| corrupt("shorter than its checksum".into()))?;
+    if prefix != checksum(json) {
+        return Err(corrupt("checksum mismatch".into()));
+    }
+    serde_json::from_slice(json).map_err(|e| corrupt(e.to_string()))
 }
 
 /// Why a database could not be opened.
@@ -79,26 +103,60 @@ fn classify(error: sled::Error) -> OpenFailure {
 }
 
 impl SledStore {
-    /// Opens (or creates) the database at `path`. One whose contents cannot be used is
-    /// moved aside and rebuilt; one that is merely locked or forbidden is an error.
+    /// Opens (or creates) the database at `path`. One whose contents cannot be used — it
+    /// does not open, carries another schema, or any record fails its checksum — is moved
+    /// aside (never deleted) and a fresh one is created, with a `notice` saying so; one that
+    /// is merely locked or forbidden is an error and is never touched.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        match Self::open_checked(path) {
-            Ok(store) => Ok(store),
-            Err(OpenFailure::Unavailable(reason)) => Err(StoreError::Database(format!(
-                "cannot open {}: {reason}",
-                path.display()
-            ))),
-            Err(OpenFailure::Unreadable(reason)) => {
-                let aside = set_aside(path)?;
-                tracing::warn!(database = %path.display(), moved_to = %aside.display(), %reason,
-                    "state database unreadable; starting a fresh one");
-                Self::open_checked(path).map_err(|failure| match failure {
-                    OpenFailure::Unreadable(reason) | OpenFailure::Unavailable(reason) => {
-                        StoreError::Database(reason)
-                    }
-                })
+        let reason = match Self::open_checked(path) {
+            Ok(store) => match store.verify() {
+                Ok(()) => return Ok(store),
+                Err(error) => error.to_string(),
+            },
+            Err(OpenFailure::Unavailable(reason)) => {
+                return Err(StoreError::Database(format!(
+                    "cannot open {}: {reason}",
+                    path.display()
+                )));
             }
+            Err(OpenFailure::Unreadable(reason)) => reason,
+        };
+        let aside = set_aside(path)?;
+        let notice = format!(
+            "the state database could not be used ({reason}): moved to {}; promotions are rebuilt from the deployment repository",
+            aside.display()
+        );
+        tracing::warn!(database = %path.display(), moved_to = %aside.display(), %reason,
+            "state database unusable; starting a fresh one");
+        let mut store = Self::open_checked(path).map_err(|failure| match failure {
+            OpenFailure::Unreadable(reason) | OpenFailure::Unavailable(reason) => {
+                StoreError::Database(reason)
+            }
+        })?;
+        store.notice = Some(notice);
+        Ok(store)
+    }
+
+    /// Why the database was replaced at start, if it was.
+    pub fn notice(&self) -> Option<&str> {
+        self.notice.as_deref()
+    }
+
+    /// Reads and checks every record (a few milliseconds per thousand).
+    fn verify(&self) -> Result<(), StoreError> {
+        self.load_config()?;
+        self.load_promotions()?;
+        self.load_statuses()?;
+        for entry in &self.changes {
+            let (key, bytes) = entry.map_err(database_error)?;
+            let key = String::from_utf8_lossy(&key).into_owned();
+            let record: LocalChangeRecord = decode(&key, &bytes)?;
+            LocalChange::try_from(record).map_err(|reason| StoreError::Corrupt { key, reason })?;
         }
+        for entry in &self.events {
+            Self::decode_event(&entry.map_err(database_error)?.1)?;
+        }
+        Ok(())
     }
 
     fn open_checked(path: &Path) -> Result<Self, OpenFailure> {
@@ -126,6 +184,7 @@ impl SledStore {
             events: tree("events")?,
             db,
             meta,
+            notice: None,
         })
     }
 
@@ -184,6 +243,18 @@ impl StateStore for SledStore {
             })?;
         self.flush()?;
         Ok(next)
+    }
+
+    fn raise_promotion_counter(&self, number: u64) -> Result<(), StoreError> {
+        self.meta
+            .fetch_and_update(PROMOTION_COUNTER_KEY, |old| {
+                let current = old
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map_or(0, u64::from_be_bytes);
+                Some(current.max(number).to_be_bytes().to_vec())
+            })
+            .map_err(database_error)?;
+        self.flush()
     }
 
     fn save_promotion(&self, promotion: &Promotion) -> Result<(), StoreError> {
@@ -427,6 +498,42 @@ mod tests {
         assert!(error.to_string().contains("cannot open"), "{error}");
         let entries = std::fs::read_dir(dir.path()).expect("ls").count();
         assert_eq!(entries, 1, "nothing was moved aside");
+    }
+
+    #[test]
+    fn a_record_that_fails_its_checksum_sets_the_database_aside_with_a_notice() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.sled");
+        {
+            let store = SledStore::open(&path).expect("open");
+            store
+                .save_promotion(&crate::promotion::testing::promotion(
+                    "p-1", "alpha", "v1.0.0", "dev",
+                ))
+                .expect("save");
+            assert_eq!(store.notice(), None);
+            let (key, mut value) = store
+                .promotions
+                .first()
+                .expect("read")
+                .map(|(k, v)| (k, v.to_vec()))
+                .expect("a record");
+            let last = value.len() - 2;
+            value[last] ^= 0x01;
+            store.promotions.insert(key, value).expect("garble");
+            store.flush().expect("flush");
+        }
+        let store = reopen(&path);
+        let notice = store.notice().expect("a notice").to_owned();
+        assert!(notice.contains("checksum mismatch"), "{notice}");
+        assert!(notice.contains("moved to"), "{notice}");
+        assert_eq!(store.load_promotions().expect("load"), Vec::new());
+        let aside = std::fs::read_dir(dir.path())
+            .expect("ls")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().contains("unreadable"))
+            .count();
+        assert_eq!(aside, 1, "the damaged database is kept for inspection");
     }
 
     #[test]

@@ -120,10 +120,16 @@ async fn list(model: &mut Model, req: &Req) -> Resp {
     refresh_heads(model).await;
     let state = req.query.get("state").map(String::as_str).unwrap_or("open");
     let head = req.query.get("head").cloned();
-    let mut pulls: Vec<Value> = model
-        .pulls
-        .iter()
-        .rev()
+    let ascending = req.query.get("direction").is_some_and(|d| d == "asc");
+    let ordered: Vec<&PullRecord> = if ascending {
+        model.pulls.iter().collect()
+    } else {
+        model.pulls.iter().rev().collect()
+    };
+    let per_page = req.query_number("per_page", 30);
+    let page = req.query_number("page", 1).max(1);
+    let pulls: Vec<Value> = ordered
+        .into_iter()
         .filter(|p| match state {
             "all" => true,
             "closed" => !p.open,
@@ -133,9 +139,10 @@ async fn list(model: &mut Model, req: &Req) -> Resp {
             head.as_ref()
                 .is_none_or(|h| *h == format!("{}:{}", model.owner, p.head_ref))
         })
+        .skip((page - 1) * per_page)
+        .take(per_page)
         .map(|p| render(model, p))
         .collect();
-    pulls.truncate(req.query_number("per_page", 30));
     Resp::ok(Value::Array(pulls))
 }
 

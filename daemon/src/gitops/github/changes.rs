@@ -30,7 +30,7 @@ pub(super) struct Pull {
 }
 
 impl Pull {
-    fn from_json(body: &Value) -> Option<Self> {
+    pub(super) fn from_json(body: &Value) -> Option<Self> {
         let state = if body["merged"].as_bool() == Some(true) || !body["merged_at"].is_null() {
             ChangeState::Merged {
                 commit: body["merge_commit_sha"].as_str()?.to_owned(),
@@ -54,7 +54,7 @@ impl Pull {
         })
     }
 
-    fn change_ref(&self) -> ChangeRef {
+    pub(super) fn change_ref(&self) -> ChangeRef {
         ChangeRef {
             id: self.number.to_string(),
             branch: self.branch.clone(),

@@ -6,6 +6,7 @@
 mod changes;
 mod merge;
 mod reads;
+mod records;
 mod rest;
 mod settings;
 mod teams;
@@ -17,7 +18,9 @@ pub use settings::{GithubSettings, GithubToken};
 
 use self::rest::{Reply, Rest};
 use crate::promotion::ChangeRef;
-use crate::promotion::ports::{ChangeProposal, ChangeStatus, FileVersion, ForgeError, GitForge};
+use crate::promotion::ports::{
+    ChangeProposal, ChangeStatus, FileVersion, ForgeError, GitForge, RecordedPromotion,
+};
 
 /// The deployment repository as a GitHub repository.
 #[derive(Debug)]
@@ -123,6 +126,10 @@ impl GitForge for GithubForge {
 
     async fn find_landed(&self, promotion_id: &str) -> Result<Option<String>, ForgeError> {
         self.landed(promotion_id).await
+    }
+
+    async fn recorded_promotions(&self) -> Result<Vec<RecordedPromotion>, ForgeError> {
+        self.recorded().await
     }
 
     async fn reviewer_teams(&self) -> Result<Option<Teams>, ForgeError> {

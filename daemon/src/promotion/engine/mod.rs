@@ -11,14 +11,18 @@ use std::sync::Arc;
 use datakit::manifest::{
     Teams, Version, package_manifest_path, parse_deployed_package, validate_name,
 };
-use tokio::sync::{Mutex, Notify};
+use tokio::sync::{Mutex, Notify, watch};
 
 use super::{
     EnvironmentCatalog, EventKind, EventLog, LoadedConfig, PromotionError,
     model::{Promotion, PromotionKind, PromotionState},
     policy::{EffectiveRule, Policy},
     ports::{ClusterStatus, GitForge, Registry, StateStore},
+    rebuild_from_forge,
 };
+
+/// How long a request waits for the records to be rebuilt from the forge at start.
+const RECORDS_PATIENCE: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// A request to promote (or roll back) a package version into an environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +70,11 @@ pub struct Engine {
     /// Reviewer groups as the forge last reported them (GitHub teams); `None` while the
     /// groups come from `config/teams.yaml`.
     forge_teams: std::sync::RwLock<Option<Arc<Teams>>>,
+    /// True once the records were rebuilt from the forge: no id is handed out before, so
+    /// none can repeat one the repository knows.
+    records_ready: watch::Sender<bool>,
+    /// One-line notices for users (a replaced state database, restored promotions).
+    notices: std::sync::RwLock<Vec<String>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -83,6 +92,63 @@ impl Engine {
             lock: Mutex::new(()),
             wake: Notify::new(),
             forge_teams: std::sync::RwLock::new(None),
+            records_ready: watch::Sender::new(false),
+            notices: std::sync::RwLock::new(Vec::new()),
+        }
+    }
+
+    /// Shows `notice` in `dk env list` and `dk history` until dkd restarts.
+    pub fn add_notice(&self, notice: impl Into<String>) {
+        if let Ok(mut notices) = self.notices.write() {
+            notices.push(notice.into());
+        }
+    }
+
+    /// Notices for users, oldest first.
+    pub fn notices(&self) -> Vec<String> {
+        self.notices
+            .read()
+            .map(|notices| notices.clone())
+            .unwrap_or_default()
+    }
+
+    /// Restores every promotion the forge records and the store lacks, and raises the id
+    /// counter above every id the forge knows; then ids may be handed out.
+    pub async fn rebuild_records(&self) -> Result<(), PromotionError> {
+        let rebuilt =
+            rebuild_from_forge(self.ports.store.as_ref(), self.ports.forge.as_ref()).await?;
+        if rebuilt.restored > 0 {
+            let notice = format!(
+                "restored {} promotion(s) from the deployment repository that dkd's state database did not have",
+                rebuilt.restored
+            );
+            tracing::warn!(restored = rebuilt.restored, "{notice}");
+            self.add_notice(notice);
+        }
+        if rebuilt.unreadable > 0 {
+            self.add_notice(format!(
+                "{} promotion(s) recorded in the deployment repository could not be restored: their manifests do not parse (see dkd.log)",
+                rebuilt.unreadable
+            ));
+        }
+        self.records_ready.send_replace(true);
+        Ok(())
+    }
+
+    /// Whether the records were rebuilt from the forge since dkd started.
+    pub fn records_are_ready(&self) -> bool {
+        *self.records_ready.borrow()
+    }
+
+    /// Waits until the records were rebuilt from the forge (briefly, at start).
+    async fn await_records(&self) -> Result<(), PromotionError> {
+        let mut ready = self.records_ready.subscribe();
+        match tokio::time::timeout(RECORDS_PATIENCE, ready.wait_for(|ready| *ready)).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(PromotionError::Unavailable(format!(
+                "dkd is still reading past promotions from {}: try again in a moment",
+                self.ports.forge.describe()
+            ))),
         }
     }
 
@@ -229,6 +295,7 @@ impl Engine {
             });
         }
 
+        self.await_records().await?;
         let number = self.ports.store.next_promotion_number()?;
         let now = super::model::now();
         let mut promotion = Promotion {
@@ -268,6 +335,7 @@ impl Engine {
             self.supersede(older.clone(), &promotion.id).await?;
         }
         drop(guard);
+        let promotion = self.propose_now(&promotion.id).await?;
         self.wake();
         let policy_line = policy.clone();
         Ok(PromoteOutcome {
@@ -383,6 +451,7 @@ impl Engine {
     /// Approves promotion `id` as `user`, if the rule allows `user`.
     pub async fn approve(&self, id: &str, user: &str) -> Result<Promotion, PromotionError> {
         let config = self.config()?;
+        self.await_change_request(id).await?;
         let guard = self.lock.lock().await;
         let promotion = self.get(id)?;
         if promotion.state != PromotionState::ChangeProposed {
@@ -430,6 +499,22 @@ impl Engine {
         self.wake();
         self.reconcile_one(id).await?;
         self.get(id)
+    }
+
+    /// Moves a promotion that is still on its way to its change request (accepted a moment
+    /// ago) there first, so approving right after `dk promote` works; gives up quietly after
+    /// a while and lets the caller report the state.
+    async fn await_change_request(&self, id: &str) -> Result<(), PromotionError> {
+        let deadline = tokio::time::Instant::now() + RECORDS_PATIENCE;
+        while self.get(id)?.state == PromotionState::Validated
+            && tokio::time::Instant::now() < deadline
+        {
+            if let Err(error) = self.reconcile_one(id).await {
+                tracing::debug!(promotion_id = %id, %error, "change request not open yet");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+        Ok(())
     }
 
     /// One promotion by id.

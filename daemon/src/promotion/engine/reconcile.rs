@@ -30,6 +30,15 @@ enum Step {
 impl Engine {
     /// Runs until `shutdown`, reconciling every unfinished promotion.
     pub async fn run(&self, shutdown: CancellationToken) {
+        while !self.records_are_ready()
+            && let Err(error) = self.rebuild_records().await
+        {
+            tracing::warn!(%error, "cannot read past promotions from the forge; retrying");
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(RECONCILE_INTERVAL * 4) => {}
+            }
+        }
         loop {
             if let Err(error) = self.reconcile_all().await {
                 tracing::warn!(%error, "reconcile pass failed; retrying");
@@ -57,6 +66,21 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// Opens the change request of a promotion just accepted, so the deployment repository
+    /// records it before the request is acknowledged (and it survives losing the state
+    /// database); when the forge cannot be reached the loop retries.
+    pub(super) async fn propose_now(&self, id: &str) -> Result<Promotion, PromotionError> {
+        let _guard = self.lock.lock().await;
+        let promotion = self.get(id)?;
+        if promotion.state == PromotionState::Validated
+            && let Err(error) = self.propose(promotion).await
+        {
+            tracing::warn!(promotion_id = %id, %error, "cannot open the change request yet; will retry");
+            self.show_waiting(id, &error)?;
+        }
+        self.get(id)
     }
 
     /// Moves one promotion as far as it can go now.

@@ -74,6 +74,29 @@ pub struct FileVersion {
     pub contents: Option<String>,
 }
 
+/// Where a promotion the forge records stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordedState {
+    /// Landed on the base branch as `commit`.
+    Merged { commit: String },
+    /// Its change request is still open.
+    Open { change: ChangeRef },
+}
+
+/// A promotion as the deployment repository and the forge record it, whatever happened to
+/// dkd's state database: what the engine rebuilds its records from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedPromotion {
+    pub promotion_id: String,
+    /// The manifest the change writes (`environments/<env>/<package>.yaml`) …
+    pub path: String,
+    /// … and its contents there.
+    pub manifest: String,
+    /// When it merged, or when its change request was opened.
+    pub at: SystemTime,
+    pub state: RecordedState,
+}
+
 /// The deployment repository and its change requests.
 #[async_trait::async_trait]
 pub trait GitForge: Send + Sync + 'static {
@@ -119,6 +142,10 @@ pub trait GitForge: Send + Sync + 'static {
 
     /// The base-branch commit that landed `promotion_id`, if any (found by its trailer).
     async fn find_landed(&self, promotion_id: &str) -> Result<Option<String>, ForgeError>;
+
+    /// Every promotion the forge records, oldest first: merges on the base branch carrying
+    /// a `Promotion-Id:` trailer, and open change requests.
+    async fn recorded_promotions(&self) -> Result<Vec<RecordedPromotion>, ForgeError>;
 
     /// Reviewer groups as the forge knows them (GitHub teams), or `None` where the groups
     /// come from `config/teams.yaml` in the deployment repository (the embedded forge).

@@ -27,6 +27,10 @@ pub trait StateStore: Send + Sync + 'static {
     /// A new, never reused promotion number (1, 2, …).
     fn next_promotion_number(&self) -> Result<u64, StoreError>;
 
+    /// Makes every later `next_promotion_number` return more than `number` (ids the
+    /// deployment repository already knows are never handed out again).
+    fn raise_promotion_counter(&self, number: u64) -> Result<(), StoreError>;
+
     /// Saves (inserts or replaces) a promotion.
     fn save_promotion(&self, promotion: &Promotion) -> Result<(), StoreError>;
 
