@@ -9,4 +9,5 @@ pub mod pack;
 pub mod publish;
 pub mod source;
 pub mod timestamp;
+pub mod tree;
 pub mod walk;
