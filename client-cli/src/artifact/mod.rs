@@ -5,6 +5,7 @@
 
 pub mod build;
 pub mod cache;
+pub mod layer;
 pub mod pack;
 pub mod publish;
 pub mod source;
