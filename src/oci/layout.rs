@@ -33,6 +33,9 @@ pub enum Publication {
     Published,
     /// The tag already pointed at this very artifact: nothing was written.
     AlreadyPublished,
+    /// The tag already pointed at this very artifact, but some of its blobs had gone
+    /// missing from the layout: they were written back.
+    Restored,
 }
 
 /// Why a layout operation failed.
@@ -113,7 +116,8 @@ impl OciLayout {
     }
 
     /// The DataKit package `tag` points at: its manifest descriptor and its config, `None`
-    /// when the tag does not exist. Every blob read is checked against its digest.
+    /// when the tag does not exist. Every blob read is checked against its digest; the
+    /// content layer, which is not read, must at least be there.
     pub fn read_package(
         &self,
         tag: &str,
@@ -130,6 +134,9 @@ impl OciLayout {
             .map_err(|error| not_a_package(error.to_string()))?;
         let config = PackageConfig::parse(&self.read_blob(&manifest.config.digest)?)
             .map_err(|error| not_a_package(error.to_string()))?;
+        for layer in &manifest.layers {
+            self.require_blob(&layer.digest)?;
+        }
         Ok(Some((descriptor, config)))
     }
 
@@ -170,21 +177,51 @@ impl OciLayout {
         Ok(bytes)
     }
 
+    /// Fails with [`LayoutError::MissingBlob`] when blob `digest` is not there.
+    fn require_blob(&self, digest: &str) -> Result<(), LayoutError> {
+        let path = self.blob_path(digest)?;
+        match fs::metadata(&path) {
+            Ok(_) => Ok(()),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                Err(LayoutError::MissingBlob {
+                    digest: digest.to_owned(),
+                    layout: self.root.display().to_string(),
+                })
+            }
+            Err(error) => Err(Self::io_error(&path)(error)),
+        }
+    }
+
     /// Stores `bytes` as a blob (atomically; nothing is written if it is already there) and
     /// returns its digest.
     pub fn write_blob(&self, bytes: &[u8]) -> Result<String, LayoutError> {
+        self.write_blob_if_missing(bytes).map(|(digest, _)| digest)
+    }
+
+    /// [`Self::write_blob`], also saying whether the blob had to be written.
+    fn write_blob_if_missing(&self, bytes: &[u8]) -> Result<(String, bool), LayoutError> {
         let digest = sha256_digest(bytes);
         let path = self.blob_path(&digest)?;
         let present = fs::metadata(&path).is_ok_and(|meta| meta.len() == bytes.len() as u64);
         if !present {
             write_atomically(&path, bytes)?;
         }
-        Ok(digest)
+        Ok((digest, !present))
+    }
+
+    /// Writes every blob of `artifact`; whether any was missing.
+    fn write_blobs(&self, artifact: &Artifact) -> Result<bool, LayoutError> {
+        let mut wrote = false;
+        for (_, bytes) in artifact.blobs() {
+            wrote |= self.write_blob_if_missing(bytes)?.1;
+        }
+        wrote |= self.write_blob_if_missing(artifact.manifest_bytes())?.1;
+        Ok(wrote)
     }
 
     /// Tags `artifact` as `tag`: writes its blobs and adds it to `index.json`, unless the
-    /// tag already exists. A tag is never moved: the same artifact again is a no-op, another
-    /// one is refused before anything is written.
+    /// tag already exists. A tag is never moved: the same artifact again only writes back
+    /// blobs that went missing, another one is refused before anything is written.
     pub fn publish(&self, tag: &str, artifact: &Artifact) -> Result<Publication, LayoutError> {
         fs::create_dir_all(&self.root).map_err(Self::io_error(&self.root))?;
         let marker = self.root.join("oci-layout");
@@ -202,7 +239,11 @@ impl OciLayout {
         let mut index = self.read_index()?;
         match index.find(tag).map_err(|error| self.corrupt(&error))? {
             Some(existing) if existing.digest == artifact.digest() => {
-                return Ok(Publication::AlreadyPublished);
+                return Ok(if self.write_blobs(artifact)? {
+                    Publication::Restored
+                } else {
+                    Publication::AlreadyPublished
+                });
             }
             Some(existing) => {
                 return Err(LayoutError::TagTaken {
@@ -214,10 +255,7 @@ impl OciLayout {
             }
             None => {}
         }
-        for (_, bytes) in artifact.blobs() {
-            self.write_blob(bytes)?;
-        }
-        self.write_blob(artifact.manifest_bytes())?;
+        self.write_blobs(artifact)?;
         index
             .add(tag, artifact.descriptor())
             .map_err(|error| self.corrupt(&error))?;
@@ -294,6 +332,48 @@ mod tests {
             layout.read_blob(second.digest()),
             Err(LayoutError::MissingBlob { .. })
         ));
+    }
+
+    #[test]
+    fn a_package_missing_any_blob_is_missing_blob_naming_it_until_published_again() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let layout = OciLayout::new(dir.path());
+        let config = br#"{"apiVersion":"datakit.infoblox.dev/v1alpha1","kind":"DataPackage","name":"p","version":"v1.0.0","store":null,"bindings":{}}"#;
+        let built =
+            Artifact::new(config.to_vec(), b"layer".to_vec(), BTreeMap::new()).expect("artifact");
+        layout.publish("v1.0.0", &built).expect("publish");
+        layout
+            .read_package("v1.0.0")
+            .expect("readable")
+            .expect("tagged");
+        let manifest = built.manifest();
+        for digest in [
+            built.digest(),
+            manifest.config.digest.as_str(),
+            manifest.layers[0].digest.as_str(),
+        ] {
+            fs::remove_file(layout.blob_path(digest).expect("path")).expect("delete");
+            match layout.read_package("v1.0.0") {
+                Err(LayoutError::MissingBlob {
+                    digest: missing, ..
+                }) => {
+                    assert_eq!(missing, digest);
+                }
+                other => panic!("expected MissingBlob for {digest}, got {other:?}"),
+            }
+            assert_eq!(
+                layout.publish("v1.0.0", &built).expect("publish again"),
+                Publication::Restored
+            );
+            layout
+                .read_package("v1.0.0")
+                .expect("restored")
+                .expect("tagged");
+        }
+        assert_eq!(
+            layout.publish("v1.0.0", &built).expect("publish again"),
+            Publication::AlreadyPublished
+        );
     }
 
     #[test]

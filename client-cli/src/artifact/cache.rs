@@ -4,9 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
-use datakit::oci::{Artifact, OciLayout, sha256_digest, write_atomically};
+use datakit::{
+    manifest::validate_name,
+    oci::{Artifact, OciLayout, sha256_digest, write_atomically},
+};
 use serde::{Deserialize, Serialize};
 
+use super::layer::check_layer;
 use crate::error::{CliError, Failure};
 
 /// The last build of one package directory.
@@ -74,13 +78,16 @@ impl BuildCache {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(error) => return Err(self.failed(error)),
         };
-        // A record of another directory that hashes alike, or one unreadable: no build.
+        // A record of another directory that hashes alike, one unreadable, or one whose
+        // package name could lead `dk publish` out of the registry's folder: no build.
         Ok(serde_json::from_slice::<BuildRecord>(&bytes)
             .ok()
-            .filter(|record| record.directory == directory))
+            .filter(|record| {
+                record.directory == directory && validate_name("package", &record.package).is_ok()
+            }))
     }
 
-    /// The artifact a record names, checked blob by blob.
+    /// The artifact a record names, checked blob by blob, its layer entry by entry.
     pub fn artifact(&self, record: &BuildRecord) -> Result<Artifact, CliError> {
         let stale = |reason: String| {
             CliError::new(
@@ -110,6 +117,15 @@ impl BuildCache {
             .blobs
             .read_blob(&layer_digest)
             .map_err(|e| stale(e.to_string()))?;
+        check_layer(&layer).map_err(|error| {
+            CliError::new(
+                Failure::InvalidInput,
+                format!(
+                    "the build of {} in the cache holds {error}: run dk build again",
+                    record.directory
+                ),
+            )
+        })?;
         Artifact::from_parts(manifest, config, layer).map_err(|e| stale(e.to_string()))
     }
 }
@@ -119,27 +135,66 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+    use crate::artifact::{
+        pack::pack,
+        walk::{Entry, EntryKind},
+    };
+
+    /// A cached build of `entries`, as some dk packed them, recorded as `package`.
+    fn cached(cache: &BuildCache, package: &str, entries: &[Entry]) -> (BuildRecord, Artifact) {
+        let layer = pack(entries).expect("pack");
+        let artifact = Artifact::new(b"{}".to_vec(), layer, BTreeMap::new()).expect("artifact");
+        let record = BuildRecord {
+            directory: "/src/pkg".into(),
+            package: package.into(),
+            version: "v1.0.0".into(),
+            digest: artifact.digest().into(),
+            dk_yaml: sha256_digest(b"dk"),
+        };
+        cache.save(&record, &artifact).expect("save");
+        (record, artifact)
+    }
 
     #[test]
     fn a_saved_build_is_found_again_by_its_directory() {
         let home = tempfile::tempdir().expect("tempdir");
         let cache = BuildCache::new(home.path());
-        let artifact =
-            Artifact::new(b"{}".to_vec(), b"layer".to_vec(), BTreeMap::new()).expect("artifact");
-        let record = BuildRecord {
-            directory: "/src/pkg".into(),
-            package: "pkg".into(),
-            version: "v1.0.0".into(),
-            digest: artifact.digest().into(),
-            dk_yaml: sha256_digest(b"dk"),
-        };
         assert_eq!(cache.record("/src/pkg").expect("lookup"), None);
-        cache.save(&record, &artifact).expect("save");
+        let (record, artifact) = cached(&cache, "pkg", &[]);
         assert_eq!(
             cache.record("/src/pkg").expect("lookup"),
             Some(record.clone())
         );
         assert_eq!(cache.record("/src/other").expect("lookup"), None);
         assert_eq!(cache.artifact(&record).expect("artifact"), artifact);
+    }
+
+    #[test]
+    fn a_cached_build_whose_layer_links_out_of_the_package_is_never_handed_to_publish() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let cache = BuildCache::new(home.path());
+        let escaping = Entry {
+            path: "passwd".into(),
+            source: "/src/pkg/passwd".into(),
+            kind: EntryKind::Symlink {
+                target: "/etc/passwd".into(),
+            },
+        };
+        let (record, _) = cached(&cache, "pkg", &[escaping]);
+        let error = cache.artifact(&record).expect_err("refused");
+        assert_eq!(error.failure, Failure::InvalidInput);
+        assert!(
+            error.message.contains("passwd -> /etc/passwd")
+                && error.message.ends_with("run dk build again"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_record_whose_package_name_climbs_out_is_no_build() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let cache = BuildCache::new(home.path());
+        cached(&cache, "../../etc", &[]);
+        assert_eq!(cache.record("/src/pkg").expect("lookup"), None);
     }
 }

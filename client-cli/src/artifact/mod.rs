@@ -5,8 +5,10 @@
 
 pub mod build;
 pub mod cache;
+pub mod layer;
 pub mod pack;
 pub mod publish;
 pub mod source;
 pub mod timestamp;
+pub mod tree;
 pub mod walk;

@@ -1,6 +1,7 @@
 //! The entries of a package directory in a fixed order, with the modes they are packed
 //! with: what is on disk, minus `.git`, never depending on the order the file system
-//! lists things in or on the permissions and owners of this machine.
+//! lists things in or on the permissions and owners of this machine. A symbolic link is
+//! listed only when it resolves to another entry (see [`super::tree`]).
 
 use std::{
     fs,
@@ -8,6 +9,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use super::tree::{Node, PackageTree, TreeError};
 use crate::error::{CliError, Failure};
 
 /// Names never packed, at any depth.
@@ -21,7 +23,8 @@ pub enum EntryKind {
     File {
         executable: bool,
     },
-    /// A symbolic link, packed as a link to `target` (never followed).
+    /// A symbolic link, packed as a link to `target` (never followed), which resolves to
+    /// another entry of the package.
     Symlink {
         target: String,
     },
@@ -44,6 +47,14 @@ impl Entry {
             EntryKind::Symlink { .. } => 0o777,
         }
     }
+
+    fn node(&self) -> Node {
+        match &self.kind {
+            EntryKind::Directory => Node::Directory,
+            EntryKind::File { .. } => Node::File,
+            EntryKind::Symlink { target } => Node::Link(target.clone()),
+        }
+    }
 }
 
 /// Every entry below `root`, sorted by path (byte order), so parents come before children.
@@ -51,7 +62,24 @@ pub fn walk(root: &Path) -> Result<Vec<Entry>, CliError> {
     let mut entries = Vec::new();
     visit(root, "", &mut entries)?;
     entries.sort_by(|a, b| a.path.cmp(&b.path));
+    stays_inside(&entries).map_err(|error| {
+        CliError::new(
+            Failure::InvalidInput,
+            format!(
+                "cannot pack {error}: replace it with the file itself or with a link to a file inside the package"
+            ),
+        )
+    })?;
     Ok(entries)
+}
+
+/// Whether every link among `entries` resolves to another of them.
+fn stays_inside(entries: &[Entry]) -> Result<(), TreeError> {
+    let mut tree = PackageTree::default();
+    for entry in entries {
+        tree.insert(&entry.path, entry.node())?;
+    }
+    tree.check()
 }
 
 fn visit(dir: &Path, prefix: &str, entries: &mut Vec<Entry>) -> Result<(), CliError> {

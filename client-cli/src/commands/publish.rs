@@ -65,6 +65,7 @@ fn view(published: &Published) -> PublishView {
         outcome: match published.outcome {
             Publication::Published => "published",
             Publication::AlreadyPublished => "unchanged",
+            Publication::Restored => "restored",
         },
     }
 }
@@ -73,6 +74,10 @@ fn render_table(view: &PublishView) -> String {
     let headline = match view.outcome {
         "published" => format!(
             "Published  {}:{} to {}",
+            view.package, view.version, view.registry
+        ),
+        "restored" => format!(
+            "Restored   {}:{} was already published with this digest in {}; its missing blobs were written back",
             view.package, view.version, view.registry
         ),
         _ => format!(

@@ -44,7 +44,7 @@ pub fn publish_direct(registry: &Path, dir: &Path, name: &str, version: &str) ->
         .publish(version.as_str(), &artifact)
         .expect("publish to the embedded registry")
     {
-        Publication::Published | Publication::AlreadyPublished => {}
+        Publication::Published | Publication::AlreadyPublished | Publication::Restored => {}
     }
     artifact.digest().to_owned()
 }

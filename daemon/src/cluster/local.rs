@@ -9,7 +9,7 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use datakit::files::write_atomically;
+use datakit::{files::write_atomically, manifest::validate_name};
 use serde::{Deserialize, Serialize};
 
 use crate::promotion::ports::{
@@ -48,6 +48,12 @@ pub struct LocalTarget {
 
 fn io_error(error: std::io::Error) -> ClusterError {
     ClusterError::Unavailable(error.to_string())
+}
+
+/// Whether the files named after `environment` and `package` stay in the target's folder:
+/// both must be valid names (callers check too; this is the target's own guard).
+fn stays_in_folder(environment: &str, package: &str) -> bool {
+    validate_name("environment", environment).is_ok() && validate_name("package", package).is_ok()
 }
 
 fn unix_ms(time: SystemTime) -> u64 {
@@ -103,6 +109,15 @@ impl LocalTarget {
         revision: &str,
         packages: &[AppliedPackage],
     ) -> Result<(), ClusterError> {
+        let outside = packages
+            .iter()
+            .find(|p| !stays_in_folder(environment, &p.package));
+        if let Some(package) = outside {
+            return Err(ClusterError::Unavailable(format!(
+                "refusing to apply {:?} to {:?}: not a valid package and environment name",
+                package.package, environment
+            )));
+        }
         let dir = self.environment_dir(environment);
         for sub in [".status", ".sync-log"] {
             fs::create_dir_all(dir.join(sub)).map_err(io_error)?;
@@ -186,6 +201,9 @@ impl LocalTarget {
     }
 
     fn package_sync(&self, environment: &str, package: &str) -> Option<PackageSync> {
+        if !stays_in_folder(environment, package) {
+            return None;
+        }
         let status = self.read_status(environment, package)?;
         let health = HealthState::from_name(&status.health).unwrap_or(HealthState::Unknown);
         Some(PackageSync {
@@ -246,6 +264,9 @@ impl ClusterStatus for LocalTarget {
         environment: &str,
         package: &str,
     ) -> Result<Vec<SyncLogLine>, ClusterError> {
+        if !stays_in_folder(environment, package) {
+            return Ok(Vec::new());
+        }
         let Ok(text) = fs::read_to_string(self.log_path(environment, package)) else {
             return Ok(Vec::new());
         };
@@ -323,6 +344,38 @@ mod tests {
             log[1].text.contains("v1.1.0") && log[1].text.contains("Degraded"),
             "{log:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn names_that_would_lead_out_of_the_target_folder_read_and_write_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = LocalTarget::new(dir.path().join("targets"));
+        target
+            .apply("dev", "c1", &[package("a", "v1", HealthState::Healthy)])
+            .expect("apply");
+        // From targets/dev/.sync-log/ (or .status/), three levels up is the temporary dir.
+        std::fs::write(dir.path().join("secret.log"), "1 leaked\n").expect("write");
+        let status = std::fs::read(dir.path().join("targets/dev/.status/a.json")).expect("a");
+        std::fs::write(dir.path().join("secret.json"), status).expect("write");
+        let outside = "../../../secret";
+        assert!(
+            target
+                .sync_log("dev", outside)
+                .await
+                .expect("log")
+                .is_empty()
+        );
+        assert_eq!(
+            target.package_status("dev", outside).await.expect("status"),
+            None
+        );
+        let refused = target.apply(
+            "dev",
+            "c2",
+            &[package("../../escaped", "v1", HealthState::Healthy)],
+        );
+        assert!(refused.is_err());
+        assert!(!dir.path().join("escaped.yaml").exists());
     }
 
     #[tokio::test]

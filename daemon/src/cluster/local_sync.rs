@@ -1,7 +1,8 @@
 //! The built-in sync loop for the embedded cluster: applies the base branch's
 //! `environments/<env>/` to the local target whenever the branch moves (and re-checks
 //! health now and then), as Argo CD would apply it to a cluster. Health: Healthy when the
-//! pinned digest still resolves in the registry, Degraded otherwise.
+//! pinned digest still resolves in the registry, Degraded when it does not (another digest,
+//! not published, or a blob of it missing), Unknown when the registry cannot be read.
 
 use std::{
     sync::Arc,
@@ -130,7 +131,7 @@ impl LocalSync {
                     resolved.digest
                 ),
             ),
-            Err(error @ RegistryError::NotFound { .. }) => {
+            Err(error @ (RegistryError::NotFound { .. } | RegistryError::BlobMissing { .. })) => {
                 (HealthState::Degraded, error.to_string())
             }
             Err(error) => (HealthState::Unknown, error.to_string()),

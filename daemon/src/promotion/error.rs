@@ -39,7 +39,9 @@ impl From<ForgeError> for PromotionError {
 impl From<RegistryError> for PromotionError {
     fn from(error: RegistryError) -> Self {
         match error {
-            RegistryError::NotFound { .. } => Self::NotFound(error.to_string()),
+            RegistryError::NotFound { .. } | RegistryError::BlobMissing { .. } => {
+                Self::NotFound(error.to_string())
+            }
             RegistryError::Denied(_) | RegistryError::Unavailable(_) => {
                 Self::Unavailable(error.to_string())
             }

@@ -4,7 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-use datakit::{manifest::validate_name, oci::OciLayout};
+use datakit::{
+    manifest::validate_name,
+    oci::{LayoutError, OciLayout},
+};
 
 use crate::home::DkHome;
 use crate::promotion::ports::{Registry, RegistryError, ResolvedArtifact};
@@ -77,6 +80,12 @@ impl Registry for LayoutRegistry {
                 })
             }
             (_, Ok(None)) => Err(self.not_found(package, version)),
+            (_, Err(LayoutError::MissingBlob { digest, .. })) => Err(RegistryError::BlobMissing {
+                package: package.to_owned(),
+                version: version.to_owned(),
+                digest,
+                registry: self.describe(),
+            }),
             (_, Err(error)) => Err(RegistryError::Unavailable(error.to_string())),
         }
     }

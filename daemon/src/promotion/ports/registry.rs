@@ -26,6 +26,16 @@ pub enum RegistryError {
         version: String,
         registry: String,
     },
+    /// The version is tagged, but a blob of it is gone: as good as not published.
+    #[error(
+        "{package}:{version} is tagged in {registry}, but its blob {digest} is missing: publish it again (dk publish) to restore the blob"
+    )]
+    BlobMissing {
+        package: String,
+        version: String,
+        digest: String,
+        registry: String,
+    },
     /// The registry refused dkd's credentials.
     #[error("{0}")]
     Denied(String),
