@@ -1,0 +1,128 @@
+//! With `forge: github`, dkd's state database is a cache too: deleted while dkd is stopped,
+//! merged promotions come back from GitHub's pull requests, an open one resumes with the
+//! reviews already given, and new ids never repeat one GitHub knows.
+
+#[path = "../../tests/support/github_fake/mod.rs"]
+mod github_fake;
+#[path = "../../tests/support/mod.rs"]
+mod support;
+
+use github_fake::{BOT_TOKEN, GithubFake};
+use support::{TestHome, eventually, package::PackageDir, stderr};
+
+fn json(output: &std::process::Output) -> serde_json::Value {
+    assert!(output.status.success(), "{}", stderr(output));
+    serde_json::from_slice(&output.stdout).expect("JSON output")
+}
+
+fn history(home: &TestHome) -> Vec<serde_json::Value> {
+    json(&home.dk(&["-o", "json", "history", "my-package"]))
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn promotion(home: &TestHome, id: &str) -> serde_json::Value {
+    history(home)
+        .into_iter()
+        .find(|p| p["id"] == id)
+        .unwrap_or_default()
+}
+
+/// `dk promote`, forced past the upstream check (the test skips int).
+fn promote(home: &TestHome, version: &str, env: &str) -> String {
+    let args = [
+        "-o",
+        "json",
+        "promote",
+        "my-package",
+        version,
+        "--to",
+        env,
+        "--force",
+    ];
+    json(&home.dk(&args))["promotion"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
+}
+
+/// A DK_HOME whose dkd uses the fake GitHub.
+fn github_home(fake: &GithubFake) -> TestHome {
+    let home = TestHome::new();
+    let token = home.path().join("github-token");
+    std::fs::write(&token, format!("{BOT_TOKEN}\n")).expect("token file");
+    let config = format!(
+        "forge:\n  type: github\n  owner: acme\n  repo: deploy\n  base_branch: main\n  api_url: {}/api/v3\n  token_file: {}\npoll_interval_ms: 200\n",
+        fake.url(),
+        token.display()
+    );
+    std::fs::write(home.path().join("dkd.yaml"), config).expect("dkd.yaml");
+    home
+}
+
+#[test]
+fn a_lost_state_database_is_rebuilt_from_github_pull_requests_and_reviews() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime for the fake GitHub");
+    let fake = runtime.block_on(GithubFake::start());
+    let home = github_home(&fake);
+    let mut daemon = home.start_daemon();
+    let package = PackageDir::new("my-package", &[]);
+    package.publish(&home, "v1.0.0");
+    package.touch("v1.1.0");
+    package.publish(&home, "v1.1.0");
+
+    let dev = promote(&home, "v1.0.0", "dev");
+    eventually("dev to run v1.0.0", || {
+        (promotion(&home, &dev)["state"] == "Healthy").then_some(())
+    });
+    // prod needs two approvals including @security: alice reviews before dkd loses its state.
+    let prod = promote(&home, "v1.0.0", "prod");
+    eventually("prod to wait for reviews", || {
+        (promotion(&home, &prod)["state"] == "ChangeProposed").then_some(())
+    });
+    let pull = runtime
+        .block_on(fake.pulls())
+        .into_iter()
+        .find(|p| p.head_ref.starts_with("promote/prod/"))
+        .expect("prod pull request")
+        .number
+        .to_string();
+    runtime
+        .block_on(fake.review(&pull, "alice", "APPROVED"))
+        .expect("review");
+    eventually("alice's review to count", || {
+        (promotion(&home, &prod)["approvals"].as_array()?.len() == 1).then_some(())
+    });
+    daemon.signal("TERM");
+    let _ = daemon.wait();
+
+    std::fs::remove_dir_all(home.path().join("state.sled")).expect("delete state.sled");
+    let _daemon = home.start_daemon();
+
+    let restored = promotion(&home, &dev);
+    assert!(restored["mergeCommit"].is_string(), "{restored}");
+    let resumed = eventually("prod to come back with alice's review", || {
+        let view = promotion(&home, &prod);
+        (view["approvals"].as_array()?.len() == 1).then_some(view)
+    });
+    assert_eq!(resumed["state"], "ChangeProposed", "{resumed}");
+    runtime
+        .block_on(fake.review(&pull, "bob", "APPROVED"))
+        .expect("review");
+    eventually("prod to run v1.0.0", || {
+        (promotion(&home, &prod)["state"] == "Healthy").then_some(())
+    });
+
+    let newest = promote(&home, "v1.1.0", "dev");
+    assert!(newest != dev && newest != prod, "{newest} repeats an id");
+    eventually("dev to run v1.1.0", || {
+        (promotion(&home, &newest)["state"] == "Healthy").then_some(())
+    });
+    let merged = runtime
+        .block_on(fake.pulls())
+        .into_iter()
+        .filter(|p| p.merge_commit.is_some())
+        .count();
+    assert_eq!(merged, 3, "each promotion merged once");
+}
