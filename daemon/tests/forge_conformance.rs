@@ -213,6 +213,32 @@ async fn suite(forge: &dyn GitForge, fixture: &Fixture) {
         .map(|v| v.contents.as_deref().is_some_and(|c| c.contains("v1.1.0")))
         .collect();
     assert_eq!(versions, [true, false]);
+
+    // A tree lists its files with content ids: unchanged files keep theirs.
+    let ids_at = |revision: String| async move {
+        forge
+            .list_tree(&revision, "environments/dev/")
+            .await
+            .expect("tree")
+            .into_iter()
+            .map(|file| (file.path, file.id))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let before = ids_at(head).await;
+    let after = ids_at(forge.base_revision().await.expect("base")).await;
+    let paths: Vec<&String> = after.keys().collect();
+    assert_eq!(
+        paths,
+        ["environments/dev/alpha.yaml", "environments/dev/other.yaml"]
+    );
+    assert_ne!(
+        before["environments/dev/alpha.yaml"],
+        after["environments/dev/alpha.yaml"]
+    );
+    assert_eq!(
+        before["environments/dev/other.yaml"],
+        after["environments/dev/other.yaml"]
+    );
 }
 
 #[tokio::test]

@@ -20,7 +20,7 @@ use crate::promotion::{
     Approval, ChangeRef, CheckOutcome,
     ports::{
         ChangeProposal, ChangeRequestStore, ChangeState, ChangeStatus, FileVersion, ForgeError,
-        GitForge, LocalChange, LocalChangeState,
+        GitForge, LocalChange, LocalChangeState, TreeFile,
     },
 };
 
@@ -166,6 +166,16 @@ impl GitForge for LocalGitForge {
         Ok(self.git.list_files(revision, dir).await?)
     }
 
+    async fn list_tree(&self, revision: &str, dir: &str) -> Result<Vec<TreeFile>, ForgeError> {
+        Ok(self
+            .git
+            .list_blobs(revision, &[dir])
+            .await?
+            .into_iter()
+            .map(|(path, id)| TreeFile { path, id })
+            .collect())
+    }
+
     async fn read_files(
         &self,
         revision: &str,
@@ -187,32 +197,23 @@ impl GitForge for LocalGitForge {
     }
 
     async fn file_history(&self, path: &str, limit: usize) -> Result<Vec<FileVersion>, ForgeError> {
-        let limit = format!("--max-count={limit}");
-        let log = self
-            .git
-            .run(&["log", &limit, "--format=%H %ct", BASE_BRANCH, "--", path])
-            .await?;
-        let mut versions = Vec::new();
-        for line in log.lines() {
-            let Some((commit, seconds)) = line.split_once(' ') else {
-                continue;
-            };
-            let at =
-                SystemTime::UNIX_EPOCH + Duration::from_secs(seconds.parse().unwrap_or_default());
-            let contents = self
-                .git
-                .read_files(commit, &[path.to_owned()])
-                .await?
-                .pop()
-                .flatten();
-            let contents = contents.map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
-            versions.push(FileVersion {
-                commit: commit.to_owned(),
-                at,
-                contents,
-            });
-        }
-        Ok(versions)
+        // Two git processes for any depth: the log with each commit's blob id, then the
+        // blobs in one batch.
+        let changes = self.git.file_log(BASE_BRANCH, path, limit).await?;
+        let ids: Vec<&str> = changes.iter().filter_map(|c| c.blob.as_deref()).collect();
+        let mut blobs = self.git.read_blobs(&ids).await?.into_iter();
+        Ok(changes
+            .iter()
+            .map(|change| FileVersion {
+                commit: change.commit.clone(),
+                at: SystemTime::UNIX_EPOCH + Duration::from_secs(change.unix_seconds),
+                contents: change
+                    .blob
+                    .as_ref()
+                    .and_then(|_| blobs.next().flatten())
+                    .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
+            })
+            .collect())
     }
 
     async fn propose_change(&self, proposal: &ChangeProposal) -> Result<ChangeRef, ForgeError> {

@@ -8,6 +8,6 @@ mod github;
 mod local;
 
 pub use checks::check_tree;
-pub use git::{Git, GitError};
+pub use git::{FileChange, Git, GitError};
 pub use github::{GithubForge, GithubSettings, GithubToken};
 pub use local::{BASE_BRANCH, LocalGitForge};

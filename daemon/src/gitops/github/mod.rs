@@ -17,7 +17,9 @@ pub use settings::{GithubSettings, GithubToken};
 
 use self::rest::{Reply, Rest};
 use crate::promotion::ChangeRef;
-use crate::promotion::ports::{ChangeProposal, ChangeStatus, FileVersion, ForgeError, GitForge};
+use crate::promotion::ports::{
+    ChangeProposal, ChangeStatus, FileVersion, ForgeError, GitForge, TreeFile,
+};
 
 /// The deployment repository as a GitHub repository.
 #[derive(Debug)]
@@ -72,10 +74,19 @@ impl GitForge for GithubForge {
 
     async fn list_files(&self, revision: &str, dir: &str) -> Result<Vec<String>, ForgeError> {
         Ok(self
+            .list_tree(revision, dir)
+            .await?
+            .into_iter()
+            .map(|file| file.path)
+            .collect())
+    }
+
+    async fn list_tree(&self, revision: &str, dir: &str) -> Result<Vec<TreeFile>, ForgeError> {
+        Ok(self
             .tree_files(revision)
             .await?
             .into_iter()
-            .filter(|path| path.starts_with(dir))
+            .filter(|file| file.path.starts_with(dir))
             .collect())
     }
 

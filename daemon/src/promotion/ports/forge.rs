@@ -74,6 +74,14 @@ pub struct FileVersion {
     pub contents: Option<String>,
 }
 
+/// A file of a tree and the id of its contents (the git blob id): two files with the
+/// same id have the same contents, so a reader can skip what it already read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeFile {
+    pub path: String,
+    pub id: String,
+}
+
 /// The deployment repository and its change requests.
 #[async_trait::async_trait]
 pub trait GitForge: Send + Sync + 'static {
@@ -85,6 +93,9 @@ pub trait GitForge: Send + Sync + 'static {
 
     /// Repository paths of the files below `dir` (ending in `/`) at `revision`.
     async fn list_files(&self, revision: &str, dir: &str) -> Result<Vec<String>, ForgeError>;
+
+    /// The files below `dir` (ending in `/`) at `revision`, with the ids of their contents.
+    async fn list_tree(&self, revision: &str, dir: &str) -> Result<Vec<TreeFile>, ForgeError>;
 
     /// Contents of `paths` at `revision`, `None` where a path does not exist.
     async fn read_files(

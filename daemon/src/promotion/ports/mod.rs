@@ -11,6 +11,8 @@ pub use cluster::{
     ClusterError, ClusterStatus, HealthState, LastRun, PackageSync, RunLogLine, RunLogOptions,
     RunLogStream, RunResult, SyncLogLine, SyncState,
 };
-pub use forge::{ChangeProposal, ChangeState, ChangeStatus, FileVersion, ForgeError, GitForge};
+pub use forge::{
+    ChangeProposal, ChangeState, ChangeStatus, FileVersion, ForgeError, GitForge, TreeFile,
+};
 pub use registry::{Registry, RegistryError, ResolvedArtifact};
 pub use store::{ChangeRequestStore, LocalChange, LocalChangeState, StateStore, StoreError};
