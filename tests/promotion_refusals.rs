@@ -89,6 +89,12 @@ fn a_freeze_window_refuses_promotions_but_not_rollbacks() {
     let _daemon = home.start_daemon();
     let package = PackageDir::new("my-package", &[]);
     package.publish(&home, "v1.0.0");
+    package.touch("second");
+    package.publish(&home, "v1.1.0");
+    for version in ["v1.0.0", "v1.1.0"] {
+        let output = home.dk(&["promote", "my-package", version, "--to", "dev", "--wait"]);
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
     let frozen = "environments:\n  dev:\n    cluster: dev-cluster\n    namespace: dev\n    approval: { required: false, auto_merge: true }\n    freeze:\n      - { start: \"2020-01-01T00:00:00Z\", end: \"2999-01-01T00:00:00Z\", reason: \"year-end freeze\" }\n";
     Clone::of(&home).push_file("config/environments.yaml", frozen, "Freeze dev");
     let message = eventually("the freeze to be enforced", || {
