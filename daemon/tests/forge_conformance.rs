@@ -39,7 +39,9 @@ impl Fixture {
 
     async fn push_to_base(&self, path: &str, contents: &str) {
         match self {
-            Self::Github(fake) => fake.push_to_base(path, contents).await,
+            Self::Github(fake) => {
+                fake.push_to_base(path, contents).await;
+            }
             Self::Embedded(git) => {
                 let head = git.branch_head("main").await.expect("head").expect("main");
                 let commit = git

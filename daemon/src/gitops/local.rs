@@ -20,7 +20,7 @@ use crate::promotion::{
     Approval, ChangeRef, CheckOutcome,
     ports::{
         ChangeProposal, ChangeRequestStore, ChangeState, ChangeStatus, FileVersion, ForgeError,
-        GitForge, LocalChange, LocalChangeState, TreeFile,
+        GitForge, GroupSource, LocalChange, LocalChangeState, TreeFile,
     },
 };
 
@@ -243,7 +243,7 @@ impl GitForge for LocalGitForge {
                 commit
             }
         };
-        let check = check_tree(&head, &self.tree(&head).await?);
+        let check = check_tree(&head, &self.tree(&head).await?, self.group_source());
         let change = LocalChange {
             id: proposal.branch.clone(),
             promotion_id: proposal.promotion_id.clone(),
@@ -323,7 +323,7 @@ impl GitForge for LocalGitForge {
                     .update_ref(&format!("refs/heads/{}", record.id), &rebased, Some(&head))
                     .await?;
                 head = rebased;
-                let check = check_tree(&head, &self.tree(&head).await?);
+                let check = check_tree(&head, &self.tree(&head).await?, self.group_source());
                 let failed = check.outcome == CheckOutcome::Failure;
                 let reason = check.description.clone();
                 record.checks = vec![check];
@@ -373,6 +373,10 @@ impl GitForge for LocalGitForge {
             .run(&["log", "-1", "--format=%H", &pattern, BASE_BRANCH])
             .await?;
         Ok(Some(found).filter(|c| !c.is_empty()))
+    }
+
+    fn group_source(&self) -> GroupSource {
+        GroupSource::TeamsFile
     }
 
     async fn reviewer_teams(&self) -> Result<Option<datakit::manifest::Teams>, ForgeError> {

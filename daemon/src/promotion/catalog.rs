@@ -7,7 +7,7 @@ use std::{sync::Arc, time::Duration};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::ports::{ForgeError, GitForge, StateStore, StoreError};
+use super::ports::{ForgeError, GitForge, GroupSource, StateStore, StoreError};
 use super::{ConfigProblem, LoadedConfig, read_config_source};
 
 /// What the catalog serves.
@@ -34,12 +34,14 @@ pub enum RefreshError {
 #[derive(Debug)]
 pub struct EnvironmentCatalog {
     state: watch::Sender<CatalogState>,
+    groups: GroupSource,
 }
 
 impl EnvironmentCatalog {
     /// A catalog serving what the state store cached, if it can be read and still
     /// validates; otherwise an empty one that the first refresh fills from the repository.
-    pub fn from_store(store: &dyn StateStore) -> Self {
+    /// `groups` is where the forge's reviewer groups come from.
+    pub fn from_store(store: &dyn StateStore, groups: GroupSource) -> Self {
         let cached = match store.load_config() {
             Ok(cached) => cached,
             Err(error) => {
@@ -47,7 +49,7 @@ impl EnvironmentCatalog {
                 None
             }
         };
-        let current = cached.and_then(|source| match LoadedConfig::from_source(&source) {
+        let current = cached.and_then(|source| match LoadedConfig::from_source(&source, groups) {
             Ok(config) => Some(Arc::new(config)),
             Err(problem) => {
                 tracing::warn!(%problem, "cached configuration no longer validates; reloading it");
@@ -61,6 +63,7 @@ impl EnvironmentCatalog {
         };
         Self {
             state: watch::Sender::new(state),
+            groups,
         }
     }
 
@@ -86,7 +89,7 @@ impl EnvironmentCatalog {
             return Ok(false);
         }
         let source = read_config_source(forge, &revision).await?;
-        match LoadedConfig::from_source(&source) {
+        match LoadedConfig::from_source(&source, self.groups) {
             Ok(config) => {
                 store.save_config(&source)?;
                 tracing::info!(%revision, environments = config.environments.environments().len(), "configuration accepted");
@@ -185,7 +188,7 @@ mod tests {
             .await
             .expect("repo");
         let store = MemoryStore::default();
-        let catalog = EnvironmentCatalog::from_store(&store);
+        let catalog = EnvironmentCatalog::from_store(&store, GroupSource::TeamsFile);
         assert!(catalog.refresh(&forge, &store).await.expect("refresh"));
         let good = catalog
             .snapshot()

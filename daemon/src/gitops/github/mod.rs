@@ -18,7 +18,7 @@ pub use settings::{GithubSettings, GithubToken};
 use self::rest::{Reply, Rest};
 use crate::promotion::ChangeRef;
 use crate::promotion::ports::{
-    ChangeProposal, ChangeStatus, FileVersion, ForgeError, GitForge, TreeFile,
+    ChangeProposal, ChangeStatus, FileVersion, ForgeError, GitForge, GroupSource, TreeFile,
 };
 
 /// The deployment repository as a GitHub repository.
@@ -134,6 +134,10 @@ impl GitForge for GithubForge {
 
     async fn find_landed(&self, promotion_id: &str) -> Result<Option<String>, ForgeError> {
         self.landed(promotion_id).await
+    }
+
+    fn group_source(&self) -> GroupSource {
+        GroupSource::Forge
     }
 
     async fn reviewer_teams(&self) -> Result<Option<Teams>, ForgeError> {

@@ -82,6 +82,18 @@ pub struct TreeFile {
     pub id: String,
 }
 
+/// Where the reviewer groups (`@team-leads` in `config/environments.yaml`) come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupSource {
+    /// `config/teams.yaml` in the deployment repository (the embedded forge): approver
+    /// groups and counts are validated against it with the rest of the configuration.
+    TeamsFile,
+    /// The forge's own groups (GitHub teams): `config/teams.yaml` is not read, and groups
+    /// and counts are not validated with the configuration, since team membership changes
+    /// on the forge without any revision; a rule nobody can meet shows on the promotion.
+    Forge,
+}
+
 /// The deployment repository and its change requests.
 #[async_trait::async_trait]
 pub trait GitForge: Send + Sync + 'static {
@@ -130,6 +142,9 @@ pub trait GitForge: Send + Sync + 'static {
 
     /// The base-branch commit that landed `promotion_id`, if any (found by its trailer).
     async fn find_landed(&self, promotion_id: &str) -> Result<Option<String>, ForgeError>;
+
+    /// Where reviewer groups come from; `Forge` exactly where `reviewer_teams` gives some.
+    fn group_source(&self) -> GroupSource;
 
     /// Reviewer groups as the forge knows them (GitHub teams), or `None` where the groups
     /// come from `config/teams.yaml` in the deployment repository (the embedded forge).
