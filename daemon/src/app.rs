@@ -163,6 +163,7 @@ pub async fn run(
                 LocalSync {
                     catalog: catalog.clone(),
                     forge,
+                    store: store.clone(),
                     registry,
                     target,
                     engine: engine.clone(),

@@ -3,15 +3,17 @@
 
 use std::{collections::BTreeMap, time::SystemTime};
 
-use datakit::manifest::parse_deployed_package;
-
-use crate::promotion::{Check, CheckOutcome, ConfigSource, LoadedConfig, ports::GroupSource};
+use crate::promotion::{
+    Check, CheckOutcome, ConfigSource, LoadedConfig, expected_manifest, ports::GroupSource,
+    validate_manifest,
+};
 
 /// The name the manifests check is reported under.
 pub const MANIFESTS_CHECK: &str = "manifests validate";
 
-/// Validates a whole tree (repository path → contents) as of `revision`; `groups` is
-/// where the forge's reviewer groups come from.
+/// Validates a whole tree (repository path → contents) as of `revision`, as dkd validates
+/// a revision of the base branch: the configuration, every Store and every
+/// `DeployedPackage`. `groups` is where the forge's reviewer groups come from.
 pub fn check_tree(revision: &str, files: &BTreeMap<String, String>, groups: GroupSource) -> Check {
     match first_problem(revision, files, groups) {
         None => Check {
@@ -41,29 +43,12 @@ fn first_problem(
         Ok(config) => config,
         Err(problem) => return Some(problem.to_string()),
     };
-    for environment in config.environments.environments() {
-        let folder = format!("environments/{}/", environment.name);
-        for (path, text) in files
-            .range(folder.clone()..)
-            .take_while(|(p, _)| p.starts_with(&folder))
-        {
-            let rest = &path[folder.len()..];
-            if rest.contains('/') || !(rest.ends_with(".yaml") || rest.ends_with(".yml")) {
-                continue;
-            }
-            match parse_deployed_package(path, text) {
-                Err(error) => return Some(error.to_string()),
-                Ok(deployed) if deployed.namespace != environment.namespace => {
-                    return Some(format!(
-                        "{path}: metadata.namespace is {:?} but {} runs in {:?}",
-                        deployed.namespace, environment.name, environment.namespace
-                    ));
-                }
-                Ok(_) => {}
-            }
-        }
-    }
-    None
+    files.iter().find_map(|(path, text)| {
+        let expected = expected_manifest(&config, path)?;
+        validate_manifest(path, text, expected)
+            .err()
+            .map(|error| error.to_string())
+    })
 }
 
 #[cfg(test)]

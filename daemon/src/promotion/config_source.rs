@@ -41,7 +41,7 @@ impl ConfigProblem {
         }
     }
 
-    fn from_manifest(revision: &str, error: &ManifestError) -> Self {
+    pub(super) fn from_manifest(revision: &str, error: &ManifestError) -> Self {
         let message = if error.field.is_empty() {
             error.message.clone()
         } else {
