@@ -39,32 +39,58 @@ pub(super) struct RanVersion {
     pub digest: String,
 }
 
+/// One version an environment ran, with every digest it ran as (newest first; more than
+/// one only where a manifest was edited by hand).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct RanAs {
+    pub version: String,
+    pub digests: Vec<String>,
+}
+
+impl RanAs {
+    fn add(&mut self, digest: String) {
+        if !self.digests.contains(&digest) {
+            self.digests.push(digest);
+        }
+    }
+}
+
 /// What an environment ran of one package, from its manifest's history on the base branch.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(super) struct RunHistory {
     /// What runs now; `None` when the manifest is absent (or unreadable) on the base branch.
-    pub current: Option<RanVersion>,
+    pub current: Option<RanAs>,
     /// The rollback targets: earlier versions, newest first, each once, never the current.
-    pub earlier: Vec<RanVersion>,
+    pub earlier: Vec<RanAs>,
 }
 
 impl RunHistory {
     /// Reads manifests of one file, newest first (`None`: deleted or unreadable there).
     fn from_manifests(manifests: impl IntoIterator<Item = Option<RanVersion>>) -> Self {
         let mut manifests = manifests.into_iter();
-        let current = manifests.next().flatten();
-        let mut earlier: Vec<RanVersion> = Vec::new();
+        let mut current = manifests.next().flatten().map(|ran| RanAs {
+            version: ran.version,
+            digests: vec![ran.digest],
+        });
+        let mut earlier: Vec<RanAs> = Vec::new();
         for ran in manifests.flatten() {
-            let is_current = current.as_ref().is_some_and(|c| c.version == ran.version);
-            if !is_current && !earlier.iter().any(|e| e.version == ran.version) {
-                earlier.push(ran);
+            let known = current
+                .iter_mut()
+                .chain(earlier.iter_mut())
+                .find(|known| known.version == ran.version);
+            match known {
+                Some(known) => known.add(ran.digest),
+                None => earlier.push(RanAs {
+                    version: ran.version,
+                    digests: vec![ran.digest],
+                }),
             }
         }
         Self { current, earlier }
     }
 
     /// What `version` ran as, if it is the current version (a no-op) or a rollback target.
-    fn ran(&self, version: &str) -> Option<&RanVersion> {
+    fn ran(&self, version: &str) -> Option<&RanAs> {
         self.current
             .iter()
             .chain(&self.earlier)
@@ -141,11 +167,14 @@ impl Engine {
             .resolve(&request.package, version.as_str())
             .await?;
         if let Some(ran) = ran
-            && ran.digest != resolved.digest
+            && !ran.digests.contains(&resolved.digest)
         {
             return Err(PromotionError::Refused(format!(
-                "{} {version} ran in {} as {}, but the registry now serves {}: a rollback goes back to exactly what ran; promote {version} instead",
-                request.package, environment.name, ran.digest, resolved.digest
+                "{} {version} ran in {} as {}, but the registry serves {}: a rollback goes back to exactly what ran; promote {version} instead",
+                request.package,
+                environment.name,
+                ran.digests.join(" and "),
+                resolved.digest
             )));
         }
         let mut upstream_skipped = false;
@@ -274,7 +303,10 @@ mod tests {
     #[test]
     fn earlier_versions_are_listed_newest_first_once_without_the_current_one() {
         let history = history(&[ran("v3"), ran("v2"), ran("v3"), None, ran("v1"), ran("v2")]);
-        assert_eq!(history.current, ran("v3"));
+        assert_eq!(
+            history.current.as_ref().map(|c| c.version.as_str()),
+            Some("v3")
+        );
         let earlier: Vec<&str> = history.earlier.iter().map(|r| r.version.as_str()).collect();
         assert_eq!(earlier, ["v2", "v1"]);
         assert!(history.ran("v1").is_some() && history.ran("v3").is_some());
@@ -282,6 +314,19 @@ mod tests {
         assert_eq!(
             history.refusal("pkg", "prod", "v9"),
             "pkg v9 never ran in prod: roll back to v2, v1 (newest first), or promote v9 through the upstream environments instead"
+        );
+    }
+
+    #[test]
+    fn every_digest_a_version_ran_as_is_kept_newest_first() {
+        let edited = RanVersion {
+            version: "v1".into(),
+            digest: "sha256:edited".into(),
+        };
+        let history = history(&[ran("v2"), Some(edited), ran("v1")]);
+        assert_eq!(
+            history.ran("v1").map(|r| r.digests.clone()),
+            Some(vec!["sha256:edited".to_owned(), "sha256:v1".to_owned()])
         );
     }
 
