@@ -273,6 +273,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_namespace_change_refuses_the_manifests_still_naming_the_old_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let changes = std::sync::Arc::new(MemoryStore::default());
+        let forge = LocalGitForge::open_or_init(&dir.path().join("deploy.git"), changes)
+            .await
+            .expect("repo");
+        let store = MemoryStore::default();
+        let catalog = EnvironmentCatalog::from_store(&store, GroupSource::TeamsFile);
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let file = "environments/dev/my-package.yaml";
+        push(&forge, file, &deployed("my-package", &digest)).await;
+        catalog.refresh(&forge, &store).await.expect("refresh");
+        assert!(catalog.snapshot().problems.is_empty());
+
+        let renamed = DEFAULT_ENVIRONMENTS_YAML.replace("namespace: dev ", "namespace: develop ");
+        assert_ne!(renamed, DEFAULT_ENVIRONMENTS_YAML);
+        push(&forge, ENVIRONMENTS_FILE, &renamed).await;
+        catalog.refresh(&forge, &store).await.expect("refresh");
+        let problems = catalog.snapshot().problems;
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0]
+                .to_string()
+                .starts_with(&format!("{file}:5: metadata.namespace: ")),
+            "{}",
+            problems[0]
+        );
+    }
+
+    #[tokio::test]
     async fn a_broken_push_keeps_the_last_good_configuration_and_reports_the_problem() {
         let dir = tempfile::tempdir().expect("tempdir");
         let changes = std::sync::Arc::new(MemoryStore::default());
