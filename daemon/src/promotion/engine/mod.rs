@@ -4,6 +4,7 @@
 
 mod change;
 mod reconcile;
+mod run_history;
 mod validate;
 
 use std::sync::Arc;
