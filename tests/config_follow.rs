@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{Clone, TestHome, eventually, stderr, stdout};
+use support::{Clone, TestHome, eventually, git, package::PackageDir, stderr, stdout};
 
 const WITH_QA: &str = "environments:
   dev:
@@ -119,4 +119,111 @@ fn the_accepted_configuration_survives_a_restart() {
     assert!(daemon.wait().status.success());
     let _daemon = home.start_daemon();
     assert!(stdout(&home.dk(&["env", "list"])).contains("qa-cluster"));
+}
+
+/// Waits until `dk env list` warns about `file`, and returns the one-line warning.
+fn warning_about(home: &TestHome, file: &str) -> String {
+    let warning = eventually(&format!("a warning about {file}"), || {
+        let warning = stderr(&home.dk(&["env", "list"]));
+        warning.contains(file).then_some(warning)
+    });
+    assert_eq!(warning.lines().count(), 1, "{warning}");
+    warning
+}
+
+/// Waits until `dk env list` warns about nothing: the newest revision was accepted.
+fn accepted(home: &TestHome) {
+    eventually("the revision to be accepted", || {
+        let output = home.dk(&["env", "list"]);
+        (output.status.success() && stderr(&output).is_empty()).then_some(())
+    });
+}
+
+fn still_runs_v1(home: &TestHome) {
+    let status = home.dk(&["status", "--env", "dev"]);
+    assert!(status.status.success(), "{}", stderr(&status));
+    let table = stdout(&status);
+    assert!(
+        table
+            .lines()
+            .any(|line| line.contains("my-package") && line.contains("v1.0.0")),
+        "the package has not vanished: {table}"
+    );
+}
+
+#[test]
+fn a_bad_deployed_package_or_store_refuses_the_revision_and_what_runs_stays() {
+    let home = TestHome::new();
+    let _daemon = home.start_daemon();
+    let package = PackageDir::new("my-package", &[]);
+    package.publish(&home, "v1.0.0");
+    let promoted = home.dk(&["promote", "my-package", "v1.0.0", "--to", "dev", "--wait"]);
+    assert!(promoted.status.success(), "{}", stderr(&promoted));
+    still_runs_v1(&home);
+
+    let manifest = "environments/dev/my-package.yaml";
+    let good = git(
+        home.path(),
+        &[
+            "--git-dir",
+            "deploy.git",
+            "show",
+            &format!("main:{manifest}"),
+        ],
+    );
+    let digest_line = good
+        .lines()
+        .position(|line| line.trim_start().starts_with("digest:"))
+        .expect("a digest line")
+        + 1;
+    let bad: String = good
+        .lines()
+        .map(|line| {
+            if line.trim_start().starts_with("digest:") {
+                "  digest: not-a-digest\n".to_owned()
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect();
+    let clone = Clone::of(&home);
+    clone.push_file(manifest, &bad, "Pin the digest by hand");
+    let warning = warning_about(&home, manifest);
+    assert!(
+        warning.contains(&format!(
+            "{manifest}:{digest_line}: spec.digest: invalid digest \"not-a-digest\""
+        )),
+        "file:line: field: problem: {warning}"
+    );
+    still_runs_v1(&home);
+    clone.push_file(manifest, &format!("{good}\n"), "Restore the digest");
+    accepted(&home);
+    still_runs_v1(&home);
+
+    let store = "environments/dev/stores/events.yaml";
+    clone.push_file(
+        store,
+        "apiVersion: datakit.infoblox.dev/v1alpha1\nkind: Store\nmetadata: { name: events }\nspec:\n  type: kafka-topic\n  connection: { password: hunter2 }\n",
+        "Inline a password",
+    );
+    let warning = warning_about(&home, store);
+    assert!(
+        warning.contains(&format!("{store}:6: spec.connection.password: ")),
+        "file:line: field: problem: {warning}"
+    );
+    still_runs_v1(&home);
+    clone.push_file(
+        store,
+        "apiVersion: datakit.infoblox.dev/v1alpha1\nkind: Store\nmetadata: { name: events }\nspec:\n  type: kafka-topic\n  secretRef: { name: events-creds }\n",
+        "Reference the secret",
+    );
+    accepted(&home);
+    still_runs_v1(&home);
+    let log = home.dk(&["logs", "my-package", "--env", "dev", "--sync"]);
+    assert!(log.status.success(), "{}", stderr(&log));
+    assert!(
+        !stdout(&log).contains("pruned"),
+        "a refused revision was never applied: {}",
+        stdout(&log)
+    );
 }

@@ -290,6 +290,70 @@ fn a_rollback_returns_to_the_previous_version_with_rollback_annotations() {
 }
 
 #[test]
+fn a_rollback_to_a_version_the_environment_never_ran_is_refused_listing_the_ones_it_ran() {
+    let home = TestHome::new();
+    let _daemon = home.start_daemon();
+    let package = PackageDir::new("my-package", &[]);
+    package.publish(&home, "v1.0.0");
+    promote_and_wait(&home, "my-package", "v1.0.0", "dev");
+    package.touch("second");
+    package.publish(&home, "v1.1.0");
+    promote_and_wait(&home, "my-package", "v1.1.0", "dev");
+    package.touch("third");
+    package.publish(&home, "v1.2.0");
+
+    let refusals = [
+        vec!["rollback", "my-package", "--env", "dev", "--to", "v1.2.0"],
+        vec![
+            "promote",
+            "my-package",
+            "v1.2.0",
+            "--to",
+            "dev",
+            "--rollback",
+        ],
+    ];
+    for args in &refusals {
+        let output = home.dk(args);
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(4), "dk {args:?}: {message}");
+        assert_eq!(message.lines().count(), 1, "one line: {message}");
+        assert!(
+            message.contains("v1.2.0 never ran in dev: roll back to v1.0.0 (newest first)"),
+            "lists what dev ran before, not what it runs: {message}"
+        );
+    }
+    let skipping = home.dk(&[
+        "promote",
+        "my-package",
+        "v1.1.0",
+        "--to",
+        "int",
+        "--rollback",
+    ]);
+    assert_eq!(skipping.status.code(), Some(4), "{}", stderr(&skipping));
+    assert!(
+        stderr(&skipping).contains("my-package never ran in int"),
+        "a rollback is no way around the upstream check: {}",
+        stderr(&skipping)
+    );
+    let history = json(&home.dk(&["-o", "json", "history", "my-package"]));
+    assert_eq!(history.as_array().map(Vec::len), Some(2), "{history}");
+
+    let accepted = home.dk(&[
+        "rollback",
+        "my-package",
+        "--env",
+        "dev",
+        "--to",
+        "v1.0.0",
+        "--wait",
+    ]);
+    assert!(accepted.status.success(), "{}", stderr(&accepted));
+    assert!(on_main(&home, "environments/dev/my-package.yaml").contains("version: v1.0.0"));
+}
+
+#[test]
 fn a_newer_promotion_supersedes_the_open_one_and_removes_its_branch() {
     let home = TestHome::new();
     let _daemon = home.start_daemon();

@@ -89,6 +89,12 @@ fn a_freeze_window_refuses_promotions_but_not_rollbacks() {
     let _daemon = home.start_daemon();
     let package = PackageDir::new("my-package", &[]);
     package.publish(&home, "v1.0.0");
+    package.touch("second");
+    package.publish(&home, "v1.1.0");
+    for version in ["v1.0.0", "v1.1.0"] {
+        let output = home.dk(&["promote", "my-package", version, "--to", "dev", "--wait"]);
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
     let frozen = "environments:\n  dev:\n    cluster: dev-cluster\n    namespace: dev\n    approval: { required: false, auto_merge: true }\n    freeze:\n      - { start: \"2020-01-01T00:00:00Z\", end: \"2999-01-01T00:00:00Z\", reason: \"year-end freeze\" }\n";
     Clone::of(&home).push_file("config/environments.yaml", frozen, "Freeze dev");
     let message = eventually("the freeze to be enforced", || {
@@ -111,6 +117,48 @@ fn a_freeze_window_refuses_promotions_but_not_rollbacks() {
         rollback.status.success(),
         "rollbacks pass a freeze: {}",
         stderr(&rollback)
+    );
+}
+
+#[test]
+fn a_rollback_to_a_version_that_ran_only_as_another_digest_is_refused() {
+    let home = TestHome::new();
+    let _daemon = home.start_daemon();
+    let package = PackageDir::new("my-package", &[]);
+    let published = package.publish(&home, "v0.9.0");
+    package.touch("v1");
+    package.publish(&home, "v1.0.0");
+    let promote = |version: &str| {
+        let output = home.dk(&["promote", "my-package", version, "--to", "dev", "--wait"]);
+        assert!(output.status.success(), "{}", stderr(&output));
+    };
+    promote("v1.0.0");
+    // Someone pins v0.9.0 to a digest of their own by hand; dev runs it (Degraded).
+    let pinned = format!("sha256:{}", "b".repeat(64));
+    let manifest = format!(
+        "apiVersion: datakit.infoblox.dev/v1alpha1\nkind: DeployedPackage\nmetadata:\n  name: my-package\n  namespace: dev\nspec:\n  version: v0.9.0\n  artifact: my-package:v0.9.0\n  digest: {pinned}\n"
+    );
+    Clone::of(&home).push_file(
+        "environments/dev/my-package.yaml",
+        &manifest,
+        "Pin v0.9.0 by hand",
+    );
+    eventually("dev to run the hand-pinned v0.9.0", || {
+        stdout(&home.dk(&["status", "--env", "dev"]))
+            .contains("v0.9.0")
+            .then_some(())
+    });
+    promote("v1.0.0");
+
+    let message = refused(
+        &home,
+        &["rollback", "my-package", "--env", "dev", "--to", "v0.9.0"],
+        4,
+    );
+    assert!(
+        message.contains(&format!("ran in dev as {pinned}"))
+            && message.contains(&format!("registry serves {published}")),
+        "{message}"
     );
 }
 

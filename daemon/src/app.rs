@@ -92,7 +92,10 @@ pub async fn run(
         }
     };
     let registry = registry::from_config(&config.registry, &home)?;
-    let catalog = Arc::new(EnvironmentCatalog::from_store(store.as_ref()));
+    let catalog = Arc::new(EnvironmentCatalog::from_store(
+        store.as_ref(),
+        forge.group_source(),
+    ));
     if let Err(error) = catalog.refresh(forge.as_ref(), store.as_ref()).await {
         tracing::warn!(%error, "cannot read the deployment repository at start; serving the cached configuration");
     }
@@ -178,6 +181,7 @@ pub async fn run(
                 LocalSync {
                     catalog: catalog.clone(),
                     forge,
+                    store: store.clone(),
                     registry,
                     target,
                     engine: engine.clone(),

@@ -39,7 +39,9 @@ impl Fixture {
 
     async fn push_to_base(&self, path: &str, contents: &str) {
         match self {
-            Self::Github(fake) => fake.push_to_base(path, contents).await,
+            Self::Github(fake) => {
+                fake.push_to_base(path, contents).await;
+            }
             Self::Embedded(git) => {
                 let head = git.branch_head("main").await.expect("head").expect("main");
                 let commit = git
@@ -247,6 +249,32 @@ async fn suite(forge: &dyn GitForge, fixture: &Fixture) {
     );
     assert!(recorded[1].manifest.contains("v1.1.0"), "{:?}", recorded[1]);
     assert_eq!(recorded[2].state, RecordedState::Open { change: open });
+
+    // A tree lists its files with content ids: unchanged files keep theirs.
+    let ids_at = |revision: String| async move {
+        forge
+            .list_tree(&revision, "environments/dev/")
+            .await
+            .expect("tree")
+            .into_iter()
+            .map(|file| (file.path, file.id))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let before = ids_at(head).await;
+    let after = ids_at(forge.base_revision().await.expect("base")).await;
+    let paths: Vec<&String> = after.keys().collect();
+    assert_eq!(
+        paths,
+        ["environments/dev/alpha.yaml", "environments/dev/other.yaml"]
+    );
+    assert_ne!(
+        before["environments/dev/alpha.yaml"],
+        after["environments/dev/alpha.yaml"]
+    );
+    assert_eq!(
+        before["environments/dev/other.yaml"],
+        after["environments/dev/other.yaml"]
+    );
 }
 
 #[tokio::test]

@@ -1,7 +1,8 @@
 //! dev → int → prod through the real `dkd` and `dk` binaries with `forge: github` in
 //! `dkd.yaml` pointing at the fake GitHub (under a GitHub Enterprise style `/api/v3`
-//! root): dev auto-merges, int and prod wait for pull-request reviews by GitHub team
-//! members, and a rate-limited GitHub leaves prod waiting, then completes it once.
+//! root): the repository needs no `config/teams.yaml` (and a stale one is not read), dev
+//! auto-merges, int and prod wait for pull-request reviews by GitHub team members, and a
+//! rate-limited GitHub leaves prod waiting, then completes it once.
 
 #[path = "../../tests/support/github_fake/mod.rs"]
 mod github_fake;
@@ -66,6 +67,31 @@ fn dev_int_prod_on_github_with_reviews_and_a_rate_limit_waited_out() {
     let daemon = home.start_daemon();
     let package = PackageDir::new("my-package", &[]);
     let digest = package.publish(&home, "v1.0.0");
+
+    // The GitHub teams are the groups: with no config/teams.yaml, prod's "2 approvals
+    // including @security" is accepted, and a teams.yaml too small for it is not read.
+    let listing = json(&home.dk(&["-o", "json", "env", "list"]));
+    assert_eq!(listing["problems"], serde_json::json!([]), "{listing}");
+    assert_eq!(
+        listing["environments"][2]["approval"]["description"],
+        "2 approvals including one from each of @team-leads and @security"
+    );
+    let stale_teams =
+        runtime.block_on(fake.push_to_base("config/teams.yaml", "teams:\n  team-leads: [alice]\n"));
+    let listing = eventually(
+        "the revision with a small teams.yaml to be examined",
+        || {
+            let listing = json(&home.dk(&["-o", "json", "env", "list"]));
+            (listing["revision"] == stale_teams.as_str()
+                || listing["problems"] != serde_json::json!([]))
+            .then_some(listing)
+        },
+    );
+    assert_eq!(
+        listing["problems"],
+        serde_json::json!([]),
+        "accepted: {listing}"
+    );
 
     // dev: auto-merge once the check runs are green.
     let dev = home.dk(&["promote", "my-package", "v1.0.0", "--to", "dev", "--wait"]);

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_saphyr::Spanned;
+use serde_saphyr::{Location, Spanned};
 
 use super::API_VERSION;
 use super::error::ManifestError;
@@ -116,6 +116,35 @@ impl DeployedPackage {
 /// Parses and validates a `DeployedPackage`; `file` is its repository path, whose name must
 /// match `metadata.name`.
 pub fn parse_deployed_package(file: &str, text: &str) -> Result<DeployedPackage, ManifestError> {
+    parse_with_namespace_location(file, text).map(|(deployed, _)| deployed)
+}
+
+/// Like [`parse_deployed_package`], for the environment running in `namespace`: a manifest
+/// naming another namespace is refused at the line of its `metadata.namespace`.
+pub fn parse_deployed_package_in(
+    file: &str,
+    text: &str,
+    namespace: &str,
+) -> Result<DeployedPackage, ManifestError> {
+    let (deployed, location) = parse_with_namespace_location(file, text)?;
+    if deployed.namespace != namespace {
+        return Err(ManifestError::new(
+            file,
+            "metadata.namespace",
+            format!(
+                "{:?} is not the namespace of this environment: write namespace: {namespace}",
+                deployed.namespace
+            ),
+        )
+        .at(location));
+    }
+    Ok(deployed)
+}
+
+fn parse_with_namespace_location(
+    file: &str,
+    text: &str,
+) -> Result<(DeployedPackage, Location), ManifestError> {
     let raw: RawDocument = yaml::parse_yaml(file, text)?;
     check_header(file, &raw.api_version, &raw.kind, KIND)?;
     check_name_matches_file(file, "package", &raw.metadata.name)?;
@@ -155,14 +184,15 @@ pub fn parse_deployed_package(file: &str, text: &str) -> Result<DeployedPackage,
         )
         .at(spec.digest.referenced));
     }
-    Ok(DeployedPackage {
+    let deployed = DeployedPackage {
         name: raw.metadata.name.value,
         namespace: namespace.value,
         annotations: raw.metadata.annotations,
         version: spec.version.value,
         artifact: spec.artifact.value,
         digest: spec.digest.value,
-    })
+    };
+    Ok((deployed, namespace.referenced))
 }
 
 fn is_sha256_digest(digest: &str) -> bool {
@@ -302,6 +332,21 @@ spec:
             err(parse_deployed_package(FILE, &text)).field,
             "spec.artifact"
         );
+    }
+
+    #[test]
+    fn a_namespace_other_than_the_environments_is_refused_at_its_line() {
+        let text = deployed(&[]).to_yaml();
+        assert_eq!(
+            ok(parse_deployed_package_in(FILE, &text, "dev")).namespace,
+            "dev"
+        );
+        let error = err(parse_deployed_package_in(FILE, &text, "production"));
+        assert_eq!(
+            (error.field.as_str(), error.line),
+            ("metadata.namespace", Some(5))
+        );
+        assert!(error.message.contains("namespace: production"), "{error}");
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub use data_package::{DataPackage, parse_data_package};
 pub use defaults::{DEFAULT_ENVIRONMENTS_YAML, DEFAULT_TEAMS_YAML};
 pub use deployed_package::{
     ANNOTATION_PROMOTED_BY, ANNOTATION_PROMOTION_ID, ANNOTATION_ROLLBACK, ANNOTATION_ROLLBACK_FROM,
-    DeployedPackage, parse_deployed_package,
+    DeployedPackage, parse_deployed_package, parse_deployed_package_in,
 };
 pub use environments::{
     ApprovalRule, Environment, EnvironmentsConfig, FreezeWindow, RollbackRule, parse_environments,

@@ -1,8 +1,9 @@
-//! The built-in sync loop for the embedded cluster: applies the base branch's
-//! `environments/<env>/` to the local target whenever the branch moves (and re-checks
-//! health now and then), as Argo CD would apply it to a cluster. Health: Healthy when the
-//! pinned digest still resolves in the registry, Degraded when it does not (another digest,
-//! not published, or a blob of it missing), Unknown when the registry cannot be read.
+//! The built-in sync loop for the embedded cluster: applies `environments/<env>/` of the
+//! newest accepted revision of the base branch to the local target whenever it changes
+//! (and re-checks health now and then), as Argo CD would apply it to a cluster. A revision
+//! the catalog refused is never applied. Health: Healthy when the pinned digest still
+//! resolves in the registry, Degraded when it does not (another digest, not published, or
+//! a blob of it missing), Unknown when the registry cannot be read.
 
 use std::{
     sync::Arc,
@@ -14,8 +15,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::{AppliedPackage, LocalTarget};
 use crate::promotion::{
-    Engine, EnvironmentCatalog, StatusBoard,
-    ports::{ClusterStatus, ForgeError, GitForge, HealthState, Registry, RegistryError},
+    Engine, EnvironmentCatalog, LoadedConfig, StatusBoard,
+    ports::{
+        ClusterStatus, ForgeError, GitForge, HealthState, Registry, RegistryError, StateStore,
+    },
 };
 
 /// How often the loop looks at the base branch.
@@ -27,6 +30,8 @@ const HEALTH_RECHECK: Duration = Duration::from_secs(15);
 pub struct LocalSync {
     pub catalog: Arc<EnvironmentCatalog>,
     pub forge: Arc<dyn GitForge>,
+    /// Where the catalog saves a revision it accepts.
+    pub store: Arc<dyn StateStore>,
     pub registry: Arc<dyn Registry>,
     pub target: Arc<LocalTarget>,
     pub engine: Arc<Engine>,
@@ -39,23 +44,26 @@ impl LocalSync {
         let mut applied: Option<String> = None;
         let mut checked = Instant::now();
         loop {
-            match self.forge.base_revision().await {
-                Ok(revision)
-                    if applied.as_deref() != Some(revision.as_str())
-                        || checked.elapsed() > HEALTH_RECHECK =>
-                {
-                    match self.sync(&revision).await {
-                        Ok(()) => {
-                            applied = Some(revision);
-                            checked = Instant::now();
-                            self.engine.wake();
-                        }
-                        Err(error) => tracing::warn!(%error, "sync failed; retrying"),
+            // Examine a new base revision right away rather than at the catalog's next
+            // poll, so an accepted merge is applied within one interval.
+            if let Err(error) = self
+                .catalog
+                .refresh(self.forge.as_ref(), self.store.as_ref())
+                .await
+            {
+                tracing::warn!(%error, "cannot read the base branch to sync; retrying");
+            }
+            if let Some(config) = self.catalog.snapshot().current
+                && (applied.as_deref() != Some(config.revision.as_str())
+                    || checked.elapsed() > HEALTH_RECHECK)
+            {
+                match self.sync(&config).await {
+                    Ok(()) => {
+                        applied = Some(config.revision.clone());
+                        checked = Instant::now();
+                        self.engine.wake();
                     }
-                }
-                Ok(_) => {}
-                Err(error) => {
-                    tracing::warn!(%error, "cannot read the base branch to sync; retrying")
+                    Err(error) => tracing::warn!(%error, "sync failed; retrying"),
                 }
             }
             tokio::select! {
@@ -65,11 +73,9 @@ impl LocalSync {
         }
     }
 
-    /// Applies every environment of the current configuration at `revision`.
-    async fn sync(&self, revision: &str) -> Result<(), ForgeError> {
-        let Some(config) = self.catalog.snapshot().current else {
-            return Ok(());
-        };
+    /// Applies every environment of `config` at its revision.
+    async fn sync(&self, config: &LoadedConfig) -> Result<(), ForgeError> {
+        let revision = config.revision.as_str();
         for environment in config.environments.environments() {
             let folder = format!("environments/{}/", environment.name);
             let paths: Vec<String> = self
@@ -87,6 +93,7 @@ impl LocalSync {
                 let deployed = match parse_deployed_package(path, &manifest) {
                     Ok(deployed) => deployed,
                     Err(error) => {
+                        // Only a revision accepted before this check existed can hold one.
                         tracing::warn!(%error, "not applying an invalid manifest");
                         continue;
                     }

@@ -3,16 +3,19 @@
 
 use std::{collections::BTreeMap, time::SystemTime};
 
-use datakit::manifest::parse_deployed_package;
-
-use crate::promotion::{Check, CheckOutcome, ConfigSource, LoadedConfig};
+use crate::promotion::{
+    Check, CheckOutcome, ConfigSource, LoadedConfig, expected_manifest, ports::GroupSource,
+    validate_manifest,
+};
 
 /// The name the manifests check is reported under.
 pub const MANIFESTS_CHECK: &str = "manifests validate";
 
-/// Validates a whole tree (repository path → contents) as of `revision`.
-pub fn check_tree(revision: &str, files: &BTreeMap<String, String>) -> Check {
-    match first_problem(revision, files) {
+/// Validates a whole tree (repository path → contents) as of `revision`, as dkd validates
+/// a revision of the base branch: the configuration, every Store and every
+/// `DeployedPackage`. `groups` is where the forge's reviewer groups come from.
+pub fn check_tree(revision: &str, files: &BTreeMap<String, String>, groups: GroupSource) -> Check {
+    match first_problem(revision, files, groups) {
         None => Check {
             name: MANIFESTS_CHECK.into(),
             outcome: CheckOutcome::Success,
@@ -26,44 +29,33 @@ pub fn check_tree(revision: &str, files: &BTreeMap<String, String>) -> Check {
     }
 }
 
-fn first_problem(revision: &str, files: &BTreeMap<String, String>) -> Option<String> {
+fn first_problem(
+    revision: &str,
+    files: &BTreeMap<String, String>,
+    groups: GroupSource,
+) -> Option<String> {
     let source = ConfigSource {
         revision: revision.to_owned(),
         loaded_at: SystemTime::now(),
         files: files.clone(),
     };
-    let config = match LoadedConfig::from_source(&source) {
+    let config = match LoadedConfig::from_source(&source, groups) {
         Ok(config) => config,
         Err(problem) => return Some(problem.to_string()),
     };
-    for environment in config.environments.environments() {
-        let folder = format!("environments/{}/", environment.name);
-        for (path, text) in files
-            .range(folder.clone()..)
-            .take_while(|(p, _)| p.starts_with(&folder))
-        {
-            let rest = &path[folder.len()..];
-            if rest.contains('/') || !(rest.ends_with(".yaml") || rest.ends_with(".yml")) {
-                continue;
-            }
-            match parse_deployed_package(path, text) {
-                Err(error) => return Some(error.to_string()),
-                Ok(deployed) if deployed.namespace != environment.namespace => {
-                    return Some(format!(
-                        "{path}: metadata.namespace is {:?} but {} runs in {:?}",
-                        deployed.namespace, environment.name, environment.namespace
-                    ));
-                }
-                Ok(_) => {}
-            }
-        }
-    }
-    None
+    files.iter().find_map(|(path, text)| {
+        let expected = expected_manifest(&config, path)?;
+        validate_manifest(path, text, expected)
+            .err()
+            .map(|error| error.to_string())
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use datakit::manifest::{DEFAULT_ENVIRONMENTS_YAML, DeployedPackage, ENVIRONMENTS_FILE};
+    use datakit::manifest::{
+        DEFAULT_ENVIRONMENTS_YAML, DeployedPackage, ENVIRONMENTS_FILE, TEAMS_FILE,
+    };
 
     use super::*;
 
@@ -93,6 +85,7 @@ mod tests {
         let check = check_tree(
             "r",
             &tree(&[("environments/dev/my-package.yaml", deployed("dev"))]),
+            GroupSource::TeamsFile,
         );
         assert_eq!(
             check.outcome,
@@ -107,6 +100,7 @@ mod tests {
         let check = check_tree(
             "r",
             &tree(&[("environments/prod/my-package.yaml", deployed("dev"))]),
+            GroupSource::TeamsFile,
         );
         assert_eq!(check.outcome, CheckOutcome::Failure);
         assert!(
@@ -119,10 +113,29 @@ mod tests {
     }
 
     #[test]
+    fn with_the_forges_groups_a_small_teams_file_fails_nothing() {
+        let mut files = tree(&[]);
+        files.insert(
+            TEAMS_FILE.to_owned(),
+            "teams:\n  team-leads: [alice]\n".to_owned(),
+        );
+        let with_file = check_tree("r", &files, GroupSource::TeamsFile);
+        assert_eq!(with_file.outcome, CheckOutcome::Failure);
+        let with_forge = check_tree("r", &files, GroupSource::Forge);
+        assert_eq!(
+            with_forge.outcome,
+            CheckOutcome::Success,
+            "{}",
+            with_forge.description
+        );
+    }
+
+    #[test]
     fn a_broken_manifest_anywhere_fails_the_check() {
         let check = check_tree(
             "r",
             &tree(&[("environments/dev/other.yaml", "kind: Nonsense\n".to_owned())]),
+            GroupSource::TeamsFile,
         );
         assert_eq!(check.outcome, CheckOutcome::Failure);
     }

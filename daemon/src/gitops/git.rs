@@ -158,6 +158,48 @@ impl Git {
             .collect())
     }
 
+    /// The files below `dirs` (repository folders ending in `/`; none: the whole tree) at
+    /// `revision`, each with its blob id, in one `ls-tree`.
+    pub async fn list_blobs(
+        &self,
+        revision: &str,
+        dirs: &[&str],
+    ) -> Result<Vec<(String, String)>, GitError> {
+        let mut args = vec!["ls-tree", "-r", "-z", revision];
+        if !dirs.is_empty() {
+            args.push("--");
+            args.extend(dirs);
+        }
+        let listing = self.run_bytes(&args, None).await?;
+        Ok(listing
+            .split(|&b| b == 0)
+            .filter_map(|entry| {
+                let tab = entry.iter().position(|&b| b == b'\t')?;
+                let mut fields = std::str::from_utf8(&entry[..tab]).ok()?.split(' ');
+                let (_, kind, id) = (fields.next()?, fields.next()?, fields.next()?);
+                let path = std::str::from_utf8(&entry[tab + 1..]).ok()?;
+                (kind == "blob").then(|| (path.to_owned(), id.to_owned()))
+            })
+            .collect())
+    }
+
+    /// The contents of the objects `ids` (blob ids, or `<commit>:<path>`), in order (`None`
+    /// where one is missing), in one `cat-file --batch`.
+    pub async fn read_blobs(&self, ids: &[&str]) -> Result<Vec<Option<Vec<u8>>>, GitError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let request: String = ids.iter().map(|id| format!("{id}\n")).collect();
+        let output = self
+            .run_bytes(&["cat-file", "--batch"], Some(request.as_bytes()))
+            .await?;
+        parse_batch_output(&output, ids.len()).ok_or_else(|| GitError::Failed {
+            command: "cat-file".into(),
+            repo: self.git_dir.clone(),
+            stderr: "unexpected --batch output".into(),
+        })
+    }
+
     /// The contents of `paths` at `revision`, `None` for a path that does not exist. Two
     /// git processes for any number of paths: one `ls-tree` of their folders for the blob
     /// ids, one `cat-file --batch` by id (asking by `<rev>:<path>` would make git walk the
@@ -177,61 +219,54 @@ impl Git {
                     .map_or(String::new(), |(dir, _)| format!("{dir}/"))
             })
             .collect();
-        let mut args = vec!["ls-tree", "-r", "-z", revision];
-        if !folders.contains("") {
-            args.push("--");
-            args.extend(folders.iter().map(String::as_str));
-        }
-        let listing = self.run_bytes(&args, None).await?;
-        let blobs: std::collections::HashMap<&[u8], &str> = listing
-            .split(|&b| b == 0)
-            .filter_map(|entry| {
-                let tab = entry.iter().position(|&b| b == b'\t')?;
-                let mut fields = std::str::from_utf8(&entry[..tab]).ok()?.split(' ');
-                let (_, kind, id) = (fields.next()?, fields.next()?, fields.next()?);
-                (kind == "blob").then_some((&entry[tab + 1..], id))
-            })
+        let dirs: Vec<&str> = if folders.contains("") {
+            Vec::new()
+        } else {
+            folders.iter().map(String::as_str).collect()
+        };
+        let blobs: std::collections::HashMap<String, String> = self
+            .list_blobs(revision, &dirs)
+            .await?
+            .into_iter()
             .collect();
         let ids: Vec<Option<&str>> = paths
             .iter()
-            .map(|p| blobs.get(p.as_bytes()).copied())
+            .map(|p| blobs.get(p).map(String::as_str))
             .collect();
-        let request: String = ids.iter().flatten().map(|id| format!("{id}\n")).collect();
-        let found = ids.iter().flatten().count();
-        let mut contents = if found == 0 {
-            Vec::new()
-        } else {
-            let output = self
-                .run_bytes(&["cat-file", "--batch"], Some(request.as_bytes()))
-                .await?;
-            parse_batch_output(&output, found).ok_or_else(|| GitError::Failed {
-                command: "cat-file".into(),
-                repo: self.git_dir.clone(),
-                stderr: "unexpected --batch output".into(),
-            })?
-        }
-        .into_iter();
+        let found: Vec<&str> = ids.iter().flatten().copied().collect();
+        let mut contents = self.read_blobs(&found).await?.into_iter();
         Ok(ids
             .iter()
             .map(|id| id.and_then(|_| contents.next().flatten()))
             .collect())
     }
 
-    /// The contents of git objects named by `specs` (blob ids, or `<commit>:<path>`), `None`
-    /// for one that does not exist: one `cat-file --batch` for any number of them.
-    pub async fn read_objects(&self, specs: &[String]) -> Result<Vec<Option<Vec<u8>>>, GitError> {
-        if specs.is_empty() {
-            return Ok(Vec::new());
-        }
-        let request: String = specs.iter().map(|spec| format!("{spec}\n")).collect();
-        let output = self
-            .run_bytes(&["cat-file", "--batch"], Some(request.as_bytes()))
+    /// The newest `limit` commits of `branch`'s first-parent line that changed `path`, each
+    /// with its commit time and the blob id `path` has after it (`None` where it was
+    /// deleted), in one `git log`: merged side branches never ran on `branch` and are left
+    /// out.
+    pub async fn file_log(
+        &self,
+        branch: &str,
+        path: &str,
+        limit: usize,
+    ) -> Result<Vec<FileChange>, GitError> {
+        let limit = format!("--max-count={limit}");
+        let log = self
+            .run(&[
+                "log",
+                &limit,
+                "--first-parent",
+                "--no-renames",
+                "--raw",
+                "--no-abbrev",
+                "--format=%H %ct",
+                branch,
+                "--",
+                path,
+            ])
             .await?;
-        parse_batch_output(&output, specs.len()).ok_or_else(|| GitError::Failed {
-            command: "cat-file".into(),
-            repo: self.git_dir.clone(),
-            stderr: "unexpected --batch output".into(),
-        })
+        Ok(parse_file_log(&log))
     }
 
     /// Writes a commit whose tree is `parent`'s tree (or an empty one) with `files` added or
@@ -335,6 +370,41 @@ fn base_command() -> Command {
     command
 }
 
+/// One commit of [`Git::file_log`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileChange {
+    pub commit: String,
+    pub unix_seconds: u64,
+    /// The file's blob id after the commit; `None` where the commit deleted it.
+    pub blob: Option<String>,
+}
+
+/// Reads `git log --raw --format='%H %ct'` output of one path: a commit line, then its
+/// `:old-mode new-mode old-id new-id status\tpath` line.
+fn parse_file_log(log: &str) -> Vec<FileChange> {
+    let mut changes: Vec<FileChange> = Vec::new();
+    for line in log.lines() {
+        if let Some(raw) = line.strip_prefix(':') {
+            let fields: Vec<&str> = raw
+                .split('\t')
+                .next()
+                .unwrap_or_default()
+                .split(' ')
+                .collect();
+            if let (Some(change), Some(id)) = (changes.last_mut(), fields.get(3)) {
+                change.blob = (!id.bytes().all(|b| b == b'0')).then(|| (*id).to_owned());
+            }
+        } else if let Some((commit, seconds)) = line.split_once(' ') {
+            changes.push(FileChange {
+                commit: commit.to_owned(),
+                unix_seconds: seconds.parse().unwrap_or_default(),
+                blob: None,
+            });
+        }
+    }
+    changes
+}
+
 /// Splits `git cat-file --batch` output into one entry per requested object.
 fn parse_batch_output(mut output: &[u8], expected: usize) -> Option<Vec<Option<Vec<u8>>>> {
     let mut contents = Vec::with_capacity(expected);
@@ -370,6 +440,26 @@ mod tests {
         assert_eq!(
             parsed,
             vec![Some(b"hello".to_vec()), None, Some(Vec::new())]
+        );
+    }
+
+    #[test]
+    fn a_file_log_gives_each_commit_with_the_blob_it_left_and_none_for_a_deletion() {
+        let log = "c2 200\n\n:100644 000000 aaaa 0000000000000000000000000000000000000000 D\tf\nc1 100\n\n:000000 100644 0000000000000000000000000000000000000000 aaaa A\tf\n";
+        assert_eq!(
+            parse_file_log(log),
+            vec![
+                FileChange {
+                    commit: "c2".into(),
+                    unix_seconds: 200,
+                    blob: None
+                },
+                FileChange {
+                    commit: "c1".into(),
+                    unix_seconds: 100,
+                    blob: Some("aaaa".into())
+                },
+            ]
         );
     }
 

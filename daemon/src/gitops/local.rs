@@ -20,7 +20,7 @@ use crate::promotion::{
     Approval, ChangeRef, CheckOutcome,
     ports::{
         ChangeProposal, ChangeRequestStore, ChangeState, ChangeStatus, FileVersion, ForgeError,
-        GitForge, LocalChange, LocalChangeState, RecordedPromotion,
+        GitForge, GroupSource, LocalChange, LocalChangeState, RecordedPromotion, TreeFile,
     },
 };
 
@@ -84,7 +84,11 @@ impl LocalGitForge {
         if let (LocalChangeState::Open, Some(head)) =
             (&rebuilt.state, self.git.branch_head(id).await?)
         {
-            rebuilt.checks = vec![check_tree(&head, &self.tree(&head).await?)];
+            rebuilt.checks = vec![check_tree(
+                &head,
+                &self.tree(&head).await?,
+                self.group_source(),
+            )];
         }
         tracing::warn!(change = %id, "change request rebuilt from the deployment repository; approvals given before it was lost must be given again");
         self.changes.save_change(&rebuilt)?;
@@ -179,6 +183,16 @@ impl GitForge for LocalGitForge {
         Ok(self.git.list_files(revision, dir).await?)
     }
 
+    async fn list_tree(&self, revision: &str, dir: &str) -> Result<Vec<TreeFile>, ForgeError> {
+        Ok(self
+            .git
+            .list_blobs(revision, &[dir])
+            .await?
+            .into_iter()
+            .map(|(path, id)| TreeFile { path, id })
+            .collect())
+    }
+
     async fn read_files(
         &self,
         revision: &str,
@@ -200,32 +214,23 @@ impl GitForge for LocalGitForge {
     }
 
     async fn file_history(&self, path: &str, limit: usize) -> Result<Vec<FileVersion>, ForgeError> {
-        let limit = format!("--max-count={limit}");
-        let log = self
-            .git
-            .run(&["log", &limit, "--format=%H %ct", BASE_BRANCH, "--", path])
-            .await?;
-        let mut versions = Vec::new();
-        for line in log.lines() {
-            let Some((commit, seconds)) = line.split_once(' ') else {
-                continue;
-            };
-            let at =
-                SystemTime::UNIX_EPOCH + Duration::from_secs(seconds.parse().unwrap_or_default());
-            let contents = self
-                .git
-                .read_files(commit, &[path.to_owned()])
-                .await?
-                .pop()
-                .flatten();
-            let contents = contents.map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
-            versions.push(FileVersion {
-                commit: commit.to_owned(),
-                at,
-                contents,
-            });
-        }
-        Ok(versions)
+        // Two git processes for any depth: the log with each commit's blob id, then the
+        // blobs in one batch.
+        let changes = self.git.file_log(BASE_BRANCH, path, limit).await?;
+        let ids: Vec<&str> = changes.iter().filter_map(|c| c.blob.as_deref()).collect();
+        let mut blobs = self.git.read_blobs(&ids).await?.into_iter();
+        Ok(changes
+            .iter()
+            .map(|change| FileVersion {
+                commit: change.commit.clone(),
+                at: SystemTime::UNIX_EPOCH + Duration::from_secs(change.unix_seconds),
+                contents: change
+                    .blob
+                    .as_ref()
+                    .and_then(|_| blobs.next().flatten())
+                    .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
+            })
+            .collect())
     }
 
     async fn propose_change(&self, proposal: &ChangeProposal) -> Result<ChangeRef, ForgeError> {
@@ -255,7 +260,7 @@ impl GitForge for LocalGitForge {
                 commit
             }
         };
-        let check = check_tree(&head, &self.tree(&head).await?);
+        let check = check_tree(&head, &self.tree(&head).await?, self.group_source());
         let change = LocalChange {
             id: proposal.branch.clone(),
             promotion_id: proposal.promotion_id.clone(),
@@ -335,7 +340,7 @@ impl GitForge for LocalGitForge {
                     .update_ref(&format!("refs/heads/{}", record.id), &rebased, Some(&head))
                     .await?;
                 head = rebased;
-                let check = check_tree(&head, &self.tree(&head).await?);
+                let check = check_tree(&head, &self.tree(&head).await?, self.group_source());
                 let failed = check.outcome == CheckOutcome::Failure;
                 let reason = check.description.clone();
                 record.checks = vec![check];
@@ -389,6 +394,10 @@ impl GitForge for LocalGitForge {
 
     async fn recorded_promotions(&self) -> Result<Vec<RecordedPromotion>, ForgeError> {
         Ok(local_records::recorded_promotions(&self.git, BASE_BRANCH).await?)
+    }
+
+    fn group_source(&self) -> GroupSource {
+        GroupSource::TeamsFile
     }
 
     async fn reviewer_teams(&self) -> Result<Option<datakit::manifest::Teams>, ForgeError> {

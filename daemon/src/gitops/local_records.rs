@@ -69,8 +69,8 @@ async fn merged(git: &Git, base: &str) -> Result<Vec<RecordedPromotion>, GitErro
         }
     }
     found.reverse();
-    let blobs: Vec<String> = found.iter().map(|f| f.4.to_owned()).collect();
-    let contents = git.read_objects(&blobs).await?;
+    let blobs: Vec<&str> = found.iter().map(|f| f.4).collect();
+    let contents = git.read_blobs(&blobs).await?;
     Ok(found
         .into_iter()
         .zip(contents)
@@ -122,7 +122,8 @@ async fn open(git: &Git) -> Result<Vec<RecordedPromotion>, GitError> {
             at_unix(time),
         ));
     }
-    let contents = git.read_objects(&specs).await?;
+    let specs: Vec<&str> = specs.iter().map(String::as_str).collect();
+    let contents = git.read_blobs(&specs).await?;
     Ok(branches
         .into_iter()
         .zip(contents)

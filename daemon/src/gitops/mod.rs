@@ -9,6 +9,6 @@ mod local;
 mod local_records;
 
 pub use checks::check_tree;
-pub use git::{Git, GitError};
+pub use git::{FileChange, Git, GitError};
 pub use github::{GithubForge, GithubSettings, GithubToken};
 pub use local::{BASE_BRANCH, LocalGitForge};

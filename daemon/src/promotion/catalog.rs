@@ -1,14 +1,15 @@
 //! The environment catalog: the last good configuration from the base branch, served
 //! from memory and persisted in the state store, plus the problems of any newer revision
-//! that was refused. A broken push never replaces a good configuration.
+//! that was refused. A revision is good when its configuration, its Stores and every
+//! `DeployedPackage` validate; a broken push never replaces a good configuration.
 
 use std::{sync::Arc, time::Duration};
 
-use tokio::sync::watch;
+use tokio::sync::{Mutex, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::ports::{ForgeError, GitForge, StateStore, StoreError};
-use super::{ConfigProblem, LoadedConfig, read_config_source};
+use super::ports::{ForgeError, GitForge, GroupSource, StateStore, StoreError};
+use super::{ConfigProblem, DeployedManifests, LoadedConfig, read_config_source};
 
 /// What the catalog serves.
 #[derive(Debug, Clone, Default)]
@@ -34,12 +35,16 @@ pub enum RefreshError {
 #[derive(Debug)]
 pub struct EnvironmentCatalog {
     state: watch::Sender<CatalogState>,
+    groups: GroupSource,
+    /// Held for a whole refresh, so concurrent refreshes examine each revision once.
+    manifests: Mutex<DeployedManifests>,
 }
 
 impl EnvironmentCatalog {
     /// A catalog serving what the state store cached, if it can be read and still
     /// validates; otherwise an empty one that the first refresh fills from the repository.
-    pub fn from_store(store: &dyn StateStore) -> Self {
+    /// `groups` is where the forge's reviewer groups come from.
+    pub fn from_store(store: &dyn StateStore, groups: GroupSource) -> Self {
         let cached = match store.load_config() {
             Ok(cached) => cached,
             Err(error) => {
@@ -47,7 +52,7 @@ impl EnvironmentCatalog {
                 None
             }
         };
-        let current = cached.and_then(|source| match LoadedConfig::from_source(&source) {
+        let current = cached.and_then(|source| match LoadedConfig::from_source(&source, groups) {
             Ok(config) => Some(Arc::new(config)),
             Err(problem) => {
                 tracing::warn!(%problem, "cached configuration no longer validates; reloading it");
@@ -61,6 +66,8 @@ impl EnvironmentCatalog {
         };
         Self {
             state: watch::Sender::new(state),
+            groups,
+            manifests: Mutex::new(DeployedManifests::default()),
         }
     }
 
@@ -81,12 +88,26 @@ impl EnvironmentCatalog {
         forge: &dyn GitForge,
         store: &dyn StateStore,
     ) -> Result<bool, RefreshError> {
+        let mut manifests = self.manifests.lock().await;
         let revision = forge.base_revision().await?;
         if self.state.borrow().examined_revision.as_deref() == Some(revision.as_str()) {
             return Ok(false);
         }
         let source = read_config_source(forge, &revision).await?;
-        match LoadedConfig::from_source(&source) {
+        let validated = match LoadedConfig::from_source(&source, self.groups) {
+            Ok(config) => {
+                let accepted = self.state.borrow().current.clone();
+                if let Some(accepted) = accepted.filter(|_| manifests.is_unfilled()) {
+                    manifests.trust(forge, &accepted).await?;
+                }
+                match manifests.check(forge, &config).await? {
+                    None => Ok(config),
+                    Some(problem) => Err(problem),
+                }
+            }
+            Err(problem) => Err(problem),
+        };
+        match validated {
             Ok(config) => {
                 store.save_config(&source)?;
                 tracing::info!(%revision, environments = config.environments.environments().len(), "configuration accepted");
@@ -156,7 +177,7 @@ pub async fn follow_base_branch(
 
 #[cfg(test)]
 mod tests {
-    use datakit::manifest::{DEFAULT_ENVIRONMENTS_YAML, ENVIRONMENTS_FILE};
+    use datakit::manifest::{DEFAULT_ENVIRONMENTS_YAML, DeployedPackage, ENVIRONMENTS_FILE};
 
     use super::*;
     use crate::{gitops::LocalGitForge, store::MemoryStore};
@@ -177,6 +198,110 @@ mod tests {
             .expect("push");
     }
 
+    fn deployed(package: &str, digest: &str) -> String {
+        DeployedPackage {
+            name: package.into(),
+            namespace: "dev".into(),
+            annotations: Default::default(),
+            version: "v1.0.0".into(),
+            artifact: format!("registry.example/{package}:v1.0.0"),
+            digest: digest.into(),
+        }
+        .to_yaml()
+    }
+
+    #[tokio::test]
+    async fn a_bad_deployed_package_refuses_every_revision_until_it_is_fixed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let changes = std::sync::Arc::new(MemoryStore::default());
+        let forge = LocalGitForge::open_or_init(&dir.path().join("deploy.git"), changes)
+            .await
+            .expect("repo");
+        let store = MemoryStore::default();
+        let catalog = EnvironmentCatalog::from_store(&store, GroupSource::TeamsFile);
+        let good = format!("sha256:{}", "a".repeat(64));
+        let file = "environments/dev/my-package.yaml";
+        push(&forge, file, &deployed("my-package", &good)).await;
+        assert!(catalog.refresh(&forge, &store).await.expect("refresh"));
+        let accepted = catalog
+            .snapshot()
+            .current
+            .expect("accepted")
+            .revision
+            .clone();
+
+        push(&forge, file, &deployed("my-package", "not-a-digest")).await;
+        catalog.refresh(&forge, &store).await.expect("refresh");
+        let state = catalog.snapshot();
+        assert_eq!(state.current.expect("still served").revision, accepted);
+        assert_eq!(state.problems.len(), 1);
+        let problem = state.problems[0].to_string();
+        assert!(
+            problem.starts_with(&format!("{file}:9: spec.digest: invalid digest")),
+            "{problem}"
+        );
+
+        // An unrelated push, and a catalog that restarted from the store, still refuse it.
+        push(
+            &forge,
+            "environments/dev/other.yaml",
+            &deployed("other", &good),
+        )
+        .await;
+        catalog.refresh(&forge, &store).await.expect("refresh");
+        assert_eq!(catalog.snapshot().problems.len(), 1, "still refused");
+        let restarted = EnvironmentCatalog::from_store(&store, GroupSource::TeamsFile);
+        push(
+            &forge,
+            "environments/dev/third.yaml",
+            &deployed("third", &good),
+        )
+        .await;
+        restarted.refresh(&forge, &store).await.expect("refresh");
+        let state = restarted.snapshot();
+        assert_eq!(state.current.expect("served").revision, accepted);
+        assert_eq!(state.problems.len(), 1, "refused after a restart too");
+
+        push(&forge, file, &deployed("my-package", &good)).await;
+        catalog.refresh(&forge, &store).await.expect("refresh");
+        let state = catalog.snapshot();
+        assert!(state.problems.is_empty(), "{:?}", state.problems);
+        assert_eq!(
+            state.current.expect("accepted").revision,
+            forge.base_revision().await.expect("head")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_namespace_change_refuses_the_manifests_still_naming_the_old_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let changes = std::sync::Arc::new(MemoryStore::default());
+        let forge = LocalGitForge::open_or_init(&dir.path().join("deploy.git"), changes)
+            .await
+            .expect("repo");
+        let store = MemoryStore::default();
+        let catalog = EnvironmentCatalog::from_store(&store, GroupSource::TeamsFile);
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let file = "environments/dev/my-package.yaml";
+        push(&forge, file, &deployed("my-package", &digest)).await;
+        catalog.refresh(&forge, &store).await.expect("refresh");
+        assert!(catalog.snapshot().problems.is_empty());
+
+        let renamed = DEFAULT_ENVIRONMENTS_YAML.replace("namespace: dev ", "namespace: develop ");
+        assert_ne!(renamed, DEFAULT_ENVIRONMENTS_YAML);
+        push(&forge, ENVIRONMENTS_FILE, &renamed).await;
+        catalog.refresh(&forge, &store).await.expect("refresh");
+        let problems = catalog.snapshot().problems;
+        assert_eq!(problems.len(), 1);
+        assert!(
+            problems[0]
+                .to_string()
+                .starts_with(&format!("{file}:5: metadata.namespace: ")),
+            "{}",
+            problems[0]
+        );
+    }
+
     #[tokio::test]
     async fn a_broken_push_keeps_the_last_good_configuration_and_reports_the_problem() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -185,7 +310,7 @@ mod tests {
             .await
             .expect("repo");
         let store = MemoryStore::default();
-        let catalog = EnvironmentCatalog::from_store(&store);
+        let catalog = EnvironmentCatalog::from_store(&store, GroupSource::TeamsFile);
         assert!(catalog.refresh(&forge, &store).await.expect("refresh"));
         let good = catalog
             .snapshot()

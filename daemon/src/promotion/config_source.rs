@@ -8,7 +8,7 @@ use datakit::manifest::{
     parse_environments, parse_store, parse_teams,
 };
 
-use crate::promotion::ports::{ForgeError, GitForge};
+use crate::promotion::ports::{ForgeError, GitForge, GroupSource};
 
 /// The configuration files of one base-branch revision, as read from the repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +41,7 @@ impl ConfigProblem {
         }
     }
 
-    fn from_manifest(revision: &str, error: &ManifestError) -> Self {
+    pub(super) fn from_manifest(revision: &str, error: &ManifestError) -> Self {
         let message = if error.field.is_empty() {
             error.message.clone()
         } else {
@@ -85,7 +85,9 @@ pub struct LoadedConfig {
 
 impl LoadedConfig {
     /// Parses and validates `source` as a whole; the first problem refuses the revision.
-    pub fn from_source(source: &ConfigSource) -> Result<Self, ConfigProblem> {
+    /// With `GroupSource::Forge`, `config/teams.yaml` is ignored and approver groups are
+    /// not checked against any teams (see [`GroupSource`]).
+    pub fn from_source(source: &ConfigSource, groups: GroupSource) -> Result<Self, ConfigProblem> {
         let revision = source.revision.as_str();
         let problem = |error: ManifestError| ConfigProblem::from_manifest(revision, &error);
         let environments_text = source.files.get(ENVIRONMENTS_FILE).ok_or_else(|| {
@@ -97,12 +99,13 @@ impl LoadedConfig {
         })?;
         let environments =
             parse_environments(ENVIRONMENTS_FILE, environments_text).map_err(problem)?;
-        let teams = source
-            .files
-            .get(TEAMS_FILE)
-            .map(|text| parse_teams(TEAMS_FILE, text))
-            .transpose()
-            .map_err(problem)?;
+        let teams = match groups {
+            GroupSource::TeamsFile => source.files.get(TEAMS_FILE),
+            GroupSource::Forge => None,
+        }
+        .map(|text| parse_teams(TEAMS_FILE, text))
+        .transpose()
+        .map_err(problem)?;
         environments
             .validate_teams(teams.as_ref())
             .map_err(problem)?;
@@ -222,7 +225,7 @@ mod tests {
             ("environments/dev/stores/events-store.yaml", EVENTS_STORE),
             ("environments/dev/stores/README.md", "not a manifest"),
         ]);
-        let loaded = LoadedConfig::from_source(&source).expect("loads");
+        let loaded = LoadedConfig::from_source(&source, GroupSource::TeamsFile).expect("loads");
         assert_eq!(loaded.environments.names(), vec!["dev", "int", "prod"]);
         let dev_stores: Vec<&str> = loaded.stores["dev"]
             .iter()
@@ -233,8 +236,22 @@ mod tests {
     }
 
     #[test]
+    fn with_the_forges_groups_a_small_teams_file_is_ignored() {
+        let source = source(&[
+            (ENVIRONMENTS_FILE, DEFAULT_ENVIRONMENTS_YAML),
+            (TEAMS_FILE, "teams:\n  team-leads: [alice]\n"),
+        ]);
+        let problem =
+            LoadedConfig::from_source(&source, GroupSource::TeamsFile).expect_err("refused");
+        assert!(problem.message.contains("@security"), "{problem}");
+        let loaded = LoadedConfig::from_source(&source, GroupSource::Forge).expect("accepted");
+        assert!(loaded.teams.is_none(), "config/teams.yaml is not read");
+    }
+
+    #[test]
     fn a_missing_environments_file_is_a_problem_naming_the_file() {
-        let problem = LoadedConfig::from_source(&source(&[])).expect_err("refused");
+        let problem =
+            LoadedConfig::from_source(&source(&[]), GroupSource::TeamsFile).expect_err("refused");
         assert_eq!(problem.file, ENVIRONMENTS_FILE);
         assert_eq!(problem.revision, "abc123");
     }
@@ -248,7 +265,8 @@ mod tests {
                 "apiVersion: datakit.infoblox.dev/v1alpha1\nkind: Store\nmetadata: { name: events-store }\nspec:\n  tpye: kafka-topic\n",
             ),
         ]);
-        let problem = LoadedConfig::from_source(&source).expect_err("refused");
+        let problem =
+            LoadedConfig::from_source(&source, GroupSource::TeamsFile).expect_err("refused");
         assert_eq!(problem.file, "environments/int/stores/events-store.yaml");
         assert!(problem.line.is_some(), "{problem}");
     }

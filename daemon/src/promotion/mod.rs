@@ -6,6 +6,7 @@
 mod catalog;
 mod cluster_feed;
 mod config_source;
+mod deployed_manifests;
 mod engine;
 mod error;
 mod events;
@@ -22,6 +23,7 @@ pub use cluster_feed::ClusterFeed;
 pub use config_source::{
     ConfigProblem, ConfigSource, LoadedConfig, StoreEntry, read_config_source,
 };
+pub use deployed_manifests::{DeployedManifests, Expected, expected_manifest, validate_manifest};
 pub use engine::{Engine, Explanation, Ports, PromoteOutcome, PromoteRequest};
 pub use error::PromotionError;
 pub use events::{Event, EventKind, EventLog, ReadError};

@@ -28,7 +28,8 @@ pub struct ApprovalRule {
 pub struct RollbackRule {
     /// Reviewer groups, without the '@'; at least one approval must come from each.
     pub approvers: Vec<String>,
-    /// How many distinct approvals are needed; 0 merges once checks pass.
+    /// How many distinct approvals are needed; 0 merges once checks pass, which must be
+    /// asked for with `auto_merge: true`.
     pub count: u32,
 }
 
@@ -64,6 +65,7 @@ struct RawRollback {
     #[serde(default)]
     approvers: Vec<Spanned<String>>,
     count: Option<Spanned<u32>>,
+    auto_merge: Option<Spanned<bool>>,
 }
 
 /// Checks an environment's `approval:` and fills in defaults.
@@ -163,6 +165,14 @@ fn build_rollback(
             "approval.rollback.count",
             count_span,
             "count 0 with approvers listed: set count to 1 or more, or remove the approvers",
+        ));
+    }
+    // Like `required: false` for the main rule, no review at all must be asked for.
+    if count == 0 && !raw.auto_merge.is_some_and(|auto_merge| auto_merge.value) {
+        return Err(fields.error(
+            "approval.rollback.count",
+            count_span,
+            "count 0 lets rollbacks merge unreviewed: set count to 1 or more, or add auto_merge: true to merge rollbacks once checks pass",
         ));
     }
     let rule = RollbackRule { approvers, count };
@@ -376,7 +386,7 @@ mod tests {
         let empty = ok(parse(&file(&[entry(
             "prod",
             "",
-            "{ required: true, rollback: {} }",
+            "{ required: true, rollback: { auto_merge: true } }",
         )])));
         let rollback = empty
             .get("prod")
@@ -395,6 +405,33 @@ mod tests {
         let error =
             approval_error("{ required: true, rollback: { approvers: [\"@a\"], count: 0 } }");
         assert_eq!(error.field, "environments.dev.approval.rollback.count");
+    }
+
+    #[test]
+    fn a_rollback_count_of_zero_without_auto_merge_is_refused_like_the_main_rule() {
+        for rollback in ["{}", "{ count: 0 }", "{ count: 0, auto_merge: false }"] {
+            let error = approval_error(&format!(
+                "{{ required: true, approvers: [\"@a\"], rollback: {rollback} }}"
+            ));
+            assert_eq!(
+                (error.field.as_str(), error.line),
+                ("environments.dev.approval.rollback.count", Some(2)),
+                "{rollback}"
+            );
+            assert!(error.message.contains("auto_merge: true"), "{error}");
+        }
+        let automatic = ok(parse(&file(&[entry(
+            "dev",
+            "",
+            "{ required: true, approvers: [\"@a\"], rollback: { count: 0, auto_merge: true } }",
+        )])));
+        let rollback = automatic
+            .get("dev")
+            .and_then(|env| env.approval.rollback.clone());
+        assert_eq!(
+            rollback.map(|rule| rule.describe()).as_deref(),
+            Some("merged once checks pass")
+        );
     }
 
     #[test]

@@ -127,8 +127,9 @@ impl GithubFake {
         }
     }
 
-    /// Commits `contents` to `path` directly on `main`, as someone pushing by hand.
-    pub async fn push_to_base(&self, path: &str, contents: &str) {
+    /// Commits `contents` to `path` directly on `main`, as someone pushing by hand; returns
+    /// the new commit.
+    pub async fn push_to_base(&self, path: &str, contents: &str) -> String {
         let model = self.model.lock().await;
         let head = model
             .git
@@ -150,6 +151,7 @@ impl GithubFake {
             .update_ref("refs/heads/main", &commit, Some(&head))
             .await
             .expect("push");
+        commit
     }
 
     /// `user` submits a review (`APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`).

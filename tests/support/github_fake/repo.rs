@@ -419,7 +419,7 @@ async fn run_ci(model: &Model, commit: &str) -> CheckRecord {
         .zip(contents)
         .filter_map(|(path, bytes)| Some((path, String::from_utf8_lossy(&bytes?).into_owned())))
         .collect();
-    let check = dkd::gitops::check_tree(commit, &files);
+    let check = dkd::gitops::check_tree(commit, &files, dkd::promotion::ports::GroupSource::Forge);
     let outcome = match check.outcome {
         dkd::promotion::CheckOutcome::Success => "success",
         _ => "failure",

@@ -19,7 +19,8 @@ pub use settings::{GithubSettings, GithubToken};
 use self::rest::{Reply, Rest};
 use crate::promotion::ChangeRef;
 use crate::promotion::ports::{
-    ChangeProposal, ChangeStatus, FileVersion, ForgeError, GitForge, RecordedPromotion,
+    ChangeProposal, ChangeStatus, FileVersion, ForgeError, GitForge, GroupSource,
+    RecordedPromotion, TreeFile,
 };
 
 /// The deployment repository as a GitHub repository.
@@ -75,10 +76,19 @@ impl GitForge for GithubForge {
 
     async fn list_files(&self, revision: &str, dir: &str) -> Result<Vec<String>, ForgeError> {
         Ok(self
+            .list_tree(revision, dir)
+            .await?
+            .into_iter()
+            .map(|file| file.path)
+            .collect())
+    }
+
+    async fn list_tree(&self, revision: &str, dir: &str) -> Result<Vec<TreeFile>, ForgeError> {
+        Ok(self
             .tree_files(revision)
             .await?
             .into_iter()
-            .filter(|path| path.starts_with(dir))
+            .filter(|file| file.path.starts_with(dir))
             .collect())
     }
 
@@ -130,6 +140,10 @@ impl GitForge for GithubForge {
 
     async fn recorded_promotions(&self) -> Result<Vec<RecordedPromotion>, ForgeError> {
         self.recorded().await
+    }
+
+    fn group_source(&self) -> GroupSource {
+        GroupSource::Forge
     }
 
     async fn reviewer_teams(&self) -> Result<Option<Teams>, ForgeError> {

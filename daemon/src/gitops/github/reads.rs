@@ -8,7 +8,7 @@ use http::StatusCode;
 use serde_json::Value;
 
 use super::{GithubForge, rest::encode, unexpected};
-use crate::promotion::ports::{FileVersion, ForgeError};
+use crate::promotion::ports::{FileVersion, ForgeError, TreeFile};
 
 /// How many pages of base-branch commits `find_landed` searches (100 commits each).
 const LANDED_PAGES: u32 = 3;
@@ -32,8 +32,8 @@ impl GithubForge {
         }
     }
 
-    /// Every file path of `revision`'s tree.
-    pub(super) async fn tree_files(&self, revision: &str) -> Result<Vec<String>, ForgeError> {
+    /// Every file of `revision`'s tree with its blob SHA, sorted by path.
+    pub(super) async fn tree_files(&self, revision: &str) -> Result<Vec<TreeFile>, ForgeError> {
         let path = format!("{}/git/trees/{}?recursive=1", self.root, encode(revision));
         let reply = self.rest.get(&path).await?;
         if !reply.ok() {
@@ -44,11 +44,16 @@ impl GithubForge {
                 "the tree of {revision} is too large for one GitHub answer: keep the deployment repository small"
             )));
         }
-        let mut files: Vec<String> = entries(&reply.body["tree"])
+        let mut files: Vec<TreeFile> = entries(&reply.body["tree"])
             .filter(|entry| entry["type"] == "blob")
-            .filter_map(|entry| entry["path"].as_str().map(str::to_owned))
+            .filter_map(|entry| {
+                Some(TreeFile {
+                    path: entry["path"].as_str()?.to_owned(),
+                    id: entry["sha"].as_str()?.to_owned(),
+                })
+            })
             .collect();
-        files.sort();
+        files.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(files)
     }
 

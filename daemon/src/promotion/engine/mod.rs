@@ -4,6 +4,7 @@
 
 mod change;
 mod reconcile;
+mod run_history;
 mod validate;
 
 use std::sync::Arc;
@@ -393,7 +394,8 @@ impl Engine {
     }
 
     /// Rolls `package` in `environment` back to `to_version`, or to the version deployed
-    /// before the current one (from the file's history on the base branch).
+    /// before the current one (from the file's history on the base branch). Either way the
+    /// target must be a version the environment ran (checked in `validate`).
     pub async fn rollback(
         &self,
         package: &str,
@@ -428,22 +430,16 @@ impl Engine {
         package: &str,
         environment: &str,
     ) -> Result<String, PromotionError> {
-        let file = package_manifest_path(environment, package);
-        let history = self.ports.forge.file_history(&file, 100).await?;
-        let versions: Vec<String> = history
-            .iter()
-            .filter_map(|v| v.contents.as_deref())
-            .filter_map(|text| parse_deployed_package(&file, text).ok())
-            .map(|d| d.version)
-            .collect();
-        let current = versions.first().ok_or_else(|| {
+        let history = self.run_history(package, environment).await?;
+        let current = history.current.ok_or_else(|| {
             PromotionError::NotFound(format!(
                 "{package} is not deployed in {environment}: nothing to roll back"
             ))
         })?;
-        versions.iter().find(|v| *v != current).cloned().ok_or_else(|| {
+        history.earlier.into_iter().next().map(|ran| ran.version).ok_or_else(|| {
             PromotionError::NotFound(format!(
-                "{package} has run only {current} in {environment}: no earlier version to roll back to; give one with --to"
+                "{package} has run only {} in {environment}: there is no earlier version to roll back to",
+                current.version
             ))
         })
     }

@@ -1,6 +1,8 @@
 //! The checks a promotion must pass before anything is written, in the contract's
-//! order: the artifact resolves (its digest is pinned), the upstream environment runs the
-//! version, no freeze window is open, and every binding resolves in the target.
+//! order: a rollback goes back to a version the environment ran, the artifact resolves
+//! (its digest is pinned, and is the one that ran for a rollback), the upstream
+//! environment runs the version, no freeze window is open, and every binding resolves in
+//! the target.
 
 use std::time::SystemTime;
 
@@ -31,11 +33,37 @@ impl Engine {
         request: &PromoteRequest,
         version: &Version,
     ) -> Result<Target, PromotionError> {
+        let ran = if request.kind == PromotionKind::Rollback {
+            let history = self
+                .run_history(&request.package, &environment.name)
+                .await?;
+            let ran = history.ran(version.as_str()).cloned().ok_or_else(|| {
+                PromotionError::Refused(history.refusal(
+                    &request.package,
+                    &environment.name,
+                    version.as_str(),
+                ))
+            })?;
+            Some(ran)
+        } else {
+            None
+        };
         let resolved = self
             .ports
             .registry
             .resolve(&request.package, version.as_str())
             .await?;
+        if let Some(ran) = ran
+            && !ran.digests.contains(&resolved.digest)
+        {
+            return Err(PromotionError::Refused(format!(
+                "{} {version} ran in {} as {}, but the registry serves {}: a rollback goes back to exactly what ran; promote {version} instead",
+                request.package,
+                environment.name,
+                ran.digests.join(" and "),
+                resolved.digest
+            )));
+        }
         let mut upstream_skipped = false;
         if request.kind == PromotionKind::Promotion {
             let skipped = self

@@ -97,6 +97,26 @@ pub struct RecordedPromotion {
     pub state: RecordedState,
 }
 
+/// A file of a tree and the id of its contents (the git blob id): two files with the
+/// same id have the same contents, so a reader can skip what it already read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeFile {
+    pub path: String,
+    pub id: String,
+}
+
+/// Where the reviewer groups (`@team-leads` in `config/environments.yaml`) come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupSource {
+    /// `config/teams.yaml` in the deployment repository (the embedded forge): approver
+    /// groups and counts are validated against it with the rest of the configuration.
+    TeamsFile,
+    /// The forge's own groups (GitHub teams): `config/teams.yaml` is not read, and groups
+    /// and counts are not validated with the configuration, since team membership changes
+    /// on the forge without any revision; a rule nobody can meet shows on the promotion.
+    Forge,
+}
+
 /// The deployment repository and its change requests.
 #[async_trait::async_trait]
 pub trait GitForge: Send + Sync + 'static {
@@ -108,6 +128,9 @@ pub trait GitForge: Send + Sync + 'static {
 
     /// Repository paths of the files below `dir` (ending in `/`) at `revision`.
     async fn list_files(&self, revision: &str, dir: &str) -> Result<Vec<String>, ForgeError>;
+
+    /// The files below `dir` (ending in `/`) at `revision`, with the ids of their contents.
+    async fn list_tree(&self, revision: &str, dir: &str) -> Result<Vec<TreeFile>, ForgeError>;
 
     /// Contents of `paths` at `revision`, `None` where a path does not exist.
     async fn read_files(
@@ -146,6 +169,9 @@ pub trait GitForge: Send + Sync + 'static {
     /// Every promotion the forge records, oldest first: merges on the base branch carrying
     /// a `Promotion-Id:` trailer, and open change requests.
     async fn recorded_promotions(&self) -> Result<Vec<RecordedPromotion>, ForgeError>;
+
+    /// Where reviewer groups come from; `Forge` exactly where `reviewer_teams` gives some.
+    fn group_source(&self) -> GroupSource;
 
     /// Reviewer groups as the forge knows them (GitHub teams), or `None` where the groups
     /// come from `config/teams.yaml` in the deployment repository (the embedded forge).

@@ -12,8 +12,8 @@ pub use cluster::{
     RunLogStream, RunResult, SyncLogLine, SyncState,
 };
 pub use forge::{
-    ChangeProposal, ChangeState, ChangeStatus, FileVersion, ForgeError, GitForge,
-    RecordedPromotion, RecordedState,
+    ChangeProposal, ChangeState, ChangeStatus, FileVersion, ForgeError, GitForge, GroupSource,
+    RecordedPromotion, RecordedState, TreeFile,
 };
 pub use registry::{Registry, RegistryError, ResolvedArtifact};
 pub use store::{ChangeRequestStore, LocalChange, LocalChangeState, StateStore, StoreError};

@@ -1,0 +1,236 @@
+//! Every `DeployedPackage` of a revision (`environments/<env>/<package>.yaml`), validated
+//! with its configuration so a bad one refuses the revision like a configuration error,
+//! re-reading only the manifests whose contents changed.
+
+use std::collections::HashMap;
+
+use datakit::manifest::{ManifestError, parse_deployed_package, parse_deployed_package_in};
+
+use super::{ConfigProblem, LoadedConfig};
+use crate::promotion::ports::{ForgeError, GitForge};
+
+/// The folder every environment's manifests live in.
+const ENVIRONMENTS_DIR: &str = "environments/";
+
+/// What a file under `environments/` must be to validate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected<'a> {
+    /// A `DeployedPackage` of a configured environment, naming its namespace.
+    InNamespace(&'a str),
+    /// A `DeployedPackage` in the folder of an environment that is not configured (Argo CD
+    /// would still deploy it): it must parse.
+    AnyNamespace,
+}
+
+/// Whether `path` is a `DeployedPackage` manifest under `config`, and what it must name:
+/// a `.yaml`/`.yml` file directly in `environments/<folder>/`, outside every stores folder.
+pub fn expected_manifest<'a>(config: &'a LoadedConfig, path: &str) -> Option<Expected<'a>> {
+    let rest = path.strip_prefix(ENVIRONMENTS_DIR)?;
+    let (folder, file) = rest.split_once('/')?;
+    if file.contains('/') || !(file.ends_with(".yaml") || file.ends_with(".yml")) {
+        return None;
+    }
+    let environments = config.environments.environments();
+    if environments
+        .iter()
+        .any(|env| path.starts_with(&env.stores_path))
+    {
+        return None;
+    }
+    Some(
+        environments
+            .iter()
+            .find(|env| env.name == folder)
+            .map_or(Expected::AnyNamespace, |env| {
+                Expected::InNamespace(&env.namespace)
+            }),
+    )
+}
+
+/// Validates one manifest as [`expected_manifest`] said it must be; returns the namespace
+/// it names.
+pub fn validate_manifest(
+    path: &str,
+    text: &str,
+    expected: Expected<'_>,
+) -> Result<String, ManifestError> {
+    match expected {
+        Expected::InNamespace(namespace) => parse_deployed_package_in(path, text, namespace),
+        Expected::AnyNamespace => parse_deployed_package(path, text),
+    }
+    .map(|deployed| deployed.namespace)
+}
+
+/// A manifest known to validate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Valid {
+    /// Its content id.
+    id: String,
+    /// The namespace it names; `None` when it was trusted without being read and its
+    /// folder is no configured environment.
+    namespace: Option<String>,
+}
+
+impl Valid {
+    /// Whether a file with content `id` is still valid where `expected` applies.
+    fn holds_for(&self, id: &str, expected: Expected<'_>) -> bool {
+        self.id == id
+            && match expected {
+                Expected::AnyNamespace => true,
+                Expected::InNamespace(namespace) => self.namespace.as_deref() == Some(namespace),
+            }
+    }
+}
+
+/// The `DeployedPackage` manifests known to validate, by path, content id and namespace.
+///
+/// Cost per new revision: one listing of `environments/` with content ids (one `git
+/// ls-tree`, or one GitHub tree request), a hash lookup per manifest, and reading and
+/// parsing only the manifests whose content id changed or that now belong to another
+/// namespace (one `cat-file` batch, or one GitHub request each) — typically the one file a
+/// promotion wrote. Memory: a path, an id and a namespace per manifest, about 6 MB for
+/// 10,000 packages × 3 environments. Measured with 30,000 manifests on the embedded forge
+/// (2-core VM, debug build): 0.12 s for a revision where nothing changed, 7.9 s to read
+/// and parse all of them (only at the first start without a cached configuration).
+///
+/// A manifest that fails is never remembered, so it is read and refused again in every
+/// revision until it is fixed or removed.
+#[derive(Debug, Default)]
+pub struct DeployedManifests {
+    /// Path → what validated, for every manifest of the last revision checked.
+    valid: HashMap<String, Valid>,
+    /// Whether `valid` was filled once in this process (see [`Self::trust`]).
+    filled: bool,
+}
+
+impl DeployedManifests {
+    /// Whether nothing was checked or trusted yet in this process.
+    pub fn is_unfilled(&self) -> bool {
+        !self.filled
+    }
+
+    /// Takes every manifest of `config`'s revision as valid without reading it: that
+    /// revision was accepted, manifests included, before dkd restarted. Costs one listing
+    /// instead of reading every manifest (one GitHub request each) at start. A revision
+    /// accepted by a dkd older than this check is trusted the same way; a bad manifest in
+    /// it is caught when it changes.
+    pub async fn trust(
+        &mut self,
+        forge: &dyn GitForge,
+        config: &LoadedConfig,
+    ) -> Result<(), ForgeError> {
+        let tree = forge.list_tree(&config.revision, ENVIRONMENTS_DIR).await?;
+        self.valid = tree
+            .into_iter()
+            .filter_map(|file| {
+                let namespace = match expected_manifest(config, &file.path)? {
+                    Expected::InNamespace(namespace) => Some(namespace.to_owned()),
+                    Expected::AnyNamespace => None,
+                };
+                Some((
+                    file.path,
+                    Valid {
+                        id: file.id,
+                        namespace,
+                    },
+                ))
+            })
+            .collect();
+        self.filled = true;
+        Ok(())
+    }
+
+    /// Validates every manifest of `config`'s revision; the first bad one (by path) is the
+    /// problem that refuses the revision.
+    pub async fn check(
+        &mut self,
+        forge: &dyn GitForge,
+        config: &LoadedConfig,
+    ) -> Result<Option<ConfigProblem>, ForgeError> {
+        let revision = config.revision.as_str();
+        let tree = forge.list_tree(revision, ENVIRONMENTS_DIR).await?;
+        let mut valid = HashMap::with_capacity(tree.len());
+        let mut unread = Vec::new();
+        for file in tree {
+            let Some(expected) = expected_manifest(config, &file.path) else {
+                continue;
+            };
+            // Cloned, not taken: a failed read below must leave what is known intact.
+            match self.valid.get(&file.path) {
+                Some(known) if known.holds_for(&file.id, expected) => {
+                    valid.insert(file.path, known.clone());
+                }
+                _ => unread.push((file, expected)),
+            }
+        }
+        let paths: Vec<String> = unread.iter().map(|(file, _)| file.path.clone()).collect();
+        let contents = forge.read_files(revision, &paths).await?;
+        let mut problems = Vec::new();
+        for ((file, expected), bytes) in unread.into_iter().zip(contents) {
+            let Some(bytes) = bytes else { continue };
+            let text = String::from_utf8_lossy(&bytes);
+            match validate_manifest(&file.path, &text, expected) {
+                Ok(namespace) => {
+                    let known = Valid {
+                        id: file.id,
+                        namespace: Some(namespace),
+                    };
+                    valid.insert(file.path, known);
+                }
+                Err(error) => problems.push(ConfigProblem::from_manifest(revision, &error)),
+            }
+        }
+        self.valid = valid;
+        self.filled = true;
+        Ok(problems.into_iter().min_by(|a, b| a.file.cmp(&b.file)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{collections::BTreeMap, time::SystemTime};
+
+    use datakit::manifest::{DEFAULT_ENVIRONMENTS_YAML, ENVIRONMENTS_FILE};
+
+    use super::*;
+    use crate::promotion::{ConfigSource, ports::GroupSource};
+
+    fn config() -> LoadedConfig {
+        let source = ConfigSource {
+            revision: "r".into(),
+            loaded_at: SystemTime::UNIX_EPOCH,
+            files: BTreeMap::from([(
+                ENVIRONMENTS_FILE.to_owned(),
+                DEFAULT_ENVIRONMENTS_YAML.to_owned(),
+            )]),
+        };
+        LoadedConfig::from_source(&source, GroupSource::TeamsFile).expect("default config")
+    }
+
+    #[test]
+    fn manifests_are_the_yaml_files_of_environment_folders_outside_stores() {
+        let config = config();
+        let expected = |path: &str| expected_manifest(&config, path);
+        assert_eq!(
+            expected("environments/prod/my-package.yaml"),
+            Some(Expected::InNamespace("production"))
+        );
+        assert_eq!(
+            expected("environments/dev/my-package.yml"),
+            Some(Expected::InNamespace("dev"))
+        );
+        assert_eq!(
+            expected("environments/old/my-package.yaml"),
+            Some(Expected::AnyNamespace)
+        );
+        for other in [
+            "environments/dev/stores/events.yaml",
+            "environments/dev/README.md",
+            "environments/dev/nested/x.yaml",
+            "environments/top.yaml",
+            "config/environments.yaml",
+        ] {
+            assert_eq!(expected(other), None, "{other}");
+        }
+    }
+}
