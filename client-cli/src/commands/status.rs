@@ -14,7 +14,7 @@ use crate::{
     cli::StatusArgs,
     connect::Client,
     error::{CliError, Failure},
-    output::{NONE, OutputFormat, Table, render_structured, time_ago},
+    output::{NONE, OutputFormat, Table, render_structured, safe, time_ago},
 };
 
 /// One row as `-o json|yaml` shows it (absolute times).
@@ -205,7 +205,8 @@ async fn watch(
     let draw = |text: &str| {
         let mut stdout = std::io::stdout().lock();
         let clear = if terminal { "\x1b[2J\x1b[H" } else { "" };
-        let _ = write!(stdout, "{clear}{text}");
+        // Only the clear-screen sequence is dk's own; the table is escaped like all output.
+        let _ = write!(stdout, "{clear}{}", safe(text));
         if !terminal {
             let _ = writeln!(stdout);
         }
