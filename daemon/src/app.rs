@@ -39,7 +39,7 @@ pub struct Options {
 /// Why dkd stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    #[error("cannot create {path}: {source}")]
+    #[error("cannot create {path} or narrow it to mode 0700: {source}")]
     Home {
         path: String,
         source: std::io::Error,
