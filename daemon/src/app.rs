@@ -160,7 +160,7 @@ pub async fn run(
                 LocalSync {
                     catalog: catalog.clone(),
                     forge,
-                    registry,
+                    registry: registry.clone(),
                     target,
                     engine: engine.clone(),
                     board: board.clone(),
@@ -175,6 +175,7 @@ pub async fn run(
         board,
         events,
         cluster,
+        registry,
         heartbeat: Duration::from_millis(config.heartbeat_interval_ms),
         shutdown: stop.clone(),
     });

@@ -16,7 +16,7 @@ use super::{
 };
 use crate::promotion::{
     Engine, EnvironmentCatalog, PromoteOutcome, PromoteRequest, Promotion, PromotionError,
-    PromotionKind, StatusBoard,
+    PromotionKind, StatusBoard, ports::Registry,
 };
 
 type EventStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
@@ -30,6 +30,7 @@ pub struct DataKitApi {
     catalog: Arc<EnvironmentCatalog>,
     engine: Arc<Engine>,
     board: Arc<StatusBoard>,
+    registry: Arc<dyn Registry>,
     watch: WatchSources,
     logs: LogSources,
 }
@@ -47,6 +48,7 @@ pub struct ApiSources {
     pub board: Arc<StatusBoard>,
     pub events: Arc<crate::promotion::EventLog>,
     pub cluster: Arc<dyn crate::promotion::ports::ClusterStatus>,
+    pub registry: Arc<dyn Registry>,
     pub heartbeat: std::time::Duration,
     pub shutdown: tokio_util::sync::CancellationToken,
 }
@@ -69,6 +71,7 @@ impl DataKitApi {
             catalog: sources.catalog,
             engine: sources.engine,
             board: sources.board,
+            registry: sources.registry,
             watch,
             logs,
         }
@@ -93,6 +96,16 @@ impl DataKitApi {
             .board
             .knows_package(package, config.environments.names())?
             || !self.engine.list(Some(package), None)?.is_empty())
+    }
+
+    /// Whether any version of `package` is published in dkd's registry.
+    async fn published(&self, package: &str) -> Result<bool, Status> {
+        self.registry.has_package(package).await.map_err(|error| {
+            answer(
+                Code::Unavailable,
+                &format!("cannot tell whether {package} is published: {error}"),
+            )
+        })
     }
 
     fn promotion(&self, promotion: &Promotion) -> proto::Promotion {
@@ -259,13 +272,30 @@ impl DataKitService for DataKitApi {
         input::optional_name("package", &body.package)?;
         input::optional_name("environment", &body.environment)?;
         let config = self.config()?;
+        // A package not deployed yet is still known once promoted or published: its table
+        // shows where it is not running yet (and `dk status --watch` waits for it).
+        let environment_exists = non_empty(&body.environment)
+            .is_none_or(|environment| config.environments.get(environment).is_some());
+        if let Some(package) = non_empty(&body.package)
+            && environment_exists
+            && !self.package_known(&config, package).map_err(status)?
+            && !self.published(package).await?
+        {
+            return Err(answer(
+                Code::NotFound,
+                &format!(
+                    "package {package:?} is not deployed anywhere, was never promoted and is not published in {}: check the name, or dk publish it",
+                    self.registry.describe()
+                ),
+            ));
+        }
         let rows = self
             .board
             .table(
                 &config,
                 non_empty(&body.package),
                 non_empty(&body.environment),
-                |p| Ok(!self.engine.list(Some(p), None)?.is_empty()),
+                |_| Ok(true),
             )
             .map_err(status)?;
         Ok(Response::new(proto::StatusResponse {
