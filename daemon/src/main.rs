@@ -43,31 +43,31 @@ fn run(args: Args) -> anyhow::Result<()> {
         None => DkHome::from_env()?,
     };
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(app::run(
-        app::Options {
-            home,
-            config: args.config,
-        },
-        shutdown_signal(),
-    ))?;
-    Ok(())
+    runtime.block_on(async {
+        // Handle the signals from now on, before the socket exists: a SIGTERM that arrives
+        // as soon as the socket answers must stop dkd cleanly, not kill it.
+        let shutdown = shutdown_signal()?;
+        app::run(
+            app::Options {
+                home,
+                config: args.config,
+            },
+            shutdown,
+        )
+        .await
+        .map_err(anyhow::Error::from)
+    })
 }
 
-/// Resolves on the first SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
+/// Listens for SIGINT and SIGTERM now; the future resolves on the first of them.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
+    })
 }
