@@ -1,10 +1,12 @@
 //! DataKit's shared API crate: the generated `datakit.v1` gRPC contract, the manifest
-//! model (environments, teams, stores, packages) and the package artifacts (`oci`) that
-//! `dkd` and `dk` both use.
+//! model (environments, teams, stores, packages), the package artifacts (`oci`), and the
+//! rules for showing outside text (`text`) that `dkd` and `dk` both use.
 
 pub mod files;
 pub mod manifest;
 pub mod oci;
+pub mod text;
+pub mod users;
 
 /// The generated `datakit.v1` protobuf messages, client and server.
 pub mod proto {

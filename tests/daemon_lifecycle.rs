@@ -86,6 +86,14 @@ fn a_stale_socket_left_by_a_killed_daemon_does_not_stop_autostart() {
     daemon.signal("KILL");
     let _ = daemon.wait();
     assert!(home.socket().exists(), "kill -9 leaves the socket behind");
+    // Stale means nobody listens. Right after the kill a connection was now and then
+    // still accepted and then reset (about one run in 80, on main too; the holder of
+    // the listening socket was not identified), which is not what this test is about.
+    eventually("the socket to go stale", || {
+        std::os::unix::net::UnixStream::connect(home.socket())
+            .is_err()
+            .then_some(())
+    });
     let output = home.dk_with(&["env", "list"], true);
     assert!(output.status.success(), "{}", stderr(&output));
 }

@@ -238,3 +238,40 @@ fn logs_sync_follow_shows_a_new_sync_as_it_happens() {
     ]));
     assert_eq!(recent.lines().count(), 2, "{recent}");
 }
+
+#[test]
+fn status_watch_of_a_published_package_waits_for_its_first_deployment() {
+    let home = TestHome::new();
+    let _daemon = home.start_daemon();
+    PackageDir::new("my-package", &[]).publish(&home, "v1.0.0");
+
+    // Published, never promoted: known, running nowhere yet.
+    let output = home.dk(&["status", "my-package"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let dev = stdout(&output)
+        .lines()
+        .find(|l| l.starts_with("dev"))
+        .map(str::to_owned);
+    assert!(dev.is_some_and(|row| row.contains('—')), "not deployed");
+
+    let (mut watcher, lines) = spawn_lines(&home, &["status", "my-package", "--watch"]);
+    expect_line(&lines, "prod");
+    promote_and_wait(&home, "my-package", "v1.0.0", "dev");
+    let row = expect_line(&lines, "v1.0.0");
+    assert!(row.starts_with("dev"), "{row}");
+    assert!(
+        watcher.try_wait().expect("try_wait").is_none(),
+        "still watching"
+    );
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+
+    // A name neither published nor promoted is unknown, watched or not.
+    let output = home.dk(&["status", "never-published", "--watch"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("is not published"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -3,12 +3,16 @@
 //! `DK_NO_AUTOSTART=1`).
 
 use std::{
+    io::ErrorKind,
+    os::unix::fs::MetadataExt,
     path::{Path, PathBuf},
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
 
-use datakit::proto::data_kit_service_client::DataKitServiceClient;
+use datakit::{
+    proto::data_kit_service_client::DataKitServiceClient, text::quoted, users::describe_uid,
+};
 use hyper_util::rt::TokioIo;
 use tokio::net::UnixStream;
 use tonic::{
@@ -17,7 +21,10 @@ use tonic::{
     transport::{Channel, ClientTlsConfig, Endpoint, Uri},
 };
 
-use crate::error::{CliError, Failure};
+use crate::{
+    error::{CliError, Failure},
+    output::note,
+};
 
 /// How long to wait for an autostarted dkd to open its socket.
 const AUTOSTART_TIMEOUT: Duration = Duration::from_secs(20);
@@ -47,7 +54,8 @@ impl DaemonAddress {
             CliError::new(
                 Failure::InvalidInput,
                 format!(
-                    "invalid daemon address {address:?}: use unix:///path/to/dkd.sock or https://host:port"
+                    "invalid daemon address {}: use unix:///path/to/dkd.sock or https://host:port",
+                    quoted(&redacted(address))
                 ),
             )
         };
@@ -68,6 +76,25 @@ impl DaemonAddress {
         }
         Err(invalid())
     }
+}
+
+/// `address` without the password of its userinfo (`https://user:***@host:1`), or without
+/// the whole userinfo when it has no password (it may be a token): for every message that
+/// shows the daemon address.
+pub fn redacted(address: &str) -> String {
+    let Some((scheme, rest)) = address.split_once("://") else {
+        return address.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return address.to_owned();
+    };
+    let hidden = match userinfo.split_once(':') {
+        Some((user, _password)) => format!("{user}:***"),
+        None => "***".to_owned(),
+    };
+    format!("{scheme}://{hidden}@{host}{path}")
 }
 
 /// Adds `authorization: Bearer $DK_TOKEN` to every call when a token is set.
@@ -109,12 +136,25 @@ pub async fn connect(address: &DaemonAddress, home: &Path) -> Result<Client, Cli
         DaemonAddress::Tcp(uri) => connect_tcp(uri).await?,
         DaemonAddress::Unix { path, local } => match connect_unix(path).await {
             Ok(channel) => channel,
+            // Someone else's dkd: starting another would not help.
+            Err(error)
+                if io_cause(&error).map(std::io::Error::kind)
+                    == Some(ErrorKind::PermissionDenied) =>
+            {
+                return Err(permission_denied(path));
+            }
             Err(error) if *local && autostart_allowed() => {
-                note_autostart(error, home);
+                note_autostart(&error, home);
                 start_daemon(home)?;
                 wait_for_socket(path).await?
             }
-            Err(error) => return Err(unreachable(&path.display().to_string(), &error, *local)),
+            Err(error) => {
+                return Err(unreachable(
+                    &path.display().to_string(),
+                    &cause(&error),
+                    *local,
+                ));
+            }
         },
     };
     Ok(DataKitServiceClient::with_interceptor(
@@ -127,6 +167,49 @@ fn autostart_allowed() -> bool {
     std::env::var("DK_NO_AUTOSTART")
         .map(|v| v != "1")
         .unwrap_or(true)
+}
+
+/// The innermost I/O error of `error`, e.g. "Permission denied" on connect.
+fn io_cause<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a std::io::Error> {
+    let mut current = Some(error);
+    while let Some(error) = current {
+        if let Some(io) = error.downcast_ref::<std::io::Error>() {
+            return Some(io);
+        }
+        current = error.source();
+    }
+    None
+}
+
+/// What went wrong in words: the innermost cause, not tonic's "transport error".
+fn cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut innermost = error;
+    while let Some(source) = innermost.source() {
+        innermost = source;
+    }
+    innermost.to_string()
+}
+
+/// The socket belongs to another user (mode 0600 in a 0700 home): say whose it is.
+///
+/// Exit 4, refused by a precondition, rather than 5, unavailable: the daemon may well be
+/// running, the OS refuses this user by rule, and retrying will not help — which is also
+/// what dkd itself answers (PermissionDenied, exit 4) to a connection from another user
+/// that gets past the file modes.
+fn permission_denied(socket: &Path) -> CliError {
+    // The socket itself cannot be examined when its folder is closed to us: then the
+    // folder's owner, who is the socket's owner too unless someone moved things around.
+    let owner = socket
+        .ancestors()
+        .find_map(|path| std::fs::metadata(path).ok())
+        .map_or_else(|| "unknown".to_owned(), |meta| describe_uid(meta.uid()));
+    CliError::new(
+        Failure::Refused,
+        format!(
+            "permission denied on {} (owned by {owner}): dkd serves only the user it runs as; run dk as {owner}, or use a DK_HOME of your own",
+            socket.display()
+        ),
+    )
 }
 
 fn unreachable(address: &str, error: &dyn std::fmt::Display, local: bool) -> CliError {
@@ -142,13 +225,12 @@ fn unreachable(address: &str, error: &dyn std::fmt::Display, local: bool) -> Cli
 }
 
 /// Says on stderr (stdout stays clean for scripts) that a dkd is being started.
-fn note_autostart(reason: tonic::transport::Error, home: &Path) {
-    let reason =
-        std::error::Error::source(&reason).map_or_else(|| reason.to_string(), ToString::to_string);
-    eprintln!(
-        "dk: no dkd is running for {} ({reason}); starting one…",
-        home.display()
-    );
+fn note_autostart(reason: &tonic::transport::Error, home: &Path) {
+    note(&format!(
+        "dk: no dkd is running for {} ({}); starting one…",
+        home.display(),
+        cause(reason)
+    ));
 }
 
 async fn connect_unix(path: &Path) -> Result<Channel, tonic::transport::Error> {
@@ -164,17 +246,25 @@ async fn connect_unix(path: &Path) -> Result<Channel, tonic::transport::Error> {
 }
 
 async fn connect_tcp(uri: &Uri) -> Result<Channel, CliError> {
-    let address = uri.to_string();
+    let address = redacted(&uri.to_string());
     let mut endpoint = Endpoint::from(uri.clone()).connect_timeout(Duration::from_secs(10));
     if uri.scheme_str() == Some("https") {
         endpoint = endpoint
             .tls_config(ClientTlsConfig::new().with_native_roots())
             .map_err(|error| unreachable(&address, &error, false))?;
     }
-    endpoint
-        .connect()
-        .await
-        .map_err(|error| unreachable(&address, &error, false))
+    endpoint.connect().await.map_err(|error| {
+        // The cause may quote the URI; never its password.
+        let reason = match uri
+            .authority()
+            .map(|a| a.as_str())
+            .and_then(|a| a.rsplit_once('@'))
+        {
+            Some((userinfo, _)) => cause(&error).replace(userinfo, "***"),
+            None => cause(&error),
+        };
+        unreachable(&address, &reason, false)
+    })
 }
 
 /// Starts `dkd` for `home` in the background, detached from this terminal, logging to
@@ -223,9 +313,10 @@ async fn wait_for_socket(path: &Path) -> Result<Channel, CliError> {
             Err(error) if Instant::now() >= deadline => {
                 let log = path.with_file_name("dkd.log");
                 let message = format!(
-                    "dkd did not open {} within {}s ({error}); see {}",
+                    "dkd did not open {} within {}s ({}); see {}",
                     path.display(),
                     AUTOSTART_TIMEOUT.as_secs(),
+                    cause(&error),
                     log.display()
                 );
                 return Err(CliError::new(Failure::Unavailable, message));
@@ -265,6 +356,23 @@ mod tests {
         let https = DaemonAddress::resolve(Some("https://dkd.example.com:8443"), Path::new("/h"))
             .expect("https");
         assert!(matches!(https, DaemonAddress::Tcp(uri) if uri.port_u16() == Some(8443)));
+    }
+
+    #[test]
+    fn passwords_in_daemon_addresses_are_redacted() {
+        assert_eq!(
+            redacted("https://user:secret@host:1"),
+            "https://user:***@host:1"
+        );
+        assert_eq!(
+            redacted("https://token@host:1/x?y"),
+            "https://***@host:1/x?y"
+        );
+        assert_eq!(redacted("https://host:1/a@b"), "https://host:1/a@b");
+        assert_eq!(redacted("unix:///run/dkd.sock"), "unix:///run/dkd.sock");
+        let error =
+            DaemonAddress::resolve(Some("ftp://u:secret@h"), Path::new("/h")).expect_err("invalid");
+        assert!(!error.message.contains("secret"), "{}", error.message);
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod commands;
 pub mod connect;
 pub mod error;
+pub mod input;
 pub mod output;
 
 use std::{io::Write, path::PathBuf, process::ExitCode};
@@ -37,12 +38,12 @@ pub fn run() -> ExitCode {
         Ok(text) => {
             let mut stdout = std::io::stdout().lock();
             // A closed pipe (`dk env list | head -1`) is not an error worth reporting.
-            let _ = stdout.write_all(text.as_bytes());
+            let _ = stdout.write_all(output::safe(&text).as_bytes());
             let _ = stdout.flush();
             ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!("error: {error}");
+            output::note(&format!("error: {error}"));
             error.exit_code()
         }
     }
@@ -67,6 +68,7 @@ async fn execute(cli: Cli) -> Result<String, CliError> {
         Command::Publish(args) => return commands::publish::run(&home, format, &args).await,
         command => command,
     };
+    input::check(&command)?;
     let address = DaemonAddress::resolve(cli.global.daemon.as_deref(), &home)?;
     let mut client = connect(&address, &home).await?;
     match command {

@@ -1,7 +1,8 @@
-//! Output formats (`-o table|json|yaml`) and a small aligned-table writer in the style of
-//! the product docs.
+//! Output formats (`-o table|json|yaml`), a small aligned-table writer in the style of
+//! the product docs, and the one rule for everything `dk` prints: text from outside (names,
+//! the deployment repository, dkd's messages, logs) has its control characters escaped.
 
-use std::fmt::Write as _;
+use std::{borrow::Cow, fmt::Write as _};
 
 use serde::Serialize;
 
@@ -36,7 +37,20 @@ pub fn render_structured<T: Serialize>(
         .map_err(|reason| CliError::new(Failure::Other, format!("cannot render output: {reason}")))
 }
 
-/// Columns padded to their widest cell, headers underlined.
+/// `text` as dk prints it: control characters escaped — newlines kept — so nothing a
+/// package, a repository, a log or dkd sends can move the cursor, recolour or retitle the
+/// terminal. Every write to stdout goes through this.
+pub fn safe(text: &str) -> Cow<'_, str> {
+    datakit::text::escape_controls_but_newlines(text)
+}
+
+/// One line on stderr (an error, a note, a warning, progress), control characters escaped.
+pub fn note(line: &str) {
+    eprintln!("{}", datakit::text::escape_controls(line));
+}
+
+/// Columns padded to their widest cell, headers underlined; cells are escaped like all
+/// output, before their widths are measured.
 #[derive(Debug)]
 pub struct Table {
     headers: Vec<String>,
@@ -52,7 +66,11 @@ impl Table {
     }
 
     pub fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells);
+        let escaped = cells
+            .into_iter()
+            .map(|cell| datakit::text::escape_controls(&cell).into_owned())
+            .collect();
+        self.rows.push(escaped);
     }
 
     pub fn render(&self) -> String {
@@ -108,6 +126,24 @@ mod tests {
         assert_eq!(
             table.render(),
             "Environment    Version\n───────────    ───────\ndev            v1.0.0\nproduction-eu  —\n"
+        );
+    }
+
+    #[test]
+    fn control_characters_in_cells_are_escaped_and_the_columns_still_align() {
+        let mut table = Table::new(&["Package", "Version"]);
+        table.row(vec!["pa\u{1b}[31mRED".into(), "v1".into()]);
+        assert_eq!(
+            table.render(),
+            "Package          Version\n───────          ───────\npa\\u{1b}[31mRED  v1\n"
+        );
+    }
+
+    #[test]
+    fn printed_text_keeps_its_lines_but_loses_its_escapes() {
+        assert_eq!(
+            safe("a\n\u{1b}]0;title\u{7}b\n"),
+            "a\n\\u{1b}]0;title\\u{7}b\n"
         );
     }
 }

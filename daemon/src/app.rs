@@ -42,7 +42,7 @@ pub struct Options {
 /// Why dkd stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    #[error("cannot create {path}: {source}")]
+    #[error("cannot create {path} or narrow it to mode 0700: {source}")]
     Home {
         path: String,
         source: std::io::Error,
@@ -182,7 +182,7 @@ pub async fn run(
                     catalog: catalog.clone(),
                     forge,
                     store: store.clone(),
-                    registry,
+                    registry: registry.clone(),
                     target,
                     engine: engine.clone(),
                     board: board.clone(),
@@ -197,6 +197,7 @@ pub async fn run(
         board,
         events,
         cluster,
+        registry,
         heartbeat: Duration::from_millis(config.heartbeat_interval_ms),
         shutdown: stop.clone(),
     });

@@ -29,14 +29,21 @@ impl DkHome {
         })
     }
 
-    /// Creates the home directory (mode 0700 when it is new, since it holds the socket).
+    /// Creates the home directory mode 0700, or narrows an existing one to 0700: it holds
+    /// the socket, the database and the deployment repository, which are dkd's user's alone.
     pub fn create(&self) -> io::Result<()> {
         if !self.root.exists() {
             fs::DirBuilder::new()
                 .recursive(true)
                 .mode(0o700)
                 .create(&self.root)?;
+        }
+        let mode = fs::metadata(&self.root)?.permissions().mode() & 0o777;
+        if mode != 0o700 {
             fs::set_permissions(&self.root, fs::Permissions::from_mode(0o700))?;
+            if mode & 0o077 != 0 {
+                tracing::warn!(home = %self.root.display(), "DK_HOME was mode {mode:o}; narrowed it to 0700");
+            }
         }
         Ok(())
     }
@@ -78,5 +85,30 @@ impl DkHome {
     /// Where an autostarted `dkd` writes its log.
     pub fn log_file(&self) -> PathBuf {
         self.root.join("dkd.log")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).expect("stat").permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn a_new_home_is_created_mode_0700() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let home = DkHome::new(dir.path().join("a").join("home"));
+        home.create().expect("create");
+        assert_eq!(mode(home.root()), 0o700);
+    }
+
+    #[test]
+    fn an_existing_home_open_to_others_is_narrowed_to_0700() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
+        DkHome::new(dir.path()).create().expect("create");
+        assert_eq!(mode(dir.path()), 0o700);
     }
 }

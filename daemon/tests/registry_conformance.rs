@@ -154,6 +154,21 @@ async fn conformance(registry: &dyn Registry, publisher: &Publisher) {
         not_found(registry.resolve(bad, "v1.0.0").await);
     }
 
+    // A package with any published version is known; others, and bad names, are not.
+    assert!(registry.has_package(PACKAGE).await.expect("has_package"));
+    assert!(
+        !registry
+            .has_package("never-published")
+            .await
+            .expect("has_package")
+    );
+    for bad in ["../etc", "Upper", ""] {
+        assert!(
+            !registry.has_package(bad).await.expect("has_package"),
+            "{bad:?}"
+        );
+    }
+
     assert!(!registry.describe().is_empty());
 }
 

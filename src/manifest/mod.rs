@@ -29,7 +29,7 @@ pub use environments::{
     ApprovalRule, Environment, EnvironmentsConfig, FreezeWindow, RollbackRule, parse_environments,
 };
 pub use error::ManifestError;
-pub use names::{NameError, validate_name};
+pub use names::{NameError, validate_login, validate_name, validate_promotion_id};
 pub use paths::{ENVIRONMENTS_FILE, TEAMS_FILE, package_manifest_path};
 pub use store::{Store, parse_store};
 pub use teams::{Teams, parse_teams};

@@ -1,21 +1,37 @@
-//! Name rules: DNS-label-like names for packages, environments, stores and teams, and
-//! GitHub-style logins for users. A valid name can never escape its folder.
+//! Name rules: DNS-label-like names for packages, environments, stores and teams,
+//! GitHub-style logins for users, and promotion ids. A valid name can never escape its
+//! folder. A refused one is echoed quoted, escaped and cut short (`crate::text::quoted`).
+
+use crate::text::quoted;
 
 /// The longest valid name.
 const MAX_NAME_LEN: usize = 63;
 /// The longest valid GitHub login.
 const MAX_LOGIN_LEN: usize = 39;
+/// The most digits a promotion id's number has (a `u64`).
+const MAX_PROMOTION_NUMBER_DIGITS: usize = 20;
 
-/// A name that breaks the rule `^[a-z][a-z0-9-]{0,62}$`.
+/// A name, login or promotion id that breaks its rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "invalid {what} name {name:?}: use 1-63 lowercase letters, digits and '-', starting with a letter"
-)]
-pub struct NameError {
-    /// What was being named, e.g. `package`.
-    pub what: String,
-    /// The refused name.
-    pub name: String,
+pub enum NameError {
+    /// A name that breaks `^[a-z][a-z0-9-]{0,62}$`; `what` is e.g. `package`.
+    #[error(
+        "invalid {what} name {}: use 1-63 lowercase letters, digits and '-', starting with a letter",
+        quoted(.name)
+    )]
+    Name { what: String, name: String },
+    /// A user name that breaks `^[A-Za-z0-9][A-Za-z0-9-]{0,38}$`.
+    #[error(
+        "invalid user name {}: use 1-39 letters, digits and '-', starting with a letter or digit",
+        quoted(.login)
+    )]
+    Login { login: String },
+    /// A promotion id that is not `p-` and a number.
+    #[error(
+        "invalid promotion id {}: promotion ids look like p-3 (see dk history PACKAGE)",
+        quoted(.id)
+    )]
+    PromotionId { id: String },
 }
 
 /// Checks `name` against `^[a-z][a-z0-9-]{0,62}$`; `what` ("package", "environment", …)
@@ -24,10 +40,34 @@ pub fn validate_name(what: &str, name: &str) -> Result<(), NameError> {
     if is_valid_name(name) {
         Ok(())
     } else {
-        Err(NameError {
+        Err(NameError::Name {
             what: what.to_string(),
             name: name.to_string(),
         })
+    }
+}
+
+/// Checks a user name (a reviewer) against the GitHub login rule.
+pub fn validate_login(login: &str) -> Result<(), NameError> {
+    if is_valid_login(login) {
+        Ok(())
+    } else {
+        Err(NameError::Login {
+            login: login.to_string(),
+        })
+    }
+}
+
+/// Checks a promotion id: `p-` and a number, as dkd hands them out (`p-3`).
+pub fn validate_promotion_id(id: &str) -> Result<(), NameError> {
+    let valid = id.strip_prefix("p-").is_some_and(|number| {
+        (1..=MAX_PROMOTION_NUMBER_DIGITS).contains(&number.len())
+            && number.bytes().all(|byte| byte.is_ascii_digit())
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(NameError::PromotionId { id: id.to_string() })
     }
 }
 
@@ -91,6 +131,48 @@ mod tests {
             error.map(|error| error.to_string()).as_deref(),
             Some(
                 "invalid package name \"My_Pkg\": use 1-63 lowercase letters, digits and '-', starting with a letter"
+            )
+        );
+    }
+
+    #[test]
+    fn a_very_long_refused_name_is_echoed_cut_short() {
+        let shown = validate_name("package", &"a".repeat(20_000))
+            .err()
+            .map(|error| error.to_string())
+            .unwrap_or_default();
+        assert!(shown.len() < 300, "{shown}");
+        assert!(shown.contains("(20000 characters)"), "{shown}");
+    }
+
+    #[test]
+    fn promotion_ids_are_p_dash_and_a_number() {
+        for id in ["p-1", "p-42", "p-18446744073709551615"] {
+            assert_eq!(validate_promotion_id(id), Ok(()), "{id}");
+        }
+        for id in [
+            "",
+            "p-",
+            "p-x",
+            "P-1",
+            "1",
+            "p-1/../x",
+            "p--1",
+            "p-123456789012345678901",
+        ] {
+            assert!(validate_promotion_id(id).is_err(), "{id:?}");
+        }
+    }
+
+    #[test]
+    fn a_refused_user_name_says_the_login_rule() {
+        let shown = validate_login("al ice")
+            .err()
+            .map(|error| error.to_string());
+        assert_eq!(
+            shown.as_deref(),
+            Some(
+                "invalid user name \"al ice\": use 1-39 letters, digits and '-', starting with a letter or digit"
             )
         );
     }

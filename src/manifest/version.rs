@@ -5,6 +5,8 @@ use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 
+use crate::text::quoted;
+
 /// An exact version as the user wrote it (`v1.0.0`), with its parsed SemVer value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Version {
@@ -16,13 +18,19 @@ pub struct Version {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VersionError {
     /// A tag or range (`latest`, `^1.0`, `1.x`, `1.0`) instead of one exact version.
-    #[error("version {version:?} is not exact: promote an exact version such as v1.2.3")]
+    #[error(
+        "version {} is not exact: promote an exact version such as v1.2.3",
+        quoted(.version)
+    )]
     NotExact {
         /// The refused text.
         version: String,
     },
     /// Text that is no version at all.
-    #[error("version {version:?} is malformed ({reason}): use an exact version such as v1.2.3")]
+    #[error(
+        "version {} is malformed ({reason}): use an exact version such as v1.2.3",
+        quoted(.version)
+    )]
     Malformed {
         /// The refused text.
         version: String,

@@ -2,7 +2,9 @@
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_saphyr::{DuplicateKeyPolicy, Error as YamlError, MessageFormatter, Options};
+use serde_saphyr::{
+    DuplicateKeyPolicy, Error as YamlError, MessageFormatter, Options, budget::BudgetBreach,
+};
 
 use super::error::{ManifestError, one_line};
 
@@ -19,6 +21,8 @@ const MAX_EVENTS: usize = 100_000;
 const MAX_ALIAS_EVENTS: usize = 10_000;
 /// At most this many `<<` merge keys per file.
 const MAX_MERGE_KEYS: usize = 64;
+/// At most this many lists and mappings nested in one another.
+const MAX_DEPTH: usize = 64;
 
 /// Parses `text` (the content of `file`) into `T` with every manifest's bounds: refuses
 /// text over [`MAX_MANIFEST_BYTES`], alias bombs and other overly complex YAML, duplicate
@@ -59,6 +63,7 @@ fn bounded_options() -> Options {
             max_events: MAX_EVENTS,
             max_recorded_anchor_events: MAX_ALIAS_EVENTS,
             max_merge_keys: MAX_MERGE_KEYS,
+            max_depth: MAX_DEPTH,
         },
         alias_limits: serde_saphyr::alias_limits! {
             max_total_replayed_events: MAX_ALIAS_EVENTS,
@@ -75,6 +80,10 @@ fn from_yaml_error(file: &str, text: &str, error: &YamlError) -> ManifestError {
     let location = error.location().or_else(|| original.location());
     let manifest_error = ManifestError::new(file, "", message);
     match location {
+        // A budget is the whole file's; the key nearest the breach is not to blame.
+        Some(location) if matches!(original, YamlError::Budget { .. }) => {
+            manifest_error.at(location)
+        }
         Some(location) => manifest_error.at(location).named_from(text),
         None => manifest_error,
     }
@@ -129,28 +138,12 @@ fn innermost(mut error: &YamlError) -> &YamlError {
 
 /// A user-facing message for `error`, without position (the `ManifestError` carries it).
 fn plain_message(error: &YamlError) -> String {
-    const TOO_COMPLEX: &str = "YAML too complex: alias expansion budget exceeded: \
-        write the values out instead of using anchors and aliases";
     match error {
-        YamlError::Budget { breach, .. } => {
-            use serde_saphyr::budget::BudgetBreach;
-            match breach {
-                BudgetBreach::Events { .. } | BudgetBreach::Nodes { .. } => format!(
-                    "YAML too complex: more than {MAX_EVENTS} parser events: shorten the file and write values out instead of using anchors and aliases"
-                ),
-                BudgetBreach::Depth { .. } => {
-                    "YAML too complex: nested too deeply: flatten the structure".to_string()
-                }
-                BudgetBreach::MergeKeys { .. } => format!(
-                    "YAML too complex: more than {MAX_MERGE_KEYS} merge keys (<<): write the values out"
-                ),
-                _ => TOO_COMPLEX.to_string(),
-            }
-        }
+        YamlError::Budget { breach, .. } => budget_message(breach),
         YamlError::AliasReplayCounterOverflow { .. }
         | YamlError::AliasReplayLimitExceeded { .. }
         | YamlError::AliasExpansionLimitExceeded { .. }
-        | YamlError::AliasReplayStackDepthExceeded { .. } => TOO_COMPLEX.to_string(),
+        | YamlError::AliasReplayStackDepthExceeded { .. } => ALIAS_EXPANSION.to_string(),
         YamlError::DuplicateMappingKey { key: Some(key), .. } => {
             format!(
                 "duplicate key {key:?}: each key may appear only once, remove or merge the repeated entry"
@@ -171,6 +164,51 @@ fn plain_message(error: &YamlError) -> String {
             format!("invalid value: expected {}", expected_scalar(ty))
         }
         other => one_line(&serde_saphyr::UserMessageFormatter.format_message(other)),
+    }
+}
+
+/// What expanding aliases past their budget says: the only budget anchors are to blame for.
+const ALIAS_EXPANSION: &str = "YAML over the alias expansion budget (aliases may replay at most \
+    10000 events): write the values out instead of using anchors and aliases";
+
+/// Names the budget `breach` hit, its limit and what to do; only the alias and anchor
+/// budgets mention anchors and aliases.
+fn budget_message(breach: &BudgetBreach) -> String {
+    match breach {
+        BudgetBreach::Events { .. } => format!(
+            "YAML over the event budget: more than {MAX_EVENTS} parser events (each key, value, list and mapping counts): shorten the file"
+        ),
+        BudgetBreach::Nodes { nodes } => format!(
+            "YAML over the node budget: {nodes} keys, values, lists and mappings: shorten the file"
+        ),
+        BudgetBreach::Depth { .. } => format!(
+            "YAML over the depth budget: nested more than {MAX_DEPTH} levels deep: flatten the structure"
+        ),
+        BudgetBreach::Aliases { .. } => format!(
+            "YAML over the alias budget: more than {MAX_ALIASES} aliases (*name): write the values out instead of using anchors and aliases"
+        ),
+        BudgetBreach::Anchors { .. } => format!(
+            "YAML over the anchor budget: more than {MAX_ANCHORS} anchors (&name): write the values out instead of using anchors and aliases"
+        ),
+        BudgetBreach::AliasAnchorRatio { aliases, anchors } => format!(
+            "YAML over the alias-per-anchor budget: {aliases} aliases of {anchors} anchors: write the values out instead of using anchors and aliases"
+        ),
+        BudgetBreach::RecordedAnchorEvents { .. } | BudgetBreach::RecordedAnchorBytes { .. } => {
+            ALIAS_EXPANSION.to_string()
+        }
+        BudgetBreach::MergeKeys { .. } => format!(
+            "YAML over the merge-key budget: more than {MAX_MERGE_KEYS} merge keys (<<): write the values out"
+        ),
+        BudgetBreach::Documents { documents } => format!(
+            "YAML over the document budget: {documents} documents (---): keep exactly one document in this file"
+        ),
+        BudgetBreach::ScalarBytes { total_scalar_bytes } => format!(
+            "YAML over the text-size budget: {total_scalar_bytes} bytes of values: shorten the file"
+        ),
+        BudgetBreach::InputBytes { input_bytes } => format!(
+            "YAML over the size budget: {input_bytes} bytes, more than the {MAX_MANIFEST_BYTES} allowed: split or shorten it"
+        ),
+        other => format!("YAML over a parser budget ({other:?}): simplify the file"),
     }
 }
 
@@ -267,12 +305,8 @@ i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]
             BILLION_LAUGHS,
         ));
         assert!(started.elapsed() < Duration::from_secs(5));
-        assert!(
-            error
-                .message
-                .starts_with("YAML too complex: alias expansion budget exceeded"),
-            "{error}"
-        );
+        assert!(error.message.starts_with("YAML over the alias"), "{error}");
+        assert!(error.message.contains("anchors and aliases"), "{error}");
         assert!(error.line.is_some(), "{error}");
     }
 
@@ -284,7 +318,66 @@ i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]
             "aliases.yaml",
             &text,
         ));
-        assert!(error.message.starts_with("YAML too complex"), "{error}");
+        assert!(
+            error.message.starts_with(&format!(
+                "YAML over the alias budget: more than {MAX_ALIASES} aliases"
+            )),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_config_of_ten_thousand_environments_names_the_event_budget_not_aliases() {
+        let environments: String = (0..10_000)
+            .map(|n| {
+                format!(
+                    "  env{n}: {{ cluster: c{n}, namespace: n{n}, approval: {{ required: false, auto_merge: true }} }}\n"
+                )
+            })
+            .collect();
+        let text = format!("environments:\n{environments}");
+        assert!(text.len() < MAX_MANIFEST_BYTES, "under the size budget");
+        let error = err(crate::manifest::parse_environments(
+            "config/environments.yaml",
+            &text,
+        ));
+        assert!(
+            error.message.starts_with(&format!(
+                "YAML over the event budget: more than {MAX_EVENTS} parser events"
+            )),
+            "{error}"
+        );
+        assert!(!error.message.contains("alias"), "{error}");
+        assert!(error.line.is_some(), "{error}");
+        assert_eq!(error.field, "", "no key is to blame: {error}");
+    }
+
+    #[test]
+    fn deep_nesting_names_the_depth_budget() {
+        let text = format!("a: {}{}\n", "[".repeat(100), "]".repeat(100));
+        let error = err(parse_yaml::<BTreeMap<String, IgnoredAny>>(
+            "deep.yaml",
+            &text,
+        ));
+        assert!(
+            error.message.starts_with("YAML over the depth budget"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn too_many_anchors_name_the_anchor_budget() {
+        let anchors: String = (0..=MAX_ANCHORS)
+            .map(|n| format!("a{n}: &a{n} x\n"))
+            .collect();
+        let error = err(parse_yaml::<BTreeMap<String, IgnoredAny>>(
+            "anchors.yaml",
+            &anchors,
+        ));
+        assert!(
+            error.message.starts_with("YAML over the anchor budget"),
+            "{error}"
+        );
     }
 
     #[test]

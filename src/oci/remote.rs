@@ -190,6 +190,26 @@ impl RemoteRegistry {
         Ok(Some(RemotePackage { digest, config }))
     }
 
+    /// Whether the registry holds any tag of `package`; `false` only when it says for certain
+    /// that there is none (no such repository, or an empty tag list).
+    pub async fn has_tags(&self, package: &str) -> Result<bool, RemoteError> {
+        // Tags are listed per repository: the reference's tag is not used.
+        let reference = Reference::with_tag(
+            self.address.host().to_owned(),
+            self.address.repository(package),
+            "latest".to_owned(),
+        );
+        match self
+            .client
+            .list_tags(&reference, &self.auth(), Some(1), None)
+            .await
+        {
+            Ok(listing) => Ok(!listing.tags.is_empty()),
+            Err(error) if is_not_found(&error) => Ok(false),
+            Err(error) => Err(self.classify(error)),
+        }
+    }
+
     /// Publishes `artifact` as `package:version`: blobs first, then the manifest's exact
     /// bytes. A tag that exists already is never moved: the same digest is a no-op, another
     /// digest is refused before anything is pushed.

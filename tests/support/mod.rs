@@ -2,6 +2,7 @@
 //! a gRPC channel over its socket, and a git clone of its deployment repository.
 #![allow(dead_code)] // each test file uses its own part of the support code
 
+pub mod other_user;
 pub mod package;
 pub mod registry;
 
@@ -155,12 +156,18 @@ pub struct Daemon {
 impl Daemon {
     /// Spawns `dkd --home HOME`, logging to a file beside the home.
     pub fn spawn(home: &Path) -> Self {
+        Self::spawn_command(Command::new(binary("dkd")), home)
+    }
+
+    /// Spawns `command` — `dkd`, or `dkd` behind a program that runs it, such as
+    /// `setpriv` — with `--home HOME`, logging like [`Daemon::spawn`].
+    pub fn spawn_command(mut command: Command, home: &Path) -> Self {
         let log = tempfile::Builder::new()
             .prefix("dkd-test-")
             .suffix(".log")
             .tempfile()
             .expect("log file");
-        let child = Command::new(binary("dkd"))
+        let child = command
             .arg("--home")
             .arg(home)
             .env("DKD_LOG", "info")

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::{
     connect::Client,
     error::{CliError, Failure},
-    output::{NONE, OutputFormat, Table, render_structured},
+    output::{NONE, OutputFormat, Table, note, render_structured},
 };
 
 /// An environment as `-o json|yaml` shows it.
@@ -161,11 +161,11 @@ async fn fetch(client: &mut Client) -> Result<EnvironmentListView, CliError> {
                 short(&response.revision)
             )
         };
-        eprintln!(
+        note(&format!(
             "warning: commit {} of the deployment repository was refused: {location}: {}; {serving}",
             short(&problem.revision),
             problem.message
-        );
+        ));
     }
     super::warn_notices(&response.notices);
     Ok(EnvironmentListView {

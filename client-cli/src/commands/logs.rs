@@ -6,7 +6,9 @@ use std::{io::Write, time::SystemTime};
 use datakit::proto::{LogSource, LogsRequest};
 use tokio_stream::StreamExt;
 
-use crate::{cli::LogsArgs, connect::Client, error::CliError};
+use datakit::text::escape_controls;
+
+use crate::{cli::LogsArgs, connect::Client, error::CliError, output::note};
 
 /// `dk logs`.
 pub async fn logs(client: &mut Client, args: LogsArgs) -> Result<String, CliError> {
@@ -26,13 +28,13 @@ pub async fn logs(client: &mut Client, args: LogsArgs) -> Result<String, CliErro
     while let Some(line) = lines.next().await {
         let line = line?;
         if line.source == LogSource::Notice as i32 {
-            eprintln!("note: {}", line.text);
+            note(&format!("note: {}", line.text));
             continue;
         }
         let time = line.time.map(|t| t.to_string()).unwrap_or_default();
         let mut stdout = std::io::stdout().lock();
         // A closed pipe (`dk logs … | head`) ends the command quietly.
-        if writeln!(stdout, "{time} {}", line.text)
+        if writeln!(stdout, "{time} {}", escape_controls(&line.text))
             .and_then(|()| stdout.flush())
             .is_err()
         {

@@ -90,7 +90,7 @@ async fn finish(
     if wait && let Some(promotion) = view.promotion.take() {
         if table {
             // Say what was opened before the (possibly long) wait.
-            println!("{}", view.summary);
+            println!("{}", crate::output::safe(&view.summary));
         }
         view.promotion = Some(wait_for(client, promotion).await?);
     }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::{
     connect::Client,
     error::{CliError, Failure},
-    output::{NONE, time_ago},
+    output::{NONE, note, time_ago},
 };
 
 /// A promotion as `-o json|yaml` shows it.
@@ -249,7 +249,10 @@ pub async fn wait_for(
     mut view: PromotionView,
 ) -> Result<PromotionView, CliError> {
     let mut shown = (view.state.clone(), view.message.clone());
-    eprintln!("waiting for {}: {} — {}", view.id, view.state, view.message);
+    note(&format!(
+        "waiting for {}: {} — {}",
+        view.id, view.state, view.message
+    ));
     while !view.is_terminal() {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let request = GetPromotionRequest {
@@ -262,7 +265,7 @@ pub async fn wait_for(
             .ok_or_else(|| CliError::new(Failure::Other, "dkd returned no promotion"))?;
         let current = (view.state.clone(), view.message.clone());
         if current != shown {
-            eprintln!("  {} — {}", view.state, view.message);
+            note(&format!("  {} — {}", view.state, view.message));
             shown = current;
         }
     }

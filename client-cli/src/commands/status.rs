@@ -14,7 +14,7 @@ use crate::{
     cli::StatusArgs,
     connect::Client,
     error::{CliError, Failure},
-    output::{NONE, OutputFormat, Table, render_structured, time_ago},
+    output::{NONE, OutputFormat, Table, render_structured, safe, time_ago},
 };
 
 /// One row as `-o json|yaml` shows it (absolute times).
@@ -186,51 +186,54 @@ pub async fn status(
     format: OutputFormat,
     args: StatusArgs,
 ) -> Result<String, CliError> {
-    let response = fetch(client, &args).await?;
-    let first = output(&args, format, &response)?;
     if !args.watch {
-        return Ok(first);
+        return output(&args, format, &fetch(client, &args).await?);
     }
-    watch(client, format, &args, first).await
+    watch(client, format, &args).await
 }
 
-/// Redraws the table whenever the Watch stream reports a change that alters it.
+/// Draws the table, then redraws it whenever the Watch stream reports a change that alters
+/// it — including a package's first deployment, so a published package can be watched
+/// before it runs anywhere.
 async fn watch(
     client: &mut Client,
     format: OutputFormat,
     args: &StatusArgs,
-    first: String,
 ) -> Result<String, CliError> {
     let terminal = std::io::stdout().is_terminal();
     let draw = |text: &str| {
         let mut stdout = std::io::stdout().lock();
         let clear = if terminal { "\x1b[2J\x1b[H" } else { "" };
-        let _ = write!(stdout, "{clear}{text}");
+        // Only the clear-screen sequence is dk's own; the table is escaped like all output.
+        let _ = write!(stdout, "{clear}{}", safe(text));
         if !terminal {
             let _ = writeln!(stdout);
         }
         let _ = stdout.flush();
     };
-    draw(&first);
-    let mut shown = first;
     let request = WatchRequest {
         package: args.package.clone().unwrap_or_default(),
         environment: args.env.clone().unwrap_or_default(),
         resume_after: None,
     };
+    // Watch first and read the table once dkd has sent the snapshot (it subscribes before
+    // that): a change that lands in between is then an event, never lost.
     let mut events = client.watch(request).await?.into_inner();
+    let mut shown: Option<String> = None;
     while let Some(event) = events.next().await {
         let event = event?;
-        if matches!(
-            event.event,
-            Some(Event::Heartbeat(_)) | Some(Event::Snapshot(_)) | None
-        ) {
+        let changed = match event.event {
+            Some(Event::Heartbeat(_)) | None => false,
+            Some(Event::Snapshot(_)) => shown.is_none(),
+            Some(_) => true,
+        };
+        if !changed {
             continue;
         }
         let text = output(args, format, &fetch(client, args).await?)?;
-        if text != shown {
+        if shown.as_ref() != Some(&text) {
             draw(&text);
-            shown = text;
+            shown = Some(text);
         }
     }
     Err(CliError::new(

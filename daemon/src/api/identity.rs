@@ -1,34 +1,68 @@
 //! Who is calling: on the local socket, the OS user of the connecting process, from the
-//! socket's peer credentials (the socket is mode 0600, so that is dkd's own user).
+//! socket's peer credentials. dkd serves only its own user: the socket is mode 0600 in a
+//! 0700 home, and `OwnerOnly` refuses any request whose peer is someone else anyway (root
+//! passes file modes, and a socket may be handed over or its modes loosened).
 
-use tonic::{Request, transport::server::UdsConnectInfo};
+use datakit::users::describe_uid;
+use tonic::{Code, Request, Status, service::Interceptor, transport::server::UdsConnectInfo};
+
+use super::errors::answer;
 
 /// The caller's user name, or `uid-N` when the user database does not know the uid.
 pub fn caller<T>(request: &Request<T>) -> String {
-    let uid = request
-        .extensions()
-        .get::<UdsConnectInfo>()
-        .and_then(|info| info.peer_cred)
-        .map(|cred| cred.uid());
-    match uid {
-        Some(uid) => user_name(uid).unwrap_or_else(|| format!("uid-{uid}")),
+    match peer_uid(request) {
+        Some(uid) => datakit::users::user_name(uid).unwrap_or_else(|| format!("uid-{uid}")),
         None => "unknown".to_owned(),
     }
 }
 
-/// The login name of `uid` from `/etc/passwd`.
-fn user_name(uid: u32) -> Option<String> {
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    name_in_passwd(&passwd, uid)
+fn peer_uid<T>(request: &Request<T>) -> Option<u32> {
+    request
+        .extensions()
+        .get::<UdsConnectInfo>()
+        .and_then(|info| info.peer_cred)
+        .map(|cred| cred.uid())
 }
 
-fn name_in_passwd(passwd: &str, uid: u32) -> Option<String> {
-    passwd.lines().find_map(|line| {
-        let mut fields = line.split(':');
-        let name = fields.next()?;
-        let entry_uid: u32 = fields.nth(1)?.parse().ok()?;
-        (entry_uid == uid && !name.is_empty()).then(|| name.to_owned())
-    })
+/// Lets through only requests from the uid dkd runs as; everyone else gets
+/// PermissionDenied naming that uid.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnerOnly {
+    owner: u32,
+}
+
+impl OwnerOnly {
+    /// Serves only `owner` (dkd's own uid).
+    pub fn new(owner: u32) -> Self {
+        Self { owner }
+    }
+
+    fn refusal(&self, caller: Option<u32>) -> Status {
+        let owner = self.owner;
+        let who = caller.map_or_else(
+            || "cannot tell who is calling (no peer credentials)".to_owned(),
+            |uid| format!("you are uid {uid} ({})", describe_uid(uid)),
+        );
+        answer(
+            Code::PermissionDenied,
+            &format!(
+                "permission denied: dkd serves only its owner, uid {owner} ({}), and {who}: run dk as that user, or start a dkd of your own with its own DK_HOME",
+                describe_uid(owner)
+            ),
+        )
+    }
+}
+
+impl Interceptor for OwnerOnly {
+    fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
+        match peer_uid(&request) {
+            Some(uid) if uid == self.owner => Ok(request),
+            caller => {
+                tracing::warn!(peer_uid = ?caller, owner = self.owner, "refused a request from another user");
+                Err(self.refusal(caller))
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -36,11 +70,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_uid_is_named_from_the_password_file() {
-        let passwd =
-            "root:x:0:0:root:/root:/bin/bash\n# comment\ncarol:x:1000:1000::/home/carol:/bin/sh\n";
-        assert_eq!(name_in_passwd(passwd, 1000).as_deref(), Some("carol"));
-        assert_eq!(name_in_passwd(passwd, 0).as_deref(), Some("root"));
-        assert_eq!(name_in_passwd(passwd, 42), None);
+    fn a_request_without_peer_credentials_is_refused_naming_the_owner() {
+        let refused = OwnerOnly::new(0)
+            .call(Request::new(()))
+            .expect_err("no credentials, no service");
+        assert_eq!(refused.code(), Code::PermissionDenied);
+        assert!(
+            refused
+                .message()
+                .contains("dkd serves only its owner, uid 0 (root)"),
+            "{}",
+            refused.message()
+        );
     }
 }

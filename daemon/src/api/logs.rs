@@ -10,9 +10,9 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
-use tonic::Status;
+use tonic::{Code, Status};
 
-use super::convert;
+use super::{convert, errors::answer};
 use crate::promotion::ports::{ClusterStatus, RunLogOptions, RunLogStream, SyncLogLine};
 
 /// How often a followed log is re-read.
@@ -56,7 +56,7 @@ impl LogSources {
         sender
             .send(Ok(response))
             .await
-            .map_err(|_| Status::cancelled("client went away"))
+            .map_err(|_| answer(Code::Cancelled, "client went away"))
     }
 
     async fn run(&self, request: &proto::LogsRequest, sender: &Sender) -> Result<(), Status> {
@@ -74,7 +74,7 @@ impl LogSources {
                 .cluster
                 .run_logs(environment, package, options)
                 .await
-                .map_err(|e| Status::unavailable(e.to_string()))?;
+                .map_err(|e| answer(Code::Unavailable, &e.to_string()))?;
             if let Some(runs) = runs {
                 return self.stream_run(runs, sender).await;
             }
@@ -92,7 +92,7 @@ impl LogSources {
             self.cluster
                 .sync_log(environment, package)
                 .await
-                .map_err(|e| Status::unavailable(e.to_string()))
+                .map_err(|e| answer(Code::Unavailable, &e.to_string()))
         };
         let lines = read().await?;
         let wanted: Vec<&SyncLogLine> = lines
@@ -135,7 +135,7 @@ impl LogSources {
                 next = runs.next() => next,
             };
             let Some(next) = next else { return Ok(()) };
-            let log = next.map_err(|e| Status::unavailable(e.to_string()))?;
+            let log = next.map_err(|e| answer(Code::Unavailable, &e.to_string()))?;
             let response = proto::LogsResponse {
                 time: Some(convert::timestamp(log.at)),
                 source: proto::LogSource::Run as i32,

@@ -4,6 +4,7 @@
 mod convert;
 mod errors;
 mod identity;
+mod input;
 mod logs;
 mod server;
 mod service;

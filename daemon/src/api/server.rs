@@ -1,14 +1,19 @@
 //! Serves the API, gRPC health and server reflection (v1 and v1alpha) on the local Unix
-//! socket until shutdown.
+//! socket until shutdown, to dkd's own user only.
 
-use std::{future::Future, os::unix::fs::PermissionsExt, path::Path};
+use std::{
+    future::Future,
+    os::unix::fs::{MetadataExt, PermissionsExt},
+    path::Path,
+};
 
 use datakit::proto::{FILE_DESCRIPTOR_SET, data_kit_service_server::DataKitServiceServer};
 use tokio::net::UnixListener;
 use tokio_stream::wrappers::UnixListenerStream;
+use tonic::service::InterceptorLayer;
 use tonic_health::ServingStatus;
 
-use super::DataKitApi;
+use super::{DataKitApi, identity::OwnerOnly};
 
 /// Why serving failed.
 #[derive(Debug, thiserror::Error)]
@@ -24,24 +29,25 @@ pub enum ServeError {
     Transport(#[from] tonic::transport::Error),
 }
 
-/// Binds `socket` (mode 0600; a stale file is replaced — the caller holds the instance
-/// lock) and serves until `shutdown` resolves, then drains in-flight calls.
+/// Binds `socket` (mode 0600 from the first moment it has that name; a stale file is
+/// replaced — the caller holds the instance lock) and serves only dkd's own user until
+/// `shutdown` resolves, then drains in-flight calls.
 pub async fn serve_unix(
     api: DataKitApi,
     socket: &Path,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let bind_error = |source| ServeError::Bind {
+    let listener = bind_private(socket).map_err(|source| ServeError::Bind {
         path: socket.display().to_string(),
         source,
-    };
-    match std::fs::remove_file(socket) {
-        Ok(()) => tracing::info!(socket = %socket.display(), "removed a stale socket"),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-        Err(error) => return Err(bind_error(error)),
-    }
-    let listener = UnixListener::bind(socket).map_err(bind_error)?;
-    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o600)).map_err(bind_error)?;
+    })?;
+    // The socket is dkd's own file, so its owner is the uid dkd runs as.
+    let owner = std::fs::metadata(socket)
+        .map_err(|source| ServeError::Bind {
+            path: socket.display().to_string(),
+            source,
+        })?
+        .uid();
 
     let (health, health_service) = tonic_health::server::health_reporter();
     health
@@ -62,6 +68,7 @@ pub async fn serve_unix(
             .await;
     };
     tonic::transport::Server::builder()
+        .layer(InterceptorLayer::new(OwnerOnly::new(owner)))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -69,6 +76,33 @@ pub async fn serve_unix(
         .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
         .await?;
     Ok(())
+}
+
+/// Binds a listener that appears at `socket` already mode 0600.
+///
+/// A new socket gets mode 0777 minus the umask, so binding at `socket` and then chmod-ing
+/// leaves a moment in which anyone may connect. Narrowing the umask around `bind` does not
+/// fix that in a multithreaded program: the umask is per process, so every file another
+/// thread (sled, git children, logging) creates meanwhile would get it too, and setting it
+/// once before the runtime starts would change the mode of everything dkd ever creates.
+/// Instead the socket is bound inside a fresh directory only dkd's user may enter (mode
+/// 0700, next to `socket` so the rename stays on one file system), narrowed to 0600 there,
+/// and only then renamed to `socket` — atomically, replacing a stale one. Renaming keeps
+/// the listening socket: a client connecting by path reaches the same inode.
+fn bind_private(socket: &Path) -> std::io::Result<UnixListener> {
+    let parent = socket
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let private = tempfile::Builder::new()
+        .prefix(".bind-")
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir_in(parent)?;
+    let staged = private.path().join("dkd.sock");
+    let listener = UnixListener::bind(&staged)?;
+    std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o600))?;
+    std::fs::rename(&staged, socket)?;
+    Ok(listener)
 }
 
 /// Reflection over our contract and gRPC health (grpcurl 1.8 speaks only v1alpha).

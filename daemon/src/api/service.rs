@@ -4,12 +4,19 @@ use std::{pin::Pin, sync::Arc};
 
 use datakit::proto::{self, data_kit_service_server::DataKitService};
 use tokio_stream::Stream;
-use tonic::{Request, Response, Status};
+use tonic::{Code, Request, Response, Status};
 
-use super::{convert, errors::status, identity::caller, logs::LogSources, watch::WatchSources};
+use super::{
+    convert,
+    errors::{answer, status},
+    identity::caller,
+    input,
+    logs::LogSources,
+    watch::WatchSources,
+};
 use crate::promotion::{
     Engine, EnvironmentCatalog, PromoteOutcome, PromoteRequest, Promotion, PromotionError,
-    PromotionKind, StatusBoard,
+    PromotionKind, StatusBoard, ports::Registry,
 };
 
 type EventStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
@@ -23,6 +30,7 @@ pub struct DataKitApi {
     catalog: Arc<EnvironmentCatalog>,
     engine: Arc<Engine>,
     board: Arc<StatusBoard>,
+    registry: Arc<dyn Registry>,
     watch: WatchSources,
     logs: LogSources,
 }
@@ -40,6 +48,7 @@ pub struct ApiSources {
     pub board: Arc<StatusBoard>,
     pub events: Arc<crate::promotion::EventLog>,
     pub cluster: Arc<dyn crate::promotion::ports::ClusterStatus>,
+    pub registry: Arc<dyn Registry>,
     pub heartbeat: std::time::Duration,
     pub shutdown: tokio_util::sync::CancellationToken,
 }
@@ -62,6 +71,7 @@ impl DataKitApi {
             catalog: sources.catalog,
             engine: sources.engine,
             board: sources.board,
+            registry: sources.registry,
             watch,
             logs,
         }
@@ -69,7 +79,8 @@ impl DataKitApi {
 
     fn config(&self) -> Result<Arc<crate::promotion::LoadedConfig>, Status> {
         self.catalog.snapshot().current.ok_or_else(|| {
-            Status::unavailable(
+            answer(
+                Code::Unavailable,
                 "no valid configuration on the deployment repository's base branch yet",
             )
         })
@@ -85,6 +96,16 @@ impl DataKitApi {
             .board
             .knows_package(package, config.environments.names())?
             || !self.engine.list(Some(package), None)?.is_empty())
+    }
+
+    /// Whether any version of `package` is published in dkd's registry.
+    async fn published(&self, package: &str) -> Result<bool, Status> {
+        self.registry.has_package(package).await.map_err(|error| {
+            answer(
+                Code::Unavailable,
+                &format!("cannot tell whether {package} is published: {error}"),
+            )
+        })
     }
 
     fn promotion(&self, promotion: &Promotion) -> proto::Promotion {
@@ -117,6 +138,8 @@ impl DataKitService for DataKitApi {
     ) -> Result<Response<proto::PromoteResponse>, Status> {
         let promoter = caller(&request);
         let body = request.into_inner();
+        input::name("package", &body.package)?;
+        input::name("environment", &body.environment)?;
         let outcome = self
             .engine
             .promote(PromoteRequest {
@@ -143,6 +166,8 @@ impl DataKitService for DataKitApi {
     ) -> Result<Response<proto::PromoteResponse>, Status> {
         let promoter = caller(&request);
         let body = request.into_inner();
+        input::name("package", &body.package)?;
+        input::name("environment", &body.environment)?;
         let outcome = self
             .engine
             .rollback(
@@ -164,13 +189,17 @@ impl DataKitService for DataKitApi {
         let body = request.into_inner();
         let promotion = if body.id.is_empty() {
             if body.package.is_empty() || body.version.is_empty() || body.environment.is_empty() {
-                return Err(Status::invalid_argument(
+                return Err(answer(
+                    Code::InvalidArgument,
                     "give either id, or package, version and environment",
                 ));
             }
+            input::name("package", &body.package)?;
+            input::name("environment", &body.environment)?;
             self.engine
                 .find(&body.package, &body.version, &body.environment)
         } else {
+            input::promotion_id(&body.id)?;
             self.engine.get(&body.id)
         }
         .map_err(status)?;
@@ -184,6 +213,8 @@ impl DataKitService for DataKitApi {
         request: Request<proto::ListPromotionsRequest>,
     ) -> Result<Response<proto::ListPromotionsResponse>, Status> {
         let body = request.into_inner();
+        input::optional_name("package", &body.package)?;
+        input::optional_name("environment", &body.environment)?;
         let all = self
             .engine
             .list(non_empty(&body.package), non_empty(&body.environment))
@@ -191,9 +222,12 @@ impl DataKitService for DataKitApi {
         let start: usize = if body.page_token.is_empty() {
             0
         } else {
-            body.page_token
-                .parse()
-                .map_err(|_| Status::invalid_argument("page_token is not one this dkd issued"))?
+            body.page_token.parse().map_err(|_| {
+                answer(
+                    Code::InvalidArgument,
+                    "page_token is not one this dkd issued",
+                )
+            })?
         };
         let size = usize::try_from(body.page_size)
             .ok()
@@ -218,6 +252,8 @@ impl DataKitService for DataKitApi {
     ) -> Result<Response<proto::ApproveResponse>, Status> {
         let os_user = caller(&request);
         let body = request.into_inner();
+        input::promotion_id(&body.promotion_id)?;
+        input::optional_user(&body.as_user)?;
         let user = non_empty(&body.as_user).map_or(os_user, str::to_owned);
         let promotion = self
             .engine
@@ -234,14 +270,33 @@ impl DataKitService for DataKitApi {
         request: Request<proto::StatusRequest>,
     ) -> Result<Response<proto::StatusResponse>, Status> {
         let body = request.into_inner();
+        input::optional_name("package", &body.package)?;
+        input::optional_name("environment", &body.environment)?;
         let config = self.config()?;
+        // A package not deployed yet is still known once promoted or published: its table
+        // shows where it is not running yet (and `dk status --watch` waits for it).
+        let environment_exists = non_empty(&body.environment)
+            .is_none_or(|environment| config.environments.get(environment).is_some());
+        if let Some(package) = non_empty(&body.package)
+            && environment_exists
+            && !self.package_known(&config, package).map_err(status)?
+            && !self.published(package).await?
+        {
+            return Err(answer(
+                Code::NotFound,
+                &format!(
+                    "package {package:?} is not deployed anywhere, was never promoted and is not published in {}: check the name, or dk publish it",
+                    self.registry.describe()
+                ),
+            ));
+        }
         let rows = self
             .board
             .table(
                 &config,
                 non_empty(&body.package),
                 non_empty(&body.environment),
-                |p| Ok(!self.engine.list(Some(p), None)?.is_empty()),
+                |_| Ok(true),
             )
             .map_err(status)?;
         Ok(Response::new(proto::StatusResponse {
@@ -259,9 +314,10 @@ impl DataKitService for DataKitApi {
         &self,
         request: Request<proto::WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
-        Ok(Response::new(Box::pin(
-            self.watch.clone().start(request.into_inner()),
-        )))
+        let body = request.into_inner();
+        input::optional_name("package", &body.package)?;
+        input::optional_name("environment", &body.environment)?;
+        Ok(Response::new(Box::pin(self.watch.clone().start(body))))
     }
 
     async fn logs(
@@ -269,19 +325,27 @@ impl DataKitService for DataKitApi {
         request: Request<proto::LogsRequest>,
     ) -> Result<Response<Self::LogsStream>, Status> {
         let body = request.into_inner();
+        input::name("package", &body.package)?;
+        input::name("environment", &body.environment)?;
         let config = self.config()?;
         if config.environments.get(&body.environment).is_none() {
-            return Err(Status::not_found(format!(
-                "environment {:?} not found; known environments: {}",
-                body.environment,
-                config.environments.names().join(", ")
-            )));
+            return Err(answer(
+                Code::NotFound,
+                &format!(
+                    "environment {:?} not found; known environments: {}",
+                    body.environment,
+                    config.environments.names().join(", ")
+                ),
+            ));
         }
         if !self.package_known(&config, &body.package).map_err(status)? {
-            return Err(Status::not_found(format!(
-                "package {:?} is not deployed anywhere and was never promoted",
-                body.package
-            )));
+            return Err(answer(
+                Code::NotFound,
+                &format!(
+                    "package {:?} is not deployed anywhere and was never promoted",
+                    body.package
+                ),
+            ));
         }
         Ok(Response::new(Box::pin(self.logs.clone().start(body))))
     }

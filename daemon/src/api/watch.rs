@@ -9,7 +9,7 @@ use datakit::proto;
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
-use tonic::Status;
+use tonic::{Code, Status};
 
 use super::{convert, errors};
 use crate::promotion::{
@@ -45,7 +45,7 @@ enum Stop {
 fn read_error(error: ReadError) -> Status {
     match error {
         ReadError::Expired { .. } | ReadError::Ahead { .. } => {
-            Status::out_of_range(error.to_string())
+            errors::answer(Code::OutOfRange, &error.to_string())
         }
         ReadError::Unavailable(error) => errors::status(error),
     }

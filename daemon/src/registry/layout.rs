@@ -89,4 +89,15 @@ impl Registry for LayoutRegistry {
             (_, Err(error)) => Err(RegistryError::Unavailable(error.to_string())),
         }
     }
+
+    async fn has_package(&self, package: &str) -> Result<bool, RegistryError> {
+        // `dk publish` creates a package's layout, index.json included, with its first tag.
+        if validate_name("package", package).is_err() {
+            return Ok(false);
+        }
+        let index = self.root.join(package).join("index.json");
+        tokio::fs::try_exists(&index).await.map_err(|error| {
+            RegistryError::Unavailable(format!("cannot read {}: {error}", index.display()))
+        })
+    }
 }

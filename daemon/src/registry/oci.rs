@@ -89,4 +89,11 @@ impl Registry for OciRegistry {
             Err(error) => Err(unavailable(error)),
         }
     }
+
+    async fn has_package(&self, package: &str) -> Result<bool, RegistryError> {
+        if datakit::manifest::validate_name("package", package).is_err() {
+            return Ok(false);
+        }
+        self.remote.has_tags(package).await.map_err(unavailable)
+    }
 }

@@ -57,4 +57,8 @@ pub trait Registry: Send + Sync + 'static {
         package: &str,
         version: &str,
     ) -> Result<ResolvedArtifact, RegistryError>;
+
+    /// Whether any version of `package` is published (an invalid name never is): a package
+    /// not deployed yet is known once published.
+    async fn has_package(&self, package: &str) -> Result<bool, RegistryError>;
 }
