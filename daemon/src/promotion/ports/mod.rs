@@ -2,6 +2,7 @@
 //! them; the adapters in `store/`, `gitops/`, `cluster/` and `registry/` implement them and
 //! depend on the domain, never on each other.
 
+pub mod blocking;
 mod cluster;
 mod forge;
 mod registry;
@@ -13,4 +14,6 @@ pub use cluster::{
 };
 pub use forge::{ChangeProposal, ChangeState, ChangeStatus, FileVersion, ForgeError, GitForge};
 pub use registry::{Registry, RegistryError, ResolvedArtifact};
-pub use store::{ChangeRequestStore, LocalChange, LocalChangeState, StateStore, StoreError};
+pub use store::{
+    ChangeRequestStore, LocalChange, LocalChangeState, StateStore, StoreError, StoreLocation,
+};
