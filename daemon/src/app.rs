@@ -89,7 +89,7 @@ pub async fn run(
     };
     let registry = registry::from_config(&config.registry, &home)?;
     let catalog = Arc::new(EnvironmentCatalog::from_store(store.as_ref()));
-    if let Err(error) = catalog.refresh(forge.as_ref(), store.as_ref()).await {
+    if let Err(error) = catalog.refresh(forge.as_ref(), &store).await {
         tracing::warn!(%error, "cannot read the deployment repository at start; serving the cached configuration");
     }
     let stop = CancellationToken::new();

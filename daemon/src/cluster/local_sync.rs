@@ -105,8 +105,16 @@ impl LocalSync {
             }
             let unavailable =
                 |error: &dyn std::fmt::Display| ForgeError::Unavailable(error.to_string());
-            self.target
-                .apply(&environment.name, revision, &packages)
+            // Applying writes and syncs files under DK_HOME: on the blocking pool. A full
+            // disk fails it (and is retried on the next pass); it never blocks a worker.
+            let (target, name, at) = (
+                self.target.clone(),
+                environment.name.clone(),
+                revision.to_owned(),
+            );
+            tokio::task::spawn_blocking(move || target.apply(&name, &at, &packages))
+                .await
+                .map_err(|e| unavailable(&e))?
                 .map_err(|e| unavailable(&e))?;
             let applied = self
                 .target
@@ -115,6 +123,7 @@ impl LocalSync {
                 .map_err(|e| unavailable(&e))?;
             self.board
                 .observe(&environment.name, applied)
+                .await
                 .map_err(|e| unavailable(&e))?;
         }
         Ok(())

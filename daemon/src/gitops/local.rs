@@ -20,7 +20,7 @@ use crate::promotion::{
     Approval, ChangeRef, CheckOutcome,
     ports::{
         ChangeProposal, ChangeRequestStore, ChangeState, ChangeStatus, FileVersion, ForgeError,
-        GitForge, LocalChange, LocalChangeState,
+        GitForge, LocalChange, LocalChangeState, blocking,
     },
 };
 
@@ -72,6 +72,15 @@ impl LocalGitForge {
         &self.git
     }
 
+    /// Saves `change` durably, off the async workers.
+    async fn save(&self, change: &LocalChange) -> Result<(), ForgeError> {
+        let record = change.clone();
+        blocking::write(&self.changes, move |changes| changes.save_change(&record)).await?;
+        Ok(())
+    }
+
+    /// A change request's record. Reads stay on the caller's thread: the store serves them
+    /// from its cache and they never wait for a flush.
     fn record(&self, id: &str) -> Result<LocalChange, ForgeError> {
         self.changes
             .load_change(id)?
@@ -260,7 +269,7 @@ impl GitForge for LocalGitForge {
             checks: vec![check],
             created_at: crate::promotion::now(),
         };
-        self.changes.save_change(&change)?;
+        self.save(&change).await?;
         Ok(change_ref)
     }
 
@@ -290,7 +299,7 @@ impl GitForge for LocalGitForge {
                 user: user.to_owned(),
                 at: crate::promotion::now(),
             });
-            self.changes.save_change(&record)?;
+            self.save(&record).await?;
         }
         Ok(())
     }
@@ -326,7 +335,7 @@ impl GitForge for LocalGitForge {
                 let failed = check.outcome == CheckOutcome::Failure;
                 let reason = check.description.clone();
                 record.checks = vec![check];
-                self.changes.save_change(&record)?;
+                self.save(&record).await?;
                 if failed {
                     return Err(ForgeError::NotMergeable {
                         id: change.id.clone(),
@@ -339,7 +348,7 @@ impl GitForge for LocalGitForge {
                     record.state = LocalChangeState::Merged {
                         commit: head.clone(),
                     };
-                    self.changes.save_change(&record)?;
+                    self.save(&record).await?;
                     self.delete_branch(&record.id).await?;
                     return Ok(head);
                 }
@@ -359,7 +368,7 @@ impl GitForge for LocalGitForge {
         let mut record = self.record(&change.id)?;
         if record.state == LocalChangeState::Open {
             record.state = LocalChangeState::Closed;
-            self.changes.save_change(&record)?;
+            self.save(&record).await?;
             tracing::info!(change = %change.id, %reason, "closed change request");
         }
         self.delete_branch(&record.id).await

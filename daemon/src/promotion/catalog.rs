@@ -7,7 +7,7 @@ use std::{sync::Arc, time::Duration};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::ports::{ForgeError, GitForge, StateStore, StoreError};
+use super::ports::{ForgeError, GitForge, StateStore, StoreError, blocking};
 use super::{ConfigProblem, LoadedConfig, read_config_source};
 
 /// What the catalog serves.
@@ -79,7 +79,7 @@ impl EnvironmentCatalog {
     pub async fn refresh(
         &self,
         forge: &dyn GitForge,
-        store: &dyn StateStore,
+        store: &Arc<dyn StateStore>,
     ) -> Result<bool, RefreshError> {
         let revision = forge.base_revision().await?;
         if self.state.borrow().examined_revision.as_deref() == Some(revision.as_str()) {
@@ -88,7 +88,7 @@ impl EnvironmentCatalog {
         let source = read_config_source(forge, &revision).await?;
         match LoadedConfig::from_source(&source) {
             Ok(config) => {
-                store.save_config(&source)?;
+                blocking::write(store, move |store| store.save_config(&source)).await?;
                 tracing::info!(%revision, environments = config.environments.environments().len(), "configuration accepted");
                 self.state.send_replace(CatalogState {
                     current: Some(Arc::new(config)),
@@ -127,7 +127,7 @@ pub async fn publish_config_changes(
             revision,
             problems: state.problems,
         };
-        if let Err(error) = events.publish(kind) {
+        if let Err(error) = events.publish(kind).await {
             tracing::warn!(%error, "cannot record a configuration change");
         }
     }
@@ -148,8 +148,8 @@ pub async fn follow_base_branch(
             () = shutdown.cancelled() => return,
             _ = ticker.tick() => {}
         }
-        if let Err(error) = catalog.refresh(forge.as_ref(), store.as_ref()).await {
-            tracing::warn!(%error, forge = forge.describe(), "cannot read the deployment repository; retrying");
+        if let Err(error) = catalog.refresh(forge.as_ref(), &store).await {
+            tracing::warn!(%error, forge = forge.describe(), "cannot refresh the configuration from the deployment repository; retrying");
         }
     }
 }
@@ -184,8 +184,8 @@ mod tests {
         let forge = LocalGitForge::open_or_init(&dir.path().join("deploy.git"), changes)
             .await
             .expect("repo");
-        let store = MemoryStore::default();
-        let catalog = EnvironmentCatalog::from_store(&store);
+        let store: Arc<dyn StateStore> = Arc::new(MemoryStore::default());
+        let catalog = EnvironmentCatalog::from_store(store.as_ref());
         assert!(catalog.refresh(&forge, &store).await.expect("refresh"));
         let good = catalog
             .snapshot()

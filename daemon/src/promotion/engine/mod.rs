@@ -17,7 +17,7 @@ use super::{
     EnvironmentCatalog, EventKind, EventLog, LoadedConfig, PromotionError,
     model::{Promotion, PromotionKind, PromotionState},
     policy::{EffectiveRule, Policy},
-    ports::{ClusterStatus, GitForge, Registry, StateStore},
+    ports::{ClusterStatus, GitForge, Registry, StateStore, blocking},
 };
 
 /// A request to promote (or roll back) a package version into an environment.
@@ -110,13 +110,21 @@ impl Engine {
     }
 
     /// Saves a promotion, then publishes it to watchers.
-    fn persist(&self, promotion: &Promotion) -> Result<(), PromotionError> {
-        self.ports.store.save_promotion(promotion)?;
+    async fn persist(&self, promotion: &Promotion) -> Result<(), PromotionError> {
+        let record = promotion.clone();
+        blocking::write(&self.ports.store, move |store| {
+            store.save_promotion(&record)
+        })
+        .await?;
         self.ports
             .events
-            .publish(EventKind::Promotion(Box::new(promotion.clone())))?;
+            .publish(EventKind::Promotion(Box::new(promotion.clone())))
+            .await?;
         Ok(())
     }
+
+    // Reads (`get`, `list`, `find`, `open_promotions`) stay on the caller's thread: the
+    // store serves them from its cache and they never wait for a flush.
 
     /// Promotions not yet finished (for snapshots).
     pub fn open_promotions(&self) -> Result<Vec<Promotion>, PromotionError> {
@@ -229,7 +237,7 @@ impl Engine {
             });
         }
 
-        let number = self.ports.store.next_promotion_number()?;
+        let number = blocking::write(&self.ports.store, |s| s.next_promotion_number()).await?;
         let now = super::model::now();
         let mut promotion = Promotion {
             id: format!("p-{number}"),
@@ -254,12 +262,12 @@ impl Engine {
             transitions: Vec::new(),
         };
         promotion.enter(PromotionState::Requested, "accepted");
-        self.persist(&promotion)?;
+        self.persist(&promotion).await?;
         promotion.enter(
             PromotionState::Validated,
             format!("validated; digest pinned to {}", promotion.digest),
         );
-        self.persist(&promotion)?;
+        self.persist(&promotion).await?;
         for older in promotions.iter().filter(|p| {
             p.state.is_open()
                 && p.package == promotion.package
@@ -295,7 +303,7 @@ impl Engine {
         }
         older.superseded_by = Some(by.to_owned());
         older.enter(PromotionState::Superseded, format!("superseded by {by}"));
-        self.persist(&older)?;
+        self.persist(&older).await?;
         Ok(())
     }
 
