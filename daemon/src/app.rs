@@ -28,6 +28,19 @@ use crate::{
     store::SledStore,
 };
 
+/// How long shutdown waits for the background loops to stop. A store write they wait on
+/// gives up after `blocking::WRITE_DEADLINE`, but a stuck disk must never keep dkd from
+/// stopping: what has not stopped by then is abandoned, and named in the log.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// The background loops, in the order `run` starts them (their names for the log).
+const BACKGROUND_TASKS: [&str; 4] = [
+    "the base-branch follower",
+    "the configuration publisher",
+    "the reconcile loop",
+    "the cluster status feed",
+];
+
 /// How dkd was asked to run.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -116,7 +129,7 @@ pub async fn run(
         events: events.clone(),
     }));
 
-    let tasks = [
+    let tasks: [tokio::task::JoinHandle<()>; BACKGROUND_TASKS.len()] = [
         tokio::spawn(follow_base_branch(
             catalog.clone(),
             forge.clone(),
@@ -186,9 +199,17 @@ pub async fn run(
     })
     .await;
     stop.cancel();
-    for task in tasks {
-        if let Err(error) = task.await {
-            tracing::warn!(%error, "a background task ended abnormally");
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    for (name, mut task) in BACKGROUND_TASKS.into_iter().zip(tasks) {
+        match tokio::time::timeout_at(deadline, &mut task).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(%error, task = name, "a background task ended abnormally");
+            }
+            Err(_) => {
+                tracing::warn!(task = name, grace = ?SHUTDOWN_GRACE, "a background task did not stop in time; stopping without it");
+                task.abort();
+            }
         }
     }
     drop(store);
