@@ -31,6 +31,19 @@ use crate::{
 /// How long start-up waits for past promotions to be restored from the forge.
 const REBUILD_AT_START: Duration = Duration::from_secs(10);
 
+/// How long shutdown waits for the background loops to stop. A store write they wait on
+/// gives up after `blocking::WRITE_DEADLINE`, but a stuck disk must never keep dkd from
+/// stopping: what has not stopped by then is abandoned, and named in the log.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// The background loops, in the order `run` starts them (their names for the log).
+const BACKGROUND_TASKS: [&str; 4] = [
+    "the base-branch follower",
+    "the configuration publisher",
+    "the reconcile loop",
+    "the cluster status feed",
+];
+
 /// How dkd was asked to run.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -96,7 +109,7 @@ pub async fn run(
         store.as_ref(),
         forge.group_source(),
     ));
-    if let Err(error) = catalog.refresh(forge.as_ref(), store.as_ref()).await {
+    if let Err(error) = catalog.refresh(forge.as_ref(), &store).await {
         tracing::warn!(%error, "cannot read the deployment repository at start; serving the cached configuration");
     }
     let stop = CancellationToken::new();
@@ -137,7 +150,7 @@ pub async fn run(
         }
     }
 
-    let tasks = [
+    let tasks: [tokio::task::JoinHandle<()>; BACKGROUND_TASKS.len()] = [
         tokio::spawn(follow_base_branch(
             catalog.clone(),
             forge.clone(),
@@ -209,9 +222,17 @@ pub async fn run(
     })
     .await;
     stop.cancel();
-    for task in tasks {
-        if let Err(error) = task.await {
-            tracing::warn!(%error, "a background task ended abnormally");
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    for (name, mut task) in BACKGROUND_TASKS.into_iter().zip(tasks) {
+        match tokio::time::timeout_at(deadline, &mut task).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(%error, task = name, "a background task ended abnormally");
+            }
+            Err(_) => {
+                tracing::warn!(task = name, grace = ?SHUTDOWN_GRACE, "a background task did not stop in time; stopping without it");
+                task.abort();
+            }
         }
     }
     drop(store);

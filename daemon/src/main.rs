@@ -1,9 +1,13 @@
 //! The `dkd` binary: parses flags, sets up logging and signals, runs `dkd::app`.
 
-use std::{future::Future, path::PathBuf, process::ExitCode};
+use std::{future::Future, path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::Parser;
 use dkd::{app, home::DkHome};
+
+/// How long, once dkd stopped, the runtime waits for blocking work still running (a store
+/// write stuck on a full or hung disk) before the process exits anyway.
+const BLOCKING_WORK_GRACE: Duration = Duration::from_secs(2);
 
 /// The DataKit promotion daemon. Serves the DataKit gRPC API on DK_HOME/dkd.sock; `dk`
 /// starts it on demand, so running it by hand is rarely needed.
@@ -43,7 +47,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         None => DkHome::from_env()?,
     };
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async {
+    let ran = runtime.block_on(async {
         // Installed before anything else, so a signal that arrives the moment the socket
         // appears stops dkd cleanly instead of killing it with the default action.
         let shutdown = shutdown_signal()?;
@@ -56,7 +60,9 @@ fn run(args: Args) -> anyhow::Result<()> {
         )
         .await?;
         anyhow::Ok(())
-    })
+    });
+    runtime.shutdown_timeout(BLOCKING_WORK_GRACE);
+    ran
 }
 
 /// Registers SIGINT and SIGTERM handlers now and returns a future that resolves on the

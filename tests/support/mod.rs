@@ -55,10 +55,15 @@ pub struct TestHome {
 
 impl TestHome {
     pub fn new() -> Self {
+        Self::new_in(&std::env::temp_dir())
+    }
+
+    /// A home inside `parent` (e.g. on a filesystem of the test's choosing).
+    pub fn new_in(parent: &Path) -> Self {
         Self {
             dir: tempfile::Builder::new()
                 .prefix("dk-test-")
-                .tempdir()
+                .tempdir_in(parent)
                 .expect("tempdir"),
         }
     }
@@ -77,6 +82,11 @@ impl TestHome {
 
     /// `dk ARGS` on this home, without autostart unless `autostart`.
     pub fn dk_with(&self, args: &[&str], autostart: bool) -> Output {
+        self.dk_command(args, autostart).output().expect("run dk")
+    }
+
+    /// The command `dk_with` runs, for tests that run it their own way.
+    pub fn dk_command(&self, args: &[&str], autostart: bool) -> Command {
         let mut command = Command::new(binary("dk"));
         command
             .args(args)
@@ -88,7 +98,7 @@ impl TestHome {
         } else {
             command.env("DK_NO_AUTOSTART", "1");
         }
-        command.output().expect("run dk")
+        command
     }
 
     /// `dk ARGS` on this home (no autostart: a dkd must be running).

@@ -127,11 +127,16 @@ impl LocalTarget {
         for package in packages {
             let manifest_path = dir.join(format!("{}.yaml", package.package));
             let previous = self.read_status(environment, &package.package);
+            // The status is compared too: an apply cut short (a full disk) may have written
+            // the manifest but not its status, and must be finished on the next pass.
             let unchanged = fs::read_to_string(&manifest_path).ok().as_deref()
                 == Some(package.manifest.as_str())
-                && previous
-                    .as_ref()
-                    .is_some_and(|p| p.health == package.health.name());
+                && previous.as_ref().is_some_and(|p| {
+                    p.health == package.health.name()
+                        && p.version == package.version
+                        && p.digest == package.digest
+                        && p.promotion_id == package.promotion_id
+                });
             if unchanged {
                 continue;
             }
@@ -376,6 +381,28 @@ mod tests {
         );
         assert!(refused.is_err());
         assert!(!dir.path().join("escaped.yaml").exists());
+    }
+
+    #[tokio::test]
+    async fn an_apply_cut_short_after_the_manifest_is_finished_on_the_next_pass() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = LocalTarget::new(dir.path());
+        target
+            .apply("dev", "c1", &[package("a", "v1", HealthState::Healthy)])
+            .expect("apply");
+        let newer = package("a", "v2", HealthState::Healthy);
+        // The disk filled up right after the manifest was written.
+        std::fs::write(dir.path().join("dev").join("a.yaml"), &newer.manifest).expect("write");
+        target.apply("dev", "c2", &[newer]).expect("apply again");
+        let status = target
+            .package_status("dev", "a")
+            .await
+            .expect("status")
+            .expect("deployed");
+        assert_eq!(
+            (status.version.as_str(), status.revision.as_str()),
+            ("v2", "c2")
+        );
     }
 
     #[tokio::test]

@@ -46,11 +46,7 @@ impl LocalSync {
         loop {
             // Examine a new base revision right away rather than at the catalog's next
             // poll, so an accepted merge is applied within one interval.
-            if let Err(error) = self
-                .catalog
-                .refresh(self.forge.as_ref(), self.store.as_ref())
-                .await
-            {
+            if let Err(error) = self.catalog.refresh(self.forge.as_ref(), &self.store).await {
                 tracing::warn!(%error, "cannot read the base branch to sync; retrying");
             }
             if let Some(config) = self.catalog.snapshot().current
@@ -113,8 +109,16 @@ impl LocalSync {
             }
             let unavailable =
                 |error: &dyn std::fmt::Display| ForgeError::Unavailable(error.to_string());
-            self.target
-                .apply(&environment.name, revision, &packages)
+            // Applying writes and syncs files under DK_HOME: on the blocking pool. A full
+            // disk fails it (and is retried on the next pass); it never blocks a worker.
+            let (target, name, at) = (
+                self.target.clone(),
+                environment.name.clone(),
+                revision.to_owned(),
+            );
+            tokio::task::spawn_blocking(move || target.apply(&name, &at, &packages))
+                .await
+                .map_err(|e| unavailable(&e))?
                 .map_err(|e| unavailable(&e))?;
             let applied = self
                 .target
@@ -123,6 +127,7 @@ impl LocalSync {
                 .map_err(|e| unavailable(&e))?;
             self.board
                 .observe(&environment.name, applied)
+                .await
                 .map_err(|e| unavailable(&e))?;
         }
         Ok(())

@@ -21,6 +21,7 @@ use crate::promotion::{
     ports::{
         ChangeProposal, ChangeRequestStore, ChangeState, ChangeStatus, FileVersion, ForgeError,
         GitForge, GroupSource, LocalChange, LocalChangeState, RecordedPromotion, TreeFile,
+        blocking,
     },
 };
 
@@ -72,8 +73,16 @@ impl LocalGitForge {
         &self.git
     }
 
-    /// The record of change request `id`; rebuilt from its branch (and saved) when dkd's
-    /// state database lost it.
+    /// Saves `change` durably, off the async workers.
+    async fn save(&self, change: &LocalChange) -> Result<(), ForgeError> {
+        let record = change.clone();
+        blocking::write(&self.changes, move |changes| changes.save_change(&record)).await?;
+        Ok(())
+    }
+
+    /// A change request's record (reads stay on the caller's thread: the store serves them
+    /// from its cache and they never wait for a flush); rebuilt from its branch, and saved,
+    /// when dkd's state database lost it.
     async fn record(&self, id: &str) -> Result<LocalChange, ForgeError> {
         if let Some(record) = self.changes.load_change(id)? {
             return Ok(record);
@@ -91,7 +100,7 @@ impl LocalGitForge {
             )];
         }
         tracing::warn!(change = %id, "change request rebuilt from the deployment repository; approvals given before it was lost must be given again");
-        self.changes.save_change(&rebuilt)?;
+        self.save(&rebuilt).await?;
         Ok(rebuilt)
     }
 
@@ -278,7 +287,7 @@ impl GitForge for LocalGitForge {
             checks: vec![check],
             created_at: crate::promotion::now(),
         };
-        self.changes.save_change(&change)?;
+        self.save(&change).await?;
         Ok(change_ref)
     }
 
@@ -308,7 +317,7 @@ impl GitForge for LocalGitForge {
                 user: user.to_owned(),
                 at: crate::promotion::now(),
             });
-            self.changes.save_change(&record)?;
+            self.save(&record).await?;
         }
         Ok(())
     }
@@ -344,7 +353,7 @@ impl GitForge for LocalGitForge {
                 let failed = check.outcome == CheckOutcome::Failure;
                 let reason = check.description.clone();
                 record.checks = vec![check];
-                self.changes.save_change(&record)?;
+                self.save(&record).await?;
                 if failed {
                     return Err(ForgeError::NotMergeable {
                         id: change.id.clone(),
@@ -357,7 +366,7 @@ impl GitForge for LocalGitForge {
                     record.state = LocalChangeState::Merged {
                         commit: head.clone(),
                     };
-                    self.changes.save_change(&record)?;
+                    self.save(&record).await?;
                     self.delete_branch(&record.id).await?;
                     return Ok(head);
                 }
@@ -377,7 +386,7 @@ impl GitForge for LocalGitForge {
         let mut record = self.record(&change.id).await?;
         if record.state == LocalChangeState::Open {
             record.state = LocalChangeState::Closed;
-            self.changes.save_change(&record)?;
+            self.save(&record).await?;
             tracing::info!(change = %change.id, %reason, "closed change request");
         }
         self.delete_branch(&record.id).await

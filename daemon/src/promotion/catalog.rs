@@ -8,7 +8,7 @@ use std::{sync::Arc, time::Duration};
 use tokio::sync::{Mutex, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::ports::{ForgeError, GitForge, GroupSource, StateStore, StoreError};
+use super::ports::{ForgeError, GitForge, GroupSource, StateStore, StoreError, blocking};
 use super::{ConfigProblem, DeployedManifests, LoadedConfig, read_config_source};
 
 /// What the catalog serves.
@@ -86,7 +86,7 @@ impl EnvironmentCatalog {
     pub async fn refresh(
         &self,
         forge: &dyn GitForge,
-        store: &dyn StateStore,
+        store: &Arc<dyn StateStore>,
     ) -> Result<bool, RefreshError> {
         let mut manifests = self.manifests.lock().await;
         let revision = forge.base_revision().await?;
@@ -109,7 +109,7 @@ impl EnvironmentCatalog {
         };
         match validated {
             Ok(config) => {
-                store.save_config(&source)?;
+                blocking::write(store, move |store| store.save_config(&source)).await?;
                 tracing::info!(%revision, environments = config.environments.environments().len(), "configuration accepted");
                 self.state.send_replace(CatalogState {
                     current: Some(Arc::new(config)),
@@ -148,7 +148,7 @@ pub async fn publish_config_changes(
             revision,
             problems: state.problems,
         };
-        if let Err(error) = events.publish(kind) {
+        if let Err(error) = events.publish(kind).await {
             tracing::warn!(%error, "cannot record a configuration change");
         }
     }
@@ -169,8 +169,8 @@ pub async fn follow_base_branch(
             () = shutdown.cancelled() => return,
             _ = ticker.tick() => {}
         }
-        if let Err(error) = catalog.refresh(forge.as_ref(), store.as_ref()).await {
-            tracing::warn!(%error, forge = forge.describe(), "cannot read the deployment repository; retrying");
+        if let Err(error) = catalog.refresh(forge.as_ref(), &store).await {
+            tracing::warn!(%error, forge = forge.describe(), "cannot refresh the configuration from the deployment repository; retrying");
         }
     }
 }
@@ -217,8 +217,8 @@ mod tests {
         let forge = LocalGitForge::open_or_init(&dir.path().join("deploy.git"), changes)
             .await
             .expect("repo");
-        let store = MemoryStore::default();
-        let catalog = EnvironmentCatalog::from_store(&store, GroupSource::TeamsFile);
+        let store: Arc<dyn StateStore> = Arc::new(MemoryStore::default());
+        let catalog = EnvironmentCatalog::from_store(store.as_ref(), GroupSource::TeamsFile);
         let good = format!("sha256:{}", "a".repeat(64));
         let file = "environments/dev/my-package.yaml";
         push(&forge, file, &deployed("my-package", &good)).await;
@@ -250,7 +250,7 @@ mod tests {
         .await;
         catalog.refresh(&forge, &store).await.expect("refresh");
         assert_eq!(catalog.snapshot().problems.len(), 1, "still refused");
-        let restarted = EnvironmentCatalog::from_store(&store, GroupSource::TeamsFile);
+        let restarted = EnvironmentCatalog::from_store(store.as_ref(), GroupSource::TeamsFile);
         push(
             &forge,
             "environments/dev/third.yaml",
@@ -279,8 +279,8 @@ mod tests {
         let forge = LocalGitForge::open_or_init(&dir.path().join("deploy.git"), changes)
             .await
             .expect("repo");
-        let store = MemoryStore::default();
-        let catalog = EnvironmentCatalog::from_store(&store, GroupSource::TeamsFile);
+        let store: Arc<dyn StateStore> = Arc::new(MemoryStore::default());
+        let catalog = EnvironmentCatalog::from_store(store.as_ref(), GroupSource::TeamsFile);
         let digest = format!("sha256:{}", "a".repeat(64));
         let file = "environments/dev/my-package.yaml";
         push(&forge, file, &deployed("my-package", &digest)).await;
@@ -309,8 +309,8 @@ mod tests {
         let forge = LocalGitForge::open_or_init(&dir.path().join("deploy.git"), changes)
             .await
             .expect("repo");
-        let store = MemoryStore::default();
-        let catalog = EnvironmentCatalog::from_store(&store, GroupSource::TeamsFile);
+        let store: Arc<dyn StateStore> = Arc::new(MemoryStore::default());
+        let catalog = EnvironmentCatalog::from_store(store.as_ref(), GroupSource::TeamsFile);
         assert!(catalog.refresh(&forge, &store).await.expect("refresh"));
         let good = catalog
             .snapshot()

@@ -54,7 +54,7 @@ impl ClusterFeed {
                 return;
             }
         };
-        if let Err(error) = self.board.observe(environment, statuses) {
+        if let Err(error) = self.board.observe(environment, statuses).await {
             tracing::warn!(%error, environment, "cannot record the cluster status");
         }
     }

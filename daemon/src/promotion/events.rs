@@ -2,15 +2,15 @@
 //! configuration — numbered, written to the state store first and then published live.
 //! A reader that falls behind re-reads the store; nothing is dropped silently.
 
-use std::{
-    sync::{Arc, Mutex},
-    time::SystemTime,
-};
+use std::{sync::Arc, time::SystemTime};
 
-use tokio::sync::broadcast;
+use tokio::sync::{Mutex, broadcast};
 
 use super::{ConfigProblem, Promotion, PromotionError};
-use crate::promotion::ports::{PackageSync, StateStore};
+use crate::promotion::ports::{
+    PackageSync, StateStore,
+    blocking::{self, WRITE_DEADLINE},
+};
 
 /// How many events the live channel buffers for a subscriber before it lags (and then
 /// catches up from the store).
@@ -91,8 +91,9 @@ pub struct EventLog {
     live: broadcast::Sender<Arc<Event>>,
     /// Events kept in the store; older ones are pruned.
     retention: u64,
-    /// Appends are numbered and published in one order.
-    append: Mutex<()>,
+    /// Appends are numbered and published in one order: held from before an append until
+    /// its event is sent live, even when the append outlives its caller's deadline.
+    append: Arc<Mutex<()>>,
 }
 
 impl std::fmt::Debug for EventLog {
@@ -109,22 +110,24 @@ impl EventLog {
             store,
             live: broadcast::Sender::new(LIVE_BUFFER),
             retention: retention.max(1),
-            append: Mutex::new(()),
+            append: Arc::new(Mutex::new(())),
         }
     }
 
-    /// Persists `kind` as the next event, then publishes it.
-    pub fn publish(&self, kind: EventKind) -> Result<Arc<Event>, PromotionError> {
-        let _ordered = self
-            .append
-            .lock()
-            .map_err(|_| PromotionError::Unavailable("event log poisoned".into()))?;
-        let event = self
-            .store
-            .append_event(kind, super::now(), self.retention)?;
-        let event = Arc::new(event);
-        // No live subscriber is fine: the event is in the store.
-        let _ = self.live.send(event.clone());
+    /// Persists `kind` as the next event, then publishes it (both on the blocking pool).
+    pub async fn publish(&self, kind: EventKind) -> Result<Arc<Event>, PromotionError> {
+        let ordered = tokio::time::timeout(WRITE_DEADLINE, self.append.clone().lock_owned())
+            .await
+            .map_err(|_| blocking::stalled(self.store.as_ref()))?;
+        let (live, retention, at) = (self.live.clone(), self.retention, super::now());
+        let event = blocking::write(&self.store, move |store| {
+            let event = Arc::new(store.append_event(kind, at, retention)?);
+            // No live subscriber is fine: the event is in the store.
+            let _ = live.send(event.clone());
+            drop(ordered);
+            Ok(event)
+        })
+        .await?;
         Ok(event)
     }
 
@@ -132,6 +135,9 @@ impl EventLog {
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.live.subscribe()
     }
+
+    // Reads stay on the caller's thread: they touch no disk unless the page is not cached,
+    // and they never wait for a flush.
 
     /// The newest sequence number (0 before the first event).
     pub fn last_sequence(&self) -> Result<u64, PromotionError> {
@@ -162,5 +168,37 @@ impl EventLog {
             .store
             .events_after(sequence, limit)
             .map_err(PromotionError::from)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_publishes_go_live_in_the_order_they_were_numbered() {
+        let log = Arc::new(EventLog::new(Arc::new(MemoryStore::default()), 1000));
+        let mut live = log.subscribe();
+        let publishers: Vec<_> = (0..50)
+            .map(|i| {
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let kind = EventKind::Config {
+                        revision: format!("r{i}"),
+                        problems: Vec::new(),
+                    };
+                    log.publish(kind).await
+                })
+            })
+            .collect();
+        for publisher in publishers {
+            publisher.await.expect("joined").expect("published");
+        }
+        let mut sequences = Vec::new();
+        while let Ok(event) = live.try_recv() {
+            sequences.push(event.sequence);
+        }
+        assert_eq!(sequences, (1..=50).collect::<Vec<u64>>());
     }
 }

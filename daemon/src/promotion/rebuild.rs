@@ -4,7 +4,10 @@
 //! leaves no open one behind, and never lets a new promotion reuse an id the repository
 //! already knows.
 
-use std::collections::{BTreeMap, HashSet};
+use std::{
+    collections::{BTreeMap, HashSet},
+    sync::Arc,
+};
 
 use datakit::manifest::{
     ANNOTATION_PROMOTED_BY, ANNOTATION_ROLLBACK, ANNOTATION_ROLLBACK_FROM, parse_deployed_package,
@@ -13,7 +16,7 @@ use datakit::manifest::{
 use super::{
     PromotionError,
     model::{Promotion, PromotionKind, PromotionState, Transition},
-    ports::{GitForge, RecordedPromotion, RecordedState, StateStore},
+    ports::{GitForge, RecordedPromotion, RecordedState, StateStore, blocking},
 };
 
 /// What a rebuild found.
@@ -33,7 +36,7 @@ pub fn promotion_number(id: &str) -> Option<u64> {
 /// Restores every recorded promotion the store lacks, and raises the store's promotion
 /// counter above every id the repository, the forge or the store knows.
 pub async fn rebuild_from_forge(
-    store: &dyn StateStore,
+    store: &Arc<dyn StateStore>,
     forge: &dyn GitForge,
 ) -> Result<Rebuilt, PromotionError> {
     let recorded = forge.recorded_promotions().await?;
@@ -45,7 +48,6 @@ pub async fn rebuild_from_forge(
         .filter_map(promotion_number)
         .max()
         .unwrap_or(0);
-    store.raise_promotion_counter(highest)?;
 
     let known: HashSet<&str> = stored.iter().map(|p| p.id.as_str()).collect();
     // For each manifest, the merges that wrote it, in order: the one after a merge
@@ -57,6 +59,7 @@ pub async fn rebuild_from_forge(
         }
     }
     let mut rebuilt = Rebuilt::default();
+    let mut restored = Vec::new();
     for record in &recorded {
         if known.contains(record.promotion_id.as_str()) {
             continue;
@@ -66,10 +69,7 @@ pub async fn rebuild_from_forge(
             .map(Vec::as_slice)
             .unwrap_or_default();
         match restore(record, merges) {
-            Some(promotion) => {
-                store.save_promotion(&promotion)?;
-                rebuilt.restored += 1;
-            }
+            Some(promotion) => restored.push(promotion),
             None => {
                 tracing::warn!(promotion_id = %record.promotion_id, file = %record.path,
                     "cannot restore a recorded promotion: its manifest does not parse");
@@ -77,6 +77,15 @@ pub async fn rebuild_from_forge(
             }
         }
     }
+    rebuilt.restored = restored.len();
+    // One trip to the blocking pool for all of it: the counter first, then the records.
+    blocking::write(store, move |store| {
+        store.raise_promotion_counter(highest)?;
+        restored
+            .iter()
+            .try_for_each(|promotion| store.save_promotion(promotion))
+    })
+    .await?;
     Ok(rebuilt)
 }
 

@@ -8,7 +8,7 @@ use std::{
 };
 
 use super::{EventKind, EventLog, PromotionError};
-use crate::promotion::ports::{PackageSync, StateStore};
+use crate::promotion::ports::{PackageSync, StateStore, blocking};
 
 type Key = (String, String);
 
@@ -47,7 +47,7 @@ impl StatusBoard {
 
     /// Records what `environment` runs now (its whole content): changed statuses are saved
     /// and published; packages no longer there are removed. Returns how many changed.
-    pub fn observe(
+    pub async fn observe(
         &self,
         environment: &str,
         current: Vec<PackageSync>,
@@ -57,15 +57,18 @@ impl StatusBoard {
         for status in &current {
             let before = known.iter().find(|k| k.package == status.package);
             if before != Some(status) {
-                self.store.save_status(status)?;
+                let saved = status.clone();
+                blocking::write(&self.store, move |store| store.save_status(&saved)).await?;
                 self.write()?.insert(
                     (environment.to_owned(), status.package.clone()),
                     status.clone(),
                 );
-                self.events.publish(EventKind::Status {
-                    status: status.clone(),
-                    deployed: true,
-                })?;
+                self.events
+                    .publish(EventKind::Status {
+                        status: status.clone(),
+                        deployed: true,
+                    })
+                    .await?;
                 changed += 1;
             }
         }
@@ -73,13 +76,19 @@ impl StatusBoard {
             .into_iter()
             .filter(|k| !current.iter().any(|c| c.package == k.package))
         {
-            self.store.delete_status(environment, &gone.package)?;
+            let (env, package) = (environment.to_owned(), gone.package.clone());
+            blocking::write(&self.store, move |store| {
+                store.delete_status(&env, &package)
+            })
+            .await?;
             self.write()?
                 .remove(&(environment.to_owned(), gone.package.clone()));
-            self.events.publish(EventKind::Status {
-                status: gone,
-                deployed: false,
-            })?;
+            self.events
+                .publish(EventKind::Status {
+                    status: gone,
+                    deployed: false,
+                })
+                .await?;
             changed += 1;
         }
         Ok(changed)
@@ -164,26 +173,29 @@ mod tests {
         }
     }
 
-    #[test]
-    fn only_changes_are_saved_and_published_and_removals_are_too() {
+    #[tokio::test]
+    async fn only_changes_are_saved_and_published_and_removals_are_too() {
         let store: Arc<dyn StateStore> = Arc::new(MemoryStore::default());
         let events = Arc::new(EventLog::new(store.clone(), 100));
         let board = StatusBoard::load(store.clone(), events.clone()).expect("load");
         assert_eq!(
             board
                 .observe("dev", vec![status("a", "v1"), status("b", "v1")])
+                .await
                 .expect("observe"),
             2
         );
         assert_eq!(
             board
                 .observe("dev", vec![status("a", "v1"), status("b", "v1")])
+                .await
                 .expect("observe"),
             0
         );
         assert_eq!(
             board
                 .observe("dev", vec![status("a", "v2")])
+                .await
                 .expect("observe"),
             2,
             "a changed, b removed"

@@ -8,7 +8,7 @@ use std::{
 
 use crate::promotion::{
     ConfigSource, Event, EventKind, Promotion,
-    ports::{ChangeRequestStore, LocalChange, PackageSync, StateStore, StoreError},
+    ports::{ChangeRequestStore, LocalChange, PackageSync, StateStore, StoreError, StoreLocation},
 };
 
 #[derive(Debug, Default)]
@@ -33,6 +33,12 @@ impl MemoryStore {
         self.contents
             .lock()
             .map_err(|_| StoreError::Database("memory store poisoned".into()))
+    }
+}
+
+impl StoreLocation for MemoryStore {
+    fn location(&self) -> String {
+        "memory".into()
     }
 }
 

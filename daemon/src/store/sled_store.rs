@@ -1,6 +1,7 @@
 //! The `StateStore` on sled. A database that cannot be opened, or that carries another
 //! schema version, is moved aside (never deleted) and a fresh one is created: everything
-//! cached in it is rebuilt from the deployment repository.
+//! cached in it is rebuilt from the deployment repository. Writes are refused while the
+//! disk is nearly full, so sled never meets ENOSPC.
 
 use std::{
     path::{Path, PathBuf},
@@ -15,16 +16,25 @@ use super::records::{
 };
 use crate::promotion::{
     ConfigSource, Event, EventKind, Promotion,
-    ports::{ChangeRequestStore, LocalChange, PackageSync, StateStore, StoreError},
+    ports::{ChangeRequestStore, LocalChange, PackageSync, StateStore, StoreError, StoreLocation},
 };
 
 const SCHEMA_KEY: &[u8] = b"schema";
 const CONFIG_KEY: &[u8] = b"config";
 const PROMOTION_COUNTER_KEY: &[u8] = b"promotion-counter";
 
+/// Free space every write leaves on the database's disk. sled 0.34 can wedge itself after
+/// an I/O error in its log (ENOSPC included: later flushes hang until a restart, even once
+/// space returns), so a write is refused before it starts while less than this is free.
+/// 8 MiB holds several of sled's 512 KiB log segments and the segment rewrites its
+/// background cleaner may do.
+const FREE_SPACE_RESERVE: u64 = 8 * 1024 * 1024;
+
 /// dkd's state in a sled database.
 #[derive(Debug, Clone)]
 pub struct SledStore {
+    /// The database folder (named in errors; its disk is the one the guard watches).
+    path: PathBuf,
     db: sled::Db,
     meta: sled::Tree,
     /// Promotion records, keyed by their creation sequence (big-endian) so they list in order.
@@ -177,6 +187,7 @@ impl SledStore {
             }
         }
         Ok(Self {
+            path: path.to_owned(),
             promotions: tree("promotions")?,
             promotion_ids: tree("promotion-ids")?,
             changes: tree("changes")?,
@@ -191,6 +202,31 @@ impl SledStore {
     /// Makes every write so far durable.
     fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map(drop).map_err(database_error)
+    }
+
+    /// Refuses a write while the database's disk has less than `FREE_SPACE_RESERVE` free.
+    fn ensure_room(&self) -> Result<(), StoreError> {
+        let stats = rustix::fs::statvfs(&self.path).map_err(|error| {
+            StoreError::Database(format!(
+                "cannot tell the free space of {}: {error}",
+                self.path.display()
+            ))
+        })?;
+        let available = stats.f_bavail.saturating_mul(stats.f_frsize);
+        if available < FREE_SPACE_RESERVE {
+            return Err(StoreError::DiskFull {
+                path: self.location(),
+                available,
+                reserve: FREE_SPACE_RESERVE,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl StoreLocation for SledStore {
+    fn location(&self) -> String {
+        self.path.display().to_string()
     }
 }
 
@@ -219,6 +255,7 @@ impl StateStore for SledStore {
     }
 
     fn save_config(&self, source: &ConfigSource) -> Result<(), StoreError> {
+        self.ensure_room()?;
         self.meta
             .insert(CONFIG_KEY, encode(&ConfigRecord::from(source))?)
             .map_err(database_error)?;
@@ -226,6 +263,7 @@ impl StateStore for SledStore {
     }
 
     fn next_promotion_number(&self) -> Result<u64, StoreError> {
+        self.ensure_room()?;
         let next = self
             .meta
             .update_and_fetch(PROMOTION_COUNTER_KEY, |old| {
@@ -258,6 +296,7 @@ impl StateStore for SledStore {
     }
 
     fn save_promotion(&self, promotion: &Promotion) -> Result<(), StoreError> {
+        self.ensure_room()?;
         let bytes = encode(&PromotionRecord::from(promotion))?;
         let key = match self
             .promotion_ids
@@ -312,6 +351,7 @@ impl StateStore for SledStore {
     }
 
     fn save_status(&self, status: &PackageSync) -> Result<(), StoreError> {
+        self.ensure_room()?;
         let key = status_key(&status.environment, &status.package);
         self.statuses
             .insert(key.as_bytes(), encode(&StatusRecord::from(status))?)
@@ -320,6 +360,7 @@ impl StateStore for SledStore {
     }
 
     fn delete_status(&self, environment: &str, package: &str) -> Result<(), StoreError> {
+        self.ensure_room()?;
         self.statuses
             .remove(status_key(environment, package).as_bytes())
             .map_err(database_error)?;
@@ -344,6 +385,7 @@ impl StateStore for SledStore {
         at: SystemTime,
         retention: u64,
     ) -> Result<Event, StoreError> {
+        self.ensure_room()?;
         let last = match self.events.last().map_err(database_error)? {
             Some((key, _)) => sequence_of(&key)?,
             None => 0,
@@ -432,6 +474,7 @@ impl ChangeRequestStore for SledStore {
     }
 
     fn save_change(&self, change: &LocalChange) -> Result<(), StoreError> {
+        self.ensure_room()?;
         self.changes
             .insert(
                 change.id.as_bytes(),

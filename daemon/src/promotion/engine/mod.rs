@@ -18,7 +18,7 @@ use super::{
     EnvironmentCatalog, EventKind, EventLog, LoadedConfig, PromotionError,
     model::{Promotion, PromotionKind, PromotionState},
     policy::{EffectiveRule, Policy},
-    ports::{ClusterStatus, GitForge, Registry, StateStore},
+    ports::{ClusterStatus, GitForge, Registry, StateStore, blocking},
     rebuild_from_forge,
 };
 
@@ -116,8 +116,7 @@ impl Engine {
     /// Restores every promotion the forge records and the store lacks, and raises the id
     /// counter above every id the forge knows; then ids may be handed out.
     pub async fn rebuild_records(&self) -> Result<(), PromotionError> {
-        let rebuilt =
-            rebuild_from_forge(self.ports.store.as_ref(), self.ports.forge.as_ref()).await?;
+        let rebuilt = rebuild_from_forge(&self.ports.store, self.ports.forge.as_ref()).await?;
         if rebuilt.restored > 0 {
             let notice = format!(
                 "restored {} promotion(s) from the deployment repository that dkd's state database did not have",
@@ -177,13 +176,21 @@ impl Engine {
     }
 
     /// Saves a promotion, then publishes it to watchers.
-    fn persist(&self, promotion: &Promotion) -> Result<(), PromotionError> {
-        self.ports.store.save_promotion(promotion)?;
+    async fn persist(&self, promotion: &Promotion) -> Result<(), PromotionError> {
+        let record = promotion.clone();
+        blocking::write(&self.ports.store, move |store| {
+            store.save_promotion(&record)
+        })
+        .await?;
         self.ports
             .events
-            .publish(EventKind::Promotion(Box::new(promotion.clone())))?;
+            .publish(EventKind::Promotion(Box::new(promotion.clone())))
+            .await?;
         Ok(())
     }
+
+    // Reads (`get`, `list`, `find`, `open_promotions`) stay on the caller's thread: the
+    // store serves them from its cache and they never wait for a flush.
 
     /// Promotions not yet finished (for snapshots).
     pub fn open_promotions(&self) -> Result<Vec<Promotion>, PromotionError> {
@@ -297,7 +304,7 @@ impl Engine {
         }
 
         self.await_records().await?;
-        let number = self.ports.store.next_promotion_number()?;
+        let number = blocking::write(&self.ports.store, |s| s.next_promotion_number()).await?;
         let now = super::model::now();
         let mut promotion = Promotion {
             id: format!("p-{number}"),
@@ -322,12 +329,12 @@ impl Engine {
             transitions: Vec::new(),
         };
         promotion.enter(PromotionState::Requested, "accepted");
-        self.persist(&promotion)?;
+        self.persist(&promotion).await?;
         promotion.enter(
             PromotionState::Validated,
             format!("validated; digest pinned to {}", promotion.digest),
         );
-        self.persist(&promotion)?;
+        self.persist(&promotion).await?;
         for older in promotions.iter().filter(|p| {
             p.state.is_open()
                 && p.package == promotion.package
@@ -364,7 +371,7 @@ impl Engine {
         }
         older.superseded_by = Some(by.to_owned());
         older.enter(PromotionState::Superseded, format!("superseded by {by}"));
-        self.persist(&older)?;
+        self.persist(&older).await?;
         Ok(())
     }
 

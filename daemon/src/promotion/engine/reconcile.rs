@@ -78,7 +78,7 @@ impl Engine {
             && let Err(error) = self.propose(promotion).await
         {
             tracing::warn!(promotion_id = %id, %error, "cannot open the change request yet; will retry");
-            self.show_waiting(id, &error)?;
+            self.show_waiting(id, &error).await?;
         }
         self.get(id)
     }
@@ -98,7 +98,7 @@ impl Engine {
                 Ok(Step::Moved) => continue,
                 Ok(Step::Wait) => return Ok(()),
                 Err(error) => {
-                    self.show_waiting(id, &error)?;
+                    self.show_waiting(id, &error).await?;
                     return Err(error);
                 }
             }
@@ -109,26 +109,30 @@ impl Engine {
     /// A step failed on something outside (forge down or rate limiting, registry,
     /// cluster): the promotion keeps its state and says why it waits; it is retried on the
     /// next pass, never failed for it.
-    fn show_waiting(&self, id: &str, error: &PromotionError) -> Result<(), PromotionError> {
+    async fn show_waiting(&self, id: &str, error: &PromotionError) -> Result<(), PromotionError> {
         let mut promotion = self.get(id)?;
         let reason = error.to_string();
         if promotion.state.is_terminal() || promotion.message.contains(&reason) {
             return Ok(());
         }
         promotion.message = format!("waiting to retry: {reason}");
-        self.persist(&promotion)
+        self.persist(&promotion).await
     }
 
-    fn save(&self, promotion: &Promotion) -> Result<Step, PromotionError> {
-        self.persist(promotion)?;
+    async fn save(&self, promotion: &Promotion) -> Result<Step, PromotionError> {
+        self.persist(promotion).await?;
         tracing::info!(state = promotion.state.name(), message = %promotion.message, "promotion moved");
         Ok(Step::Moved)
     }
 
     /// Saves `promotion` only if what it shows changed (message, approvals, checks).
-    fn refresh(&self, before: &Promotion, promotion: &Promotion) -> Result<Step, PromotionError> {
+    async fn refresh(
+        &self,
+        before: &Promotion,
+        promotion: &Promotion,
+    ) -> Result<Step, PromotionError> {
         if before != promotion {
-            self.persist(promotion)?;
+            self.persist(promotion).await?;
         }
         Ok(Step::Wait)
     }
@@ -141,7 +145,7 @@ impl Engine {
                     PromotionState::Rejected,
                     "interrupted before validation finished: promote again",
                 );
-                self.save(&promotion)
+                self.save(&promotion).await
             }
             PromotionState::Validated => self.propose(promotion).await,
             PromotionState::ChangeProposed => self.await_approval(promotion).await,
@@ -151,7 +155,7 @@ impl Engine {
                     PromotionState::Syncing,
                     "waiting for the environment to apply the merge",
                 );
-                self.save(&promotion)
+                self.save(&promotion).await
             }
             PromotionState::Syncing => self.await_sync(promotion).await,
             PromotionState::Healthy
@@ -168,7 +172,7 @@ impl Engine {
                 PromotionState::Rejected,
                 format!("environment {} was removed", promotion.environment),
             );
-            return self.save(&promotion);
+            return self.save(&promotion).await;
         };
         let policy = EffectiveRule::for_promotion(environment, promotion.kind).description;
         let proposal = change::proposal(&promotion, environment, &policy);
@@ -178,7 +182,7 @@ impl Engine {
             PromotionState::ChangeProposed,
             "change request opened; running checks",
         );
-        self.save(&promotion)
+        self.save(&promotion).await
     }
 
     async fn await_approval(&self, mut promotion: Promotion) -> Result<Step, PromotionError> {
@@ -188,19 +192,19 @@ impl Engine {
                 PromotionState::Validated,
                 "change request missing; proposing again",
             );
-            return self.save(&promotion);
+            return self.save(&promotion).await;
         };
         let status = self.ports.forge.change_status(&change).await?;
         promotion.approvals = status.approvals;
         promotion.checks = status.checks;
         match status.state {
-            ChangeState::Merged { commit } => return self.merged(promotion, commit),
+            ChangeState::Merged { commit } => return self.merged(promotion, commit).await,
             ChangeState::Closed => {
                 promotion.enter(
                     PromotionState::Rejected,
                     "the change request was closed without merging",
                 );
-                return self.save(&promotion);
+                return self.save(&promotion).await;
             }
             ChangeState::Open => {}
         }
@@ -212,7 +216,7 @@ impl Engine {
             let reason = format!("check {:?} failed: {}", failed.name, failed.description);
             self.ports.forge.close(&change, &reason).await?;
             promotion.enter(PromotionState::Rejected, reason);
-            return self.save(&promotion);
+            return self.save(&promotion).await;
         }
         if promotion
             .checks
@@ -220,11 +224,11 @@ impl Engine {
             .any(|c| c.outcome == CheckOutcome::Pending)
         {
             promotion.message = "waiting for checks".into();
-            return self.refresh(&before, &promotion);
+            return self.refresh(&before, &promotion).await;
         }
         let config = self.config()?;
         let Some(environment) = config.environments.get(&promotion.environment) else {
-            return self.refresh(&before, &promotion);
+            return self.refresh(&before, &promotion).await;
         };
         let rule = EffectiveRule::for_promotion(environment, promotion.kind);
         let forge_teams = self.refresh_forge_teams().await?;
@@ -239,7 +243,7 @@ impl Engine {
                 PromotionState::Approved,
                 format!("{} met; merging", rule.description),
             );
-            return self.save(&promotion);
+            return self.save(&promotion).await;
         }
         promotion.message = if forge_teams.is_some() {
             format!(
@@ -252,42 +256,46 @@ impl Engine {
                 evaluation.needed, promotion.id
             )
         };
-        self.refresh(&before, &promotion)
+        self.refresh(&before, &promotion).await
     }
 
     async fn merge(&self, mut promotion: Promotion) -> Result<Step, PromotionError> {
         if let Some(commit) = self.ports.forge.find_landed(&promotion.id).await? {
-            return self.merged(promotion, commit);
+            return self.merged(promotion, commit).await;
         }
         let Some(change) = promotion.change.clone() else {
             promotion.enter(
                 PromotionState::Validated,
                 "change request missing; proposing again",
             );
-            return self.save(&promotion);
+            return self.save(&promotion).await;
         };
         match self.ports.forge.merge(&change).await {
-            Ok(commit) => self.merged(promotion, commit),
+            Ok(commit) => self.merged(promotion, commit).await,
             Err(ForgeError::NotMergeable { reason, .. }) => {
                 if let Err(error) = self.ports.forge.close(&change, &reason).await {
                     tracing::warn!(%error, "cannot close the unmergeable change request");
                 }
                 promotion.enter(PromotionState::Rejected, format!("cannot merge: {reason}"));
-                self.save(&promotion)
+                self.save(&promotion).await
             }
             Err(error) => {
                 promotion.message = format!("merge will be retried: {error}");
-                self.persist(&promotion)?;
+                self.persist(&promotion).await?;
                 Err(error.into())
             }
         }
     }
 
-    fn merged(&self, mut promotion: Promotion, commit: String) -> Result<Step, PromotionError> {
+    async fn merged(
+        &self,
+        mut promotion: Promotion,
+        commit: String,
+    ) -> Result<Step, PromotionError> {
         let short = commit.get(..12).unwrap_or(&commit).to_owned();
         promotion.merge_commit = Some(commit);
         promotion.enter(PromotionState::Merged, format!("merged as {short}"));
-        self.save(&promotion)
+        self.save(&promotion).await
     }
 
     async fn await_sync(&self, mut promotion: Promotion) -> Result<Step, PromotionError> {
@@ -298,7 +306,7 @@ impl Engine {
             .package_status(&promotion.environment, &promotion.package)
             .await?
         else {
-            return self.refresh(&before, &promotion);
+            return self.refresh(&before, &promotion).await;
         };
         // Whether the environment applied a revision that contains the merge (a backend
         // that cannot name the promotion, e.g. Argo CD without the annotation, is judged
@@ -317,7 +325,7 @@ impl Engine {
         if ours {
             if status.sync != SyncState::Synced || applied == Some(false) {
                 promotion.message = format!("syncing: {}", status.sync.name());
-                return self.refresh(&before, &promotion);
+                return self.refresh(&before, &promotion).await;
             }
             match status.health {
                 HealthState::Healthy => {
@@ -325,18 +333,18 @@ impl Engine {
                         PromotionState::Healthy,
                         format!("{} runs {}", promotion.environment, promotion.version),
                     );
-                    return self.save(&promotion);
+                    return self.save(&promotion).await;
                 }
                 HealthState::Degraded | HealthState::Missing => {
                     promotion.enter(
                         PromotionState::Failed,
                         format!("{}: {}", status.health.name(), status.message),
                     );
-                    return self.save(&promotion);
+                    return self.save(&promotion).await;
                 }
                 _ => {
                     promotion.message = format!("syncing: {}", status.health.name());
-                    return self.refresh(&before, &promotion);
+                    return self.refresh(&before, &promotion).await;
                 }
             }
         }
@@ -349,9 +357,9 @@ impl Engine {
                 PromotionState::Superseded,
                 format!("replaced by {by} before it synced"),
             );
-            return self.save(&promotion);
+            return self.save(&promotion).await;
         }
         promotion.message = "waiting for the environment to apply the merge".into();
-        self.refresh(&before, &promotion)
+        self.refresh(&before, &promotion).await
     }
 }

@@ -2,6 +2,7 @@
 //! them; the adapters in `store/`, `gitops/`, `cluster/` and `registry/` implement them and
 //! depend on the domain, never on each other.
 
+pub mod blocking;
 mod cluster;
 mod forge;
 mod registry;
@@ -16,4 +17,6 @@ pub use forge::{
     RecordedPromotion, RecordedState, TreeFile,
 };
 pub use registry::{Registry, RegistryError, ResolvedArtifact};
-pub use store::{ChangeRequestStore, LocalChange, LocalChangeState, StateStore, StoreError};
+pub use store::{
+    ChangeRequestStore, LocalChange, LocalChangeState, StateStore, StoreError, StoreLocation,
+};

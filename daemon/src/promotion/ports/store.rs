@@ -2,7 +2,7 @@
 //! the forge plus the engine's bookkeeping; and the embedded forge's change-request records
 //! (`ChangeRequestStore`). Implemented in `store/` (sled, in-memory).
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use super::PackageSync;
 use crate::promotion::{Approval, Check, ConfigSource, Event, EventKind, Promotion};
@@ -14,10 +14,42 @@ pub enum StoreError {
     Database(String),
     #[error("state record {key} is unreadable: {reason}")]
     Corrupt { key: String, reason: String },
+    /// The store's disk is (nearly) full; the write was refused before it began.
+    #[error(
+        "no space left on {path} ({} free, dkd keeps {} in reserve): free some space; dkd resumes by itself",
+        mebibytes(*available),
+        mebibytes(*reserve)
+    )]
+    DiskFull {
+        path: String,
+        available: u64,
+        reserve: u64,
+    },
+    /// A write did not return in time; it may still finish in the background.
+    #[error(
+        "writing {path} did not finish within {}: is the disk full or stuck?",
+        humantime::format_duration(*after)
+    )]
+    Stalled { path: String, after: Duration },
+}
+
+/// `bytes` in MiB, one decimal.
+fn mebibytes(bytes: u64) -> String {
+    let mib = bytes as f64 / (1024.0 * 1024.0);
+    format!("{mib:.1} MiB")
+}
+
+/// Where a store keeps its data, for messages that must name the disk.
+pub trait StoreLocation: Send + Sync + 'static {
+    /// A path (or a word, for stores that keep nothing on disk).
+    fn location(&self) -> String;
 }
 
 /// dkd's durable state. Every write is durable when the call returns.
-pub trait StateStore: Send + Sync + 'static {
+///
+/// The calls block (a durable write waits for the disk): async code makes writes through
+/// `ports::blocking::write`, never on the async workers.
+pub trait StateStore: StoreLocation {
     /// The last configuration accepted from the base branch, if any.
     fn load_config(&self) -> Result<Option<ConfigSource>, StoreError>;
 
@@ -92,8 +124,27 @@ pub struct LocalChange {
 }
 
 /// Where the embedded forge keeps its change-request records.
-pub trait ChangeRequestStore: Send + Sync + 'static {
+/// Blocking like `StateStore`: write through `ports::blocking::write`.
+pub trait ChangeRequestStore: StoreLocation {
     fn load_change(&self, id: &str) -> Result<Option<LocalChange>, StoreError>;
     /// Durable when it returns.
     fn save_change(&self, change: &LocalChange) -> Result<(), StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_names_the_path_the_free_space_and_what_to_do() {
+        let full = StoreError::DiskFull {
+            path: "/home/me/.datakit/state.sled".into(),
+            available: 3_250_000,
+            reserve: 8 * 1024 * 1024,
+        };
+        assert_eq!(
+            full.to_string(),
+            "no space left on /home/me/.datakit/state.sled (3.1 MiB free, dkd keeps 8.0 MiB in reserve): free some space; dkd resumes by itself"
+        );
+    }
 }
