@@ -392,3 +392,34 @@ fn a_newer_promotion_supersedes_the_open_one_and_removes_its_branch() {
         "branch removed"
     );
 }
+
+#[test]
+fn approving_right_after_promoting_finds_the_change_request_even_under_load() {
+    let home = TestHome::new();
+    let _daemon = home.start_daemon();
+    let names: Vec<String> = (0..8).map(|i| format!("pkg-{i}")).collect();
+    for name in &names {
+        PackageDir::new(name, &[]).publish(&home, "v1.0.0");
+    }
+    // All at once: each promotes into int (one approval) and approves at once.
+    std::thread::scope(|scope| {
+        for name in &names {
+            let home = &home;
+            scope.spawn(move || {
+                let promoted = promote_json(home, name, "v1.0.0", "int", &["--force"]);
+                let id = promoted["promotion"]["id"].as_str().expect("id").to_owned();
+                let approved = home.dk(&["approve", &id, "--as", "alice"]);
+                assert!(
+                    approved.status.success(),
+                    "{name}: approving {id} right after promoting: {}",
+                    stderr(&approved)
+                );
+            });
+        }
+    });
+    for name in &names {
+        eventually(&format!("{name} to run in int"), || {
+            (status_of(&home, name, "v1.0.0", "int")["state"] == "Healthy").then_some(())
+        });
+    }
+}
