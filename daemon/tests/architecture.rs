@@ -156,3 +156,11 @@ fn every_port_is_declared_in_the_domain() {
         );
     }
 }
+
+#[test]
+fn no_span_is_entered_in_the_async_daemon() {
+    // An `Entered` guard held across an `.await` corrupts the subscriber's span stack (a
+    // panic in a worker, a reset connection): async code uses `Instrument` instead.
+    assert_eq!(offenders(".enter()", &[]), Vec::<String>::new());
+    assert_eq!(offenders(".entered()", &[]), Vec::<String>::new());
+}

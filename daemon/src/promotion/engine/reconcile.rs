@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::{Engine, change};
 use crate::promotion::{
@@ -91,10 +92,11 @@ impl Engine {
             if promotion.state.is_terminal() {
                 return Ok(());
             }
+            // Instrumented, never entered: a span entered across an `.await` is left on
+            // whichever worker the task resumed on, and corrupts the subscriber's span stack.
             let span = tracing::info_span!("promotion", promotion_id = %promotion.id, package = %promotion.package,
                 version = %promotion.version, env = %promotion.environment);
-            let _entered = span.enter();
-            match self.step(promotion).await {
+            match self.step(promotion).instrument(span).await {
                 Ok(Step::Moved) => continue,
                 Ok(Step::Wait) => return Ok(()),
                 Err(error) => {
