@@ -3,6 +3,7 @@
 
 mod cluster;
 mod forge;
+mod listen;
 
 use std::{collections::BTreeMap, path::Path};
 
@@ -11,6 +12,7 @@ use serde::Deserialize;
 
 pub use cluster::{ClusterConfig, ClusterKind, KubeClusterConfig, cluster_access};
 pub use forge::github_settings;
+pub use listen::{ListenConfig, Listener, ListenerSecurity, TlsFiles};
 
 /// The whole daemon configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -38,6 +40,9 @@ pub struct DaemonConfig {
     /// For Argo CD: each `cluster:` name of `config/environments.yaml` → how to reach it.
     #[serde(default)]
     pub clusters: BTreeMap<String, KubeClusterConfig>,
+    /// A network listener (TLS, or plain-text on loopback) besides the local socket.
+    #[serde(default)]
+    pub listen: Option<ListenConfig>,
 }
 
 fn default_poll_interval_ms() -> u64 {
@@ -62,6 +67,7 @@ impl Default for DaemonConfig {
             heartbeat_interval_ms: default_heartbeat_interval_ms(),
             cluster: ClusterConfig::default(),
             clusters: BTreeMap::new(),
+            listen: None,
         }
     }
 }
@@ -156,6 +162,12 @@ pub enum ConfigError {
         key: &'static str,
         reason: String,
     },
+    #[error("{file}: listen.{key}: {reason}")]
+    Listen {
+        file: String,
+        key: &'static str,
+        reason: String,
+    },
     #[error("{file}: {key}: {reason}")]
     Cluster {
         file: String,
@@ -213,7 +225,18 @@ impl DaemonConfig {
         config.registry.validate(file)?;
         forge::validate(&config.forge, file)?;
         cluster::validate(config.cluster.kind, &config.clusters, file)?;
+        config.listener(file)?;
         Ok(config)
+    }
+
+    /// The validated `listen:` of the configuration file `file`, if any; relative TLS file
+    /// paths are taken from the folder of `file`.
+    pub fn listener(&self, file: &str) -> Result<Option<Listener>, ConfigError> {
+        let base = Path::new(file).parent().unwrap_or(Path::new("."));
+        self.listen
+            .as_ref()
+            .map(|listen| listen.validate(file, base))
+            .transpose()
     }
 }
 
@@ -294,6 +317,33 @@ mod tests {
             assert!(message.starts_with("dkd.yaml: registry.url: "), "{message}");
             assert!(!message.contains('\n'), "{message}");
         }
+    }
+
+    #[test]
+    fn a_plain_text_listener_off_loopback_stops_the_whole_configuration() {
+        let error = DaemonConfig::parse(
+            "/etc/dkd/dkd.yaml",
+            "listen: { address: \"0.0.0.0:8443\", insecure: true }\n",
+        )
+        .expect_err("refused");
+        assert!(
+            error
+                .to_string()
+                .starts_with("/etc/dkd/dkd.yaml: listen.insecure: "),
+            "{error}"
+        );
+        let config = DaemonConfig::parse(
+            "/etc/dkd/dkd.yaml",
+            "listen: { address: 127.0.0.1:8443, cert_file: tls.crt, key_file: tls.key }\n",
+        )
+        .expect("valid");
+        let listener = config
+            .listener("/etc/dkd/dkd.yaml")
+            .expect("valid")
+            .expect("configured");
+        assert!(
+            matches!(listener.security, ListenerSecurity::Tls(files) if files.cert == Path::new("/etc/dkd/tls.crt"))
+        );
     }
 
     #[test]
