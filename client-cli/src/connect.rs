@@ -1,6 +1,7 @@
-//! Finding and reaching `dkd`: `--daemon`/`DK_DAEMON` (`unix:///path`, `https://host:port`),
-//! else the local socket in `DK_HOME`, starting a local `dkd` when none answers (unless
-//! `DK_NO_AUTOSTART=1`).
+//! Finding and reaching `dkd`: `--daemon`/`DK_DAEMON` (`unix:///path`, `https://host:port`,
+//! `http://` on loopback), else the local socket in `DK_HOME`, starting a local `dkd` when
+//! none answers (unless `DK_NO_AUTOSTART=1`). A shared dkd gets `DK_TOKEN` as a bearer token
+//! and, over TLS, `DK_CA_FILE` and `DK_CLIENT_CERT` / `DK_CLIENT_KEY` (`crate::tls`).
 
 use std::{
     io::ErrorKind,
@@ -18,7 +19,7 @@ use tokio::net::UnixStream;
 use tonic::{
     metadata::{Ascii, MetadataValue},
     service::{Interceptor, interceptor::InterceptedService},
-    transport::{Channel, ClientTlsConfig, Endpoint, Uri},
+    transport::{Channel, Endpoint, Uri},
 };
 
 use crate::{
@@ -245,15 +246,48 @@ async fn connect_unix(path: &Path) -> Result<Channel, tonic::transport::Error> {
         .await
 }
 
+/// Plain-text `http://` carries no credential off this machine: a token or a client
+/// certificate for a non-loopback host needs `https://`.
+fn refuse_clear_text_credentials(uri: &Uri, address: &str) -> Result<(), CliError> {
+    let host = uri.host().unwrap_or_default();
+    let loopback = host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    let token = std::env::var_os("DK_TOKEN").is_some_and(|t| !t.is_empty());
+    if crate::tls::client_certificate_set() {
+        return Err(CliError::new(
+            Failure::InvalidInput,
+            format!(
+                "a client certificate (DK_CLIENT_CERT) needs TLS: use https:// instead of {address}"
+            ),
+        ));
+    }
+    if token && !loopback {
+        return Err(CliError::new(
+            Failure::InvalidInput,
+            format!("refusing to send DK_TOKEN in plain text to {address}: use https://"),
+        ));
+    }
+    Ok(())
+}
+
 async fn connect_tcp(uri: &Uri) -> Result<Channel, CliError> {
     let address = redacted(&uri.to_string());
     let mut endpoint = Endpoint::from(uri.clone()).connect_timeout(Duration::from_secs(10));
     if uri.scheme_str() == Some("https") {
         endpoint = endpoint
-            .tls_config(ClientTlsConfig::new().with_native_roots())
+            .tls_config(crate::tls::client_config()?)
             .map_err(|error| unreachable(&address, &error, false))?;
+    } else {
+        refuse_clear_text_credentials(uri, &address)?;
     }
     endpoint.connect().await.map_err(|error| {
+        if let Some(untrusted) = crate::tls::untrusted_server(&address, &error) {
+            return untrusted;
+        }
         // The cause may quote the URI; never its password.
         let reason = match uri
             .authority()
