@@ -2,6 +2,7 @@
 //! a gRPC channel over its socket, and a git clone of its deployment repository.
 #![allow(dead_code)] // each test file uses its own part of the support code
 
+pub mod certificates;
 pub mod other_user;
 pub mod package;
 pub mod registry;
@@ -92,7 +93,10 @@ impl TestHome {
             .args(args)
             .env("DK_HOME", self.path())
             .env_remove("DK_DAEMON")
-            .env_remove("DK_TOKEN");
+            .env_remove("DK_TOKEN")
+            .env_remove("DK_CA_FILE")
+            .env_remove("DK_CLIENT_CERT")
+            .env_remove("DK_CLIENT_KEY");
         if autostart {
             command.env_remove("DK_NO_AUTOSTART");
         } else {
