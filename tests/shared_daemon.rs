@@ -12,8 +12,8 @@ use datakit::proto::{
     ListEnvironmentsRequest, WatchRequest, data_kit_service_client::DataKitServiceClient,
 };
 use support::{
-    Daemon, PATIENCE, TestHome, certificates::TestCa, eventually, package::PackageDir, stderr,
-    stdout,
+    Daemon, PATIENCE, TestHome, certificates::TestCa, eventually, json, package::PackageDir,
+    stderr, stdout,
 };
 use tokio_stream::StreamExt;
 use tonic::{
@@ -112,16 +112,6 @@ impl Shared {
             .await
             .expect("connect over TLS")
     }
-}
-
-fn json(output: &Output) -> serde_json::Value {
-    assert!(
-        output.status.success(),
-        "{}{}",
-        stdout(output),
-        stderr(output)
-    );
-    serde_json::from_slice(&output.stdout).expect("JSON output")
 }
 
 /// Exit 4 with a one-line error containing each of `expected`.

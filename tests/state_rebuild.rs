@@ -8,22 +8,12 @@ use std::{collections::BTreeSet, path::Path};
 
 use support::{Daemon, TestHome, eventually, git, package::PackageDir, stderr};
 
-fn history(home: &TestHome, package: &str) -> Vec<serde_json::Value> {
-    let output = home.dk(&["-o", "json", "history", package]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    serde_json::from_slice::<serde_json::Value>(&output.stdout)
-        .expect("JSON")
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
 fn id_of(promotion: &serde_json::Value) -> String {
     promotion["id"].as_str().expect("id").to_owned()
 }
 
 fn state_of(home: &TestHome, package: &str, id: &str) -> String {
-    history(home, package)
+    home.history(package)
         .iter()
         .find(|p| id_of(p) == id)
         .map(|p| p["state"].as_str().unwrap_or_default().to_owned())
@@ -137,7 +127,7 @@ fn nothing_merged_is_lost_and_ids_never_repeat_after(how: Damage) {
     await_state(&home, "alpha", &second, "Healthy");
     let open = promote(&home, "alpha", "v1.1.0", "int");
     await_state(&home, "alpha", &open, "ChangeProposed");
-    let before: Vec<String> = history(&home, "alpha").iter().map(id_of).collect();
+    let before: Vec<String> = home.history("alpha").iter().map(id_of).collect();
     stop(daemon, "TERM");
 
     damage(&home, how);
@@ -150,7 +140,7 @@ fn nothing_merged_is_lost_and_ids_never_repeat_after(how: Damage) {
         "{how:?}: the loss is reported in one line: {}",
         stderr(&env_list)
     );
-    let restored = history(&home, "alpha");
+    let restored = home.history("alpha");
     let after: BTreeSet<String> = restored.iter().map(id_of).collect();
     for id in &before {
         assert!(after.contains(id), "{how:?}: {id} is back: {restored:?}");
@@ -273,7 +263,7 @@ fn kill_9_restarts_that_sometimes_delete_the_state_database_land_each_promotion_
 
     for name in names {
         eventually(&format!("{name}'s promotions to end"), || {
-            history(&home, name)
+            home.history(name)
                 .iter()
                 .all(|p| {
                     matches!(
@@ -309,7 +299,8 @@ fn kill_9_restarts_that_sometimes_delete_the_state_database_land_each_promotion_
             manifest.contains(&format!("version: {newest}")),
             "{name} ends at the newest acknowledged version: {manifest}"
         );
-        let states: Vec<String> = history(&home, name)
+        let states: Vec<String> = home
+            .history(name)
             .iter()
             .map(|p| p["state"].as_str().unwrap_or_default().to_owned())
             .collect();

@@ -49,6 +49,17 @@ pub fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// What a successful `dk -o json …` printed, failing the test (with dk's output) otherwise.
+pub fn json(output: &Output) -> serde_json::Value {
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(output),
+        stderr(output)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON output")
+}
+
 /// A temporary `DK_HOME`. Dropping it stops any `dkd` still running on it.
 pub struct TestHome {
     dir: tempfile::TempDir,
@@ -122,6 +133,14 @@ impl TestHome {
                 .flatten()
         });
         daemon
+    }
+
+    /// `dk -o json history PACKAGE`: its promotions, newest first.
+    pub fn history(&self, package: &str) -> Vec<serde_json::Value> {
+        json(&self.dk(&["-o", "json", "history", package]))
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The pid written by the dkd holding this home's lock, if any.
