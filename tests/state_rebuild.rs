@@ -311,3 +311,97 @@ fn kill_9_restarts_that_sometimes_delete_the_state_database_land_each_promotion_
     }
     drop(daemon);
 }
+
+#[test]
+fn ids_of_closed_change_requests_are_never_handed_out_again_after_the_database_is_lost() {
+    let home = TestHome::new();
+    let daemon = home.start_daemon();
+    PackageDir::new("alpha", &[]).publish(&home, "v1.0.0");
+    // A broken manifest on main fails the change's check: the newest id is a closed one.
+    let clone = support::Clone::of(&home);
+    clone.push_file(
+        "environments/dev/broken.yaml",
+        "kind: Nonsense\n",
+        "Broken by hand",
+    );
+    let rejected = promote(&home, "alpha", "v1.0.0", "dev");
+    await_state(&home, "alpha", &rejected, "Rejected");
+    clone.remove_file("environments/dev/broken.yaml", "Fixed by hand");
+    stop(daemon, "TERM");
+    damage(&home, Damage::Delete);
+    let _daemon = home.start_daemon();
+    let next = promote(&home, "alpha", "v1.0.0", "dev");
+    assert_ne!(
+        next, rejected,
+        "a closed change request's id is handed out again"
+    );
+    await_state(&home, "alpha", &next, "Healthy");
+}
+
+#[test]
+fn a_merge_whose_branch_survived_a_crash_comes_back_merged() {
+    let home = TestHome::new();
+    let daemon = home.start_daemon();
+    PackageDir::new("alpha", &[]).publish(&home, "v1.0.0");
+    let id = promote(&home, "alpha", "v1.0.0", "dev");
+    await_state(&home, "alpha", &id, "Healthy");
+    stop(daemon, "TERM");
+    // As a crash between landing the merge and deleting the branch leaves it.
+    let merge = git(
+        home.path(),
+        &["--git-dir", "deploy.git", "rev-parse", "main"],
+    );
+    git(
+        home.path(),
+        &[
+            "--git-dir",
+            "deploy.git",
+            "update-ref",
+            &format!("refs/heads/promote/dev/alpha/{id}"),
+            merge.trim(),
+        ],
+    );
+    damage(&home, Damage::Delete);
+    let _daemon = home.start_daemon();
+    await_state(&home, "alpha", &id, "Healthy");
+}
+
+#[test]
+fn a_lost_database_and_a_refused_newest_revision_still_serve_the_last_good_one() {
+    let home = TestHome::new();
+    let daemon = home.start_daemon();
+    PackageDir::new("alpha", &[]).publish(&home, "v1.0.0");
+    let id = promote(&home, "alpha", "v1.0.0", "dev");
+    await_state(&home, "alpha", &id, "Healthy");
+    support::Clone::of(&home).push_file(
+        "environments/dev/broken.yaml",
+        "kind: Nonsense\n",
+        "A manifest that does not validate",
+    );
+    eventually("the broken revision to be refused", || {
+        let output = home.dk(&["env", "list"]);
+        stderr(&output).contains("was refused").then_some(())
+    });
+    stop(daemon, "TERM");
+    damage(&home, Damage::Delete);
+    let _daemon = home.start_daemon();
+    let listing = home.dk(&["env", "list"]);
+    assert!(listing.status.success(), "{}", stderr(&listing));
+    assert!(
+        support::stdout(&listing).contains("prod"),
+        "the last good configuration is served: {}",
+        support::stdout(&listing)
+    );
+    assert!(
+        stderr(&listing).contains("environments/dev/broken.yaml"),
+        "{}",
+        stderr(&listing)
+    );
+    let status = home.dk(&["status", "alpha"]);
+    assert!(status.status.success(), "{}", stderr(&status));
+    assert!(
+        support::stdout(&status).contains("v1.0.0"),
+        "{}",
+        support::stdout(&status)
+    );
+}

@@ -81,21 +81,21 @@ impl DaemonAddress {
 
 /// `address` without the password of its userinfo (`https://user:***@host:1`), or without
 /// the whole userinfo when it has no password (it may be a token): for every message that
-/// shows the daemon address.
+/// shows the daemon address. Whatever stands before the last `@` is userinfo, scheme or
+/// not, `/`, `?` or `#` in it or not: a mistyped address must not print a secret either.
 pub fn redacted(address: &str) -> String {
-    let Some((scheme, rest)) = address.split_once("://") else {
+    let Some((before, host)) = address.rsplit_once('@') else {
         return address.to_owned();
     };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    let Some((userinfo, host)) = authority.rsplit_once('@') else {
-        return address.to_owned();
+    let (scheme, userinfo) = match before.split_once("://") {
+        Some((scheme, userinfo)) => (format!("{scheme}://"), userinfo),
+        None => (String::new(), before),
     };
     let hidden = match userinfo.split_once(':') {
-        Some((user, _password)) => format!("{user}:***"),
-        None => "***".to_owned(),
+        Some((user, _password)) if !user.contains(['/', '?', '#']) => format!("{user}:***"),
+        _ => "***".to_owned(),
     };
-    format!("{scheme}://{hidden}@{host}{path}")
+    format!("{scheme}{hidden}@{host}")
 }
 
 /// Adds `authorization: Bearer $DK_TOKEN` to every call when a token is set.
@@ -402,7 +402,24 @@ mod tests {
             redacted("https://token@host:1/x?y"),
             "https://***@host:1/x?y"
         );
-        assert_eq!(redacted("https://host:1/a@b"), "https://host:1/a@b");
+        assert_eq!(
+            redacted("https://host:1/a@b"),
+            "https://host:***@b",
+            "an @ anywhere hides what stands before it"
+        );
+        for mistyped in [
+            "user:secret@host:1",
+            "https//user:secret@h:1",
+            "https://user:sec/ret@host:1",
+            "https://user:se?c#ret@host:1",
+            "https://user:a@b@host:1",
+        ] {
+            let shown = redacted(mistyped);
+            assert!(
+                !shown.contains("sec") && !shown.contains("ret") && !shown.contains("a@b"),
+                "{mistyped} → {shown}"
+            );
+        }
         assert_eq!(redacted("unix:///run/dkd.sock"), "unix:///run/dkd.sock");
         let error =
             DaemonAddress::resolve(Some("ftp://u:secret@h"), Path::new("/h")).expect_err("invalid");

@@ -338,6 +338,17 @@ impl Clone {
         git(self.dir.path(), &["commit", "--quiet", "-m", message]);
         git(self.dir.path(), &["push", "--quiet", "origin", "HEAD:main"]);
     }
+
+    /// Removes `path`, commits and pushes to `main` (pulling first: dkd may have merged).
+    pub fn remove_file(&self, path: &str, message: &str) {
+        git(
+            self.dir.path(),
+            &["pull", "--quiet", "--rebase", "origin", "main"],
+        );
+        git(self.dir.path(), &["rm", "--quiet", path]);
+        git(self.dir.path(), &["commit", "--quiet", "-m", message]);
+        git(self.dir.path(), &["push", "--quiet", "origin", "HEAD:main"]);
+    }
 }
 
 /// Standard output of a command as text.

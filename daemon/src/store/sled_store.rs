@@ -100,10 +100,16 @@ fn classify(error: sled::Error) -> OpenFailure {
     use std::io::ErrorKind;
     match error {
         // sled reports its directory lock being held as an `Other` error with this text.
+        // A full disk, a quota or a read-only mount say nothing about the contents: the
+        // database must not be set aside for them.
         sled::Error::Io(io)
             if matches!(
                 io.kind(),
-                ErrorKind::WouldBlock | ErrorKind::PermissionDenied
+                ErrorKind::WouldBlock
+                    | ErrorKind::PermissionDenied
+                    | ErrorKind::StorageFull
+                    | ErrorKind::QuotaExceeded
+                    | ErrorKind::ReadOnlyFilesystem
             ) || io.to_string().contains("could not acquire lock") =>
         {
             OpenFailure::Unavailable(io.to_string())
@@ -236,9 +242,18 @@ fn set_aside(path: &Path) -> Result<PathBuf, StoreError> {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or_default();
-    let mut aside = path.as_os_str().to_owned();
-    aside.push(format!(".unreadable-{stamp}"));
-    let aside = PathBuf::from(aside);
+    // A name nothing has yet: several set-asides in one second each keep their own.
+    let aside = (0..)
+        .map(|n| {
+            let mut aside = path.as_os_str().to_owned();
+            aside.push(format!(".unreadable-{stamp}"));
+            if n > 0 {
+                aside.push(format!("-{n}"));
+            }
+            PathBuf::from(aside)
+        })
+        .find(|candidate| !candidate.exists())
+        .unwrap_or_else(|| path.with_extension("unreadable"));
     if path.exists() {
         std::fs::rename(path, &aside)
             .map_err(|e| StoreError::Database(format!("cannot move {}: {e}", path.display())))?;
