@@ -6,6 +6,7 @@ pub mod certificates;
 pub mod other_user;
 pub mod package;
 pub mod registry;
+pub mod shared;
 
 use std::{
     path::{Path, PathBuf},
