@@ -81,6 +81,12 @@ fn a_call_without_a_valid_token_is_unauthenticated_saying_why() {
     let garbage = shared.dk_as("hunter2", &["env", "list"]);
     refused(&garbage, &["service token: malformed"]);
     assert!(!stderr(&garbage).contains("hunter2"));
+    // Shaped like a JWT, while this dkd has no auth.oidc.
+    let jwt = shared.dk_as(
+        "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmVk",
+        &["env", "list"],
+    );
+    refused(&jwt, &["OIDC token: this dkd accepts none", "auth.oidc"]);
 
     let issued = shared.token(&["someone"]);
     let unknown = format!("dkt_0123456789abcdef_{}", &issued[21..]);
