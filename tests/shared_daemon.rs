@@ -6,123 +6,21 @@
 
 mod support;
 
-use std::{ffi::OsStr, path::PathBuf, process::Output};
+use std::ffi::OsStr;
 
 use datakit::proto::{
     ListEnvironmentsRequest, WatchRequest, data_kit_service_client::DataKitServiceClient,
 };
 use support::{
-    Daemon, PATIENCE, TestHome, certificates::TestCa, eventually, json, package::PackageDir,
+    Daemon, PATIENCE, TestHome,
+    certificates::TestCa,
+    eventually, json,
+    package::PackageDir,
+    shared::{Shared, free_port, refused},
     stderr, stdout,
 };
 use tokio_stream::StreamExt;
-use tonic::{
-    Code,
-    metadata::MetadataValue,
-    transport::{Certificate, Channel, ClientTlsConfig, Endpoint},
-};
-
-/// A loopback port nobody listens on right now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-/// A dkd with a TLS listener on 127.0.0.1, its CA and its certificate files.
-struct Shared {
-    home: TestHome,
-    daemon: Daemon,
-    files: tempfile::TempDir,
-    port: u16,
-}
-
-impl Shared {
-    /// Starts dkd with `listen:` serving a certificate of a new CA, plus `extra` lines of
-    /// `listen:` (e.g. a client CA).
-    fn start(extra: &str) -> Self {
-        datakit::install_crypto_provider();
-        let files = tempfile::tempdir().expect("tempdir");
-        let ca = TestCa::new("test server CA");
-        ca.write(&files.path().join("ca.pem"));
-        let server = ca.server(files.path(), "tls", "dkd-first");
-        let home = TestHome::new();
-        let port = free_port();
-        std::fs::write(
-            home.path().join("dkd.yaml"),
-            format!(
-                "listen:\n  address: 127.0.0.1:{port}\n  cert_file: {}\n  key_file: {}\n{extra}",
-                server.cert.display(),
-                server.key.display()
-            ),
-        )
-        .expect("write dkd.yaml");
-        let daemon = home.start_daemon();
-        Self {
-            home,
-            daemon,
-            files,
-            port,
-        }
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.files.path().join(name)
-    }
-
-    fn address(&self) -> String {
-        format!("https://127.0.0.1:{}", self.port)
-    }
-
-    /// `dk ARGS` over TLS, trusting the test CA, with `env` set.
-    fn dk(&self, args: &[&str], env: &[(&str, &OsStr)]) -> Output {
-        let mut command = self.home.dk_command(args, false);
-        command
-            .env("DK_DAEMON", self.address())
-            .env("DK_CA_FILE", self.file("ca.pem"));
-        for (name, value) in env {
-            command.env(name, value);
-        }
-        command.output().expect("run dk")
-    }
-
-    /// `dk ARGS` over TLS as the holder of `token`.
-    fn dk_as(&self, token: &str, args: &[&str]) -> Output {
-        self.dk(args, &[("DK_TOKEN", OsStr::new(token))])
-    }
-
-    /// Issues a token on the socket and returns its secret.
-    fn token(&self, args: &[&str]) -> String {
-        let mut all = vec!["token", "create"];
-        all.extend(args);
-        let created = self.home.dk(&all);
-        assert!(created.status.success(), "{}", stderr(&created));
-        stdout(&created).trim().to_owned()
-    }
-
-    /// A gRPC channel over TLS trusting the test CA.
-    async fn channel(&self) -> Channel {
-        let ca = std::fs::read(self.file("ca.pem")).expect("read CA");
-        Endpoint::from_shared(self.address())
-            .expect("address")
-            .tls_config(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca)))
-            .expect("TLS")
-            .connect()
-            .await
-            .expect("connect over TLS")
-    }
-}
-
-/// Exit 4 with a one-line error containing each of `expected`.
-fn refused(output: &Output, expected: &[&str]) {
-    let message = stderr(output);
-    assert_eq!(output.status.code(), Some(4), "{message}");
-    assert_eq!(message.trim_end().lines().count(), 1, "{message}");
-    for part in expected {
-        assert!(message.contains(part), "{part:?} not in: {message}");
-    }
-}
+use tonic::{Code, metadata::MetadataValue};
 
 #[test]
 fn a_service_token_authenticates_its_holder_as_promoter_until_it_is_revoked() {
@@ -183,6 +81,12 @@ fn a_call_without_a_valid_token_is_unauthenticated_saying_why() {
     let garbage = shared.dk_as("hunter2", &["env", "list"]);
     refused(&garbage, &["service token: malformed"]);
     assert!(!stderr(&garbage).contains("hunter2"));
+    // Shaped like a JWT, while this dkd has no auth.oidc.
+    let jwt = shared.dk_as(
+        "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmVk",
+        &["env", "list"],
+    );
+    refused(&jwt, &["OIDC token: this dkd accepts none", "auth.oidc"]);
 
     let issued = shared.token(&["someone"]);
     let unknown = format!("dkt_0123456789abcdef_{}", &issued[21..]);

@@ -96,11 +96,12 @@ pub async fn run(
     let config_file = options.config.unwrap_or_else(|| home.config_file());
     let config = DaemonConfig::load(&config_file)?;
     let listener = config.listener(&config_file.display().to_string())?;
+    let oidc = config.oidc(&config_file.display().to_string())?;
     let tokens = Arc::new(TokenStore::open(&home.tokens_file())?);
     // Bound before anything else starts, so a bad certificate, key, client CA or address
     // stops dkd at once; connections wait in the backlog until everything is served.
     let network = match &listener {
-        Some(listener) => Some(NetworkListener::bind(listener, tokens.clone()).await?),
+        Some(listener) => Some(NetworkListener::bind(listener, tokens.clone(), oidc).await?),
         None => None,
     };
 

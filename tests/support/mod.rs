@@ -3,9 +3,11 @@
 #![allow(dead_code)] // each test file uses its own part of the support code
 
 pub mod certificates;
+pub mod oidc;
 pub mod other_user;
 pub mod package;
 pub mod registry;
+pub mod shared;
 
 use std::{
     path::{Path, PathBuf},

@@ -1,8 +1,9 @@
-//! Authentication on the network listener: every request but gRPC health carries a service
-//! token (`authorization: Bearer dkt_…`) or comes over a connection with a client
-//! certificate signed by the client CA. The principal goes into the request's extensions for
-//! the RPC to act as; anything else is answered UNAUTHENTICATED, saying which method failed
-//! and why, never echoing the token. A token, when sent, decides: a certificate on the same
+//! Authentication on the network listener: every request but gRPC health carries a bearer
+//! token — a service token (`dkt_…`) or, when `auth.oidc` is configured, an OIDC token
+//! (anything shaped like a JWT) — or comes over a connection with a client certificate
+//! signed by the client CA. The principal goes into the request's extensions for the RPC to
+//! act as; anything else is answered UNAUTHENTICATED, saying which method failed and why,
+//! never echoing the token. A token, when sent, decides: a certificate on the same
 //! connection is then not consulted.
 
 use std::{
@@ -22,7 +23,7 @@ use tonic::{
 use tower::{Layer, Service};
 
 use super::errors::answer;
-use crate::auth::{ClientCa, Principal, TokenStore};
+use crate::auth::{ClientCa, OidcVerifier, Principal, TokenStore, looks_like_jwt};
 
 /// Paths served without authentication: load balancers and probes must reach health.
 const UNAUTHENTICATED_PREFIX: &str = "/grpc.health.v1.Health/";
@@ -31,17 +32,26 @@ const UNAUTHENTICATED_PREFIX: &str = "/grpc.health.v1.Health/";
 #[derive(Debug, Clone)]
 pub struct Authenticator {
     tokens: Arc<TokenStore>,
+    oidc: Option<Arc<OidcVerifier>>,
     client_ca: Option<ClientCa>,
 }
 
 impl Authenticator {
-    pub fn new(tokens: Arc<TokenStore>, client_ca: Option<ClientCa>) -> Self {
-        Self { tokens, client_ca }
+    pub fn new(
+        tokens: Arc<TokenStore>,
+        oidc: Option<Arc<OidcVerifier>>,
+        client_ca: Option<ClientCa>,
+    ) -> Self {
+        Self {
+            tokens,
+            oidc,
+            client_ca,
+        }
     }
 
     /// The principal of a request with `headers`, over a connection that presented
     /// `certificates`; the message says which method failed and why.
-    fn authenticate(
+    async fn authenticate(
         &self,
         headers: &http::HeaderMap,
         certificates: Option<&[CertificateDer<'static>]>,
@@ -53,22 +63,43 @@ impl Authenticator {
                 .ok()
                 .and_then(|value| value.split_once(' '))
                 .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-                .map(|(_, token)| token)
+                .map(|(_, token)| token.trim())
                 .ok_or_else(|| {
-                    "authorization: not `Bearer <service token>`: set DK_TOKEN to a service token"
+                    "authorization: not `Bearer <token>`: set DK_TOKEN to a service token or an OIDC token"
                         .to_owned()
                 })?;
-            return self
-                .tokens
-                .authenticate(token.trim(), SystemTime::now())
-                .map_err(|rejection| rejection.to_string());
+            if !looks_like_jwt(token) {
+                return self
+                    .tokens
+                    .authenticate(token, SystemTime::now())
+                    .map_err(|rejection| rejection.to_string());
+            }
+            return match &self.oidc {
+                Some(oidc) => oidc
+                    .verify(token)
+                    .await
+                    .map_err(|rejection| rejection.to_string()),
+                None => Err("OIDC token: this dkd accepts none (auth.oidc is not configured in its dkd.yaml): use a service token".to_owned()),
+            };
         }
-        match (&self.client_ca, certificates.filter(|chain| !chain.is_empty())) {
+        let tokens = if self.oidc.is_some() {
+            "a service token or an OIDC token (DK_TOKEN)"
+        } else {
+            "a service token (DK_TOKEN)"
+        };
+        match (
+            &self.client_ca,
+            certificates.filter(|chain| !chain.is_empty()),
+        ) {
             (Some(ca), Some(chain)) => ca
                 .authenticate(chain, UnixTime::now())
                 .map_err(|rejection| rejection.to_string()),
-            (Some(_), None) => Err("no credentials: send a service token (DK_TOKEN) or a client certificate (DK_CLIENT_CERT and DK_CLIENT_KEY)".to_owned()),
-            (None, _) => Err("no credentials: send a service token (DK_TOKEN); this dkd's admin issues one with dk token create".to_owned()),
+            (Some(_), None) => Err(format!(
+                "no credentials: send {tokens} or a client certificate (DK_CLIENT_CERT and DK_CLIENT_KEY)"
+            )),
+            (None, _) => Err(format!(
+                "no credentials: send {tokens}; this dkd's admin issues service tokens with dk token create"
+            )),
         }
     }
 }
@@ -105,7 +136,7 @@ type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
 
 impl<S> Service<http::Request<Body>> for Authenticate<S>
 where
-    S: Service<http::Request<Body>, Response = http::Response<Body>> + Send,
+    S: Service<http::Request<Body>, Response = http::Response<Body>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
 {
@@ -121,22 +152,32 @@ where
         if request.uri().path().starts_with(UNAUTHENTICATED_PREFIX) {
             return Box::pin(self.inner.call(request));
         }
-        let (peer, certificates) = connection(&request);
-        match self.authenticator.authenticate(
-            request.headers(),
-            certificates.as_deref().map(Vec::as_slice),
-        ) {
-            Ok(principal) => {
-                tracing::debug!(principal = %principal.name, method = principal.method.describe(), rpc = request.uri().path(), "authenticated");
-                request.extensions_mut().insert(principal);
-                Box::pin(self.inner.call(request))
+        // The clone that was made ready serves this request (tower's rule for services
+        // called from a future).
+        let ready = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, ready);
+        let authenticator = self.authenticator.clone();
+        Box::pin(async move {
+            let (peer, certificates) = connection(&request);
+            match authenticator
+                .authenticate(
+                    request.headers(),
+                    certificates.as_deref().map(Vec::as_slice),
+                )
+                .await
+            {
+                Ok(principal) => {
+                    tracing::debug!(principal = %principal.name, method = principal.method.describe(), rpc = request.uri().path(), "authenticated");
+                    request.extensions_mut().insert(principal);
+                    inner.call(request).await
+                }
+                Err(reason) => {
+                    tracing::warn!(peer = ?peer, rpc = request.uri().path(), %reason, "refused an unauthenticated call");
+                    let refusal: Status = answer(Code::Unauthenticated, &reason);
+                    Ok(refusal.into_http())
+                }
             }
-            Err(reason) => {
-                tracing::warn!(peer = ?peer, rpc = request.uri().path(), %reason, "refused an unauthenticated call");
-                let refusal: Status = answer(Code::Unauthenticated, &reason);
-                Box::pin(std::future::ready(Ok(refusal.into_http())))
-            }
-        }
+        })
     }
 }
 

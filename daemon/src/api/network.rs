@@ -14,8 +14,8 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::{authenticate::Authenticator, server::ServeError, tls};
 use crate::{
-    auth::{ClientCa, TokenStore},
-    config::{Listener, ListenerSecurity},
+    auth::{ClientCa, OidcVerifier, TokenStore},
+    config::{Listener, ListenerSecurity, OidcSettings},
 };
 
 /// How long a client may take to finish its TLS handshake.
@@ -45,8 +45,13 @@ impl std::fmt::Debug for NetworkListener {
 
 impl NetworkListener {
     /// Loads the TLS files and binds `listener`'s address: a listener that cannot serve
-    /// stops dkd at start, naming the file or the address.
-    pub async fn bind(listener: &Listener, tokens: Arc<TokenStore>) -> Result<Self, ServeError> {
+    /// stops dkd at start, naming the file or the address. With `oidc`, the issuer's keys
+    /// are fetched in the background, so the first OIDC token need not wait for them.
+    pub async fn bind(
+        listener: &Listener,
+        tokens: Arc<TokenStore>,
+        oidc: Option<OidcSettings>,
+    ) -> Result<Self, ServeError> {
         let (tls, client_ca) = match &listener.security {
             ListenerSecurity::Insecure => (None, None),
             ListenerSecurity::Tls(files) => {
@@ -61,10 +66,14 @@ impl NetworkListener {
                 path: listener.address.to_string(),
                 source,
             })?;
+        let oidc = oidc.map(OidcVerifier::new).transpose()?.map(Arc::new);
+        if let Some(oidc) = oidc.clone() {
+            tokio::spawn(async move { oidc.prefetch_keys().await });
+        }
         Ok(Self {
             tcp,
             tls,
-            authenticator: Authenticator::new(tokens, client_ca),
+            authenticator: Authenticator::new(tokens, oidc, client_ca),
         })
     }
 

@@ -25,7 +25,7 @@ use super::{
     network::{Incoming, NetworkListener},
     tls::TlsError,
 };
-use crate::auth::ClientCaError;
+use crate::auth::{ClientCaError, KeysError};
 
 /// Why serving failed.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +43,8 @@ pub enum ServeError {
     Tls(#[from] TlsError),
     #[error("listen: {0}")]
     ClientCa(#[from] ClientCaError),
+    #[error("auth.oidc: {0}")]
+    Oidc(#[from] KeysError),
 }
 
 /// Binds `socket` (mode 0600 from the first moment it has that name; a stale file is
