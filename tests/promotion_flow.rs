@@ -4,12 +4,7 @@
 
 mod support;
 
-use support::{TestHome, eventually, git, package::PackageDir, stderr, stdout};
-
-fn json(output: &std::process::Output) -> serde_json::Value {
-    assert!(output.status.success(), "{}", stderr(output));
-    serde_json::from_slice(&output.stdout).expect("JSON output")
-}
+use support::{TestHome, eventually, git, json, package::PackageDir, stderr, stdout};
 
 /// `dk -o json promote PACKAGE VERSION --to ENV EXTRA…`.
 fn promote_json(

@@ -5,16 +5,6 @@ mod support;
 
 use support::{TestHome, eventually, git, package::PackageDir, stderr};
 
-fn history(home: &TestHome, package: &str) -> Vec<serde_json::Value> {
-    let output = home.dk(&["-o", "json", "history", package]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    serde_json::from_slice::<serde_json::Value>(&output.stdout)
-        .expect("JSON")
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
 fn terminal(state: &serde_json::Value) -> bool {
     matches!(
         state.as_str(),
@@ -60,7 +50,7 @@ fn five_concurrent_promotions_of_one_package_end_with_the_newest_and_lose_nothin
         }
     });
     let promotions = eventually("every promotion to end", || {
-        let promotions = history(&home, "my-package");
+        let promotions = home.history("my-package");
         (promotions.len() == 5 && promotions.iter().all(|p| terminal(&p["state"])))
             .then_some(promotions)
     });
@@ -123,7 +113,7 @@ fn promotions_in_flight_when_dkd_is_killed_each_land_exactly_once_after_restart(
     let _restarted = home.start_daemon();
     for name in names {
         let promotions = eventually("the promotion to end after the restart", || {
-            let promotions = history(&home, name);
+            let promotions = home.history(name);
             promotions
                 .iter()
                 .all(|p| terminal(&p["state"]))

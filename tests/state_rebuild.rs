@@ -8,22 +8,12 @@ use std::{collections::BTreeSet, path::Path};
 
 use support::{Daemon, TestHome, eventually, git, package::PackageDir, stderr};
 
-fn history(home: &TestHome, package: &str) -> Vec<serde_json::Value> {
-    let output = home.dk(&["-o", "json", "history", package]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    serde_json::from_slice::<serde_json::Value>(&output.stdout)
-        .expect("JSON")
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
 fn id_of(promotion: &serde_json::Value) -> String {
     promotion["id"].as_str().expect("id").to_owned()
 }
 
 fn state_of(home: &TestHome, package: &str, id: &str) -> String {
-    history(home, package)
+    home.history(package)
         .iter()
         .find(|p| id_of(p) == id)
         .map(|p| p["state"].as_str().unwrap_or_default().to_owned())
@@ -137,7 +127,7 @@ fn nothing_merged_is_lost_and_ids_never_repeat_after(how: Damage) {
     await_state(&home, "alpha", &second, "Healthy");
     let open = promote(&home, "alpha", "v1.1.0", "int");
     await_state(&home, "alpha", &open, "ChangeProposed");
-    let before: Vec<String> = history(&home, "alpha").iter().map(id_of).collect();
+    let before: Vec<String> = home.history("alpha").iter().map(id_of).collect();
     stop(daemon, "TERM");
 
     damage(&home, how);
@@ -150,7 +140,7 @@ fn nothing_merged_is_lost_and_ids_never_repeat_after(how: Damage) {
         "{how:?}: the loss is reported in one line: {}",
         stderr(&env_list)
     );
-    let restored = history(&home, "alpha");
+    let restored = home.history("alpha");
     let after: BTreeSet<String> = restored.iter().map(id_of).collect();
     for id in &before {
         assert!(after.contains(id), "{how:?}: {id} is back: {restored:?}");
@@ -273,7 +263,7 @@ fn kill_9_restarts_that_sometimes_delete_the_state_database_land_each_promotion_
 
     for name in names {
         eventually(&format!("{name}'s promotions to end"), || {
-            history(&home, name)
+            home.history(name)
                 .iter()
                 .all(|p| {
                     matches!(
@@ -309,7 +299,8 @@ fn kill_9_restarts_that_sometimes_delete_the_state_database_land_each_promotion_
             manifest.contains(&format!("version: {newest}")),
             "{name} ends at the newest acknowledged version: {manifest}"
         );
-        let states: Vec<String> = history(&home, name)
+        let states: Vec<String> = home
+            .history(name)
             .iter()
             .map(|p| p["state"].as_str().unwrap_or_default().to_owned())
             .collect();
@@ -319,4 +310,95 @@ fn kill_9_restarts_that_sometimes_delete_the_state_database_land_each_promotion_
         );
     }
     drop(daemon);
+}
+
+#[test]
+fn ids_of_closed_change_requests_are_never_handed_out_again_after_the_database_is_lost() {
+    let home = TestHome::new();
+    let daemon = home.start_daemon();
+    PackageDir::new("alpha", &[]).publish(&home, "v1.0.0");
+    // A broken manifest on main fails the change's check: the newest id is a closed one.
+    let clone = support::Clone::of(&home);
+    clone.push_file(
+        "environments/dev/broken.yaml",
+        "kind: Nonsense\n",
+        "Broken by hand",
+    );
+    let rejected = promote(&home, "alpha", "v1.0.0", "dev");
+    await_state(&home, "alpha", &rejected, "Rejected");
+    clone.remove_file("environments/dev/broken.yaml", "Fixed by hand");
+    stop(daemon, "TERM");
+    damage(&home, Damage::Delete);
+    let _daemon = home.start_daemon();
+    let next = promote(&home, "alpha", "v1.0.0", "dev");
+    assert_ne!(
+        next, rejected,
+        "a closed change request's id is handed out again"
+    );
+    await_state(&home, "alpha", &next, "Healthy");
+}
+
+#[test]
+fn a_merge_whose_branch_survived_a_crash_comes_back_merged() {
+    let home = TestHome::new();
+    let daemon = home.start_daemon();
+    PackageDir::new("alpha", &[]).publish(&home, "v1.0.0");
+    let id = promote(&home, "alpha", "v1.0.0", "dev");
+    await_state(&home, "alpha", &id, "Healthy");
+    stop(daemon, "TERM");
+    // As a crash between landing the merge and deleting the branch leaves it.
+    let merge = git(
+        home.path(),
+        &["--git-dir", "deploy.git", "rev-parse", "main"],
+    );
+    git(
+        home.path(),
+        &[
+            "--git-dir",
+            "deploy.git",
+            "update-ref",
+            &format!("refs/heads/promote/dev/alpha/{id}"),
+            merge.trim(),
+        ],
+    );
+    damage(&home, Damage::Delete);
+    let _daemon = home.start_daemon();
+    await_state(&home, "alpha", &id, "Healthy");
+}
+
+#[test]
+fn a_lost_database_and_a_refused_newest_revision_still_serve_the_last_good_one() {
+    let home = TestHome::new();
+    let daemon = home.start_daemon();
+    PackageDir::new("alpha", &[]).publish(&home, "v1.0.0");
+    let id = promote(&home, "alpha", "v1.0.0", "dev");
+    await_state(&home, "alpha", &id, "Healthy");
+    support::Clone::of(&home).push_file(
+        "environments/dev/broken.yaml",
+        "kind: Nonsense\n",
+        "A manifest that does not validate",
+    );
+    eventually("the broken revision to be refused", || {
+        let output = home.dk(&["env", "list"]);
+        stderr(&output).contains("was refused").then_some(())
+    });
+    stop(daemon, "TERM");
+    damage(&home, Damage::Delete);
+    let _daemon = home.start_daemon();
+    let listing = home.dk(&["env", "list"]);
+    assert!(listing.status.success(), "{}", stderr(&listing));
+    assert!(
+        support::stdout(&listing).contains("prod"),
+        "the last good configuration is served: {}",
+        support::stdout(&listing)
+    );
+    assert!(
+        stderr(&listing).contains("environments/dev/broken.yaml"),
+        "{}",
+        stderr(&listing)
+    );
+    eventually("status to come back as dkd observes dev again", || {
+        let status = home.dk(&["status", "alpha"]);
+        (status.status.success() && support::stdout(&status).contains("v1.0.0")).then_some(())
+    });
 }

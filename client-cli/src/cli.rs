@@ -78,6 +78,40 @@ pub enum Command {
     Status(StatusArgs),
     /// Logs of a package in an environment: run logs, or with --sync the sync log
     Logs(LogsArgs),
+    /// Service tokens for CI, bots and tools that call a shared dkd over its network listener
+    ///
+    /// Run on dkd's local socket, as the user dkd runs as (its admin). A token
+    /// authenticates as its name, with its groups; send it as DK_TOKEN.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `dk token`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a token and print its secret, once: dkd keeps only a salted hash of it
+    Create(TokenCreateArgs),
+    /// Every token on file: name, groups, issued, expiry, state (never a secret)
+    #[command(visible_alias = "ls")]
+    List,
+    /// Revoke the active token NAME: calls with it are refused from then on
+    Revoke {
+        /// Token name
+        name: String,
+    },
+}
+
+/// `dk token create`.
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// Token name: the user it authenticates as (promoter, approver), e.g. ci-bot
+    pub name: String,
+    /// Groups the token vouches for, comma-separated, e.g. ci,team-leads
+    #[arg(long, value_delimiter = ',', value_name = "GROUPS")]
+    pub groups: Vec<String>,
+    /// Valid for this long, e.g. 30d or 12h [default: until revoked]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub expires: Option<std::time::Duration>,
 }
 
 /// `dk status`.
@@ -167,7 +201,8 @@ pub struct RollbackArgs {
 pub struct ApproveArgs {
     /// Promotion id, as printed by dk promote (e.g. p-3)
     pub promotion: String,
-    /// Approve as this reviewer (embedded forge) [default: your OS user]
+    /// Approve as this reviewer (embedded forge, local socket only; over a network listener
+    /// you approve as the authenticated principal) [default: your OS user]
     #[arg(long = "as", value_name = "USER")]
     pub as_user: Option<String>,
 }

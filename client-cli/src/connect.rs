@@ -1,6 +1,7 @@
-//! Finding and reaching `dkd`: `--daemon`/`DK_DAEMON` (`unix:///path`, `https://host:port`),
-//! else the local socket in `DK_HOME`, starting a local `dkd` when none answers (unless
-//! `DK_NO_AUTOSTART=1`).
+//! Finding and reaching `dkd`: `--daemon`/`DK_DAEMON` (`unix:///path`, `https://host:port`,
+//! `http://` on loopback), else the local socket in `DK_HOME`, starting a local `dkd` when
+//! none answers (unless `DK_NO_AUTOSTART=1`). A shared dkd gets `DK_TOKEN` as a bearer token
+//! and, over TLS, `DK_CA_FILE` and `DK_CLIENT_CERT` / `DK_CLIENT_KEY` (`crate::tls`).
 
 use std::{
     io::ErrorKind,
@@ -18,7 +19,7 @@ use tokio::net::UnixStream;
 use tonic::{
     metadata::{Ascii, MetadataValue},
     service::{Interceptor, interceptor::InterceptedService},
-    transport::{Channel, ClientTlsConfig, Endpoint, Uri},
+    transport::{Channel, Endpoint, Uri},
 };
 
 use crate::{
@@ -80,21 +81,21 @@ impl DaemonAddress {
 
 /// `address` without the password of its userinfo (`https://user:***@host:1`), or without
 /// the whole userinfo when it has no password (it may be a token): for every message that
-/// shows the daemon address.
+/// shows the daemon address. Whatever stands before the last `@` is userinfo, scheme or
+/// not, `/`, `?` or `#` in it or not: a mistyped address must not print a secret either.
 pub fn redacted(address: &str) -> String {
-    let Some((scheme, rest)) = address.split_once("://") else {
+    let Some((before, host)) = address.rsplit_once('@') else {
         return address.to_owned();
     };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    let Some((userinfo, host)) = authority.rsplit_once('@') else {
-        return address.to_owned();
+    let (scheme, userinfo) = match before.split_once("://") {
+        Some((scheme, userinfo)) => (format!("{scheme}://"), userinfo),
+        None => (String::new(), before),
     };
     let hidden = match userinfo.split_once(':') {
-        Some((user, _password)) => format!("{user}:***"),
-        None => "***".to_owned(),
+        Some((user, _password)) if !user.contains(['/', '?', '#']) => format!("{user}:***"),
+        _ => "***".to_owned(),
     };
-    format!("{scheme}://{hidden}@{host}{path}")
+    format!("{scheme}{hidden}@{host}")
 }
 
 /// Adds `authorization: Bearer $DK_TOKEN` to every call when a token is set.
@@ -245,15 +246,48 @@ async fn connect_unix(path: &Path) -> Result<Channel, tonic::transport::Error> {
         .await
 }
 
+/// Plain-text `http://` carries no credential off this machine: a token or a client
+/// certificate for a non-loopback host needs `https://`.
+fn refuse_clear_text_credentials(uri: &Uri, address: &str) -> Result<(), CliError> {
+    let host = uri.host().unwrap_or_default();
+    let loopback = host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    let token = std::env::var_os("DK_TOKEN").is_some_and(|t| !t.is_empty());
+    if crate::tls::client_certificate_set() {
+        return Err(CliError::new(
+            Failure::InvalidInput,
+            format!(
+                "a client certificate (DK_CLIENT_CERT) needs TLS: use https:// instead of {address}"
+            ),
+        ));
+    }
+    if token && !loopback {
+        return Err(CliError::new(
+            Failure::InvalidInput,
+            format!("refusing to send DK_TOKEN in plain text to {address}: use https://"),
+        ));
+    }
+    Ok(())
+}
+
 async fn connect_tcp(uri: &Uri) -> Result<Channel, CliError> {
     let address = redacted(&uri.to_string());
     let mut endpoint = Endpoint::from(uri.clone()).connect_timeout(Duration::from_secs(10));
     if uri.scheme_str() == Some("https") {
         endpoint = endpoint
-            .tls_config(ClientTlsConfig::new().with_native_roots())
+            .tls_config(crate::tls::client_config()?)
             .map_err(|error| unreachable(&address, &error, false))?;
+    } else {
+        refuse_clear_text_credentials(uri, &address)?;
     }
     endpoint.connect().await.map_err(|error| {
+        if let Some(untrusted) = crate::tls::untrusted_server(&address, &error) {
+            return untrusted;
+        }
         // The cause may quote the URI; never its password.
         let reason = match uri
             .authority()
@@ -368,7 +402,24 @@ mod tests {
             redacted("https://token@host:1/x?y"),
             "https://***@host:1/x?y"
         );
-        assert_eq!(redacted("https://host:1/a@b"), "https://host:1/a@b");
+        assert_eq!(
+            redacted("https://host:1/a@b"),
+            "https://host:***@b",
+            "an @ anywhere hides what stands before it"
+        );
+        for mistyped in [
+            "user:secret@host:1",
+            "https//user:secret@h:1",
+            "https://user:sec/ret@host:1",
+            "https://user:se?c#ret@host:1",
+            "https://user:a@b@host:1",
+        ] {
+            let shown = redacted(mistyped);
+            assert!(
+                !shown.contains("sec") && !shown.contains("ret") && !shown.contains("a@b"),
+                "{mistyped} → {shown}"
+            );
+        }
         assert_eq!(redacted("unix:///run/dkd.sock"), "unix:///run/dkd.sock");
         let error =
             DaemonAddress::resolve(Some("ftp://u:secret@h"), Path::new("/h")).expect_err("invalid");

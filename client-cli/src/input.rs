@@ -5,7 +5,7 @@
 use datakit::manifest::{NameError, validate_login, validate_name, validate_promotion_id};
 
 use crate::{
-    cli::{Command, EnvCommand},
+    cli::{Command, EnvCommand, TokenCommand},
     error::{CliError, Failure},
 };
 
@@ -52,6 +52,14 @@ pub fn check(command: &Command) -> Result<(), CliError> {
             name("package", &args.package)?;
             name("environment", &args.env)
         }
+        Command::Token(TokenCommand::List) => Ok(()),
+        Command::Token(TokenCommand::Revoke { name }) => validate_login(name).map_err(invalid),
+        Command::Token(TokenCommand::Create(args)) => {
+            validate_login(&args.name).map_err(invalid)?;
+            args.groups
+                .iter()
+                .try_for_each(|group| name("group", group))
+        }
     }
 }
 
@@ -81,6 +89,9 @@ mod tests {
             &["env", "show", ".."],
             &["approve", "../p-1"],
             &["approve", "p-1", "--as", "al ice"],
+            &["token", "create", "ci bot"],
+            &["token", "create", "ci", "--groups", "ok,Not-OK"],
+            &["token", "revoke", "../x"],
         ] {
             let error = checked(args).expect_err("refused");
             assert_eq!(error.failure, Failure::InvalidInput, "{args:?}");
@@ -95,6 +106,15 @@ mod tests {
             &["promote", "my-package", "v1.0.0", "--to", "prod"],
             &["approve", "p-12", "--as", "Alice-1"],
             &["env", "list"],
+            &[
+                "token",
+                "create",
+                "ci-bot",
+                "--groups",
+                "ci,team-leads",
+                "--expires",
+                "30d",
+            ],
         ] {
             assert_eq!(checked(args), Ok(()), "{args:?}");
         }

@@ -8,13 +8,14 @@ pub mod connect;
 pub mod error;
 pub mod input;
 pub mod output;
+pub mod tls;
 
 use std::{io::Write, path::PathBuf, process::ExitCode};
 
 use clap::Parser;
 
 use crate::{
-    cli::{Cli, Command, EnvCommand},
+    cli::{Cli, Command, EnvCommand, TokenCommand},
     connect::{DaemonAddress, connect},
     error::{CliError, Failure},
 };
@@ -86,5 +87,12 @@ async fn execute(cli: Cli) -> Result<String, CliError> {
         Command::History(args) => commands::history::history(&mut client, format, args).await,
         Command::Status(args) => commands::status::status(&mut client, format, args).await,
         Command::Logs(args) => commands::logs::logs(&mut client, args).await,
+        Command::Token(TokenCommand::Create(args)) => {
+            commands::token::create(&mut client, format, args).await
+        }
+        Command::Token(TokenCommand::List) => commands::token::list(&mut client, format).await,
+        Command::Token(TokenCommand::Revoke { name }) => {
+            commands::token::revoke(&mut client, format, name).await
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Wires the ports to the domain and the API, and owns start-up and shutdown order:
-//! lock, configuration, state, repository, catalog, engine loops, then the socket; on
-//! shutdown the reverse, with the state flushed before the socket goes away.
+//! lock, configuration, service tokens, state, repository, catalog, engine loops, then the
+//! network listener and the socket; on shutdown the reverse, with the state flushed before
+//! the socket goes away.
 
 mod argocd;
 
@@ -9,7 +10,8 @@ use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    api::{ApiSources, DataKitApi, ServeError, serve_unix},
+    api::{ApiSources, DataKitApi, NetworkListener, ServeError, serve},
+    auth::{TokenError, TokenStore},
     cluster::{LocalSync, LocalTarget},
     config::{ClusterKind, ConfigError, DaemonConfig, ForgeKind, github_settings},
     gitops::{GithubForge, LocalGitForge},
@@ -75,6 +77,8 @@ pub enum AppError {
     #[error(transparent)]
     Serve(#[from] ServeError),
     #[error(transparent)]
+    Tokens(#[from] TokenError),
+    #[error(transparent)]
     Domain(PromotionError),
 }
 
@@ -91,6 +95,15 @@ pub async fn run(
     let _lock = InstanceLock::acquire(&home.lock_file())?;
     let config_file = options.config.unwrap_or_else(|| home.config_file());
     let config = DaemonConfig::load(&config_file)?;
+    let listener = config.listener(&config_file.display().to_string())?;
+    let oidc = config.oidc(&config_file.display().to_string())?;
+    let tokens = Arc::new(TokenStore::open(&home.tokens_file())?);
+    // Bound before anything else starts, so a bad certificate, key, client CA or address
+    // stops dkd at once; connections wait in the backlog until everything is served.
+    let network = match &listener {
+        Some(listener) => Some(NetworkListener::bind(listener, tokens.clone(), oidc).await?),
+        None => None,
+    };
 
     let sled = Arc::new(SledStore::open(&home.database())?);
     let store_notice = sled.notice().map(str::to_owned);
@@ -211,11 +224,12 @@ pub async fn run(
         events,
         cluster,
         registry,
+        tokens,
         heartbeat: Duration::from_millis(config.heartbeat_interval_ms),
         shutdown: stop.clone(),
     });
     let stop_on_shutdown = stop.clone();
-    let served = serve_unix(api, &home.socket(), async move {
+    let served = serve(api, &home.socket(), network, async move {
         shutdown.await;
         tracing::info!("shutting down");
         stop_on_shutdown.cancel();

@@ -3,6 +3,8 @@
 
 mod cluster;
 mod forge;
+mod listen;
+mod oidc;
 
 use std::{collections::BTreeMap, path::Path};
 
@@ -11,6 +13,8 @@ use serde::Deserialize;
 
 pub use cluster::{ClusterConfig, ClusterKind, KubeClusterConfig, cluster_access};
 pub use forge::github_settings;
+pub use listen::{ListenConfig, Listener, ListenerSecurity, TlsFiles};
+pub use oidc::{AuthConfig, OidcConfig, OidcSettings, endpoint_url};
 
 /// The whole daemon configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -38,6 +42,13 @@ pub struct DaemonConfig {
     /// For Argo CD: each `cluster:` name of `config/environments.yaml` → how to reach it.
     #[serde(default)]
     pub clusters: BTreeMap<String, KubeClusterConfig>,
+    /// A network listener (TLS, or plain-text on loopback) besides the local socket.
+    #[serde(default)]
+    pub listen: Option<ListenConfig>,
+    /// How callers on the network listener may authenticate besides service tokens and
+    /// client certificates.
+    #[serde(default)]
+    pub auth: AuthConfig,
 }
 
 fn default_poll_interval_ms() -> u64 {
@@ -62,6 +73,8 @@ impl Default for DaemonConfig {
             heartbeat_interval_ms: default_heartbeat_interval_ms(),
             cluster: ClusterConfig::default(),
             clusters: BTreeMap::new(),
+            listen: None,
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -156,6 +169,22 @@ pub enum ConfigError {
         key: &'static str,
         reason: String,
     },
+    #[error("{file}: listen.{key}: {reason}")]
+    Listen {
+        file: String,
+        key: &'static str,
+        reason: String,
+    },
+    #[error("{file}: auth.oidc.{key}: {reason}")]
+    Oidc {
+        file: String,
+        key: &'static str,
+        reason: String,
+    },
+    #[error(
+        "{file}: auth.oidc: OIDC tokens authenticate callers on the network listener only: add listen:, or remove auth.oidc"
+    )]
+    OidcWithoutListener { file: String },
     #[error("{file}: {key}: {reason}")]
     Cluster {
         file: String,
@@ -213,7 +242,33 @@ impl DaemonConfig {
         config.registry.validate(file)?;
         forge::validate(&config.forge, file)?;
         cluster::validate(config.cluster.kind, &config.clusters, file)?;
+        config.listener(file)?;
+        config.oidc(file)?;
         Ok(config)
+    }
+
+    /// The validated `auth.oidc:` of the configuration file `file`, if any. It needs
+    /// `listen:`: OIDC tokens authenticate callers on the network listener only.
+    pub fn oidc(&self, file: &str) -> Result<Option<OidcSettings>, ConfigError> {
+        let Some(oidc) = &self.auth.oidc else {
+            return Ok(None);
+        };
+        if self.listen.is_none() {
+            return Err(ConfigError::OidcWithoutListener {
+                file: file.to_owned(),
+            });
+        }
+        oidc.validate(file).map(Some)
+    }
+
+    /// The validated `listen:` of the configuration file `file`, if any; relative TLS file
+    /// paths are taken from the folder of `file`.
+    pub fn listener(&self, file: &str) -> Result<Option<Listener>, ConfigError> {
+        let base = Path::new(file).parent().unwrap_or(Path::new("."));
+        self.listen
+            .as_ref()
+            .map(|listen| listen.validate(file, base))
+            .transpose()
     }
 }
 
@@ -294,6 +349,58 @@ mod tests {
             assert!(message.starts_with("dkd.yaml: registry.url: "), "{message}");
             assert!(!message.contains('\n'), "{message}");
         }
+    }
+
+    #[test]
+    fn a_plain_text_listener_off_loopback_stops_the_whole_configuration() {
+        let error = DaemonConfig::parse(
+            "/etc/dkd/dkd.yaml",
+            "listen: { address: \"0.0.0.0:8443\", insecure: true }\n",
+        )
+        .expect_err("refused");
+        assert!(
+            error
+                .to_string()
+                .starts_with("/etc/dkd/dkd.yaml: listen.insecure: "),
+            "{error}"
+        );
+        let config = DaemonConfig::parse(
+            "/etc/dkd/dkd.yaml",
+            "listen: { address: 127.0.0.1:8443, cert_file: tls.crt, key_file: tls.key }\n",
+        )
+        .expect("valid");
+        let listener = config
+            .listener("/etc/dkd/dkd.yaml")
+            .expect("valid")
+            .expect("configured");
+        assert!(
+            matches!(listener.security, ListenerSecurity::Tls(files) if files.cert == Path::new("/etc/dkd/tls.crt"))
+        );
+    }
+
+    #[test]
+    fn oidc_needs_a_listener_and_is_validated_with_the_rest() {
+        let oidc = "auth: { oidc: { issuer: \"https://id.example.com\", audience: dkd } }\n";
+        let error = DaemonConfig::parse("dkd.yaml", oidc).expect_err("no listener");
+        assert!(
+            error.to_string().starts_with("dkd.yaml: auth.oidc: "),
+            "{error}"
+        );
+        let listen = "listen: { address: 127.0.0.1:8443, insecure: true }\n";
+        let config = DaemonConfig::parse("dkd.yaml", &format!("{listen}{oidc}")).expect("valid");
+        let settings = config.oidc("dkd.yaml").expect("valid").expect("configured");
+        assert_eq!(settings.audience, "dkd");
+        let error = DaemonConfig::parse(
+            "dkd.yaml",
+            &format!("{listen}auth: {{ oidc: {{ audience: dkd }} }}\n"),
+        )
+        .expect_err("no issuer");
+        assert!(
+            error
+                .to_string()
+                .starts_with("dkd.yaml: auth.oidc.issuer: required"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The layout of `DK_HOME`: where the socket, the deployment repository, the sled
-//! database, the lock and the log of one `dkd` live.
+//! database, the service tokens, the lock and the log of one `dkd` live.
 
 use std::{
     fs, io,
@@ -80,6 +80,11 @@ impl DkHome {
     /// Held locked by the running `dkd`; holds its pid.
     pub fn lock_file(&self) -> PathBuf {
         self.root.join("dkd.lock")
+    }
+
+    /// The service tokens the network listener accepts (salted hashes only), mode 0600.
+    pub fn tokens_file(&self) -> PathBuf {
+        self.root.join("tokens.json")
     }
 
     /// Where an autostarted `dkd` writes its log.

@@ -217,38 +217,54 @@ async fn suite(forge: &dyn GitForge, fixture: &Fixture) {
     assert_eq!(versions, [true, false]);
 
     // What the forge records, whatever happened to dkd's state: merged promotions with
-    // their commits, open ones with their change requests; closed ones and hand edits not.
+    // their commits, open ones with their change requests, closed ones by id; hand edits
+    // not.
     let open = forge
         .propose_change(&proposal("p-4", "gamma", "v1.0.0"))
         .await
         .expect("propose");
     let recorded = forge.recorded_promotions().await.expect("recorded");
-    let summary: Vec<(&str, &str, bool)> = recorded
+    let by_id: std::collections::BTreeMap<&str, &dkd::promotion::ports::RecordedPromotion> =
+        recorded
+            .iter()
+            .map(|r| (r.promotion_id.as_str(), r))
+            .collect();
+    let summary: Vec<(&str, &str, &str)> = by_id
         .iter()
-        .map(|r| {
-            (
-                r.promotion_id.as_str(),
-                r.path.as_str(),
-                matches!(r.state, RecordedState::Merged { .. }),
-            )
+        .map(|(id, r)| {
+            let state = match r.state {
+                RecordedState::Merged { .. } => "merged",
+                RecordedState::Open { .. } => "open",
+                RecordedState::Closed => "closed",
+            };
+            (*id, r.path.as_str(), state)
         })
         .collect();
     assert_eq!(
         summary,
         [
-            ("p-1", "environments/dev/alpha.yaml", true),
-            ("p-3", "environments/dev/alpha.yaml", true),
-            ("p-4", "environments/dev/gamma.yaml", false),
-        ]
+            ("p-1", "environments/dev/alpha.yaml", "merged"),
+            ("p-2", "environments/dev/beta.yaml", "closed"),
+            ("p-3", "environments/dev/alpha.yaml", "merged"),
+            ("p-4", "environments/dev/gamma.yaml", "open"),
+        ],
+        "the closed one's id stays taken"
     );
     assert_eq!(
-        recorded[0].state,
+        by_id["p-1"].state,
         RecordedState::Merged {
             commit: merged.clone()
         }
     );
-    assert!(recorded[1].manifest.contains("v1.1.0"), "{:?}", recorded[1]);
-    assert_eq!(recorded[2].state, RecordedState::Open { change: open });
+    assert!(
+        by_id["p-3"]
+            .manifest
+            .as_deref()
+            .is_some_and(|m| m.contains("v1.1.0")),
+        "{:?}",
+        by_id["p-3"]
+    );
+    assert_eq!(by_id["p-4"].state, RecordedState::Open { change: open });
 
     // A tree lists its files with content ids: unchanged files keep theirs.
     let ids_at = |revision: String| async move {

@@ -11,13 +11,8 @@ mod support;
 
 use std::time::Duration;
 
-use github_fake::{BOT_TOKEN, GithubFake};
-use support::{TestHome, eventually, package::PackageDir, stderr, stdout};
-
-fn json(output: &std::process::Output) -> serde_json::Value {
-    assert!(output.status.success(), "{}", stderr(output));
-    serde_json::from_slice(&output.stdout).expect("JSON output")
-}
+use github_fake::GithubFake;
+use support::{TestHome, eventually, json, package::PackageDir, stderr, stdout};
 
 fn status_of(home: &TestHome, env: &str) -> serde_json::Value {
     json(&home.dk(&[
@@ -30,20 +25,6 @@ fn status_of(home: &TestHome, env: &str) -> serde_json::Value {
         env,
         "--status",
     ]))
-}
-
-/// A DK_HOME whose dkd uses the fake GitHub, with the token in a file.
-fn github_home(fake: &GithubFake) -> TestHome {
-    let home = TestHome::new();
-    let token = home.path().join("github-token");
-    std::fs::write(&token, format!("{BOT_TOKEN}\n")).expect("token file");
-    let config = format!(
-        "forge:\n  type: github\n  owner: acme\n  repo: deploy\n  base_branch: main\n  api_url: {}/api/v3\n  token_file: {}\npoll_interval_ms: 200\n",
-        fake.url(),
-        token.display()
-    );
-    std::fs::write(home.path().join("dkd.yaml"), config).expect("dkd.yaml");
-    home
 }
 
 /// The number of the pull request opened for `env`.
@@ -63,7 +44,8 @@ fn pull_for(runtime: &tokio::runtime::Runtime, fake: &GithubFake, env: &str) -> 
 fn dev_int_prod_on_github_with_reviews_and_a_rate_limit_waited_out() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime for the fake GitHub");
     let fake = runtime.block_on(GithubFake::start());
-    let home = github_home(&fake);
+    let home = TestHome::new();
+    fake.configure_home(home.path());
     let daemon = home.start_daemon();
     let package = PackageDir::new("my-package", &[]);
     let digest = package.publish(&home, "v1.0.0");

@@ -7,23 +7,11 @@ mod github_fake;
 #[path = "../../tests/support/mod.rs"]
 mod support;
 
-use github_fake::{BOT_TOKEN, GithubFake};
-use support::{TestHome, eventually, package::PackageDir, stderr};
-
-fn json(output: &std::process::Output) -> serde_json::Value {
-    assert!(output.status.success(), "{}", stderr(output));
-    serde_json::from_slice(&output.stdout).expect("JSON output")
-}
-
-fn history(home: &TestHome) -> Vec<serde_json::Value> {
-    json(&home.dk(&["-o", "json", "history", "my-package"]))
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
+use github_fake::GithubFake;
+use support::{TestHome, eventually, json, package::PackageDir};
 
 fn promotion(home: &TestHome, id: &str) -> serde_json::Value {
-    history(home)
+    home.history("my-package")
         .into_iter()
         .find(|p| p["id"] == id)
         .unwrap_or_default()
@@ -47,25 +35,12 @@ fn promote(home: &TestHome, version: &str, env: &str) -> String {
         .to_owned()
 }
 
-/// A DK_HOME whose dkd uses the fake GitHub.
-fn github_home(fake: &GithubFake) -> TestHome {
-    let home = TestHome::new();
-    let token = home.path().join("github-token");
-    std::fs::write(&token, format!("{BOT_TOKEN}\n")).expect("token file");
-    let config = format!(
-        "forge:\n  type: github\n  owner: acme\n  repo: deploy\n  base_branch: main\n  api_url: {}/api/v3\n  token_file: {}\npoll_interval_ms: 200\n",
-        fake.url(),
-        token.display()
-    );
-    std::fs::write(home.path().join("dkd.yaml"), config).expect("dkd.yaml");
-    home
-}
-
 #[test]
 fn a_lost_state_database_is_rebuilt_from_github_pull_requests_and_reviews() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime for the fake GitHub");
     let fake = runtime.block_on(GithubFake::start());
-    let home = github_home(&fake);
+    let home = TestHome::new();
+    fake.configure_home(home.path());
     let mut daemon = home.start_daemon();
     let package = PackageDir::new("my-package", &[]);
     package.publish(&home, "v1.0.0");

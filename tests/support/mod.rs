@@ -2,9 +2,12 @@
 //! a gRPC channel over its socket, and a git clone of its deployment repository.
 #![allow(dead_code)] // each test file uses its own part of the support code
 
+pub mod certificates;
+pub mod oidc;
 pub mod other_user;
 pub mod package;
 pub mod registry;
+pub mod shared;
 
 use std::{
     path::{Path, PathBuf},
@@ -46,6 +49,17 @@ pub fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// What a successful `dk -o json …` printed, failing the test (with dk's output) otherwise.
+pub fn json(output: &Output) -> serde_json::Value {
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(output),
+        stderr(output)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON output")
 }
 
 /// A temporary `DK_HOME`. Dropping it stops any `dkd` still running on it.
@@ -92,7 +106,10 @@ impl TestHome {
             .args(args)
             .env("DK_HOME", self.path())
             .env_remove("DK_DAEMON")
-            .env_remove("DK_TOKEN");
+            .env_remove("DK_TOKEN")
+            .env_remove("DK_CA_FILE")
+            .env_remove("DK_CLIENT_CERT")
+            .env_remove("DK_CLIENT_KEY");
         if autostart {
             command.env_remove("DK_NO_AUTOSTART");
         } else {
@@ -118,6 +135,14 @@ impl TestHome {
                 .flatten()
         });
         daemon
+    }
+
+    /// `dk -o json history PACKAGE`: its promotions, newest first.
+    pub fn history(&self, package: &str) -> Vec<serde_json::Value> {
+        json(&self.dk(&["-o", "json", "history", package]))
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The pid written by the dkd holding this home's lock, if any.
@@ -312,6 +337,17 @@ impl Clone {
         std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
         std::fs::write(&file, contents).expect("write");
         git(self.dir.path(), &["add", path]);
+        git(self.dir.path(), &["commit", "--quiet", "-m", message]);
+        git(self.dir.path(), &["push", "--quiet", "origin", "HEAD:main"]);
+    }
+
+    /// Removes `path`, commits and pushes to `main` (pulling first: dkd may have merged).
+    pub fn remove_file(&self, path: &str, message: &str) {
+        git(
+            self.dir.path(),
+            &["pull", "--quiet", "--rebase", "origin", "main"],
+        );
+        git(self.dir.path(), &["rm", "--quiet", path]);
         git(self.dir.path(), &["commit", "--quiet", "-m", message]);
         git(self.dir.path(), &["push", "--quiet", "origin", "HEAD:main"]);
     }

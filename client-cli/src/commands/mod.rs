@@ -9,6 +9,7 @@ pub mod promote;
 mod promotion;
 pub mod publish;
 pub mod status;
+pub mod token;
 
 /// Prints dkd's notices about its own state, one `warning:` line each, on stderr.
 fn warn_notices(notices: &[String]) {

@@ -1,19 +1,34 @@
-//! Who is calling: on the local socket, the OS user of the connecting process, from the
-//! socket's peer credentials. dkd serves only its own user: the socket is mode 0600 in a
-//! 0700 home, and `OwnerOnly` refuses any request whose peer is someone else anyway (root
-//! passes file modes, and a socket may be handed over or its modes loosened).
+//! Who is calling. On the local socket: the OS user of the connecting process, from the
+//! socket's peer credentials. dkd serves only its own user there: the socket is mode 0600
+//! in a 0700 home, and `OwnerOnly` refuses any request whose peer is someone else anyway
+//! (root passes file modes, and a socket may be handed over or its modes loosened). On the
+//! network listener: the principal `authenticate` established. Either way the caller is a
+//! `Principal` in the request's extensions, and every RPC acts as it.
 
 use datakit::users::describe_uid;
 use tonic::{Code, Request, Status, service::Interceptor, transport::server::UdsConnectInfo};
 
 use super::errors::answer;
+use crate::auth::Principal;
 
-/// The caller's user name, or `uid-N` when the user database does not know the uid.
-pub fn caller<T>(request: &Request<T>) -> String {
-    match peer_uid(request) {
-        Some(uid) => datakit::users::user_name(uid).unwrap_or_else(|| format!("uid-{uid}")),
-        None => "unknown".to_owned(),
-    }
+/// The authenticated caller of `request`. Missing only if a server was put together
+/// without authentication, which fails closed.
+pub fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
+    request
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .ok_or_else(|| {
+            answer(
+                Code::Unauthenticated,
+                "dkd cannot tell who is calling: no authenticated principal",
+            )
+        })
+}
+
+/// `uid`'s user name, or `uid-N` when the user database does not know it.
+fn user_name(uid: u32) -> String {
+    datakit::users::user_name(uid).unwrap_or_else(|| format!("uid-{uid}"))
 }
 
 fn peer_uid<T>(request: &Request<T>) -> Option<u32> {
@@ -24,8 +39,8 @@ fn peer_uid<T>(request: &Request<T>) -> Option<u32> {
         .map(|cred| cred.uid())
 }
 
-/// Lets through only requests from the uid dkd runs as; everyone else gets
-/// PermissionDenied naming that uid.
+/// Lets through only requests from the uid dkd runs as, as its `Principal`; everyone else
+/// gets PermissionDenied naming that uid.
 #[derive(Debug, Clone, Copy)]
 pub struct OwnerOnly {
     owner: u32,
@@ -56,7 +71,13 @@ impl OwnerOnly {
 impl Interceptor for OwnerOnly {
     fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
         match peer_uid(&request) {
-            Some(uid) if uid == self.owner => Ok(request),
+            Some(uid) if uid == self.owner => {
+                let mut request = request;
+                request
+                    .extensions_mut()
+                    .insert(Principal::local(user_name(uid)));
+                Ok(request)
+            }
             caller => {
                 tracing::warn!(peer_uid = ?caller, owner = self.owner, "refused a request from another user");
                 Err(self.refusal(caller))
@@ -82,5 +103,11 @@ mod tests {
             "{}",
             refused.message()
         );
+    }
+
+    #[test]
+    fn a_request_without_a_principal_is_unauthenticated() {
+        let refused = principal(&Request::new(())).expect_err("fails closed");
+        assert_eq!(refused.code(), Code::Unauthenticated);
     }
 }

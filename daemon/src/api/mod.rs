@@ -1,14 +1,20 @@
 //! The gRPC API: the only module that knows tonic or the generated `datakit.v1` types.
-//! It converts between proto and domain types and maps domain errors to status codes.
+//! It converts between proto and domain types, maps domain errors to status codes, and
+//! serves on the local socket and the network listener (TLS, authentication).
 
+mod authenticate;
 mod convert;
 mod errors;
 mod identity;
 mod input;
 mod logs;
+mod network;
 mod server;
 mod service;
+mod tls;
+mod tokens;
 mod watch;
 
-pub use server::{ServeError, serve_unix};
+pub use network::NetworkListener;
+pub use server::{ServeError, serve};
 pub use service::{ApiSources, DataKitApi};

@@ -1,5 +1,6 @@
 //! Serves the API, gRPC health and server reflection (v1 and v1alpha) on the local Unix
-//! socket until shutdown, to dkd's own user only.
+//! socket, to dkd's own user only, and on the network listener when one is configured,
+//! behind authentication. Both stop together and drain in-flight calls and streams.
 
 use std::{
     future::Future,
@@ -9,11 +10,22 @@ use std::{
 
 use datakit::proto::{FILE_DESCRIPTOR_SET, data_kit_service_server::DataKitServiceServer};
 use tokio::net::UnixListener;
-use tokio_stream::wrappers::UnixListenerStream;
-use tonic::service::InterceptorLayer;
-use tonic_health::ServingStatus;
+use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
+use tokio_util::sync::CancellationToken;
+use tonic::{
+    service::InterceptorLayer,
+    transport::{Server, server::Router},
+};
+use tonic_health::{ServingStatus, server::HealthReporter};
 
-use super::{DataKitApi, identity::OwnerOnly};
+use super::{
+    DataKitApi,
+    authenticate::AuthenticateLayer,
+    identity::OwnerOnly,
+    network::{Incoming, NetworkListener},
+    tls::TlsError,
+};
+use crate::auth::{ClientCaError, KeysError};
 
 /// Why serving failed.
 #[derive(Debug, thiserror::Error)]
@@ -27,14 +39,23 @@ pub enum ServeError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("gRPC server failed: {0}")]
     Transport(#[from] tonic::transport::Error),
+    #[error("listen: {0}")]
+    Tls(#[from] TlsError),
+    #[error("listen: {0}")]
+    ClientCa(#[from] ClientCaError),
+    #[error("auth.oidc: {0}")]
+    Oidc(#[from] KeysError),
 }
 
 /// Binds `socket` (mode 0600 from the first moment it has that name; a stale file is
-/// replaced — the caller holds the instance lock) and serves only dkd's own user until
-/// `shutdown` resolves, then drains in-flight calls.
-pub async fn serve_unix(
+/// replaced — the caller holds the instance lock) and serves only dkd's own user there,
+/// and every authenticated caller on `network`, until `shutdown` resolves; then both stop
+/// accepting, health turns NOT_SERVING, and in-flight calls and streams drain. If either
+/// server fails, the other stops too.
+pub async fn serve(
     api: DataKitApi,
     socket: &Path,
+    network: Option<NetworkListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let listener = bind_private(socket).map_err(|source| ServeError::Bind {
@@ -54,28 +75,87 @@ pub async fn serve_unix(
         .set_serving::<DataKitServiceServer<DataKitApi>>()
         .await;
     health.set_service_status("", ServingStatus::Serving).await;
-    let reflection_v1 = reflection().build_v1()?;
-    let reflection_v1alpha = reflection().build_v1alpha()?;
 
+    let stop = CancellationToken::new();
+    let socket_server = with_services(
+        Server::builder().layer(InterceptorLayer::new(OwnerOnly::new(owner))),
+        &api,
+        health_service.clone(),
+    )?
+    .serve_with_incoming_shutdown(
+        UnixListenerStream::new(listener),
+        stop.clone().cancelled_owned(),
+    );
     tracing::info!(socket = %socket.display(), "serving");
-    let shutdown = async move {
-        shutdown.await;
-        health
-            .set_not_serving::<DataKitServiceServer<DataKitApi>>()
-            .await;
-        health
-            .set_service_status("", ServingStatus::NotServing)
-            .await;
+    let network_server = async {
+        let Some(network) = network else {
+            return Ok(());
+        };
+        tracing::info!(address = ?network.local_addr(), tls = network.is_tls(), "serving on the network");
+        let router = with_services(
+            Server::builder().layer(AuthenticateLayer::new(network.authenticator())),
+            &api,
+            health_service,
+        )?;
+        let stopped = stop.clone().cancelled_owned();
+        match network.incoming() {
+            Incoming::Plain(tcp) => {
+                router
+                    .serve_with_incoming_shutdown(TcpListenerStream::new(tcp), stopped)
+                    .await
+            }
+            Incoming::Tls(connections) => {
+                router
+                    .serve_with_incoming_shutdown(connections, stopped)
+                    .await
+            }
+        }
+        .map_err(ServeError::from)
     };
-    tonic::transport::Server::builder()
-        .layer(InterceptorLayer::new(OwnerOnly::new(owner)))
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(DataKitServiceServer::new(api))
-        .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
-        .await?;
-    Ok(())
+    let signal = async {
+        tokio::select! {
+            () = shutdown => {}
+            () = stop.cancelled() => {}
+        }
+        not_serving(&health).await;
+        stop.cancel();
+    };
+    let stop_on_error = |served: Result<(), ServeError>| {
+        if served.is_err() {
+            stop.cancel();
+        }
+        served
+    };
+    let ((), socket_served, network_served) = tokio::join!(
+        signal,
+        async { stop_on_error(socket_server.await.map_err(ServeError::from)) },
+        async { stop_on_error(network_server.await) },
+    );
+    socket_served.and(network_served)
+}
+
+/// `builder` with every service dkd serves: health, reflection, the API.
+fn with_services<L: Clone>(
+    mut builder: Server<L>,
+    api: &DataKitApi,
+    health: tonic_health::pb::health_server::HealthServer<
+        impl tonic_health::pb::health_server::Health,
+    >,
+) -> Result<Router<L>, ServeError> {
+    Ok(builder
+        .add_service(health)
+        .add_service(reflection().build_v1()?)
+        .add_service(reflection().build_v1alpha()?)
+        .add_service(DataKitServiceServer::new(api.clone())))
+}
+
+async fn not_serving(health: &HealthReporter) {
+    health
+        .set_not_serving::<DataKitServiceServer<DataKitApi>>()
+        .await;
+    health
+        .set_service_status("", ServingStatus::NotServing)
+        .await;
 }
 
 /// Binds a listener that appears at `socket` already mode 0600.

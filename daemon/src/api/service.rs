@@ -9,14 +9,18 @@ use tonic::{Code, Request, Response, Status};
 use super::{
     convert,
     errors::{answer, status},
-    identity::caller,
+    identity::principal,
     input,
     logs::LogSources,
+    tokens,
     watch::WatchSources,
 };
-use crate::promotion::{
-    Engine, EnvironmentCatalog, PromoteOutcome, PromoteRequest, Promotion, PromotionError,
-    PromotionKind, StatusBoard, ports::Registry,
+use crate::{
+    auth::TokenStore,
+    promotion::{
+        Engine, EnvironmentCatalog, PromoteOutcome, PromoteRequest, Promotion, PromotionError,
+        PromotionKind, StatusBoard, ports::Registry,
+    },
 };
 
 type EventStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
@@ -31,6 +35,7 @@ pub struct DataKitApi {
     engine: Arc<Engine>,
     board: Arc<StatusBoard>,
     registry: Arc<dyn Registry>,
+    tokens: Arc<TokenStore>,
     watch: WatchSources,
     logs: LogSources,
 }
@@ -49,6 +54,8 @@ pub struct ApiSources {
     pub events: Arc<crate::promotion::EventLog>,
     pub cluster: Arc<dyn crate::promotion::ports::ClusterStatus>,
     pub registry: Arc<dyn Registry>,
+    /// The service tokens the network listener accepts.
+    pub tokens: Arc<TokenStore>,
     pub heartbeat: std::time::Duration,
     pub shutdown: tokio_util::sync::CancellationToken,
 }
@@ -72,6 +79,7 @@ impl DataKitApi {
             engine: sources.engine,
             board: sources.board,
             registry: sources.registry,
+            tokens: sources.tokens,
             watch,
             logs,
         }
@@ -136,7 +144,7 @@ impl DataKitService for DataKitApi {
         &self,
         request: Request<proto::PromoteRequest>,
     ) -> Result<Response<proto::PromoteResponse>, Status> {
-        let promoter = caller(&request);
+        let promoter = principal(&request)?.name;
         let body = request.into_inner();
         input::name("package", &body.package)?;
         input::name("environment", &body.environment)?;
@@ -164,7 +172,7 @@ impl DataKitService for DataKitApi {
         &self,
         request: Request<proto::RollbackRequest>,
     ) -> Result<Response<proto::PromoteResponse>, Status> {
-        let promoter = caller(&request);
+        let promoter = principal(&request)?.name;
         let body = request.into_inner();
         input::name("package", &body.package)?;
         input::name("environment", &body.environment)?;
@@ -250,11 +258,25 @@ impl DataKitService for DataKitApi {
         &self,
         request: Request<proto::ApproveRequest>,
     ) -> Result<Response<proto::ApproveResponse>, Status> {
-        let os_user = caller(&request);
+        let caller = principal(&request)?;
         let body = request.into_inner();
         input::promotion_id(&body.promotion_id)?;
         input::optional_user(&body.as_user)?;
-        let user = non_empty(&body.as_user).map_or(os_user, str::to_owned);
+        let user = match non_empty(&body.as_user) {
+            None => caller.name,
+            // The socket's owner may name a reviewer (the embedded forge's single-user flow).
+            Some(asserted) if caller.is_local() => asserted.to_owned(),
+            Some(_) => {
+                return Err(answer(
+                    Code::PermissionDenied,
+                    &format!(
+                        "as_user (dk approve --as) is accepted only on dkd's local socket: here you approve as yourself, {}, authenticated by {}",
+                        caller.name,
+                        caller.method.describe()
+                    ),
+                ));
+            }
+        };
         let promotion = self
             .engine
             .approve(&body.promotion_id, &user)
@@ -376,5 +398,33 @@ impl DataKitService for DataKitApi {
             problems,
             notices: self.engine.notices(),
         }))
+    }
+
+    async fn create_token(
+        &self,
+        request: Request<proto::CreateTokenRequest>,
+    ) -> Result<Response<proto::CreateTokenResponse>, Status> {
+        let caller = principal(&request)?;
+        tokens::create(&self.tokens, &caller, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn list_tokens(
+        &self,
+        request: Request<proto::ListTokensRequest>,
+    ) -> Result<Response<proto::ListTokensResponse>, Status> {
+        let caller = principal(&request)?;
+        tokens::list(&self.tokens, &caller).map(Response::new)
+    }
+
+    async fn revoke_token(
+        &self,
+        request: Request<proto::RevokeTokenRequest>,
+    ) -> Result<Response<proto::RevokeTokenResponse>, Status> {
+        let caller = principal(&request)?;
+        tokens::revoke(&self.tokens, &caller, request.into_inner())
+            .await
+            .map(Response::new)
     }
 }

@@ -389,6 +389,11 @@ impl GitForge for LocalGitForge {
             self.save(&record).await?;
             tracing::info!(change = %change.id, %reason, "closed change request");
         }
+        // Kept out of sight under refs/closed/, so the id stays taken if sled is lost.
+        if let Some(head) = self.git.branch_head(&record.id).await? {
+            let kept = format!("refs/closed/{}", record.id);
+            self.git.run(&["update-ref", &kept, &head]).await?;
+        }
         self.delete_branch(&record.id).await
     }
 
@@ -399,6 +404,15 @@ impl GitForge for LocalGitForge {
             .run(&["log", "-1", "--format=%H", &pattern, BASE_BRANCH])
             .await?;
         Ok(Some(found).filter(|c| !c.is_empty()))
+    }
+
+    async fn base_history(&self, limit: usize) -> Result<Vec<String>, ForgeError> {
+        let limit = format!("--max-count={limit}");
+        let listing = self
+            .git
+            .run(&["rev-list", "--first-parent", &limit, BASE_BRANCH])
+            .await?;
+        Ok(listing.lines().map(str::to_owned).collect())
     }
 
     async fn recorded_promotions(&self) -> Result<Vec<RecordedPromotion>, ForgeError> {

@@ -12,6 +12,8 @@ use crate::promotion::{
 
 /// Where change branches live.
 const CHANGE_BRANCHES: &str = "refs/heads/promote/";
+/// Where the branches of closed change requests are kept, so their ids stay taken.
+pub const CLOSED_CHANGES: &str = "refs/closed/promote/";
 
 fn at_unix(seconds: &str) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(seconds.trim().parse().unwrap_or_default())
@@ -30,7 +32,9 @@ pub fn parse_change_branch(branch: &str) -> Option<(String, String)> {
     ))
 }
 
-/// Merges on `base` that carry a `Promotion-Id:` trailer, oldest first: two git processes.
+/// Commits on `base` that carry a `Promotion-Id:` trailer, oldest first, each with the
+/// manifest it wrote (`None` for one that wrote none: its id stays taken): two git
+/// processes.
 async fn merged(git: &Git, base: &str) -> Result<Vec<RecordedPromotion>, GitError> {
     let log = git
         .run(&[
@@ -40,11 +44,9 @@ async fn merged(git: &Git, base: &str) -> Result<Vec<RecordedPromotion>, GitErro
             "--no-abbrev",
             "--no-renames",
             base,
-            "--",
-            "environments/",
         ])
         .await?;
-    // (id, commit, time, path, blob)
+    // (id, commit, time, manifest path and blob)
     let mut found = Vec::new();
     for entry in log.split('\u{1e}').filter(|e| !e.trim().is_empty()) {
         let mut lines = entry.lines();
@@ -58,51 +60,66 @@ async fn merged(git: &Git, base: &str) -> Result<Vec<RecordedPromotion>, GitErro
             continue;
         }
         // `:100644 100644 <old> <new> M\t<path>`: the manifest the merge wrote.
-        let mut written = lines.filter_map(|line| {
-            let (fields, path) = line.strip_prefix(':')?.split_once('\t')?;
-            let blob = fields.split(' ').nth(3)?;
-            let is_manifest = path.matches('/').count() == 2 && path.ends_with(".yaml");
-            (is_manifest && !blob.bytes().all(|b| b == b'0')).then_some((path, blob))
-        });
-        if let Some((path, blob)) = written.next() {
-            found.push((id, commit, time, path, blob));
-        }
+        let written = lines
+            .filter_map(|line| {
+                let (fields, path) = line.strip_prefix(':')?.split_once('\t')?;
+                let blob = fields.split(' ').nth(3)?;
+                let is_manifest = path.starts_with("environments/")
+                    && path.matches('/').count() == 2
+                    && path.ends_with(".yaml");
+                (is_manifest && !blob.bytes().all(|b| b == b'0')).then_some((path, blob))
+            })
+            .next();
+        found.push((id, commit, time, written));
     }
     found.reverse();
-    let blobs: Vec<&str> = found.iter().map(|f| f.4).collect();
-    let contents = git.read_blobs(&blobs).await?;
+    let blobs: Vec<&str> = found
+        .iter()
+        .filter_map(|f| f.3.map(|(_, blob)| blob))
+        .collect();
+    let mut contents = git.read_blobs(&blobs).await?.into_iter();
     Ok(found
         .into_iter()
-        .zip(contents)
-        .filter_map(|((id, commit, time, path, _), bytes)| {
-            Some(RecordedPromotion {
+        .map(|(id, commit, time, written)| {
+            let manifest = written
+                .and_then(|_| contents.next().flatten())
+                .and_then(|bytes| String::from_utf8(bytes).ok());
+            RecordedPromotion {
                 promotion_id: id.to_owned(),
-                path: path.to_owned(),
-                manifest: String::from_utf8(bytes?).ok()?,
+                path: written.map(|(path, _)| path.to_owned()).unwrap_or_default(),
+                manifest,
                 at: at_unix(time),
                 state: RecordedState::Merged {
                     commit: commit.to_owned(),
                 },
-            })
+            }
         })
         .collect())
 }
 
-/// Open change branches, oldest first: two git processes.
-async fn open(git: &Git) -> Result<Vec<RecordedPromotion>, GitError> {
+/// Change branches under `prefix` (open ones in `refs/heads/promote/`, closed ones kept in
+/// `refs/closed/promote/`), oldest first: two git processes.
+async fn changes(git: &Git, prefix: &str, open: bool) -> Result<Vec<RecordedPromotion>, GitError> {
     let refs = git
         .run(&[
             "for-each-ref",
             "--sort=committerdate",
-            "--format=%(refname:strip=2) %(objectname) %(committerdate:unix) %(contents:subject)",
-            CHANGE_BRANCHES,
+            "--format=%(refname) %(objectname) %(committerdate:unix) %(contents:subject)",
+            prefix,
         ])
         .await?;
     let mut branches = Vec::new();
     let mut specs = Vec::new();
     for line in refs.lines() {
         let mut fields = line.splitn(4, ' ');
-        let (Some(branch), Some(tip), Some(time)) = (fields.next(), fields.next(), fields.next())
+        let (Some(reference), Some(tip), Some(time)) =
+            (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        let Some(branch) = reference
+            .strip_prefix("refs/heads/")
+            .or_else(|| reference.strip_prefix("refs/closed/"))
         else {
             continue;
         };
@@ -127,15 +144,19 @@ async fn open(git: &Git) -> Result<Vec<RecordedPromotion>, GitError> {
     Ok(branches
         .into_iter()
         .zip(contents)
-        .filter_map(|((change, path, promotion_id, at), bytes)| {
-            Some(RecordedPromotion {
+        .map(
+            |((change, path, promotion_id, at), bytes)| RecordedPromotion {
                 promotion_id,
                 path,
-                manifest: String::from_utf8(bytes?).ok()?,
+                manifest: bytes.and_then(|bytes| String::from_utf8(bytes).ok()),
                 at,
-                state: RecordedState::Open { change },
-            })
-        })
+                state: if open {
+                    RecordedState::Open { change }
+                } else {
+                    RecordedState::Closed
+                },
+            },
+        )
         .collect())
 }
 
@@ -145,7 +166,8 @@ pub async fn recorded_promotions(
     base: &str,
 ) -> Result<Vec<RecordedPromotion>, GitError> {
     let mut recorded = merged(git, base).await?;
-    recorded.extend(open(git).await?);
+    recorded.extend(changes(git, CHANGE_BRANCHES, true).await?);
+    recorded.extend(changes(git, CLOSED_CHANGES, false).await?);
     Ok(recorded)
 }
 

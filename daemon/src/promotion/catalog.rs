@@ -11,6 +11,10 @@ use tokio_util::sync::CancellationToken;
 use super::ports::{ForgeError, GitForge, GroupSource, StateStore, StoreError, blocking};
 use super::{ConfigProblem, DeployedManifests, LoadedConfig, read_config_source};
 
+/// How far back the catalog looks for a revision that validates when it has nothing to
+/// serve and the newest one is refused.
+const FALL_BACK_DEPTH: usize = 50;
+
 /// What the catalog serves.
 #[derive(Debug, Clone, Default)]
 pub struct CatalogState {
@@ -81,6 +85,52 @@ impl EnvironmentCatalog {
         self.state.subscribe()
     }
 
+    /// `source` validated as a whole: its configuration, then every deployed manifest.
+    async fn validate(
+        &self,
+        forge: &dyn GitForge,
+        manifests: &mut DeployedManifests,
+        source: &super::ConfigSource,
+    ) -> Result<Result<LoadedConfig, ConfigProblem>, RefreshError> {
+        let config = match LoadedConfig::from_source(source, self.groups) {
+            Ok(config) => config,
+            Err(problem) => return Ok(Err(problem)),
+        };
+        let accepted = self.state.borrow().current.clone();
+        if let Some(accepted) = accepted.filter(|_| manifests.is_unfilled()) {
+            manifests.trust(forge, &accepted).await?;
+        }
+        Ok(match manifests.check(forge, &config).await? {
+            None => Ok(config),
+            Some(problem) => Err(problem),
+        })
+    }
+
+    /// Serves the newest of the last `FALL_BACK_DEPTH` revisions before `refused` that
+    /// validates, saved as the last good one.
+    async fn fall_back(
+        &self,
+        forge: &dyn GitForge,
+        store: &Arc<dyn StateStore>,
+        manifests: &mut DeployedManifests,
+        refused: &str,
+    ) -> Result<(), RefreshError> {
+        for revision in forge.base_history(FALL_BACK_DEPTH).await? {
+            if revision == refused {
+                continue;
+            }
+            let source = read_config_source(forge, &revision).await?;
+            if let Ok(config) = self.validate(forge, manifests, &source).await? {
+                blocking::write(store, move |store| store.save_config(&source)).await?;
+                tracing::warn!(%revision, refused, "the newest revision is refused and nothing was cached: serving the newest earlier one that validates");
+                self.state
+                    .send_modify(|state| state.current = Some(Arc::new(config)));
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
     /// Examines the base branch; a new revision is validated as a whole, saved durably and
     /// then served, or refused with its problems. Returns whether anything changed.
     pub async fn refresh(
@@ -94,19 +144,13 @@ impl EnvironmentCatalog {
             return Ok(false);
         }
         let source = read_config_source(forge, &revision).await?;
-        let validated = match LoadedConfig::from_source(&source, self.groups) {
-            Ok(config) => {
-                let accepted = self.state.borrow().current.clone();
-                if let Some(accepted) = accepted.filter(|_| manifests.is_unfilled()) {
-                    manifests.trust(forge, &accepted).await?;
-                }
-                match manifests.check(forge, &config).await? {
-                    None => Ok(config),
-                    Some(problem) => Err(problem),
-                }
-            }
-            Err(problem) => Err(problem),
-        };
+        let validated = self.validate(forge, &mut manifests, &source).await?;
+        if validated.is_err() && self.state.borrow().current.is_none() {
+            // Nothing to serve (a first start, or the state database was lost) and the
+            // newest revision is refused: serve the newest earlier one that validates.
+            self.fall_back(forge, store, &mut manifests, &revision)
+                .await?;
+        }
         match validated {
             Ok(config) => {
                 blocking::write(store, move |store| store.save_config(&source)).await?;

@@ -4,10 +4,7 @@
 //! leaves no open one behind, and never lets a new promotion reuse an id the repository
 //! already knows.
 
-use std::{
-    collections::{BTreeMap, HashSet},
-    sync::Arc,
-};
+use std::{collections::BTreeMap, sync::Arc};
 
 use datakit::manifest::{
     ANNOTATION_PROMOTED_BY, ANNOTATION_ROLLBACK, ANNOTATION_ROLLBACK_FROM, parse_deployed_package,
@@ -49,19 +46,57 @@ pub async fn rebuild_from_forge(
         .max()
         .unwrap_or(0);
 
-    let known: HashSet<&str> = stored.iter().map(|p| p.id.as_str()).collect();
+    // One record per id: a merge wins over an open change request (a crash between the
+    // merge and deleting the branch leaves both), which wins over a closed one.
+    let rank = |record: &RecordedPromotion| match record.state {
+        RecordedState::Merged { .. } => 0,
+        RecordedState::Open { .. } => 1,
+        RecordedState::Closed => 2,
+    };
+    let mut by_id: BTreeMap<&str, &RecordedPromotion> = BTreeMap::new();
+    for record in &recorded {
+        let kept = by_id.entry(&record.promotion_id).or_insert(record);
+        if rank(record) < rank(kept) {
+            *kept = record;
+        }
+    }
+    let stored_by_id: BTreeMap<&str, &Promotion> =
+        stored.iter().map(|p| (p.id.as_str(), p)).collect();
     // For each manifest, the merges that wrote it, in order: the one after a merge
     // replaced it, the one before is what it replaced.
     let mut merges_by_path: BTreeMap<&str, Vec<&RecordedPromotion>> = BTreeMap::new();
-    for record in &recorded {
-        if matches!(record.state, RecordedState::Merged { .. }) {
+    for record in by_id.values() {
+        if matches!(record.state, RecordedState::Merged { .. }) && record.manifest.is_some() {
             merges_by_path.entry(&record.path).or_default().push(record);
         }
     }
+    for merges in merges_by_path.values_mut() {
+        merges.sort_by_key(|m| m.at);
+    }
     let mut rebuilt = Rebuilt::default();
     let mut restored = Vec::new();
-    for record in &recorded {
-        if known.contains(record.promotion_id.as_str()) {
+    for record in by_id.values() {
+        if let Some(stored) = stored_by_id.get(record.promotion_id.as_str()) {
+            // An older copy of the database, or a crash after the merge: the repository
+            // says it merged, so it did.
+            if let (RecordedState::Merged { commit }, true) =
+                (&record.state, stored.state.is_open())
+            {
+                let mut settled = (*stored).clone();
+                let short = commit.get(..12).unwrap_or(commit);
+                settled.merge_commit = Some(commit.clone());
+                settled.enter(
+                    PromotionState::Merged,
+                    format!("merged as {short} (found in the deployment repository)"),
+                );
+                restored.push(settled);
+            }
+            continue;
+        }
+        if record.manifest.is_none() {
+            // Nothing to restore (a closed change request, a hand-made commit with the
+            // trailer): its id only stays taken.
+            tracing::info!(promotion_id = %record.promotion_id, "id taken in the deployment repository; nothing to restore");
             continue;
         }
         let merges = merges_by_path
@@ -77,6 +112,7 @@ pub async fn rebuild_from_forge(
             }
         }
     }
+    restored.sort_by_key(|p| (p.created_at, promotion_number(&p.id)));
     rebuilt.restored = restored.len();
     // One trip to the blocking pool for all of it: the counter first, then the records.
     blocking::write(store, move |store| {
@@ -91,7 +127,7 @@ pub async fn rebuild_from_forge(
 
 /// The promotion `record` stands for; `merges` are the merges of its manifest, in order.
 fn restore(record: &RecordedPromotion, merges: &[&RecordedPromotion]) -> Option<Promotion> {
-    let manifest = parse_deployed_package(&record.path, &record.manifest).ok()?;
+    let manifest = parse_deployed_package(&record.path, record.manifest.as_deref()?).ok()?;
     let environment = record.path.split('/').nth(1)?.to_owned();
     let annotation = |key: &str| manifest.annotations.get(key).cloned();
     let kind = if annotation(ANNOTATION_ROLLBACK).as_deref() == Some("true") {
@@ -108,7 +144,7 @@ fn restore(record: &RecordedPromotion, merges: &[&RecordedPromotion]) -> Option<
     };
     let previous_version = annotation(ANNOTATION_ROLLBACK_FROM).or_else(|| {
         before
-            .and_then(|m| parse_deployed_package(&m.path, &m.manifest).ok())
+            .and_then(|m| parse_deployed_package(&m.path, m.manifest.as_deref()?).ok())
             .map(|m| m.version)
     });
     let replaced_by = position.and_then(|index| merges.get(index + 1));
@@ -139,6 +175,14 @@ fn restore(record: &RecordedPromotion, merges: &[&RecordedPromotion]) -> Option<
             PromotionState::ChangeProposed,
             "restored from its open change request".to_owned(),
             Some(change.clone()),
+            None,
+            None,
+        ),
+        RecordedState::Closed => (
+            PromotionState::Rejected,
+            "restored from the deployment repository: its change request was closed without merging"
+                .to_owned(),
+            None,
             None,
             None,
         ),

@@ -100,10 +100,16 @@ fn classify(error: sled::Error) -> OpenFailure {
     use std::io::ErrorKind;
     match error {
         // sled reports its directory lock being held as an `Other` error with this text.
+        // A full disk, a quota or a read-only mount say nothing about the contents: the
+        // database must not be set aside for them.
         sled::Error::Io(io)
             if matches!(
                 io.kind(),
-                ErrorKind::WouldBlock | ErrorKind::PermissionDenied
+                ErrorKind::WouldBlock
+                    | ErrorKind::PermissionDenied
+                    | ErrorKind::StorageFull
+                    | ErrorKind::QuotaExceeded
+                    | ErrorKind::ReadOnlyFilesystem
             ) || io.to_string().contains("could not acquire lock") =>
         {
             OpenFailure::Unavailable(io.to_string())
@@ -114,11 +120,18 @@ fn classify(error: sled::Error) -> OpenFailure {
 
 impl SledStore {
     /// Opens (or creates) the database at `path`. One whose contents cannot be used — it
-    /// does not open, carries another schema, or any record fails its checksum — is moved
-    /// aside (never deleted) and a fresh one is created, with a `notice` saying so; one that
-    /// is merely locked or forbidden is an error and is never touched.
+    /// does not open, carries another schema, a record fails its checksum, or it hands out
+    /// fewer promotion numbers than its witness file says it did (sled lost records without
+    /// an error) — is moved aside (never deleted) and a fresh one is created, with a
+    /// `notice` saying so; one that is merely locked or forbidden is an error and is never
+    /// touched. A fresh database continues the witness's numbering.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let existed = path.exists();
         let reason = match Self::open_checked(path) {
+            Ok(store) if !existed => {
+                store.continue_numbering()?;
+                return Ok(store);
+            }
             Ok(store) => match store.verify() {
                 Ok(()) => return Ok(store),
                 Err(error) => error.to_string(),
@@ -143,8 +156,43 @@ impl SledStore {
                 StoreError::Database(reason)
             }
         })?;
+        store.continue_numbering()?;
         store.notice = Some(notice);
         Ok(store)
+    }
+
+    /// The witness of the promotion numbers handed out: a file beside the database that
+    /// sled cannot lose with it.
+    fn witness(&self) -> PathBuf {
+        let mut witness = self.path.as_os_str().to_owned();
+        witness.push(".witness");
+        PathBuf::from(witness)
+    }
+
+    /// The number the witness says was handed out last (0 without one).
+    fn witnessed(&self) -> u64 {
+        std::fs::read_to_string(self.witness())
+            .ok()
+            .and_then(|text| text.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Continues the witness's numbering in a fresh database.
+    fn continue_numbering(&self) -> Result<(), StoreError> {
+        match self.witnessed() {
+            0 => Ok(()),
+            number => self.raise_promotion_counter(number),
+        }
+    }
+
+    /// The promotion counter as stored (0 before the first).
+    fn counter(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .meta
+            .get(PROMOTION_COUNTER_KEY)
+            .map_err(database_error)?
+            .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+            .map_or(0, u64::from_be_bytes))
     }
 
     /// Why the database was replaced at start, if it was.
@@ -154,6 +202,15 @@ impl SledStore {
 
     /// Reads and checks every record (a few milliseconds per thousand).
     fn verify(&self) -> Result<(), StoreError> {
+        let (counted, witnessed) = (self.counter()?, self.witnessed());
+        if counted < witnessed {
+            return Err(StoreError::Corrupt {
+                key: "promotion-counter".into(),
+                reason: format!(
+                    "it had handed out promotion numbers up to {witnessed} but remembers only {counted}: records were lost"
+                ),
+            });
+        }
         self.load_config()?;
         self.load_promotions()?;
         self.load_statuses()?;
@@ -236,9 +293,18 @@ fn set_aside(path: &Path) -> Result<PathBuf, StoreError> {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or_default();
-    let mut aside = path.as_os_str().to_owned();
-    aside.push(format!(".unreadable-{stamp}"));
-    let aside = PathBuf::from(aside);
+    // A name nothing has yet: several set-asides in one second each keep their own.
+    let aside = (0..)
+        .map(|n| {
+            let mut aside = path.as_os_str().to_owned();
+            aside.push(format!(".unreadable-{stamp}"));
+            if n > 0 {
+                aside.push(format!("-{n}"));
+            }
+            PathBuf::from(aside)
+        })
+        .find(|candidate| !candidate.exists())
+        .unwrap_or_else(|| path.with_extension("unreadable"));
     if path.exists() {
         std::fs::rename(path, &aside)
             .map_err(|e| StoreError::Database(format!("cannot move {}: {e}", path.display())))?;
@@ -280,6 +346,14 @@ impl StateStore for SledStore {
                 reason: "not a number".into(),
             })?;
         self.flush()?;
+        datakit::files::write_atomically(&self.witness(), format!("{next}\n").as_bytes()).map_err(
+            |error| {
+                StoreError::Database(format!(
+                    "cannot write {}: {error}",
+                    self.witness().display()
+                ))
+            },
+        )?;
         Ok(next)
     }
 
@@ -577,6 +651,41 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().contains("unreadable"))
             .count();
         assert_eq!(aside, 1, "the damaged database is kept for inspection");
+    }
+
+    #[test]
+    fn a_database_that_lost_records_without_an_error_is_set_aside_and_numbering_goes_on() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.sled");
+        {
+            let store = SledStore::open(&path).expect("open");
+            for _ in 0..3 {
+                store.next_promotion_number().expect("number");
+            }
+            // As sled does when it drops the tail of its log: the counter goes back.
+            store
+                .meta
+                .insert(PROMOTION_COUNTER_KEY, &1u64.to_be_bytes())
+                .expect("rewind");
+            store.flush().expect("flush");
+        }
+        let store = reopen(&path);
+        let notice = store.notice().expect("a notice").to_owned();
+        assert!(notice.contains("records were lost"), "{notice}");
+        assert_eq!(store.next_promotion_number().expect("number"), 4);
+        drop(store);
+        std::fs::remove_dir_all(&path).expect("delete");
+        let fresh = reopen(&path);
+        assert_eq!(
+            fresh.notice(),
+            None,
+            "a deleted database is not a damaged one"
+        );
+        assert_eq!(
+            fresh.next_promotion_number().expect("number"),
+            5,
+            "numbering goes on from the witness"
+        );
     }
 
     #[test]

@@ -72,6 +72,11 @@ struct RawEnvironment {
     freeze: Vec<RawFreeze>,
 }
 
+/// The most environments one deployment repository may declare. Each environment carries
+/// its whole path, so what dkd keeps and answers grows with the square of the count: 256
+/// keeps `ListEnvironments` well under a megabyte and gRPC's default 4 MB message limit.
+pub const MAX_ENVIRONMENTS: usize = 256;
+
 /// Parses `config/environments.yaml` (`file` is used in errors) and checks every rule that
 /// needs only this file. Cross-file rules: [`EnvironmentsConfig::validate_teams`].
 pub fn parse_environments(file: &str, text: &str) -> Result<EnvironmentsConfig, ManifestError> {
@@ -87,6 +92,17 @@ pub fn parse_environments(file: &str, text: &str) -> Result<EnvironmentsConfig, 
             .at(raw.environments.referenced));
         }
     };
+    if entries.len() > MAX_ENVIRONMENTS {
+        return Err(ManifestError::new(
+            file,
+            "environments",
+            format!(
+                "{} environments is over the budget of {MAX_ENVIRONMENTS} per deployment repository: use fewer, or another repository for another team",
+                entries.len()
+            ),
+        )
+        .at(raw.environments.referenced));
+    }
     let mut declared = Vec::with_capacity(entries.len());
     let mut environments = Vec::with_capacity(entries.len());
     let mut approval_spans = Vec::with_capacity(entries.len());

@@ -1,6 +1,6 @@
 //! Tests of `config/environments.yaml` parsing, defaults and the promotion graph.
 
-use super::test_fixtures::*;
+use super::{MAX_ENVIRONMENTS, parse_environments, test_fixtures::*};
 use crate::manifest::test_support::{err, ok};
 
 #[test]
@@ -226,4 +226,26 @@ fn a_longer_cycle_is_named_in_promotion_order() {
         error.message.contains("cycle: dev -> int -> perf -> dev"),
         "{error}"
     );
+}
+
+#[test]
+fn more_environments_than_the_budget_are_refused_naming_the_budget() {
+    let mut text = String::from("environments:\n");
+    for n in 0..=MAX_ENVIRONMENTS {
+        text.push_str(&format!(
+            "  e{n}: {{cluster: c, namespace: n{n}, approval: {{required: false, auto_merge: true}}}}\n"
+        ));
+    }
+    let error = parse_environments("config/environments.yaml", &text).expect_err("over budget");
+    let message = error.to_string();
+    assert!(
+        message.contains("257 environments is over the budget of 256"),
+        "{message}"
+    );
+    let at_budget: String = text
+        .lines()
+        .take(MAX_ENVIRONMENTS + 1)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(parse_environments("config/environments.yaml", &at_budget).is_ok());
 }

@@ -112,6 +112,19 @@ impl GithubFake {
     }
 
     /// The API root (`http://127.0.0.1:PORT`).
+    /// Points the dkd of `home` (a DK_HOME) at this fake: `forge: github` in its
+    /// `dkd.yaml`, the bot's token in a file, a 200 ms poll.
+    pub fn configure_home(&self, home: &std::path::Path) {
+        let token = home.join("github-token");
+        std::fs::write(&token, format!("{BOT_TOKEN}\n")).expect("token file");
+        let config = format!(
+            "forge:\n  type: github\n  owner: acme\n  repo: deploy\n  base_branch: main\n  api_url: {}/api/v3\n  token_file: {}\npoll_interval_ms: 200\n",
+            self.url(),
+            token.display()
+        );
+        std::fs::write(home.join("dkd.yaml"), config).expect("dkd.yaml");
+    }
+
     pub fn url(&self) -> &str {
         &self.url
     }

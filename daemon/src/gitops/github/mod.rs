@@ -138,6 +138,10 @@ impl GitForge for GithubForge {
         self.landed(promotion_id).await
     }
 
+    async fn base_history(&self, limit: usize) -> Result<Vec<String>, ForgeError> {
+        self.commits(limit).await
+    }
+
     async fn recorded_promotions(&self) -> Result<Vec<RecordedPromotion>, ForgeError> {
         self.recorded().await
     }

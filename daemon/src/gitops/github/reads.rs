@@ -158,6 +158,24 @@ impl GithubForge {
         Ok(versions)
     }
 
+    /// The newest `limit` commits of the base branch (one page: at most 100), newest first.
+    pub(super) async fn commits(&self, limit: usize) -> Result<Vec<String>, ForgeError> {
+        let url = format!(
+            "{}/commits?sha={}&per_page={}",
+            self.root,
+            encode(&self.base_branch),
+            limit.clamp(1, 100)
+        );
+        let reply = self.rest.get(&url).await?;
+        if !reply.ok() {
+            return Err(unexpected(&reply, "list the base branch's commits"));
+        }
+        Ok(entries(&reply.body)
+            .filter_map(|commit| commit["sha"].as_str().map(str::to_owned))
+            .take(limit)
+            .collect())
+    }
+
     /// The newest base-branch commit whose message has the line `Promotion-Id: <id>`.
     pub(super) async fn landed(&self, promotion_id: &str) -> Result<Option<String>, ForgeError> {
         let trailer = format!("Promotion-Id: {promotion_id}");

@@ -1,6 +1,6 @@
 //! What GitHub records about promotions, so dkd's state database can be rebuilt from it:
-//! every pull request from a change branch `promote/<env>/<package>/<id>`, merged or open,
-//! with the manifest it writes.
+//! every pull request from a change branch `promote/<env>/<package>/<id>`, merged or open
+//! with the manifest it writes, or closed (its id stays taken).
 
 use std::time::SystemTime;
 
@@ -59,15 +59,24 @@ impl GithubForge {
                         pull.head.clone(),
                         time_of(&body["created_at"]),
                     ),
-                    ChangeState::Closed => continue,
+                    // Closed: nothing to restore, but its id stays taken.
+                    ChangeState::Closed => (
+                        RecordedState::Closed,
+                        String::new(),
+                        time_of(&body["closed_at"]),
+                    ),
                 };
-                let Some(file) = self.file_at(&revision, &path).await? else {
-                    continue;
+                let manifest = if revision.is_empty() {
+                    None
+                } else {
+                    self.file_at(&revision, &path)
+                        .await?
+                        .map(|file| String::from_utf8_lossy(&file.bytes).into_owned())
                 };
                 recorded.push(RecordedPromotion {
                     promotion_id,
                     path,
-                    manifest: String::from_utf8_lossy(&file.bytes).into_owned(),
+                    manifest,
                     at,
                     state,
                 });
@@ -76,7 +85,7 @@ impl GithubForge {
                 break;
             }
         }
-        recorded.sort_by_key(|r| (matches!(r.state, RecordedState::Open { .. }), r.at));
+        recorded.sort_by_key(|r| (!matches!(r.state, RecordedState::Merged { .. }), r.at));
         Ok(recorded)
     }
 }

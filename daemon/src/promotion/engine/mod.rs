@@ -119,7 +119,7 @@ impl Engine {
         let rebuilt = rebuild_from_forge(&self.ports.store, self.ports.forge.as_ref()).await?;
         if rebuilt.restored > 0 {
             let notice = format!(
-                "restored {} promotion(s) from the deployment repository that dkd's state database did not have",
+                "brought {} promotion(s) back from the deployment repository that dkd's state database lacked or had out of date",
                 rebuilt.restored
             );
             tracing::warn!(restored = rebuilt.restored, "{notice}");

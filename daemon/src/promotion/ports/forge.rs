@@ -81,6 +81,8 @@ pub enum RecordedState {
     Merged { commit: String },
     /// Its change request is still open.
     Open { change: ChangeRef },
+    /// Its change request was closed without merging.
+    Closed,
 }
 
 /// A promotion as the deployment repository and the forge record it, whatever happened to
@@ -88,10 +90,11 @@ pub enum RecordedState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedPromotion {
     pub promotion_id: String,
-    /// The manifest the change writes (`environments/<env>/<package>.yaml`) …
+    /// The manifest the change writes (`environments/<env>/<package>.yaml`; empty when
+    /// none is known) …
     pub path: String,
-    /// … and its contents there.
-    pub manifest: String,
+    /// … and its contents there; `None` where none can be read (the id stays taken).
+    pub manifest: Option<String>,
     /// When it merged, or when its change request was opened.
     pub at: SystemTime,
     pub state: RecordedState,
@@ -166,8 +169,12 @@ pub trait GitForge: Send + Sync + 'static {
     /// The base-branch commit that landed `promotion_id`, if any (found by its trailer).
     async fn find_landed(&self, promotion_id: &str) -> Result<Option<String>, ForgeError>;
 
+    /// The newest `limit` commits of the base branch's first-parent line, newest first.
+    async fn base_history(&self, limit: usize) -> Result<Vec<String>, ForgeError>;
+
     /// Every promotion the forge records, oldest first: merges on the base branch carrying
-    /// a `Promotion-Id:` trailer, and open change requests.
+    /// a `Promotion-Id:` trailer, open change requests, and closed ones (their ids stay
+    /// taken).
     async fn recorded_promotions(&self) -> Result<Vec<RecordedPromotion>, ForgeError>;
 
     /// Where reviewer groups come from; `Forge` exactly where `reviewer_teams` gives some.
