@@ -123,3 +123,30 @@ fn dkd_refuses_a_connection_from_another_uid_itself() {
     let output = nobody.dk(&home, &["env", "list"], false);
     assert!(output.status.success(), "{}", stderr(&output));
 }
+
+#[test]
+fn dk_creates_a_new_home_0700_and_the_log_it_starts_has_no_colours() {
+    let parent = TestHome::new();
+    let home = parent.path().join("new-home");
+    let output = Command::new(binary("dk"))
+        .args(["env", "list"])
+        .env("DK_HOME", &home)
+        .env_remove("DK_NO_AUTOSTART")
+        .env_remove("DK_DAEMON")
+        .output()
+        .expect("run dk");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(mode(&home), 0o700);
+    let log = std::fs::read_to_string(home.join("dkd.log")).expect("dkd.log");
+    assert!(
+        !log.contains('\u{1b}'),
+        "no terminal colours in a log file: {log}"
+    );
+    assert!(!log.contains("narrowed"), "{log}");
+    let pid = std::fs::read_to_string(home.join("dkd.lock")).expect("lock");
+    let stop = Command::new("kill").arg(pid.trim()).status().expect("kill");
+    assert!(stop.success());
+    eventually("the started dkd to stop", || {
+        (!home.join("dkd.sock").exists()).then_some(())
+    });
+}

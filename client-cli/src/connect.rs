@@ -310,7 +310,9 @@ fn start_daemon(home: &Path) -> Result<(), CliError> {
             format!("cannot start dkd: {reason}; install dkd next to dk or on PATH"),
         )
     };
-    std::fs::create_dir_all(home)
+    // 0700 from the start, as dkd keeps it: it will hold the socket and the database.
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+        .create(home)
         .map_err(|e| failed(format!("cannot create {}: {e}", home.display())))?;
     let log_path = home.join("dkd.log");
     let log = std::fs::OpenOptions::new()
