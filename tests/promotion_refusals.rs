@@ -200,3 +200,43 @@ fn approving_an_unknown_promotion_exits_3() {
     let _daemon = home.start_daemon();
     refused(&home, &["approve", "p-404", "--as", "alice"], 3);
 }
+
+#[test]
+fn a_rollback_to_a_version_only_a_refused_revision_set_is_refused() {
+    let home = TestHome::new();
+    let _daemon = home.start_daemon();
+    let package = PackageDir::new("alpha", &[]);
+    let mut digests = Vec::new();
+    for version in ["v1.0.0", "v1.1.0", "v1.2.0"] {
+        package.touch(version);
+        digests.push(package.publish(&home, version));
+    }
+    for version in ["v1.0.0", "v1.1.0"] {
+        let output = home.dk(&["promote", "alpha", version, "--to", "dev", "--wait"]);
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    // By hand: a broken file, then v1.2.0, then back to v1.1.0 and the file removed. Every
+    // revision that set v1.2.0 was refused: it never ran.
+    let file = "environments/dev/alpha.yaml";
+    let running = support::git(
+        home.path(),
+        &["--git-dir", "deploy.git", "show", &format!("main:{file}")],
+    );
+    let clone = support::Clone::of(&home);
+    clone.push_file("environments/dev/broken.yaml", "kind: Nonsense\n", "Broken");
+    let unran = running
+        .replace("v1.1.0", "v1.2.0")
+        .replace(&digests[1], &digests[2]);
+    clone.push_file(file, &unran, "v1.2.0 by hand");
+    clone.push_file(file, &running, "Back to v1.1.0");
+    clone.remove_file("environments/dev/broken.yaml", "Fixed");
+    let refused = home.dk(&["rollback", "alpha", "--env", "dev", "--to", "v1.2.0"]);
+    assert_eq!(refused.status.code(), Some(4), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("never ran in dev"),
+        "{}",
+        stderr(&refused)
+    );
+    let accepted = home.dk(&["rollback", "alpha", "--env", "dev", "--to", "v1.0.0"]);
+    assert!(accepted.status.success(), "{}", stderr(&accepted));
+}

@@ -106,6 +106,23 @@ impl EnvironmentCatalog {
         })
     }
 
+    /// Whether `revision` of the base branch validates as a whole (configuration and
+    /// manifests): the one served now does; another is read and checked afresh, re-reading
+    /// only the manifests that differ from the served revision's.
+    pub async fn accepts(
+        &self,
+        forge: &dyn GitForge,
+        revision: &str,
+    ) -> Result<bool, RefreshError> {
+        let serving = self.state.borrow().current.clone();
+        if serving.is_some_and(|config| config.revision == revision) {
+            return Ok(true);
+        }
+        let source = read_config_source(forge, revision).await?;
+        let mut manifests = DeployedManifests::default();
+        Ok(self.validate(forge, &mut manifests, &source).await?.is_ok())
+    }
+
     /// Serves the newest of the last `FALL_BACK_DEPTH` revisions before `refused` that
     /// validates, saved as the last good one.
     async fn fall_back(

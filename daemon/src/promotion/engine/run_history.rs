@@ -18,6 +18,8 @@ const LISTED_TARGETS: usize = 5;
 pub(super) struct RanVersion {
     pub version: String,
     pub digest: String,
+    /// The base-branch commit that wrote it.
+    pub commit: String,
 }
 
 /// One version an environment ran, with every digest it ran as (newest first; more than
@@ -26,13 +28,25 @@ pub(super) struct RanVersion {
 pub(super) struct RanAs {
     pub version: String,
     pub digests: Vec<String>,
+    /// The base-branch commits that wrote it, newest first: it ran only if one of them
+    /// was an accepted revision.
+    pub commits: Vec<String>,
 }
 
 impl RanAs {
-    fn add(&mut self, digest: String) {
-        if !self.digests.contains(&digest) {
-            self.digests.push(digest);
+    fn new(ran: RanVersion) -> Self {
+        Self {
+            version: ran.version,
+            digests: vec![ran.digest],
+            commits: vec![ran.commit],
         }
+    }
+
+    fn add(&mut self, ran: RanVersion) {
+        if !self.digests.contains(&ran.digest) {
+            self.digests.push(ran.digest);
+        }
+        self.commits.push(ran.commit);
     }
 }
 
@@ -49,10 +63,7 @@ impl RunHistory {
     /// Reads manifests of one file, newest first (`None`: deleted or unreadable there).
     fn from_manifests(manifests: impl IntoIterator<Item = Option<RanVersion>>) -> Self {
         let mut manifests = manifests.into_iter();
-        let mut current = manifests.next().flatten().map(|ran| RanAs {
-            version: ran.version,
-            digests: vec![ran.digest],
-        });
+        let mut current = manifests.next().flatten().map(RanAs::new);
         let mut earlier: Vec<RanAs> = Vec::new();
         for ran in manifests.flatten() {
             let known = current
@@ -60,11 +71,8 @@ impl RunHistory {
                 .chain(earlier.iter_mut())
                 .find(|known| known.version == ran.version);
             match known {
-                Some(known) => known.add(ran.digest),
-                None => earlier.push(RanAs {
-                    version: ran.version,
-                    digests: vec![ran.digest],
-                }),
+                Some(known) => known.add(ran),
+                None => earlier.push(RanAs::new(ran)),
             }
         }
         Self { current, earlier }
@@ -134,6 +142,7 @@ impl Engine {
             Some(RanVersion {
                 version: deployed.version,
                 digest: deployed.digest,
+                commit: entry.commit.clone(),
             })
         })))
     }
@@ -147,6 +156,7 @@ mod tests {
         Some(RanVersion {
             version: version.into(),
             digest: format!("sha256:{version}"),
+            commit: format!("commit-{version}"),
         })
     }
 
@@ -176,11 +186,17 @@ mod tests {
         let edited = RanVersion {
             version: "v1".into(),
             digest: "sha256:edited".into(),
+            commit: "edited-by-hand".into(),
         };
         let history = history(&[ran("v2"), Some(edited), ran("v1")]);
         assert_eq!(
             history.ran("v1").map(|r| r.digests.clone()),
             Some(vec!["sha256:edited".to_owned(), "sha256:v1".to_owned()])
+        );
+        assert_eq!(
+            history.ran("v1").map(|r| r.commits.clone()),
+            Some(vec!["edited-by-hand".to_owned(), "commit-v1".to_owned()]),
+            "every commit that wrote it, newest first"
         );
     }
 

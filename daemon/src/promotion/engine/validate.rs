@@ -8,7 +8,7 @@ use std::time::SystemTime;
 
 use datakit::manifest::{Environment, Version};
 
-use super::{Engine, PromoteRequest};
+use super::{Engine, PromoteRequest, run_history::RanAs};
 use crate::promotion::{LoadedConfig, PromotionError, model::PromotionKind, ports::SyncState};
 
 /// What a validated request promotes: the exact version and the pinned artifact.
@@ -26,6 +26,23 @@ fn rfc3339(time: SystemTime) -> String {
 }
 
 impl Engine {
+    /// Whether one of the commits that set `ran` was a revision dkd would accept (a version
+    /// written by a commit that was refused, and reverted, never ran).
+    async fn ran_in_an_accepted_revision(&self, ran: &RanAs) -> Result<bool, PromotionError> {
+        for commit in &ran.commits {
+            let accepted = self
+                .ports
+                .catalog
+                .accepts(self.ports.forge.as_ref(), commit)
+                .await
+                .map_err(|error| PromotionError::Unavailable(error.to_string()))?;
+            if accepted {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     pub(super) async fn validate(
         &self,
         config: &LoadedConfig,
@@ -44,6 +61,12 @@ impl Engine {
                     version.as_str(),
                 ))
             })?;
+            if !self.ran_in_an_accepted_revision(&ran).await? {
+                return Err(PromotionError::Refused(format!(
+                    "{} {version} never ran in {}: every revision of the base branch that set it was refused; promote {version} through the upstream environments instead",
+                    request.package, environment.name,
+                )));
+            }
             Some(ran)
         } else {
             None
