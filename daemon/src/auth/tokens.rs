@@ -353,7 +353,8 @@ mod tests {
             0o600
         );
         let text = fs::read_to_string(&path).expect("read");
-        let (_, secret_part) = secret.split_at(secret.rfind('_').expect("_") + 1);
+        // `dkt_<hex id>_<base64url secret>`: the secret itself may contain '_'.
+        let secret_part = secret.splitn(3, '_').nth(2).expect("secret part");
         assert!(!text.contains(secret_part), "{text}");
         let reopened = store(&dir);
         assert_eq!(
