@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use super::{Git, GitError};
 use crate::promotion::{
-    ChangeRef,
+    ChangeRef, parse_change_branch,
     ports::{LocalChange, LocalChangeState, RecordedPromotion, RecordedState},
 };
 
@@ -17,19 +17,6 @@ pub const CLOSED_CHANGES: &str = "refs/closed/promote/";
 
 fn at_unix(seconds: &str) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(seconds.trim().parse().unwrap_or_default())
-}
-
-/// The manifest path a change branch `promote/<env>/<package>/<id>` writes, and its id.
-pub fn parse_change_branch(branch: &str) -> Option<(String, String)> {
-    let mut parts = branch.strip_prefix("promote/")?.split('/');
-    let (environment, package, id) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() {
-        return None;
-    }
-    Some((
-        datakit::manifest::package_manifest_path(environment, package),
-        id.to_owned(),
-    ))
 }
 
 /// Commits on `base` that carry a `Promotion-Id:` trailer, oldest first, each with the
@@ -182,8 +169,16 @@ pub async fn rebuild_change(
     let Some((path, promotion_id)) = parse_change_branch(branch) else {
         return Ok(None);
     };
-    let state = match git.branch_head(branch).await? {
-        Some(_) => LocalChangeState::Open,
+    let (state, commit_message, created_at) = match git.branch_head(branch).await? {
+        Some(tip) => {
+            let tip_commit = git.run(&["log", "-1", "--format=%ct%n%B", &tip]).await?;
+            let (time, message) = tip_commit.split_once('\n').unwrap_or((&tip_commit, ""));
+            (
+                LocalChangeState::Open,
+                format!("{message}\n"),
+                at_unix(time),
+            )
+        }
         None => {
             let pattern = format!("--grep=^Promotion-Id: {promotion_id}$");
             let commit = git
@@ -192,16 +187,12 @@ pub async fn rebuild_change(
             if commit.is_empty() {
                 return Ok(None);
             }
-            LocalChangeState::Merged { commit }
+            (
+                LocalChangeState::Merged { commit },
+                String::new(),
+                crate::promotion::now(),
+            )
         }
-    };
-    let (commit_message, created_at) = match git.branch_head(branch).await? {
-        Some(tip) => {
-            let message = git.run(&["log", "-1", "--format=%B", &tip]).await?;
-            let time = git.run(&["log", "-1", "--format=%ct", &tip]).await?;
-            (format!("{message}\n"), at_unix(&time))
-        }
-        None => (String::new(), crate::promotion::now()),
     };
     Ok(Some(LocalChange {
         id: branch.to_owned(),

@@ -271,15 +271,23 @@ mod tests {
         .to_yaml()
     }
 
-    #[tokio::test]
-    async fn a_bad_deployed_package_refuses_every_revision_until_it_is_fixed() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let changes = std::sync::Arc::new(MemoryStore::default());
-        let forge = LocalGitForge::open_or_init(&dir.path().join("deploy.git"), changes)
+    /// An embedded forge in `dir`, an empty store and a catalog on them.
+    async fn fixture(
+        dir: &std::path::Path,
+    ) -> (LocalGitForge, Arc<dyn StateStore>, EnvironmentCatalog) {
+        let changes = Arc::new(MemoryStore::default());
+        let forge = LocalGitForge::open_or_init(&dir.join("deploy.git"), changes)
             .await
             .expect("repo");
         let store: Arc<dyn StateStore> = Arc::new(MemoryStore::default());
         let catalog = EnvironmentCatalog::from_store(store.as_ref(), GroupSource::TeamsFile);
+        (forge, store, catalog)
+    }
+
+    #[tokio::test]
+    async fn a_bad_deployed_package_refuses_every_revision_until_it_is_fixed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (forge, store, catalog) = fixture(dir.path()).await;
         let good = format!("sha256:{}", "a".repeat(64));
         let file = "environments/dev/my-package.yaml";
         push(&forge, file, &deployed("my-package", &good)).await;
@@ -336,12 +344,7 @@ mod tests {
     #[tokio::test]
     async fn a_namespace_change_refuses_the_manifests_still_naming_the_old_one() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let changes = std::sync::Arc::new(MemoryStore::default());
-        let forge = LocalGitForge::open_or_init(&dir.path().join("deploy.git"), changes)
-            .await
-            .expect("repo");
-        let store: Arc<dyn StateStore> = Arc::new(MemoryStore::default());
-        let catalog = EnvironmentCatalog::from_store(store.as_ref(), GroupSource::TeamsFile);
+        let (forge, store, catalog) = fixture(dir.path()).await;
         let digest = format!("sha256:{}", "a".repeat(64));
         let file = "environments/dev/my-package.yaml";
         push(&forge, file, &deployed("my-package", &digest)).await;
@@ -366,12 +369,7 @@ mod tests {
     #[tokio::test]
     async fn a_broken_push_keeps_the_last_good_configuration_and_reports_the_problem() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let changes = std::sync::Arc::new(MemoryStore::default());
-        let forge = LocalGitForge::open_or_init(&dir.path().join("deploy.git"), changes)
-            .await
-            .expect("repo");
-        let store: Arc<dyn StateStore> = Arc::new(MemoryStore::default());
-        let catalog = EnvironmentCatalog::from_store(store.as_ref(), GroupSource::TeamsFile);
+        let (forge, store, catalog) = fixture(dir.path()).await;
         assert!(catalog.refresh(&forge, &store).await.expect("refresh"));
         let good = catalog
             .snapshot()

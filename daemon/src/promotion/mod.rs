@@ -29,7 +29,7 @@ pub use error::PromotionError;
 pub use events::{Event, EventKind, EventLog, ReadError};
 pub use model::{
     Approval, ChangeRef, Check, CheckOutcome, Promotion, PromotionKind, PromotionState, Transition,
-    now,
+    change_branch, now, parse_change_branch,
 };
 pub use policy::{EffectiveRule, Evaluation, Policy};
 pub use rebuild::{Rebuilt, promotion_number, rebuild_from_forge};

@@ -77,6 +77,24 @@ pub enum PromotionKind {
     Rollback,
 }
 
+/// The change branch of a promotion: `promote/<env>/<package>/<id>`.
+pub fn change_branch(environment: &str, package: &str, promotion_id: &str) -> String {
+    format!("promote/{environment}/{package}/{promotion_id}")
+}
+
+/// The manifest path a change branch (see [`change_branch`]) writes, and its promotion id.
+pub fn parse_change_branch(branch: &str) -> Option<(String, String)> {
+    let mut parts = branch.strip_prefix("promote/")?.split('/');
+    let (environment, package, id) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    Some((
+        datakit::manifest::package_manifest_path(environment, package),
+        id.to_owned(),
+    ))
+}
+
 /// The change request carrying a promotion.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeRef {

@@ -7,9 +7,9 @@ use std::time::SystemTime;
 use serde_json::Value;
 
 use super::{GithubForge, changes::Pull, reads::entries, unexpected};
-use crate::{
-    gitops::local_records::parse_change_branch,
-    promotion::ports::{ChangeState, ForgeError, RecordedPromotion, RecordedState},
+use crate::promotion::{
+    parse_change_branch,
+    ports::{ChangeState, ForgeError, RecordedPromotion, RecordedState},
 };
 
 /// How many pages of pull requests (100 each) are read: 10,000 promotions.

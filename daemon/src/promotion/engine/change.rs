@@ -109,9 +109,10 @@ pub fn proposal(promotion: &Promotion, environment: &Environment, policy: &str) 
     }
     ChangeProposal {
         promotion_id: promotion.id.clone(),
-        branch: format!(
-            "promote/{}/{}/{}",
-            promotion.environment, promotion.package, promotion.id
+        branch: crate::promotion::change_branch(
+            &promotion.environment,
+            &promotion.package,
+            &promotion.id,
         ),
         commit_message: format!(
             "{title}\n\nDigest: {}\nPromotion-Id: {}\n",
