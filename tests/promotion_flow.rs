@@ -44,7 +44,7 @@ fn promote_and_wait(home: &TestHome, package: &str, version: &str, env: &str) {
 
 #[test]
 fn dev_int_prod_with_every_approval_rule_enforced() {
-    let home = TestHome::new();
+    let home = TestHome::demo();
     let _daemon = home.start_daemon();
     let package = PackageDir::new("my-package", &[]);
     let digest = package.publish(&home, "v1.0.0");
@@ -128,7 +128,7 @@ fn dev_int_prod_with_every_approval_rule_enforced() {
         "--status",
     ]));
     assert!(
-        waiting.contains("ChangeProposed") && waiting.contains("alice (@team-leads)"),
+        waiting.contains("ChangeProposed") && waiting.contains("alice (@team-leads; asserted by"),
         "{waiting}"
     );
     assert!(
@@ -169,9 +169,21 @@ fn dev_int_prod_with_every_approval_rule_enforced() {
         .filter_map(|a| a["user"].as_str())
         .collect();
     assert_eq!(approvers, ["alice", "dave", "bob"]);
+    // Demo mode: every typed name is shown as claimed by the real caller.
+    let caller = support::os_user();
+    assert!(
+        history[0]["approvals"]
+            .as_array()
+            .expect("approvals")
+            .iter()
+            .all(|a| a["assertedBy"] == caller.as_str()),
+        "{history}"
+    );
     let table = stdout(&home.dk(&["history", "my-package", "--env", "int"]));
     assert!(
-        table.contains(&int_id) && table.contains("alice") && !table.contains(&prod_id),
+        table.contains(&int_id)
+            && table.contains(&format!("alice (@team-leads; asserted by {caller})"))
+            && !table.contains(&prod_id),
         "{table}"
     );
 }
@@ -390,7 +402,7 @@ fn a_newer_promotion_supersedes_the_open_one_and_removes_its_branch() {
 
 #[test]
 fn approving_right_after_promoting_finds_the_change_request_even_under_load() {
-    let home = TestHome::new();
+    let home = TestHome::demo();
     let _daemon = home.start_daemon();
     let names: Vec<String> = (0..8).map(|i| format!("pkg-{i}")).collect();
     for name in &names {

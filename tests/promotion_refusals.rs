@@ -198,7 +198,7 @@ fn a_binding_without_its_store_in_the_target_is_refused_naming_env_key_store_and
 fn approving_an_unknown_promotion_exits_3() {
     let home = TestHome::new();
     let _daemon = home.start_daemon();
-    refused(&home, &["approve", "p-404", "--as", "alice"], 3);
+    refused(&home, &["approve", "p-404"], 3);
 }
 
 #[test]

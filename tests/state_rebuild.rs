@@ -114,7 +114,7 @@ fn damage(home: &TestHome, how: Damage) {
 
 /// Two merged promotions to dev and one open to int, then `how`, then a restart.
 fn nothing_merged_is_lost_and_ids_never_repeat_after(how: Damage) {
-    let home = TestHome::new();
+    let home = TestHome::demo();
     let daemon = home.start_daemon();
     let package = PackageDir::new("alpha", &[]);
     for version in ["v1.0.0", "v1.1.0", "v1.2.0"] {

@@ -201,8 +201,9 @@ pub struct RollbackArgs {
 pub struct ApproveArgs {
     /// Promotion id, as printed by dk promote (e.g. p-3)
     pub promotion: String,
-    /// Approve as this reviewer (embedded forge, local socket only; over a network listener
-    /// you approve as the authenticated principal) [default: your OS user]
+    /// Claim to approve as this reviewer: single-user demo only (embedded forge, local
+    /// socket, `forge.asserted_approvers: true` in dkd.yaml); the approval is shown as
+    /// asserted by you. Otherwise you approve as who you are authenticated as
     #[arg(long = "as", value_name = "USER")]
     pub as_user: Option<String>,
 }

@@ -225,6 +225,7 @@ pub async fn run(
         cluster,
         registry,
         tokens,
+        asserted_approvers: config.forge.asserted_approvers,
         heartbeat: Duration::from_millis(config.heartbeat_interval_ms),
         shutdown: stop.clone(),
     });

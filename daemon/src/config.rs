@@ -105,6 +105,11 @@ pub struct ForgeConfig {
     /// A file holding the token, instead of `token_env`.
     #[serde(default)]
     pub token_file: Option<String>,
+    /// Embedded forge only, a single-user demo mode: `dk approve --as NAME` on the local
+    /// socket records an approval for NAME, marked as asserted by the real caller. Off by
+    /// default: a typed name is a claim, not an approver.
+    #[serde(default)]
+    pub asserted_approvers: bool,
 }
 
 /// Available forges.

@@ -12,7 +12,7 @@ use datakit::manifest::{DeployedPackage, package_manifest_path};
 use dkd::{
     gitops::{Git, GithubForge, LocalGitForge},
     promotion::{
-        ChangeRef, CheckOutcome,
+        Approver, ChangeRef, CheckOutcome,
         ports::{ChangeProposal, ChangeState, GitForge, RecordedState},
     },
     store::MemoryStore,
@@ -29,7 +29,13 @@ enum Fixture {
 impl Fixture {
     async fn approve(&self, forge: &dyn GitForge, change: &ChangeRef, user: &str) {
         match self {
-            Self::Embedded(_) => forge.approve(change, user).await.expect("approve"),
+            Self::Embedded(_) => forge
+                .approve(
+                    change,
+                    &Approver::authenticated(user.to_owned(), Vec::new()),
+                )
+                .await
+                .expect("approve"),
             Self::Github(fake) => fake
                 .review(&change.id, user, "APPROVED")
                 .await

@@ -101,7 +101,7 @@ fn dev_int_prod_on_github_with_reviews_and_a_rate_limit_waited_out() {
         "{waiting}"
     );
     let id = waiting["id"].as_str().expect("id").to_owned();
-    let refused = home.dk(&["approve", &id, "--as", "alice"]);
+    let refused = home.dk(&["approve", &id]);
     assert_eq!(refused.status.code(), Some(4), "{}", stderr(&refused));
     assert!(
         stderr(&refused).contains("approve the pull request on GitHub"),

@@ -11,7 +11,10 @@ use std::time::{Duration, Instant, SystemTime};
 use datakit::manifest::{DeployedPackage, package_manifest_path};
 use dkd::{
     gitops::GithubForge,
-    promotion::ports::{ChangeProposal, ForgeError, GitForge},
+    promotion::{
+        Approver,
+        ports::{ChangeProposal, ForgeError, GitForge},
+    },
 };
 use github_fake::{BOT, BOT_TOKEN, GithubFake};
 
@@ -152,7 +155,10 @@ async fn approvals_happen_on_github_only_through_reviews_and_never_by_the_author
         .await
         .expect("propose");
     let refused = forge
-        .approve(&change, "alice")
+        .approve(
+            &change,
+            &Approver::authenticated("alice".to_owned(), Vec::new()),
+        )
         .await
         .expect_err("unsupported");
     assert_eq!(refused.to_string(), "approve the pull request on GitHub");

@@ -62,6 +62,17 @@ pub fn json(output: &Output) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).expect("JSON output")
 }
 
+/// The OS user the tests run as (dkd's owner on the local socket).
+pub fn os_user() -> String {
+    use std::os::unix::fs::MetadataExt;
+    // A file this process creates is owned by its uid.
+    let uid = tempfile::tempfile()
+        .and_then(|file| file.metadata())
+        .expect("a temporary file")
+        .uid();
+    datakit::users::user_name(uid).unwrap_or_else(|| format!("uid-{uid}"))
+}
+
 /// A temporary `DK_HOME`. Dropping it stops any `dkd` still running on it.
 pub struct TestHome {
     dir: tempfile::TempDir,
@@ -70,6 +81,19 @@ pub struct TestHome {
 impl TestHome {
     pub fn new() -> Self {
         Self::new_in(&std::env::temp_dir())
+    }
+
+    /// A home whose dkd runs the embedded forge's single-user demo mode
+    /// (`forge.asserted_approvers: true`): `dk approve --as NAME` records NAME's approval,
+    /// marked as asserted by the caller.
+    pub fn demo() -> Self {
+        let home = Self::new();
+        std::fs::write(
+            home.path().join("dkd.yaml"),
+            "forge:\n  type: embedded\n  asserted_approvers: true\n",
+        )
+        .expect("write dkd.yaml");
+        home
     }
 
     /// A home inside `parent` (e.g. on a filesystem of the test's choosing).

@@ -2,7 +2,7 @@
 
 use datakit::proto::ApproveRequest;
 
-use super::promotion::PromotionView;
+use super::promotion::{ApprovalView, PromotionView};
 use crate::{
     cli::ApproveArgs,
     connect::Client,
@@ -30,7 +30,7 @@ pub async fn approve(
     let approver = view
         .approvals
         .last()
-        .map(|a| a.user.as_str())
+        .map(ApprovalView::describe)
         .unwrap_or_default();
     let next = view
         .approvals_needed

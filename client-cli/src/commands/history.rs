@@ -2,7 +2,7 @@
 
 use datakit::proto::ListPromotionsRequest;
 
-use super::promotion::PromotionView;
+use super::promotion::{ApprovalView, PromotionView};
 use crate::{
     cli::HistoryArgs,
     connect::Client,
@@ -55,7 +55,7 @@ pub async fn history(
         "Merge",
     ]);
     for view in &views {
-        let approvals: Vec<&str> = view.approvals.iter().map(|a| a.user.as_str()).collect();
+        let approvals: Vec<String> = view.approvals.iter().map(ApprovalView::describe).collect();
         table.row(vec![
             view.id.clone(),
             view.environment.clone(),

@@ -40,10 +40,32 @@ pub struct PromotionView {
 }
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ApprovalView {
     pub user: String,
     pub groups: Vec<String>,
     pub at: String,
+    /// The caller who only claimed `user` (`dk approve --as` in demo mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub asserted_by: Option<String>,
+}
+
+impl ApprovalView {
+    /// The approver in words: "alice (@team-leads)", "bob (asserted by ops)".
+    pub fn describe(&self) -> String {
+        let mut notes = Vec::new();
+        if !self.groups.is_empty() {
+            notes.push(format!("@{}", self.groups.join(", @")));
+        }
+        if let Some(caller) = &self.asserted_by {
+            notes.push(format!("asserted by {caller}"));
+        }
+        if notes.is_empty() {
+            self.user.clone()
+        } else {
+            format!("{} ({})", self.user, notes.join("; "))
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -115,6 +137,7 @@ impl From<proto::Promotion> for PromotionView {
                     at: timestamp(a.at.as_ref()),
                     user: a.user,
                     groups: a.groups,
+                    asserted_by: Some(a.asserted_by).filter(|caller| !caller.is_empty()),
                 })
                 .collect(),
             checks: p
@@ -185,17 +208,7 @@ impl PromotionView {
         {
             line("Needs:", needed);
         }
-        let approvals: Vec<String> = self
-            .approvals
-            .iter()
-            .map(|a| {
-                if a.groups.is_empty() {
-                    a.user.clone()
-                } else {
-                    format!("{} (@{})", a.user, a.groups.join(", @"))
-                }
-            })
-            .collect();
+        let approvals: Vec<String> = self.approvals.iter().map(ApprovalView::describe).collect();
         line(
             "Approvals:",
             &if approvals.is_empty() {

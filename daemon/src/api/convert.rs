@@ -141,6 +141,7 @@ pub fn promotion(promotion: &Promotion, explanation: Explanation) -> proto::Prom
                 user: a.user.clone(),
                 groups: groups_of(&a.user),
                 at: Some(timestamp(a.at)),
+                asserted_by: a.asserted_by.clone().unwrap_or_default(),
             })
             .collect(),
         approvals_needed: explanation.needed.clone(),

@@ -16,10 +16,10 @@ use super::{
     watch::WatchSources,
 };
 use crate::{
-    auth::TokenStore,
+    auth::{Principal, TokenStore},
     promotion::{
-        Engine, EnvironmentCatalog, PromoteOutcome, PromoteRequest, Promotion, PromotionError,
-        PromotionKind, StatusBoard, ports::Registry,
+        Approver, Engine, EnvironmentCatalog, PromoteOutcome, PromoteRequest, Promotion,
+        PromotionError, PromotionKind, StatusBoard, ports::Registry,
     },
 };
 
@@ -36,6 +36,7 @@ pub struct DataKitApi {
     board: Arc<StatusBoard>,
     registry: Arc<dyn Registry>,
     tokens: Arc<TokenStore>,
+    asserted_approvers: bool,
     watch: WatchSources,
     logs: LogSources,
 }
@@ -56,6 +57,8 @@ pub struct ApiSources {
     pub registry: Arc<dyn Registry>,
     /// The service tokens the network listener accepts.
     pub tokens: Arc<TokenStore>,
+    /// `forge.asserted_approvers`: the socket's owner may approve as a name they type.
+    pub asserted_approvers: bool,
     pub heartbeat: std::time::Duration,
     pub shutdown: tokio_util::sync::CancellationToken,
 }
@@ -80,6 +83,7 @@ impl DataKitApi {
             board: sources.board,
             registry: sources.registry,
             tokens: sources.tokens,
+            asserted_approvers: sources.asserted_approvers,
             watch,
             logs,
         }
@@ -129,6 +133,48 @@ impl DataKitApi {
             summary: outcome.summary,
         })
     }
+}
+
+/// Who an Approve by `caller` approves as. A name the caller typed (`as_user`) is a claim:
+/// it is refused on the network listener, and on the local socket honoured only in the
+/// embedded forge's demo mode, marked as asserted by the caller.
+fn approver(
+    caller: &Principal,
+    as_user: Option<&str>,
+    asserted_approvers: bool,
+) -> Result<Approver, Status> {
+    let claimed = match as_user {
+        Some(name) if !name.eq_ignore_ascii_case(&caller.name) => name,
+        _ => {
+            return Ok(Approver::authenticated(
+                caller.name.clone(),
+                caller.groups.clone(),
+            ));
+        }
+    };
+    if !caller.is_local() {
+        return Err(answer(
+            Code::PermissionDenied,
+            &format!(
+                "as_user (dk approve --as) is accepted only on dkd's local socket: here you approve as yourself, {}, authenticated by {}",
+                caller.name,
+                caller.method.describe()
+            ),
+        ));
+    }
+    if !asserted_approvers {
+        return Err(answer(
+            Code::PermissionDenied,
+            &format!(
+                "dk approve --as {claimed}: a typed name is a claim, not an approver, and dkd counts only authenticated approvals; let {claimed} approve as themselves (a service token, OIDC or a client certificate on the listener), or, for a single-user demo on the embedded forge, set forge.asserted_approvers: true in dkd.yaml"
+            ),
+        ));
+    }
+    Ok(Approver {
+        user: claimed.to_owned(),
+        groups: Vec::new(),
+        asserted_by: Some(caller.name.clone()),
+    })
 }
 
 fn non_empty(value: &str) -> Option<&str> {
@@ -262,24 +308,10 @@ impl DataKitService for DataKitApi {
         let body = request.into_inner();
         input::promotion_id(&body.promotion_id)?;
         input::optional_user(&body.as_user)?;
-        let user = match non_empty(&body.as_user) {
-            None => caller.name,
-            // The socket's owner may name a reviewer (the embedded forge's single-user flow).
-            Some(asserted) if caller.is_local() => asserted.to_owned(),
-            Some(_) => {
-                return Err(answer(
-                    Code::PermissionDenied,
-                    &format!(
-                        "as_user (dk approve --as) is accepted only on dkd's local socket: here you approve as yourself, {}, authenticated by {}",
-                        caller.name,
-                        caller.method.describe()
-                    ),
-                ));
-            }
-        };
+        let approver = approver(&caller, non_empty(&body.as_user), self.asserted_approvers)?;
         let promotion = self
             .engine
-            .approve(&body.promotion_id, &user)
+            .approve(&body.promotion_id, &approver)
             .await
             .map_err(status)?;
         Ok(Response::new(proto::ApproveResponse {

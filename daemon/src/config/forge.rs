@@ -31,6 +31,12 @@ pub(super) fn validate(forge: &ForgeConfig, file: &str) -> Result<(), ConfigErro
         &forge.token_env,
         &forge.token_file,
     ];
+    if forge.kind == ForgeKind::Github && forge.asserted_approvers {
+        return Err(refuse(
+            "asserted_approvers",
+            "only for the embedded forge's single-user demo: on GitHub, approvals are the pull request's reviews",
+        ));
+    }
     if forge.kind == ForgeKind::Embedded {
         if let Some((key, _)) = GITHUB_KEYS.iter().zip(values).find(|(_, v)| v.is_some()) {
             return Err(refuse(
@@ -189,6 +195,19 @@ mod tests {
     #[test]
     fn github_keys_on_the_embedded_forge_are_refused() {
         assert!(error("forge: { owner: acme }\n").starts_with("dkd.yaml: forge.owner: "));
+    }
+
+    #[test]
+    fn asserted_approvers_is_a_demo_of_the_embedded_forge_only() {
+        let demo = DaemonConfig::parse("dkd.yaml", "forge: { asserted_approvers: true }\n")
+            .expect("valid");
+        assert!(demo.forge.asserted_approvers);
+        let default = DaemonConfig::parse("dkd.yaml", "forge: { type: embedded }\n").expect("ok");
+        assert!(!default.forge.asserted_approvers, "off by default");
+        assert!(
+            error("forge: { type: github, owner: a, repo: b, asserted_approvers: true }\n")
+                .starts_with("dkd.yaml: forge.asserted_approvers: ")
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ use tokio::sync::Mutex;
 
 use super::{Git, GitError, check_tree, local_records};
 use crate::promotion::{
-    Approval, ChangeRef, CheckOutcome,
+    Approval, Approver, ChangeRef, CheckOutcome,
     ports::{
         ChangeProposal, ChangeRequestStore, ChangeState, ChangeStatus, FileVersion, ForgeError,
         GitForge, GroupSource, LocalChange, LocalChangeState, RecordedPromotion, TreeFile,
@@ -305,18 +305,17 @@ impl GitForge for LocalGitForge {
         })
     }
 
-    async fn approve(&self, change: &ChangeRef, user: &str) -> Result<(), ForgeError> {
+    async fn approve(&self, change: &ChangeRef, approver: &Approver) -> Result<(), ForgeError> {
         let _writing = self.writes.lock().await;
         let mut record = self.record(&change.id).await?;
         if !record
             .approvals
             .iter()
-            .any(|a| a.user.eq_ignore_ascii_case(user))
+            .any(|a| a.user.eq_ignore_ascii_case(&approver.user))
         {
-            record.approvals.push(Approval {
-                user: user.to_owned(),
-                at: crate::promotion::now(),
-            });
+            record
+                .approvals
+                .push(Approval::given(approver, crate::promotion::now()));
             self.save(&record).await?;
         }
         Ok(())

@@ -28,8 +28,8 @@ pub use engine::{Engine, Explanation, Ports, PromoteOutcome, PromoteRequest};
 pub use error::PromotionError;
 pub use events::{Event, EventKind, EventLog, ReadError};
 pub use model::{
-    Approval, ChangeRef, Check, CheckOutcome, Promotion, PromotionKind, PromotionState, Transition,
-    change_branch, now, parse_change_branch,
+    Approval, Approver, ChangeRef, Check, CheckOutcome, Promotion, PromotionKind, PromotionState,
+    Transition, change_branch, now, parse_change_branch,
 };
 pub use policy::{EffectiveRule, Evaluation, Policy};
 pub use rebuild::{Rebuilt, promotion_number, rebuild_from_forge};

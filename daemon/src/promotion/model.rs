@@ -106,11 +106,59 @@ pub struct ChangeRef {
     pub url: String,
 }
 
+/// Who approves, as dkd established it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approver {
+    /// The name the approval counts for.
+    pub user: String,
+    /// Groups the caller's authentication vouches for (OIDC claim, token groups,
+    /// certificate OUs); they count for the approval rule next to `config/teams.yaml`.
+    pub groups: Vec<String>,
+    /// Set when `user` was only claimed (`dk approve --as` in the embedded forge's demo
+    /// mode): the authenticated caller who claimed it.
+    pub asserted_by: Option<String>,
+}
+
+impl Approver {
+    /// An approver who is the authenticated caller.
+    pub fn authenticated(user: String, groups: Vec<String>) -> Self {
+        Self {
+            user,
+            groups,
+            asserted_by: None,
+        }
+    }
+}
+
 /// One approval of a change request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Approval {
     pub user: String,
     pub at: SystemTime,
+    /// Groups vouched for by the approver's authentication (see [`Approver::groups`]).
+    pub groups: Vec<String>,
+    /// The authenticated caller who claimed `user`, when the name was only claimed.
+    pub asserted_by: Option<String>,
+}
+
+impl Approval {
+    /// `approver`'s approval, given at `at`.
+    pub fn given(approver: &Approver, at: SystemTime) -> Self {
+        Self {
+            user: approver.user.clone(),
+            at,
+            groups: approver.groups.clone(),
+            asserted_by: approver.asserted_by.clone(),
+        }
+    }
+
+    /// The approver in words: "alice", or "alice (asserted by ops)".
+    pub fn describe(&self) -> String {
+        match &self.asserted_by {
+            Some(caller) => format!("{} (asserted by {caller})", self.user),
+            None => self.user.clone(),
+        }
+    }
 }
 
 /// Result of one check on a change request.

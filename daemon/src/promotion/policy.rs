@@ -3,6 +3,8 @@
 
 use datakit::manifest::{ApprovalRule, Environment, Teams};
 
+#[cfg(test)]
+use super::model::Approver;
 use super::model::{Approval, PromotionKind};
 
 /// The rule that applies to one promotion: the environment's, or its expedited rollback
@@ -67,10 +69,24 @@ pub struct Policy<'a> {
 }
 
 impl Policy<'_> {
-    fn in_group(&self, user: &str, group: &str) -> bool {
-        self.teams
-            .and_then(|t| t.members(group))
-            .is_some_and(|members| members.iter().any(|m| m.eq_ignore_ascii_case(user)))
+    /// Whether `user` is in `group`: vouched for by their authentication (`vouched`), or a
+    /// member in the teams (`config/teams.yaml`, the forge's teams).
+    fn in_group(&self, user: &str, vouched: &[String], group: &str) -> bool {
+        vouched.iter().any(|g| g.eq_ignore_ascii_case(group))
+            || self
+                .teams
+                .and_then(|t| t.members(group))
+                .is_some_and(|members| members.iter().any(|m| m.eq_ignore_ascii_case(user)))
+    }
+
+    /// The groups of the rule `user` is in (see [`Self::in_group`]).
+    pub fn rule_groups_of(&self, user: &str, vouched: &[String]) -> Vec<String> {
+        self.rule
+            .groups
+            .iter()
+            .filter(|group| self.in_group(user, vouched, group))
+            .cloned()
+            .collect()
     }
 
     fn is_promoter(&self, user: &str) -> bool {
@@ -105,8 +121,9 @@ impl Policy<'_> {
         format!("a member of {}", groups.join(" or "))
     }
 
-    /// Refuses approvers the rule does not allow.
-    pub fn check_approver(&self, user: &str) -> Result<(), ApproverRefusal> {
+    /// Refuses approvers the rule does not allow; `vouched` are the groups their
+    /// authentication vouches for.
+    pub fn check_approver(&self, user: &str, vouched: &[String]) -> Result<(), ApproverRefusal> {
         if self.rule.automatic {
             return Err(ApproverRefusal::NotNeeded {
                 rule: self.rule.description.clone(),
@@ -118,7 +135,12 @@ impl Policy<'_> {
                 who: self.who_may_approve(),
             });
         }
-        if !self.rule.groups.is_empty() && !self.rule.groups.iter().any(|g| self.in_group(user, g))
+        if !self.rule.groups.is_empty()
+            && !self
+                .rule
+                .groups
+                .iter()
+                .any(|g| self.in_group(user, vouched, g))
         {
             return Err(ApproverRefusal::Outsider {
                 user: user.to_owned(),
@@ -136,18 +158,21 @@ impl Policy<'_> {
                 needed: String::new(),
             };
         }
-        let mut valid: Vec<&str> = approvals
+        let mut valid: Vec<&Approval> = approvals
             .iter()
-            .map(|a| a.user.as_str())
-            .filter(|user| self.check_approver(user).is_ok())
+            .filter(|a| self.check_approver(&a.user, &a.groups).is_ok())
             .collect();
-        valid.sort_unstable_by_key(|u| u.to_ascii_lowercase());
-        valid.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+        valid.sort_unstable_by_key(|a| a.user.to_ascii_lowercase());
+        valid.dedup_by(|a, b| a.user.eq_ignore_ascii_case(&b.user));
         let missing_groups: Vec<&String> = self
             .rule
             .groups
             .iter()
-            .filter(|group| !valid.iter().any(|user| self.in_group(user, group)))
+            .filter(|group| {
+                !valid
+                    .iter()
+                    .any(|a| self.in_group(&a.user, &a.groups, group))
+            })
             .collect();
         let count = u32::try_from(valid.len()).unwrap_or(u32::MAX);
         let more = self
@@ -200,9 +225,11 @@ mod tests {
     fn approvals(users: &[&str]) -> Vec<Approval> {
         users
             .iter()
-            .map(|u| Approval {
-                user: (*u).to_owned(),
-                at: SystemTime::UNIX_EPOCH,
+            .map(|u| {
+                Approval::given(
+                    &Approver::authenticated((*u).to_owned(), Vec::new()),
+                    SystemTime::UNIX_EPOCH,
+                )
             })
             .collect()
     }
@@ -228,7 +255,7 @@ mod tests {
         };
         assert!(policy.evaluate(&[]).met);
         assert!(matches!(
-            policy.check_approver("alice"),
+            policy.check_approver("alice", &[]),
             Err(ApproverRefusal::NotNeeded { .. })
         ));
     }
@@ -288,12 +315,14 @@ mod tests {
             teams: Some(&teams),
             promoter: "alice",
         };
-        let own = policy.check_approver("alice").expect_err("self approval");
+        let own = policy
+            .check_approver("alice", &[])
+            .expect_err("self approval");
         assert_eq!(
             own.to_string(),
             "alice promoted this and cannot approve it; ask a member of @team-leads (dave)"
         );
-        let outsider = policy.check_approver("mallory").expect_err("outsider");
+        let outsider = policy.check_approver("mallory", &[]).expect_err("outsider");
         assert!(
             outsider
                 .to_string()
@@ -304,6 +333,30 @@ mod tests {
             !policy.evaluate(&approvals(&["alice", "mallory"])).met,
             "invalid approvals never count"
         );
+    }
+
+    #[test]
+    fn groups_vouched_for_by_authentication_count_like_team_membership() {
+        let rule = rule("prod", PromotionKind::Promotion);
+        let teams = teams();
+        let policy = Policy {
+            rule: &rule,
+            teams: Some(&teams),
+            promoter: "carol",
+        };
+        let security = vec!["security".to_owned()];
+        assert!(policy.check_approver("sec-bot", &security).is_ok());
+        assert!(policy.check_approver("sec-bot", &[]).is_err());
+        let mut approvals = approvals(&["alice"]);
+        approvals.push(Approval::given(
+            &Approver::authenticated("sec-bot".to_owned(), security.clone()),
+            SystemTime::UNIX_EPOCH,
+        ));
+        assert!(
+            policy.evaluate(&approvals).met,
+            "alice + a vouched @security"
+        );
+        assert_eq!(policy.rule_groups_of("sec-bot", &security), security);
     }
 
     #[test]

@@ -62,6 +62,13 @@ impl From<ConfigRecord> for ConfigSource {
 pub struct ApprovalRecord {
     pub user: String,
     pub at_unix_ms: u64,
+    /// Groups the approver's authentication vouched for (absent in older records).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// The caller who claimed `user` (`dk approve --as`, demo mode); absent when
+    /// authenticated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asserted_by: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -136,6 +143,8 @@ fn approval_record(approval: &Approval) -> ApprovalRecord {
     ApprovalRecord {
         user: approval.user.clone(),
         at_unix_ms: to_ms(approval.at),
+        groups: approval.groups.clone(),
+        asserted_by: approval.asserted_by.clone(),
     }
 }
 
@@ -143,6 +152,8 @@ fn approval_from(record: ApprovalRecord) -> Approval {
     Approval {
         user: record.user,
         at: from_ms(record.at_unix_ms),
+        groups: record.groups,
+        asserted_by: record.asserted_by,
     }
 }
 

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::{GithubForge, reads::entries, rest::encode, unexpected};
 use crate::promotion::{
-    Approval, ChangeRef, Check, CheckOutcome,
+    Approval, Approver, ChangeRef, Check, CheckOutcome,
     ports::{ChangeProposal, ChangeState, ChangeStatus, ForgeError, GitForge},
 };
 
@@ -220,10 +220,8 @@ impl GithubForge {
                 .as_str()
                 .and_then(|date| humantime::parse_rfc3339_weak(date).ok())
                 .unwrap_or_else(crate::promotion::now);
-            let approval = Approval {
-                user: login.to_owned(),
-                at,
-            };
+            let approval =
+                Approval::given(&Approver::authenticated(login.to_owned(), Vec::new()), at);
             latest.insert(
                 login.to_ascii_lowercase(),
                 (login.to_owned(), state.to_owned(), approval),

@@ -17,11 +17,11 @@ use tokio::sync::Mutex;
 pub use settings::{GithubSettings, GithubToken};
 
 use self::rest::{Reply, Rest};
-use crate::promotion::ChangeRef;
 use crate::promotion::ports::{
     ChangeProposal, ChangeStatus, FileVersion, ForgeError, GitForge, GroupSource,
     RecordedPromotion, TreeFile,
 };
+use crate::promotion::{Approver, ChangeRef};
 
 /// The deployment repository as a GitHub repository.
 #[derive(Debug)]
@@ -120,7 +120,7 @@ impl GitForge for GithubForge {
         self.status(change).await
     }
 
-    async fn approve(&self, _change: &ChangeRef, _user: &str) -> Result<(), ForgeError> {
+    async fn approve(&self, _change: &ChangeRef, _approver: &Approver) -> Result<(), ForgeError> {
         Err(ForgeError::Unsupported(
             "approve the pull request on GitHub".into(),
         ))

@@ -16,7 +16,7 @@ use tokio::sync::{Mutex, Notify, watch};
 
 use super::{
     EnvironmentCatalog, EventKind, EventLog, LoadedConfig, PromotionError,
-    model::{Promotion, PromotionKind, PromotionState},
+    model::{Approver, Promotion, PromotionKind, PromotionState},
     policy::{EffectiveRule, Policy},
     ports::{ClusterStatus, GitForge, Registry, StateStore, blocking},
     rebuild_from_forge,
@@ -451,8 +451,12 @@ impl Engine {
         })
     }
 
-    /// Approves promotion `id` as `user`, if the rule allows `user`.
-    pub async fn approve(&self, id: &str, user: &str) -> Result<Promotion, PromotionError> {
+    /// Approves promotion `id` as `approver`, if the rule allows them.
+    pub async fn approve(
+        &self,
+        id: &str,
+        approver: &Approver,
+    ) -> Result<Promotion, PromotionError> {
         let config = self.config()?;
         self.await_change_request(id).await?;
         let guard = self.lock.lock().await;
@@ -476,7 +480,7 @@ impl Engine {
         let forge_teams = self.refresh_forge_teams().await?;
         if let (Some(_), Some(change)) = (&forge_teams, &promotion.change) {
             // A forge with its own reviewer groups takes approvals itself (GitHub reviews).
-            self.ports.forge.approve(change, user).await?;
+            self.ports.forge.approve(change, approver).await?;
         }
         let teams = forge_teams.as_deref().or(config.teams.as_ref());
         let policy = Policy {
@@ -485,7 +489,7 @@ impl Engine {
             promoter: &promotion.promoter,
         };
         policy
-            .check_approver(user)
+            .check_approver(&approver.user, &approver.groups)
             .map_err(|refusal| match refusal {
                 super::policy::ApproverRefusal::NotNeeded { .. } => {
                     PromotionError::Refused(refusal.to_string())
@@ -497,7 +501,7 @@ impl Engine {
                 "promotion {id} has no change request yet; try again in a moment"
             ))
         })?;
-        self.ports.forge.approve(&change, user).await?;
+        self.ports.forge.approve(&change, approver).await?;
         drop(guard);
         self.wake();
         self.reconcile_one(id).await?;
@@ -609,14 +613,10 @@ impl Engine {
             .approvals
             .iter()
             .map(|approval| {
-                let groups = teams
-                    .map(|teams| teams.groups_of(&approval.user))
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|g| rule.groups.iter().any(|r| r == g))
-                    .map(str::to_owned)
-                    .collect();
-                (approval.user.clone(), groups)
+                (
+                    approval.user.clone(),
+                    policy.rule_groups_of(&approval.user, &approval.groups),
+                )
             })
             .collect();
         Explanation {

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use datakit::manifest::Teams;
 
 use super::StoreError;
-use crate::promotion::{Approval, ChangeRef, Check};
+use crate::promotion::{Approval, Approver, ChangeRef, Check};
 
 /// What a forge operation can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -155,8 +155,8 @@ pub trait GitForge: Send + Sync + 'static {
     /// The change request's state, approvals and checks.
     async fn change_status(&self, change: &ChangeRef) -> Result<ChangeStatus, ForgeError>;
 
-    /// Records `user`'s approval (forges where approvals are given through dkd).
-    async fn approve(&self, change: &ChangeRef, user: &str) -> Result<(), ForgeError>;
+    /// Records `approver`'s approval (forges where approvals are given through dkd).
+    async fn approve(&self, change: &ChangeRef, approver: &Approver) -> Result<(), ForgeError>;
 
     /// Merges the change into the base branch, rebasing and re-checking it when the base
     /// moved; never force-pushes. Returns the commit that landed. Merging a change that
