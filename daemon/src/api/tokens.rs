@@ -8,7 +8,10 @@ use datakit::proto;
 use tonic::{Code, Status};
 
 use super::errors::answer;
-use crate::auth::{Principal, ServiceToken, TokenError, TokenStore};
+use crate::{
+    auth::{Principal, ServiceToken, TokenError, TokenStore},
+    promotion::ports::blocking::WRITE_DEADLINE,
+};
 
 /// Refuses anyone but the local socket's owner.
 fn admin_only(caller: &Principal, rpc: &str) -> Result<(), Status> {
@@ -73,14 +76,23 @@ fn lifetime(expires_in: Option<prost_types::Duration>) -> Result<Option<Duration
         })
 }
 
-/// Runs a token file change on the blocking pool.
+/// Runs a token file change on the blocking pool, waiting for it at most as long as for
+/// any store write: a stuck disk answers UNAVAILABLE instead of hanging the call.
 async fn blocking<T: Send + 'static>(
     change: impl FnOnce() -> Result<T, TokenError> + Send + 'static,
 ) -> Result<T, Status> {
-    tokio::task::spawn_blocking(change)
-        .await
-        .map_err(|error| answer(Code::Internal, &format!("token change failed: {error}")))?
-        .map_err(status)
+    match tokio::time::timeout(WRITE_DEADLINE, tokio::task::spawn_blocking(change)).await {
+        Ok(done) => done
+            .map_err(|error| answer(Code::Internal, &format!("token change failed: {error}")))?
+            .map_err(status),
+        Err(_) => Err(answer(
+            Code::Unavailable,
+            &format!(
+                "the token file did not finish writing within {} s: is the disk holding DK_HOME stuck?",
+                WRITE_DEADLINE.as_secs()
+            ),
+        )),
+    }
 }
 
 /// `CreateToken`.
