@@ -11,6 +11,8 @@
 //!    git-plumbing commit of the same manifest into a bare repository.
 //! 4. `dk status PKG` whole-process wall time against `dk --version`.
 //! 5. dkd cold start and resident memory on the 10,000-package home, against an empty home.
+//! 6. `Status` over the TLS listener with an OIDC token (an issuer on loopback), against
+//!    `Status` on the same dkd's Unix socket, interleaved.
 //!
 //! Environment: `DKD_BENCH_PACKAGES` (default 10000) seeds a smaller home for a quick run;
 //! `DKD_BENCH_RESEED=1` rebuilds the cached home.
@@ -24,7 +26,9 @@ use std::{
 };
 
 use bench_support::{
-    Dkd, Rng, binary, client, fmt_duration, fmt_mb, machine, mean, median,
+    Dkd, Rng, binary, client, fmt_duration, fmt_mb,
+    listener::{self, SigningKey, TestIssuer},
+    machine, mean, median,
     packages::{self, PackageDir},
     percentile, plumbing_commit,
     report::{self, Goal, Row, Value},
@@ -39,7 +43,10 @@ use datakit::{
     },
 };
 use tokio::sync::mpsc;
-use tonic::transport::Channel;
+use tonic::{
+    metadata::{Ascii, MetadataValue},
+    transport::Channel,
+};
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
 /// Concurrency of the Status measurement (closed loop: each worker waits for its answer).
@@ -84,7 +91,14 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let rows = runtime.block_on(run(count, reseed, started));
+    // The OIDC issuer runs on a runtime of its own, so it starts (and stops) out here.
+    let issuer = wants("tls").then(|| {
+        let issuer = TestIssuer::start();
+        let key = SigningKey::es256("bench-key");
+        issuer.publish(&[&key]);
+        (issuer, key)
+    });
+    let rows = runtime.block_on(run(count, reseed, started, issuer.as_ref()));
     report::print(&rows);
     println!(
         "\ntotal {:.0} s (measurements after build and seeding: {:.0} s)",
@@ -100,7 +114,12 @@ fn rows_elapsed(started: Instant) -> f64 {
 
 static SEEDING_DONE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
 
-async fn run(count: usize, reseed: bool, started: Instant) -> Vec<Row> {
+async fn run(
+    count: usize,
+    reseed: bool,
+    started: Instant,
+    issuer: Option<&(TestIssuer, SigningKey)>,
+) -> Vec<Row> {
     let target = bench_support::target_dir();
     let scratch_root = target.join("bench-tmp");
     std::fs::create_dir_all(&scratch_root).expect("target/bench-tmp");
@@ -172,10 +191,19 @@ async fn run(count: usize, reseed: bool, started: Instant) -> Vec<Row> {
             .expect("small home");
         rows.extend(watch_and_promotions(small.path()).await);
     }
+
+    // 6. on a small home of its own, with a TLS listener.
+    if let Some((issuer, key)) = issuer {
+        let home = tempfile::Builder::new()
+            .prefix("tls-")
+            .tempdir_in(&scratch_root)
+            .expect("TLS home");
+        rows.extend(status_over_tls(home.path(), issuer, key).await);
+    }
     rows
 }
 
-/// Whether `section` runs: `DKD_BENCH_ONLY=start,status,dk,watch,promote` picks some.
+/// Whether `section` runs: `DKD_BENCH_ONLY=start,status,dk,watch,promote,tls` picks some.
 fn wants(section: &str) -> bool {
     match std::env::var("DKD_BENCH_ONLY") {
         Ok(list) if !list.trim().is_empty() => list.split(',').any(|s| s.trim() == section),
@@ -298,11 +326,46 @@ enum Rpc {
     Health,
 }
 
-/// Runs `STATUS_WORKERS` closed-loop workers over `channels` for `slice`; returns every
+/// The connections a measurement runs over, and the bearer token each call carries (on
+/// the network listener).
+struct Lane {
+    channels: Vec<Channel>,
+    bearer: Option<MetadataValue<Ascii>>,
+}
+
+impl Lane {
+    /// `connections` HTTP/2 connections to the Unix socket `socket`.
+    async fn socket(socket: &Path, connections: usize) -> Self {
+        let mut channels = Vec::new();
+        for _ in 0..connections {
+            channels.push(try_channel(socket).await.expect("connect"));
+        }
+        Self {
+            channels,
+            bearer: None,
+        }
+    }
+
+    /// A `Status` request for `package`, with the lane's credentials.
+    fn status_request(&self, package: &str) -> tonic::Request<StatusRequest> {
+        let mut request = tonic::Request::new(StatusRequest {
+            package: package.to_owned(),
+            environment: String::new(),
+        });
+        if let Some(bearer) = &self.bearer {
+            request
+                .metadata_mut()
+                .insert("authorization", bearer.clone());
+        }
+        request
+    }
+}
+
+/// Runs `STATUS_WORKERS` closed-loop workers over `lane` for `slice`; returns every
 /// latency (one per successful call) and the number of failed calls.
 async fn slice(
     rpc: Rpc,
-    channels: &[Channel],
+    lane: &Arc<Lane>,
     packages: &Arc<Vec<String>>,
     slice: Duration,
     seed: u64,
@@ -310,7 +373,8 @@ async fn slice(
     let deadline = Instant::now() + slice;
     let workers: Vec<_> = (0..STATUS_WORKERS)
         .map(|w| {
-            let channel = channels[w % channels.len()].clone();
+            let lane = lane.clone();
+            let channel = lane.channels[w % lane.channels.len()].clone();
             let packages = packages.clone();
             tokio::spawn(async move {
                 let mut rng = Rng::new(seed * 1_000 + w as u64 + 1);
@@ -322,10 +386,7 @@ async fn slice(
                     let begin = Instant::now();
                     let ok = match rpc {
                         Rpc::Status => status
-                            .status(StatusRequest {
-                                package: packages[rng.below(packages.len())].clone(),
-                                environment: String::new(),
-                            })
+                            .status(lane.status_request(&packages[rng.below(packages.len())]))
                             .await
                             .is_ok_and(|r| r.into_inner().packages.len() == 3),
                         Rpc::Health => health
@@ -356,28 +417,11 @@ async fn slice(
 }
 
 async fn status_throughput(socket: &Path, packages: &[String]) -> Vec<Row> {
-    let mut channels = Vec::new();
-    for _ in 0..STATUS_CONNECTIONS {
-        channels.push(try_channel(socket).await.expect("connect"));
-    }
+    let lane = Arc::new(Lane::socket(socket, STATUS_CONNECTIONS).await);
     let packages = Arc::new(packages.to_vec());
     // Warm-up: connections, allocator, page cache.
-    slice(
-        Rpc::Status,
-        &channels,
-        &packages,
-        Duration::from_millis(500),
-        0,
-    )
-    .await;
-    slice(
-        Rpc::Health,
-        &channels,
-        &packages,
-        Duration::from_millis(500),
-        0,
-    )
-    .await;
+    slice(Rpc::Status, &lane, &packages, Duration::from_millis(500), 0).await;
+    slice(Rpc::Health, &lane, &packages, Duration::from_millis(500), 0).await;
     let mut status = Vec::new();
     let mut health = Vec::new();
     let mut failures = 0;
@@ -390,7 +434,7 @@ async fn status_throughput(socket: &Path, packages: &[String]) -> Vec<Row> {
         };
         for rpc in order {
             let (mut latencies, failed) =
-                slice(rpc, &channels, &packages, STATUS_SLICE, round as u64 + 1).await;
+                slice(rpc, &lane, &packages, STATUS_SLICE, round as u64 + 1).await;
             failures += failed;
             match rpc {
                 Rpc::Status => status.append(&mut latencies),
@@ -433,6 +477,95 @@ async fn status_throughput(socket: &Path, packages: &[String]) -> Vec<Row> {
             Goal::Below(Duration::from_millis(1)),
         )
         .note("Health/Check p99"),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------
+// 6. Status over TLS with an OIDC token, against Status over the Unix socket
+
+/// Status throughput and p99 on one dkd over its TLS listener, each call carrying an OIDC
+/// token (verified once, then cached per token), against the same calls on its Unix
+/// socket, slices interleaved. The home is small and fresh: the ratio is the cost of the
+/// transport and of authentication, not of the data.
+async fn status_over_tls(home: &Path, issuer: &TestIssuer, key: &SigningKey) -> Vec<Row> {
+    let listening = listener::start(home, issuer, key, "bench-reader", &["readers"]);
+    let socket = listening.daemon.socket();
+    let (_, _) = wait_for_status(&socket, "tls-bench", listening.daemon.spawned_at).await;
+    PackageDir::new("tls-bench").publish(home, "v1.0.0");
+    let socket_lane = Arc::new(Lane::socket(&socket, STATUS_CONNECTIONS).await);
+    let mut channels = Vec::new();
+    for _ in 0..STATUS_CONNECTIONS {
+        channels.push(listening.channel().await.expect("connect over TLS"));
+    }
+    let tls_lane = Arc::new(Lane {
+        channels,
+        bearer: Some(listening.bearer.clone()),
+    });
+    let packages = Arc::new(vec!["tls-bench".to_owned()]);
+    let probe = slice(
+        Rpc::Status,
+        &tls_lane,
+        &packages,
+        Duration::from_millis(200),
+        0,
+    )
+    .await;
+    assert!(
+        !probe.0.is_empty() && probe.1 == 0,
+        "Status over TLS with the reader's token fails ({} of {} calls): see {}",
+        probe.1,
+        probe.0.len() + probe.1,
+        home.join("bench-dkd.log").display()
+    );
+    slice(
+        Rpc::Status,
+        &socket_lane,
+        &packages,
+        Duration::from_millis(500),
+        0,
+    )
+    .await;
+    let mut over_socket = Vec::new();
+    let mut over_tls = Vec::new();
+    for round in 0..STATUS_ROUNDS {
+        let lanes = if round % 2 == 0 {
+            [(&socket_lane, false), (&tls_lane, true)]
+        } else {
+            [(&tls_lane, true), (&socket_lane, false)]
+        };
+        for (lane, tls) in lanes {
+            let (mut latencies, failed) =
+                slice(Rpc::Status, lane, &packages, STATUS_SLICE, round as u64 + 1).await;
+            assert_eq!(failed, 0, "{failed} calls failed");
+            if tls {
+                over_tls.append(&mut latencies);
+            } else {
+                over_socket.append(&mut latencies);
+            }
+        }
+    }
+    listening.daemon.stop();
+    let measured = STATUS_SLICE.as_secs_f64() * STATUS_ROUNDS as f64;
+    println!(
+        "Status over TLS + OIDC token: {} calls, over the Unix socket: {} calls",
+        over_tls.len(),
+        over_socket.len()
+    );
+    vec![
+        Row::new(
+            &format!("Status throughput over TLS + JWT, c={STATUS_WORKERS}"),
+            Value::Rate(over_tls.len() as f64 / measured),
+            Value::Rate(over_socket.len() as f64 / measured),
+            Goal::RatioAtLeast(0.7),
+        )
+        .note("Unix socket"),
+        Row::new(
+            &format!("Status p99 latency over TLS + JWT, c={STATUS_WORKERS}"),
+            Value::Time(percentile(&over_tls, 99.0)),
+            Value::Time(percentile(&over_socket, 99.0)),
+            Goal::None,
+        )
+        .note("Unix socket p99"),
     ]
 }
 
