@@ -262,3 +262,90 @@ fn whoami_shows_the_principal_its_groups_its_method_and_what_it_may_do_per_envir
         "{owner}"
     );
 }
+
+#[test]
+fn watch_shows_only_what_the_caller_may_read_and_promote_with_rollback_needs_rollback() {
+    use datakit::proto::{
+        PromoteRequest, WatchRequest, data_kit_service_client::DataKitServiceClient,
+        watch_event::Event,
+    };
+    use tokio_stream::StreamExt;
+    use tonic::{Code, metadata::MetadataValue};
+
+    let shared = shared_under_policy();
+    succeeded(
+        &shared
+            .home
+            .dk(&["promote", "my-package", "v1.0.0", "--to", "dev", "--wait"]),
+    );
+    succeeded(
+        &shared
+            .home
+            .dk(&["promote", "my-package", "v1.0.0", "--to", "int"]),
+    );
+    let carol = shared.token(&["carol", "--groups", "dev"]);
+    tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(async {
+            let bearer: MetadataValue<_> = format!("Bearer {carol}").parse().expect("header");
+            let mut client = DataKitServiceClient::with_interceptor(
+                shared.channel().await,
+                move |mut request: tonic::Request<()>| {
+                    request
+                        .metadata_mut()
+                        .insert("authorization", bearer.clone());
+                    Ok(request)
+                },
+            );
+            let mut stream = client
+                .watch(WatchRequest::default())
+                .await
+                .expect("carol may watch")
+                .into_inner();
+            let first = stream.next().await.expect("a snapshot").expect("event");
+            let Some(Event::Snapshot(snapshot)) = first.event else {
+                panic!("a snapshot first: {first:?}");
+            };
+            let environments: Vec<&str> = snapshot
+                .packages
+                .iter()
+                .map(|p| p.environment.as_str())
+                .chain(snapshot.environments.iter().map(|e| e.name.as_str()))
+                .collect();
+            assert!(
+                !environments.is_empty() && environments.iter().all(|e| *e == "dev"),
+                "{environments:?}"
+            );
+            assert!(
+                snapshot.promotions.is_empty(),
+                "the open int promotion is hidden"
+            );
+
+            let refused = client
+                .watch(WatchRequest {
+                    environment: "int".into(),
+                    ..Default::default()
+                })
+                .await
+                .expect_err("carol may not read int");
+            assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+
+            let rollback = client
+                .promote(PromoteRequest {
+                    package: "my-package".into(),
+                    version: "v1.0.0".into(),
+                    environment: "prod".into(),
+                    rollback: true,
+                    ..Default::default()
+                })
+                .await
+                .expect_err("nobody may roll back in prod");
+            assert_eq!(rollback.code(), Code::PermissionDenied);
+            assert!(
+                rollback
+                    .message()
+                    .contains("carol (groups: dev) may not rollback my-package in prod"),
+                "{rollback:?}"
+            );
+        });
+}

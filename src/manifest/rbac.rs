@@ -414,10 +414,12 @@ mod tests {
     const FILE: &str = "config/rbac.yaml";
     const ENVIRONMENTS: [&str; 3] = ["dev", "int", "prod"];
 
+    /// The example of the README's "Access control" section, verbatim.
     const README_EXAMPLE: &str = "roles:
-  developer:
+  developer:                          # a role is a list of rules
     - actions: [read, promote, rollback]
-      environments: [dev]
+      environments: [dev]             # names or patterns: \"*\", \"team-a-*\"
+      # packages: [\"*\"]               # the default; e.g. [billing-*] to scope a rule
     - actions: [read]
       environments: [\"*\"]
   team-lead:
@@ -426,14 +428,18 @@ mod tests {
   prod-approver:
     - actions: [approve]
       environments: [prod]
-      packages: [\"*\"]
+  dkd-admin:
+    - actions: [admin]                # service tokens (and the audit log): not scoped
+      environments: [\"*\"]
 bindings:
   - role: developer
-    users: [\"*\"]
+    users: [\"*\"]                      # \"*\": every authenticated caller
   - role: team-lead
-    groups: [team-leads]
+    groups: [team-leads]              # the principal's groups: token, OIDC claim, certificate OU
   - role: prod-approver
-    groups: [\"@security\"]
+    groups: [security]
+  - role: dkd-admin
+    users: [alice]
 ";
 
     fn parse(text: &str) -> Result<RbacPolicy, ManifestError> {
@@ -456,7 +462,7 @@ bindings:
     #[test]
     fn the_readme_example_parses_with_defaults_and_groups_without_at() {
         let policy = ok(parse(README_EXAMPLE));
-        assert_eq!(policy.roles.len(), 3);
+        assert_eq!(policy.roles.len(), 4);
         let approver = policy.role("prod-approver").expect("role");
         assert!(approver.rules[0].allows(Action::Approve, Some("prod"), Some("any-package")));
         assert!(!approver.rules[0].allows(Action::Approve, Some("int"), None));
