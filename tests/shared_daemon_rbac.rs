@@ -152,6 +152,13 @@ fn each_action_is_allowed_or_denied_by_the_policy_on_tls_and_always_allowed_on_t
         "{listed}"
     );
     refused(
+        &shared.dk_as(&carol, &["env", "show", "prod"]),
+        &[
+            "carol (groups: dev) may not read in prod",
+            "role prod-approver",
+        ],
+    );
+    refused(
         &shared.dk_as(&carol, &["logs", "my-package", "--env", "prod"]),
         &["may not read my-package in prod", "role prod-approver"],
     );
