@@ -16,7 +16,7 @@ use support::{
     certificates::TestCa,
     eventually, json,
     package::PackageDir,
-    shared::{Shared, free_port, refused},
+    shared::{OPEN_POLICY, Shared, free_port, refused, set_policy},
     stderr, stdout,
 };
 use tokio_stream::StreamExt;
@@ -58,10 +58,10 @@ fn a_service_token_authenticates_its_holder_as_promoter_until_it_is_revoked() {
     assert_eq!(promoted["promotion"]["promoter"], "ci-bot", "{promoted}");
     assert_eq!(promoted["promotion"]["state"], "Healthy", "{promoted}");
 
-    // Token administration is for the socket's owner only.
+    // Token administration is for admins: the socket's owner, or an RBAC `admin` role.
     refused(
         &shared.dk_as(&secret, &["token", "create", "intruder"]),
-        &["local socket"],
+        &["ci-bot (groups: ci, team-leads) may not administer this dkd"],
     );
 
     let revoked = shared.home.dk(&["token", "revoke", "ci-bot"]);
@@ -267,6 +267,7 @@ fn plain_text_is_served_on_loopback_only() {
     )
     .expect("write dkd.yaml");
     let _daemon = home.start_daemon();
+    set_policy(&home, OPEN_POLICY);
     let created = home.dk(&["token", "create", "local-tool"]);
     let token = stdout(&created).trim().to_owned();
     let mut command = home.dk_command(&["env", "list"], false);

@@ -84,6 +84,9 @@ pub enum Command {
     /// authenticates as its name, with its groups; send it as DK_TOKEN.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Who dkd takes you for: name, groups, how authenticated, and what config/rbac.yaml
+    /// lets you do in each environment (on the local socket: admin, everything)
+    Whoami,
 }
 
 /// `dk token`.

@@ -24,7 +24,10 @@ fn optional_name(what: &str, value: Option<&str>) -> Result<(), CliError> {
 /// Checks every package, environment, promotion id and user name `command` carries.
 pub fn check(command: &Command) -> Result<(), CliError> {
     match command {
-        Command::Build(_) | Command::Publish(_) | Command::Env(EnvCommand::List) => Ok(()),
+        Command::Build(_)
+        | Command::Publish(_)
+        | Command::Env(EnvCommand::List)
+        | Command::Whoami => Ok(()),
         Command::Env(EnvCommand::Show { env }) => name("environment", env),
         Command::Promote(args) => {
             name("package", &args.package)?;

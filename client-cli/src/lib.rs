@@ -94,5 +94,6 @@ async fn execute(cli: Cli) -> Result<String, CliError> {
         Command::Token(TokenCommand::Revoke { name }) => {
             commands::token::revoke(&mut client, format, name).await
         }
+        Command::Whoami => commands::whoami::whoami(&mut client, format).await,
     }
 }

@@ -1,6 +1,6 @@
 //! The manifest model shared by `dkd` and `dk`: the deployment repository's
-//! `config/environments.yaml` and `config/teams.yaml`, `Store` and `DeployedPackage`
-//! manifests, and a package's `dk.yaml`, each parsed with bounds and validated with
+//! `config/environments.yaml`, `config/teams.yaml` and `config/rbac.yaml`, `Store` and
+//! `DeployedPackage` manifests, and a package's `dk.yaml`, each parsed with bounds and validated with
 //! one-line errors that point at the file, line and field.
 
 mod data_package;
@@ -12,6 +12,7 @@ mod header;
 mod names;
 mod ordered_map;
 mod paths;
+mod rbac;
 mod store;
 mod teams;
 #[cfg(test)]
@@ -30,7 +31,8 @@ pub use environments::{
 };
 pub use error::ManifestError;
 pub use names::{NameError, validate_login, validate_name, validate_promotion_id};
-pub use paths::{ENVIRONMENTS_FILE, TEAMS_FILE, package_manifest_path};
+pub use paths::{ENVIRONMENTS_FILE, RBAC_FILE, TEAMS_FILE, package_manifest_path};
+pub use rbac::{Action, Binding, Pattern, RbacPolicy, Role, Rule, parse_rbac};
 pub use store::{Store, parse_store};
 pub use teams::{Teams, parse_teams};
 pub use version::{Version, VersionError};

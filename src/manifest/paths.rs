@@ -6,6 +6,9 @@ pub const ENVIRONMENTS_FILE: &str = "config/environments.yaml";
 /// The reviewer groups of the embedded forge.
 pub const TEAMS_FILE: &str = "config/teams.yaml";
 
+/// Who may do what on a shared dkd's network listener (RBAC).
+pub const RBAC_FILE: &str = "config/rbac.yaml";
+
 /// The `DeployedPackage` manifest of `package` in `env`: `environments/<env>/<package>.yaml`.
 /// Both names must be valid (see [`super::validate_name`]) so the path stays in its folder.
 pub fn package_manifest_path(env: &str, package: &str) -> String {

@@ -355,14 +355,15 @@ impl Clone {
         Self { dir }
     }
 
-    /// Writes `path` (creating folders), commits and pushes to `main`.
-    pub fn push_file(&self, path: &str, contents: &str, message: &str) {
+    /// Writes `path` (creating folders), commits and pushes to `main`; returns the commit.
+    pub fn push_file(&self, path: &str, contents: &str, message: &str) -> String {
         let file = self.dir.path().join(path);
         std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
         std::fs::write(&file, contents).expect("write");
         git(self.dir.path(), &["add", path]);
         git(self.dir.path(), &["commit", "--quiet", "-m", message]);
         git(self.dir.path(), &["push", "--quiet", "origin", "HEAD:main"]);
+        git(self.dir.path(), &["rev-parse", "HEAD"])
     }
 
     /// Removes `path`, commits and pushes to `main` (pulling first: dkd may have merged).

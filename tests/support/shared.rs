@@ -1,12 +1,24 @@
 //! A shared dkd for the tests: the real dkd with a TLS listener on a loopback port (its
 //! certificate made by a test CA), `dk` run against it over TLS with `DK_TOKEN` or client
-//! certificates, and a gRPC channel trusting the test CA.
+//! certificates, and a gRPC channel trusting the test CA. Unless a test asks for a bare
+//! one, the deployment repository gets a `config/rbac.yaml` letting every authenticated
+//! caller do everything but admin, so tests of other features need no policy of their own.
+
+/// The policy `Shared::start` installs: everything but admin, for everyone.
+pub const OPEN_POLICY: &str = "roles:
+  everything:
+    - actions: [read, promote, rollback, approve]
+      environments: [\"*\"]
+bindings:
+  - role: everything
+    users: [\"*\"]
+";
 
 use std::{ffi::OsStr, path::PathBuf, process::Output};
 
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
-use super::{Daemon, TestHome, certificates::TestCa, stderr, stdout};
+use super::{Clone, Daemon, TestHome, certificates::TestCa, eventually, json, stderr, stdout};
 
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
@@ -34,6 +46,18 @@ impl Shared {
     /// Like [`Shared::start`], with `config` appended to `dkd.yaml` (top-level keys, e.g.
     /// `auth:`).
     pub fn start_with(extra: &str, config: &str) -> Self {
+        let shared = Self::start_bare(extra, config);
+        shared.set_policy(OPEN_POLICY);
+        shared
+    }
+
+    /// Pushes `policy` as `config/rbac.yaml` and waits until dkd serves it.
+    pub fn set_policy(&self, policy: &str) {
+        set_policy(&self.home, policy);
+    }
+
+    /// Like [`Shared::start_with`], without any `config/rbac.yaml`.
+    pub fn start_bare(extra: &str, config: &str) -> Self {
         datakit::install_crypto_provider();
         let files = tempfile::tempdir().expect("tempdir");
         let ca = TestCa::new("test server CA");
@@ -104,6 +128,16 @@ impl Shared {
             .await
             .expect("connect over TLS")
     }
+}
+
+/// Pushes `policy` as the `config/rbac.yaml` of `home`'s deployment repository and waits
+/// until its dkd serves it.
+pub fn set_policy(home: &TestHome, policy: &str) {
+    let revision = Clone::of(home).push_file("config/rbac.yaml", policy, "Set the RBAC policy");
+    eventually("the RBAC policy to be served", || {
+        let served = json(&home.dk(&["-o", "json", "whoami"]));
+        (served["revision"] == revision.as_str()).then_some(())
+    });
 }
 
 /// Exit 4 with a one-line error containing each of `expected`.

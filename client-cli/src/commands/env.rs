@@ -224,6 +224,17 @@ pub async fn show(
         .map(|e| e.name.as_str())
         .collect();
     let Some(env) = listing.environments.iter().find(|e| e.name == name) else {
+        // On a shared dkd the list holds only environments the caller may read: ask for
+        // the environment itself, so a denial names the role that would allow it.
+        let status = proto::StatusRequest {
+            environment: name.to_owned(),
+            ..Default::default()
+        };
+        if let Err(denied) = client.status(status).await
+            && denied.code() == tonic::Code::PermissionDenied
+        {
+            return Err(denied.into());
+        }
         let message = format!(
             "environment {name:?} not found; known environments: {} (see dk env list)",
             known.join(", ")

@@ -10,6 +10,7 @@ mod promotion;
 pub mod publish;
 pub mod status;
 pub mod token;
+pub mod whoami;
 
 /// Prints dkd's notices about its own state, one `warning:` line each, on stderr.
 fn warn_notices(notices: &[String]) {

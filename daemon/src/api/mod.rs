@@ -2,6 +2,7 @@
 //! It converts between proto and domain types, maps domain errors to status codes, and
 //! serves on the local socket and the network listener (TLS, authentication).
 
+mod access;
 mod authenticate;
 mod convert;
 mod errors;
@@ -14,6 +15,7 @@ mod service;
 mod tls;
 mod tokens;
 mod watch;
+mod whoami;
 
 pub use network::NetworkListener;
 pub use server::{ServeError, serve};

@@ -6,7 +6,10 @@ use datakit::proto::{self, data_kit_service_server::DataKitService};
 use tokio_stream::Stream;
 use tonic::{Code, Request, Response, Status};
 
+use datakit::manifest::Action;
+
 use super::{
+    access::Access,
     convert,
     errors::{answer, status},
     identity::principal,
@@ -14,6 +17,7 @@ use super::{
     logs::LogSources,
     tokens,
     watch::WatchSources,
+    whoami,
 };
 use crate::{
     auth::{Principal, TokenStore},
@@ -39,6 +43,7 @@ pub struct DataKitApi {
     asserted_approvers: bool,
     watch: WatchSources,
     logs: LogSources,
+    access: Access,
 }
 
 impl std::fmt::Debug for DataKitApi {
@@ -78,6 +83,7 @@ impl DataKitApi {
             shutdown: sources.shutdown,
         };
         Self {
+            access: Access::new(sources.catalog.clone()),
             catalog: sources.catalog,
             engine: sources.engine,
             board: sources.board,
@@ -190,10 +196,22 @@ impl DataKitService for DataKitApi {
         &self,
         request: Request<proto::PromoteRequest>,
     ) -> Result<Response<proto::PromoteResponse>, Status> {
-        let promoter = principal(&request)?.name;
+        let caller = principal(&request)?;
         let body = request.into_inner();
         input::name("package", &body.package)?;
         input::name("environment", &body.environment)?;
+        let action = if body.rollback {
+            Action::Rollback
+        } else {
+            Action::Promote
+        };
+        self.access.check(
+            &caller,
+            action,
+            Some(&body.environment),
+            Some(&body.package),
+        )?;
+        let promoter = caller.name;
         let outcome = self
             .engine
             .promote(PromoteRequest {
@@ -218,10 +236,17 @@ impl DataKitService for DataKitApi {
         &self,
         request: Request<proto::RollbackRequest>,
     ) -> Result<Response<proto::PromoteResponse>, Status> {
-        let promoter = principal(&request)?.name;
+        let caller = principal(&request)?;
         let body = request.into_inner();
         input::name("package", &body.package)?;
         input::name("environment", &body.environment)?;
+        self.access.check(
+            &caller,
+            Action::Rollback,
+            Some(&body.environment),
+            Some(&body.package),
+        )?;
+        let promoter = caller.name;
         let outcome = self
             .engine
             .rollback(
@@ -240,6 +265,7 @@ impl DataKitService for DataKitApi {
         &self,
         request: Request<proto::GetPromotionRequest>,
     ) -> Result<Response<proto::GetPromotionResponse>, Status> {
+        let caller = principal(&request)?;
         let body = request.into_inner();
         let promotion = if body.id.is_empty() {
             if body.package.is_empty() || body.version.is_empty() || body.environment.is_empty() {
@@ -257,6 +283,12 @@ impl DataKitService for DataKitApi {
             self.engine.get(&body.id)
         }
         .map_err(status)?;
+        self.access.check(
+            &caller,
+            Action::Read,
+            Some(&promotion.environment),
+            Some(&promotion.package),
+        )?;
         Ok(Response::new(proto::GetPromotionResponse {
             promotion: Some(self.promotion(&promotion)),
         }))
@@ -266,13 +298,16 @@ impl DataKitService for DataKitApi {
         &self,
         request: Request<proto::ListPromotionsRequest>,
     ) -> Result<Response<proto::ListPromotionsResponse>, Status> {
+        let caller = principal(&request)?;
         let body = request.into_inner();
         input::optional_name("package", &body.package)?;
         input::optional_name("environment", &body.environment)?;
-        let all = self
-            .engine
-            .list(non_empty(&body.package), non_empty(&body.environment))
-            .map_err(status)?;
+        let (package, environment) = (non_empty(&body.package), non_empty(&body.environment));
+        self.access
+            .check(&caller, Action::Read, environment, package)?;
+        let reader = self.access.reader(caller);
+        let mut all = self.engine.list(package, environment).map_err(status)?;
+        all.retain(|p| reader.may_read(&p.environment, &p.package));
         let start: usize = if body.page_token.is_empty() {
             0
         } else {
@@ -308,6 +343,16 @@ impl DataKitService for DataKitApi {
         let body = request.into_inner();
         input::promotion_id(&body.promotion_id)?;
         input::optional_user(&body.as_user)?;
+        // Approving needs `approve` in the promotion's environment, on its package.
+        if !caller.is_local() {
+            let promotion = self.engine.get(&body.promotion_id).map_err(status)?;
+            self.access.check(
+                &caller,
+                Action::Approve,
+                Some(&promotion.environment),
+                Some(&promotion.package),
+            )?;
+        }
         let approver = approver(&caller, non_empty(&body.as_user), self.asserted_approvers)?;
         let promotion = self
             .engine
@@ -323,9 +368,17 @@ impl DataKitService for DataKitApi {
         &self,
         request: Request<proto::StatusRequest>,
     ) -> Result<Response<proto::StatusResponse>, Status> {
+        let caller = principal(&request)?;
         let body = request.into_inner();
         input::optional_name("package", &body.package)?;
         input::optional_name("environment", &body.environment)?;
+        self.access.check(
+            &caller,
+            Action::Read,
+            non_empty(&body.environment),
+            non_empty(&body.package),
+        )?;
+        let reader = self.access.reader(caller);
         let config = self.config()?;
         // A package not deployed yet is still known once promoted or published: its table
         // shows where it is not running yet (and `dk status --watch` waits for it).
@@ -356,6 +409,7 @@ impl DataKitService for DataKitApi {
         Ok(Response::new(proto::StatusResponse {
             packages: rows
                 .iter()
+                .filter(|row| reader.may_read(&row.environment, &row.package))
                 .map(|row| {
                     convert::package_status(&row.package, &row.environment, row.status.as_ref())
                 })
@@ -368,19 +422,36 @@ impl DataKitService for DataKitApi {
         &self,
         request: Request<proto::WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
+        let caller = principal(&request)?;
         let body = request.into_inner();
         input::optional_name("package", &body.package)?;
         input::optional_name("environment", &body.environment)?;
-        Ok(Response::new(Box::pin(self.watch.clone().start(body))))
+        self.access.check(
+            &caller,
+            Action::Read,
+            non_empty(&body.environment),
+            non_empty(&body.package),
+        )?;
+        let reader = self.access.reader(caller);
+        Ok(Response::new(Box::pin(
+            self.watch.clone().start(body, reader),
+        )))
     }
 
     async fn logs(
         &self,
         request: Request<proto::LogsRequest>,
     ) -> Result<Response<Self::LogsStream>, Status> {
+        let caller = principal(&request)?;
         let body = request.into_inner();
         input::name("package", &body.package)?;
         input::name("environment", &body.environment)?;
+        self.access.check(
+            &caller,
+            Action::Read,
+            Some(&body.environment),
+            Some(&body.package),
+        )?;
         let config = self.config()?;
         if config.environments.get(&body.environment).is_none() {
             return Err(answer(
@@ -406,8 +477,11 @@ impl DataKitService for DataKitApi {
 
     async fn list_environments(
         &self,
-        _: Request<proto::ListEnvironmentsRequest>,
+        request: Request<proto::ListEnvironmentsRequest>,
     ) -> Result<Response<proto::ListEnvironmentsResponse>, Status> {
+        let caller = principal(&request)?;
+        self.access.check(&caller, Action::Read, None, None)?;
+        let reader = self.access.reader(caller);
         let state = self.catalog.snapshot();
         let problems = state.problems.iter().map(convert::problem).collect();
         let Some(config) = state.current else {
@@ -423,6 +497,7 @@ impl DataKitService for DataKitApi {
                 .environments
                 .environments()
                 .iter()
+                .filter(|e| reader.may_read_environment(&e.name))
                 .map(|e| convert::environment(&config, e))
                 .collect(),
             revision: config.revision.clone(),
@@ -437,6 +512,7 @@ impl DataKitService for DataKitApi {
         request: Request<proto::CreateTokenRequest>,
     ) -> Result<Response<proto::CreateTokenResponse>, Status> {
         let caller = principal(&request)?;
+        self.access.check(&caller, Action::Admin, None, None)?;
         tokens::create(&self.tokens, &caller, request.into_inner())
             .await
             .map(Response::new)
@@ -447,7 +523,8 @@ impl DataKitService for DataKitApi {
         request: Request<proto::ListTokensRequest>,
     ) -> Result<Response<proto::ListTokensResponse>, Status> {
         let caller = principal(&request)?;
-        tokens::list(&self.tokens, &caller).map(Response::new)
+        self.access.check(&caller, Action::Admin, None, None)?;
+        tokens::list(&self.tokens).map(Response::new)
     }
 
     async fn revoke_token(
@@ -455,8 +532,18 @@ impl DataKitService for DataKitApi {
         request: Request<proto::RevokeTokenRequest>,
     ) -> Result<Response<proto::RevokeTokenResponse>, Status> {
         let caller = principal(&request)?;
+        self.access.check(&caller, Action::Admin, None, None)?;
         tokens::revoke(&self.tokens, &caller, request.into_inner())
             .await
             .map(Response::new)
+    }
+
+    async fn who_am_i(
+        &self,
+        request: Request<proto::WhoAmIRequest>,
+    ) -> Result<Response<proto::WhoAmIResponse>, Status> {
+        let caller = principal(&request)?;
+        let config = self.catalog.snapshot().current;
+        Ok(Response::new(whoami::answer(&caller, config.as_deref())))
     }
 }

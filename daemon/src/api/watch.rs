@@ -1,7 +1,8 @@
 //! The Watch stream of one client: a snapshot (or a replay from its resume point), then
 //! live events, each with its sequence number, and heartbeats when idle. Each client has
 //! its own bounded buffer fed by its own task: a slow client falls behind on the live
-//! channel and catches up from the store, never stalling others or the engine.
+//! channel and catches up from the store, never stalling others or the engine. A client
+//! sees only what RBAC lets it read (its `Reader`).
 
 use std::{sync::Arc, time::Duration};
 
@@ -11,7 +12,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Status};
 
-use super::{convert, errors};
+use super::{access::Reader, convert, errors};
 use crate::promotion::{
     Engine, EnvironmentCatalog, Event, EventKind, EventLog, PromotionError, ReadError, StatusBoard,
 };
@@ -33,6 +34,16 @@ pub struct WatchSources {
 }
 
 type Sender = mpsc::Sender<Result<proto::WatchEvent, Status>>;
+
+/// Whether `event` is one the client asked for and may read; events about no package
+/// (configuration changes) go to everyone who asked for no filter.
+fn wanted(event: &Event, request: &proto::WatchRequest, reader: &Reader) -> bool {
+    event.matches(&request.package, &request.environment)
+        && match (event.package(), event.environment()) {
+            (Some(package), Some(environment)) => reader.may_read(environment, package),
+            _ => true,
+        }
+}
 
 /// Why a stream stopped early.
 enum Stop {
@@ -80,10 +91,11 @@ impl WatchSources {
     pub fn start(
         self,
         request: proto::WatchRequest,
+        reader: Reader,
     ) -> ReceiverStream<Result<proto::WatchEvent, Status>> {
         let (sender, receiver) = mpsc::channel(CLIENT_BUFFER);
         tokio::spawn(async move {
-            if let Stop::Failed(status) = self.stream(&request, &sender).await {
+            if let Stop::Failed(status) = self.stream(&request, &reader, &sender).await {
                 let _ = sender.send(Err(status)).await;
             }
         });
@@ -97,14 +109,24 @@ impl WatchSources {
         }
     }
 
-    async fn stream(&self, request: &proto::WatchRequest, sender: &Sender) -> Stop {
-        match self.run(request, sender).await {
+    async fn stream(
+        &self,
+        request: &proto::WatchRequest,
+        reader: &Reader,
+        sender: &Sender,
+    ) -> Stop {
+        match self.run(request, reader, sender).await {
             Ok(()) => Stop::Gone,
             Err(stop) => stop,
         }
     }
 
-    async fn run(&self, request: &proto::WatchRequest, sender: &Sender) -> Result<(), Stop> {
+    async fn run(
+        &self,
+        request: &proto::WatchRequest,
+        reader: &Reader,
+        sender: &Sender,
+    ) -> Result<(), Stop> {
         // Subscribe before reading anything, so no event falls between the two.
         let mut live = self.events.subscribe();
         let mut last = match request.resume_after {
@@ -115,13 +137,13 @@ impl WatchSources {
                     .last_sequence()
                     .map_err(|e| Stop::Failed(errors::status(e)))?;
                 let snapshot = self
-                    .snapshot(request, sequence)
+                    .snapshot(request, reader, sequence)
                     .map_err(|e| Stop::Failed(errors::status(e)))?;
                 self.send(sender, snapshot).await?;
                 sequence
             }
         };
-        last = self.catch_up(request, sender, last).await?;
+        last = self.catch_up(request, reader, sender, last).await?;
         let mut heartbeat = tokio::time::interval(self.heartbeat);
         heartbeat.reset();
         loop {
@@ -140,14 +162,14 @@ impl WatchSources {
                 received = live.recv() => match received {
                     Ok(event) if event.sequence <= last => {}
                     Ok(event) if event.sequence == last + 1 => {
-                        if event.matches(&request.package, &request.environment) {
+                        if wanted(&event, request, reader) {
                             self.send(sender, to_proto(&event, &self.engine)).await?;
                             heartbeat.reset();
                         }
                         last = event.sequence;
                     }
                     // A gap (or a lag): the store has everything in order.
-                    Ok(_) | Err(RecvError::Lagged(_)) => last = self.catch_up(request, sender, last).await?,
+                    Ok(_) | Err(RecvError::Lagged(_)) => last = self.catch_up(request, reader, sender, last).await?,
                     Err(RecvError::Closed) => return Ok(()),
                 },
             }
@@ -158,6 +180,7 @@ impl WatchSources {
     async fn catch_up(
         &self,
         request: &proto::WatchRequest,
+        reader: &Reader,
         sender: &Sender,
         mut last: u64,
     ) -> Result<u64, Stop> {
@@ -170,7 +193,7 @@ impl WatchSources {
                 return Ok(last);
             }
             for event in batch {
-                if event.matches(&request.package, &request.environment) {
+                if wanted(&event, request, reader) {
                     self.send(sender, to_proto(&event, &self.engine)).await?;
                 }
                 last = event.sequence;
@@ -181,11 +204,13 @@ impl WatchSources {
     fn snapshot(
         &self,
         request: &proto::WatchRequest,
+        reader: &Reader,
         sequence: u64,
     ) -> Result<proto::WatchEvent, PromotionError> {
         let wanted = |package: &str, environment: &str| {
             (request.package.is_empty() || request.package == package)
                 && (request.environment.is_empty() || request.environment == environment)
+                && reader.may_read(environment, package)
         };
         let packages = self
             .board
@@ -207,6 +232,7 @@ impl WatchSources {
                 .environments()
                 .iter()
                 .filter(|e| request.environment.is_empty() || request.environment == e.name)
+                .filter(|e| reader.may_read_environment(&e.name))
                 .map(|e| convert::environment(&config, e))
                 .collect(),
             None => Vec::new(),

@@ -1,15 +1,17 @@
 //! Who is calling, as authenticated: the `Principal` every RPC acts as, and the ways dkd
 //! establishes one — the OS user on the local socket, a service token, an OIDC token or a
-//! client certificate on the network listener. Later authorization (RBAC) and the audit log
-//! consume the principal; nothing here knows gRPC.
+//! client certificate on the network listener — and what it may do (`rbac`). The audit log
+//! consumes the principal too; nothing here knows gRPC.
 
 mod certificate;
 mod oidc;
+mod rbac;
 mod secret;
 mod tokens;
 
 pub use certificate::{CertificateRejection, ClientCa, ClientCaError, principal_from_certificate};
 pub use oidc::{KeysError, OidcRejection, OidcVerifier, looks_like_jwt};
+pub use rbac::{Denial, allow, grants};
 pub use secret::SecretError;
 pub use tokens::{ServiceToken, TokenError, TokenRejection, TokenStore};
 
@@ -48,6 +50,16 @@ impl AuthMethod {
             Self::ServiceToken => "a service token",
             Self::Oidc => "an OIDC token",
             Self::ClientCertificate => "a client certificate",
+        }
+    }
+
+    /// A stable key for the method, for machine-readable output.
+    pub fn key(self) -> &'static str {
+        match self {
+            Self::LocalSocket => "local-socket",
+            Self::ServiceToken => "service-token",
+            Self::Oidc => "oidc",
+            Self::ClientCertificate => "client-certificate",
         }
     }
 }

@@ -4,8 +4,8 @@
 use std::{collections::BTreeMap, time::SystemTime};
 
 use datakit::manifest::{
-    ENVIRONMENTS_FILE, EnvironmentsConfig, ManifestError, Store, TEAMS_FILE, Teams,
-    parse_environments, parse_store, parse_teams,
+    ENVIRONMENTS_FILE, EnvironmentsConfig, ManifestError, RBAC_FILE, RbacPolicy, Store, TEAMS_FILE,
+    Teams, parse_environments, parse_rbac, parse_store, parse_teams,
 };
 
 use crate::promotion::ports::{ForgeError, GitForge, GroupSource};
@@ -17,8 +17,8 @@ pub struct ConfigSource {
     pub revision: String,
     /// When dkd read them.
     pub loaded_at: SystemTime,
-    /// Repository path → contents, for `config/environments.yaml`, `config/teams.yaml` (when
-    /// present) and every Store manifest.
+    /// Repository path → contents, for `config/environments.yaml`, `config/teams.yaml` and
+    /// `config/rbac.yaml` (when present) and every Store manifest.
     pub files: BTreeMap<String, String>,
 }
 
@@ -79,6 +79,8 @@ pub struct LoadedConfig {
     pub loaded_at: SystemTime,
     pub environments: EnvironmentsConfig,
     pub teams: Option<Teams>,
+    /// Who may do what on the network listener; `None` (no `config/rbac.yaml`): nothing.
+    pub rbac: Option<RbacPolicy>,
     /// Environment name → its stores, sorted by name.
     pub stores: BTreeMap<String, Vec<StoreEntry>>,
 }
@@ -108,6 +110,12 @@ impl LoadedConfig {
         .map_err(problem)?;
         environments
             .validate_teams(teams.as_ref())
+            .map_err(problem)?;
+        let rbac = source
+            .files
+            .get(RBAC_FILE)
+            .map(|text| parse_rbac(RBAC_FILE, text, &environments.names()))
+            .transpose()
             .map_err(problem)?;
         let mut stores = BTreeMap::new();
         for environment in environments.environments() {
@@ -140,6 +148,7 @@ impl LoadedConfig {
             loaded_at: source.loaded_at,
             environments,
             teams,
+            rbac,
             stores,
         })
     }
@@ -156,7 +165,11 @@ pub async fn read_config_source(
     forge: &dyn GitForge,
     revision: &str,
 ) -> Result<ConfigSource, ForgeError> {
-    let config_files = [ENVIRONMENTS_FILE.to_owned(), TEAMS_FILE.to_owned()];
+    let config_files = [
+        ENVIRONMENTS_FILE.to_owned(),
+        TEAMS_FILE.to_owned(),
+        RBAC_FILE.to_owned(),
+    ];
     let contents = forge.read_files(revision, &config_files).await?;
     let mut files = BTreeMap::new();
     for (path, content) in config_files.iter().zip(contents) {
@@ -246,6 +259,27 @@ mod tests {
         assert!(problem.message.contains("@security"), "{problem}");
         let loaded = LoadedConfig::from_source(&source, GroupSource::Forge).expect("accepted");
         assert!(loaded.teams.is_none(), "config/teams.yaml is not read");
+    }
+
+    #[test]
+    fn an_rbac_policy_naming_an_unknown_environment_refuses_the_revision() {
+        let rbac = "roles:\n  ops:\n    - actions: [read]\n      environments: [staging]\n";
+        let problem = LoadedConfig::from_source(
+            &source(&[
+                (ENVIRONMENTS_FILE, DEFAULT_ENVIRONMENTS_YAML),
+                (RBAC_FILE, rbac),
+            ]),
+            GroupSource::TeamsFile,
+        )
+        .expect_err("refused");
+        assert_eq!((problem.file.as_str(), problem.line), (RBAC_FILE, Some(4)));
+        assert!(problem.message.contains("staging"), "{problem}");
+        let loaded = LoadedConfig::from_source(
+            &source(&[(ENVIRONMENTS_FILE, DEFAULT_ENVIRONMENTS_YAML)]),
+            GroupSource::TeamsFile,
+        )
+        .expect("loads");
+        assert!(loaded.rbac.is_none(), "no file, no policy");
     }
 
     #[test]
