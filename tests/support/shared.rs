@@ -4,7 +4,12 @@
 
 use std::{ffi::OsStr, path::PathBuf, process::Output};
 
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use datakit::proto::data_kit_service_client::DataKitServiceClient;
+use tonic::{
+    metadata::MetadataValue,
+    service::{Interceptor, interceptor::InterceptedService},
+    transport::{Certificate, Channel, ClientTlsConfig, Endpoint},
+};
 
 use super::{Daemon, TestHome, certificates::TestCa, stderr, stdout};
 
@@ -104,6 +109,20 @@ impl Shared {
             .await
             .expect("connect over TLS")
     }
+}
+
+/// A client on `channel` that sends `token` as its bearer token.
+pub fn authorized(
+    channel: Channel,
+    token: &str,
+) -> DataKitServiceClient<InterceptedService<Channel, impl Interceptor + Clone>> {
+    let bearer: MetadataValue<_> = format!("Bearer {token}").parse().expect("header");
+    DataKitServiceClient::with_interceptor(channel, move |mut request: tonic::Request<()>| {
+        request
+            .metadata_mut()
+            .insert("authorization", bearer.clone());
+        Ok(request)
+    })
 }
 
 /// Exit 4 with a one-line error containing each of `expected`.

@@ -1,12 +1,14 @@
 //! The gRPC API: the only module that knows tonic or the generated `datakit.v1` types.
 //! It converts between proto and domain types, maps domain errors to status codes, and
-//! serves on the local socket and the network listener (TLS, authentication).
+//! serves on the local socket and the network listener (TLS, authentication, gRPC-Web,
+//! limits).
 
 mod authenticate;
 mod convert;
 mod errors;
 mod identity;
 mod input;
+mod limits;
 mod logs;
 mod network;
 mod server;
@@ -14,6 +16,7 @@ mod service;
 mod tls;
 mod tokens;
 mod watch;
+mod web;
 
 pub use network::NetworkListener;
 pub use server::{ServeError, serve};

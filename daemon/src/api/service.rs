@@ -13,7 +13,7 @@ use super::{
     input,
     logs::LogSources,
     tokens,
-    watch::WatchSources,
+    watch::{WatchSources, WatchSubscribers},
 };
 use crate::{
     auth::TokenStore,
@@ -336,10 +336,17 @@ impl DataKitService for DataKitApi {
         &self,
         request: Request<proto::WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
+        // On the network listener, streams are counted per principal (the socket has no cap).
+        let subscription = match request.extensions().get::<Arc<WatchSubscribers>>() {
+            Some(subscribers) => Some(subscribers.join(&principal(&request)?.name)?),
+            None => None,
+        };
         let body = request.into_inner();
         input::optional_name("package", &body.package)?;
         input::optional_name("environment", &body.environment)?;
-        Ok(Response::new(Box::pin(self.watch.clone().start(body))))
+        Ok(Response::new(Box::pin(
+            self.watch.clone().start(body, subscription),
+        )))
     }
 
     async fn logs(

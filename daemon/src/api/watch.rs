@@ -1,9 +1,14 @@
 //! The Watch stream of one client: a snapshot (or a replay from its resume point), then
 //! live events, each with its sequence number, and heartbeats when idle. Each client has
 //! its own bounded buffer fed by its own task: a slow client falls behind on the live
-//! channel and catches up from the store, never stalling others or the engine.
+//! channel and catches up from the store, never stalling others or the engine. On the
+//! network listener each principal may have only so many streams open at once.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
 use datakit::proto;
 use tokio::sync::{broadcast::error::RecvError, mpsc};
@@ -30,6 +35,67 @@ pub struct WatchSources {
     pub engine: Arc<Engine>,
     pub heartbeat: Duration,
     pub shutdown: CancellationToken,
+}
+
+/// The Watch streams open on the network listener, per principal, and the cap on them.
+#[derive(Debug)]
+pub struct WatchSubscribers {
+    cap: usize,
+    open: Mutex<HashMap<String, usize>>,
+}
+
+impl WatchSubscribers {
+    /// At most `cap` streams per principal.
+    pub fn new(cap: usize) -> Self {
+        Self {
+            cap,
+            open: Mutex::default(),
+        }
+    }
+
+    /// Counts a new stream of `principal` until the returned subscription is dropped, or
+    /// answers RESOURCE_EXHAUSTED when `principal` already has `cap` open.
+    pub fn join(self: &Arc<Self>, principal: &str) -> Result<Subscription, Status> {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = open.entry(principal.to_owned()).or_default();
+        if *count >= self.cap {
+            return Err(errors::answer(
+                Code::ResourceExhausted,
+                &format!(
+                    "{principal} already has {} Watch streams open, the most this dkd allows one caller (listen.limits.watch_streams_per_principal in dkd.yaml): close one, or its admin raises the limit",
+                    self.cap
+                ),
+            ));
+        }
+        *count += 1;
+        Ok(Subscription {
+            subscribers: self.clone(),
+            principal: principal.to_owned(),
+        })
+    }
+}
+
+/// One counted Watch stream; uncounted when dropped, i.e. when the stream ends.
+#[derive(Debug)]
+pub struct Subscription {
+    subscribers: Arc<WatchSubscribers>,
+    principal: String,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut open = self
+            .subscribers
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.principal) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.principal);
+            }
+        }
+    }
 }
 
 type Sender = mpsc::Sender<Result<proto::WatchEvent, Status>>;
@@ -76,16 +142,19 @@ fn to_proto(event: &Event, engine: &Engine) -> proto::WatchEvent {
 }
 
 impl WatchSources {
-    /// Starts the stream for `request`; the returned receiver is the response body.
+    /// Starts the stream for `request`, counted as `subscription` (if any) while it runs;
+    /// the returned receiver is the response body.
     pub fn start(
         self,
         request: proto::WatchRequest,
+        subscription: Option<Subscription>,
     ) -> ReceiverStream<Result<proto::WatchEvent, Status>> {
         let (sender, receiver) = mpsc::channel(CLIENT_BUFFER);
         tokio::spawn(async move {
             if let Stop::Failed(status) = self.stream(&request, &sender).await {
                 let _ = sender.send(Err(status)).await;
             }
+            drop(subscription);
         });
         ReceiverStream::new(receiver)
     }
