@@ -292,3 +292,21 @@ impl WatchSources {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_principal_gets_at_most_its_cap_of_streams_and_a_closed_one_frees_its_place() {
+        let subscribers = Arc::new(WatchSubscribers::new(2));
+        let first = subscribers.join("alice").expect("first");
+        let _second = subscribers.join("alice").expect("second");
+        let refused = subscribers.join("alice").expect_err("third");
+        assert_eq!(refused.code(), Code::ResourceExhausted);
+        assert!(!refused.message().contains('\n'), "{}", refused.message());
+        let _bob = subscribers.join("bob").expect("another principal");
+        drop(first);
+        let _again = subscribers.join("alice").expect("a place was freed");
+    }
+}
