@@ -3,6 +3,7 @@
 
 mod cluster;
 mod forge;
+mod limits;
 mod listen;
 mod oidc;
 
@@ -13,6 +14,7 @@ use serde::Deserialize;
 
 pub use cluster::{ClusterConfig, ClusterKind, KubeClusterConfig, cluster_access};
 pub use forge::github_settings;
+pub use limits::ListenLimits;
 pub use listen::{ListenConfig, Listener, ListenerSecurity, TlsFiles};
 pub use oidc::{AuthConfig, OidcConfig, OidcSettings, endpoint_url};
 

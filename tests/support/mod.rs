@@ -2,6 +2,7 @@
 //! a gRPC channel over its socket, and a git clone of its deployment repository.
 #![allow(dead_code)] // each test file uses its own part of the support code
 
+pub mod browser;
 pub mod certificates;
 pub mod oidc;
 pub mod other_user;

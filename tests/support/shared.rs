@@ -16,7 +16,12 @@ bindings:
 
 use std::{ffi::OsStr, path::PathBuf, process::Output};
 
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use datakit::proto::data_kit_service_client::DataKitServiceClient;
+use tonic::{
+    metadata::MetadataValue,
+    service::{Interceptor, interceptor::InterceptedService},
+    transport::{Certificate, Channel, ClientTlsConfig, Endpoint},
+};
 
 use super::{Clone, Daemon, TestHome, certificates::TestCa, eventually, json, stderr, stdout};
 
@@ -138,6 +143,20 @@ pub fn set_policy(home: &TestHome, policy: &str) {
         let served = json(&home.dk(&["-o", "json", "whoami"]));
         (served["revision"] == revision.as_str()).then_some(())
     });
+}
+
+/// A client on `channel` that sends `token` as its bearer token.
+pub fn authorized(
+    channel: Channel,
+    token: &str,
+) -> DataKitServiceClient<InterceptedService<Channel, impl Interceptor + std::clone::Clone>> {
+    let bearer: MetadataValue<_> = format!("Bearer {token}").parse().expect("header");
+    DataKitServiceClient::with_interceptor(channel, move |mut request: tonic::Request<()>| {
+        request
+            .metadata_mut()
+            .insert("authorization", bearer.clone());
+        Ok(request)
+    })
 }
 
 /// Exit 4 with a one-line error containing each of `expected`.

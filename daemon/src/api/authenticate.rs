@@ -4,7 +4,8 @@
 //! signed by the client CA. The principal goes into the request's extensions for the RPC to
 //! act as; anything else is answered UNAUTHENTICATED, saying which method failed and why,
 //! never echoing the token. A token, when sent, decides: a certificate on the same
-//! connection is then not consulted.
+//! connection is then not consulted. CORS preflights (which carry no credentials) never
+//! get here: the CORS layer in front of this one answers them (`web.rs`).
 
 use std::{
     net::SocketAddr,

@@ -1,6 +1,7 @@
 //! The gRPC API: the only module that knows tonic or the generated `datakit.v1` types.
 //! It converts between proto and domain types, maps domain errors to status codes, and
-//! serves on the local socket and the network listener (TLS, authentication).
+//! serves on the local socket and the network listener (TLS, authentication, gRPC-Web,
+//! limits).
 
 mod access;
 mod authenticate;
@@ -8,6 +9,7 @@ mod convert;
 mod errors;
 mod identity;
 mod input;
+mod limits;
 mod logs;
 mod network;
 mod server;
@@ -15,6 +17,7 @@ mod service;
 mod tls;
 mod tokens;
 mod watch;
+mod web;
 mod whoami;
 
 pub use network::NetworkListener;

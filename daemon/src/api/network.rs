@@ -15,7 +15,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use super::{authenticate::Authenticator, server::ServeError, tls};
 use crate::{
     auth::{ClientCa, OidcVerifier, TokenStore},
-    config::{Listener, ListenerSecurity, OidcSettings},
+    config::{ListenLimits, Listener, ListenerSecurity, OidcSettings},
 };
 
 /// How long a client may take to finish its TLS handshake.
@@ -32,6 +32,8 @@ pub struct NetworkListener {
     tcp: TcpListener,
     tls: Option<TlsAcceptor>,
     authenticator: Authenticator,
+    cors_origins: Vec<String>,
+    limits: ListenLimits,
 }
 
 impl std::fmt::Debug for NetworkListener {
@@ -74,6 +76,8 @@ impl NetworkListener {
             tcp,
             tls,
             authenticator: Authenticator::new(tokens, oidc, client_ca),
+            cors_origins: listener.cors_origins.clone(),
+            limits: listener.limits,
         })
     }
 
@@ -90,6 +94,16 @@ impl NetworkListener {
     /// The credentials this listener accepts.
     pub fn authenticator(&self) -> Authenticator {
         self.authenticator.clone()
+    }
+
+    /// Browser origins allowed to call with gRPC-Web.
+    pub fn cors_origins(&self) -> &[String] {
+        &self.cors_origins
+    }
+
+    /// What one caller may take from the listener.
+    pub fn limits(&self) -> ListenLimits {
+        self.limits
     }
 
     /// Splits into the plain TCP listener, or a stream of finished TLS connections.

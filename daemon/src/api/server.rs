@@ -1,6 +1,7 @@
 //! Serves the API, gRPC health and server reflection (v1 and v1alpha) on the local Unix
 //! socket, to dkd's own user only, and on the network listener when one is configured,
-//! behind authentication. Both stop together and drain in-flight calls and streams.
+//! behind authentication, also to browsers (gRPC-Web, CORS) and within its limits. Both
+//! stop together and drain in-flight calls and streams.
 
 use std::{
     future::Future,
@@ -17,13 +18,16 @@ use tonic::{
     transport::{Server, server::Router},
 };
 use tonic_health::{ServingStatus, server::HealthReporter};
+use tonic_web::GrpcWebLayer;
 
 use super::{
     DataKitApi,
     authenticate::AuthenticateLayer,
     identity::OwnerOnly,
+    limits::LimitsLayer,
     network::{Incoming, NetworkListener},
     tls::TlsError,
+    web,
 };
 use crate::auth::{ClientCaError, KeysError};
 
@@ -81,6 +85,7 @@ pub async fn serve(
         Server::builder().layer(InterceptorLayer::new(OwnerOnly::new(owner))),
         &api,
         health_service.clone(),
+        None,
     )?
     .serve_with_incoming_shutdown(
         UnixListenerStream::new(listener),
@@ -92,10 +97,20 @@ pub async fn serve(
             return Ok(());
         };
         tracing::info!(address = ?network.local_addr(), tls = network.is_tls(), "serving on the network");
+        let limits = network.limits();
+        // Outermost first: CORS answers preflights before anything asks for credentials;
+        // gRPC-Web calls become gRPC calls, so refusals reach browsers as gRPC-Web too.
         let router = with_services(
-            Server::builder().layer(AuthenticateLayer::new(network.authenticator())),
+            Server::builder()
+                .accept_http1(true)
+                .max_concurrent_streams(limits.max_concurrent_streams)
+                .layer(tower::util::option_layer(web::cors(network.cors_origins())))
+                .layer(GrpcWebLayer::new())
+                .layer(AuthenticateLayer::new(network.authenticator()))
+                .layer(LimitsLayer::new(&limits)),
             &api,
             health_service,
+            Some(limits.max_message_bytes),
         )?;
         let stopped = stop.clone().cancelled_owned();
         match network.incoming() {
@@ -134,19 +149,27 @@ pub async fn serve(
     socket_served.and(network_served)
 }
 
-/// `builder` with every service dkd serves: health, reflection, the API.
+/// `builder` with every service dkd serves: health, reflection, the API, whose messages
+/// are at most `max_message_bytes` each way when given (tonic's defaults otherwise).
 fn with_services<L: Clone>(
     mut builder: Server<L>,
     api: &DataKitApi,
     health: tonic_health::pb::health_server::HealthServer<
         impl tonic_health::pb::health_server::Health,
     >,
+    max_message_bytes: Option<usize>,
 ) -> Result<Router<L>, ServeError> {
+    let mut service = DataKitServiceServer::new(api.clone());
+    if let Some(limit) = max_message_bytes {
+        service = service
+            .max_decoding_message_size(limit)
+            .max_encoding_message_size(limit);
+    }
     Ok(builder
         .add_service(health)
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)
-        .add_service(DataKitServiceServer::new(api.clone())))
+        .add_service(service))
 }
 
 async fn not_serving(health: &HealthReporter) {

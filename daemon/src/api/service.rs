@@ -16,7 +16,7 @@ use super::{
     input,
     logs::LogSources,
     tokens,
-    watch::WatchSources,
+    watch::{WatchSources, WatchSubscribers},
     whoami,
 };
 use crate::{
@@ -422,7 +422,12 @@ impl DataKitService for DataKitApi {
         &self,
         request: Request<proto::WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
+        // On the network listener, streams are counted per principal (the socket has no cap).
         let caller = principal(&request)?;
+        let subscription = match request.extensions().get::<Arc<WatchSubscribers>>() {
+            Some(subscribers) => Some(subscribers.join(&caller.name)?),
+            None => None,
+        };
         let body = request.into_inner();
         input::optional_name("package", &body.package)?;
         input::optional_name("environment", &body.environment)?;
@@ -433,9 +438,11 @@ impl DataKitService for DataKitApi {
             non_empty(&body.package),
         )?;
         let reader = self.access.reader(caller);
-        Ok(Response::new(Box::pin(
-            self.watch.clone().start(body, reader),
-        )))
+        Ok(Response::new(Box::pin(self.watch.clone().start(
+            body,
+            reader,
+            subscription,
+        ))))
     }
 
     async fn logs(

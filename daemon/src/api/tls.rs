@@ -54,7 +54,8 @@ pub fn server_config(
         None => builder.with_no_client_auth(),
     };
     let mut config = builder.with_cert_resolver(certificate);
-    config.alpn_protocols = vec![b"h2".to_vec()];
+    // HTTP/1.1 too, for browsers speaking gRPC-Web over it.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
 }
 

@@ -2,9 +2,14 @@
 //! live events, each with its sequence number, and heartbeats when idle. Each client has
 //! its own bounded buffer fed by its own task: a slow client falls behind on the live
 //! channel and catches up from the store, never stalling others or the engine. A client
-//! sees only what RBAC lets it read (its `Reader`).
+//! sees only what RBAC lets it read (its `Reader`), and on the network listener each
+//! principal may have only so many streams open at once.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
 use datakit::proto;
 use tokio::sync::{broadcast::error::RecvError, mpsc};
@@ -31,6 +36,67 @@ pub struct WatchSources {
     pub engine: Arc<Engine>,
     pub heartbeat: Duration,
     pub shutdown: CancellationToken,
+}
+
+/// The Watch streams open on the network listener, per principal, and the cap on them.
+#[derive(Debug)]
+pub struct WatchSubscribers {
+    cap: usize,
+    open: Mutex<HashMap<String, usize>>,
+}
+
+impl WatchSubscribers {
+    /// At most `cap` streams per principal.
+    pub fn new(cap: usize) -> Self {
+        Self {
+            cap,
+            open: Mutex::default(),
+        }
+    }
+
+    /// Counts a new stream of `principal` until the returned subscription is dropped, or
+    /// answers RESOURCE_EXHAUSTED when `principal` already has `cap` open.
+    pub fn join(self: &Arc<Self>, principal: &str) -> Result<Subscription, Status> {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = open.entry(principal.to_owned()).or_default();
+        if *count >= self.cap {
+            return Err(errors::answer(
+                Code::ResourceExhausted,
+                &format!(
+                    "{principal} already has {} Watch streams open, the most this dkd allows one caller (listen.limits.watch_streams_per_principal in dkd.yaml): close one, or its admin raises the limit",
+                    self.cap
+                ),
+            ));
+        }
+        *count += 1;
+        Ok(Subscription {
+            subscribers: self.clone(),
+            principal: principal.to_owned(),
+        })
+    }
+}
+
+/// One counted Watch stream; uncounted when dropped, i.e. when the stream ends.
+#[derive(Debug)]
+pub struct Subscription {
+    subscribers: Arc<WatchSubscribers>,
+    principal: String,
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        let mut open = self
+            .subscribers
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.principal) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.principal);
+            }
+        }
+    }
 }
 
 type Sender = mpsc::Sender<Result<proto::WatchEvent, Status>>;
@@ -87,17 +153,20 @@ fn to_proto(event: &Event, engine: &Engine) -> proto::WatchEvent {
 }
 
 impl WatchSources {
-    /// Starts the stream for `request`; the returned receiver is the response body.
+    /// Starts the stream for `request`, counted as `subscription` (if any) while it runs;
+    /// the returned receiver is the response body.
     pub fn start(
         self,
         request: proto::WatchRequest,
         reader: Reader,
+        subscription: Option<Subscription>,
     ) -> ReceiverStream<Result<proto::WatchEvent, Status>> {
         let (sender, receiver) = mpsc::channel(CLIENT_BUFFER);
         tokio::spawn(async move {
             if let Stop::Failed(status) = self.stream(&request, &reader, &sender).await {
                 let _ = sender.send(Err(status)).await;
             }
+            drop(subscription);
         });
         ReceiverStream::new(receiver)
     }
@@ -247,5 +316,23 @@ impl WatchSources {
             })),
             snapshot_sequence: sequence,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_principal_gets_at_most_its_cap_of_streams_and_a_closed_one_frees_its_place() {
+        let subscribers = Arc::new(WatchSubscribers::new(2));
+        let first = subscribers.join("alice").expect("first");
+        let _second = subscribers.join("alice").expect("second");
+        let refused = subscribers.join("alice").expect_err("third");
+        assert_eq!(refused.code(), Code::ResourceExhausted);
+        assert!(!refused.message().contains('\n'), "{}", refused.message());
+        let _bob = subscribers.join("bob").expect("another principal");
+        drop(first);
+        let _again = subscribers.join("alice").expect("a place was freed");
     }
 }

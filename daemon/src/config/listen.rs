@@ -1,6 +1,7 @@
 //! `listen:` of `dkd.yaml`: the network listener of a shared dkd — an address, the TLS
 //! certificate and key files, an optional client CA for mTLS, or plain-text TCP with
-//! `insecure: true`, which is accepted only on a loopback address.
+//! `insecure: true`, which is accepted only on a loopback address; the browser origins
+//! allowed to call it with gRPC-Web (CORS) and its limits.
 
 use std::{
     net::SocketAddr,
@@ -9,7 +10,7 @@ use std::{
 
 use serde::Deserialize;
 
-use super::ConfigError;
+use super::{ConfigError, ListenLimits};
 
 /// `listen:` as written.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -29,6 +30,13 @@ pub struct ListenConfig {
     /// Plain-text TCP instead of TLS: only on a loopback address.
     #[serde(default)]
     pub insecure: bool,
+    /// Browser origins (`scheme://host[:port]`, exactly as browsers send them) whose pages
+    /// may call dkd with gRPC-Web; none means no CORS headers (same-origin pages only).
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
+    /// What one caller may take from the listener.
+    #[serde(default)]
+    pub limits: ListenLimits,
 }
 
 /// A validated listener.
@@ -36,6 +44,9 @@ pub struct ListenConfig {
 pub struct Listener {
     pub address: SocketAddr,
     pub security: ListenerSecurity,
+    /// Validated origins, e.g. `https://ide.example.com`.
+    pub cors_origins: Vec<String>,
+    pub limits: ListenLimits,
 }
 
 /// How the listener protects its connections.
@@ -72,6 +83,22 @@ impl ListenConfig {
                 ),
             )
         })?;
+        for origin in &self.cors_origins {
+            check_origin(origin).map_err(|reason| refuse("cors_origins", reason))?;
+        }
+        if let Some(key) = self.limits.zero_key() {
+            return Err(refuse(
+                key,
+                "must be at least 1: 0 would refuse every call; remove the key for the default"
+                    .to_owned(),
+            ));
+        }
+        let listener = |security| Listener {
+            address,
+            security,
+            cors_origins: self.cors_origins.clone(),
+            limits: self.limits,
+        };
         let files = [
             ("cert_file", &self.cert_file),
             ("key_file", &self.key_file),
@@ -94,10 +121,7 @@ impl ListenConfig {
                     ),
                 ));
             }
-            return Ok(Listener {
-                address,
-                security: ListenerSecurity::Insecure,
-            });
+            return Ok(listener(ListenerSecurity::Insecure));
         }
         let required = |key: &'static str, path: &Option<PathBuf>| {
             path.as_deref().map(|path| base.join(path)).ok_or_else(|| {
@@ -108,14 +132,33 @@ impl ListenConfig {
                 )
             })
         };
-        Ok(Listener {
-            address,
-            security: ListenerSecurity::Tls(TlsFiles {
-                cert: required("cert_file", &self.cert_file)?,
-                key: required("key_file", &self.key_file)?,
-                client_ca: self.client_ca_file.as_deref().map(|path| base.join(path)),
-            }),
-        })
+        Ok(listener(ListenerSecurity::Tls(TlsFiles {
+            cert: required("cert_file", &self.cert_file)?,
+            key: required("key_file", &self.key_file)?,
+            client_ca: self.client_ca_file.as_deref().map(|path| base.join(path)),
+        })))
+    }
+}
+
+/// An origin as a browser sends it in `Origin:`: `http` or `https`, a lower-case host, an
+/// optional port, nothing after. CORS compares origins exactly, so anything else (a
+/// trailing slash, a path, a wildcard) would never match and is refused here instead.
+fn check_origin(origin: &str) -> Result<(), String> {
+    let quoted = datakit::text::quoted(origin);
+    let host = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .ok_or_else(|| format!("{quoted} is not an origin: write scheme://host[:port], e.g. https://ide.example.com"))?;
+    let valid = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-.:[]".contains(c));
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "{quoted} is not an origin as browsers send it: lower-case scheme://host[:port] with no path, no trailing slash and no wildcard, e.g. https://ide.example.com"
+        ))
     }
 }
 
@@ -162,6 +205,43 @@ mod tests {
             );
             assert!(!message.contains('\n'), "{message}");
         }
+    }
+
+    #[test]
+    fn cors_origins_are_exact_browser_origins_and_limits_have_defaults() {
+        let listener = listen(
+            "address: 127.0.0.1:8443\ninsecure: true\ncors_origins: [\"https://ide.example.com\", \"http://127.0.0.1:5173\"]\nlimits: { watch_streams_per_principal: 2 }\n",
+        )
+        .expect("valid");
+        assert_eq!(listener.cors_origins.len(), 2);
+        assert_eq!(listener.limits.watch_streams_per_principal, 2);
+        assert_eq!(
+            listener.limits.max_message_bytes,
+            ListenLimits::default().max_message_bytes
+        );
+        for bad in [
+            "\"*\"",
+            "https://ide.example.com/",
+            "ide.example.com",
+            "https://IDE.example.com",
+            "\"https://ide.example.com/app\"",
+        ] {
+            let message = listen(&format!(
+                "address: 127.0.0.1:8443\ninsecure: true\ncors_origins: [{bad}]\n"
+            ))
+            .expect_err(bad)
+            .to_string();
+            assert!(message.contains("listen.cors_origins: "), "{message}");
+            assert!(!message.contains('\n'), "{message}");
+        }
+        let message =
+            listen("address: 127.0.0.1:8443\ninsecure: true\nlimits: { unary_deadline_ms: 0 }\n")
+                .expect_err("zero")
+                .to_string();
+        assert!(
+            message.contains("listen.limits.unary_deadline_ms: must be at least 1"),
+            "{message}"
+        );
     }
 
     #[test]
