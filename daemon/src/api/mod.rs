@@ -2,6 +2,8 @@
 //! It converts between proto and domain types, maps domain errors to status codes, and
 //! serves on the local socket and the network listener (TLS, authentication).
 
+mod audit;
+mod audited;
 mod authenticate;
 mod convert;
 mod errors;
@@ -15,6 +17,7 @@ mod tls;
 mod tokens;
 mod watch;
 
+pub use audited::AuditedApi;
 pub use network::NetworkListener;
 pub use server::{ServeError, serve};
 pub use service::{ApiSources, DataKitApi};

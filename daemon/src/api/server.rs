@@ -19,7 +19,7 @@ use tonic::{
 use tonic_health::{ServingStatus, server::HealthReporter};
 
 use super::{
-    DataKitApi,
+    AuditedApi, DataKitApi,
     authenticate::AuthenticateLayer,
     identity::OwnerOnly,
     network::{Incoming, NetworkListener},
@@ -93,7 +93,9 @@ pub async fn serve(
         };
         tracing::info!(address = ?network.local_addr(), tls = network.is_tls(), "serving on the network");
         let router = with_services(
-            Server::builder().layer(AuthenticateLayer::new(network.authenticator())),
+            Server::builder().layer(AuthenticateLayer::new(
+                network.authenticator().audited(api.recorder()),
+            )),
             &api,
             health_service,
         )?;
@@ -146,7 +148,10 @@ fn with_services<L: Clone>(
         .add_service(health)
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)
-        .add_service(DataKitServiceServer::new(api.clone())))
+        .add_service(DataKitServiceServer::new(AuditedApi::new(
+            api.clone(),
+            api.recorder(),
+        ))))
 }
 
 async fn not_serving(health: &HealthReporter) {

@@ -7,6 +7,7 @@ use tokio_stream::Stream;
 use tonic::{Code, Request, Response, Status};
 
 use super::{
+    audit::{self, Recorder},
     convert,
     errors::{answer, status},
     identity::principal,
@@ -16,6 +17,7 @@ use super::{
     watch::WatchSources,
 };
 use crate::{
+    audit::AuditLog,
     auth::TokenStore,
     promotion::{
         Engine, EnvironmentCatalog, PromoteOutcome, PromoteRequest, Promotion, PromotionError,
@@ -36,6 +38,7 @@ pub struct DataKitApi {
     board: Arc<StatusBoard>,
     registry: Arc<dyn Registry>,
     tokens: Arc<TokenStore>,
+    audit: Arc<AuditLog>,
     watch: WatchSources,
     logs: LogSources,
 }
@@ -56,6 +59,8 @@ pub struct ApiSources {
     pub registry: Arc<dyn Registry>,
     /// The service tokens the network listener accepts.
     pub tokens: Arc<TokenStore>,
+    /// Where every mutating and every refused call is recorded.
+    pub audit: Arc<AuditLog>,
     pub heartbeat: std::time::Duration,
     pub shutdown: tokio_util::sync::CancellationToken,
 }
@@ -80,9 +85,15 @@ impl DataKitApi {
             board: sources.board,
             registry: sources.registry,
             tokens: sources.tokens,
+            audit: sources.audit,
             watch,
             logs,
         }
+    }
+
+    /// Records calls in this API's audit log.
+    pub(super) fn recorder(&self) -> Recorder {
+        Recorder::new(self.audit.clone())
     }
 
     fn config(&self) -> Result<Arc<crate::promotion::LoadedConfig>, Status> {
@@ -424,6 +435,16 @@ impl DataKitService for DataKitApi {
     ) -> Result<Response<proto::RevokeTokenResponse>, Status> {
         let caller = principal(&request)?;
         tokens::revoke(&self.tokens, &caller, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn list_audit_events(
+        &self,
+        request: Request<proto::ListAuditEventsRequest>,
+    ) -> Result<Response<proto::ListAuditEventsResponse>, Status> {
+        let caller = principal(&request)?;
+        audit::list(&self.audit, &caller, request.into_inner())
             .await
             .map(Response::new)
     }
