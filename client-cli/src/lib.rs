@@ -94,5 +94,6 @@ async fn execute(cli: Cli) -> Result<String, CliError> {
         Command::Token(TokenCommand::Revoke { name }) => {
             commands::token::revoke(&mut client, format, name).await
         }
+        Command::Audit(args) => commands::audit::audit(&mut client, format, args).await,
     }
 }
