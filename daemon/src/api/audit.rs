@@ -41,6 +41,20 @@ pub fn given(value: &str) -> Option<String> {
     Some(value.to_owned()).filter(|value| !value.is_empty())
 }
 
+/// The full method path of a request, kept for the checks that run before routing (an
+/// interceptor sees no URI).
+#[derive(Debug, Clone)]
+pub struct RpcPath(pub String);
+
+/// Keeps `request`'s method path in its extensions as an [`RpcPath`].
+pub fn remember_rpc_path(
+    mut request: http::Request<tonic::body::Body>,
+) -> http::Request<tonic::body::Body> {
+    let path = RpcPath(request.uri().path().to_owned());
+    request.extensions_mut().insert(path);
+    request
+}
+
 /// Whether a call changes something (recorded always) or only reads (recorded if refused).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -142,21 +156,18 @@ impl Recorder {
         }
     }
 
-    /// Records an unauthenticated call to `rpc` (a full method path) from `peer`.
-    pub async fn unauthenticated(&self, rpc: &str, peer: String, message: &str) {
-        let caller = Caller {
-            principal: None,
-            peer,
-        };
+    /// Records a call to `rpc` (a full method path) refused before it reached the API:
+    /// unauthenticated on the listener, or from another user on the socket.
+    pub async fn refused(&self, rpc: &str, caller: Caller, code: Code, message: &str) {
         let refused = event(
             rpc,
             &caller,
             &Target::default(),
-            &code_name(Code::Unauthenticated),
+            &code_name(code),
             Some(message.to_owned()),
         );
         if let Err(error) = self.write(refused).await {
-            tracing::error!(%error, "cannot record an unauthenticated call in the audit log");
+            tracing::error!(%error, rpc, "cannot record a refused call in the audit log");
         }
     }
 

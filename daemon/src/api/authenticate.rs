@@ -22,7 +22,10 @@ use tonic::{
 };
 use tower::{Layer, Service};
 
-use super::{audit::Recorder, errors::answer};
+use super::{
+    audit::{Caller, Recorder},
+    errors::answer,
+};
 use crate::auth::{ClientCa, OidcVerifier, Principal, TokenStore, looks_like_jwt};
 
 /// Paths served without authentication: load balancers and probes must reach health.
@@ -183,10 +186,14 @@ where
                 Err(reason) => {
                     tracing::warn!(peer = ?peer, rpc = request.uri().path(), %reason, "refused an unauthenticated call");
                     if let Some(audit) = &authenticator.audit {
-                        let peer =
-                            peer.map_or_else(|| "unknown".to_owned(), |peer| peer.to_string());
+                        let caller = Caller {
+                            principal: None,
+                            peer: peer
+                                .map_or_else(|| "unknown".to_owned(), |peer| peer.to_string()),
+                        };
+                        let rpc = request.uri().path();
                         audit
-                            .unauthenticated(request.uri().path(), peer, &reason)
+                            .refused(rpc, caller, Code::Unauthenticated, &reason)
                             .await;
                     }
                     let refusal: Status = answer(Code::Unauthenticated, &reason);

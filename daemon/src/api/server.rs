@@ -20,6 +20,7 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 
 use super::{
     AuditedApi, DataKitApi,
+    audit::remember_rpc_path,
     authenticate::AuthenticateLayer,
     identity::OwnerOnly,
     network::{Incoming, NetworkListener},
@@ -78,7 +79,13 @@ pub async fn serve(
 
     let stop = CancellationToken::new();
     let socket_server = with_services(
-        Server::builder().layer(InterceptorLayer::new(OwnerOnly::new(owner))),
+        Server::builder().layer(
+            tower::ServiceBuilder::new()
+                .map_request(remember_rpc_path)
+                .layer(InterceptorLayer::new(
+                    OwnerOnly::new(owner).audited(api.recorder()),
+                )),
+        ),
         &api,
         health_service.clone(),
     )?
