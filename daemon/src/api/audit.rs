@@ -1,4 +1,4 @@
-//! Recording calls in the audit log, and `ListAuditEvents`.
+//! Recording calls in the audit log.
 //!
 //! A mutating call writes an `attempt` line, fsynced, before the change is made; if it
 //! cannot be written the call fails UNAVAILABLE naming the audit log and nothing changes.
@@ -8,21 +8,17 @@
 //! and refused calls (PERMISSION_DENIED, UNAUTHENTICATED) get one line, written before the
 //! answer; reads are recorded only when refused.
 
-use std::{future::Future, sync::Arc, time::SystemTime};
+use std::{future::Future, sync::Arc};
 
 use datakit::proto;
 use tonic::{Code, Request, Response, Status};
 
 use super::errors::answer;
 use crate::{
-    audit::{AuditEvent, AuditFilter, AuditLog, Outcome, now_rfc3339},
+    audit::{AuditEvent, AuditLog, Outcome, now_rfc3339},
     auth::{AuthMethod, Principal},
     promotion::ports::blocking,
 };
-
-/// How many events ListAuditEvents returns when the request does not say, and at most.
-const DEFAULT_LIMIT: usize = 100;
-const MAX_LIMIT: usize = 10_000;
 
 /// What a call is about, as far as the request (and for a promotion id, the answer) says.
 #[derive(Debug, Default, Clone)]
@@ -217,86 +213,6 @@ impl Recorder {
         }
         answered
     }
-}
-
-/// Refuses anyone but the local socket's owner (dkd's admin) until RBAC says who else may
-/// read the audit log.
-fn admin_only(caller: &Principal) -> Result<(), Status> {
-    if caller.is_local() {
-        return Ok(());
-    }
-    Err(answer(
-        Code::PermissionDenied,
-        &format!(
-            "ListAuditEvents is allowed only to dkd's admin, on its local socket: run dk audit there (you are {}, authenticated by {})",
-            caller.name,
-            caller.method.describe()
-        ),
-    ))
-}
-
-fn timestamp(time: &str) -> Option<prost_types::Timestamp> {
-    humantime::parse_rfc3339_weak(time)
-        .ok()
-        .map(prost_types::Timestamp::from)
-}
-
-fn to_proto(event: AuditEvent) -> proto::AuditEvent {
-    proto::AuditEvent {
-        time: timestamp(&event.time),
-        principal: event.principal,
-        groups: event.groups,
-        auth: event.auth,
-        peer: event.peer,
-        rpc: event.rpc,
-        package: event.package.unwrap_or_default(),
-        environment: event.environment.unwrap_or_default(),
-        version: event.version.unwrap_or_default(),
-        promotion_id: event.promotion_id.unwrap_or_default(),
-        token: event.token.unwrap_or_default(),
-        as_user: event.as_user.unwrap_or_default(),
-        dry_run: event.dry_run,
-        outcome: event.outcome,
-        message: event.message.unwrap_or_default(),
-    }
-}
-
-/// `ListAuditEvents`.
-pub async fn list(
-    log: &Arc<AuditLog>,
-    caller: &Principal,
-    request: proto::ListAuditEventsRequest,
-) -> Result<proto::ListAuditEventsResponse, Status> {
-    admin_only(caller)?;
-    let since = request
-        .since
-        .map(SystemTime::try_from)
-        .transpose()
-        .map_err(|_| answer(Code::InvalidArgument, "since is not a valid time"))?;
-    let filter = AuditFilter {
-        package: given(&request.package),
-        environment: given(&request.environment),
-        principal: given(&request.principal),
-        since,
-    };
-    let limit = match usize::try_from(request.limit).unwrap_or(MAX_LIMIT) {
-        0 => DEFAULT_LIMIT,
-        limit => limit.min(MAX_LIMIT),
-    };
-    let log = log.clone();
-    let listed = tokio::task::spawn_blocking(move || log.list(&filter, limit))
-        .await
-        .map_err(|error| {
-            answer(
-                Code::Internal,
-                &format!("reading the audit log failed: {error}"),
-            )
-        })?
-        .map_err(|error| answer(Code::Unavailable, &error.to_string()))?;
-    Ok(proto::ListAuditEventsResponse {
-        events: listed.events.into_iter().map(to_proto).collect(),
-        more: listed.more,
-    })
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! serves on the local socket and the network listener (TLS, authentication).
 
 mod audit;
+mod audit_events;
 mod audited;
 mod authenticate;
 mod convert;

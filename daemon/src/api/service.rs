@@ -7,8 +7,8 @@ use tokio_stream::Stream;
 use tonic::{Code, Request, Response, Status};
 
 use super::{
-    audit::{self, Recorder},
-    convert,
+    audit::Recorder,
+    audit_events, convert,
     errors::{answer, status},
     identity::principal,
     input,
@@ -444,7 +444,7 @@ impl DataKitService for DataKitApi {
         request: Request<proto::ListAuditEventsRequest>,
     ) -> Result<Response<proto::ListAuditEventsResponse>, Status> {
         let caller = principal(&request)?;
-        audit::list(&self.audit, &caller, request.into_inner())
+        audit_events::list(&self.audit, &caller, request.into_inner())
             .await
             .map(Response::new)
     }
