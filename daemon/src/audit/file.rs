@@ -6,7 +6,7 @@
 use std::{
     fs::{self, File, OpenOptions},
     io::{self, Write},
-    os::unix::fs::{OpenOptionsExt, PermissionsExt},
+    os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt},
     path::{Path, PathBuf},
     sync::{Mutex, PoisonError},
 };
@@ -98,8 +98,8 @@ impl AuditLog {
     fn append_line(&self, current: &mut Option<Current>, line: &[u8]) -> io::Result<()> {
         let length = u64::try_from(line.len()).unwrap_or(u64::MAX);
         let open = match current.take() {
-            Some(open) => open,
-            None => self.open_current()?,
+            Some(open) if self.still_named(&open)? => open,
+            _ => self.open_current()?,
         };
         let mut open =
             if open.size > 0 && open.size.saturating_add(length) > self.settings.max_bytes {
@@ -114,6 +114,18 @@ impl AuditLog {
         open.size = open.size.saturating_add(length);
         *current = Some(open);
         Ok(())
+    }
+
+    /// Whether `open` is still the file at `audit.log` (not moved away or deleted by
+    /// someone else, e.g. an external logrotate): lines never go to a file nobody reads.
+    fn still_named(&self, open: &Current) -> io::Result<bool> {
+        let named = match fs::metadata(&self.path) {
+            Ok(named) => named,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(error) => return Err(error),
+        };
+        let held = open.file.metadata()?;
+        Ok(named.ino() == held.ino() && named.dev() == held.dev())
     }
 
     /// Opens `audit.log` for appending, mode 0600 (narrowed if it was wider).
@@ -245,5 +257,33 @@ mod tests {
         assert!(newest.more);
         assert_eq!(newest.events.len(), 2);
         assert_eq!(newest.events[1].package.as_deref(), Some("p19"));
+    }
+
+    #[test]
+    fn a_log_moved_or_deleted_by_someone_else_is_started_afresh() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("audit.log");
+        let settings = AuditSettings {
+            max_bytes: 1 << 20,
+            keep: 1,
+        };
+        let log = AuditLog::new(&path, settings);
+        log.append(&event("first")).expect("append");
+        fs::rename(&path, dir.path().join("moved")).expect("move");
+        log.append(&event("second")).expect("append");
+        let listed = log.list(&AuditFilter::default(), 10).expect("list");
+        let packages: Vec<_> = listed
+            .events
+            .iter()
+            .filter_map(|e| e.package.as_deref())
+            .collect();
+        assert_eq!(packages, ["second"]);
+        fs::remove_file(&path).expect("delete");
+        log.append(&event("third")).expect("append");
+        assert!(
+            fs::read_to_string(&path)
+                .expect("recreated")
+                .contains("third")
+        );
     }
 }
