@@ -118,6 +118,20 @@ fn dkd_refuses_a_connection_from_another_uid_itself() {
         "{message}"
     );
     assert!(message.contains("you are uid 0 (root)"), "{message}");
+    // The refusal is in nobody's audit log, naming who tried and what.
+    let refused = eventually("the refusal in the audit log", || {
+        let log = std::fs::read_to_string(home.join("audit.log")).ok()?;
+        log.lines()
+            .find(|line| line.contains("PERMISSION_DENIED"))
+            .map(str::to_owned)
+    });
+    for part in [
+        r#""principal":"root""#,
+        r#""peer":"local socket""#,
+        r#""rpc":"/datakit.v1.DataKitService/ListEnvironments""#,
+    ] {
+        assert!(refused.contains(part), "{part} not in {refused}");
+    }
 
     // Its owner is served.
     let output = nobody.dk(&home, &["env", "list"], false);

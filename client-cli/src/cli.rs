@@ -87,6 +87,29 @@ pub enum Command {
     /// Who dkd takes you for: name, groups, how authenticated, and what config/rbac.yaml
     /// lets you do in each environment (on the local socket: admin, everything)
     Whoami,
+    /// dkd's audit log: every change and every refused call — who, from where, on what,
+    /// outcome — oldest first, newest last (for dkd's admin: run it on the local socket)
+    Audit(AuditArgs),
+}
+
+/// `dk audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only calls on this package
+    #[arg(long, value_name = "PACKAGE")]
+    pub package: Option<String>,
+    /// Only calls on this environment
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+    /// Only calls by this principal
+    #[arg(long, value_name = "USER")]
+    pub principal: Option<String>,
+    /// Only events since then: a duration back from now (1h, 2d) or an RFC 3339 time
+    #[arg(long, value_name = "WHEN", value_parser = crate::commands::audit::parse_since)]
+    pub since: Option<std::time::SystemTime>,
+    /// At most this many events, the newest ones (at most 10000)
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub limit: u32,
 }
 
 /// `dk token`.

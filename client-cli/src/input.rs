@@ -56,6 +56,10 @@ pub fn check(command: &Command) -> Result<(), CliError> {
             name("environment", &args.env)
         }
         Command::Token(TokenCommand::List) => Ok(()),
+        Command::Audit(args) => {
+            optional_name("package", args.package.as_deref())?;
+            optional_name("environment", args.env.as_deref())
+        }
         Command::Token(TokenCommand::Revoke { name }) => validate_login(name).map_err(invalid),
         Command::Token(TokenCommand::Create(args)) => {
             validate_login(&args.name).map_err(invalid)?;

@@ -95,5 +95,6 @@ async fn execute(cli: Cli) -> Result<String, CliError> {
             commands::token::revoke(&mut client, format, name).await
         }
         Command::Whoami => commands::whoami::whoami(&mut client, format).await,
+        Command::Audit(args) => commands::audit::audit(&mut client, format, args).await,
     }
 }

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     api::{ApiSources, DataKitApi, NetworkListener, ServeError, serve},
+    audit::AuditLog,
     auth::{TokenError, TokenStore},
     cluster::{LocalSync, LocalTarget},
     config::{ClusterKind, ConfigError, DaemonConfig, ForgeKind, github_settings},
@@ -98,6 +99,10 @@ pub async fn run(
     let listener = config.listener(&config_file.display().to_string())?;
     let oidc = config.oidc(&config_file.display().to_string())?;
     let tokens = Arc::new(TokenStore::open(&home.tokens_file())?);
+    let audit = Arc::new(AuditLog::new(
+        &home.audit_log(),
+        config.audit.validate(&config_file.display().to_string())?,
+    ));
     // Bound before anything else starts, so a bad certificate, key, client CA or address
     // stops dkd at once; connections wait in the backlog until everything is served.
     let network = match &listener {
@@ -226,6 +231,7 @@ pub async fn run(
         registry,
         tokens,
         asserted_approvers: config.forge.asserted_approvers,
+        audit,
         heartbeat: Duration::from_millis(config.heartbeat_interval_ms),
         shutdown: stop.clone(),
     });

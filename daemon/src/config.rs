@@ -1,6 +1,7 @@
 //! `DK_HOME/dkd.yaml`: which backends dkd uses. Optional; read once and validated before
 //! anything binds, so a typo stops dkd with the key at fault instead of surprising later.
 
+mod audit;
 mod cluster;
 mod forge;
 mod limits;
@@ -12,6 +13,7 @@ use std::{collections::BTreeMap, path::Path};
 use datakit::manifest::{ManifestError, parse_yaml};
 use serde::Deserialize;
 
+pub use audit::AuditConfig;
 pub use cluster::{ClusterConfig, ClusterKind, KubeClusterConfig, cluster_access};
 pub use forge::github_settings;
 pub use limits::ListenLimits;
@@ -51,6 +53,9 @@ pub struct DaemonConfig {
     /// client certificates.
     #[serde(default)]
     pub auth: AuthConfig,
+    /// Size-based rotation of `DK_HOME/audit.log`.
+    #[serde(default)]
+    pub audit: AuditConfig,
 }
 
 fn default_poll_interval_ms() -> u64 {
@@ -77,6 +82,7 @@ impl Default for DaemonConfig {
             clusters: BTreeMap::new(),
             listen: None,
             auth: AuthConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -251,6 +257,7 @@ impl DaemonConfig {
         cluster::validate(config.cluster.kind, &config.clusters, file)?;
         config.listener(file)?;
         config.oidc(file)?;
+        config.audit.validate(file)?;
         Ok(config)
     }
 

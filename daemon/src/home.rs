@@ -1,5 +1,5 @@
 //! The layout of `DK_HOME`: where the socket, the deployment repository, the sled
-//! database, the service tokens, the lock and the log of one `dkd` live.
+//! database, the service tokens, the audit log, the lock and the log of one `dkd` live.
 
 use std::{
     fs, io,
@@ -85,6 +85,11 @@ impl DkHome {
     /// The service tokens the network listener accepts (salted hashes only), mode 0600.
     pub fn tokens_file(&self) -> PathBuf {
         self.root.join("tokens.json")
+    }
+
+    /// The audit log (JSON lines, mode 0600; rotated to `audit.log.1` …).
+    pub fn audit_log(&self) -> PathBuf {
+        self.root.join("audit.log")
     }
 
     /// Where an autostarted `dkd` writes its log.

@@ -1,6 +1,7 @@
 //! One module per `dk` command group.
 
 pub mod approve;
+pub mod audit;
 pub mod build;
 pub mod env;
 pub mod history;

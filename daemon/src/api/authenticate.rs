@@ -23,7 +23,10 @@ use tonic::{
 };
 use tower::{Layer, Service};
 
-use super::errors::answer;
+use super::{
+    audit::{Caller, Recorder},
+    errors::answer,
+};
 use crate::auth::{ClientCa, OidcVerifier, Principal, TokenStore, looks_like_jwt};
 
 /// Paths served without authentication: load balancers and probes must reach health.
@@ -35,6 +38,8 @@ pub struct Authenticator {
     tokens: Arc<TokenStore>,
     oidc: Option<Arc<OidcVerifier>>,
     client_ca: Option<ClientCa>,
+    /// Where refused calls are recorded (set by the server before it serves).
+    audit: Option<Recorder>,
 }
 
 impl Authenticator {
@@ -47,7 +52,14 @@ impl Authenticator {
             tokens,
             oidc,
             client_ca,
+            audit: None,
         }
+    }
+
+    /// This authenticator, recording every call it refuses with `audit`.
+    pub fn audited(mut self, audit: Recorder) -> Self {
+        self.audit = Some(audit);
+        self
     }
 
     /// The principal of a request with `headers`, over a connection that presented
@@ -174,6 +186,17 @@ where
                 }
                 Err(reason) => {
                     tracing::warn!(peer = ?peer, rpc = request.uri().path(), %reason, "refused an unauthenticated call");
+                    if let Some(audit) = &authenticator.audit {
+                        let caller = Caller {
+                            principal: None,
+                            peer: peer
+                                .map_or_else(|| "unknown".to_owned(), |peer| peer.to_string()),
+                        };
+                        let rpc = request.uri().path();
+                        audit
+                            .refused(rpc, caller, Code::Unauthenticated, &reason)
+                            .await;
+                    }
                     let refusal: Status = answer(Code::Unauthenticated, &reason);
                     Ok(refusal.into_http())
                 }

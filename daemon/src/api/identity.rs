@@ -8,7 +8,10 @@
 use datakit::users::describe_uid;
 use tonic::{Code, Request, Status, service::Interceptor, transport::server::UdsConnectInfo};
 
-use super::errors::answer;
+use super::{
+    audit::{Caller, Recorder, RpcPath},
+    errors::answer,
+};
 use crate::auth::Principal;
 
 /// The authenticated caller of `request`. Missing only if a server was put together
@@ -41,15 +44,24 @@ fn peer_uid<T>(request: &Request<T>) -> Option<u32> {
 
 /// Lets through only requests from the uid dkd runs as, as its `Principal`; everyone else
 /// gets PermissionDenied naming that uid.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct OwnerOnly {
     owner: u32,
+    /// Where refusals are recorded.
+    audit: Option<Recorder>,
 }
 
 impl OwnerOnly {
     /// Serves only `owner` (dkd's own uid).
     pub fn new(owner: u32) -> Self {
-        Self { owner }
+        Self { owner, audit: None }
+    }
+
+    /// This check, recording every request it refuses with `audit` (in the background:
+    /// an interceptor cannot wait for the disk).
+    pub fn audited(mut self, audit: Recorder) -> Self {
+        self.audit = Some(audit);
+        self
     }
 
     fn refusal(&self, caller: Option<u32>) -> Status {
@@ -80,7 +92,24 @@ impl Interceptor for OwnerOnly {
             }
             caller => {
                 tracing::warn!(peer_uid = ?caller, owner = self.owner, "refused a request from another user");
-                Err(self.refusal(caller))
+                let refusal = self.refusal(caller);
+                if let Some(audit) = self.audit.clone() {
+                    let rpc = request
+                        .extensions()
+                        .get::<RpcPath>()
+                        .map_or_else(String::new, |path| path.0.clone());
+                    let who = Caller {
+                        principal: caller.map(|uid| Principal::local(user_name(uid))),
+                        peer: "local socket".to_owned(),
+                    };
+                    let message = refusal.message().to_owned();
+                    tokio::spawn(async move {
+                        audit
+                            .refused(&rpc, who, Code::PermissionDenied, &message)
+                            .await;
+                    });
+                }
+                Err(refusal)
             }
         }
     }

@@ -4,6 +4,9 @@
 //! limits).
 
 mod access;
+mod audit;
+mod audit_events;
+mod audited;
 mod authenticate;
 mod convert;
 mod errors;
@@ -20,6 +23,7 @@ mod watch;
 mod web;
 mod whoami;
 
+pub use audited::AuditedApi;
 pub use network::NetworkListener;
 pub use server::{ServeError, serve};
 pub use service::{ApiSources, DataKitApi};

@@ -21,7 +21,8 @@ use tonic_health::{ServingStatus, server::HealthReporter};
 use tonic_web::GrpcWebLayer;
 
 use super::{
-    DataKitApi,
+    AuditedApi, DataKitApi,
+    audit::remember_rpc_path,
     authenticate::AuthenticateLayer,
     identity::OwnerOnly,
     limits::LimitsLayer,
@@ -82,7 +83,13 @@ pub async fn serve(
 
     let stop = CancellationToken::new();
     let socket_server = with_services(
-        Server::builder().layer(InterceptorLayer::new(OwnerOnly::new(owner))),
+        Server::builder().layer(
+            tower::ServiceBuilder::new()
+                .map_request(remember_rpc_path)
+                .layer(InterceptorLayer::new(
+                    OwnerOnly::new(owner).audited(api.recorder()),
+                )),
+        ),
         &api,
         health_service.clone(),
         None,
@@ -106,7 +113,9 @@ pub async fn serve(
                 .max_concurrent_streams(limits.max_concurrent_streams)
                 .layer(tower::util::option_layer(web::cors(network.cors_origins())))
                 .layer(GrpcWebLayer::new())
-                .layer(AuthenticateLayer::new(network.authenticator()))
+                .layer(AuthenticateLayer::new(
+                    network.authenticator().audited(api.recorder()),
+                ))
                 .layer(LimitsLayer::new(&limits)),
             &api,
             health_service,
@@ -159,7 +168,7 @@ fn with_services<L: Clone>(
     >,
     max_message_bytes: Option<usize>,
 ) -> Result<Router<L>, ServeError> {
-    let mut service = DataKitServiceServer::new(api.clone());
+    let mut service = DataKitServiceServer::new(AuditedApi::new(api.clone(), api.recorder()));
     if let Some(limit) = max_message_bytes {
         service = service
             .max_decoding_message_size(limit)

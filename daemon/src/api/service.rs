@@ -10,7 +10,8 @@ use datakit::manifest::Action;
 
 use super::{
     access::Access,
-    convert,
+    audit::Recorder,
+    audit_events, convert,
     errors::{answer, status},
     identity::principal,
     input,
@@ -20,6 +21,7 @@ use super::{
     whoami,
 };
 use crate::{
+    audit::AuditLog,
     auth::{Principal, TokenStore},
     promotion::{
         Approver, Engine, EnvironmentCatalog, PromoteOutcome, PromoteRequest, Promotion,
@@ -41,6 +43,7 @@ pub struct DataKitApi {
     registry: Arc<dyn Registry>,
     tokens: Arc<TokenStore>,
     asserted_approvers: bool,
+    audit: Arc<AuditLog>,
     watch: WatchSources,
     logs: LogSources,
     access: Access,
@@ -64,6 +67,8 @@ pub struct ApiSources {
     pub tokens: Arc<TokenStore>,
     /// `forge.asserted_approvers`: the socket's owner may approve as a name they type.
     pub asserted_approvers: bool,
+    /// Where every mutating and every refused call is recorded.
+    pub audit: Arc<AuditLog>,
     pub heartbeat: std::time::Duration,
     pub shutdown: tokio_util::sync::CancellationToken,
 }
@@ -90,9 +95,15 @@ impl DataKitApi {
             registry: sources.registry,
             tokens: sources.tokens,
             asserted_approvers: sources.asserted_approvers,
+            audit: sources.audit,
             watch,
             logs,
         }
+    }
+
+    /// Records calls in this API's audit log.
+    pub(super) fn recorder(&self) -> Recorder {
+        Recorder::new(self.audit.clone())
     }
 
     fn config(&self) -> Result<Arc<crate::promotion::LoadedConfig>, Status> {
@@ -552,5 +563,16 @@ impl DataKitService for DataKitApi {
         let caller = principal(&request)?;
         let config = self.catalog.snapshot().current;
         Ok(Response::new(whoami::answer(&caller, config.as_deref())))
+    }
+
+    async fn list_audit_events(
+        &self,
+        request: Request<proto::ListAuditEventsRequest>,
+    ) -> Result<Response<proto::ListAuditEventsResponse>, Status> {
+        let caller = principal(&request)?;
+        self.access.check(&caller, Action::Admin, None, None)?;
+        audit_events::list(&self.audit, request.into_inner())
+            .await
+            .map(Response::new)
     }
 }

@@ -1,0 +1,269 @@
+//! `AuditedApi`: `DataKitService` with every call recorded in the audit log as `audit`
+//! describes — each method names what the call is about and hands it to the API. It wraps
+//! the whole API, so whatever a handler answers (its checks included) is what is recorded.
+
+use datakit::proto::{self, data_kit_service_server::DataKitService};
+use tonic::{Request, Response, Status};
+
+use super::{
+    DataKitApi,
+    audit::{Caller, Kind, Recorder, Target, given},
+};
+
+/// The API, audited.
+#[derive(Debug, Clone)]
+pub struct AuditedApi {
+    api: DataKitApi,
+    audit: Recorder,
+}
+
+impl AuditedApi {
+    pub fn new(api: DataKitApi, audit: Recorder) -> Self {
+        Self { api, audit }
+    }
+}
+
+/// The promotion an answer names completes what the call was about.
+fn about(promotion: Option<&proto::Promotion>, target: &mut Target) {
+    let Some(promotion) = promotion else { return };
+    target.promotion_id = given(&promotion.id);
+    target.package = target.package.take().or_else(|| given(&promotion.package));
+    target.environment = target
+        .environment
+        .take()
+        .or_else(|| given(&promotion.environment));
+    target.version = target.version.take().or_else(|| given(&promotion.version));
+}
+
+fn promoted(response: &proto::PromoteResponse, target: &mut Target) {
+    about(response.promotion.as_ref(), target);
+}
+
+fn nothing<T>(_: &T, _: &mut Target) {}
+
+fn place(package: &str, environment: &str) -> Target {
+    Target {
+        package: given(package),
+        environment: given(environment),
+        ..Target::default()
+    }
+}
+
+#[tonic::async_trait]
+impl DataKitService for AuditedApi {
+    type WatchStream = <DataKitApi as DataKitService>::WatchStream;
+    type LogsStream = <DataKitApi as DataKitService>::LogsStream;
+
+    async fn promote(
+        &self,
+        request: Request<proto::PromoteRequest>,
+    ) -> Result<Response<proto::PromoteResponse>, Status> {
+        let body = request.get_ref();
+        let target = Target {
+            version: given(&body.version),
+            dry_run: body.dry_run,
+            ..place(&body.package, &body.environment)
+        };
+        let caller = Caller::of(&request);
+        let call = self.api.promote(request);
+        let method = "Promote";
+        self.audit
+            .call(method, Kind::Mutation, caller, target, call, promoted)
+            .await
+    }
+
+    async fn rollback(
+        &self,
+        request: Request<proto::RollbackRequest>,
+    ) -> Result<Response<proto::PromoteResponse>, Status> {
+        let body = request.get_ref();
+        let target = Target {
+            version: given(&body.to_version),
+            dry_run: body.dry_run,
+            ..place(&body.package, &body.environment)
+        };
+        let caller = Caller::of(&request);
+        let call = self.api.rollback(request);
+        let method = "Rollback";
+        self.audit
+            .call(method, Kind::Mutation, caller, target, call, promoted)
+            .await
+    }
+
+    async fn get_promotion(
+        &self,
+        request: Request<proto::GetPromotionRequest>,
+    ) -> Result<Response<proto::GetPromotionResponse>, Status> {
+        let body = request.get_ref();
+        let target = Target {
+            version: given(&body.version),
+            promotion_id: given(&body.id),
+            ..place(&body.package, &body.environment)
+        };
+        let caller = Caller::of(&request);
+        let call = self.api.get_promotion(request);
+        self.audit
+            .call("GetPromotion", Kind::Read, caller, target, call, nothing)
+            .await
+    }
+
+    async fn list_promotions(
+        &self,
+        request: Request<proto::ListPromotionsRequest>,
+    ) -> Result<Response<proto::ListPromotionsResponse>, Status> {
+        let target = place(&request.get_ref().package, &request.get_ref().environment);
+        let caller = Caller::of(&request);
+        let call = self.api.list_promotions(request);
+        self.audit
+            .call("ListPromotions", Kind::Read, caller, target, call, nothing)
+            .await
+    }
+
+    async fn approve(
+        &self,
+        request: Request<proto::ApproveRequest>,
+    ) -> Result<Response<proto::ApproveResponse>, Status> {
+        let body = request.get_ref();
+        let target = Target {
+            promotion_id: given(&body.promotion_id),
+            as_user: given(&body.as_user),
+            ..Target::default()
+        };
+        let caller = Caller::of(&request);
+        let call = self.api.approve(request);
+        let approved = |response: &proto::ApproveResponse, target: &mut Target| {
+            about(response.promotion.as_ref(), target);
+        };
+        self.audit
+            .call("Approve", Kind::Mutation, caller, target, call, approved)
+            .await
+    }
+
+    async fn status(
+        &self,
+        request: Request<proto::StatusRequest>,
+    ) -> Result<Response<proto::StatusResponse>, Status> {
+        let target = place(&request.get_ref().package, &request.get_ref().environment);
+        let caller = Caller::of(&request);
+        let call = self.api.status(request);
+        self.audit
+            .call("Status", Kind::Read, caller, target, call, nothing)
+            .await
+    }
+
+    async fn watch(
+        &self,
+        request: Request<proto::WatchRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        let target = place(&request.get_ref().package, &request.get_ref().environment);
+        let caller = Caller::of(&request);
+        let call = self.api.watch(request);
+        self.audit
+            .call("Watch", Kind::Read, caller, target, call, nothing)
+            .await
+    }
+
+    async fn logs(
+        &self,
+        request: Request<proto::LogsRequest>,
+    ) -> Result<Response<Self::LogsStream>, Status> {
+        let target = place(&request.get_ref().package, &request.get_ref().environment);
+        let caller = Caller::of(&request);
+        let call = self.api.logs(request);
+        self.audit
+            .call("Logs", Kind::Read, caller, target, call, nothing)
+            .await
+    }
+
+    async fn list_environments(
+        &self,
+        request: Request<proto::ListEnvironmentsRequest>,
+    ) -> Result<Response<proto::ListEnvironmentsResponse>, Status> {
+        let caller = Caller::of(&request);
+        let call = self.api.list_environments(request);
+        let method = "ListEnvironments";
+        self.audit
+            .call(method, Kind::Read, caller, Target::default(), call, nothing)
+            .await
+    }
+
+    async fn create_token(
+        &self,
+        request: Request<proto::CreateTokenRequest>,
+    ) -> Result<Response<proto::CreateTokenResponse>, Status> {
+        let target = token(&request.get_ref().name);
+        let caller = Caller::of(&request);
+        let call = self.api.create_token(request);
+        self.audit
+            .call("CreateToken", Kind::Mutation, caller, target, call, nothing)
+            .await
+    }
+
+    async fn who_am_i(
+        &self,
+        request: Request<proto::WhoAmIRequest>,
+    ) -> Result<Response<proto::WhoAmIResponse>, Status> {
+        let caller = Caller::of(&request);
+        let call = self.api.who_am_i(request);
+        self.audit
+            .call(
+                "WhoAmI",
+                Kind::Read,
+                caller,
+                Target::default(),
+                call,
+                nothing,
+            )
+            .await
+    }
+
+    async fn list_tokens(
+        &self,
+        request: Request<proto::ListTokensRequest>,
+    ) -> Result<Response<proto::ListTokensResponse>, Status> {
+        let caller = Caller::of(&request);
+        let call = self.api.list_tokens(request);
+        self.audit
+            .call(
+                "ListTokens",
+                Kind::Read,
+                caller,
+                Target::default(),
+                call,
+                nothing,
+            )
+            .await
+    }
+
+    async fn revoke_token(
+        &self,
+        request: Request<proto::RevokeTokenRequest>,
+    ) -> Result<Response<proto::RevokeTokenResponse>, Status> {
+        let target = token(&request.get_ref().name);
+        let caller = Caller::of(&request);
+        let call = self.api.revoke_token(request);
+        self.audit
+            .call("RevokeToken", Kind::Mutation, caller, target, call, nothing)
+            .await
+    }
+
+    async fn list_audit_events(
+        &self,
+        request: Request<proto::ListAuditEventsRequest>,
+    ) -> Result<Response<proto::ListAuditEventsResponse>, Status> {
+        let target = place(&request.get_ref().package, &request.get_ref().environment);
+        let caller = Caller::of(&request);
+        let call = self.api.list_audit_events(request);
+        let method = "ListAuditEvents";
+        self.audit
+            .call(method, Kind::Read, caller, target, call, nothing)
+            .await
+    }
+}
+
+fn token(name: &str) -> Target {
+    Target {
+        token: given(name),
+        ..Target::default()
+    }
+}
