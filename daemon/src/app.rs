@@ -145,14 +145,17 @@ pub async fn run(
     let events = Arc::new(EventLog::new(store.clone(), config.event_retention));
     let board =
         Arc::new(StatusBoard::load(store.clone(), events.clone()).map_err(AppError::Domain)?);
-    let engine = Arc::new(Engine::new(Ports {
-        catalog: catalog.clone(),
-        forge: forge.clone(),
-        registry: registry.clone(),
-        cluster: cluster.clone(),
-        store: store.clone(),
-        events: events.clone(),
-    }));
+    let engine = Arc::new(
+        Engine::new(Ports {
+            catalog: catalog.clone(),
+            forge: forge.clone(),
+            registry: registry.clone(),
+            cluster: cluster.clone(),
+            store: store.clone(),
+            events: events.clone(),
+        })
+        .counting_asserted_approvals(config.forge.asserted_approvers),
+    );
     if let Some(notice) = store_notice {
         engine.add_notice(notice);
     }

@@ -66,6 +66,9 @@ pub struct Policy<'a> {
     pub rule: &'a EffectiveRule,
     pub teams: Option<&'a Teams>,
     pub promoter: &'a str,
+    /// Whether approvals whose approver was only claimed (`asserted_by`) count: only in the
+    /// embedded forge's demo mode. Recorded ones stop counting when it is turned off.
+    pub count_asserted: bool,
 }
 
 impl Policy<'_> {
@@ -160,6 +163,7 @@ impl Policy<'_> {
         }
         let mut valid: Vec<&Approval> = approvals
             .iter()
+            .filter(|a| self.count_asserted || a.asserted_by.is_none())
             .filter(|a| self.check_approver(&a.user, &a.groups).is_ok())
             .collect();
         valid.sort_unstable_by_key(|a| a.user.to_ascii_lowercase());
@@ -252,6 +256,7 @@ mod tests {
             rule: &rule,
             teams: Some(&teams),
             promoter: "carol",
+            count_asserted: false,
         };
         assert!(policy.evaluate(&[]).met);
         assert!(matches!(
@@ -268,6 +273,7 @@ mod tests {
             rule: &rule,
             teams: Some(&teams),
             promoter: "carol",
+            count_asserted: false,
         };
         assert_eq!(
             policy.evaluate(&[]).needed,
@@ -284,6 +290,7 @@ mod tests {
             rule: &rule,
             teams: Some(&teams),
             promoter: "carol",
+            count_asserted: false,
         };
         assert_eq!(
             policy.evaluate(&[]).needed,
@@ -302,6 +309,7 @@ mod tests {
             rule: &rule,
             teams: Some(&teams),
             promoter: "carol",
+            count_asserted: false,
         };
         assert!(!policy.evaluate(&approvals(&["bob", "BOB"])).met);
     }
@@ -314,6 +322,7 @@ mod tests {
             rule: &rule,
             teams: Some(&teams),
             promoter: "alice",
+            count_asserted: false,
         };
         let own = policy
             .check_approver("alice", &[])
@@ -343,6 +352,7 @@ mod tests {
             rule: &rule,
             teams: Some(&teams),
             promoter: "carol",
+            count_asserted: false,
         };
         let security = vec!["security".to_owned()];
         assert!(policy.check_approver("sec-bot", &security).is_ok());
@@ -360,6 +370,32 @@ mod tests {
     }
 
     #[test]
+    fn asserted_approvals_count_only_in_demo_mode() {
+        let rule = rule("int", PromotionKind::Promotion);
+        let teams = teams();
+        let asserted = vec![Approval::given(
+            &Approver {
+                user: "alice".to_owned(),
+                groups: Vec::new(),
+                asserted_by: Some("carol".to_owned()),
+            },
+            SystemTime::UNIX_EPOCH,
+        )];
+        let mut policy = Policy {
+            rule: &rule,
+            teams: Some(&teams),
+            promoter: "carol",
+            count_asserted: true,
+        };
+        assert!(policy.evaluate(&asserted).met, "demo mode");
+        policy.count_asserted = false;
+        assert!(
+            !policy.evaluate(&asserted).met,
+            "a claim is not an approval"
+        );
+    }
+
+    #[test]
     fn a_rollback_uses_the_expedited_rule_when_configured() {
         let yaml = DEFAULT_ENVIRONMENTS_YAML.replace(
             "count: 2 }",
@@ -373,6 +409,7 @@ mod tests {
             rule: &rollback,
             teams: Some(&teams),
             promoter: "carol",
+            count_asserted: false,
         };
         assert!(policy.evaluate(&approvals(&["bob"])).met);
         let normal = EffectiveRule::for_promotion(prod, PromotionKind::Promotion);

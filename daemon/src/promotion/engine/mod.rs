@@ -76,6 +76,8 @@ pub struct Engine {
     records_ready: watch::Sender<bool>,
     /// One-line notices for users (a replaced state database, restored promotions).
     notices: std::sync::RwLock<Vec<String>>,
+    /// Whether approvals by a claimed name count (the embedded forge's demo mode).
+    count_asserted: bool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -95,7 +97,16 @@ impl Engine {
             forge_teams: std::sync::RwLock::new(None),
             records_ready: watch::Sender::new(false),
             notices: std::sync::RwLock::new(Vec::new()),
+            count_asserted: false,
         }
+    }
+
+    /// Lets approvals by a claimed name (`dk approve --as`, asserted by the caller) count:
+    /// the embedded forge's single-user demo mode, `forge.asserted_approvers`.
+    #[must_use]
+    pub fn counting_asserted_approvals(mut self, count: bool) -> Self {
+        self.count_asserted = count;
+        self
     }
 
     /// Shows `notice` in `dk env list` and `dk history` until dkd restarts.
@@ -487,6 +498,7 @@ impl Engine {
             rule: &rule,
             teams,
             promoter: &promotion.promoter,
+            count_asserted: self.count_asserted,
         };
         policy
             .check_approver(&approver.user, &approver.groups)
@@ -603,6 +615,7 @@ impl Engine {
             rule: &rule,
             teams,
             promoter: &promotion.promoter,
+            count_asserted: self.count_asserted,
         };
         let needed = if promotion.state == PromotionState::ChangeProposed {
             policy.evaluate(&promotion.approvals).needed

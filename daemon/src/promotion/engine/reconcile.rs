@@ -238,6 +238,7 @@ impl Engine {
             rule: &rule,
             teams: forge_teams.as_deref().or(config.teams.as_ref()),
             promoter: &promotion.promoter,
+            count_asserted: self.count_asserted,
         }
         .evaluate(&promotion.approvals);
         if evaluation.met {
