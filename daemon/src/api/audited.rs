@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status};
 
 use super::{
     DataKitApi,
-    audit::{Caller, Kind, Recorder, Target, given},
+    audit::{Caller, Recorder, Target, given},
 };
 
 /// The API, audited.
@@ -65,10 +65,11 @@ impl DataKitService for AuditedApi {
             ..place(&body.package, &body.environment)
         };
         let caller = Caller::of(&request);
-        let call = self.api.promote(request);
+        let api = self.api.clone();
+        let call = async move { api.promote(request).await };
         let method = "Promote";
         self.audit
-            .call(method, Kind::Mutation, caller, target, call, promoted)
+            .change(method, caller, target, call, promoted)
             .await
     }
 
@@ -83,10 +84,11 @@ impl DataKitService for AuditedApi {
             ..place(&body.package, &body.environment)
         };
         let caller = Caller::of(&request);
-        let call = self.api.rollback(request);
+        let api = self.api.clone();
+        let call = async move { api.rollback(request).await };
         let method = "Rollback";
         self.audit
-            .call(method, Kind::Mutation, caller, target, call, promoted)
+            .change(method, caller, target, call, promoted)
             .await
     }
 
@@ -102,9 +104,7 @@ impl DataKitService for AuditedApi {
         };
         let caller = Caller::of(&request);
         let call = self.api.get_promotion(request);
-        self.audit
-            .call("GetPromotion", Kind::Read, caller, target, call, nothing)
-            .await
+        self.audit.read("GetPromotion", caller, target, call).await
     }
 
     async fn list_promotions(
@@ -115,7 +115,7 @@ impl DataKitService for AuditedApi {
         let caller = Caller::of(&request);
         let call = self.api.list_promotions(request);
         self.audit
-            .call("ListPromotions", Kind::Read, caller, target, call, nothing)
+            .read("ListPromotions", caller, target, call)
             .await
     }
 
@@ -130,12 +130,13 @@ impl DataKitService for AuditedApi {
             ..Target::default()
         };
         let caller = Caller::of(&request);
-        let call = self.api.approve(request);
+        let api = self.api.clone();
+        let call = async move { api.approve(request).await };
         let approved = |response: &proto::ApproveResponse, target: &mut Target| {
             about(response.promotion.as_ref(), target);
         };
         self.audit
-            .call("Approve", Kind::Mutation, caller, target, call, approved)
+            .change("Approve", caller, target, call, approved)
             .await
     }
 
@@ -146,9 +147,7 @@ impl DataKitService for AuditedApi {
         let target = place(&request.get_ref().package, &request.get_ref().environment);
         let caller = Caller::of(&request);
         let call = self.api.status(request);
-        self.audit
-            .call("Status", Kind::Read, caller, target, call, nothing)
-            .await
+        self.audit.read("Status", caller, target, call).await
     }
 
     async fn watch(
@@ -158,9 +157,7 @@ impl DataKitService for AuditedApi {
         let target = place(&request.get_ref().package, &request.get_ref().environment);
         let caller = Caller::of(&request);
         let call = self.api.watch(request);
-        self.audit
-            .call("Watch", Kind::Read, caller, target, call, nothing)
-            .await
+        self.audit.read("Watch", caller, target, call).await
     }
 
     async fn logs(
@@ -170,9 +167,7 @@ impl DataKitService for AuditedApi {
         let target = place(&request.get_ref().package, &request.get_ref().environment);
         let caller = Caller::of(&request);
         let call = self.api.logs(request);
-        self.audit
-            .call("Logs", Kind::Read, caller, target, call, nothing)
-            .await
+        self.audit.read("Logs", caller, target, call).await
     }
 
     async fn list_environments(
@@ -183,7 +178,7 @@ impl DataKitService for AuditedApi {
         let call = self.api.list_environments(request);
         let method = "ListEnvironments";
         self.audit
-            .call(method, Kind::Read, caller, Target::default(), call, nothing)
+            .read(method, caller, Target::default(), call)
             .await
     }
 
@@ -193,9 +188,10 @@ impl DataKitService for AuditedApi {
     ) -> Result<Response<proto::CreateTokenResponse>, Status> {
         let target = token(&request.get_ref().name);
         let caller = Caller::of(&request);
-        let call = self.api.create_token(request);
+        let api = self.api.clone();
+        let call = async move { api.create_token(request).await };
         self.audit
-            .call("CreateToken", Kind::Mutation, caller, target, call, nothing)
+            .change("CreateToken", caller, target, call, nothing)
             .await
     }
 
@@ -206,14 +202,7 @@ impl DataKitService for AuditedApi {
         let caller = Caller::of(&request);
         let call = self.api.who_am_i(request);
         self.audit
-            .call(
-                "WhoAmI",
-                Kind::Read,
-                caller,
-                Target::default(),
-                call,
-                nothing,
-            )
+            .read("WhoAmI", caller, Target::default(), call)
             .await
     }
 
@@ -224,14 +213,7 @@ impl DataKitService for AuditedApi {
         let caller = Caller::of(&request);
         let call = self.api.list_tokens(request);
         self.audit
-            .call(
-                "ListTokens",
-                Kind::Read,
-                caller,
-                Target::default(),
-                call,
-                nothing,
-            )
+            .read("ListTokens", caller, Target::default(), call)
             .await
     }
 
@@ -241,9 +223,10 @@ impl DataKitService for AuditedApi {
     ) -> Result<Response<proto::RevokeTokenResponse>, Status> {
         let target = token(&request.get_ref().name);
         let caller = Caller::of(&request);
-        let call = self.api.revoke_token(request);
+        let api = self.api.clone();
+        let call = async move { api.revoke_token(request).await };
         self.audit
-            .call("RevokeToken", Kind::Mutation, caller, target, call, nothing)
+            .change("RevokeToken", caller, target, call, nothing)
             .await
     }
 
@@ -255,9 +238,7 @@ impl DataKitService for AuditedApi {
         let caller = Caller::of(&request);
         let call = self.api.list_audit_events(request);
         let method = "ListAuditEvents";
-        self.audit
-            .call(method, Kind::Read, caller, target, call, nothing)
-            .await
+        self.audit.read(method, caller, target, call).await
     }
 }
 
