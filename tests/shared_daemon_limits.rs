@@ -8,7 +8,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use datakit::proto::{
-    ListEnvironmentsRequest, StatusRequest, WatchRequest,
+    ListEnvironmentsRequest, LogsRequest, StatusRequest, WatchRequest,
     data_kit_service_client::DataKitServiceClient,
 };
 use support::{
@@ -123,8 +123,9 @@ fn a_unary_call_past_the_deadline_is_deadline_exceeded_while_streams_and_the_soc
 }
 
 #[test]
-fn watch_streams_over_the_cap_of_one_principal_are_resource_exhausted_and_nobody_else_is_capped() {
-    let shared = Shared::start("  limits: { watch_streams_per_principal: 2 }\n");
+fn watch_and_logs_streams_over_the_cap_of_one_principal_are_resource_exhausted_and_nobody_else_is_capped()
+ {
+    let shared = Shared::start("  limits: { streams_per_principal: 2 }\n");
     let greedy = shared.token(&["greedy"]);
     let other = shared.token(&["other"]);
     runtime().block_on(async {
@@ -146,10 +147,20 @@ fn watch_streams_over_the_cap_of_one_principal_are_resource_exhausted_and_nobody
         assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
         let message = refused.message();
         assert!(
-            message.starts_with("greedy already has 2 Watch streams open")
-                && message.contains("listen.limits.watch_streams_per_principal"),
+            message.starts_with("greedy already has 2 Watch and Logs streams open")
+                && message.contains("listen.limits.streams_per_principal"),
             "{message}"
         );
+        // Logs streams share the cap: it answers before the request is even looked at.
+        let logs = client
+            .logs(LogsRequest {
+                package: "any-package".to_owned(),
+                environment: "dev".to_owned(),
+                ..LogsRequest::default()
+            })
+            .await
+            .expect_err("a Logs stream over the cap");
+        assert_eq!(logs.code(), Code::ResourceExhausted, "{logs:?}");
 
         // Another principal, and the socket's owner, are not counted against greedy.
         let mut others = authorized(shared.channel().await, &other);

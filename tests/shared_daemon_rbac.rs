@@ -162,6 +162,22 @@ fn each_action_is_allowed_or_denied_by_the_policy_on_tls_and_always_allowed_on_t
         &shared.dk_as(&carol, &["logs", "my-package", "--env", "prod"]),
         &["may not read my-package in prod", "role prod-approver"],
     );
+    // Asking for a promotion where one may not read is refused before looking, so the
+    // answer never tells whether it exists.
+    refused(
+        &shared.dk_as(
+            &carol,
+            &[
+                "promote",
+                "my-package",
+                "v9.9.9",
+                "--to",
+                "prod",
+                "--status",
+            ],
+        ),
+        &["may not read my-package in prod"],
+    );
 
     // admin: tokens for the ops group only.
     refused(
@@ -172,6 +188,7 @@ fn each_action_is_allowed_or_denied_by_the_policy_on_tls_and_always_allowed_on_t
         ],
     );
     succeeded(&shared.dk_as(&ops, &["token", "list"]));
+    succeeded(&shared.dk_as(&ops, &["audit"]));
 
     // The socket's owner is admin: everything denied above is allowed there.
     succeeded(&shared.home.dk(&["status", "--env", "int"]));

@@ -9,12 +9,12 @@
 
 use std::{
     net::SocketAddr,
-    pin::Pin,
     sync::Arc,
     task::{Context, Poll},
     time::SystemTime,
 };
 
+use futures::future::BoxFuture;
 use rustls::pki_types::{CertificateDer, UnixTime};
 use tonic::{
     Code, Status,
@@ -145,8 +145,6 @@ pub struct Authenticate<S> {
     authenticator: Arc<Authenticator>,
 }
 
-type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
-
 impl<S> Service<http::Request<Body>> for Authenticate<S>
 where
     S: Service<http::Request<Body>, Response = http::Response<Body>> + Clone + Send + 'static,
@@ -155,7 +153,7 @@ where
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = BoxFuture<Self::Response, Self::Error>;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
 
     fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(context)

@@ -3,7 +3,8 @@
 //! in a 0700 home, and `OwnerOnly` refuses any request whose peer is someone else anyway
 //! (root passes file modes, and a socket may be handed over or its modes loosened). On the
 //! network listener: the principal `authenticate` established. Either way the caller is a
-//! `Principal` in the request's extensions, and every RPC acts as it.
+//! `Principal` in the request's extensions, and every RPC acts as it — an Approve too,
+//! unless the embedded forge's demo mode lets the socket's owner claim a name (`approver`).
 
 use datakit::users::describe_uid;
 use tonic::{Code, Request, Status, service::Interceptor, transport::server::UdsConnectInfo};
@@ -12,7 +13,7 @@ use super::{
     audit::{Caller, Recorder, RpcPath},
     errors::answer,
 };
-use crate::auth::Principal;
+use crate::{auth::Principal, promotion::Approver};
 
 /// The authenticated caller of `request`. Missing only if a server was put together
 /// without authentication, which fails closed.
@@ -113,6 +114,48 @@ impl Interceptor for OwnerOnly {
             }
         }
     }
+}
+
+/// Who an Approve by `caller` approves as. A name the caller typed (`as_user`) is a claim:
+/// it is refused on the network listener, and on the local socket honoured only in the
+/// embedded forge's demo mode, marked as asserted by the caller.
+pub fn approver(
+    caller: &Principal,
+    as_user: Option<&str>,
+    asserted_approvers: bool,
+) -> Result<Approver, Status> {
+    let claimed = match as_user {
+        Some(name) if !name.eq_ignore_ascii_case(&caller.name) => name,
+        _ => {
+            return Ok(Approver::authenticated(
+                caller.name.clone(),
+                caller.groups.clone(),
+            ));
+        }
+    };
+    if !caller.is_local() {
+        return Err(answer(
+            Code::PermissionDenied,
+            &format!(
+                "as_user (dk approve --as) is accepted only on dkd's local socket: here you approve as yourself, {}, authenticated by {}",
+                caller.name,
+                caller.method.describe()
+            ),
+        ));
+    }
+    if !asserted_approvers {
+        return Err(answer(
+            Code::PermissionDenied,
+            &format!(
+                "dk approve --as {claimed}: a typed name is a claim, not an approver, and dkd counts only authenticated approvals; let {claimed} approve as themselves (a service token, OIDC or a client certificate on the listener), or, for a single-user demo on the embedded forge, set forge.asserted_approvers: true in dkd.yaml"
+            ),
+        ));
+    }
+    Ok(Approver {
+        user: claimed.to_owned(),
+        groups: Vec::new(),
+        asserted_by: Some(caller.name.clone()),
+    })
 }
 
 #[cfg(test)]

@@ -4,16 +4,16 @@
 //! the Watch RPC finds in the request's extensions. The local socket has none of these.
 
 use std::{
-    pin::Pin,
     sync::Arc,
     task::{Context, Poll},
     time::Duration,
 };
 
+use futures::future::BoxFuture;
 use tonic::{Code, Status, body::Body};
 use tower::{Layer, Service};
 
-use super::{errors::answer, watch::WatchSubscribers};
+use super::{errors::answer, watch::OpenStreams};
 use crate::config::ListenLimits;
 
 /// Calls that stream their answer for as long as the client wants: never cut.
@@ -30,7 +30,7 @@ const STREAMING_CALLS: [&str; 5] = [
 pub struct LimitsLayer {
     unary_deadline: Duration,
     max_message_bytes: usize,
-    watch_subscribers: Arc<WatchSubscribers>,
+    open_streams: Arc<OpenStreams>,
 }
 
 impl LimitsLayer {
@@ -38,7 +38,7 @@ impl LimitsLayer {
         Self {
             unary_deadline: Duration::from_millis(limits.unary_deadline_ms),
             max_message_bytes: limits.max_message_bytes,
-            watch_subscribers: Arc::new(WatchSubscribers::new(limits.watch_streams_per_principal)),
+            open_streams: Arc::new(OpenStreams::new(limits.streams_per_principal)),
         }
     }
 }
@@ -61,8 +61,6 @@ pub struct Limits<S> {
     limits: LimitsLayer,
 }
 
-type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
-
 impl<S> Service<http::Request<Body>> for Limits<S>
 where
     S: Service<http::Request<Body>, Response = http::Response<Body>> + Send + 'static,
@@ -71,7 +69,7 @@ where
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = BoxFuture<Self::Response, Self::Error>;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
 
     fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(context)
@@ -80,7 +78,7 @@ where
     fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
         request
             .extensions_mut()
-            .insert(self.limits.watch_subscribers.clone());
+            .insert(self.limits.open_streams.clone());
         let deadline = (!STREAMING_CALLS.contains(&request.uri().path()))
             .then_some(self.limits.unary_deadline);
         let max_message_bytes = self.limits.max_message_bytes;

@@ -12,7 +12,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Status};
 
-use super::{convert, errors::answer};
+use super::{convert, errors::answer, watch::Subscription};
 use crate::promotion::ports::{ClusterStatus, RunLogOptions, RunLogStream, SyncLogLine};
 
 /// How often a followed log is re-read.
@@ -37,16 +37,19 @@ fn line(environment: &str, package: &str, log: &SyncLogLine) -> proto::LogsRespo
 }
 
 impl LogSources {
-    /// Starts the stream for `request` (already validated).
+    /// Starts the stream for `request` (already validated), counted as `subscription` (if
+    /// any) while it runs.
     pub fn start(
         self,
         request: proto::LogsRequest,
+        subscription: Option<Subscription>,
     ) -> ReceiverStream<Result<proto::LogsResponse, Status>> {
         let (sender, receiver) = mpsc::channel(256);
         tokio::spawn(async move {
             if let Err(status) = self.run(&request, &sender).await {
                 let _ = sender.send(Err(status)).await;
             }
+            drop(subscription);
         });
         ReceiverStream::new(receiver)
     }

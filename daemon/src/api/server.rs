@@ -32,6 +32,11 @@ use super::{
 };
 use crate::auth::{ClientCaError, KeysError};
 
+/// How often the listener pings an HTTP/2 connection, and how long it waits for the
+/// answer before closing it.
+const KEEPALIVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+const KEEPALIVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Why serving failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -111,6 +116,9 @@ pub async fn serve(
             Server::builder()
                 .accept_http1(true)
                 .max_concurrent_streams(limits.max_concurrent_streams)
+                // A peer that vanished without closing frees its connection and streams.
+                .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
+                .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
                 .layer(tower::util::option_layer(web::cors(network.cors_origins())))
                 .layer(GrpcWebLayer::new())
                 .layer(AuthenticateLayer::new(

@@ -13,19 +13,19 @@ use super::{
     audit::Recorder,
     audit_events, convert,
     errors::{answer, status},
-    identity::principal,
+    identity::{self, principal},
     input,
     logs::LogSources,
     tokens,
-    watch::{WatchSources, WatchSubscribers},
+    watch::{OpenStreams, Subscription, WatchSources},
     whoami,
 };
 use crate::{
     audit::AuditLog,
     auth::{Principal, TokenStore},
     promotion::{
-        Approver, Engine, EnvironmentCatalog, PromoteOutcome, PromoteRequest, Promotion,
-        PromotionError, PromotionKind, StatusBoard, ports::Registry,
+        Engine, EnvironmentCatalog, PromoteOutcome, PromoteRequest, Promotion, PromotionError,
+        PromotionKind, StatusBoard, ports::Registry,
     },
 };
 
@@ -152,46 +152,17 @@ impl DataKitApi {
     }
 }
 
-/// Who an Approve by `caller` approves as. A name the caller typed (`as_user`) is a claim:
-/// it is refused on the network listener, and on the local socket honoured only in the
-/// embedded forge's demo mode, marked as asserted by the caller.
-fn approver(
+/// A place for one more Watch or Logs stream of `caller`: on the network listener streams
+/// are counted per principal (RESOURCE_EXHAUSTED over the cap); the socket has no cap.
+fn stream_slot<T>(
+    request: &Request<T>,
     caller: &Principal,
-    as_user: Option<&str>,
-    asserted_approvers: bool,
-) -> Result<Approver, Status> {
-    let claimed = match as_user {
-        Some(name) if !name.eq_ignore_ascii_case(&caller.name) => name,
-        _ => {
-            return Ok(Approver::authenticated(
-                caller.name.clone(),
-                caller.groups.clone(),
-            ));
-        }
-    };
-    if !caller.is_local() {
-        return Err(answer(
-            Code::PermissionDenied,
-            &format!(
-                "as_user (dk approve --as) is accepted only on dkd's local socket: here you approve as yourself, {}, authenticated by {}",
-                caller.name,
-                caller.method.describe()
-            ),
-        ));
-    }
-    if !asserted_approvers {
-        return Err(answer(
-            Code::PermissionDenied,
-            &format!(
-                "dk approve --as {claimed}: a typed name is a claim, not an approver, and dkd counts only authenticated approvals; let {claimed} approve as themselves (a service token, OIDC or a client certificate on the listener), or, for a single-user demo on the embedded forge, set forge.asserted_approvers: true in dkd.yaml"
-            ),
-        ));
-    }
-    Ok(Approver {
-        user: claimed.to_owned(),
-        groups: Vec::new(),
-        asserted_by: Some(caller.name.clone()),
-    })
+) -> Result<Option<Subscription>, Status> {
+    request
+        .extensions()
+        .get::<Arc<OpenStreams>>()
+        .map(|open| open.join(&caller.name))
+        .transpose()
 }
 
 fn non_empty(value: &str) -> Option<&str> {
@@ -287,6 +258,14 @@ impl DataKitService for DataKitApi {
             }
             input::name("package", &body.package)?;
             input::name("environment", &body.environment)?;
+            // Checked before looking: NOT_FOUND must not tell what exists where the caller
+            // may not read.
+            self.access.check(
+                &caller,
+                Action::Read,
+                Some(&body.environment),
+                Some(&body.package),
+            )?;
             self.engine
                 .find(&body.package, &body.version, &body.environment)
         } else {
@@ -364,7 +343,8 @@ impl DataKitService for DataKitApi {
                 Some(&promotion.package),
             )?;
         }
-        let approver = approver(&caller, non_empty(&body.as_user), self.asserted_approvers)?;
+        let approver =
+            identity::approver(&caller, non_empty(&body.as_user), self.asserted_approvers)?;
         let promotion = self
             .engine
             .approve(&body.promotion_id, &approver)
@@ -433,12 +413,8 @@ impl DataKitService for DataKitApi {
         &self,
         request: Request<proto::WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
-        // On the network listener, streams are counted per principal (the socket has no cap).
         let caller = principal(&request)?;
-        let subscription = match request.extensions().get::<Arc<WatchSubscribers>>() {
-            Some(subscribers) => Some(subscribers.join(&caller.name)?),
-            None => None,
-        };
+        let subscription = stream_slot(&request, &caller)?;
         let body = request.into_inner();
         input::optional_name("package", &body.package)?;
         input::optional_name("environment", &body.environment)?;
@@ -461,6 +437,7 @@ impl DataKitService for DataKitApi {
         request: Request<proto::LogsRequest>,
     ) -> Result<Response<Self::LogsStream>, Status> {
         let caller = principal(&request)?;
+        let subscription = stream_slot(&request, &caller)?;
         let body = request.into_inner();
         input::name("package", &body.package)?;
         input::name("environment", &body.environment)?;
@@ -490,7 +467,9 @@ impl DataKitService for DataKitApi {
                 ),
             ));
         }
-        Ok(Response::new(Box::pin(self.logs.clone().start(body))))
+        Ok(Response::new(Box::pin(
+            self.logs.clone().start(body, subscription),
+        )))
     }
 
     async fn list_environments(

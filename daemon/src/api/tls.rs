@@ -1,5 +1,6 @@
-//! The listener's TLS: rustls with ring, HTTP/2 only, client certificates requested when a
-//! client CA is configured, and a server certificate that is re-read when its files change.
+//! The listener's TLS: rustls with ring, HTTP/2 (and HTTP/1.1 for gRPC-Web), client
+//! certificates requested when a client CA is configured, and a server certificate that is
+//! re-read when its files change.
 //!
 //! Rotation is checked per handshake, at most once a second (`CHECK_INTERVAL`): a new
 //! connection sees a replaced certificate within a second, without a restart, a background

@@ -38,14 +38,15 @@ pub struct WatchSources {
     pub shutdown: CancellationToken,
 }
 
-/// The Watch streams open on the network listener, per principal, and the cap on them.
+/// The Watch and Logs streams open on the network listener, per principal, and the cap on
+/// them.
 #[derive(Debug)]
-pub struct WatchSubscribers {
+pub struct OpenStreams {
     cap: usize,
     open: Mutex<HashMap<String, usize>>,
 }
 
-impl WatchSubscribers {
+impl OpenStreams {
     /// At most `cap` streams per principal.
     pub fn new(cap: usize) -> Self {
         Self {
@@ -63,7 +64,7 @@ impl WatchSubscribers {
             return Err(errors::answer(
                 Code::ResourceExhausted,
                 &format!(
-                    "{principal} already has {} Watch streams open, the most this dkd allows one caller (listen.limits.watch_streams_per_principal in dkd.yaml): close one, or its admin raises the limit",
+                    "{principal} already has {} Watch and Logs streams open, the most this dkd allows one caller (listen.limits.streams_per_principal in dkd.yaml): close one, or its admin raises the limit",
                     self.cap
                 ),
             ));
@@ -76,10 +77,10 @@ impl WatchSubscribers {
     }
 }
 
-/// One counted Watch stream; uncounted when dropped, i.e. when the stream ends.
+/// One counted Watch or Logs stream; uncounted when dropped, i.e. when the stream ends.
 #[derive(Debug)]
 pub struct Subscription {
-    subscribers: Arc<WatchSubscribers>,
+    subscribers: Arc<OpenStreams>,
     principal: String,
 }
 
@@ -325,7 +326,7 @@ mod tests {
 
     #[test]
     fn a_principal_gets_at_most_its_cap_of_streams_and_a_closed_one_frees_its_place() {
-        let subscribers = Arc::new(WatchSubscribers::new(2));
+        let subscribers = Arc::new(OpenStreams::new(2));
         let first = subscribers.join("alice").expect("first");
         let _second = subscribers.join("alice").expect("second");
         let refused = subscribers.join("alice").expect_err("third");

@@ -1,6 +1,6 @@
 //! `listen.limits:` of `dkd.yaml`: what one caller may take from a shared dkd on the network
 //! listener — message size, streams per HTTP/2 connection, the time a unary call may run,
-//! Watch streams per principal. The local socket has none of these caps.
+//! Watch and Logs streams per principal. The local socket has none of these caps.
 
 use serde::Deserialize;
 
@@ -17,9 +17,9 @@ pub struct ListenLimits {
     /// How long a unary call may run, in milliseconds (Watch and Logs streams are not cut).
     #[serde(default = "default_unary_deadline_ms")]
     pub unary_deadline_ms: u64,
-    /// Watch streams one principal may have open at once.
-    #[serde(default = "default_watch_streams_per_principal")]
-    pub watch_streams_per_principal: usize,
+    /// Watch and Logs streams one principal may have open at once.
+    #[serde(default = "default_streams_per_principal")]
+    pub streams_per_principal: usize,
 }
 
 fn default_max_message_bytes() -> usize {
@@ -34,7 +34,7 @@ fn default_unary_deadline_ms() -> u64 {
     30_000
 }
 
-fn default_watch_streams_per_principal() -> usize {
+fn default_streams_per_principal() -> usize {
     16
 }
 
@@ -44,7 +44,7 @@ impl Default for ListenLimits {
             max_message_bytes: default_max_message_bytes(),
             max_concurrent_streams: default_max_concurrent_streams(),
             unary_deadline_ms: default_unary_deadline_ms(),
-            watch_streams_per_principal: default_watch_streams_per_principal(),
+            streams_per_principal: default_streams_per_principal(),
         }
     }
 }
@@ -60,8 +60,8 @@ impl ListenLimits {
             ),
             ("limits.unary_deadline_ms", self.unary_deadline_ms == 0),
             (
-                "limits.watch_streams_per_principal",
-                self.watch_streams_per_principal == 0,
+                "limits.streams_per_principal",
+                self.streams_per_principal == 0,
             ),
         ]
         .into_iter()

@@ -210,11 +210,11 @@ mod tests {
     #[test]
     fn cors_origins_are_exact_browser_origins_and_limits_have_defaults() {
         let listener = listen(
-            "address: 127.0.0.1:8443\ninsecure: true\ncors_origins: [\"https://ide.example.com\", \"http://127.0.0.1:5173\"]\nlimits: { watch_streams_per_principal: 2 }\n",
+            "address: 127.0.0.1:8443\ninsecure: true\ncors_origins: [\"https://ide.example.com\", \"http://127.0.0.1:5173\"]\nlimits: { streams_per_principal: 2 }\n",
         )
         .expect("valid");
         assert_eq!(listener.cors_origins.len(), 2);
-        assert_eq!(listener.limits.watch_streams_per_principal, 2);
+        assert_eq!(listener.limits.streams_per_principal, 2);
         assert_eq!(
             listener.limits.max_message_bytes,
             ListenLimits::default().max_message_bytes
