@@ -313,6 +313,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_readme_s_complete_shared_dkd_yaml_is_valid() {
+        let readme = include_str!("../../README.md");
+        let example = readme
+            .split("# ~dkd/.datakit/dkd.yaml\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("the README's complete dkd.yaml");
+        let config = DaemonConfig::parse("dkd.yaml", example).expect("valid");
+        assert!(
+            config.listen.is_some() && config.auth.oidc.is_some(),
+            "{config:?}"
+        );
+    }
+
+    #[test]
     fn a_missing_file_means_the_embedded_defaults() {
         let dir = tempfile::tempdir().expect("tempdir");
         let config = DaemonConfig::load(&dir.path().join("dkd.yaml")).expect("defaults");
