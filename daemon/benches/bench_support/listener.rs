@@ -15,7 +15,17 @@ use tonic::{
     transport::{Certificate, Channel, ClientTlsConfig, Endpoint},
 };
 
-use super::Dkd;
+use super::{Dkd, plumbing_commit};
+
+/// `config/rbac.yaml` letting the group `readers` read everything.
+const READERS_POLICY: &str = "roles:
+  reader:
+    - actions: [read]
+      environments: [\"*\"]
+bindings:
+  - role: reader
+    groups: [readers]
+";
 
 /// The audience dkd accepts tokens for.
 const AUDIENCE: &str = "dkd";
@@ -63,6 +73,20 @@ pub fn start(
         bearer: format!("Bearer {token}").parse().expect("a header value"),
         ca: std::fs::read(pem).expect("read the CA"),
     }
+}
+
+/// Commits a policy letting the group `readers` read everything to `home`'s deployment
+/// repository (RBAC denies everything on the listener by default); dkd serves it within
+/// its poll interval.
+pub fn grant_readers(home: &Path) {
+    plumbing_commit(
+        &home.join("deploy.git"),
+        &[(
+            "config/rbac.yaml".to_owned(),
+            READERS_POLICY.as_bytes().to_vec(),
+        )],
+        "Let readers read",
+    );
 }
 
 impl Listening {
