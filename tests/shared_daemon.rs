@@ -1,6 +1,7 @@
 //! A shared dkd through the real binaries: a TLS listener on a loopback port with
 //! certificates made here, service tokens issued on the socket and used over TLS (promoter
-//! and approver are the token's name), every way a token can fail, `--as` refused over
+//! and approver are the token's name), every way a token can fail, a Watch stream ended
+//! by its token's revocation, `--as` refused over
 //! TLS, mTLS client certificates, an untrusted server certificate, certificate rotation
 //! without a restart, plain text refused off loopback, and streams drained at shutdown.
 
@@ -16,7 +17,7 @@ use support::{
     certificates::TestCa,
     eventually, json,
     package::PackageDir,
-    shared::{OPEN_POLICY, Shared, free_port, refused, set_policy},
+    shared::{OPEN_POLICY, Shared, authorized, free_port, refused, set_policy},
     stderr, stdout,
 };
 use tokio_stream::StreamExt;
@@ -69,6 +70,45 @@ fn a_service_token_authenticates_its_holder_as_promoter_until_it_is_revoked() {
     let after = shared.dk_as(&secret, &["env", "list"]);
     refused(&after, &["service token ci-bot", "revoked"]);
     assert!(!stderr(&after).contains(&secret[4..]), "{}", stderr(&after));
+}
+
+#[test]
+fn a_watch_stream_ends_unauthenticated_once_its_token_is_revoked() {
+    let shared = Shared::start("");
+    let secret = shared.token(&["watcher"]);
+    tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(async {
+            let mut client = authorized(shared.channel().await, &secret);
+            let mut stream = client
+                .watch(WatchRequest::default())
+                .await
+                .expect("a Watch with a valid token")
+                .into_inner();
+            let snapshot = stream.message().await.expect("the snapshot");
+            assert!(snapshot.is_some(), "the stream is open");
+            let revoked = shared.home.dk(&["token", "revoke", "watcher"]);
+            assert!(revoked.status.success(), "{}", stderr(&revoked));
+            let ended = tokio::time::timeout(PATIENCE, async {
+                loop {
+                    match stream.message().await {
+                        Ok(Some(_heartbeat_or_event)) => {}
+                        other => return other,
+                    }
+                }
+            })
+            .await
+            .expect("the stream ends");
+            let status = ended.expect_err("ended by dkd, not by the client");
+            assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+            assert!(
+                status.message().contains("service token watcher")
+                    && status.message().contains("revoked")
+                    && status.message().contains("this stream ends"),
+                "{}",
+                status.message()
+            );
+        });
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod convert;
 mod errors;
 mod identity;
 mod input;
+mod lapse;
 mod limits;
 mod logs;
 mod network;

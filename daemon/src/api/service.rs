@@ -15,6 +15,7 @@ use super::{
     errors::{answer, status},
     identity::{self, principal},
     input,
+    lapse::{Bounded, Credentials},
     logs::LogSources,
     tokens,
     watch::{OpenStreams, Subscription, WatchSources},
@@ -149,6 +150,17 @@ impl DataKitApi {
             policy: outcome.policy,
             summary: outcome.summary,
         })
+    }
+}
+
+/// `stream`, ended once `credentials` (if they can) lapse.
+fn bounded<T: Send + 'static>(
+    stream: impl Stream<Item = Result<T, Status>> + Send + Unpin + 'static,
+    credentials: Option<Credentials>,
+) -> EventStream<T> {
+    match credentials {
+        Some(credentials) => Box::pin(Bounded::new(stream, credentials)),
+        None => Box::pin(stream),
     }
 }
 
@@ -424,12 +436,10 @@ impl DataKitService for DataKitApi {
             non_empty(&body.environment),
             non_empty(&body.package),
         )?;
+        let credentials = Credentials::of(&caller, &self.tokens);
         let reader = self.access.reader(caller);
-        Ok(Response::new(Box::pin(self.watch.clone().start(
-            body,
-            reader,
-            subscription,
-        ))))
+        let events = self.watch.clone().start(body, reader, subscription);
+        Ok(Response::new(bounded(events, credentials)))
     }
 
     async fn logs(
@@ -467,8 +477,10 @@ impl DataKitService for DataKitApi {
                 ),
             ));
         }
-        Ok(Response::new(Box::pin(
-            self.logs.clone().start(body, subscription),
+        let lines = self.logs.clone().start(body, subscription);
+        Ok(Response::new(bounded(
+            lines,
+            Credentials::of(&caller, &self.tokens),
         )))
     }
 

@@ -17,7 +17,7 @@ use rustls::{
     },
 };
 
-use super::{AuthMethod, Principal};
+use super::{AuthMethod, Principal, Validity};
 
 /// DER of the attribute types dkd reads: commonName (2.5.4.3), organizationalUnitName
 /// (2.5.4.11).
@@ -125,6 +125,7 @@ pub fn principal_from_certificate(
         name,
         groups,
         method: AuthMethod::ClientCertificate,
+        validity: Validity::default(),
     })
 }
 
@@ -303,6 +304,7 @@ mod tests {
                 name: "alice".to_owned(),
                 groups: vec!["security".to_owned()],
                 method: AuthMethod::ClientCertificate,
+                validity: Validity::default(),
             }
         );
         let stranger = signed(&ca("strangers"), "alice", "security");

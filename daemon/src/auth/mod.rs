@@ -27,6 +27,19 @@ pub struct Principal {
     pub groups: Vec<String>,
     /// How the caller was authenticated.
     pub method: AuthMethod,
+    /// How long the authentication holds: checked again while the caller's streams run.
+    pub validity: Validity,
+}
+
+/// What ends a principal's authentication after the call that established it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validity {
+    /// When the credential expires, in seconds since the Unix epoch (an OIDC token's `exp`,
+    /// a service token's expiry).
+    pub expires_at: Option<u64>,
+    /// The id of the service token authenticated with; revoking it ends the caller's
+    /// streams.
+    pub service_token: Option<String>,
 }
 
 /// How a principal was authenticated.
@@ -71,6 +84,7 @@ impl Principal {
             name,
             groups: Vec::new(),
             method: AuthMethod::LocalSocket,
+            validity: Validity::default(),
         }
     }
 

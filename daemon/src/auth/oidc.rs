@@ -20,7 +20,7 @@ pub use keys::KeysError;
 use keys::{IssuerKeys, KeyMiss};
 use verified::VerifiedTokens;
 
-use super::{AuthMethod, Principal, tokens::rfc3339};
+use super::{AuthMethod, Principal, Validity, tokens::rfc3339};
 use crate::config::OidcSettings;
 
 /// Why an OIDC token does not authenticate. The messages never contain the token.
@@ -186,8 +186,9 @@ impl OidcVerifier {
         let claims = jsonwebtoken::decode::<Map<String, Value>>(token, &key.decoding, &validation)
             .map_err(|error| self.rejection(error.kind(), token, &kid))?
             .claims;
-        let principal = self.principal(&claims)?;
+        let mut principal = self.principal(&claims)?;
         let expires_at = numeric_date(claims.get("exp")).unwrap_or(now);
+        principal.validity.expires_at = Some(expires_at);
         // Once per token, not per call: later calls with it are answered from the cache.
         tracing::info!(user = %principal.name, groups = ?principal.groups, expires = %rfc3339(expires_at), "verified an OIDC token");
         self.verified
@@ -261,6 +262,7 @@ impl OidcVerifier {
             name: name.to_owned(),
             groups: groups.into_iter().map(str::to_owned).collect(),
             method: AuthMethod::Oidc,
+            validity: Validity::default(),
         })
     }
 }
@@ -318,6 +320,7 @@ mod tests {
                 name: "alice".to_owned(),
                 groups: vec!["security".to_owned(), "ci".to_owned()],
                 method: AuthMethod::Oidc,
+                validity: Validity::default(),
             }
         );
         let refusals = [

@@ -207,6 +207,7 @@ bindings:
             name: name.to_owned(),
             groups: groups.iter().map(|g| (*g).to_owned()).collect(),
             method: AuthMethod::ServiceToken,
+            validity: crate::auth::Validity::default(),
         }
     }
 

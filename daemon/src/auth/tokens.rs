@@ -17,7 +17,7 @@ use datakit::manifest::{validate_login, validate_name};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    AuthMethod, Principal,
+    AuthMethod, Principal, Validity,
     secret::{self, SecretError},
 };
 
@@ -277,24 +277,48 @@ impl TokenStore {
             return Err(TokenRejection::Unknown);
         }
         let token = &stored.token;
-        if let Some(at) = token.revoked_at {
-            return Err(TokenRejection::Revoked {
-                name: token.name.clone(),
-                at: rfc3339(at),
-            });
-        }
-        if let Some(at) = token.expires_at.filter(|at| *at <= seconds(now)) {
-            return Err(TokenRejection::Expired {
-                name: token.name.clone(),
-                at: rfc3339(at),
-            });
-        }
+        standing(token, now)?;
         Ok(Principal {
             name: token.name.clone(),
             groups: token.groups.clone(),
             method: AuthMethod::ServiceToken,
+            validity: Validity {
+                expires_at: token.expires_at,
+                service_token: Some(token.id.clone()),
+            },
         })
     }
+
+    /// Whether the token with `id` still holds at `now` (a stream opened with it runs on
+    /// only while it does): revoked, expired or gone since, it is refused saying so.
+    pub fn still_valid(&self, id: &str, now: SystemTime) -> Result<(), TokenRejection> {
+        let tokens = self
+            .tokens
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let stored = tokens
+            .iter()
+            .find(|t| t.token.id == id)
+            .ok_or(TokenRejection::Unknown)?;
+        standing(&stored.token, now)
+    }
+}
+
+/// Refuses `token` if it is revoked or expired at `now`.
+fn standing(token: &ServiceToken, now: SystemTime) -> Result<(), TokenRejection> {
+    if let Some(at) = token.revoked_at {
+        return Err(TokenRejection::Revoked {
+            name: token.name.clone(),
+            at: rfc3339(at),
+        });
+    }
+    if let Some(at) = token.expires_at.filter(|at| *at <= seconds(now)) {
+        return Err(TokenRejection::Expired {
+            name: token.name.clone(),
+            at: rfc3339(at),
+        });
+    }
+    Ok(())
 }
 
 /// Neither revoked nor expired at `now`.

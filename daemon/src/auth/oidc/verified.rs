@@ -90,6 +90,7 @@ mod tests {
             name: "alice".to_owned(),
             groups: vec!["security".to_owned()],
             method: crate::auth::AuthMethod::Oidc,
+            validity: crate::auth::Validity::default(),
         }
     }
 
