@@ -1,9 +1,9 @@
 //! A shared dkd through the real binaries: a TLS listener on a loopback port with
 //! certificates made here, service tokens issued on the socket and used over TLS (promoter
 //! and approver are the token's name), every way a token can fail, a Watch stream ended
-//! by its token's revocation, `--as` refused over
-//! TLS, mTLS client certificates, an untrusted server certificate, certificate rotation
-//! without a restart, plain text refused off loopback, and streams drained at shutdown.
+//! by its token's revocation, `--as` refused over TLS, mTLS client certificates, an
+//! untrusted server certificate, certificate rotation without a restart, plain text
+//! refused off loopback, and streams drained at shutdown.
 
 mod support;
 
