@@ -116,6 +116,21 @@ impl DataKitApi {
         })
     }
 
+    /// Validates the names of a call about `package` in `environment`, then checks that
+    /// `caller` may take `action` there.
+    fn checked_place(
+        &self,
+        caller: &Principal,
+        action: Action,
+        package: &str,
+        environment: &str,
+    ) -> Result<(), Status> {
+        input::name("package", package)?;
+        input::name("environment", environment)?;
+        self.access
+            .check(caller, action, Some(environment), Some(package))
+    }
+
     /// Whether dkd knows `package` at all: deployed in an environment or ever promoted.
     fn package_known(
         &self,
@@ -192,19 +207,12 @@ impl DataKitService for DataKitApi {
     ) -> Result<Response<proto::PromoteResponse>, Status> {
         let caller = principal(&request)?;
         let body = request.into_inner();
-        input::name("package", &body.package)?;
-        input::name("environment", &body.environment)?;
         let action = if body.rollback {
             Action::Rollback
         } else {
             Action::Promote
         };
-        self.access.check(
-            &caller,
-            action,
-            Some(&body.environment),
-            Some(&body.package),
-        )?;
+        self.checked_place(&caller, action, &body.package, &body.environment)?;
         let promoter = caller.name;
         let outcome = self
             .engine
@@ -232,14 +240,7 @@ impl DataKitService for DataKitApi {
     ) -> Result<Response<proto::PromoteResponse>, Status> {
         let caller = principal(&request)?;
         let body = request.into_inner();
-        input::name("package", &body.package)?;
-        input::name("environment", &body.environment)?;
-        self.access.check(
-            &caller,
-            Action::Rollback,
-            Some(&body.environment),
-            Some(&body.package),
-        )?;
+        self.checked_place(&caller, Action::Rollback, &body.package, &body.environment)?;
         let promoter = caller.name;
         let outcome = self
             .engine
@@ -268,16 +269,9 @@ impl DataKitService for DataKitApi {
                     "give either id, or package, version and environment",
                 ));
             }
-            input::name("package", &body.package)?;
-            input::name("environment", &body.environment)?;
             // Checked before looking: NOT_FOUND must not tell what exists where the caller
             // may not read.
-            self.access.check(
-                &caller,
-                Action::Read,
-                Some(&body.environment),
-                Some(&body.package),
-            )?;
+            self.checked_place(&caller, Action::Read, &body.package, &body.environment)?;
             self.engine
                 .find(&body.package, &body.version, &body.environment)
         } else {
@@ -449,14 +443,7 @@ impl DataKitService for DataKitApi {
         let caller = principal(&request)?;
         let subscription = stream_slot(&request, &caller)?;
         let body = request.into_inner();
-        input::name("package", &body.package)?;
-        input::name("environment", &body.environment)?;
-        self.access.check(
-            &caller,
-            Action::Read,
-            Some(&body.environment),
-            Some(&body.package),
-        )?;
+        self.checked_place(&caller, Action::Read, &body.package, &body.environment)?;
         let config = self.config()?;
         if config.environments.get(&body.environment).is_none() {
             return Err(answer(

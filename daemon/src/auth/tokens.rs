@@ -262,36 +262,39 @@ impl TokenStore {
         now: SystemTime,
     ) -> Result<Principal, TokenRejection> {
         let (id, secret) = secret::parse(presented).ok_or(TokenRejection::Malformed)?;
-        let tokens = self
-            .tokens
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let stored = tokens
-            .iter()
-            .find(|t| t.token.id == id)
-            .ok_or(TokenRejection::Unknown)?;
-        let salt = STANDARD.decode(&stored.salt).unwrap_or_default();
-        let hash = STANDARD.decode(&stored.hash).unwrap_or_default();
-        // A wrong secret for a known id says no more than an id never issued.
-        if !secret::matches(&salt, &secret, &hash) {
-            return Err(TokenRejection::Unknown);
-        }
-        let token = &stored.token;
-        standing(token, now)?;
-        Ok(Principal {
-            name: token.name.clone(),
-            groups: token.groups.clone(),
-            method: AuthMethod::ServiceToken,
-            validity: Validity {
-                expires_at: token.expires_at,
-                service_token: Some(token.id.clone()),
-            },
+        self.with_stored(id, |stored| {
+            let salt = STANDARD.decode(&stored.salt).unwrap_or_default();
+            let hash = STANDARD.decode(&stored.hash).unwrap_or_default();
+            // A wrong secret for a known id says no more than an id never issued.
+            if !secret::matches(&salt, &secret, &hash) {
+                return Err(TokenRejection::Unknown);
+            }
+            let token = &stored.token;
+            standing(token, now)?;
+            Ok(Principal {
+                name: token.name.clone(),
+                groups: token.groups.clone(),
+                method: AuthMethod::ServiceToken,
+                validity: Validity {
+                    expires_at: token.expires_at,
+                    service_token: Some(token.id.clone()),
+                },
+            })
         })
     }
 
     /// Whether the token with `id` still holds at `now` (a stream opened with it runs on
     /// only while it does): revoked, expired or gone since, it is refused saying so.
     pub fn still_valid(&self, id: &str, now: SystemTime) -> Result<(), TokenRejection> {
+        self.with_stored(id, |stored| standing(&stored.token, now))
+    }
+
+    /// `check` applied to the stored token with `id`; an id never issued is unknown.
+    fn with_stored<T>(
+        &self,
+        id: &str,
+        check: impl FnOnce(&StoredToken) -> Result<T, TokenRejection>,
+    ) -> Result<T, TokenRejection> {
         let tokens = self
             .tokens
             .read()
@@ -300,7 +303,7 @@ impl TokenStore {
             .iter()
             .find(|t| t.token.id == id)
             .ok_or(TokenRejection::Unknown)?;
-        standing(&stored.token, now)
+        check(stored)
     }
 }
 
