@@ -1,8 +1,8 @@
-//! `connect()`: finds and reaches dkd by the same rules as `dk`. The address is the
-//! argument, else `DK_DAEMON`, else `DK_HOME`'s socket (default `~/.datakit/dkd.sock`):
-//! `unix:///path/dkd.sock`, `https://host:port` (trusting `DK_CA_FILE` when set, else the
-//! system's roots) or `http://` on loopback. `DK_TOKEN` is sent as a bearer token. Unlike
-//! `dk`, it never starts a dkd: it throws `Unavailable`.
+// `connect()`: finds and reaches dkd by the same rules as `dk`. The address is the
+// argument, else `DK_DAEMON`, else `DK_HOME`'s socket (default `~/.datakit/dkd.sock`):
+// `unix:///path/dkd.sock`, `https://host:port` (trusting `DK_CA_FILE` when set, else the
+// system's roots) or `http://` on loopback. `DK_TOKEN` is sent as a bearer token. Unlike
+// `dk`, it never starts a dkd: it throws `Unavailable`.
 
 import * as fs from "node:fs";
 import * as os from "node:os";

@@ -1,6 +1,6 @@
-//! Typed errors: every failure of dkd or of reaching it, classed as `dk`'s exit codes are:
-//! 1 Other · 2 InvalidInput · 3 NotFound · 4 Refused (policy, precondition, credentials) ·
-//! 5 Unavailable (dkd or a backend unreachable). Catch `DataKitError` for all of them.
+// Typed errors: every failure of dkd or of reaching it, classed as `dk`'s exit codes are:
+// 1 Other · 2 InvalidInput · 3 NotFound · 4 Refused (policy, precondition, credentials) ·
+// 5 Unavailable (dkd or a backend unreachable). Catch `DataKitError` for all of them.
 
 import { status as Status, type ServiceError } from "@grpc/grpc-js";
 

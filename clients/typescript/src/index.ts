@@ -1,5 +1,5 @@
-//! DataKit's Node client: `connect()` to dkd like `dk`, a resuming `watch()`, typed errors.
-//! The generated message types are under `./generated` (e.g. `WatchEvent`, `PromoteRequest`).
+// DataKit's Node client: `connect()` to dkd like `dk`, a resuming `watch()`, typed errors.
+// The generated message types are under `./generated` (e.g. `WatchEvent`, `PromoteRequest`).
 
 export { Client, connect, defaultAddress, type ConnectOptions, type UnaryMethod } from "./connect";
 export { DataKitError, InvalidInput, NotFound, Other, Refused, Unavailable, errorFor } from "./errors";

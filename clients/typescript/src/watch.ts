@@ -1,9 +1,9 @@
-//! `watch()`: the Watch stream as an async iterator that survives disconnects. It yields a
-//! snapshot first (or, given `resumeAfter`, the events after it), then every change. When
-//! the connection drops or dkd restarts it reconnects with a growing delay and resumes after
-//! the last sequence it yielded: nothing skipped, nothing twice. When dkd no longer holds
-//! that point (OUT_OF_RANGE) it yields a fresh snapshot: a snapshot always means "replace
-//! what you know". Heartbeats are not yielded.
+// `watch()`: the Watch stream as an async iterator that survives disconnects. It yields a
+// snapshot first (or, given `resumeAfter`, the events after it), then every change. When
+// the connection drops or dkd restarts it reconnects with a growing delay and resumes after
+// the last sequence it yielded: nothing skipped, nothing twice. When dkd no longer holds
+// that point (OUT_OF_RANGE) it yields a fresh snapshot: a snapshot always means "replace
+// what you know". Heartbeats are not yielded.
 
 import { status as Status, type ServiceError } from "@grpc/grpc-js";
 
