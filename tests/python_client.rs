@@ -1,7 +1,8 @@
 //! The proto is the contract for other languages: a Python client generated from
-//! `proto/` alone (grpcio-tools, at run time) lists environments, promotes, follows the
-//! Watch stream, disconnects and resumes it with no gap and no duplicate, against the
-//! real dkd. The scenario itself is `tests/python/datakit_client.py`.
+//! `proto/` alone (grpcio-tools, at run time), on a channel with grpcio's default options,
+//! lists environments, promotes, follows the Watch stream, disconnects and resumes it with
+//! no gap and no duplicate, and reads Status, against the real dkd. The scenario itself is
+//! `tests/python/datakit_client.py`.
 
 mod support;
 
@@ -74,7 +75,7 @@ fn run_python(script: &Path, args: &[&str]) -> (bool, String, String) {
 }
 
 #[test]
-fn a_python_client_generated_from_the_protos_promotes_and_resumes_watch_without_a_gap() {
+fn a_python_client_with_default_channel_options_promotes_resumes_watch_and_reads_status() {
     require_python_grpc();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/datakit_client.py");
     assert!(script.is_file(), "{} is missing", script.display());
@@ -104,7 +105,9 @@ fn a_python_client_generated_from_the_protos_promotes_and_resumes_watch_without_
         "the Python client failed\n--- stdout\n{out}--- stderr\n{err}"
     );
     assert!(
-        out.contains("no gap, no duplicate") && out.contains("ok: the Python client passed"),
+        out.contains("no gap, no duplicate")
+            && out.contains("Status: ")
+            && out.contains("ok: the Python client passed"),
         "the Python client's summary is incomplete\n--- stdout\n{out}--- stderr\n{err}"
     );
 }

@@ -13,6 +13,9 @@ of the Rust workspace is used but the .proto files. The scenario:
 5. Promote PACKAGE V2 to dev; poll GetPromotion until it is HEALTHY.
 6. Watch again with resume_after = the last sequence seen; the replay must start at
    last + 1, have no gap, repeat nothing seen before, and reach V2's HEALTHY event.
+7. Status of PACKAGE in the environment: V2 is deployed.
+
+The channel has no options: grpc-core's default :authority (the socket path) is served.
 
 Exit status: 0 on success, 1 when the scenario fails, 2 when grpcio/grpcio-tools are
 missing. Every wait is bounded by --timeout seconds, so the script cannot hang.
@@ -214,12 +217,9 @@ def wait_healthy_by_polling(stub, pb, promotion_id: str, timeout: float):
 def scenario(args, pb, service) -> list[str]:
     summary: list[str] = []
     timeout = args.timeout
-    # grpc-core sends the percent-encoded socket path as :authority on unix: targets
-    # (e.g. "tmp%2Fhome%2Fdkd.sock"); dkd's HTTP/2 stack (hyper/h2) rejects '%' in a host
-    # with RST_STREAM(PROTOCOL_ERROR). Any host name will do, as for grpcurl's -authority.
-    channel = grpc.insecure_channel(
-        "unix:" + args.socket, options=[("grpc.default_authority", "localhost")]
-    )
+    # The channel as anyone writes it first: no options. grpc-core sends the percent-encoded
+    # socket path as :authority, which dkd serves as localhost on its socket.
+    channel = grpc.insecure_channel("unix:" + args.socket)
     try:
         try:
             grpc.channel_ready_future(channel).result(timeout=timeout)
@@ -277,6 +277,13 @@ def scenario(args, pb, service) -> list[str]:
             f"watch #2 (resume_after={last}): {len(replay)} events #{replay[0].sequence}..#{replay[-1].sequence}, "
             f"no gap, no duplicate, {promotion2.id} ({v2}) HEALTHY"
         )
+
+        # 7. Status of the package in the environment: V2 deployed.
+        status = stub.Status(pb.StatusRequest(package=args.package, environment=args.environment), timeout=timeout)
+        deployed = [p.version for p in status.packages if p.deployed]
+        if deployed != [v2]:
+            raise Failure(f"Status {args.package} in {args.environment}: expected {v2} deployed, got {deployed}")
+        summary.append(f"Status: {args.package} {v2} deployed in {args.environment}")
         return summary
     finally:
         channel.close()

@@ -1,7 +1,8 @@
 //! Serves the API, gRPC health and server reflection (v1 and v1alpha) on the local Unix
-//! socket, to dkd's own user only, and on the network listener when one is configured,
-//! behind authentication, also to browsers (gRPC-Web, CORS) and within its limits. Both
-//! stop together and drain in-flight calls and streams.
+//! socket, to dkd's own user only (whatever `:authority` its clients send), and on the
+//! network listener when one is configured, behind authentication, also to browsers
+//! (gRPC-Web, CORS) and within its limits. Both stop together and drain in-flight calls
+//! and streams.
 
 use std::{
     future::Future,
@@ -11,7 +12,10 @@ use std::{
 
 use datakit::proto::{FILE_DESCRIPTOR_SET, data_kit_service_server::DataKitServiceServer};
 use tokio::net::UnixListener;
-use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
+use tokio_stream::{
+    StreamExt,
+    wrappers::{TcpListenerStream, UnixListenerStream},
+};
 use tokio_util::sync::CancellationToken;
 use tonic::{
     service::InterceptorLayer,
@@ -26,6 +30,7 @@ use super::{
     authenticate::AuthenticateLayer,
     identity::OwnerOnly,
     limits::LimitsLayer,
+    local_authority::LocalAuthority,
     network::{Incoming, NetworkListener},
     tls::TlsError,
     web,
@@ -100,7 +105,8 @@ pub async fn serve(
         None,
     )?
     .serve_with_incoming_shutdown(
-        UnixListenerStream::new(listener),
+        // grpc-core clients name the socket path as :authority; see local_authority.rs.
+        UnixListenerStream::new(listener).map(|accepted| accepted.map(LocalAuthority::new)),
         stop.clone().cancelled_owned(),
     );
     tracing::info!(socket = %socket.display(), "serving");

@@ -1,0 +1,109 @@
+//! A connection accepted on dkd's Unix socket, whose incoming requests reach h2 with a
+//! valid `:authority` (see [`super::authority_rewriter`]); writes pass through untouched.
+//! The network listener never uses it, so HTTP/2 stays strict there.
+
+use std::{
+    io,
+    pin::Pin,
+    task::{Context, Poll, ready},
+};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tonic::transport::server::Connected;
+
+use super::authority_rewriter::AuthorityRewriter;
+
+/// How much is read from the socket at a time.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// `S` with its incoming bytes passed through an [`AuthorityRewriter`].
+pub struct LocalAuthority<S> {
+    inner: S,
+    rewriter: AuthorityRewriter,
+    read_chunk: Box<[u8]>,
+    rewritten: Vec<u8>,
+    served: usize,
+}
+
+impl<S> LocalAuthority<S> {
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            rewriter: AuthorityRewriter::default(),
+            read_chunk: vec![0; READ_CHUNK].into_boxed_slice(),
+            rewritten: Vec::new(),
+            served: 0,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for LocalAuthority<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            let unserved = &this.rewritten[this.served..];
+            if !unserved.is_empty() {
+                let served = unserved.len().min(buf.remaining());
+                buf.put_slice(&unserved[..served]);
+                this.served += served;
+                if this.served == this.rewritten.len() {
+                    this.rewritten.clear();
+                    this.served = 0;
+                }
+                return Poll::Ready(Ok(()));
+            }
+            let mut chunk = ReadBuf::new(&mut this.read_chunk);
+            ready!(Pin::new(&mut this.inner).poll_read(cx, &mut chunk))?;
+            let received = chunk.filled();
+            if received.is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+            this.rewriter
+                .rewrite(received, &mut this.rewritten)
+                .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for LocalAuthority<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+/// The peer credentials of the socket connection stay visible to the owner check.
+impl<S: Connected> Connected for LocalAuthority<S> {
+    type ConnectInfo = S::ConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.inner.connect_info()
+    }
+}
