@@ -90,6 +90,17 @@ pub enum Command {
     /// dkd's audit log: every change and every refused call — who, from where, on what,
     /// outcome — oldest first, newest last (for dkd's admin: run it on the local socket)
     Audit(AuditArgs),
+    /// Print a shell completion script: bash, zsh, fish or powershell (see the README to load it)
+    ///
+    /// bash: `source <(dk completion bash)` (or save it in ~/.local/share/bash-completion/completions/dk);
+    /// zsh: `dk completion zsh > "${fpath[1]}/_dk"`; fish: `dk completion fish >
+    /// ~/.config/fish/completions/dk.fish`; PowerShell: `dk completion powershell | Out-String |
+    /// Invoke-Expression`. Runs without dkd.
+    Completion {
+        /// The shell
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// `dk audit`.

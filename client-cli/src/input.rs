@@ -26,6 +26,7 @@ pub fn check(command: &Command) -> Result<(), CliError> {
     match command {
         Command::Build(_)
         | Command::Publish(_)
+        | Command::Completion { .. }
         | Command::Env(EnvCommand::List)
         | Command::Whoami => Ok(()),
         Command::Env(EnvCommand::Show { env }) => name("environment", env),

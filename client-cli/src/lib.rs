@@ -67,15 +67,16 @@ async fn execute(cli: Cli) -> Result<String, CliError> {
     let command = match cli.command {
         Command::Build(args) => return commands::build::run(&home, format, &args),
         Command::Publish(args) => return commands::publish::run(&home, format, &args).await,
+        Command::Completion { shell } => return commands::completion::run(shell),
         command => command,
     };
     input::check(&command)?;
     let address = DaemonAddress::resolve(cli.global.daemon.as_deref(), &home)?;
     let mut client = connect(&address, &home).await?;
     match command {
-        Command::Build(_) | Command::Publish(_) => Err(CliError::new(
+        Command::Build(_) | Command::Publish(_) | Command::Completion { .. } => Err(CliError::new(
             Failure::Other,
-            "dk build and dk publish run without dkd",
+            "dk build, dk publish and dk completion run without dkd",
         )),
         Command::Env(EnvCommand::List) => commands::env::list(&mut client, format).await,
         Command::Env(EnvCommand::Show { env }) => {

@@ -3,6 +3,7 @@
 pub mod approve;
 pub mod audit;
 pub mod build;
+pub mod completion;
 pub mod env;
 pub mod history;
 pub mod logs;
