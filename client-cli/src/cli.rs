@@ -90,6 +90,9 @@ pub enum Command {
     /// dkd's audit log: every change and every refused call — who, from where, on what,
     /// outcome — oldest first, newest last (for dkd's admin: run it on the local socket)
     Audit(AuditArgs),
+    /// dk's version and commit, and the daemon's version, commit, API version and backends
+    /// (forge, cluster, registry) when one answers; never starts dkd
+    Version,
     /// Print a shell completion script: bash, zsh, fish or powershell (see the README to load it)
     ///
     /// bash: `source <(dk completion bash)` (or save it in ~/.local/share/bash-completion/completions/dk);

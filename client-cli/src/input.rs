@@ -27,6 +27,7 @@ pub fn check(command: &Command) -> Result<(), CliError> {
         Command::Build(_)
         | Command::Publish(_)
         | Command::Completion { .. }
+        | Command::Version
         | Command::Env(EnvCommand::List)
         | Command::Whoami => Ok(()),
         Command::Env(EnvCommand::Show { env }) => name("environment", env),

@@ -72,12 +72,17 @@ async fn execute(cli: Cli) -> Result<String, CliError> {
     };
     input::check(&command)?;
     let address = DaemonAddress::resolve(cli.global.daemon.as_deref(), &home)?;
+    if let Command::Version = command {
+        return commands::version::version(address, &home, format).await;
+    }
     let mut client = connect(&address, &home).await?;
     match command {
-        Command::Build(_) | Command::Publish(_) | Command::Completion { .. } => Err(CliError::new(
-            Failure::Other,
-            "dk build, dk publish and dk completion run without dkd",
-        )),
+        Command::Build(_) | Command::Publish(_) | Command::Completion { .. } | Command::Version => {
+            Err(CliError::new(
+                Failure::Other,
+                "dk build, dk publish, dk completion and dk version are handled before connecting",
+            ))
+        }
         Command::Env(EnvCommand::List) => commands::env::list(&mut client, format).await,
         Command::Env(EnvCommand::Show { env }) => {
             commands::env::show(&mut client, format, &env).await

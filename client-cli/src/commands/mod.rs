@@ -12,6 +12,7 @@ mod promotion;
 pub mod publish;
 pub mod status;
 pub mod token;
+pub mod version;
 pub mod whoami;
 
 /// Prints dkd's notices about its own state, one `warning:` line each, on stderr.
