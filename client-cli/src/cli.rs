@@ -203,9 +203,13 @@ pub struct PromoteArgs {
     /// Run every check and show the change, without changing anything
     #[arg(long, conflicts_with = "status")]
     pub dry_run: bool,
-    /// Wait until the environment runs the version: exit 0 when Healthy, 1 when it fails
+    /// Wait until the environment runs the version: exit 0 when Healthy, 1 when it fails;
+    /// says on stderr what it waits for (with -o json: one JSON line per change on stdout)
     #[arg(long, conflicts_with = "status")]
     pub wait: bool,
+    /// With --wait: give up after this long (e.g. 90s, 5m), exit 1 saying where it stands
+    #[arg(long, value_name = "DURATION", requires = "wait", value_parser = humantime::parse_duration)]
+    pub timeout: Option<std::time::Duration>,
     /// Promote even though the upstream environment does not run this version (recorded)
     #[arg(long, conflicts_with = "status")]
     pub force: bool,
@@ -231,9 +235,13 @@ pub struct RollbackArgs {
     /// Run every check and show the change, without changing anything
     #[arg(long)]
     pub dry_run: bool,
-    /// Wait until the environment runs the version: exit 0 when Healthy, 1 when it fails
+    /// Wait until the environment runs the version: exit 0 when Healthy, 1 when it fails;
+    /// says on stderr what it waits for (with -o json: one JSON line per change on stdout)
     #[arg(long)]
     pub wait: bool,
+    /// With --wait: give up after this long (e.g. 90s, 5m), exit 1 saying where it stands
+    #[arg(long, value_name = "DURATION", requires = "wait", value_parser = humantime::parse_duration)]
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// `dk approve`.

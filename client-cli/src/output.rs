@@ -37,6 +37,18 @@ pub fn render_structured<T: Serialize>(
         .map_err(|reason| CliError::new(Failure::Other, format!("cannot render output: {reason}")))
 }
 
+/// One JSON document on one line of stdout, flushed at once (NDJSON for streams and
+/// `--wait`): the document's strings are JSON-escaped, so it holds no control characters.
+pub fn json_line<T: Serialize>(value: &T) -> Result<(), CliError> {
+    use std::io::Write;
+    let line = serde_json::to_string(value)
+        .map_err(|e| CliError::new(Failure::Other, format!("cannot render output: {e}")))?;
+    let mut stdout = std::io::stdout().lock();
+    // A closed pipe ends nothing here: the caller finishes on its own.
+    let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
+    Ok(())
+}
+
 /// `text` as dk prints it: control characters escaped — newlines kept — so nothing a
 /// package, a repository, a log or dkd sends can move the cursor, recolour or retitle the
 /// terminal. Every write to stdout goes through this.
