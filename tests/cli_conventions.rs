@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{TestHome, json, package::PackageDir, stderr, stdout};
+use support::{TestHome, json, json_documents, package::PackageDir, stderr, stdout};
 
 #[test]
 fn version_shows_the_client_and_the_daemons_version_commit_api_and_backends() {
@@ -122,4 +122,140 @@ fn wait_under_json_prints_one_document_per_change_ending_healthy() {
         Some(&"Healthy".into())
     );
     assert!(stderr(&output).is_empty(), "{}", stderr(&output));
+}
+
+/// `dk -o json ARGS…`: every document it printed on stdout (one, or NDJSON one per line).
+fn json_of(home: &TestHome, args: &[&str]) -> Vec<serde_json::Value> {
+    let mut all = vec!["-o", "json"];
+    all.extend(args);
+    let documents = json_documents(&home.dk(&all));
+    assert!(!documents.is_empty(), "dk {args:?} printed nothing");
+    documents
+}
+
+/// Each line of `text` is one JSON document (NDJSON).
+fn ndjson_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
+
+#[test]
+fn every_command_prints_valid_json_under_o_json_and_errors_are_one_json_object() {
+    let home = TestHome::demo();
+    let _daemon = home.start_daemon();
+    let package = PackageDir::new("my-package", &[]);
+    package.publish(&home, "v1.0.0");
+    let dev = home.dk(&["promote", "my-package", "v1.0.0", "--to", "dev", "--wait"]);
+    assert!(dev.status.success(), "{}", stderr(&dev));
+    package.touch("second");
+    let dir = package.path().to_string_lossy().into_owned();
+    json_of(&home, &["build", &dir, "--version", "v1.1.0"]);
+    json_of(&home, &["publish", &dir]);
+    json_of(&home, &["env", "list"]);
+    json_of(&home, &["env", "show", "dev"]);
+    json_of(
+        &home,
+        &[
+            "promote",
+            "my-package",
+            "v1.1.0",
+            "--to",
+            "dev",
+            "--dry-run",
+        ],
+    );
+    let waited = stdout(&home.dk(&[
+        "-o",
+        "json",
+        "promote",
+        "my-package",
+        "v1.1.0",
+        "--to",
+        "dev",
+        "--wait",
+    ]));
+    assert_eq!(
+        ndjson_lines(&waited)
+            .last()
+            .map(|l| &l["promotion"]["state"]),
+        Some(&"Healthy".into())
+    );
+    json_of(
+        &home,
+        &["promote", "my-package", "v1.1.0", "--to", "dev", "--status"],
+    );
+    let int = json_of(&home, &["promote", "my-package", "v1.1.0", "--to", "int"]);
+    let id = int[0]["promotion"]["id"].as_str().expect("id").to_owned();
+    json_of(&home, &["approve", &id, "--as", "alice"]);
+    json_of(
+        &home,
+        &["rollback", "my-package", "--env", "dev", "--dry-run"],
+    );
+    json_of(&home, &["history", "my-package"]);
+    json_of(&home, &["status", "my-package"]);
+    json_of(&home, &["status", "--env", "dev"]);
+    let logs = stdout(&home.dk(&["-o", "json", "logs", "my-package", "--env", "dev", "--sync"]));
+    let lines = ndjson_lines(&logs);
+    assert!(
+        !lines.is_empty()
+            && lines
+                .iter()
+                .all(|l| l["source"] == "sync" && l["text"].is_string()),
+        "{logs}"
+    );
+    json_of(&home, &["token", "create", "ci-bot", "--groups", "ci"]);
+    json_of(&home, &["token", "list"]);
+    json_of(&home, &["token", "revoke", "ci-bot"]);
+    json_of(&home, &["whoami"]);
+    json_of(&home, &["audit"]);
+    json_of(&home, &["version"]);
+
+    // --watch: one JSON line per change, the first one at once.
+    let mut watch = home
+        .dk_command(&["-o", "json", "status", "my-package", "--watch"], false)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn dk status --watch");
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(watch.stdout.take().expect("stdout")),
+        &mut first,
+    )
+    .expect("read the first line");
+    let _ = watch.kill();
+    let _ = watch.wait();
+    let snapshot: serde_json::Value = serde_json::from_str(&first).expect("a JSON line");
+    assert_eq!(snapshot["package"], "my-package", "{first}");
+
+    // Errors: one JSON object on stderr, with the code, the exit code and the message.
+    for (args, exit) in [
+        (&["-o", "json", "env", "show", "Not-A-Name"][..], 2),
+        (
+            &[
+                "-o",
+                "json",
+                "promote",
+                "my-package",
+                "v9.9.9",
+                "--to",
+                "dev",
+            ][..],
+            3,
+        ),
+        (&["-o", "json", "no-such-command"][..], 2),
+    ] {
+        let output = home.dk(args);
+        assert_eq!(
+            output.status.code(),
+            Some(exit),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(output.stdout.is_empty(), "{args:?}");
+        let error: serde_json::Value =
+            serde_json::from_str(stderr(&output).trim()).expect("one JSON object on stderr");
+        assert_eq!(error["error"]["exit"], exit, "{error}");
+        assert!(error["error"]["code"].is_string() && error["error"]["message"].is_string());
+    }
 }

@@ -22,14 +22,23 @@ use crate::{
 
 /// Runs `dk` with the process's arguments and returns its exit code.
 pub fn run() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
+        Err(error) if error.use_stderr() && output::json_requested(&args) => {
+            // A usage error under -o json: the same JSON object as every other error.
+            let detail = error.to_string();
+            let first = detail.lines().next().unwrap_or_default();
+            output::error_json(Failure::InvalidInput, first.trim_start_matches("error: "));
+            return ExitCode::from(Failure::InvalidInput as u8);
+        }
         Err(error) => {
             // Help and --version go to stdout with 0; usage errors to stderr with 2.
             let _ = error.print();
             return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
         }
     };
+    let format = cli.global.output;
     let outcome = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -42,6 +51,10 @@ pub fn run() -> ExitCode {
             let _ = stdout.write_all(output::safe(&text).as_bytes());
             let _ = stdout.flush();
             ExitCode::SUCCESS
+        }
+        Err(error) if format == output::OutputFormat::Json => {
+            output::error_json(error.failure, &error.message);
+            error.exit_code()
         }
         Err(error) => {
             output::note(&format!("error: {error}"));
@@ -92,7 +105,7 @@ async fn execute(cli: Cli) -> Result<String, CliError> {
         Command::Approve(args) => commands::approve::approve(&mut client, format, args).await,
         Command::History(args) => commands::history::history(&mut client, format, args).await,
         Command::Status(args) => commands::status::status(&mut client, format, args).await,
-        Command::Logs(args) => commands::logs::logs(&mut client, args).await,
+        Command::Logs(args) => commands::logs::logs(&mut client, format, args).await,
         Command::Token(TokenCommand::Create(args)) => {
             commands::token::create(&mut client, format, args).await
         }

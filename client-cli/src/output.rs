@@ -56,6 +56,25 @@ pub fn safe(text: &str) -> Cow<'_, str> {
     datakit::text::escape_controls_but_newlines(text)
 }
 
+/// The error as `-o json` reports it: one JSON object on one line of stderr,
+/// `{"error": {"code": "NOT_FOUND", "exit": 3, "message": "…"}}`.
+pub fn error_json(failure: Failure, message: &str) {
+    let document = serde_json::json!({
+        "error": {"code": failure.code(), "exit": failure as u8, "message": message}
+    });
+    eprintln!("{document}");
+}
+
+/// Whether the raw arguments ask for `-o json` (for errors clap reports before parsing
+/// is done).
+pub fn json_requested(args: &[std::ffi::OsString]) -> bool {
+    args.iter().enumerate().any(|(index, arg)| {
+        matches!(arg.to_str(), Some("-ojson" | "-o=json" | "--output=json"))
+            || (matches!(arg.to_str(), Some("-o" | "--output"))
+                && args.get(index + 1).is_some_and(|next| next == "json"))
+    })
+}
+
 /// One line on stderr (an error, a note, a warning, progress), control characters escaped.
 pub fn note(line: &str) {
     eprintln!("{}", datakit::text::escape_controls(line));
