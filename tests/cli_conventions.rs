@@ -259,3 +259,51 @@ fn every_command_prints_valid_json_under_o_json_and_errors_are_one_json_object()
         assert!(error["error"]["code"].is_string() && error["error"]["message"].is_string());
     }
 }
+
+/// `dk ARGS` on a pseudo-terminal (util-linux `script`), with `NO_COLOR` set or not: what
+/// the terminal showed.
+fn on_a_terminal(home: &TestHome, args: &[&str], no_color: bool) -> String {
+    let mut command = vec![support::binary("dk").display().to_string()];
+    command.extend(args.iter().map(|arg| (*arg).to_owned()));
+    let mut script = std::process::Command::new("script");
+    script
+        .args(["-qec", &command.join(" "), "/dev/null"])
+        .env("DK_HOME", home.path())
+        .env("DK_NO_AUTOSTART", "1")
+        .env_remove("NO_COLOR");
+    if no_color {
+        script.env("NO_COLOR", "1");
+    }
+    let output = script
+        .output()
+        .expect("util-linux `script` runs dk on a terminal");
+    assert!(output.status.success(), "{}", stderr(&output));
+    stdout(&output)
+}
+
+#[test]
+fn states_are_coloured_on_a_terminal_only_and_never_with_no_color() {
+    let (home, _daemon, _package) = healthy_in_dev();
+    let args = ["status", "--env", "dev"];
+    let coloured = on_a_terminal(&home, &args, false);
+    assert!(
+        coloured.contains("\u{1b}[32mHealthy\u{1b}[0m"),
+        "{coloured:?}"
+    );
+    let no_color = on_a_terminal(&home, &args, true);
+    assert!(no_color.contains("Healthy"), "{no_color:?}");
+    let piped = stdout(&home.dk(&args));
+    assert!(piped.contains("Healthy"), "{piped:?}");
+    for (how, text) in [("NO_COLOR", &no_color), ("piped", &piped)] {
+        assert!(
+            !text.contains('\u{1b}')
+                && !text.chars().any(|c| ('\u{E000}'..='\u{E0FF}').contains(&c)),
+            "{how}: {text:?}"
+        );
+    }
+    let history = stdout(&home.dk(&["history", "my-package"]));
+    assert!(
+        history.contains("Healthy") && !history.contains('\u{1b}'),
+        "{history:?}"
+    );
+}

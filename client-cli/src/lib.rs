@@ -3,6 +3,7 @@
 
 pub mod artifact;
 pub mod cli;
+pub mod colour;
 pub mod commands;
 pub mod connect;
 pub mod error;
@@ -48,7 +49,8 @@ pub fn run() -> ExitCode {
         Ok(text) => {
             let mut stdout = std::io::stdout().lock();
             // A closed pipe (`dk env list | head -1`) is not an error worth reporting.
-            let _ = stdout.write_all(output::safe(&text).as_bytes());
+            let text = colour::paint(&output::safe(&text), colour::enabled());
+            let _ = stdout.write_all(text.as_bytes());
             let _ = stdout.flush();
             ExitCode::SUCCESS
         }

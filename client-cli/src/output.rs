@@ -99,11 +99,13 @@ impl Table {
     pub fn row(&mut self, cells: Vec<String>) {
         let escaped = cells
             .into_iter()
-            .map(|cell| datakit::text::escape_controls(&cell).into_owned())
+            .map(|cell| crate::colour::unmark(&datakit::text::escape_controls(&cell)))
             .collect();
         self.rows.push(escaped);
     }
 
+    /// The table; cells naming a state are marked for colour (`crate::colour`), which
+    /// `colour::paint` turns into escape codes on a terminal or drops.
     pub fn render(&self) -> String {
         let widths: Vec<usize> = (0..self.headers.len())
             .map(|column| {
@@ -131,7 +133,8 @@ impl Table {
                 let cell = row.get(column).map(String::as_str).unwrap_or_default();
                 let _ = write!(
                     line,
-                    "{cell}{}  ",
+                    "{}{}  ",
+                    crate::colour::mark(cell),
                     " ".repeat(width.saturating_sub(cell.chars().count()))
                 );
             }

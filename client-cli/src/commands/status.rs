@@ -222,7 +222,8 @@ async fn watch(
         let mut stdout = std::io::stdout().lock();
         let clear = if terminal { "\x1b[2J\x1b[H" } else { "" };
         // Only the clear-screen sequence is dk's own; the table is escaped like all output.
-        let _ = write!(stdout, "{clear}{}", safe(text));
+        let text = crate::colour::paint(&safe(text), crate::colour::enabled() && !ndjson);
+        let _ = write!(stdout, "{clear}{text}");
         if !terminal && !ndjson {
             let _ = writeln!(stdout);
         }
