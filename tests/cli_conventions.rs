@@ -307,3 +307,55 @@ fn states_are_coloured_on_a_terminal_only_and_never_with_no_color() {
         "{history:?}"
     );
 }
+
+#[test]
+fn rollback_takes_promotes_flags_and_the_old_form_still_works_with_one_warning() {
+    let (home, _daemon, package) = healthy_in_dev();
+    package.touch("second");
+    package.publish(&home, "v1.1.0");
+    let newer = home.dk(&["promote", "my-package", "v1.1.0", "--to", "dev", "--wait"]);
+    assert!(newer.status.success(), "{}", stderr(&newer));
+
+    let output = home.dk(&[
+        "-o",
+        "json",
+        "rollback",
+        "my-package",
+        "--to",
+        "dev",
+        "--version",
+        "v1.0.0",
+        "--wait",
+    ]);
+    let rollback = support::last_json(&output);
+    assert_eq!(rollback["promotion"]["kind"], "rollback", "{rollback}");
+    assert_eq!(rollback["promotion"]["version"], "v1.0.0", "{rollback}");
+    assert_eq!(rollback["promotion"]["state"], "Healthy", "{rollback}");
+    assert!(
+        !stderr(&output).contains("deprecated"),
+        "{}",
+        stderr(&output)
+    );
+
+    let old = home.dk(&[
+        "rollback",
+        "my-package",
+        "--env",
+        "dev",
+        "--to",
+        "v1.1.0",
+        "--dry-run",
+    ]);
+    assert!(old.status.success(), "{}", stderr(&old));
+    assert!(stdout(&old).contains("v1.1.0"), "{}", stdout(&old));
+    let warnings: Vec<String> = stderr(&old)
+        .lines()
+        .filter(|line| line.contains("deprecated"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", stderr(&old));
+    assert!(
+        warnings[0].contains("--to ENV [--version VERSION]"),
+        "{warnings:?}"
+    );
+}

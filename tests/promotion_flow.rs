@@ -310,7 +310,14 @@ fn a_rollback_to_a_version_the_environment_never_ran_is_refused_listing_the_ones
     package.publish(&home, "v1.2.0");
 
     let refusals = [
-        vec!["rollback", "my-package", "--env", "dev", "--to", "v1.2.0"],
+        vec![
+            "rollback",
+            "my-package",
+            "--to",
+            "dev",
+            "--version",
+            "v1.2.0",
+        ],
         vec![
             "promote",
             "my-package",

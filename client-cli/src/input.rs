@@ -37,7 +37,7 @@ pub fn check(command: &Command) -> Result<(), CliError> {
         }
         Command::Rollback(args) => {
             name("package", &args.package)?;
-            name("environment", &args.env)
+            name("environment", args.target().0)
         }
         Command::Approve(args) => {
             validate_promotion_id(&args.promotion).map_err(invalid)?;

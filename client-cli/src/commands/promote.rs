@@ -67,10 +67,16 @@ pub async fn rollback(
     format: OutputFormat,
     args: RollbackArgs,
 ) -> Result<String, CliError> {
+    if args.is_old_form() {
+        crate::output::note(
+            "warning: `dk rollback PKG --env ENV [--to VERSION]` is deprecated: use `dk rollback PKG --to ENV [--version VERSION]`",
+        );
+    }
+    let (environment, version) = args.target();
     let request = RollbackRequest {
-        package: args.package,
-        environment: args.env,
-        to_version: args.to.unwrap_or_default(),
+        package: args.package.clone(),
+        environment: environment.to_owned(),
+        to_version: version.unwrap_or_default().to_owned(),
         dry_run: args.dry_run,
     };
     let response = client.rollback(request).await?.into_inner();
