@@ -11,7 +11,7 @@ use std::os::unix::fs::PermissionsExt;
 use datakit::proto::{PromoteRequest, data_kit_service_client::DataKitServiceClient};
 use serde_json::Value;
 use support::{
-    TestHome, eventually, json,
+    TestHome, eventually, json, last_json,
     package::PackageDir,
     shared::{Shared, refused},
     stderr, stdout,
@@ -72,7 +72,7 @@ fn a_dev_int_prod_story_with_refused_calls_is_recorded_whole_without_any_secret(
         "--dry-run",
     ]);
     assert!(dry.status.success(), "{}", stderr(&dry));
-    let dev = json(&home.dk(&[
+    let dev = last_json(&home.dk(&[
         "-o",
         "json",
         "promote",

@@ -4,7 +4,7 @@
 
 mod support;
 
-use support::{TestHome, eventually, git, json, package::PackageDir, stderr, stdout};
+use support::{TestHome, eventually, git, json, last_json, package::PackageDir, stderr, stdout};
 
 /// `dk -o json promote PACKAGE VERSION --to ENV EXTRA…`.
 fn promote_json(
@@ -16,7 +16,7 @@ fn promote_json(
 ) -> serde_json::Value {
     let mut args = vec!["-o", "json", "promote", package, version, "--to", env];
     args.extend(extra);
-    json(&home.dk(&args))
+    last_json(&home.dk(&args))
 }
 
 /// `dk -o json promote PACKAGE VERSION --to ENV --status`.
@@ -267,7 +267,7 @@ fn a_rollback_returns_to_the_previous_version_with_rollback_annotations() {
         "dev",
         "--wait",
     ]);
-    let rollback = json(&output);
+    let rollback = last_json(&output);
     assert_eq!(rollback["promotion"]["version"], "v1.0.0", "{rollback}");
     assert_eq!(rollback["promotion"]["kind"], "rollback");
     assert_eq!(rollback["promotion"]["previousVersion"], "v1.1.0");
@@ -310,7 +310,14 @@ fn a_rollback_to_a_version_the_environment_never_ran_is_refused_listing_the_ones
     package.publish(&home, "v1.2.0");
 
     let refusals = [
-        vec!["rollback", "my-package", "--env", "dev", "--to", "v1.2.0"],
+        vec![
+            "rollback",
+            "my-package",
+            "--to",
+            "dev",
+            "--version",
+            "v1.2.0",
+        ],
         vec![
             "promote",
             "my-package",

@@ -152,7 +152,14 @@ fn a_rollback_to_a_version_that_ran_only_as_another_digest_is_refused() {
 
     let message = refused(
         &home,
-        &["rollback", "my-package", "--env", "dev", "--to", "v0.9.0"],
+        &[
+            "rollback",
+            "my-package",
+            "--to",
+            "dev",
+            "--version",
+            "v0.9.0",
+        ],
         4,
     );
     assert!(
@@ -230,13 +237,13 @@ fn a_rollback_to_a_version_only_a_refused_revision_set_is_refused() {
     clone.push_file(file, &unran, "v1.2.0 by hand");
     clone.push_file(file, &running, "Back to v1.1.0");
     clone.remove_file("environments/dev/broken.yaml", "Fixed");
-    let refused = home.dk(&["rollback", "alpha", "--env", "dev", "--to", "v1.2.0"]);
+    let refused = home.dk(&["rollback", "alpha", "--to", "dev", "--version", "v1.2.0"]);
     assert_eq!(refused.status.code(), Some(4), "{}", stderr(&refused));
     assert!(
         stderr(&refused).contains("never ran in dev"),
         "{}",
         stderr(&refused)
     );
-    let accepted = home.dk(&["rollback", "alpha", "--env", "dev", "--to", "v1.0.0"]);
+    let accepted = home.dk(&["rollback", "alpha", "--to", "dev", "--version", "v1.0.0"]);
     assert!(accepted.status.success(), "{}", stderr(&accepted));
 }

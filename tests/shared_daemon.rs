@@ -15,7 +15,7 @@ use datakit::proto::{
 use support::{
     Daemon, PATIENCE, TestHome,
     certificates::TestCa,
-    eventually, json,
+    eventually, json, last_json,
     package::PackageDir,
     shared::{OPEN_POLICY, Shared, authorized, free_port, refused, set_policy},
     stderr, stdout,
@@ -43,7 +43,7 @@ fn a_service_token_authenticates_its_holder_as_promoter_until_it_is_revoked() {
 
     let package = PackageDir::new("my-package", &[]);
     package.publish(&shared.home, "v1.0.0");
-    let promoted = json(&shared.dk_as(
+    let promoted = last_json(&shared.dk_as(
         &secret,
         &[
             "-o",
@@ -215,7 +215,7 @@ fn a_client_certificate_signed_by_the_client_ca_authenticates_its_subject() {
 
     let package = PackageDir::new("my-package", &[]);
     package.publish(&shared.home, "v1.0.0");
-    let promoted = json(&with(
+    let promoted = last_json(&with(
         &dave,
         &[
             "-o",

@@ -12,7 +12,7 @@ use std::time::Instant;
 use datakit::proto::{ListEnvironmentsRequest, data_kit_service_client::DataKitServiceClient};
 use serde_json::{Value, json};
 use support::{
-    Daemon, TestHome, eventually, json,
+    Daemon, TestHome, eventually, last_json,
     oidc::{SigningKey, TestIssuer, now},
     package::PackageDir,
     shared::{Shared, refused},
@@ -118,7 +118,7 @@ fn a_valid_token_authenticates_its_username_claim_with_its_groups_and_is_verifie
     package.publish(&oidc.shared.home, "v1.0.1");
 
     let promote = |token: &str, version: &str| {
-        json(&oidc.dk(
+        last_json(&oidc.dk(
             token,
             &[
                 "-o",

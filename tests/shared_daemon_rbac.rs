@@ -115,15 +115,15 @@ fn each_action_is_allowed_or_denied_by_the_policy_on_tls_and_always_allowed_on_t
         &[
             "rollback",
             "my-package",
-            "--env",
-            "dev",
             "--to",
+            "dev",
+            "--version",
             "v1.0.0",
             "--wait",
         ],
     ));
     refused(
-        &shared.dk_as(&carol, &["rollback", "my-package", "--env", "prod"]),
+        &shared.dk_as(&carol, &["rollback", "my-package", "--to", "prod"]),
         &[
             "carol (groups: dev) may not rollback my-package in prod",
             "no role in config/rbac.yaml allows that",

@@ -63,8 +63,13 @@ pub enum Command {
     /// binding resolves to a store of the environment. Then opens the change request; it
     /// merges when the environment's approval rule is met.
     Promote(PromoteArgs),
-    /// Roll a package back in an environment, to --to V or to the version deployed before
-    /// the current one; skips the upstream check and uses the expedited rollback rule
+    /// Roll a package back in an environment (--to ENV), to --version V or to the version
+    /// deployed before the current one; skips the upstream check and uses the expedited
+    /// rollback rule
+    ///
+    /// The flags read like promote's. The old form `--env ENV [--to VERSION]` still works for
+    /// now, with a warning.
+    #[command(disable_version_flag = true)]
     Rollback(RollbackArgs),
     /// Approve a promotion on the embedded forge (on GitHub, approve the pull request)
     Approve(ApproveArgs),
@@ -90,6 +95,20 @@ pub enum Command {
     /// dkd's audit log: every change and every refused call — who, from where, on what,
     /// outcome — oldest first, newest last (for dkd's admin: run it on the local socket)
     Audit(AuditArgs),
+    /// dk's version and commit, and the daemon's version, commit, API version and backends
+    /// (forge, cluster, registry) when one answers; never starts dkd
+    Version,
+    /// Print a shell completion script: bash, zsh, fish or powershell (see the README to load it)
+    ///
+    /// bash: `source <(dk completion bash)` (or save it in ~/.local/share/bash-completion/completions/dk);
+    /// zsh: `dk completion zsh > "${fpath[1]}/_dk"`; fish: `dk completion fish >
+    /// ~/.config/fish/completions/dk.fish`; PowerShell: `dk completion powershell | Out-String |
+    /// Invoke-Expression`. Runs without dkd.
+    Completion {
+        /// The shell
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// `dk audit`.
@@ -189,9 +208,13 @@ pub struct PromoteArgs {
     /// Run every check and show the change, without changing anything
     #[arg(long, conflicts_with = "status")]
     pub dry_run: bool,
-    /// Wait until the environment runs the version: exit 0 when Healthy, 1 when it fails
+    /// Wait until the environment runs the version: exit 0 when Healthy, 1 when it fails;
+    /// says on stderr what it waits for (with -o json: one JSON line per change on stdout)
     #[arg(long, conflicts_with = "status")]
     pub wait: bool,
+    /// With --wait: give up after this long (e.g. 90s, 5m), exit 1 saying where it stands
+    #[arg(long, value_name = "DURATION", requires = "wait", value_parser = humantime::parse_duration)]
+    pub timeout: Option<std::time::Duration>,
     /// Promote even though the upstream environment does not run this version (recorded)
     #[arg(long, conflicts_with = "status")]
     pub force: bool,
@@ -208,18 +231,25 @@ pub struct PromoteArgs {
 pub struct RollbackArgs {
     /// Package name
     pub package: String,
-    /// Environment to roll back
-    #[arg(long, value_name = "ENV")]
-    pub env: String,
-    /// Version to roll back to [default: the version deployed before the current one]
-    #[arg(long, value_name = "VERSION")]
+    /// Environment to roll back (with the deprecated --env: the version to roll back to)
+    #[arg(long, value_name = "ENV", required_unless_present = "env")]
     pub to: Option<String>,
+    /// Version to roll back to [default: the version deployed before the current one]
+    #[arg(long, value_name = "VERSION", conflicts_with = "env")]
+    pub version: Option<String>,
+    /// Deprecated: the old form `--env ENV [--to VERSION]`; use `--to ENV [--version V]`
+    #[arg(long, value_name = "ENV", hide = true)]
+    pub env: Option<String>,
     /// Run every check and show the change, without changing anything
     #[arg(long)]
     pub dry_run: bool,
-    /// Wait until the environment runs the version: exit 0 when Healthy, 1 when it fails
+    /// Wait until the environment runs the version: exit 0 when Healthy, 1 when it fails;
+    /// says on stderr what it waits for (with -o json: one JSON line per change on stdout)
     #[arg(long)]
     pub wait: bool,
+    /// With --wait: give up after this long (e.g. 90s, 5m), exit 1 saying where it stands
+    #[arg(long, value_name = "DURATION", requires = "wait", value_parser = humantime::parse_duration)]
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// `dk approve`.
@@ -244,6 +274,25 @@ pub struct HistoryArgs {
     pub env: Option<String>,
 }
 
+impl RollbackArgs {
+    /// The environment and the version asked for (none: the one deployed before), read
+    /// from the old form (`--env ENV [--to VERSION]`) when `--env` is given.
+    pub fn target(&self) -> (&str, Option<&str>) {
+        match &self.env {
+            Some(env) => (env, self.to.as_deref()),
+            None => (
+                self.to.as_deref().unwrap_or_default(),
+                self.version.as_deref(),
+            ),
+        }
+    }
+
+    /// Whether the deprecated form was used.
+    pub fn is_old_form(&self) -> bool {
+        self.env.is_some()
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum EnvCommand {
     /// List the environments in file order, with upstream and approval rule
@@ -254,4 +303,48 @@ pub enum EnvCommand {
         /// Environment name, e.g. prod
         env: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    fn rollback(args: &[&str]) -> (String, Option<String>, bool) {
+        let cli =
+            Cli::try_parse_from([&["dk", "rollback", "pkg"][..], args].concat()).expect("parses");
+        let Command::Rollback(args) = cli.command else {
+            panic!("not a rollback")
+        };
+        let (env, version) = args.target();
+        (
+            env.to_owned(),
+            version.map(str::to_owned),
+            args.is_old_form(),
+        )
+    }
+
+    #[test]
+    fn rollback_reads_like_promote_and_still_accepts_the_old_form() {
+        assert_eq!(rollback(&["--to", "prod"]), ("prod".into(), None, false));
+        assert_eq!(
+            rollback(&["--to", "prod", "--version", "v1.0.0"]),
+            ("prod".into(), Some("v1.0.0".into()), false)
+        );
+        assert_eq!(rollback(&["--env", "prod"]), ("prod".into(), None, true));
+        assert_eq!(
+            rollback(&["--env", "prod", "--to", "v1.0.0"]),
+            ("prod".into(), Some("v1.0.0".into()), true)
+        );
+    }
+
+    #[test]
+    fn rollback_needs_an_environment_and_refuses_mixed_forms() {
+        assert!(Cli::try_parse_from(["dk", "rollback", "pkg"]).is_err());
+        assert!(
+            Cli::try_parse_from(["dk", "rollback", "pkg", "--env", "a", "--version", "v1"])
+                .is_err()
+        );
+    }
 }

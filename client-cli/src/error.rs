@@ -15,6 +15,19 @@ pub enum Failure {
     Unavailable = 5,
 }
 
+impl Failure {
+    /// The name `-o json` errors carry, e.g. `NOT_FOUND`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Other => "OTHER",
+            Self::InvalidInput => "INVALID_INPUT",
+            Self::NotFound => "NOT_FOUND",
+            Self::Refused => "REFUSED",
+            Self::Unavailable => "UNAVAILABLE",
+        }
+    }
+}
+
 /// An error for the user: one line on stderr and an exit code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]

@@ -26,6 +26,8 @@ pub fn check(command: &Command) -> Result<(), CliError> {
     match command {
         Command::Build(_)
         | Command::Publish(_)
+        | Command::Completion { .. }
+        | Command::Version
         | Command::Env(EnvCommand::List)
         | Command::Whoami => Ok(()),
         Command::Env(EnvCommand::Show { env }) => name("environment", env),
@@ -35,7 +37,7 @@ pub fn check(command: &Command) -> Result<(), CliError> {
         }
         Command::Rollback(args) => {
             name("package", &args.package)?;
-            name("environment", &args.env)
+            name("environment", args.target().0)
         }
         Command::Approve(args) => {
             validate_promotion_id(&args.promotion).map_err(invalid)?;

@@ -3,6 +3,7 @@
 
 pub mod artifact;
 pub mod cli;
+pub mod colour;
 pub mod commands;
 pub mod connect;
 pub mod error;
@@ -22,14 +23,23 @@ use crate::{
 
 /// Runs `dk` with the process's arguments and returns its exit code.
 pub fn run() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
+        Err(error) if error.use_stderr() && output::json_requested(&args) => {
+            // A usage error under -o json: the same JSON object as every other error.
+            let detail = error.to_string();
+            let first = detail.lines().next().unwrap_or_default();
+            output::error_json(Failure::InvalidInput, first.trim_start_matches("error: "));
+            return ExitCode::from(Failure::InvalidInput as u8);
+        }
         Err(error) => {
             // Help and --version go to stdout with 0; usage errors to stderr with 2.
             let _ = error.print();
             return ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2));
         }
     };
+    let format = cli.global.output;
     let outcome = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -39,9 +49,14 @@ pub fn run() -> ExitCode {
         Ok(text) => {
             let mut stdout = std::io::stdout().lock();
             // A closed pipe (`dk env list | head -1`) is not an error worth reporting.
-            let _ = stdout.write_all(output::safe(&text).as_bytes());
+            let text = colour::paint(&output::safe(&text), colour::enabled());
+            let _ = stdout.write_all(text.as_bytes());
             let _ = stdout.flush();
             ExitCode::SUCCESS
+        }
+        Err(error) if format == output::OutputFormat::Json => {
+            output::error_json(error.failure, &error.message);
+            error.exit_code()
         }
         Err(error) => {
             output::note(&format!("error: {error}"));
@@ -67,16 +82,22 @@ async fn execute(cli: Cli) -> Result<String, CliError> {
     let command = match cli.command {
         Command::Build(args) => return commands::build::run(&home, format, &args),
         Command::Publish(args) => return commands::publish::run(&home, format, &args).await,
+        Command::Completion { shell } => return commands::completion::run(shell),
         command => command,
     };
     input::check(&command)?;
     let address = DaemonAddress::resolve(cli.global.daemon.as_deref(), &home)?;
+    if let Command::Version = command {
+        return commands::version::version(address, &home, format).await;
+    }
     let mut client = connect(&address, &home).await?;
     match command {
-        Command::Build(_) | Command::Publish(_) => Err(CliError::new(
-            Failure::Other,
-            "dk build and dk publish run without dkd",
-        )),
+        Command::Build(_) | Command::Publish(_) | Command::Completion { .. } | Command::Version => {
+            Err(CliError::new(
+                Failure::Other,
+                "dk build, dk publish, dk completion and dk version are handled before connecting",
+            ))
+        }
         Command::Env(EnvCommand::List) => commands::env::list(&mut client, format).await,
         Command::Env(EnvCommand::Show { env }) => {
             commands::env::show(&mut client, format, &env).await
@@ -86,7 +107,7 @@ async fn execute(cli: Cli) -> Result<String, CliError> {
         Command::Approve(args) => commands::approve::approve(&mut client, format, args).await,
         Command::History(args) => commands::history::history(&mut client, format, args).await,
         Command::Status(args) => commands::status::status(&mut client, format, args).await,
-        Command::Logs(args) => commands::logs::logs(&mut client, args).await,
+        Command::Logs(args) => commands::logs::logs(&mut client, format, args).await,
         Command::Token(TokenCommand::Create(args)) => {
             commands::token::create(&mut client, format, args).await
         }

@@ -37,11 +37,42 @@ pub fn render_structured<T: Serialize>(
         .map_err(|reason| CliError::new(Failure::Other, format!("cannot render output: {reason}")))
 }
 
+/// One JSON document on one line of stdout, flushed at once (NDJSON for streams and
+/// `--wait`): the document's strings are JSON-escaped, so it holds no control characters.
+pub fn json_line<T: Serialize>(value: &T) -> Result<(), CliError> {
+    use std::io::Write;
+    let line = serde_json::to_string(value)
+        .map_err(|e| CliError::new(Failure::Other, format!("cannot render output: {e}")))?;
+    let mut stdout = std::io::stdout().lock();
+    // A closed pipe ends nothing here: the caller finishes on its own.
+    let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
+    Ok(())
+}
+
 /// `text` as dk prints it: control characters escaped — newlines kept — so nothing a
 /// package, a repository, a log or dkd sends can move the cursor, recolour or retitle the
 /// terminal. Every write to stdout goes through this.
 pub fn safe(text: &str) -> Cow<'_, str> {
     datakit::text::escape_controls_but_newlines(text)
+}
+
+/// The error as `-o json` reports it: one JSON object on one line of stderr,
+/// `{"error": {"code": "NOT_FOUND", "exit": 3, "message": "…"}}`.
+pub fn error_json(failure: Failure, message: &str) {
+    let document = serde_json::json!({
+        "error": {"code": failure.code(), "exit": failure as u8, "message": message}
+    });
+    eprintln!("{document}");
+}
+
+/// Whether the raw arguments ask for `-o json` (for errors clap reports before parsing
+/// is done).
+pub fn json_requested(args: &[std::ffi::OsString]) -> bool {
+    args.iter().enumerate().any(|(index, arg)| {
+        matches!(arg.to_str(), Some("-ojson" | "-o=json" | "--output=json"))
+            || (matches!(arg.to_str(), Some("-o" | "--output"))
+                && args.get(index + 1).is_some_and(|next| next == "json"))
+    })
 }
 
 /// One line on stderr (an error, a note, a warning, progress), control characters escaped.
@@ -68,11 +99,13 @@ impl Table {
     pub fn row(&mut self, cells: Vec<String>) {
         let escaped = cells
             .into_iter()
-            .map(|cell| datakit::text::escape_controls(&cell).into_owned())
+            .map(|cell| crate::colour::unmark(&datakit::text::escape_controls(&cell)))
             .collect();
         self.rows.push(escaped);
     }
 
+    /// The table; cells naming a state are marked for colour (`crate::colour`), which
+    /// `colour::paint` turns into escape codes on a terminal or drops.
     pub fn render(&self) -> String {
         let widths: Vec<usize> = (0..self.headers.len())
             .map(|column| {
@@ -100,7 +133,8 @@ impl Table {
                 let cell = row.get(column).map(String::as_str).unwrap_or_default();
                 let _ = write!(
                     line,
-                    "{cell}{}  ",
+                    "{}{}  ",
+                    crate::colour::mark(cell),
                     " ".repeat(width.saturating_sub(cell.chars().count()))
                 );
             }

@@ -58,3 +58,63 @@ fn version_prints_the_crate_version() {
     assert!(output.status.success());
     assert!(String::from_utf8_lossy(&output.stdout).contains(env!("CARGO_PKG_VERSION")));
 }
+
+#[test]
+fn completion_scripts_are_generated_for_every_shell() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef dk"),
+        ("fish", "complete -c dk"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let output = dk(&["completion", shell]);
+        assert!(output.status.success(), "dk completion {shell} failed");
+        let script = String::from_utf8_lossy(&output.stdout);
+        assert!(script.contains(marker), "{shell}: {script}");
+        assert!(script.contains("promote"), "{shell} lacks the subcommands");
+    }
+}
+
+#[test]
+fn the_bash_completion_parses_and_registers_dk_when_sourced() {
+    let script = tempfile::NamedTempFile::new().expect("temp file");
+    let output = dk(&["completion", "bash"]);
+    assert!(output.status.success());
+    std::fs::write(script.path(), &output.stdout).expect("write the script");
+    let syntax = Command::new("bash")
+        .arg("-n")
+        .arg(script.path())
+        .output()
+        .expect("run bash -n");
+    assert!(
+        syntax.status.success(),
+        "{}",
+        String::from_utf8_lossy(&syntax.stderr)
+    );
+    let loaded = Command::new("bash")
+        .arg("-c")
+        .arg(r#"source "$1" && complete -p dk"#)
+        .arg("bash")
+        .arg(script.path())
+        .output()
+        .expect("run bash");
+    let registration = String::from_utf8_lossy(&loaded.stdout);
+    assert!(
+        loaded.status.success()
+            && registration.contains("complete")
+            && registration.contains(" dk"),
+        "{registration}{}",
+        String::from_utf8_lossy(&loaded.stderr)
+    );
+}
+
+#[test]
+fn an_unknown_shell_exits_2_listing_the_shells() {
+    let output = dk(&["completion", "tcsh"]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        message.contains("bash") && message.contains("powershell"),
+        "{message}"
+    );
+}

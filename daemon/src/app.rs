@@ -10,11 +10,11 @@ use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    api::{ApiSources, DataKitApi, NetworkListener, ServeError, serve},
+    api::{ApiSources, Backend, Backends, DataKitApi, NetworkListener, ServeError, serve},
     audit::AuditLog,
     auth::{TokenError, TokenStore},
     cluster::{LocalSync, LocalTarget},
-    config::{ClusterKind, ConfigError, DaemonConfig, ForgeKind, github_settings},
+    config::{ClusterKind, ConfigError, DaemonConfig, ForgeKind, RegistryKind, github_settings},
     gitops::{GithubForge, LocalGitForge},
     home::DkHome,
     lock::{InstanceLock, LockError},
@@ -122,6 +122,8 @@ pub async fn run(
             Arc::new(GithubForge::new(settings)?)
         }
     };
+    // Taken now: the embedded forge moves into the local sync loop below.
+    let forge_description = forge.describe();
     let registry = registry::from_config(&config.registry, &home)?;
     let catalog = Arc::new(EnvironmentCatalog::from_store(
         store.as_ref(),
@@ -225,6 +227,30 @@ pub async fn run(
             ),
         },
     ];
+    let backends = Backends {
+        forge: Backend {
+            kind: match config.forge.kind {
+                ForgeKind::Embedded => "embedded",
+                ForgeKind::Github => "github",
+            },
+            description: forge_description,
+        },
+        cluster: Backend {
+            kind: if argocd.is_some() {
+                "argocd"
+            } else {
+                "embedded"
+            },
+            description: cluster.describe(),
+        },
+        registry: Backend {
+            kind: match config.registry.kind {
+                RegistryKind::Embedded => "embedded",
+                RegistryKind::Oci => "oci",
+            },
+            description: registry.describe(),
+        },
+    };
     let api = DataKitApi::new(ApiSources {
         catalog,
         engine,
@@ -237,6 +263,7 @@ pub async fn run(
         audit,
         heartbeat: Duration::from_millis(config.heartbeat_interval_ms),
         shutdown: stop.clone(),
+        backends,
     });
     let stop_on_shutdown = stop.clone();
     let served = serve(api, &home.socket(), network, async move {

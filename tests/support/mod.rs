@@ -63,6 +63,28 @@ pub fn json(output: &Output) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).expect("JSON output")
 }
 
+/// Every JSON document a successful `dk -o json …` printed (one, or NDJSON: one per line
+/// for `--wait`, `--watch`, `logs`), failing the test if any is not JSON.
+pub fn json_documents(output: &Output) -> Vec<serde_json::Value> {
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(output),
+        stderr(output)
+    );
+    serde_json::Deserializer::from_slice(&output.stdout)
+        .into_iter::<serde_json::Value>()
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(output)))
+}
+
+/// The last document `dk -o json … --wait` printed: where the promotion ended.
+pub fn last_json(output: &Output) -> serde_json::Value {
+    json_documents(output)
+        .pop()
+        .unwrap_or_else(|| panic!("no JSON document: {}", stderr(output)))
+}
+
 /// The OS user the tests run as (dkd's owner on the local socket).
 pub fn os_user() -> String {
     use std::os::unix::fs::MetadataExt;

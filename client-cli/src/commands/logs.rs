@@ -8,10 +8,28 @@ use tokio_stream::StreamExt;
 
 use datakit::text::escape_controls;
 
-use crate::{cli::LogsArgs, connect::Client, error::CliError, output::note};
+use crate::{
+    cli::LogsArgs,
+    connect::Client,
+    error::CliError,
+    output::{OutputFormat, json_line, note},
+};
+
+/// One line as `dk logs -o json` prints it, one object per line.
+#[derive(Debug, serde::Serialize)]
+struct LineView<'a> {
+    time: String,
+    source: &'static str,
+    origin: &'a str,
+    text: &'a str,
+}
 
 /// `dk logs`.
-pub async fn logs(client: &mut Client, args: LogsArgs) -> Result<String, CliError> {
+pub async fn logs(
+    client: &mut Client,
+    format: OutputFormat,
+    args: LogsArgs,
+) -> Result<String, CliError> {
     let since = args
         .since
         .and_then(|d| SystemTime::now().checked_sub(d))
@@ -32,6 +50,19 @@ pub async fn logs(client: &mut Client, args: LogsArgs) -> Result<String, CliErro
             continue;
         }
         let time = line.time.map(|t| t.to_string()).unwrap_or_default();
+        if format == OutputFormat::Json {
+            json_line(&LineView {
+                time,
+                source: if line.source == LogSource::Sync as i32 {
+                    "sync"
+                } else {
+                    "run"
+                },
+                origin: &line.origin,
+                text: &line.text,
+            })?;
+            continue;
+        }
         let mut stdout = std::io::stdout().lock();
         // A closed pipe (`dk logs … | head`) ends the command quietly.
         if writeln!(stdout, "{time} {}", escape_controls(&line.text))

@@ -3,6 +3,7 @@
 pub mod approve;
 pub mod audit;
 pub mod build;
+pub mod completion;
 pub mod env;
 pub mod history;
 pub mod logs;
@@ -11,6 +12,7 @@ mod promotion;
 pub mod publish;
 pub mod status;
 pub mod token;
+pub mod version;
 pub mod whoami;
 
 /// Prints dkd's notices about its own state, one `warning:` line each, on stderr.

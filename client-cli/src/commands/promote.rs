@@ -3,7 +3,7 @@
 use datakit::proto::{self, GetPromotionRequest, PromoteRequest, RollbackRequest};
 use serde::Serialize;
 
-use super::promotion::{PromotionView, wait_for};
+use super::promotion::{PromotionView, Waiting, wait_for};
 use crate::{
     cli::{PromoteArgs, RollbackArgs},
     connect::Client,
@@ -54,7 +54,11 @@ pub async fn promote(
         rollback: args.rollback,
     };
     let response = client.promote(request).await?.into_inner();
-    finish(client, format, response, args.wait).await
+    let waiting = args.wait.then_some(Waiting {
+        timeout: args.timeout,
+        ndjson: format == OutputFormat::Json,
+    });
+    finish(client, format, response, waiting).await
 }
 
 /// `dk rollback`.
@@ -63,21 +67,31 @@ pub async fn rollback(
     format: OutputFormat,
     args: RollbackArgs,
 ) -> Result<String, CliError> {
+    if args.is_old_form() {
+        crate::output::note(
+            "warning: `dk rollback PKG --env ENV [--to VERSION]` is deprecated: use `dk rollback PKG --to ENV [--version VERSION]`",
+        );
+    }
+    let (environment, version) = args.target();
     let request = RollbackRequest {
-        package: args.package,
-        environment: args.env,
-        to_version: args.to.unwrap_or_default(),
+        package: args.package.clone(),
+        environment: environment.to_owned(),
+        to_version: version.unwrap_or_default().to_owned(),
         dry_run: args.dry_run,
     };
     let response = client.rollback(request).await?.into_inner();
-    finish(client, format, response, args.wait).await
+    let waiting = args.wait.then_some(Waiting {
+        timeout: args.timeout,
+        ndjson: format == OutputFormat::Json,
+    });
+    finish(client, format, response, waiting).await
 }
 
 async fn finish(
     client: &mut Client,
     format: OutputFormat,
     response: proto::PromoteResponse,
-    wait: bool,
+    waiting: Option<Waiting>,
 ) -> Result<String, CliError> {
     let mut view = PromoteView {
         summary: response.summary,
@@ -87,12 +101,34 @@ async fn finish(
         promotion: response.promotion.map(PromotionView::from),
     };
     let table = format == OutputFormat::Table;
-    if wait && let Some(promotion) = view.promotion.take() {
+    let wait = waiting.is_some();
+    if let Some(waiting) = waiting
+        && let Some(promotion) = view.promotion.take()
+    {
         if table {
             // Say what was opened before the (possibly long) wait.
             println!("{}", crate::output::safe(&view.summary));
         }
-        view.promotion = Some(wait_for(client, promotion).await?);
+        let summary = view.summary.clone();
+        // `-o json`: NDJSON, one PromoteView per change; the last line is the final state.
+        let print_line = |promotion: &PromotionView| {
+            if !waiting.ndjson {
+                return Ok(());
+            }
+            let line = serde_json::json!({
+                "summary": summary,
+                "noOp": view.no_op,
+                "policy": view.policy,
+                "diff": view.diff,
+                "promotion": promotion,
+            });
+            crate::output::json_line(&line)
+        };
+        let promotion = wait_for(client, promotion, waiting, print_line).await?;
+        if waiting.ndjson {
+            return Ok(String::new());
+        }
+        view.promotion = Some(promotion);
     }
     if !table {
         return render_structured(format, &view);

@@ -3,6 +3,8 @@
 
 use std::time::{Duration, SystemTime};
 
+use tokio::time::Instant;
+
 use datakit::proto::{self, GetPromotionRequest, PromotionState};
 use serde::Serialize;
 
@@ -255,19 +257,85 @@ impl PromotionView {
     }
 }
 
-/// Polls the promotion until it ends, printing each new state on stderr; `Ok` on Healthy,
-/// an error (exit 1) naming the reason otherwise.
+/// What a waiting promotion still needs, in words: approvals (from whom), checks, merge,
+/// sync; its message when nothing more specific is known.
+pub fn waiting_for(view: &PromotionView) -> String {
+    let mut parts = Vec::new();
+    let pending: Vec<&str> = view
+        .checks
+        .iter()
+        .filter(|check| check.state == "pending")
+        .map(|check| check.name.as_str())
+        .collect();
+    if !pending.is_empty() {
+        parts.push(format!("checks: {}", pending.join(", ")));
+    }
+    if let Some(needed) = &view.approvals_needed {
+        parts.push(format!("approvals: {needed}"));
+    }
+    match view.state.as_str() {
+        "Requested" | "Validated" => parts.push("the change request to open".to_owned()),
+        "Approved" => parts.push("the merge".to_owned()),
+        "Merged" | "Syncing" => parts.push(format!("sync: {}", view.message)),
+        _ => {}
+    }
+    if parts.is_empty() {
+        view.message.clone()
+    } else {
+        parts.join("; ")
+    }
+}
+
+/// How `--wait` reports: `--timeout`, and NDJSON on stdout (`-o json`) or progress on stderr.
+#[derive(Debug, Clone, Copy)]
+pub struct Waiting {
+    pub timeout: Option<Duration>,
+    /// `-o json`: each state goes to stdout as a JSON line, so nothing goes to stderr.
+    pub ndjson: bool,
+}
+
+/// Polls the promotion until it ends. On stderr (not under `-o json`), says what it waits
+/// for each time that changes; with `ndjson`, `on_change` prints every new state. `Ok` on
+/// Healthy; exit 1 naming the reason when it ends otherwise or `timeout` expires.
 pub async fn wait_for(
     client: &mut Client,
     mut view: PromotionView,
+    waiting: Waiting,
+    mut on_change: impl FnMut(&PromotionView) -> Result<(), CliError>,
 ) -> Result<PromotionView, CliError> {
-    let mut shown = (view.state.clone(), view.message.clone());
-    note(&format!(
-        "waiting for {}: {} — {}",
-        view.id, view.state, view.message
-    ));
-    while !view.is_terminal() {
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    let deadline = waiting.timeout.map(|t| Instant::now() + t);
+    let mut shown = None;
+    loop {
+        let current = (view.state.clone(), waiting_for(&view));
+        if shown.as_ref() != Some(&current) {
+            on_change(&view)?;
+            if !waiting.ndjson {
+                if view.is_terminal() {
+                    note(&format!("{} {} — {}", view.id, view.state, view.message));
+                } else {
+                    note(&format!(
+                        "{} {}: waiting for {}",
+                        view.id, current.0, current.1
+                    ));
+                }
+            }
+            shown = Some(current);
+        }
+        if view.is_terminal() {
+            break;
+        }
+        let pause = Duration::from_millis(200);
+        let pause = match deadline {
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(timed_out(&view, waiting.timeout.unwrap_or_default()));
+                }
+                pause.min(left)
+            }
+            None => pause,
+        };
+        tokio::time::sleep(pause).await;
         let request = GetPromotionRequest {
             id: view.id.clone(),
             ..Default::default()
@@ -276,11 +344,6 @@ pub async fn wait_for(
         view = promotion
             .map(PromotionView::from)
             .ok_or_else(|| CliError::new(Failure::Other, "dkd returned no promotion"))?;
-        let current = (view.state.clone(), view.message.clone());
-        if current != shown {
-            note(&format!("  {} — {}", view.state, view.message));
-            shown = current;
-        }
     }
     if view.state == "Healthy" {
         return Ok(view);
@@ -292,4 +355,21 @@ pub async fn wait_for(
             view.id, view.state, view.message
         ),
     ))
+}
+
+/// `--timeout` expired: where the promotion stands, and that it goes on without us.
+fn timed_out(view: &PromotionView, timeout: Duration) -> CliError {
+    CliError::new(
+        Failure::Other,
+        format!(
+            "gave up waiting after {}: {} is {}, waiting for {} (it goes on; see dk promote {} {} --to {} --status)",
+            humantime::format_duration(timeout),
+            view.id,
+            view.state,
+            waiting_for(view),
+            view.package,
+            view.version,
+            view.environment
+        ),
+    )
 }

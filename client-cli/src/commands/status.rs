@@ -168,6 +168,16 @@ fn output(
     format: OutputFormat,
     response: &proto::StatusResponse,
 ) -> Result<String, CliError> {
+    render_view(args, format, response, false)
+}
+
+/// The table, or the JSON/YAML document; `ndjson` makes JSON one line (for `--watch`).
+fn render_view(
+    args: &StatusArgs,
+    format: OutputFormat,
+    response: &proto::StatusResponse,
+    ndjson: bool,
+) -> Result<String, CliError> {
     if format == OutputFormat::Table {
         return Ok(render(args, response));
     }
@@ -177,6 +187,11 @@ fn output(
         revision: response.revision.clone(),
         rows: response.packages.iter().map(row_view).collect(),
     };
+    if ndjson && format == OutputFormat::Json {
+        return serde_json::to_string(&view)
+            .map(|line| line + "\n")
+            .map_err(|e| CliError::new(Failure::Other, format!("cannot render output: {e}")));
+    }
     render_structured(format, &view)
 }
 
@@ -200,13 +215,16 @@ async fn watch(
     format: OutputFormat,
     args: &StatusArgs,
 ) -> Result<String, CliError> {
-    let terminal = std::io::stdout().is_terminal();
+    // Under -o json: NDJSON, one document per change, never a clear-screen.
+    let ndjson = format == OutputFormat::Json;
+    let terminal = std::io::stdout().is_terminal() && !ndjson;
     let draw = |text: &str| {
         let mut stdout = std::io::stdout().lock();
         let clear = if terminal { "\x1b[2J\x1b[H" } else { "" };
         // Only the clear-screen sequence is dk's own; the table is escaped like all output.
-        let _ = write!(stdout, "{clear}{}", safe(text));
-        if !terminal {
+        let text = crate::colour::paint(&safe(text), crate::colour::enabled() && !ndjson);
+        let _ = write!(stdout, "{clear}{text}");
+        if !terminal && !ndjson {
             let _ = writeln!(stdout);
         }
         let _ = stdout.flush();
@@ -230,7 +248,7 @@ async fn watch(
         if !changed {
             continue;
         }
-        let text = output(args, format, &fetch(client, args).await?)?;
+        let text = render_view(args, format, &fetch(client, args).await?, ndjson)?;
         if shown.as_ref() != Some(&text) {
             draw(&text);
             shown = Some(text);

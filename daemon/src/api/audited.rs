@@ -206,6 +206,17 @@ impl DataKitService for AuditedApi {
             .await
     }
 
+    async fn get_version(
+        &self,
+        request: Request<proto::GetVersionRequest>,
+    ) -> Result<Response<proto::VersionResponse>, Status> {
+        let caller = Caller::of(&request);
+        let call = self.api.get_version(request);
+        self.audit
+            .read("GetVersion", caller, Target::default(), call)
+            .await
+    }
+
     async fn list_tokens(
         &self,
         request: Request<proto::ListTokensRequest>,

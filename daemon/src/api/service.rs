@@ -17,7 +17,7 @@ use super::{
     input,
     lapse::{Bounded, Credentials},
     logs::LogSources,
-    tokens,
+    tokens, version,
     watch::{OpenStreams, Subscription, WatchSources},
     whoami,
 };
@@ -48,6 +48,7 @@ pub struct DataKitApi {
     watch: WatchSources,
     logs: LogSources,
     access: Access,
+    backends: version::Backends,
 }
 
 impl std::fmt::Debug for DataKitApi {
@@ -72,6 +73,8 @@ pub struct ApiSources {
     pub audit: Arc<AuditLog>,
     pub heartbeat: std::time::Duration,
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// The forge, cluster and registry, as GetVersion reports them.
+    pub backends: version::Backends,
 }
 
 impl DataKitApi {
@@ -99,6 +102,7 @@ impl DataKitApi {
             audit: sources.audit,
             watch,
             logs,
+            backends: sources.backends,
         }
     }
 
@@ -541,6 +545,14 @@ impl DataKitService for DataKitApi {
         let caller = principal(&request)?;
         let config = self.catalog.snapshot().current;
         Ok(Response::new(whoami::answer(&caller, config.as_deref())))
+    }
+
+    async fn get_version(
+        &self,
+        request: Request<proto::GetVersionRequest>,
+    ) -> Result<Response<proto::VersionResponse>, Status> {
+        principal(&request)?;
+        Ok(Response::new(version::answer(&self.backends)))
     }
 
     async fn list_audit_events(
