@@ -77,7 +77,7 @@ say "6. A new version reaches dev, then is rolled back to the one before"
 run dk build "$package" --version v1.1.0
 run dk publish "$package"
 run dk promote my-package v1.1.0 --to dev --wait
-run dk rollback my-package --env dev --wait
+run dk rollback my-package --to dev --wait
 run dk logs my-package --env dev --sync
 run dk history my-package
 
