@@ -12,5 +12,6 @@ from .promotion_pb2 import *
 from .service_pb2 import *
 from .status_pb2 import *
 from .token_pb2 import *
+from .version_pb2 import *
 from .watch_pb2 import *
 from .service_pb2_grpc import DataKitServiceStub

@@ -4,6 +4,7 @@ from datakit.v1 import environment_pb2 as _environment_pb2
 from datakit.v1 import promotion_pb2 as _promotion_pb2
 from datakit.v1 import status_pb2 as _status_pb2
 from datakit.v1 import token_pb2 as _token_pb2
+from datakit.v1 import version_pb2 as _version_pb2
 from datakit.v1 import watch_pb2 as _watch_pb2
 from google.protobuf import descriptor as _descriptor
 from typing import ClassVar as _ClassVar

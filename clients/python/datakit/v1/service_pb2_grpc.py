@@ -9,6 +9,7 @@ from datakit.v1 import environment_pb2 as datakit_dot_v1_dot_environment__pb2
 from datakit.v1 import promotion_pb2 as datakit_dot_v1_dot_promotion__pb2
 from datakit.v1 import status_pb2 as datakit_dot_v1_dot_status__pb2
 from datakit.v1 import token_pb2 as datakit_dot_v1_dot_token__pb2
+from datakit.v1 import version_pb2 as datakit_dot_v1_dot_version__pb2
 from datakit.v1 import watch_pb2 as datakit_dot_v1_dot_watch__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -109,6 +110,11 @@ class DataKitServiceStub:
                 '/datakit.v1.DataKitService/ListAuditEvents',
                 request_serializer=datakit_dot_v1_dot_audit__pb2.ListAuditEventsRequest.SerializeToString,
                 response_deserializer=datakit_dot_v1_dot_audit__pb2.ListAuditEventsResponse.FromString,
+                _registered_method=True)
+        self.GetVersion = channel.unary_unary(
+                '/datakit.v1.DataKitService/GetVersion',
+                request_serializer=datakit_dot_v1_dot_version__pb2.GetVersionRequest.SerializeToString,
+                response_deserializer=datakit_dot_v1_dot_version__pb2.VersionResponse.FromString,
                 _registered_method=True)
 
 
@@ -213,6 +219,13 @@ class DataKitServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetVersion(self, request, context):
+        """dkd's version, commit, API version and backends. Any authenticated caller.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DataKitServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -285,6 +298,11 @@ def add_DataKitServiceServicer_to_server(servicer, server):
                     servicer.ListAuditEvents,
                     request_deserializer=datakit_dot_v1_dot_audit__pb2.ListAuditEventsRequest.FromString,
                     response_serializer=datakit_dot_v1_dot_audit__pb2.ListAuditEventsResponse.SerializeToString,
+            ),
+            'GetVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetVersion,
+                    request_deserializer=datakit_dot_v1_dot_version__pb2.GetVersionRequest.FromString,
+                    response_serializer=datakit_dot_v1_dot_version__pb2.VersionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -665,6 +683,33 @@ class DataKitService:
             '/datakit.v1.DataKitService/ListAuditEvents',
             datakit_dot_v1_dot_audit__pb2.ListAuditEventsRequest.SerializeToString,
             datakit_dot_v1_dot_audit__pb2.ListAuditEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/datakit.v1.DataKitService/GetVersion',
+            datakit_dot_v1_dot_version__pb2.GetVersionRequest.SerializeToString,
+            datakit_dot_v1_dot_version__pb2.VersionResponse.FromString,
             options,
             channel_credentials,
             insecure,
