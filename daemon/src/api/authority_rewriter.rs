@@ -6,9 +6,12 @@
 //! with `RST_STREAM(PROTOCOL_ERROR)` as RFC 9113 §8.3.1 requires. On dkd's own socket the
 //! authority means nothing, so [`AuthorityRewriter`] makes it a host before h2 reads it.
 //!
-//! Frames other than HEADERS and CONTINUATION pass through untouched. Every header block is
-//! decoded with the client's HPACK context and re-encoded as literals that h2 does not index,
-//! so h2's HPACK table stays empty and never disagrees with the client's.
+//! Frames other than HEADERS and CONTINUATION pass through untouched. The connection's first
+//! header block decides: if its `:authority` is a host (tonic, grpc-js, Go clients…), it and
+//! everything after it pass through byte for byte, so such clients pay nothing after their
+//! first request. Otherwise every header block of the connection is decoded with the client's
+//! HPACK context and re-encoded as literals that h2 does not index, so h2's HPACK table stays
+//! empty and never disagrees with the client's.
 
 use loona_hpack::{Decoder, decoder::DecoderError};
 
@@ -51,6 +54,8 @@ struct OpenBlock {
     end_stream: bool,
     priority: Option<[u8; PRIORITY_LEN]>,
     fragments: Vec<u8>,
+    /// The block's frames as received, for passing the first block through unchanged.
+    frames: Vec<u8>,
 }
 
 /// The rewriting state of one connection, fed its bytes in order as they arrive.
@@ -62,6 +67,10 @@ pub struct AuthorityRewriter {
     /// Payload bytes of a passed-through frame still to come.
     passing: usize,
     block: Option<OpenBlock>,
+    /// Whether the connection's first header block was seen (it decides the mode).
+    decided: bool,
+    /// Everything passes through unchanged: the first block needed no rewrite.
+    pass_through: bool,
 }
 
 impl Default for AuthorityRewriter {
@@ -74,14 +83,26 @@ impl Default for AuthorityRewriter {
             pending: Vec::new(),
             passing: 0,
             block: None,
+            decided: false,
+            pass_through: false,
         }
     }
 }
 
 impl AuthorityRewriter {
+    /// Whether everything from now on passes through unchanged (the caller may then read
+    /// the connection directly).
+    pub fn passes_through(&self) -> bool {
+        self.pass_through && self.pending.is_empty()
+    }
+
     /// Appends to `out` what the server should read for `bytes`, the next bytes from the
     /// client; what cannot be rewritten yet is kept for the next call.
     pub fn rewrite(&mut self, bytes: &[u8], out: &mut Vec<u8>) -> Result<(), RewriteError> {
+        if self.pass_through {
+            out.extend_from_slice(bytes);
+            return Ok(());
+        }
         let preface = self.preface_left.min(bytes.len());
         out.extend_from_slice(&bytes[..preface]);
         self.preface_left -= preface;
@@ -90,6 +111,11 @@ impl AuthorityRewriter {
         let mut at = 0;
         loop {
             let available = &self.pending[at..];
+            if self.pass_through {
+                out.extend_from_slice(available);
+                at = self.pending.len();
+                break;
+            }
             if self.passing > 0 {
                 let passed = self.passing.min(available.len());
                 if passed == 0 {
@@ -123,11 +149,15 @@ impl AuthorityRewriter {
                 break;
             };
             let payload = payload.to_vec();
+            let received = available[..FRAME_HEADER_LEN + length].to_vec();
             at += FRAME_HEADER_LEN + length;
             if kind == HEADERS {
                 self.open_block(flags, stream_id, &payload)?;
             } else {
                 self.continue_block(stream_id, &payload)?;
+            }
+            if let Some(block) = self.block.as_mut() {
+                block.frames.extend_from_slice(&received);
             }
             if flags & END_HEADERS != 0 {
                 self.close_block(out)?;
@@ -170,6 +200,7 @@ impl AuthorityRewriter {
             end_stream: flags & END_STREAM != 0,
             priority,
             fragments: rest[..fragment_len].to_vec(),
+            frames: Vec::new(),
         });
         Ok(())
     }
@@ -192,11 +223,13 @@ impl AuthorityRewriter {
     fn close_block(&mut self, out: &mut Vec<u8>) -> Result<(), RewriteError> {
         let block = self.block.take().ok_or(RewriteError::OutOfOrder)?;
         let mut encoded = Vec::with_capacity(block.fragments.len() + LOCALHOST.len());
+        let mut rewritten = false;
         self.decoder
             .decode_with_cb(&block.fragments, |name, value| {
                 let value = if *name == *AUTHORITY && http::uri::Authority::try_from(&*value).is_err()
                 {
                     tracing::debug!(authority = %String::from_utf8_lossy(&value), "served as localhost");
+                    rewritten = true;
                     LOCALHOST
                 } else {
                     &value
@@ -204,6 +237,12 @@ impl AuthorityRewriter {
                 encode_literal(&name, value, &mut encoded);
             })
             .map_err(RewriteError::Hpack)?;
+        if !std::mem::replace(&mut self.decided, true) && !rewritten {
+            // A client that names a host: h2 reads it, and all that follows, as it is.
+            out.extend_from_slice(&block.frames);
+            self.pass_through = true;
+            return Ok(());
+        }
 
         let priority = block
             .priority
@@ -381,6 +420,23 @@ mod tests {
             );
             assert!(out.ends_with(&frame(0x0, END_STREAM, 5, b"\0\0\0\0\0")));
         }
+    }
+
+    #[test]
+    fn a_connection_whose_first_request_names_a_host_passes_through_byte_for_byte() {
+        let mut encoder = loona_hpack::Encoder::new();
+        let mut input = PREFACE.to_vec();
+        for (stream, authority) in [(1, "localhost"), (3, "localhost"), (5, "%2Ftmp")] {
+            let block = encode(&mut encoder, &request(authority));
+            input.extend(frame(HEADERS, END_HEADERS, stream, &block));
+            input.extend(frame(0x0, END_STREAM, stream, b"\0\0\0\0\0"));
+        }
+        for piece in [1, 7, input.len()] {
+            assert_eq!(rewrite_in_pieces(&input, piece), input, "pieces of {piece}");
+        }
+        let mut rewriter = AuthorityRewriter::default();
+        rewriter.rewrite(&input, &mut Vec::new()).expect("rewrite");
+        assert!(rewriter.passes_through());
     }
 
     #[test]

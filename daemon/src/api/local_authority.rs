@@ -45,6 +45,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for LocalAuthority<S> {
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         loop {
+            if this.served == this.rewritten.len() && this.rewriter.passes_through() {
+                // Nothing left to rewrite on this connection: read straight into `buf`.
+                return Pin::new(&mut this.inner).poll_read(cx, buf);
+            }
             let unserved = &this.rewritten[this.served..];
             if !unserved.is_empty() {
                 let served = unserved.len().min(buf.remaining());
