@@ -12,7 +12,11 @@ use tokio::{
 use tokio_rustls::{TlsAcceptor, server::TlsStream};
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::{authenticate::Authenticator, server::ServeError, tls};
+use super::{
+    authenticate::Authenticator,
+    server::ServeError,
+    tls::{self, RotatingCertificate},
+};
 use crate::{
     auth::{ClientCa, OidcVerifier, TokenStore},
     config::{ListenLimits, Listener, ListenerSecurity, OidcSettings},
@@ -30,7 +34,7 @@ const READY_CONNECTIONS: usize = 64;
 /// A bound network listener, ready to serve.
 pub struct NetworkListener {
     tcp: TcpListener,
-    tls: Option<TlsAcceptor>,
+    tls: Option<(TlsAcceptor, Arc<RotatingCertificate>)>,
     authenticator: Authenticator,
     cors_origins: Vec<String>,
     limits: ListenLimits,
@@ -58,8 +62,11 @@ impl NetworkListener {
             ListenerSecurity::Insecure => (None, None),
             ListenerSecurity::Tls(files) => {
                 let client_ca = files.client_ca.as_deref().map(ClientCa::load).transpose()?;
-                let config = tls::server_config(files, client_ca.as_ref())?;
-                (Some(TlsAcceptor::from(Arc::new(config))), client_ca)
+                let (config, certificate) = tls::server_config(files, client_ca.as_ref())?;
+                (
+                    Some((TlsAcceptor::from(Arc::new(config)), certificate)),
+                    client_ca,
+                )
             }
         };
         let tcp = TcpListener::bind(listener.address)
@@ -110,7 +117,9 @@ impl NetworkListener {
     pub fn incoming(self) -> Incoming {
         match self.tls {
             None => Incoming::Plain(self.tcp),
-            Some(acceptor) => Incoming::Tls(accept_tls(self.tcp, acceptor)),
+            Some((acceptor, certificate)) => {
+                Incoming::Tls(accept_tls(self.tcp, acceptor, certificate))
+            }
         }
     }
 }
@@ -121,11 +130,13 @@ pub enum Incoming {
     Tls(ReceiverStream<Result<TlsStream<TcpStream>, std::io::Error>>),
 }
 
-/// Accepts TCP connections and runs each TLS handshake in its own task; the stream ends,
-/// and the listening socket closes, once the gRPC server drops it (at shutdown).
+/// Accepts TCP connections and runs each TLS handshake in its own task, after checking the
+/// certificate files for a rotation (on the blocking pool, when a check is due); the stream
+/// ends, and the listening socket closes, once the gRPC server drops it (at shutdown).
 fn accept_tls(
     tcp: TcpListener,
     acceptor: TlsAcceptor,
+    certificate: Arc<RotatingCertificate>,
 ) -> ReceiverStream<Result<TlsStream<TcpStream>, std::io::Error>> {
     let (ready, connections) = mpsc::channel(READY_CONNECTIONS);
     tokio::spawn(async move {
@@ -146,7 +157,20 @@ fn accept_tls(
                 tracing::debug!(%error, %peer, "cannot set TCP_NODELAY");
             }
             let (acceptor, ready) = (acceptor.clone(), ready.clone());
+            let certificate = certificate.clone();
             tokio::spawn(async move {
+                if certificate.claim_check() {
+                    let checking = certificate.clone();
+                    let checked = tokio::task::spawn_blocking(move || checking.reload_if_changed());
+                    if tokio::time::timeout(HANDSHAKE_DEADLINE, checked)
+                        .await
+                        .is_err()
+                    {
+                        tracing::warn!(
+                            "the TLS certificate files could not be checked in time; serving the current certificate"
+                        );
+                    }
+                }
                 match tokio::time::timeout(HANDSHAKE_DEADLINE, acceptor.accept(stream)).await {
                     Ok(Ok(connection)) => {
                         // The server gone means shutdown: the connection is just closed.

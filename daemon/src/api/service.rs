@@ -135,6 +135,13 @@ impl DataKitApi {
             .check(caller, action, Some(environment), Some(package))
     }
 
+    /// The caller of `request`, if RBAC lets them administer this dkd (tokens, audit log).
+    fn admin<T>(&self, request: &Request<T>) -> Result<Principal, Status> {
+        let caller = principal(request)?;
+        self.access.check(&caller, Action::Admin, None, None)?;
+        Ok(caller)
+    }
+
     /// Whether dkd knows `package` at all: deployed in an environment or ever promoted.
     fn package_known(
         &self,
@@ -511,8 +518,7 @@ impl DataKitService for DataKitApi {
         &self,
         request: Request<proto::CreateTokenRequest>,
     ) -> Result<Response<proto::CreateTokenResponse>, Status> {
-        let caller = principal(&request)?;
-        self.access.check(&caller, Action::Admin, None, None)?;
+        let caller = self.admin(&request)?;
         tokens::create(&self.tokens, &caller, request.into_inner())
             .await
             .map(Response::new)
@@ -522,8 +528,7 @@ impl DataKitService for DataKitApi {
         &self,
         request: Request<proto::ListTokensRequest>,
     ) -> Result<Response<proto::ListTokensResponse>, Status> {
-        let caller = principal(&request)?;
-        self.access.check(&caller, Action::Admin, None, None)?;
+        self.admin(&request)?;
         tokens::list(&self.tokens).map(Response::new)
     }
 
@@ -531,8 +536,7 @@ impl DataKitService for DataKitApi {
         &self,
         request: Request<proto::RevokeTokenRequest>,
     ) -> Result<Response<proto::RevokeTokenResponse>, Status> {
-        let caller = principal(&request)?;
-        self.access.check(&caller, Action::Admin, None, None)?;
+        let caller = self.admin(&request)?;
         tokens::revoke(&self.tokens, &caller, request.into_inner())
             .await
             .map(Response::new)
@@ -559,8 +563,7 @@ impl DataKitService for DataKitApi {
         &self,
         request: Request<proto::ListAuditEventsRequest>,
     ) -> Result<Response<proto::ListAuditEventsResponse>, Status> {
-        let caller = principal(&request)?;
-        self.access.check(&caller, Action::Admin, None, None)?;
+        self.admin(&request)?;
         audit_events::list(&self.audit, request.into_inner())
             .await
             .map(Response::new)

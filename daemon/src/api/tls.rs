@@ -4,8 +4,10 @@
 //!
 //! Rotation is checked per handshake, at most once a second (`CHECK_INTERVAL`): a new
 //! connection sees a replaced certificate within a second, without a restart, a background
-//! task or a file watcher, and an idle dkd does nothing. Only the file metadata is read at
-//! each check; the files themselves only when it changed. A pair that does not load — half
+//! task or a file watcher, and an idle dkd does nothing. The connection that claims a check
+//! runs it on the blocking pool before its handshake ([`RotatingCertificate`]); rustls'
+//! resolver only hands out the current pair, so no handshake touches the disk. Only the file
+//! metadata is read at each check; the files themselves only when it changed. A pair that does not load — half
 //! written, or a key that does not match the certificate — leaves the previous one in
 //! service (logged once per change), so replacing the two files one after the other is safe.
 
@@ -42,22 +44,23 @@ pub enum TlsError {
     Config(#[from] rustls::Error),
 }
 
-/// The server configuration for `files`, with `client_ca` asking for client certificates.
+/// The server configuration for `files`, with `client_ca` asking for client certificates,
+/// and the certificate it serves, for the acceptor to check for rotation.
 pub fn server_config(
     files: &TlsFiles,
     client_ca: Option<&ClientCa>,
-) -> Result<ServerConfig, TlsError> {
-    let certificate = Arc::new(ReloadingCertificate::load(&files.cert, &files.key)?);
+) -> Result<(ServerConfig, Arc<RotatingCertificate>), TlsError> {
+    let certificate = Arc::new(RotatingCertificate::load(&files.cert, &files.key)?);
     let builder = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
         .with_safe_default_protocol_versions()?;
     let builder = match client_ca {
         Some(ca) => builder.with_client_cert_verifier(ca.handshake_verifier()),
         None => builder.with_no_client_auth(),
     };
-    let mut config = builder.with_cert_resolver(certificate);
+    let mut config = builder.with_cert_resolver(certificate.clone());
     // HTTP/1.1 too, for browsers speaking gRPC-Web over it.
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(config)
+    Ok((config, certificate))
 }
 
 /// What identifies a version of a file: modification time, size and inode (a file
@@ -77,7 +80,7 @@ impl Stamp {
 
 /// The server certificate and key, re-read when their files change.
 #[derive(Debug)]
-struct ReloadingCertificate {
+pub struct RotatingCertificate {
     cert: PathBuf,
     key: PathBuf,
     state: Mutex<State>,
@@ -91,7 +94,7 @@ struct State {
     checked: Instant,
 }
 
-impl ReloadingCertificate {
+impl RotatingCertificate {
     /// Loads the pair now: a listener that cannot serve its certificate does not start.
     fn load(cert: &Path, key: &Path) -> Result<Self, TlsError> {
         let seen = [Stamp::of(cert), Stamp::of(key)];
@@ -107,35 +110,48 @@ impl ReloadingCertificate {
         })
     }
 
-    /// The pair to serve now, reloaded first if the files changed since the last check.
-    fn current(&self) -> Arc<CertifiedKey> {
-        let mut state = self
-            .state
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if state.checked.elapsed() >= CHECK_INTERVAL {
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether a check is due; the caller that gets `true` makes it (with
+    /// [`Self::reload_if_changed`]), everyone else serves the current pair meanwhile.
+    pub fn claim_check(&self) -> bool {
+        let mut state = self.state();
+        let due = state.checked.elapsed() >= CHECK_INTERVAL;
+        if due {
             state.checked = Instant::now();
-            let stamps = [Stamp::of(&self.cert), Stamp::of(&self.key)];
-            if stamps != state.seen {
-                state.seen = stamps;
-                match load_pair(&self.cert, &self.key) {
-                    Ok(loaded) => {
-                        state.current = Arc::new(loaded);
-                        tracing::info!(cert = %self.cert.display(), "loaded the rotated TLS certificate");
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, "the TLS certificate files changed but do not load; serving the previous certificate");
-                    }
-                }
+        }
+        due
+    }
+
+    /// Reloads the pair if its files changed since they were last seen. Reads files: run it
+    /// on the blocking pool.
+    pub fn reload_if_changed(&self) {
+        let stamps = [Stamp::of(&self.cert), Stamp::of(&self.key)];
+        if stamps == self.state().seen {
+            return;
+        }
+        let loaded = load_pair(&self.cert, &self.key);
+        let mut state = self.state();
+        state.seen = stamps;
+        match loaded {
+            Ok(loaded) => {
+                state.current = Arc::new(loaded);
+                tracing::info!(cert = %self.cert.display(), "loaded the rotated TLS certificate");
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the TLS certificate files changed but do not load; serving the previous certificate");
             }
         }
-        state.current.clone()
     }
 }
 
-impl ResolvesServerCert for ReloadingCertificate {
+impl ResolvesServerCert for RotatingCertificate {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(self.current())
+        Some(self.state().current.clone())
     }
 }
 
@@ -188,8 +204,12 @@ mod tests {
         path.with_extension("tmp")
     }
 
-    fn leaf(resolver: &ReloadingCertificate) -> Vec<u8> {
-        resolver.current().cert[0].to_vec()
+    /// The leaf a new connection is served, after the check the acceptor makes first.
+    fn leaf(resolver: &RotatingCertificate) -> Vec<u8> {
+        if resolver.claim_check() {
+            resolver.reload_if_changed();
+        }
+        resolver.state().current.cert[0].to_vec()
     }
 
     #[test]
@@ -198,7 +218,7 @@ mod tests {
         let live = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
         let first = write_pair(dir.path(), "first");
         install(&first, &live);
-        let resolver = ReloadingCertificate::load(&live.0, &live.1).expect("loads");
+        let resolver = RotatingCertificate::load(&live.0, &live.1).expect("loads");
         let served = leaf(&resolver);
 
         // A certificate whose key is still the old one does not load: the old pair stays.
@@ -225,13 +245,13 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let (cert, _) = write_pair(dir.path(), "one");
         let (_, other_key) = write_pair(dir.path(), "two");
-        let error = ReloadingCertificate::load(&cert, &other_key).expect_err("mismatch");
+        let error = RotatingCertificate::load(&cert, &other_key).expect_err("mismatch");
         let message = error.to_string();
         assert!(
             message.contains("one.staged/cert.pem") && message.contains("two.staged/key.pem"),
             "{message}"
         );
-        let missing = ReloadingCertificate::load(&dir.path().join("nope.crt"), &other_key)
+        let missing = RotatingCertificate::load(&dir.path().join("nope.crt"), &other_key)
             .expect_err("missing");
         assert!(missing.to_string().contains("nope.crt"), "{missing}");
     }
