@@ -22,7 +22,7 @@ promotion_id() { dk -o json promote "$@" --status | sed -n 's/^  "id": "\(.*\)",
 say "A fresh DK_HOME ($DK_HOME): dk starts dkd on first use"
 # One person plays alice and bob here: the embedded forge's single-user demo mode lets
 # `dk approve --as NAME` claim a reviewer, and every such approval shows "asserted by" you.
-# A shared dkd never does this: approvers authenticate (see "Running a shared dkd").
+# A shared dkd never does this: approvers authenticate (see docs/shared-daemon.md).
 printf 'forge: { type: embedded, asserted_approvers: true }\n' > "$DK_HOME/dkd.yaml"
 run cat "$DK_HOME/dkd.yaml"
 run dk env list

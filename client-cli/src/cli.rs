@@ -98,7 +98,7 @@ pub enum Command {
     /// dk's version and commit, and the daemon's version, commit, API version and backends
     /// (forge, cluster, registry) when one answers; never starts dkd
     Version,
-    /// Print a shell completion script: bash, zsh, fish or powershell (see the README to load it)
+    /// Print a shell completion script: bash, zsh, fish or powershell (docs/cli.md shows how to load it)
     ///
     /// bash: `source <(dk completion bash)` (or save it in ~/.local/share/bash-completion/completions/dk);
     /// zsh: `dk completion zsh > "${fpath[1]}/_dk"`; fish: `dk completion fish >

@@ -1,6 +1,6 @@
 //! `cargo bench -p dkd --bench dkd_bench`: the real `dkd` and `dk` binaries over real Unix
 //! sockets, each number a ratio against a baseline measured in the same run (the machine is
-//! small and noisy). See the README's "Benchmarks" section.
+//! small and noisy). See docs/benchmarks.md.
 //!
 //! 1. `Status(package=X)` throughput with 10,000 packages x 3 environments cached, against
 //!    `grpc.health.v1.Health/Check` on the same socket (same connections, concurrency and

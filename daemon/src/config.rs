@@ -313,13 +313,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_readme_s_complete_shared_dkd_yaml_is_valid() {
-        let readme = include_str!("../../README.md");
-        let example = readme
+    fn the_documented_complete_shared_dkd_yaml_is_valid() {
+        let page = include_str!("../../docs/shared-daemon.md");
+        let example = page
             .split("# ~dkd/.datakit/dkd.yaml\n")
             .nth(1)
             .and_then(|rest| rest.split("```").next())
-            .expect("the README's complete dkd.yaml");
+            .expect("docs/shared-daemon.md's complete dkd.yaml");
         let config = DaemonConfig::parse("dkd.yaml", example).expect("valid");
         assert!(
             config.listen.is_some() && config.auth.oidc.is_some(),

@@ -1,5 +1,5 @@
 //! `dkd`, the DataKit promotion daemon, as a library: `app::run` starts everything, so
-//! tests can build the whole daemon in-process. See the README's Architecture section.
+//! tests can build the whole daemon in-process. See docs/architecture.md.
 
 pub mod api;
 pub mod app;

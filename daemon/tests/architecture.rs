@@ -1,4 +1,4 @@
-//! The README's architecture invariants, checked against the source: which modules may
+//! The architecture invariants of docs/architecture.md, checked against the source: which modules may
 //! name which crates, and which way the dependency arrows between modules point.
 
 use std::path::{Path, PathBuf};

@@ -58,6 +58,16 @@ mod tests {
     }
 
     #[test]
+    fn docs_configuration_shows_the_defaults_verbatim() {
+        let page = include_str!("../../docs/configuration.md");
+        assert!(
+            page.contains(DEFAULT_ENVIRONMENTS_YAML),
+            "environments.yaml"
+        );
+        assert!(page.contains(DEFAULT_TEAMS_YAML), "teams.yaml");
+    }
+
+    #[test]
     fn the_default_policies_read_as_documented() {
         let environments = ok(parse_environments(
             ENVIRONMENTS_FILE,

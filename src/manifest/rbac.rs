@@ -414,33 +414,14 @@ mod tests {
     const FILE: &str = "config/rbac.yaml";
     const ENVIRONMENTS: [&str; 3] = ["dev", "int", "prod"];
 
-    /// The example of the README's "Access control" section, verbatim.
-    const README_EXAMPLE: &str = "roles:
-  developer:                          # a role is a list of rules
-    - actions: [read, promote, rollback]
-      environments: [dev]             # names or patterns: \"*\", \"team-a-*\"
-      # packages: [\"*\"]               # the default; e.g. [billing-*] to scope a rule
-    - actions: [read]
-      environments: [\"*\"]
-  team-lead:
-    - actions: [promote, rollback, approve]
-      environments: [int]
-  prod-approver:
-    - actions: [approve]
-      environments: [prod]
-  dkd-admin:
-    - actions: [admin]                # service tokens (and the audit log): not scoped
-      environments: [\"*\"]
-bindings:
-  - role: developer
-    users: [\"*\"]                      # \"*\": every authenticated caller
-  - role: team-lead
-    groups: [team-leads]              # the principal's groups: token, OIDC claim, certificate OU
-  - role: prod-approver
-    groups: [security]
-  - role: dkd-admin
-    users: [alice]
-";
+    /// The complete example of docs/rbac.md, as users copy it.
+    fn documented_example() -> &'static str {
+        include_str!("../../docs/rbac.md")
+            .split("# config/rbac.yaml\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("docs/rbac.md's complete config/rbac.yaml")
+    }
 
     fn parse(text: &str) -> Result<RbacPolicy, ManifestError> {
         parse_rbac(FILE, text, &ENVIRONMENTS)
@@ -460,8 +441,8 @@ bindings:
     }
 
     #[test]
-    fn the_readme_example_parses_with_defaults_and_groups_without_at() {
-        let policy = ok(parse(README_EXAMPLE));
+    fn the_documented_example_parses_with_defaults_and_groups_without_at() {
+        let policy = ok(parse(documented_example()));
         assert_eq!(policy.roles.len(), 4);
         let approver = policy.role("prod-approver").expect("role");
         assert!(approver.rules[0].allows(Action::Approve, Some("prod"), Some("any-package")));

@@ -12,7 +12,7 @@ use super::Principal;
 pub enum Denial {
     /// The deployment repository has no (valid) `config/rbac.yaml`.
     #[error(
-        "permission denied: {who} may not {what}: this dkd has no config/rbac.yaml, so nothing is allowed on its network listener: add one to the deployment repository (see the README, \"Access control\")"
+        "permission denied: {who} may not {what}: this dkd has no config/rbac.yaml, so nothing is allowed on its network listener: add one to the deployment repository (see docs/rbac.md)"
     )]
     NoPolicy { who: String, what: String },
     /// No role bound to the caller allows it.
