@@ -21,8 +21,8 @@ use datakit::manifest::{DEFAULT_ENVIRONMENTS_YAML, ENVIRONMENTS_FILE};
 use dkd::gitops::{Git, GithubSettings, GithubToken};
 use tokio::sync::Mutex;
 
-pub use model::PullRecord;
 use model::{Faults, Model};
+pub use model::{PullRecord, ReviewRequest};
 
 pub const OWNER: &str = "acme";
 pub const REPO: &str = "deploy";
@@ -80,6 +80,7 @@ impl GithubFake {
             tokens,
             pulls: Vec::new(),
             reviews: Vec::new(),
+            review_requests: Vec::new(),
             statuses: HashMap::new(),
             check_runs: HashMap::new(),
             teams: [
@@ -209,6 +210,11 @@ impl GithubFake {
     /// The pull requests, oldest first.
     pub async fn pulls(&self) -> Vec<PullRecord> {
         self.model.lock().await.pulls.clone()
+    }
+
+    /// Every review requested through the API, oldest first.
+    pub async fn review_requests(&self) -> Vec<ReviewRequest> {
+        self.model.lock().await.review_requests.clone()
     }
 
     /// Whether `branch` exists.
