@@ -212,6 +212,14 @@ impl GithubFake {
         self.model.lock().await.pulls.clone()
     }
 
+    /// A person closes pull request `pull` on GitHub (not through dkd).
+    pub async fn close_by_hand(&self, pull: &str) {
+        let number: u64 = pull.parse().expect("a pull request number");
+        if let Some(record) = self.model.lock().await.pull_mut(number) {
+            record.open = false;
+        }
+    }
+
     /// Every review requested through the API, oldest first.
     pub async fn review_requests(&self) -> Vec<ReviewRequest> {
         self.model.lock().await.review_requests.clone()
