@@ -7,6 +7,7 @@ use crate::promotion::{
     PromotionError,
     model::{Approver, Promotion, PromotionState},
     policy::{EffectiveRule, Policy},
+    ports::ChangeState,
 };
 
 /// How a person ends a promotion.
@@ -70,6 +71,14 @@ impl Engine {
             None => format!("{} by {by}", decision.past()),
         };
         if let Some(change) = &promotion.change {
+            // Merged on the forge behind dkd's back (a person merging on GitHub): too late.
+            if let ChangeState::Merged { .. } = self.ports.forge.change_status(change).await?.state
+            {
+                return Err(PromotionError::Refused(format!(
+                    "promotion {id}'s change request already merged on the forge: it can no longer be {}",
+                    decision.past()
+                )));
+            }
             match decision {
                 Decision::Reject => {
                     self.ports
