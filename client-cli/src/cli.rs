@@ -75,6 +75,23 @@ pub enum Command {
     Approve(ApproveArgs),
     /// Every promotion and rollback of a package: who, when, approvals, outcome
     History(HistoryArgs),
+    /// Unfinished promotions across every package; --to-approve: the ones you could approve
+    ///
+    /// --state takes the states `dk history` shows (Requested, Validated, ChangeProposed,
+    /// Approved, Merged, Syncing, Healthy, Failed, Superseded, Rejected, Cancelled; any case,
+    /// e.g. change-proposed) or a group: unfinished (the default), open (not merged yet),
+    /// waiting (for checks or approvals), finished. Repeat it or separate with commas.
+    /// Only promotions you may read are listed.
+    Promotions(PromotionsArgs),
+    /// Decline a promotion as an approver: it becomes Rejected and its change request is
+    /// closed (on GitHub: a request-changes review, then the pull request is closed)
+    ///
+    /// Needs the RBAC approve action in the promotion's environment; refused (exit 4) once
+    /// the promotion merged or ended.
+    Reject(RejectArgs),
+    /// Withdraw a promotion you opened: it becomes Cancelled and its change request is
+    /// closed (the promoter or an admin only; refused, exit 4, once it merged or ended)
+    Cancel(CancelArgs),
     /// What runs where: a package across environments, or every package of an environment
     ///
     /// `dk status PKG` shows one row per environment in path order (— where it is not
@@ -262,6 +279,46 @@ pub struct ApproveArgs {
     /// asserted by you. Otherwise you approve as who you are authenticated as
     #[arg(long = "as", value_name = "USER")]
     pub as_user: Option<String>,
+}
+
+/// `dk promotions`.
+#[derive(Debug, Args)]
+pub struct PromotionsArgs {
+    /// Only promotions into this environment
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+    /// Only promotions of this package
+    #[arg(long, value_name = "PACKAGE")]
+    pub package: Option<String>,
+    /// Only promotions in these states (repeat, or separate with commas) [default: unfinished]
+    #[arg(long, value_delimiter = ',', value_name = "STATE")]
+    pub state: Vec<String>,
+    /// Only promotions you asked for
+    #[arg(long)]
+    pub mine: bool,
+    /// Only promotions you could approve now (RBAC and the environment's approval rule)
+    #[arg(long)]
+    pub to_approve: bool,
+}
+
+/// `dk reject`.
+#[derive(Debug, Args)]
+pub struct RejectArgs {
+    /// Promotion id, e.g. p-3
+    pub promotion: String,
+    /// Why, in words: recorded on the promotion, the change request and in history
+    #[arg(long, value_name = "TEXT", required = true)]
+    pub reason: String,
+}
+
+/// `dk cancel`.
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    /// Promotion id, e.g. p-3
+    pub promotion: String,
+    /// Why, in words (optional): recorded on the promotion and in history
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
 }
 
 /// `dk history`.

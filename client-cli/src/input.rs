@@ -45,6 +45,22 @@ pub fn check(command: &Command) -> Result<(), CliError> {
                 .as_deref()
                 .map_or(Ok(()), |user| validate_login(user).map_err(invalid))
         }
+        Command::Promotions(args) => {
+            optional_name("package", args.package.as_deref())?;
+            optional_name("environment", args.env.as_deref())?;
+            crate::commands::promotions::parse_states(&args.state).map(drop)
+        }
+        Command::Reject(args) => {
+            validate_promotion_id(&args.promotion).map_err(invalid)?;
+            if args.reason.trim().is_empty() {
+                return Err(CliError::new(
+                    crate::error::Failure::InvalidInput,
+                    "--reason is empty: say why you reject it in a few words",
+                ));
+            }
+            Ok(())
+        }
+        Command::Cancel(args) => validate_promotion_id(&args.promotion).map_err(invalid),
         Command::History(args) => {
             name("package", &args.package)?;
             optional_name("environment", args.env.as_deref())

@@ -106,6 +106,11 @@ async fn execute(cli: Cli) -> Result<String, CliError> {
         Command::Rollback(args) => commands::promote::rollback(&mut client, format, args).await,
         Command::Approve(args) => commands::approve::approve(&mut client, format, args).await,
         Command::History(args) => commands::history::history(&mut client, format, args).await,
+        Command::Promotions(args) => {
+            commands::promotions::promotions(&mut client, format, args).await
+        }
+        Command::Reject(args) => commands::decline::reject(&mut client, format, args).await,
+        Command::Cancel(args) => commands::decline::cancel(&mut client, format, args).await,
         Command::Status(args) => commands::status::status(&mut client, format, args).await,
         Command::Logs(args) => commands::logs::logs(&mut client, format, args).await,
         Command::Token(TokenCommand::Create(args)) => {

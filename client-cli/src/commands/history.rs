@@ -16,26 +16,12 @@ pub async fn history(
     format: OutputFormat,
     args: HistoryArgs,
 ) -> Result<String, CliError> {
-    let mut views = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let first_page = page_token.is_empty();
-        let request = ListPromotionsRequest {
-            package: args.package.clone(),
-            environment: args.env.clone().unwrap_or_default(),
-            page_size: 0,
-            page_token,
-        };
-        let page = client.list_promotions(request).await?.into_inner();
-        if first_page {
-            super::warn_notices(&page.notices);
-        }
-        views.extend(page.promotions.into_iter().map(PromotionView::from));
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        page_token = page.next_page_token;
-    }
+    let request = ListPromotionsRequest {
+        package: args.package.clone(),
+        environment: args.env.clone().unwrap_or_default(),
+        ..ListPromotionsRequest::default()
+    };
+    let views = list_all(client, request).await?;
     if format != OutputFormat::Table {
         return render_structured(format, &views);
     }
@@ -71,11 +57,42 @@ pub async fn history(
             } else {
                 approvals.join(", ")
             },
-            view.state.clone(),
+            state_with_decision(view),
             view.merge_commit
                 .as_deref()
                 .map_or_else(|| NONE.to_owned(), |c| c.get(..12).unwrap_or(c).to_owned()),
         ]);
     }
     Ok(table.render())
+}
+
+/// Every page of `request`'s promotions; dkd's notices are printed once.
+pub async fn list_all(
+    client: &mut Client,
+    mut request: ListPromotionsRequest,
+) -> Result<Vec<PromotionView>, CliError> {
+    let mut views = Vec::new();
+    loop {
+        let first_page = request.page_token.is_empty();
+        let page = client.list_promotions(request.clone()).await?.into_inner();
+        if first_page {
+            super::warn_notices(&page.notices);
+        }
+        views.extend(page.promotions.into_iter().map(PromotionView::from));
+        if page.next_page_token.is_empty() {
+            return Ok(views);
+        }
+        request.page_token = page.next_page_token;
+    }
+}
+
+/// The state, and for a promotion someone rejected or cancelled, who and why (its
+/// message, e.g. "Rejected: rejected by bob: not before the audit").
+fn state_with_decision(view: &PromotionView) -> String {
+    match view.state.as_str() {
+        "Rejected" | "Cancelled" if !view.message.is_empty() => {
+            format!("{}: {}", view.state, view.message)
+        }
+        _ => view.state.clone(),
+    }
 }

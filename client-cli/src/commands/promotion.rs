@@ -180,7 +180,7 @@ impl PromotionView {
     pub fn is_terminal(&self) -> bool {
         matches!(
             self.state.as_str(),
-            "Healthy" | "Failed" | "Superseded" | "Rejected"
+            "Healthy" | "Failed" | "Superseded" | "Rejected" | "Cancelled"
         )
     }
 

@@ -88,7 +88,7 @@ export class Client {
 export type UnaryMethod =
   | "Promote" | "Rollback" | "GetPromotion" | "ListPromotions" | "Approve" | "Status"
   | "ListEnvironments" | "CreateToken" | "ListTokens" | "RevokeToken" | "WhoAmI"
-  | "ListAuditEvents";
+  | "ListAuditEvents" | "GetVersion" | "Reject" | "Cancel";
 
 function target(address: string, token: string | undefined, caFile: string | undefined) {
   const invalid = new InvalidInput(

@@ -56,6 +56,19 @@ impl Access {
             })
     }
 
+    /// Whether `principal` may take `action` in `environment` on `package`, without
+    /// logging a denial (for filters such as "what could I approve").
+    pub fn allows(
+        &self,
+        principal: &Principal,
+        action: Action,
+        environment: &str,
+        package: &str,
+    ) -> bool {
+        self.decide(principal, action, Some(environment), Some(package))
+            .is_ok()
+    }
+
     /// The read filter of `principal`'s lists and streams.
     pub fn reader(&self, principal: Principal) -> Reader {
         Reader {

@@ -140,6 +140,38 @@ impl DataKitService for AuditedApi {
             .await
     }
 
+    async fn reject(
+        &self,
+        request: Request<proto::RejectRequest>,
+    ) -> Result<Response<proto::RejectResponse>, Status> {
+        let target = decided(&request.get_ref().promotion_id);
+        let caller = Caller::of(&request);
+        let api = self.api.clone();
+        let call = async move { api.reject(request).await };
+        let rejected = |response: &proto::RejectResponse, target: &mut Target| {
+            about(response.promotion.as_ref(), target);
+        };
+        self.audit
+            .change("Reject", caller, target, call, rejected)
+            .await
+    }
+
+    async fn cancel(
+        &self,
+        request: Request<proto::CancelRequest>,
+    ) -> Result<Response<proto::CancelResponse>, Status> {
+        let target = decided(&request.get_ref().promotion_id);
+        let caller = Caller::of(&request);
+        let api = self.api.clone();
+        let call = async move { api.cancel(request).await };
+        let cancelled = |response: &proto::CancelResponse, target: &mut Target| {
+            about(response.promotion.as_ref(), target);
+        };
+        self.audit
+            .change("Cancel", caller, target, call, cancelled)
+            .await
+    }
+
     async fn status(
         &self,
         request: Request<proto::StatusRequest>,
@@ -250,6 +282,14 @@ impl DataKitService for AuditedApi {
         let call = self.api.list_audit_events(request);
         let method = "ListAuditEvents";
         self.audit.read(method, caller, target, call).await
+    }
+}
+
+/// A Reject or Cancel is about one promotion.
+fn decided(promotion_id: &str) -> Target {
+    Target {
+        promotion_id: given(promotion_id),
+        ..Target::default()
     }
 }
 

@@ -99,6 +99,7 @@ pub fn promotion_state(state: PromotionState) -> proto::PromotionState {
         PromotionState::Failed => proto::PromotionState::Failed,
         PromotionState::Superseded => proto::PromotionState::Superseded,
         PromotionState::Rejected => proto::PromotionState::Rejected,
+        PromotionState::Cancelled => proto::PromotionState::Cancelled,
     }
 }
 

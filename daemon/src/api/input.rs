@@ -37,6 +37,32 @@ pub fn optional_user(login: &str) -> Result<(), Status> {
     validate_login(login).map_err(invalid)
 }
 
+/// The longest reason a Reject or Cancel may carry.
+const REASON_LIMIT: usize = 1000;
+
+/// A reason in words (Reject, Cancel): one line of printable text; `required` refuses an
+/// empty one. Returns it trimmed, `None` when empty.
+pub fn reason(text: &str, required: bool) -> Result<Option<String>, Status> {
+    let text = text.trim();
+    if text.is_empty() {
+        return if required {
+            Err(answer(
+                Code::InvalidArgument,
+                "a reason is required: say why in a few words (dk reject ID --reason TEXT)",
+            ))
+        } else {
+            Ok(None)
+        };
+    }
+    if text.chars().count() > REASON_LIMIT || text.chars().any(char::is_control) {
+        return Err(answer(
+            Code::InvalidArgument,
+            &format!("the reason must be one line of at most {REASON_LIMIT} printable characters"),
+        ));
+    }
+    Ok(Some(text.to_owned()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,5 +87,20 @@ mod tests {
         assert!(optional_user("al\u{1b}ice").is_err());
         assert!(promotion_id("p-3").is_ok());
         assert!(promotion_id("../p-3").is_err());
+    }
+
+    #[test]
+    fn a_reason_is_one_trimmed_printable_line_and_may_be_required() {
+        assert_eq!(
+            reason("  not yet ", true).expect("ok").as_deref(),
+            Some("not yet")
+        );
+        assert_eq!(reason(" ", false).expect("ok"), None);
+        assert_eq!(
+            reason(" ", true).expect_err("required").code(),
+            Code::InvalidArgument
+        );
+        assert!(reason("a\u{1b}[31m", true).is_err());
+        assert!(reason(&"x".repeat(1001), true).is_err());
     }
 }

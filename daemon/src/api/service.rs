@@ -25,8 +25,8 @@ use crate::{
     audit::AuditLog,
     auth::{Principal, TokenStore},
     promotion::{
-        Engine, EnvironmentCatalog, PromoteOutcome, PromoteRequest, Promotion, PromotionError,
-        PromotionKind, StatusBoard, ports::Registry,
+        Decision, Engine, EnvironmentCatalog, PromoteOutcome, PromoteRequest, Promotion,
+        PromotionError, PromotionKind, StatusBoard, ports::Registry,
     },
 };
 
@@ -312,9 +312,26 @@ impl DataKitService for DataKitApi {
         let (package, environment) = (non_empty(&body.package), non_empty(&body.environment));
         self.access
             .check(&caller, Action::Read, environment, package)?;
-        let reader = self.access.reader(caller);
+        let approver = identity::approver(&caller, None, false)?;
+        let reader = self.access.reader(caller.clone());
         let mut all = self.engine.list(package, environment).map_err(status)?;
         all.retain(|p| reader.may_read(&p.environment, &p.package));
+        if !body.states.is_empty() {
+            all.retain(|p| {
+                body.states
+                    .contains(&(convert::promotion_state(p.state) as i32))
+            });
+        }
+        if body.mine {
+            all.retain(|p| p.promoter == caller.name);
+        }
+        if body.to_approve {
+            all.retain(|p| {
+                self.access
+                    .allows(&caller, Action::Approve, &p.environment, &p.package)
+                    && self.engine.could_approve(p, &approver)
+            });
+        }
         let start: usize = if body.page_token.is_empty() {
             0
         } else {
@@ -368,6 +385,78 @@ impl DataKitService for DataKitApi {
             .await
             .map_err(status)?;
         Ok(Response::new(proto::ApproveResponse {
+            promotion: Some(self.promotion(&promotion)),
+        }))
+    }
+
+    async fn reject(
+        &self,
+        request: Request<proto::RejectRequest>,
+    ) -> Result<Response<proto::RejectResponse>, Status> {
+        let caller = principal(&request)?;
+        let body = request.into_inner();
+        input::promotion_id(&body.promotion_id)?;
+        let reason = input::reason(&body.reason, true)?;
+        // Rejecting needs `approve` in the promotion's environment, on its package.
+        let promotion = self.engine.get(&body.promotion_id).map_err(status)?;
+        self.access.check(
+            &caller,
+            Action::Approve,
+            Some(&promotion.environment),
+            Some(&promotion.package),
+        )?;
+        let promotion = self
+            .engine
+            .decide(
+                &body.promotion_id,
+                Decision::Reject,
+                &caller.name,
+                reason.as_deref(),
+            )
+            .await
+            .map_err(status)?;
+        Ok(Response::new(proto::RejectResponse {
+            promotion: Some(self.promotion(&promotion)),
+        }))
+    }
+
+    async fn cancel(
+        &self,
+        request: Request<proto::CancelRequest>,
+    ) -> Result<Response<proto::CancelResponse>, Status> {
+        let caller = principal(&request)?;
+        let body = request.into_inner();
+        input::promotion_id(&body.promotion_id)?;
+        let reason = input::reason(&body.reason, false)?;
+        let promotion = self.engine.get(&body.promotion_id).map_err(status)?;
+        // Its promoter withdraws it; anyone else must administer this dkd.
+        if promotion.promoter != caller.name
+            && !self.access.allows(
+                &caller,
+                Action::Admin,
+                &promotion.environment,
+                &promotion.package,
+            )
+        {
+            return Err(answer(
+                Code::PermissionDenied,
+                &format!(
+                    "only {} (who promoted {}) or an admin of this dkd may cancel it; you are {}",
+                    promotion.promoter, promotion.id, caller.name
+                ),
+            ));
+        }
+        let promotion = self
+            .engine
+            .decide(
+                &body.promotion_id,
+                Decision::Cancel,
+                &caller.name,
+                reason.as_deref(),
+            )
+            .await
+            .map_err(status)?;
+        Ok(Response::new(proto::CancelResponse {
             promotion: Some(self.promotion(&promotion)),
         }))
     }

@@ -34,15 +34,17 @@ pub enum PromotionState {
     Failed,
     /// Terminal: replaced by a newer promotion of the same package to the same environment.
     Superseded,
-    /// Terminal: refused by a check, or closed without merging.
+    /// Terminal: refused by a check, declined by an approver, or closed without merging.
     Rejected,
+    /// Terminal: withdrawn by its promoter or an admin.
+    Cancelled,
 }
 
 impl PromotionState {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            Self::Healthy | Self::Failed | Self::Superseded | Self::Rejected
+            Self::Healthy | Self::Failed | Self::Superseded | Self::Rejected | Self::Cancelled
         )
     }
 
@@ -66,6 +68,7 @@ impl PromotionState {
             Self::Failed => "Failed",
             Self::Superseded => "Superseded",
             Self::Rejected => "Rejected",
+            Self::Cancelled => "Cancelled",
         }
     }
 }

@@ -119,7 +119,7 @@ pub struct PromotionRecord {
     pub transitions: Vec<TransitionRecord>,
 }
 
-const STATES: [PromotionState; 10] = [
+const STATES: [PromotionState; 11] = [
     PromotionState::Requested,
     PromotionState::Validated,
     PromotionState::ChangeProposed,
@@ -130,6 +130,7 @@ const STATES: [PromotionState; 10] = [
     PromotionState::Failed,
     PromotionState::Superseded,
     PromotionState::Rejected,
+    PromotionState::Cancelled,
 ];
 
 fn state_from(name: &str) -> Result<PromotionState, String> {

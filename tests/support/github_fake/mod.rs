@@ -21,8 +21,8 @@ use datakit::manifest::{DEFAULT_ENVIRONMENTS_YAML, ENVIRONMENTS_FILE};
 use dkd::gitops::{Git, GithubSettings, GithubToken};
 use tokio::sync::Mutex;
 
-pub use model::PullRecord;
 use model::{Faults, Model};
+pub use model::{PullRecord, ReviewRequest};
 
 pub const OWNER: &str = "acme";
 pub const REPO: &str = "deploy";
@@ -80,6 +80,7 @@ impl GithubFake {
             tokens,
             pulls: Vec::new(),
             reviews: Vec::new(),
+            review_requests: Vec::new(),
             statuses: HashMap::new(),
             check_runs: HashMap::new(),
             teams: [
@@ -209,6 +210,19 @@ impl GithubFake {
     /// The pull requests, oldest first.
     pub async fn pulls(&self) -> Vec<PullRecord> {
         self.model.lock().await.pulls.clone()
+    }
+
+    /// A person closes pull request `pull` on GitHub (not through dkd).
+    pub async fn close_by_hand(&self, pull: &str) {
+        let number: u64 = pull.parse().expect("a pull request number");
+        if let Some(record) = self.model.lock().await.pull_mut(number) {
+            record.open = false;
+        }
+    }
+
+    /// Every review requested through the API, oldest first.
+    pub async fn review_requests(&self) -> Vec<ReviewRequest> {
+        self.model.lock().await.review_requests.clone()
     }
 
     /// Whether `branch` exists.

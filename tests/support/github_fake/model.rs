@@ -26,6 +26,19 @@ pub struct PullRecord {
     pub comments: Vec<String>,
 }
 
+/// A review as it was asked for on the wire (`POST …/pulls/N/reviews`), accepted or not.
+#[derive(Debug, Clone)]
+pub struct ReviewRequest {
+    pub pull: u64,
+    /// The login of the token that asked.
+    pub user: String,
+    /// APPROVE, REQUEST_CHANGES, COMMENT.
+    pub event: String,
+    pub body: String,
+    /// The HTTP status the fake answered.
+    pub status: u16,
+}
+
 /// One submitted review.
 #[derive(Debug, Clone)]
 pub struct ReviewRecord {
@@ -72,6 +85,8 @@ pub struct Model {
     pub tokens: HashMap<String, String>,
     pub pulls: Vec<PullRecord>,
     pub reviews: Vec<ReviewRecord>,
+    /// Every review requested through the API, oldest first.
+    pub review_requests: Vec<ReviewRequest>,
     /// commit → statuses, oldest first.
     pub statuses: HashMap<String, Vec<CheckRecord>>,
     /// commit → check runs (CI runs lazily, the first time a commit's runs are asked for).

@@ -9,7 +9,7 @@ use axum::http::Method;
 use serde_json::{Value, json};
 
 use super::{
-    model::{Model, PullRecord, ReviewRecord},
+    model::{Model, PullRecord, ReviewRecord, ReviewRequest},
     repo::{branch_head, commits, is_ancestor},
     wire::{Req, Resp, timestamp},
 };
@@ -41,7 +41,15 @@ pub async fn route(model: &mut Model, req: &Req, rest: &[&str]) -> Resp {
                 Some("REQUEST_CHANGES") => "CHANGES_REQUESTED",
                 _ => "COMMENTED",
             };
-            review(model, n, &req.user.clone(), state).await
+            let answer = review(model, n, &req.user.clone(), state).await;
+            model.review_requests.push(ReviewRequest {
+                pull: n,
+                user: req.user.clone(),
+                event: req.body["event"].as_str().unwrap_or_default().to_owned(),
+                body: req.body["body"].as_str().unwrap_or_default().to_owned(),
+                status: answer.status.as_u16(),
+            });
+            answer
         }
         (&Method::GET, ["pulls", _, "commits"], Some(n)) => pull_commits(model, n).await,
         (&Method::PUT, ["pulls", _, "merge"], Some(n)) => merge(model, req, n).await,

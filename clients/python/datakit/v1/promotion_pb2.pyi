@@ -23,6 +23,7 @@ class PromotionState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PROMOTION_STATE_FAILED: _ClassVar[PromotionState]
     PROMOTION_STATE_SUPERSEDED: _ClassVar[PromotionState]
     PROMOTION_STATE_REJECTED: _ClassVar[PromotionState]
+    PROMOTION_STATE_CANCELLED: _ClassVar[PromotionState]
 
 class PromotionKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -47,6 +48,7 @@ PROMOTION_STATE_HEALTHY: PromotionState
 PROMOTION_STATE_FAILED: PromotionState
 PROMOTION_STATE_SUPERSEDED: PromotionState
 PROMOTION_STATE_REJECTED: PromotionState
+PROMOTION_STATE_CANCELLED: PromotionState
 PROMOTION_KIND_UNSPECIFIED: PromotionKind
 PROMOTION_KIND_PROMOTION: PromotionKind
 PROMOTION_KIND_ROLLBACK: PromotionKind
@@ -196,16 +198,22 @@ class GetPromotionResponse(_message.Message):
     def __init__(self, promotion: _Optional[_Union[Promotion, _Mapping]] = ...) -> None: ...
 
 class ListPromotionsRequest(_message.Message):
-    __slots__ = ("package", "environment", "page_size", "page_token")
+    __slots__ = ("package", "environment", "page_size", "page_token", "states", "mine", "to_approve")
     PACKAGE_FIELD_NUMBER: _ClassVar[int]
     ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    MINE_FIELD_NUMBER: _ClassVar[int]
+    TO_APPROVE_FIELD_NUMBER: _ClassVar[int]
     package: str
     environment: str
     page_size: int
     page_token: str
-    def __init__(self, package: _Optional[str] = ..., environment: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    states: _containers.RepeatedScalarFieldContainer[PromotionState]
+    mine: bool
+    to_approve: bool
+    def __init__(self, package: _Optional[str] = ..., environment: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., states: _Optional[_Iterable[_Union[PromotionState, str]]] = ..., mine: _Optional[bool] = ..., to_approve: _Optional[bool] = ...) -> None: ...
 
 class ListPromotionsResponse(_message.Message):
     __slots__ = ("promotions", "next_page_token", "notices")
@@ -226,6 +234,34 @@ class ApproveRequest(_message.Message):
     def __init__(self, promotion_id: _Optional[str] = ..., as_user: _Optional[str] = ...) -> None: ...
 
 class ApproveResponse(_message.Message):
+    __slots__ = ("promotion",)
+    PROMOTION_FIELD_NUMBER: _ClassVar[int]
+    promotion: Promotion
+    def __init__(self, promotion: _Optional[_Union[Promotion, _Mapping]] = ...) -> None: ...
+
+class RejectRequest(_message.Message):
+    __slots__ = ("promotion_id", "reason")
+    PROMOTION_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    promotion_id: str
+    reason: str
+    def __init__(self, promotion_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class RejectResponse(_message.Message):
+    __slots__ = ("promotion",)
+    PROMOTION_FIELD_NUMBER: _ClassVar[int]
+    promotion: Promotion
+    def __init__(self, promotion: _Optional[_Union[Promotion, _Mapping]] = ...) -> None: ...
+
+class CancelRequest(_message.Message):
+    __slots__ = ("promotion_id", "reason")
+    PROMOTION_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    promotion_id: str
+    reason: str
+    def __init__(self, promotion_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class CancelResponse(_message.Message):
     __slots__ = ("promotion",)
     PROMOTION_FIELD_NUMBER: _ClassVar[int]
     promotion: Promotion

@@ -116,6 +116,16 @@ class DataKitServiceStub:
                 request_serializer=datakit_dot_v1_dot_version__pb2.GetVersionRequest.SerializeToString,
                 response_deserializer=datakit_dot_v1_dot_version__pb2.VersionResponse.FromString,
                 _registered_method=True)
+        self.Reject = channel.unary_unary(
+                '/datakit.v1.DataKitService/Reject',
+                request_serializer=datakit_dot_v1_dot_promotion__pb2.RejectRequest.SerializeToString,
+                response_deserializer=datakit_dot_v1_dot_promotion__pb2.RejectResponse.FromString,
+                _registered_method=True)
+        self.Cancel = channel.unary_unary(
+                '/datakit.v1.DataKitService/Cancel',
+                request_serializer=datakit_dot_v1_dot_promotion__pb2.CancelRequest.SerializeToString,
+                response_deserializer=datakit_dot_v1_dot_promotion__pb2.CancelResponse.FromString,
+                _registered_method=True)
 
 
 class DataKitServiceServicer:
@@ -226,6 +236,22 @@ class DataKitServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Reject(self, request, context):
+        """Decline an unfinished promotion and close its change request. Needs RBAC `approve`
+        in the promotion's environment; refused (FAILED_PRECONDITION) once it merged or ended.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Cancel(self, request, context):
+        """Withdraw an unfinished promotion and close its change request. Its promoter or an
+        admin only; refused (FAILED_PRECONDITION) once it merged or ended.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DataKitServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -303,6 +329,16 @@ def add_DataKitServiceServicer_to_server(servicer, server):
                     servicer.GetVersion,
                     request_deserializer=datakit_dot_v1_dot_version__pb2.GetVersionRequest.FromString,
                     response_serializer=datakit_dot_v1_dot_version__pb2.VersionResponse.SerializeToString,
+            ),
+            'Reject': grpc.unary_unary_rpc_method_handler(
+                    servicer.Reject,
+                    request_deserializer=datakit_dot_v1_dot_promotion__pb2.RejectRequest.FromString,
+                    response_serializer=datakit_dot_v1_dot_promotion__pb2.RejectResponse.SerializeToString,
+            ),
+            'Cancel': grpc.unary_unary_rpc_method_handler(
+                    servicer.Cancel,
+                    request_deserializer=datakit_dot_v1_dot_promotion__pb2.CancelRequest.FromString,
+                    response_serializer=datakit_dot_v1_dot_promotion__pb2.CancelResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -710,6 +746,60 @@ class DataKitService:
             '/datakit.v1.DataKitService/GetVersion',
             datakit_dot_v1_dot_version__pb2.GetVersionRequest.SerializeToString,
             datakit_dot_v1_dot_version__pb2.VersionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Reject(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/datakit.v1.DataKitService/Reject',
+            datakit_dot_v1_dot_promotion__pb2.RejectRequest.SerializeToString,
+            datakit_dot_v1_dot_promotion__pb2.RejectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Cancel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/datakit.v1.DataKitService/Cancel',
+            datakit_dot_v1_dot_promotion__pb2.CancelRequest.SerializeToString,
+            datakit_dot_v1_dot_promotion__pb2.CancelResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -159,6 +159,35 @@ impl GithubForge {
         self.delete_branch(&pull.branch).await
     }
 
+    /// Declines the pull request for `reviewer` with a request-changes review carrying
+    /// `reason`, then closes it with a comment. GitHub refuses such a review on a pull
+    /// request its author (dkd's account) opened: then the closing comment alone says who
+    /// rejected it and why.
+    pub(super) async fn reject_change(
+        &self,
+        change: &ChangeRef,
+        reviewer: &str,
+        reason: &str,
+    ) -> Result<(), ForgeError> {
+        {
+            let _writing = self.writes.lock().await;
+            let pull = self.pull(change).await?;
+            if pull.state == ChangeState::Open {
+                let url = format!("{}/pulls/{}/reviews", self.root, pull.number);
+                let body = json!({
+                    "event": "REQUEST_CHANGES",
+                    "body": format!("Rejected by {reviewer} through dk: {reason}"),
+                });
+                let reply = self.rest.send(Method::POST, &url, Some(&body)).await?;
+                if !reply.ok() {
+                    tracing::info!(pull = pull.number, status = %reply.status, "GitHub refused the request-changes review; the closing comment carries the rejection");
+                }
+            }
+        }
+        self.close_change(change, &format!("rejected by {reviewer}: {reason}"))
+            .await
+    }
+
     /// Deletes `branch`; one already gone is fine.
     async fn delete_branch(&self, branch: &str) -> Result<(), ForgeError> {
         if branch.is_empty() || branch == self.base_branch {

@@ -134,6 +134,15 @@ impl GitForge for GithubForge {
         self.close_change(change, reason).await
     }
 
+    async fn reject(
+        &self,
+        change: &ChangeRef,
+        reviewer: &str,
+        reason: &str,
+    ) -> Result<(), ForgeError> {
+        self.reject_change(change, reviewer, reason).await
+    }
+
     async fn find_landed(&self, promotion_id: &str) -> Result<Option<String>, ForgeError> {
         self.landed(promotion_id).await
     }

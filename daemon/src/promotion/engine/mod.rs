@@ -3,11 +3,14 @@
 //! merge, sync — from a restartable reconcile loop, one step at a time.
 
 mod change;
+mod decline;
 mod reconcile;
 mod run_history;
 mod validate;
 
 use std::sync::Arc;
+
+pub use decline::Decision;
 
 use datakit::manifest::{
     Teams, Version, package_manifest_path, parse_deployed_package, validate_name,

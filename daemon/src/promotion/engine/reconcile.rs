@@ -163,7 +163,8 @@ impl Engine {
             PromotionState::Healthy
             | PromotionState::Failed
             | PromotionState::Superseded
-            | PromotionState::Rejected => Ok(Step::Wait),
+            | PromotionState::Rejected
+            | PromotionState::Cancelled => Ok(Step::Wait),
         }
     }
 

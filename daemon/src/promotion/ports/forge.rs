@@ -166,6 +166,19 @@ pub trait GitForge: Send + Sync + 'static {
     /// Closes the change request without merging and deletes its branch.
     async fn close(&self, change: &ChangeRef, reason: &str) -> Result<(), ForgeError>;
 
+    /// Declines the change request for `reviewer` (the authenticated caller of `dk reject`)
+    /// with `reason`, then closes it. Forges with reviews record the decline as one (GitHub:
+    /// a request-changes review); the embedded forge records it with the closing.
+    async fn reject(
+        &self,
+        change: &ChangeRef,
+        reviewer: &str,
+        reason: &str,
+    ) -> Result<(), ForgeError> {
+        self.close(change, &format!("rejected by {reviewer}: {reason}"))
+            .await
+    }
+
     /// The base-branch commit that landed `promotion_id`, if any (found by its trailer).
     async fn find_landed(&self, promotion_id: &str) -> Result<Option<String>, ForgeError>;
 
