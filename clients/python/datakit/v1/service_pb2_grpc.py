@@ -116,6 +116,11 @@ class DataKitServiceStub:
                 request_serializer=datakit_dot_v1_dot_version__pb2.GetVersionRequest.SerializeToString,
                 response_deserializer=datakit_dot_v1_dot_version__pb2.VersionResponse.FromString,
                 _registered_method=True)
+        self.AddStore = channel.unary_unary(
+                '/datakit.v1.DataKitService/AddStore',
+                request_serializer=datakit_dot_v1_dot_environment__pb2.AddStoreRequest.SerializeToString,
+                response_deserializer=datakit_dot_v1_dot_environment__pb2.AddStoreResponse.FromString,
+                _registered_method=True)
 
 
 class DataKitServiceServicer:
@@ -226,6 +231,14 @@ class DataKitServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AddStore(self, request, context):
+        """Add (or replace) a Store of an environment through a change request under the
+        environment's approval rule. RBAC action `configure`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DataKitServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -303,6 +316,11 @@ def add_DataKitServiceServicer_to_server(servicer, server):
                     servicer.GetVersion,
                     request_deserializer=datakit_dot_v1_dot_version__pb2.GetVersionRequest.FromString,
                     response_serializer=datakit_dot_v1_dot_version__pb2.VersionResponse.SerializeToString,
+            ),
+            'AddStore': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddStore,
+                    request_deserializer=datakit_dot_v1_dot_environment__pb2.AddStoreRequest.FromString,
+                    response_serializer=datakit_dot_v1_dot_environment__pb2.AddStoreResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -710,6 +728,33 @@ class DataKitService:
             '/datakit.v1.DataKitService/GetVersion',
             datakit_dot_v1_dot_version__pb2.GetVersionRequest.SerializeToString,
             datakit_dot_v1_dot_version__pb2.VersionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddStore(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/datakit.v1.DataKitService/AddStore',
+            datakit_dot_v1_dot_environment__pb2.AddStoreRequest.SerializeToString,
+            datakit_dot_v1_dot_environment__pb2.AddStoreResponse.FromString,
             options,
             channel_credentials,
             insecure,
