@@ -64,11 +64,7 @@ impl Engine {
                     config.environments.names().join(", ")
                 ))
             })?;
-        let file = format!(
-            "{}/{}.yaml",
-            environment.stores_path.trim_end_matches('/'),
-            request.name
-        );
+        let file = environment.store_manifest_path(&request.name);
         parse_store(&file, &request.manifest).map_err(|e| invalid(&e))?;
         if !request.replace && self.current_text(&file).await?.is_some() {
             return Err(PromotionError::Refused(format!(
