@@ -55,6 +55,14 @@ pub enum Command {
     /// Environments: their promotion path, approval rules and stores
     #[command(subcommand)]
     Env(EnvCommand),
+    /// Scaffold a data package: a commented dk.yaml and an example transform
+    ///
+    /// DIR defaults to the current directory and is created when missing; the name
+    /// defaults to the directory's name. Never overwrites a dk.yaml. Runs without dkd.
+    Init(crate::commands::init::InitArgs),
+    /// Stores of an environment: add one through a change request, or print its manifest
+    #[command(subcommand)]
+    Store(crate::commands::store::StoreCommand),
     /// Promote a published package version into an environment through a change request
     ///
     /// Checks, in order: the package name, the environment, an exact version (no `latest`),

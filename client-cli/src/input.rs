@@ -28,9 +28,17 @@ pub fn check(command: &Command) -> Result<(), CliError> {
         | Command::Publish(_)
         | Command::Completion { .. }
         | Command::Version
+        | Command::Init(_)
         | Command::Env(EnvCommand::List)
         | Command::Whoami => Ok(()),
         Command::Env(EnvCommand::Show { env }) => name("environment", env),
+        Command::Store(
+            crate::commands::store::StoreCommand::Add(args)
+            | crate::commands::store::StoreCommand::Scaffold(args),
+        ) => {
+            name("environment", &args.env)?;
+            name("store", &args.name)
+        }
         Command::Promote(args) => {
             name("package", &args.package)?;
             name("environment", &args.to)

@@ -17,6 +17,7 @@ use clap::Parser;
 
 use crate::{
     cli::{Cli, Command, EnvCommand, TokenCommand},
+    commands::store::StoreCommand,
     connect::{DaemonAddress, connect},
     error::{CliError, Failure},
 };
@@ -83,6 +84,11 @@ async fn execute(cli: Cli) -> Result<String, CliError> {
         Command::Build(args) => return commands::build::run(&home, format, &args),
         Command::Publish(args) => return commands::publish::run(&home, format, &args).await,
         Command::Completion { shell } => return commands::completion::run(shell),
+        Command::Init(args) => return commands::init::run(format, &args),
+        Command::Store(StoreCommand::Scaffold(args)) => return commands::store::scaffold(&args),
+        Command::Store(StoreCommand::Add(args)) if args.print => {
+            return commands::store::scaffold(&args);
+        }
         command => command,
     };
     input::check(&command)?;
@@ -92,11 +98,17 @@ async fn execute(cli: Cli) -> Result<String, CliError> {
     }
     let mut client = connect(&address, &home).await?;
     match command {
-        Command::Build(_) | Command::Publish(_) | Command::Completion { .. } | Command::Version => {
-            Err(CliError::new(
-                Failure::Other,
-                "dk build, dk publish, dk completion and dk version are handled before connecting",
-            ))
+        Command::Build(_)
+        | Command::Publish(_)
+        | Command::Completion { .. }
+        | Command::Version
+        | Command::Init(_)
+        | Command::Store(StoreCommand::Scaffold(_)) => Err(CliError::new(
+            Failure::Other,
+            "dk build, publish, completion, version, init and store scaffold are handled before connecting",
+        )),
+        Command::Store(StoreCommand::Add(args)) => {
+            commands::store::add(&mut client, format, args).await
         }
         Command::Env(EnvCommand::List) => commands::env::list(&mut client, format).await,
         Command::Env(EnvCommand::Show { env }) => {

@@ -14,6 +14,7 @@ mod ordered_map;
 mod paths;
 mod rbac;
 mod store;
+mod store_types;
 mod teams;
 #[cfg(test)]
 mod test_support;
@@ -34,6 +35,9 @@ pub use names::{NameError, validate_login, validate_name, validate_promotion_id}
 pub use paths::{ENVIRONMENTS_FILE, RBAC_FILE, TEAMS_FILE, package_manifest_path};
 pub use rbac::{Action, Binding, Pattern, RbacPolicy, Role, Rule, parse_rbac};
 pub use store::{Store, parse_store};
+pub use store_types::{
+    STORE_TYPES, StoreScaffoldError, StoreType, parse_settings, scaffold_store, store_type,
+};
 pub use teams::{Teams, parse_teams};
 pub use version::{Version, VersionError};
 pub use yaml::{MAX_MANIFEST_BYTES, parse_yaml, to_yaml};

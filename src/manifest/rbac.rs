@@ -23,17 +23,20 @@ pub enum Action {
     Rollback,
     /// Approve.
     Approve,
+    /// Change an environment's configuration through a change request (AddStore).
+    Configure,
     /// Service tokens and the audit log: not scoped by environment.
     Admin,
 }
 
 impl Action {
     /// Every action, in the order messages list them.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Read,
         Self::Promote,
         Self::Rollback,
         Self::Approve,
+        Self::Configure,
         Self::Admin,
     ];
 
@@ -44,6 +47,7 @@ impl Action {
             Self::Promote => "promote",
             Self::Rollback => "rollback",
             Self::Approve => "approve",
+            Self::Configure => "configure",
             Self::Admin => "admin",
         }
     }
@@ -262,7 +266,7 @@ fn parse_rule(
                 &format!("{field}.actions"),
                 action.referenced,
                 format!(
-                    "unknown action {:?}: use read, promote, rollback, approve or admin",
+                    "unknown action {:?}: use read, promote, rollback, approve, configure or admin",
                     action.value
                 ),
             )
@@ -273,7 +277,7 @@ fn parse_rule(
         return Err(problems.at(
             &format!("{field}.actions"),
             raw.actions.referenced,
-            "list at least one action (read, promote, rollback, approve, admin)",
+            "list at least one action (read, promote, rollback, approve, configure, admin)",
         ));
     }
     let environments_field = format!("{field}.environments");

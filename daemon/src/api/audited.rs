@@ -238,6 +238,22 @@ impl DataKitService for AuditedApi {
             .await
     }
 
+    async fn add_store(
+        &self,
+        request: Request<proto::AddStoreRequest>,
+    ) -> Result<Response<proto::AddStoreResponse>, Status> {
+        let target = Target {
+            environment: given(&request.get_ref().environment),
+            ..Target::default()
+        };
+        let caller = Caller::of(&request);
+        let api = self.api.clone();
+        let call = async move { api.add_store(request).await };
+        self.audit
+            .change("AddStore", caller, target, call, nothing)
+            .await
+    }
+
     async fn get_version(
         &self,
         request: Request<proto::GetVersionRequest>,

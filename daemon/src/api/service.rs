@@ -26,7 +26,7 @@ use crate::{
     auth::{Principal, TokenStore},
     promotion::{
         Decision, Engine, EnvironmentCatalog, PromoteOutcome, PromoteRequest, Promotion,
-        PromotionError, PromotionKind, StatusBoard, ports::Registry,
+        PromotionError, PromotionKind, StatusBoard, StoreChangeRequest, ports::Registry,
     },
 };
 
@@ -646,6 +646,37 @@ impl DataKitService for DataKitApi {
     ) -> Result<Response<proto::VersionResponse>, Status> {
         principal(&request)?;
         Ok(Response::new(version::answer(&self.backends)))
+    }
+
+    async fn add_store(
+        &self,
+        request: Request<proto::AddStoreRequest>,
+    ) -> Result<Response<proto::AddStoreResponse>, Status> {
+        let caller = principal(&request)?;
+        let body = request.into_inner();
+        input::name("environment", &body.environment)?;
+        input::name("store", &body.name)?;
+        self.access
+            .check(&caller, Action::Configure, Some(&body.environment), None)?;
+        let outcome = self
+            .engine
+            .add_store(StoreChangeRequest {
+                environment: body.environment,
+                name: body.name,
+                manifest: body.manifest,
+                replace: body.replace,
+                author: caller.name,
+            })
+            .await
+            .map_err(status)?;
+        Ok(Response::new(proto::AddStoreResponse {
+            merged: outcome.merged,
+            change_id: outcome.change_id,
+            change_url: outcome.change_url,
+            file: outcome.file,
+            policy: outcome.policy,
+            message: outcome.message,
+        }))
     }
 
     async fn list_audit_events(

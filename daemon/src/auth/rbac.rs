@@ -288,7 +288,7 @@ bindings:
         );
         let owner = Principal::local("me".to_owned());
         assert_eq!(allow(None, &owner, Action::Admin, None, None), Ok(()));
-        assert_eq!(grants(None, &owner, "prod").len(), 4);
+        assert_eq!(grants(None, &owner, "prod").len(), 5);
     }
 
     #[test]

@@ -24,7 +24,10 @@ pub use config_source::{
     ConfigProblem, ConfigSource, LoadedConfig, StoreEntry, read_config_source,
 };
 pub use deployed_manifests::{DeployedManifests, Expected, expected_manifest, validate_manifest};
-pub use engine::{Decision, Engine, Explanation, Ports, PromoteOutcome, PromoteRequest};
+pub use engine::{
+    Decision, Engine, Explanation, Ports, PromoteOutcome, PromoteRequest, StoreChangeOutcome,
+    StoreChangeRequest,
+};
 pub use error::PromotionError;
 pub use events::{Event, EventKind, EventLog, ReadError};
 pub use model::{

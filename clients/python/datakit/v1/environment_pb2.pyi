@@ -117,3 +117,31 @@ class ListEnvironmentsResponse(_message.Message):
     problems: _containers.RepeatedCompositeFieldContainer[ConfigProblem]
     notices: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, environments: _Optional[_Iterable[_Union[Environment, _Mapping]]] = ..., revision: _Optional[str] = ..., loaded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., problems: _Optional[_Iterable[_Union[ConfigProblem, _Mapping]]] = ..., notices: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class AddStoreRequest(_message.Message):
+    __slots__ = ("environment", "name", "manifest", "replace")
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MANIFEST_FIELD_NUMBER: _ClassVar[int]
+    REPLACE_FIELD_NUMBER: _ClassVar[int]
+    environment: str
+    name: str
+    manifest: str
+    replace: bool
+    def __init__(self, environment: _Optional[str] = ..., name: _Optional[str] = ..., manifest: _Optional[str] = ..., replace: _Optional[bool] = ...) -> None: ...
+
+class AddStoreResponse(_message.Message):
+    __slots__ = ("merged", "change_id", "change_url", "file", "policy", "message")
+    MERGED_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_URL_FIELD_NUMBER: _ClassVar[int]
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    merged: bool
+    change_id: str
+    change_url: str
+    file: str
+    policy: str
+    message: str
+    def __init__(self, merged: _Optional[bool] = ..., change_id: _Optional[str] = ..., change_url: _Optional[str] = ..., file: _Optional[str] = ..., policy: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...

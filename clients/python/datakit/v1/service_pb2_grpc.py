@@ -126,6 +126,11 @@ class DataKitServiceStub:
                 request_serializer=datakit_dot_v1_dot_promotion__pb2.CancelRequest.SerializeToString,
                 response_deserializer=datakit_dot_v1_dot_promotion__pb2.CancelResponse.FromString,
                 _registered_method=True)
+        self.AddStore = channel.unary_unary(
+                '/datakit.v1.DataKitService/AddStore',
+                request_serializer=datakit_dot_v1_dot_environment__pb2.AddStoreRequest.SerializeToString,
+                response_deserializer=datakit_dot_v1_dot_environment__pb2.AddStoreResponse.FromString,
+                _registered_method=True)
 
 
 class DataKitServiceServicer:
@@ -252,6 +257,14 @@ class DataKitServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AddStore(self, request, context):
+        """Add (or replace) a Store of an environment through a change request under the
+        environment's approval rule. RBAC action `configure`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DataKitServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -339,6 +352,11 @@ def add_DataKitServiceServicer_to_server(servicer, server):
                     servicer.Cancel,
                     request_deserializer=datakit_dot_v1_dot_promotion__pb2.CancelRequest.FromString,
                     response_serializer=datakit_dot_v1_dot_promotion__pb2.CancelResponse.SerializeToString,
+            ),
+            'AddStore': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddStore,
+                    request_deserializer=datakit_dot_v1_dot_environment__pb2.AddStoreRequest.FromString,
+                    response_serializer=datakit_dot_v1_dot_environment__pb2.AddStoreResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -800,6 +818,33 @@ class DataKitService:
             '/datakit.v1.DataKitService/Cancel',
             datakit_dot_v1_dot_promotion__pb2.CancelRequest.SerializeToString,
             datakit_dot_v1_dot_promotion__pb2.CancelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddStore(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/datakit.v1.DataKitService/AddStore',
+            datakit_dot_v1_dot_environment__pb2.AddStoreRequest.SerializeToString,
+            datakit_dot_v1_dot_environment__pb2.AddStoreResponse.FromString,
             options,
             channel_credentials,
             insecure,

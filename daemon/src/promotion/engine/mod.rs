@@ -6,7 +6,10 @@ mod change;
 mod decline;
 mod reconcile;
 mod run_history;
+mod store_change;
 mod validate;
+
+pub use store_change::{StoreChangeOutcome, StoreChangeRequest};
 
 use std::sync::Arc;
 

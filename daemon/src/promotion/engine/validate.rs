@@ -121,10 +121,11 @@ impl Engine {
         for (key, store) in &resolved.bindings {
             if !stores.iter().any(|entry| &entry.store.name == store) {
                 return Err(PromotionError::Refused(format!(
-                    "binding {key} of {} needs store {store} in {}, which is not defined: expected {}",
+                    "binding {key} of {} needs store {store} in {}, which is not defined: expected {} (add it with dk store add {} {store} --type TYPE --set KEY=VALUE)",
                     request.package,
                     environment.name,
-                    environment.store_manifest_path(store)
+                    environment.store_manifest_path(store),
+                    environment.name
                 )));
             }
         }

@@ -1,0 +1,144 @@
+//! `dk store add` and `dk store scaffold`: a `Store` manifest from a type and its
+//! connection keys, proposed through dkd as a change request, or printed for a GitOps user
+//! to commit.
+
+use clap::{Args, Subcommand};
+use datakit::{
+    manifest::{StoreScaffoldError, parse_settings, scaffold_store},
+    proto::{self, AddStoreRequest},
+};
+use serde::Serialize;
+
+use crate::{
+    connect::Client,
+    error::{CliError, Failure},
+    output::{OutputFormat, note, render_structured},
+};
+
+/// `dk store`.
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Add a store to an environment through a change request under its approval rule
+    ///
+    /// Writes environments/ENV/stores/NAME.yaml on a change branch; dkd merges it at once
+    /// where the environment auto-merges (dev on the embedded default) and returns when dkd
+    /// serves it; elsewhere the change request waits for its approvals on the forge. With
+    /// --print, prints the manifest instead and contacts nothing.
+    Add(StoreArgs),
+    /// Print a Store manifest for ENV without contacting dkd, to commit it yourself
+    Scaffold(StoreArgs),
+}
+
+/// What a store is made of.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// The environment
+    pub env: String,
+    /// The store's name (what dk.yaml's spec.store names)
+    pub name: String,
+    /// The store type: kafka-topic, postgres-table or s3-prefix
+    #[arg(long = "type", value_name = "TYPE")]
+    pub store_type: String,
+    /// A connection key and its value; repeat for each key
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub settings: Vec<String>,
+    /// The secret holding the store's credentials (never put them in --set)
+    #[arg(long, value_name = "SECRET")]
+    pub secret_ref: Option<String>,
+    /// Replace a store of that name that exists already
+    #[arg(long)]
+    pub replace: bool,
+    /// Print the manifest instead of proposing it (like dk store scaffold)
+    #[arg(long)]
+    pub print: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AddedView {
+    environment: String,
+    store: String,
+    merged: bool,
+    change_id: String,
+    change_url: String,
+    file: String,
+    policy: String,
+    message: String,
+}
+
+fn scaffold_error(error: StoreScaffoldError) -> CliError {
+    CliError::new(Failure::InvalidInput, error.to_string())
+}
+
+/// The manifest the arguments describe.
+pub fn manifest(args: &StoreArgs) -> Result<String, CliError> {
+    datakit::manifest::validate_name("environment", &args.env)
+        .map_err(|e| CliError::new(Failure::InvalidInput, e.to_string()))?;
+    let connection = parse_settings(&args.settings).map_err(scaffold_error)?;
+    scaffold_store(
+        &args.name,
+        &args.store_type,
+        &connection,
+        args.secret_ref.as_deref(),
+    )
+    .map_err(scaffold_error)
+}
+
+/// `dk store scaffold` (and `dk store add --print`): the manifest on stdout, where to
+/// commit it on stderr.
+pub fn scaffold(args: &StoreArgs) -> Result<String, CliError> {
+    let text = manifest(args)?;
+    note(&format!(
+        "commit it as environments/{}/stores/{}.yaml (the environment's stores path) in the deployment repository",
+        args.env, args.name
+    ));
+    Ok(text)
+}
+
+/// `dk store add`: proposes the store through dkd.
+pub async fn add(
+    client: &mut Client,
+    format: OutputFormat,
+    args: StoreArgs,
+) -> Result<String, CliError> {
+    let text = manifest(&args)?;
+    let answer = client
+        .add_store(AddStoreRequest {
+            environment: args.env.clone(),
+            name: args.name.clone(),
+            manifest: text,
+            replace: args.replace,
+        })
+        .await?
+        .into_inner();
+    render(format, &args, answer)
+}
+
+fn render(
+    format: OutputFormat,
+    args: &StoreArgs,
+    answer: proto::AddStoreResponse,
+) -> Result<String, CliError> {
+    let view = AddedView {
+        environment: args.env.clone(),
+        store: args.name.clone(),
+        merged: answer.merged,
+        change_id: answer.change_id,
+        change_url: answer.change_url,
+        file: answer.file,
+        policy: answer.policy,
+        message: answer.message,
+    };
+    if format != OutputFormat::Table {
+        return render_structured(format, &view);
+    }
+    let change = if view.change_url.is_empty() {
+        view.change_id.clone()
+    } else {
+        view.change_url.clone()
+    };
+    Ok(format!(
+        "{}\nChange:   {change}\nFile:     {}\nApproval: {}\n",
+        view.message, view.file, view.policy
+    ))
+}
