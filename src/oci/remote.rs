@@ -1,6 +1,6 @@
 //! A remote OCI registry through `oci-client`: the digest a tag points at, looked up
 //! fail-closed (only a definite "manifest unknown" / 404 means the tag is free), and the push
-//! of a package artifact that never moves an existing tag.
+//! of a package artifact that never moves an existing tag, its layer streamed from its file.
 
 use std::time::Duration;
 
@@ -18,9 +18,11 @@ use super::{
     MANIFEST_MEDIA_TYPE,
     address::{AddressError, RegistryAddress, tag_for_version},
     artifact::{Artifact, Manifest},
+    blob_io::Progress,
     credentials::Credentials,
     layout::Publication,
     package_config::PackageConfig,
+    upload::layer_chunks,
 };
 
 /// Every manifest kind a tag may point at, so the registry answers with what is really there.
@@ -212,12 +214,14 @@ impl RemoteRegistry {
 
     /// Publishes `artifact` as `package:version`: blobs first, then the manifest's exact
     /// bytes. A tag that exists already is never moved: the same digest is a no-op, another
-    /// digest is refused before anything is pushed.
+    /// digest is refused before anything is pushed. `progress` is told of the layer's bytes
+    /// as they are read for the upload.
     pub async fn push(
         &self,
         package: &str,
         version: &str,
         artifact: &Artifact,
+        progress: &Progress,
     ) -> Result<Publication, RemoteError> {
         let reference = self.oci_reference(package, version)?;
         let taken = |existing: String| RemoteError::TagTaken {
@@ -236,18 +240,22 @@ impl RemoteRegistry {
             .auth(&reference, &self.auth(), RegistryOperation::Push)
             .await
             .map_err(|error| self.classify(error))?;
-        for (descriptor, bytes) in artifact.blobs() {
-            let present = self
-                .client
-                .blob_exists(&reference, &descriptor.digest)
+        let config = &artifact.manifest().config;
+        if !self.blob_exists(&reference, &config.digest).await? {
+            self.client
+                .push_blob(&reference, artifact.config().to_vec(), &config.digest)
                 .await
                 .map_err(|error| self.classify(error))?;
-            if !present {
-                self.client
-                    .push_blob(&reference, bytes.to_vec(), &descriptor.digest)
-                    .await
-                    .map_err(|error| self.classify(error))?;
-            }
+        }
+        let layer = artifact.layer();
+        if self.blob_exists(&reference, &layer.digest).await? {
+            progress(layer.size);
+        } else {
+            let chunks = layer_chunks(layer.clone(), progress.clone());
+            self.client
+                .push_blob_stream(&reference, chunks, &layer.digest, Some(layer.size))
+                .await
+                .map_err(|error| self.classify(error))?;
         }
         self.client
             .push_manifest_raw(
@@ -266,6 +274,13 @@ impl RemoteRegistry {
                 reason: format!("{} is missing right after it was pushed", reference.whole()),
             }),
         }
+    }
+
+    async fn blob_exists(&self, reference: &Reference, digest: &str) -> Result<bool, RemoteError> {
+        self.client
+            .blob_exists(reference, digest)
+            .await
+            .map_err(|error| self.classify(error))
     }
 
     fn classify(&self, error: OciDistributionError) -> RemoteError {
