@@ -1,19 +1,19 @@
 //! End to end through the real `dk`: a package of 200 MB of incompressible data is built,
 //! published to the embedded registry and to a real registry on loopback, each time with
 //! dk's peak resident memory measured and held under 64 MB (a dk that held the package in
-//! memory peaked above 200 MB), and with no progress bar when stderr is not a terminal.
+//! memory peaked above 200 MB), and with a progress bar only when stderr is a terminal.
 
 mod support;
 
 use std::{
     io::Read as _,
     path::Path,
-    process::{Output, Stdio},
+    process::{Command, Output, Stdio},
     time::{Duration, Instant},
 };
 
 use serde_json::Value;
-use support::{TestHome, registry::RegistryServer, stderr, stdout};
+use support::{TestHome, binary, registry::RegistryServer, stderr, stdout};
 
 /// The package's content: over three times the memory cap, so a dk that read it whole, or
 /// held its layer in memory, fails.
@@ -104,8 +104,8 @@ fn succeeded_under_the_cap(what: &str, measured: &Measured) -> Value {
 }
 
 #[test]
-fn a_200_mb_package_builds_and_publishes_everywhere_under_64_mb_of_memory_without_a_bar_when_piped()
-{
+fn a_200_mb_package_builds_and_publishes_everywhere_under_64_mb_with_a_progress_bar_only_on_a_terminal()
+ {
     let home = TestHome::new();
     let source = tempfile::tempdir().expect("source");
     write_large_package(source.path());
@@ -127,6 +127,27 @@ fn a_200_mb_package_builds_and_publishes_everywhere_under_64_mb_of_memory_withou
         stdout(&table.output).contains("Size       200.03 MB"),
         "{}",
         stdout(&table.output)
+    );
+
+    // On a terminal (a pseudo-terminal from util-linux's `script`), the bar shows bytes
+    // and rate while packing.
+    let on_a_terminal = Command::new("script")
+        .args([
+            "-qec",
+            &format!("{} build {dir} --version v1.0.0", binary("dk").display()),
+            "/dev/null",
+        ])
+        .env("DK_HOME", home.path())
+        .env("DK_NO_AUTOSTART", "1")
+        .env("TERM", "xterm")
+        .stdin(Stdio::null())
+        .output()
+        .expect("script (util-linux) runs dk on a pseudo-terminal");
+    let transcript = stdout(&on_a_terminal);
+    assert!(on_a_terminal.status.success(), "{transcript}");
+    assert!(
+        transcript.contains("Packing") && transcript.contains("MB/s"),
+        "a bar with bytes and rate: {transcript:?}"
     );
 
     let embedded = dk_measured(&home, &["-o", "json", "publish", &dir]);

@@ -509,6 +509,31 @@ mod tests {
     }
 
     #[test]
+    fn a_layer_file_changed_since_it_was_hashed_is_never_copied_in() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let layout = OciLayout::new(dir.path().join("pkg"));
+        let built = artifact(dir.path(), "one");
+        fs::write(&built.layer().path, "uno").expect("change the layer");
+        assert!(matches!(
+            publish(&layout, "v1.0.0", &built),
+            Err(LayoutError::ChangedWhileCopied { .. })
+        ));
+        assert!(layout.resolve("v1.0.0").expect("resolve").is_none());
+        assert!(
+            !layout
+                .blob_path(&built.layer().digest)
+                .expect("path")
+                .exists()
+        );
+        let leftovers = fs::read_dir(dir.path().join("pkg/blobs/sha256"))
+            .expect("blob folder")
+            .filter_map(Result::ok)
+            .filter(|entry| entry.file_name().to_string_lossy().starts_with(".tmp-"))
+            .count();
+        assert_eq!(leftovers, 0, "no temporary file left behind");
+    }
+
+    #[test]
     fn a_missing_layout_resolves_nothing() {
         let dir = tempfile::tempdir().expect("tempdir");
         let layout = OciLayout::new(dir.path().join("absent"));

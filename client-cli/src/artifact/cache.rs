@@ -236,6 +236,29 @@ mod tests {
     }
 
     #[test]
+    fn a_cached_layer_changed_after_the_build_is_stale_whatever_its_entries_say() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let cache = BuildCache::new(home.path());
+        let (record, artifact) = cached(&cache, "pkg", &[]);
+        let layer = artifact.layer();
+        let mut bytes = std::fs::read(&layer.path).expect("layer");
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff;
+        std::fs::write(&layer.path, bytes).expect("tamper");
+        let error = cache
+            .artifact(&record, &ProgressDisplay::hidden())
+            .expect_err("refused");
+        assert_eq!(error.failure, Failure::NotFound);
+        assert!(
+            error
+                .message
+                .contains(&format!("blob {} is corrupt", layer.digest))
+                && error.message.ends_with("run dk build again"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn a_record_whose_package_name_climbs_out_is_no_build() {
         let home = tempfile::tempdir().expect("tempdir");
         let cache = BuildCache::new(home.path());
