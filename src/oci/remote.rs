@@ -17,7 +17,7 @@ use oci_client::{
 use super::{
     MANIFEST_MEDIA_TYPE,
     address::{AddressError, RegistryAddress, tag_for_version},
-    artifact::{Artifact, Manifest},
+    artifact::{Artifact, LayerFile, Manifest},
     blob_io::Progress,
     credentials::Credentials,
     layout::Publication,
@@ -84,24 +84,8 @@ impl RemoteRegistry {
     pub fn new(address: RegistryAddress, credentials: Credentials) -> Result<Self, RemoteError> {
         // reqwest is built without a TLS provider of its own.
         crate::install_crypto_provider();
-        let config = ClientConfig {
-            protocol: if address.plain_http() {
-                ClientProtocol::Http
-            } else {
-                ClientProtocol::Https
-            },
-            connect_timeout: Some(Duration::from_secs(10)),
-            read_timeout: Some(Duration::from_secs(60)),
-            user_agent: concat!("datakit/", env!("CARGO_PKG_VERSION")),
-            platform_resolver: None,
-            ..ClientConfig::default()
-        };
-        let client = Client::try_from(config).map_err(|error| RemoteError::Failed {
-            registry: address.to_string(),
-            reason: one_line(&error),
-        })?;
         Ok(Self {
-            client,
+            client: client_for(&address, false)?,
             address,
             credentials,
         })
@@ -251,11 +235,7 @@ impl RemoteRegistry {
         if self.blob_exists(&reference, &layer.digest).await? {
             progress(layer.size);
         } else {
-            let chunks = layer_chunks(layer.clone(), progress.clone());
-            self.client
-                .push_blob_stream(&reference, chunks, &layer.digest, Some(layer.size))
-                .await
-                .map_err(|error| self.classify(error))?;
+            self.push_layer(&reference, layer, progress).await?;
         }
         self.client
             .push_manifest_raw(
@@ -274,6 +254,36 @@ impl RemoteRegistry {
                 reason: format!("{} is missing right after it was pushed", reference.whole()),
             }),
         }
+    }
+
+    /// Uploads the layer from its file in chunks. A registry that breaks the spec on chunked
+    /// uploads gets it again as one streamed PUT, as oci-client's `push_blob` would do.
+    async fn push_layer(
+        &self,
+        reference: &Reference,
+        layer: &LayerFile,
+        progress: &Progress,
+    ) -> Result<(), RemoteError> {
+        let chunks = layer_chunks(layer.clone(), progress.clone());
+        let chunked = self
+            .client
+            .push_blob_stream(reference, chunks, &layer.digest, Some(layer.size))
+            .await;
+        match chunked {
+            Err(OciDistributionError::SpecViolationError(_)) => {}
+            other => return other.map(drop).map_err(|error| self.classify(error)),
+        }
+        let monolithic = client_for(&self.address, true)?;
+        monolithic
+            .auth(reference, &self.auth(), RegistryOperation::Push)
+            .await
+            .map_err(|error| self.classify(error))?;
+        let chunks = layer_chunks(layer.clone(), progress.clone());
+        monolithic
+            .push_blob_stream(reference, chunks, &layer.digest, Some(layer.size))
+            .await
+            .map(drop)
+            .map_err(|error| self.classify(error))
     }
 
     async fn blob_exists(&self, reference: &Reference, digest: &str) -> Result<bool, RemoteError> {
@@ -326,6 +336,28 @@ impl RemoteRegistry {
             },
         }
     }
+}
+
+/// An oci-client for `address`; with `monolithic`, blobs go up in one PUT each instead of
+/// chunks.
+fn client_for(address: &RegistryAddress, monolithic: bool) -> Result<Client, RemoteError> {
+    let config = ClientConfig {
+        protocol: if address.plain_http() {
+            ClientProtocol::Http
+        } else {
+            ClientProtocol::Https
+        },
+        connect_timeout: Some(Duration::from_secs(10)),
+        read_timeout: Some(Duration::from_secs(60)),
+        user_agent: concat!("datakit/", env!("CARGO_PKG_VERSION")),
+        platform_resolver: None,
+        use_monolithic_push: monolithic,
+        ..ClientConfig::default()
+    };
+    Client::try_from(config).map_err(|error| RemoteError::Failed {
+        registry: address.to_string(),
+        reason: one_line(&error),
+    })
 }
 
 /// Whether the registry said for certain that the manifest (or the whole repository) does
