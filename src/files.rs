@@ -10,13 +10,25 @@ use std::{
 /// it over `path` and syncs the folder: a reader sees the old content or the new one,
 /// never a part, and the rename survives a crash.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = temporary_file_next_to(path)?;
+    file.write_all(bytes)?;
+    persist_atomically(file, path)
+}
+
+/// A uniquely named temporary file in `path`'s folder (created if needed), removed when
+/// dropped unless [`persist_atomically`] puts it in place.
+pub fn temporary_file_next_to(path: &Path) -> io::Result<tempfile::NamedTempFile> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
-    let mut file = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
-    file.write_all(bytes)?;
+    tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)
+}
+
+/// Flushes `file` to disk, renames it over `path` (in the same folder) and syncs the
+/// folder, so the rename survives a crash.
+pub fn persist_atomically(file: tempfile::NamedTempFile, path: &Path) -> io::Result<()> {
     file.as_file().sync_all()?;
     file.persist(path).map_err(|error| error.error)?;
-    File::open(dir)?.sync_all()
+    File::open(path.parent().unwrap_or(Path::new(".")))?.sync_all()
 }
 
 /// `DK_HOME`, else `~/.datakit`; `None` when neither `DK_HOME` nor `HOME` is set.

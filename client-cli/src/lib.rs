@@ -9,6 +9,7 @@ pub mod connect;
 pub mod error;
 pub mod input;
 pub mod output;
+pub mod progress;
 pub mod tls;
 
 use std::{io::Write, path::PathBuf, process::ExitCode};

@@ -365,19 +365,21 @@ fn dk(args: &[&str]) -> String {
 fn publish(home: &Path, version: &str) {
     use datakit::{
         manifest::{Version, parse_data_package},
-        oci::OciLayout,
+        oci::{OciLayout, no_progress},
     };
-    use dk::artifact::{build::assemble, pack::pack, source::SourceInfo, walk::walk};
+    use dk::artifact::{build::assemble, pack::pack_to_blob, source::SourceInfo, walk::walk};
     let dir = tempfile::tempdir().expect("tempdir");
     let manifest = "apiVersion: datakit.infoblox.dev/v1alpha1\nkind: DataPackage\nmetadata:\n  name: alpha\nspec:\n  bindings: {}\n";
     std::fs::write(dir.path().join("dk.yaml"), manifest).expect("write dk.yaml");
     std::fs::write(dir.path().join("query.sql"), "select 1\n").expect("write content");
     let package = parse_data_package("dk.yaml", manifest).expect("valid dk.yaml");
     let version = Version::parse(version).expect("exact version");
-    let layer = pack(&walk(dir.path()).expect("walk")).expect("pack");
+    let layout = OciLayout::new(home.join("registry").join("alpha"));
+    let layer =
+        pack_to_blob(&layout, &walk(dir.path()).expect("walk"), &no_progress()).expect("pack");
     let artifact = assemble(&package, &version, &SourceInfo::default(), layer).expect("assemble");
-    OciLayout::new(home.join("registry").join("alpha"))
-        .publish(version.as_str(), &artifact)
+    layout
+        .publish(version.as_str(), &artifact, &no_progress())
         .expect("publish");
 }
 

@@ -1,9 +1,10 @@
 //! A DataKit package artifact: its config and content blobs and the OCI image manifest
 //! that ties them together. The manifest's JSON is produced here, compactly and with a
 //! fixed field order, so its digest is the sha256 of bytes DataKit controls and is the
-//! same wherever the artifact is stored.
+//! same wherever the artifact is stored. The content layer, which can be large, stays in a
+//! file and is streamed from there; only its digest and size are held.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, path::PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +37,15 @@ impl Descriptor {
             annotations: BTreeMap::new(),
         }
     }
+}
+
+/// The content layer of an artifact: the file holding its bytes, and their digest and size
+/// (hashed when the file was written or read back, never assumed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerFile {
+    pub path: PathBuf,
+    pub digest: String,
+    pub size: u64,
 }
 
 /// The OCI image manifest of a package (fields in the order they are written).
@@ -89,14 +99,15 @@ pub enum ArtifactError {
     },
 }
 
-/// A package artifact: manifest, config and content bytes, consistent with each other.
+/// A package artifact: manifest and config bytes and the content layer's file, consistent
+/// with each other.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Artifact {
     manifest: Manifest,
     manifest_bytes: Vec<u8>,
     digest: String,
     config: Vec<u8>,
-    layer: Vec<u8>,
+    layer: LayerFile,
 }
 
 impl std::fmt::Debug for Artifact {
@@ -112,7 +123,7 @@ impl Artifact {
     /// Assembles the artifact of a config blob and a content layer with `annotations`.
     pub fn new(
         config: Vec<u8>,
-        layer: Vec<u8>,
+        layer: LayerFile,
         annotations: BTreeMap<String, String>,
     ) -> Result<Self, ArtifactError> {
         let manifest = Manifest {
@@ -120,7 +131,13 @@ impl Artifact {
             media_type: MANIFEST_MEDIA_TYPE.to_owned(),
             artifact_type: ARTIFACT_TYPE.to_owned(),
             config: Descriptor::of(CONFIG_MEDIA_TYPE, &config),
-            layers: vec![Descriptor::of(CONTENT_MEDIA_TYPE, &layer)],
+            layers: vec![Descriptor {
+                media_type: CONTENT_MEDIA_TYPE.to_owned(),
+                digest: layer.digest.clone(),
+                size: layer.size,
+                artifact_type: None,
+                annotations: BTreeMap::new(),
+            }],
             annotations,
         };
         let manifest_bytes = serde_json::to_vec(&manifest)?;
@@ -133,16 +150,16 @@ impl Artifact {
         })
     }
 
-    /// Reassembles an artifact from stored bytes, checking that they belong together.
+    /// Reassembles an artifact from stored bytes and a layer file whose content was hashed,
+    /// checking that they belong together.
     pub fn from_parts(
         manifest_bytes: Vec<u8>,
         config: Vec<u8>,
-        layer: Vec<u8>,
+        layer: LayerFile,
     ) -> Result<Self, ArtifactError> {
         let manifest = Manifest::parse_package(&manifest_bytes)?;
-        let check = |what, expected: &Descriptor, bytes: &[u8]| {
-            let found = sha256_digest(bytes);
-            if found == expected.digest && expected.size == bytes.len() as u64 {
+        let check = |what, expected: &Descriptor, found: String, size: u64| {
+            if found == expected.digest && expected.size == size {
                 Ok(())
             } else {
                 Err(ArtifactError::Mismatch {
@@ -152,8 +169,18 @@ impl Artifact {
                 })
             }
         };
-        check("config", &manifest.config, &config)?;
-        check("content", &manifest.layers[0], &layer)?;
+        check(
+            "config",
+            &manifest.config,
+            sha256_digest(&config),
+            config.len() as u64,
+        )?;
+        check(
+            "content",
+            &manifest.layers[0],
+            layer.digest.clone(),
+            layer.size,
+        )?;
         Ok(Self {
             digest: sha256_digest(&manifest_bytes),
             manifest,
@@ -181,7 +208,8 @@ impl Artifact {
         &self.config
     }
 
-    pub fn layer(&self) -> &[u8] {
+    /// The content layer's file, digest and size.
+    pub fn layer(&self) -> &LayerFile {
         &self.layer
     }
 
@@ -193,23 +221,24 @@ impl Artifact {
         }
     }
 
-    /// The blobs a manifest refers to, with their descriptors: config, then content.
-    pub fn blobs(&self) -> [(&Descriptor, &[u8]); 2] {
-        [
-            (&self.manifest.config, &self.config),
-            (&self.manifest.layers[0], &self.layer),
-        ]
-    }
-
     /// Total bytes of manifest, config and content.
     pub fn size(&self) -> u64 {
-        (self.manifest_bytes.len() + self.config.len() + self.layer.len()) as u64
+        (self.manifest_bytes.len() + self.config.len()) as u64 + self.layer.size
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A layer file that is never opened: only its digest and size count here.
+    fn layer(bytes: &[u8]) -> LayerFile {
+        LayerFile {
+            path: PathBuf::from("/nonexistent/layer"),
+            digest: sha256_digest(bytes),
+            size: bytes.len() as u64,
+        }
+    }
 
     fn sample() -> Artifact {
         let annotations = BTreeMap::from([
@@ -219,7 +248,7 @@ mod tests {
             ),
             ("org.opencontainers.image.title".to_owned(), "p".to_owned()),
         ]);
-        Artifact::new(b"{}".to_vec(), b"layer".to_vec(), annotations).expect("artifact")
+        Artifact::new(b"{}".to_vec(), layer(b"layer"), annotations).expect("artifact")
     }
 
     #[test]
@@ -247,7 +276,7 @@ mod tests {
         let again = Artifact::from_parts(
             artifact.manifest_bytes().to_vec(),
             artifact.config().to_vec(),
-            artifact.layer().to_vec(),
+            artifact.layer().clone(),
         )
         .expect("reassembled");
         assert_eq!(again, artifact);
@@ -259,7 +288,7 @@ mod tests {
         let error = Artifact::from_parts(
             artifact.manifest_bytes().to_vec(),
             artifact.config().to_vec(),
-            b"tampered".to_vec(),
+            layer(b"tampered"),
         )
         .expect_err("mismatch");
         assert!(matches!(

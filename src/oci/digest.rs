@@ -6,7 +6,11 @@ use sha2::{Digest as _, Sha256};
 
 /// The OCI digest of `bytes`.
 pub fn sha256_digest(bytes: &[u8]) -> String {
-    let hash = Sha256::digest(bytes);
+    format_sha256(&Sha256::digest(bytes))
+}
+
+/// `sha256:<hex>` of a finished sha256 `hash`.
+pub(super) fn format_sha256(hash: &[u8]) -> String {
     let mut text = String::with_capacity(7 + 64);
     text.push_str("sha256:");
     for byte in hash.iter() {

@@ -2,16 +2,18 @@
 //! embedded registry, and the blob store of dk's build cache. Every file is written to a
 //! temporary file in its own directory and renamed into place, and `index.json` is read,
 //! changed and replaced under an exclusive lock on `index.json.lock`, so a reader never
-//! sees half a write and two publishers never lose or move each other's tags.
+//! sees half a write and two publishers never lose or move each other's tags. Large blobs
+//! are streamed: written through a hashing writer, copied in chunks, never held whole.
 
 use std::{
     fs::{self, File},
-    io,
+    io::{self, BufWriter, Write},
     path::{Path, PathBuf},
 };
 
 use super::{
-    artifact::{Artifact, Descriptor, Manifest},
+    artifact::{Artifact, Descriptor, LayerFile, Manifest},
+    blob_io::{Hashed, HashingReader, HashingWriter, Progress},
     digest::{is_sha256_digest, sha256_digest},
     index::{Index, IndexError},
     package_config::PackageConfig,
@@ -62,6 +64,14 @@ pub enum LayoutError {
         layout: String,
         found: String,
     },
+    #[error(
+        "{path} changed while it was being copied (expected {expected}, read {found}); nothing was written"
+    )]
+    ChangedWhileCopied {
+        path: String,
+        expected: String,
+        found: String,
+    },
     #[error("{0:?} is not a sha256 digest")]
     InvalidDigest(String),
     #[error("{tag} in {layout} is not a usable DataKit package: {reason}")]
@@ -92,7 +102,8 @@ impl OciLayout {
         self.root.join("index.json")
     }
 
-    fn blob_path(&self, digest: &str) -> Result<PathBuf, LayoutError> {
+    /// The file of blob `digest` (which may not exist).
+    pub fn blob_path(&self, digest: &str) -> Result<PathBuf, LayoutError> {
         match digest.strip_prefix("sha256:") {
             Some(hex) if is_sha256_digest(digest) => {
                 Ok(self.root.join("blobs").join("sha256").join(hex))
@@ -192,6 +203,59 @@ impl OciLayout {
         }
     }
 
+    /// Blob `digest` opened for reading, with its size on disk.
+    pub fn open_blob(&self, digest: &str) -> Result<(File, u64), LayoutError> {
+        let path = self.blob_path(digest)?;
+        let opened = File::open(&path).and_then(|file| Ok((file.metadata()?.len(), file)));
+        match opened {
+            Ok((size, file)) => Ok((file, size)),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                Err(LayoutError::MissingBlob {
+                    digest: digest.to_owned(),
+                    layout: self.root.display().to_string(),
+                })
+            }
+            Err(error) => Err(Self::io_error(&path)(error)),
+        }
+    }
+
+    /// A new blob, written in pieces and hashed as it goes to a temporary file in the blob
+    /// folder; [`BlobWriter::commit`] renames it into place under its digest.
+    pub fn create_blob(&self) -> Result<BlobWriter, LayoutError> {
+        let folder = self.root.join("blobs").join("sha256");
+        let file = crate::files::temporary_file_next_to(&folder.join("new"))
+            .map_err(Self::io_error(&folder))?;
+        Ok(BlobWriter {
+            layout: self.clone(),
+            writer: HashingWriter::new(BufWriter::with_capacity(BLOB_BUFFER, file)),
+        })
+    }
+
+    /// Copies the layer file into this layout in chunks (nothing is copied when a blob of
+    /// its digest and size is there already), checking on the way that the file still
+    /// hashes to its digest; whether it had to be copied.
+    fn copy_layer(&self, layer: &LayerFile, progress: &Progress) -> Result<bool, LayoutError> {
+        let path = self.blob_path(&layer.digest)?;
+        if fs::metadata(&path).is_ok_and(|meta| meta.len() == layer.size) {
+            progress(layer.size);
+            return Ok(false);
+        }
+        let source = File::open(&layer.path).map_err(Self::io_error(&layer.path))?;
+        let mut reader = HashingReader::new(source, progress.clone());
+        let mut blob = self.create_blob()?;
+        io::copy(&mut reader, &mut blob).map_err(Self::io_error(&layer.path))?;
+        let read = reader.finish().map_err(Self::io_error(&layer.path))?;
+        if read.digest != layer.digest || read.size != layer.size {
+            return Err(LayoutError::ChangedWhileCopied {
+                path: layer.path.display().to_string(),
+                expected: layer.digest.clone(),
+                found: read.digest,
+            });
+        }
+        blob.commit()?;
+        Ok(true)
+    }
+
     /// Stores `bytes` as a blob (atomically; nothing is written if it is already there) and
     /// returns its digest.
     pub fn write_blob(&self, bytes: &[u8]) -> Result<String, LayoutError> {
@@ -209,12 +273,11 @@ impl OciLayout {
         Ok((digest, !present))
     }
 
-    /// Writes every blob of `artifact`; whether any was missing.
-    fn write_blobs(&self, artifact: &Artifact) -> Result<bool, LayoutError> {
-        let mut wrote = false;
-        for (_, bytes) in artifact.blobs() {
-            wrote |= self.write_blob_if_missing(bytes)?.1;
-        }
+    /// Writes every blob of `artifact`, config, layer (streamed, telling `progress`) and
+    /// manifest; whether any was missing.
+    fn write_blobs(&self, artifact: &Artifact, progress: &Progress) -> Result<bool, LayoutError> {
+        let mut wrote = self.write_blob_if_missing(artifact.config())?.1;
+        wrote |= self.copy_layer(artifact.layer(), progress)?;
         wrote |= self.write_blob_if_missing(artifact.manifest_bytes())?.1;
         Ok(wrote)
     }
@@ -222,7 +285,13 @@ impl OciLayout {
     /// Tags `artifact` as `tag`: writes its blobs and adds it to `index.json`, unless the
     /// tag already exists. A tag is never moved: the same artifact again only writes back
     /// blobs that went missing, another one is refused before anything is written.
-    pub fn publish(&self, tag: &str, artifact: &Artifact) -> Result<Publication, LayoutError> {
+    /// `progress` is told of the layer's bytes as they are copied.
+    pub fn publish(
+        &self,
+        tag: &str,
+        artifact: &Artifact,
+        progress: &Progress,
+    ) -> Result<Publication, LayoutError> {
         fs::create_dir_all(&self.root).map_err(Self::io_error(&self.root))?;
         let marker = self.root.join("oci-layout");
         if !marker.exists() {
@@ -239,7 +308,7 @@ impl OciLayout {
         let mut index = self.read_index()?;
         match index.find(tag).map_err(|error| self.corrupt(&error))? {
             Some(existing) if existing.digest == artifact.digest() => {
-                return Ok(if self.write_blobs(artifact)? {
+                return Ok(if self.write_blobs(artifact, progress)? {
                     Publication::Restored
                 } else {
                     Publication::AlreadyPublished
@@ -255,7 +324,7 @@ impl OciLayout {
             }
             None => {}
         }
-        self.write_blobs(artifact)?;
+        self.write_blobs(artifact, progress)?;
         index
             .add(tag, artifact.descriptor())
             .map_err(|error| self.corrupt(&error))?;
@@ -263,6 +332,41 @@ impl OciLayout {
         write_atomically(&self.index_path(), &bytes)?;
         drop(lock);
         Ok(Publication::Published)
+    }
+}
+
+/// The buffer between a blob's writer and its file.
+const BLOB_BUFFER: usize = 256 * 1024;
+
+/// A blob being written to a temporary file of its layout, hashed on the way; removed
+/// unless committed.
+pub struct BlobWriter {
+    layout: OciLayout,
+    writer: HashingWriter<BufWriter<tempfile::NamedTempFile>>,
+}
+
+impl Write for BlobWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.writer.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.writer.flush()
+    }
+}
+
+impl BlobWriter {
+    /// Flushes the blob to disk and renames it into place under its digest; its digest and
+    /// size.
+    pub fn commit(self) -> Result<Hashed, LayoutError> {
+        let (buffered, hashed) = self.writer.finish();
+        let path = self.layout.blob_path(&hashed.digest)?;
+        let failed = OciLayout::io_error(&path);
+        let file = buffered
+            .into_inner()
+            .map_err(|error| failed(error.into_error()))?;
+        crate::files::persist_atomically(file, &path).map_err(OciLayout::io_error(&path))?;
+        Ok(hashed)
     }
 }
 
@@ -276,20 +380,44 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::oci::annotations::REF_NAME;
+    use crate::oci::{annotations::REF_NAME, no_progress};
 
-    fn artifact(content: &str) -> Artifact {
-        Artifact::new(b"{}".to_vec(), content.as_bytes().to_vec(), BTreeMap::new())
-            .expect("artifact")
+    /// `bytes` as a layer file in the folder `dir` (a test's temporary folder).
+    fn layer_file(dir: &Path, bytes: &[u8]) -> LayerFile {
+        let digest = sha256_digest(bytes);
+        let path = dir.join(format!("layer-{}", digest.trim_start_matches("sha256:")));
+        fs::write(&path, bytes).expect("layer");
+        LayerFile {
+            path,
+            digest,
+            size: bytes.len() as u64,
+        }
+    }
+
+    fn artifact(dir: &Path, content: &str) -> Artifact {
+        Artifact::new(
+            b"{}".to_vec(),
+            layer_file(dir, content.as_bytes()),
+            BTreeMap::new(),
+        )
+        .expect("artifact")
+    }
+
+    fn publish(
+        layout: &OciLayout,
+        tag: &str,
+        artifact: &Artifact,
+    ) -> Result<Publication, LayoutError> {
+        layout.publish(tag, artifact, &no_progress())
     }
 
     #[test]
     fn a_published_tag_resolves_and_its_blobs_read_back() {
         let dir = tempfile::tempdir().expect("tempdir");
         let layout = OciLayout::new(dir.path().join("pkg"));
-        let built = artifact("one");
+        let built = artifact(dir.path(), "one");
         assert_eq!(
-            layout.publish("v1.0.0", &built).expect("publish"),
+            publish(&layout, "v1.0.0", &built).expect("publish"),
             Publication::Published
         );
         let descriptor = layout.resolve("v1.0.0").expect("resolve").expect("tagged");
@@ -310,15 +438,15 @@ mod tests {
     fn the_same_artifact_again_is_a_no_op_and_another_one_is_refused_naming_both_digests() {
         let dir = tempfile::tempdir().expect("tempdir");
         let layout = OciLayout::new(dir.path());
-        let first = artifact("one");
-        layout.publish("v1.0.0", &first).expect("publish");
+        let first = artifact(dir.path(), "one");
+        publish(&layout, "v1.0.0", &first).expect("publish");
         let index_before = fs::read(dir.path().join("index.json")).expect("index");
         assert_eq!(
-            layout.publish("v1.0.0", &first).expect("again"),
+            publish(&layout, "v1.0.0", &first).expect("again"),
             Publication::AlreadyPublished
         );
-        let second = artifact("two");
-        let error = layout.publish("v1.0.0", &second).expect_err("refused");
+        let second = artifact(dir.path(), "two");
+        let error = publish(&layout, "v1.0.0", &second).expect_err("refused");
         let message = error.to_string();
         assert!(
             message.contains(first.digest()) && message.contains(second.digest()),
@@ -339,9 +467,13 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let layout = OciLayout::new(dir.path());
         let config = br#"{"apiVersion":"datakit.infoblox.dev/v1alpha1","kind":"DataPackage","name":"p","version":"v1.0.0","store":null,"bindings":{}}"#;
-        let built =
-            Artifact::new(config.to_vec(), b"layer".to_vec(), BTreeMap::new()).expect("artifact");
-        layout.publish("v1.0.0", &built).expect("publish");
+        let built = Artifact::new(
+            config.to_vec(),
+            layer_file(dir.path(), b"layer"),
+            BTreeMap::new(),
+        )
+        .expect("artifact");
+        publish(&layout, "v1.0.0", &built).expect("publish");
         layout
             .read_package("v1.0.0")
             .expect("readable")
@@ -362,7 +494,7 @@ mod tests {
                 other => panic!("expected MissingBlob for {digest}, got {other:?}"),
             }
             assert_eq!(
-                layout.publish("v1.0.0", &built).expect("publish again"),
+                publish(&layout, "v1.0.0", &built).expect("publish again"),
                 Publication::Restored
             );
             layout
@@ -371,9 +503,34 @@ mod tests {
                 .expect("tagged");
         }
         assert_eq!(
-            layout.publish("v1.0.0", &built).expect("publish again"),
+            publish(&layout, "v1.0.0", &built).expect("publish again"),
             Publication::AlreadyPublished
         );
+    }
+
+    #[test]
+    fn a_layer_file_changed_since_it_was_hashed_is_never_copied_in() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let layout = OciLayout::new(dir.path().join("pkg"));
+        let built = artifact(dir.path(), "one");
+        fs::write(&built.layer().path, "uno").expect("change the layer");
+        assert!(matches!(
+            publish(&layout, "v1.0.0", &built),
+            Err(LayoutError::ChangedWhileCopied { .. })
+        ));
+        assert!(layout.resolve("v1.0.0").expect("resolve").is_none());
+        assert!(
+            !layout
+                .blob_path(&built.layer().digest)
+                .expect("path")
+                .exists()
+        );
+        let leftovers = fs::read_dir(dir.path().join("pkg/blobs/sha256"))
+            .expect("blob folder")
+            .filter_map(Result::ok)
+            .filter(|entry| entry.file_name().to_string_lossy().starts_with(".tmp-"))
+            .count();
+        assert_eq!(leftovers, 0, "no temporary file left behind");
     }
 
     #[test]
@@ -393,7 +550,7 @@ mod tests {
             Err(LayoutError::Corrupt { .. })
         ));
         assert!(matches!(
-            layout.publish("v1.0.0", &artifact("x")),
+            publish(&layout, "v1.0.0", &artifact(dir.path(), "x")),
             Err(LayoutError::Corrupt { .. })
         ));
     }
@@ -422,10 +579,14 @@ mod tests {
         let threads: Vec<_> = (0..8)
             .map(|n| {
                 let layout = OciLayout::new(root.clone());
+                let layers = root.clone();
                 std::thread::spawn(move || {
-                    layout
-                        .publish(&format!("v1.0.{n}"), &artifact(&n.to_string()))
-                        .expect("publish")
+                    publish(
+                        &layout,
+                        &format!("v1.0.{n}"),
+                        &artifact(&layers, &n.to_string()),
+                    )
+                    .expect("publish")
                 })
             })
             .collect();
@@ -446,7 +607,10 @@ mod tests {
         let threads: Vec<_> = (0..6)
             .map(|n| {
                 let layout = OciLayout::new(root.clone());
-                std::thread::spawn(move || layout.publish("v1.0.0", &artifact(&n.to_string())))
+                let layers = root.clone();
+                std::thread::spawn(move || {
+                    publish(&layout, "v1.0.0", &artifact(&layers, &n.to_string()))
+                })
             })
             .collect();
         let outcomes: Vec<_> = threads

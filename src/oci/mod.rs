@@ -5,6 +5,7 @@
 
 mod address;
 mod artifact;
+mod blob_io;
 mod credentials;
 mod digest;
 mod index;
@@ -12,12 +13,15 @@ mod layout;
 mod package_config;
 #[cfg(feature = "registry-client")]
 mod remote;
+#[cfg(feature = "registry-client")]
+mod upload;
 
 pub use address::{AddressError, RegistryAddress, is_loopback_host, tag_for_version};
-pub use artifact::{Artifact, ArtifactError, Descriptor, Manifest};
+pub use artifact::{Artifact, ArtifactError, Descriptor, LayerFile, Manifest};
+pub use blob_io::{Hashed, HashingReader, HashingWriter, Progress, no_progress};
 pub use credentials::{Credentials, CredentialsError};
 pub use digest::{is_sha256_digest, sha256_digest};
-pub use layout::{LayoutError, OciLayout, Publication, write_atomically};
+pub use layout::{BlobWriter, LayoutError, OciLayout, Publication, write_atomically};
 pub use package_config::{MAX_CONFIG_BYTES, PackageConfig};
 #[cfg(feature = "registry-client")]
 pub use remote::{RemoteError, RemotePackage, RemoteRegistry};

@@ -1,6 +1,6 @@
 //! A remote OCI registry through `oci-client`: the digest a tag points at, looked up
 //! fail-closed (only a definite "manifest unknown" / 404 means the tag is free), and the push
-//! of a package artifact that never moves an existing tag.
+//! of a package artifact that never moves an existing tag, its layer streamed from its file.
 
 use std::time::Duration;
 
@@ -17,10 +17,12 @@ use oci_client::{
 use super::{
     MANIFEST_MEDIA_TYPE,
     address::{AddressError, RegistryAddress, tag_for_version},
-    artifact::{Artifact, Manifest},
+    artifact::{Artifact, LayerFile, Manifest},
+    blob_io::Progress,
     credentials::Credentials,
     layout::Publication,
     package_config::PackageConfig,
+    upload::layer_chunks,
 };
 
 /// Every manifest kind a tag may point at, so the registry answers with what is really there.
@@ -82,24 +84,8 @@ impl RemoteRegistry {
     pub fn new(address: RegistryAddress, credentials: Credentials) -> Result<Self, RemoteError> {
         // reqwest is built without a TLS provider of its own.
         crate::install_crypto_provider();
-        let config = ClientConfig {
-            protocol: if address.plain_http() {
-                ClientProtocol::Http
-            } else {
-                ClientProtocol::Https
-            },
-            connect_timeout: Some(Duration::from_secs(10)),
-            read_timeout: Some(Duration::from_secs(60)),
-            user_agent: concat!("datakit/", env!("CARGO_PKG_VERSION")),
-            platform_resolver: None,
-            ..ClientConfig::default()
-        };
-        let client = Client::try_from(config).map_err(|error| RemoteError::Failed {
-            registry: address.to_string(),
-            reason: one_line(&error),
-        })?;
         Ok(Self {
-            client,
+            client: client_for(&address, false)?,
             address,
             credentials,
         })
@@ -212,12 +198,14 @@ impl RemoteRegistry {
 
     /// Publishes `artifact` as `package:version`: blobs first, then the manifest's exact
     /// bytes. A tag that exists already is never moved: the same digest is a no-op, another
-    /// digest is refused before anything is pushed.
+    /// digest is refused before anything is pushed. `progress` is told of the layer's bytes
+    /// as they are read for the upload.
     pub async fn push(
         &self,
         package: &str,
         version: &str,
         artifact: &Artifact,
+        progress: &Progress,
     ) -> Result<Publication, RemoteError> {
         let reference = self.oci_reference(package, version)?;
         let taken = |existing: String| RemoteError::TagTaken {
@@ -236,18 +224,18 @@ impl RemoteRegistry {
             .auth(&reference, &self.auth(), RegistryOperation::Push)
             .await
             .map_err(|error| self.classify(error))?;
-        for (descriptor, bytes) in artifact.blobs() {
-            let present = self
-                .client
-                .blob_exists(&reference, &descriptor.digest)
+        let config = &artifact.manifest().config;
+        if !self.blob_exists(&reference, &config.digest).await? {
+            self.client
+                .push_blob(&reference, artifact.config().to_vec(), &config.digest)
                 .await
                 .map_err(|error| self.classify(error))?;
-            if !present {
-                self.client
-                    .push_blob(&reference, bytes.to_vec(), &descriptor.digest)
-                    .await
-                    .map_err(|error| self.classify(error))?;
-            }
+        }
+        let layer = artifact.layer();
+        if self.blob_exists(&reference, &layer.digest).await? {
+            progress(layer.size);
+        } else {
+            self.push_layer(&reference, layer, progress).await?;
         }
         self.client
             .push_manifest_raw(
@@ -266,6 +254,43 @@ impl RemoteRegistry {
                 reason: format!("{} is missing right after it was pushed", reference.whole()),
             }),
         }
+    }
+
+    /// Uploads the layer from its file in chunks. A registry that breaks the spec on chunked
+    /// uploads gets it again as one streamed PUT, as oci-client's `push_blob` would do.
+    async fn push_layer(
+        &self,
+        reference: &Reference,
+        layer: &LayerFile,
+        progress: &Progress,
+    ) -> Result<(), RemoteError> {
+        let chunks = layer_chunks(layer.clone(), progress.clone());
+        let chunked = self
+            .client
+            .push_blob_stream(reference, chunks, &layer.digest, Some(layer.size))
+            .await;
+        match chunked {
+            Err(OciDistributionError::SpecViolationError(_)) => {}
+            other => return other.map(drop).map_err(|error| self.classify(error)),
+        }
+        let monolithic = client_for(&self.address, true)?;
+        monolithic
+            .auth(reference, &self.auth(), RegistryOperation::Push)
+            .await
+            .map_err(|error| self.classify(error))?;
+        let chunks = layer_chunks(layer.clone(), progress.clone());
+        monolithic
+            .push_blob_stream(reference, chunks, &layer.digest, Some(layer.size))
+            .await
+            .map(drop)
+            .map_err(|error| self.classify(error))
+    }
+
+    async fn blob_exists(&self, reference: &Reference, digest: &str) -> Result<bool, RemoteError> {
+        self.client
+            .blob_exists(reference, digest)
+            .await
+            .map_err(|error| self.classify(error))
     }
 
     fn classify(&self, error: OciDistributionError) -> RemoteError {
@@ -311,6 +336,28 @@ impl RemoteRegistry {
             },
         }
     }
+}
+
+/// An oci-client for `address`; with `monolithic`, blobs go up in one PUT each instead of
+/// chunks.
+fn client_for(address: &RegistryAddress, monolithic: bool) -> Result<Client, RemoteError> {
+    let config = ClientConfig {
+        protocol: if address.plain_http() {
+            ClientProtocol::Http
+        } else {
+            ClientProtocol::Https
+        },
+        connect_timeout: Some(Duration::from_secs(10)),
+        read_timeout: Some(Duration::from_secs(60)),
+        user_agent: concat!("datakit/", env!("CARGO_PKG_VERSION")),
+        platform_resolver: None,
+        use_monolithic_push: monolithic,
+        ..ClientConfig::default()
+    };
+    Client::try_from(config).map_err(|error| RemoteError::Failed {
+        registry: address.to_string(),
+        reason: one_line(&error),
+    })
 }
 
 /// Whether the registry said for certain that the manifest (or the whole repository) does

@@ -9,16 +9,18 @@ use std::{
 
 use datakit::{
     manifest::{DataPackage, Version, VersionError, parse_data_package},
-    oci::{Artifact, PackageConfig, annotations, sha256_digest},
+    oci::{Artifact, LayerFile, PackageConfig, annotations, sha256_digest},
 };
 
 use super::{
     cache::{BuildCache, BuildRecord},
-    pack::pack,
     source::{SourceInfo, inspect},
-    walk::walk,
+    walk::{Entry, EntryKind, walk},
 };
-use crate::error::{CliError, Failure};
+use crate::{
+    error::{CliError, Failure},
+    progress::ProgressDisplay,
+};
 
 /// A package directory's validated `dk.yaml`.
 #[derive(Debug, Clone)]
@@ -81,17 +83,23 @@ pub fn read_package(dir: &Path) -> Result<PackageSource, CliError> {
     })
 }
 
-/// Builds `dir` as `version` into the build cache of `home`.
+/// Builds `dir` as `version` into the build cache of `home`, the layer streamed into the
+/// cache as it is packed, showing the bytes packed on `display`.
 pub fn build(
     home: &Path,
     dir: &Path,
     version: &str,
     source_date_epoch: Option<&str>,
+    display: &ProgressDisplay,
 ) -> Result<Built, CliError> {
     let version = parse_version(version)?;
     let source = read_package(dir)?;
     let facts = inspect(&source.directory, source_date_epoch)?;
-    let layer = pack(&walk(&source.directory)?)?;
+    let entries = walk(&source.directory)?;
+    let cache = BuildCache::new(home);
+    let progress = display.stage("Packing", content_size(&entries));
+    let layer = cache.pack_layer(&entries, &progress)?;
+    display.finish();
     let artifact = assemble(&source.package, &version, &facts, layer)?;
     let record = BuildRecord {
         directory: source.directory.display().to_string(),
@@ -100,7 +108,7 @@ pub fn build(
         digest: artifact.digest().to_owned(),
         dk_yaml: source.dk_yaml.clone(),
     };
-    BuildCache::new(home).save(&record, &artifact)?;
+    cache.save(&record, &artifact)?;
     Ok(Built {
         source,
         version,
@@ -109,12 +117,23 @@ pub fn build(
     })
 }
 
+/// The bytes of the files among `entries`, as the progress bar's total (a file that cannot
+/// be looked at counts for nothing here; packing it says why).
+fn content_size(entries: &[Entry]) -> u64 {
+    entries
+        .iter()
+        .filter(|entry| matches!(entry.kind, EntryKind::File { .. }))
+        .filter_map(|entry| std::fs::metadata(&entry.source).ok())
+        .map(|meta| meta.len())
+        .sum()
+}
+
 /// The artifact of `package` at `version` with content `layer`.
 pub fn assemble(
     package: &DataPackage,
     version: &Version,
     facts: &SourceInfo,
-    layer: Vec<u8>,
+    layer: LayerFile,
 ) -> Result<Artifact, CliError> {
     let failed = |error: &dyn std::fmt::Display| {
         CliError::new(
@@ -146,6 +165,15 @@ pub fn assemble(
 mod tests {
     use super::*;
 
+    /// A layer whose file is never opened: only its digest and size count here.
+    fn layer(bytes: &[u8]) -> LayerFile {
+        LayerFile {
+            path: "/nonexistent/layer".into(),
+            digest: sha256_digest(bytes),
+            size: bytes.len() as u64,
+        }
+    }
+
     const DK_YAML: &str = "apiVersion: datakit.infoblox.dev/v1alpha1\nkind: DataPackage\nmetadata: { name: my-package, description: Events }\nspec: { store: events-store, bindings: { output: warehouse } }\n";
 
     #[test]
@@ -162,13 +190,8 @@ mod tests {
     fn annotations_carry_title_and_version_and_source_facts_only_when_known() {
         let package = parse_data_package("dk.yaml", DK_YAML).expect("package");
         let version = parse_version("v1.0.0").expect("version");
-        let bare = assemble(
-            &package,
-            &version,
-            &SourceInfo::default(),
-            b"layer".to_vec(),
-        )
-        .expect("artifact");
+        let bare = assemble(&package, &version, &SourceInfo::default(), layer(b"layer"))
+            .expect("artifact");
         let notes = &bare.manifest().annotations;
         assert_eq!(
             notes.get(annotations::TITLE).map(String::as_str),
@@ -184,7 +207,7 @@ mod tests {
             revision: Some("abc123".into()),
             source: Some("https://github.com/acme/data".into()),
         };
-        let full = assemble(&package, &version, &facts, b"layer".to_vec()).expect("artifact");
+        let full = assemble(&package, &version, &facts, layer(b"layer")).expect("artifact");
         let notes = &full.manifest().annotations;
         assert_eq!(
             notes.get(annotations::REVISION).map(String::as_str),
@@ -199,8 +222,22 @@ mod tests {
         let home = tempfile::tempdir().expect("home");
         let dir = tempfile::tempdir().expect("package");
         std::fs::write(dir.path().join("dk.yaml"), DK_YAML).expect("dk.yaml");
-        let first = build(home.path(), dir.path(), "v1.0.0", None).expect("build");
-        let second = build(home.path(), dir.path(), "v1.0.0", None).expect("build");
+        let first = build(
+            home.path(),
+            dir.path(),
+            "v1.0.0",
+            None,
+            &ProgressDisplay::hidden(),
+        )
+        .expect("build");
+        let second = build(
+            home.path(),
+            dir.path(),
+            "v1.0.0",
+            None,
+            &ProgressDisplay::hidden(),
+        )
+        .expect("build");
         assert_eq!(first.artifact.digest(), second.artifact.digest());
         let cache = BuildCache::new(home.path());
         let record = cache

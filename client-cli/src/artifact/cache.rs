@@ -1,17 +1,23 @@
 //! The build cache in `DK_HOME/builds/`: the blobs of built artifacts (`blobs/sha256/`, the
 //! blob store of an OCI layout) and, per package directory, a record of its last build
 //! (`records/<hash of the directory's path>.json`), which is what `dk publish` pushes.
+//! The content layer is written there as it is packed and read back in a stream.
 
 use std::path::{Path, PathBuf};
 
 use datakit::{
     manifest::validate_name,
-    oci::{Artifact, OciLayout, sha256_digest, write_atomically},
+    oci::{
+        Artifact, HashingReader, LayerFile, OciLayout, Progress, sha256_digest, write_atomically,
+    },
 };
 use serde::{Deserialize, Serialize};
 
-use super::layer::check_layer;
-use crate::error::{CliError, Failure};
+use super::{layer::check_layer, pack::pack_to_blob, walk::Entry};
+use crate::{
+    error::{CliError, Failure},
+    progress::ProgressDisplay,
+};
 
 /// The last build of one package directory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,11 +64,21 @@ impl BuildCache {
         )
     }
 
-    /// Keeps `artifact` and makes it the last build of `record.directory`.
+    /// Packs `entries` into the cache's blob store as a content layer, telling `progress`.
+    pub fn pack_layer(
+        &self,
+        entries: &[Entry],
+        progress: &Progress,
+    ) -> Result<LayerFile, CliError> {
+        pack_to_blob(&self.blobs, entries, progress)
+    }
+
+    /// Keeps `artifact` (whose layer is already kept) and makes it the last build of
+    /// `record.directory`.
     pub fn save(&self, record: &BuildRecord, artifact: &Artifact) -> Result<(), CliError> {
-        for (_, bytes) in artifact.blobs() {
-            self.blobs.write_blob(bytes).map_err(|e| self.failed(e))?;
-        }
+        self.blobs
+            .write_blob(artifact.config())
+            .map_err(|e| self.failed(e))?;
         self.blobs
             .write_blob(artifact.manifest_bytes())
             .map_err(|e| self.failed(e))?;
@@ -87,8 +103,13 @@ impl BuildCache {
             }))
     }
 
-    /// The artifact a record names, checked blob by blob, its layer entry by entry.
-    pub fn artifact(&self, record: &BuildRecord) -> Result<Artifact, CliError> {
+    /// The artifact a record names, checked blob by blob, its layer entry by entry (read in
+    /// one stream that is hashed and unpacked at once, shown on `display`).
+    pub fn artifact(
+        &self,
+        record: &BuildRecord,
+        display: &ProgressDisplay,
+    ) -> Result<Artifact, CliError> {
         let stale = |reason: String| {
             CliError::new(
                 Failure::NotFound,
@@ -108,16 +129,26 @@ impl BuildCache {
             .blobs
             .read_blob(&parsed.config.digest)
             .map_err(|e| stale(e.to_string()))?;
-        let layer_digest = parsed
+        let (layer_digest, layer_size) = parsed
             .layers
             .first()
-            .map(|layer| layer.digest.clone())
+            .map(|layer| (layer.digest.clone(), layer.size))
             .ok_or_else(|| stale("no content layer".to_owned()))?;
-        let layer = self
+        let (file, _) = self
             .blobs
-            .read_blob(&layer_digest)
+            .open_blob(&layer_digest)
             .map_err(|e| stale(e.to_string()))?;
-        check_layer(&layer).map_err(|error| {
+        let mut reader = HashingReader::new(file, display.stage("Checking", layer_size));
+        let checked = check_layer(&mut reader);
+        // A blob that does not hash to its digest is stale whatever its entries say.
+        let read = reader.finish().map_err(|e| stale(e.to_string()))?;
+        if read.digest != layer_digest {
+            return Err(stale(format!(
+                "blob {layer_digest} is corrupt (its content hashes to {})",
+                read.digest
+            )));
+        }
+        checked.map_err(|error| {
             CliError::new(
                 Failure::InvalidInput,
                 format!(
@@ -126,6 +157,14 @@ impl BuildCache {
                 ),
             )
         })?;
+        let layer = LayerFile {
+            path: self
+                .blobs
+                .blob_path(&layer_digest)
+                .map_err(|e| stale(e.to_string()))?,
+            digest: read.digest,
+            size: read.size,
+        };
         Artifact::from_parts(manifest, config, layer).map_err(|e| stale(e.to_string()))
     }
 }
@@ -134,15 +173,14 @@ impl BuildCache {
 mod tests {
     use std::collections::BTreeMap;
 
+    use datakit::oci::no_progress;
+
     use super::*;
-    use crate::artifact::{
-        pack::pack,
-        walk::{Entry, EntryKind},
-    };
+    use crate::artifact::walk::EntryKind;
 
     /// A cached build of `entries`, as some dk packed them, recorded as `package`.
     fn cached(cache: &BuildCache, package: &str, entries: &[Entry]) -> (BuildRecord, Artifact) {
-        let layer = pack(entries).expect("pack");
+        let layer = cache.pack_layer(entries, &no_progress()).expect("pack");
         let artifact = Artifact::new(b"{}".to_vec(), layer, BTreeMap::new()).expect("artifact");
         let record = BuildRecord {
             directory: "/src/pkg".into(),
@@ -166,7 +204,12 @@ mod tests {
             Some(record.clone())
         );
         assert_eq!(cache.record("/src/other").expect("lookup"), None);
-        assert_eq!(cache.artifact(&record).expect("artifact"), artifact);
+        assert_eq!(
+            cache
+                .artifact(&record, &ProgressDisplay::hidden())
+                .expect("artifact"),
+            artifact
+        );
     }
 
     #[test]
@@ -181,10 +224,35 @@ mod tests {
             },
         };
         let (record, _) = cached(&cache, "pkg", &[escaping]);
-        let error = cache.artifact(&record).expect_err("refused");
+        let error = cache
+            .artifact(&record, &ProgressDisplay::hidden())
+            .expect_err("refused");
         assert_eq!(error.failure, Failure::InvalidInput);
         assert!(
             error.message.contains("passwd -> /etc/passwd")
+                && error.message.ends_with("run dk build again"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn a_cached_layer_changed_after_the_build_is_stale_whatever_its_entries_say() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let cache = BuildCache::new(home.path());
+        let (record, artifact) = cached(&cache, "pkg", &[]);
+        let layer = artifact.layer();
+        let mut bytes = std::fs::read(&layer.path).expect("layer");
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff;
+        std::fs::write(&layer.path, bytes).expect("tamper");
+        let error = cache
+            .artifact(&record, &ProgressDisplay::hidden())
+            .expect_err("refused");
+        assert_eq!(error.failure, Failure::NotFound);
+        assert!(
+            error
+                .message
+                .contains(&format!("blob {} is corrupt", layer.digest))
                 && error.message.ends_with("run dk build again"),
             "{error}"
         );

@@ -22,10 +22,11 @@ pub enum LayerError {
     Unsafe(#[from] TreeError),
 }
 
-/// Checks every entry of the `.tar.gz` layer `bytes` without writing anything anywhere.
-pub fn check_layer(bytes: &[u8]) -> Result<(), LayerError> {
+/// Checks every entry of the `.tar.gz` layer read from `layer`, streaming it, without
+/// writing anything anywhere.
+pub fn check_layer<R: Read>(layer: R) -> Result<(), LayerError> {
     let unreadable = |error: std::io::Error| LayerError::Unreadable(error.to_string());
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(layer));
     let mut tree = PackageTree::default();
     for entry in archive.entries().map_err(unreadable)? {
         let entry = entry.map_err(unreadable)?;
@@ -47,10 +48,7 @@ pub fn check_layer(bytes: &[u8]) -> Result<(), LayerError> {
         tree.insert(&path, node)?;
     }
     // Reading to the end checks the gzip trailer too.
-    archive
-        .into_inner()
-        .read_to_end(&mut Vec::new())
-        .map_err(unreadable)?;
+    std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).map_err(unreadable)?;
     Ok(tree.check()?)
 }
 
@@ -61,6 +59,8 @@ fn utf8(bytes: &[u8]) -> Result<String, LayerError> {
 #[cfg(test)]
 mod tests {
     use std::io::Write as _;
+
+    use datakit::oci::no_progress;
 
     use super::*;
     use crate::artifact::{pack::pack, walk::walk};
@@ -92,14 +92,15 @@ mod tests {
         std::fs::write(dir.path().join("queries/daily.sql"), "select 1").expect("write");
         std::os::unix::fs::symlink("queries/daily.sql", dir.path().join("current"))
             .expect("symlink");
-        let layer = pack(&walk(dir.path()).expect("walk")).expect("pack");
-        check_layer(&layer).expect("clean");
+        let layer =
+            pack(&walk(dir.path()).expect("walk"), Vec::new(), &no_progress()).expect("pack");
+        check_layer(layer.as_slice()).expect("clean");
     }
 
     #[test]
     fn hostile_entry_paths_are_refused() {
         for path in ["../../etc/cron.d/x", "/etc/passwd", "ok/../../x"] {
-            let error = check_layer(&hostile(&[(path, EntryType::Regular, "")])).expect_err(path);
+            let error = check_layer(&*hostile(&[(path, EntryType::Regular, "")])).expect_err(path);
             assert!(
                 matches!(error, LayerError::Unsafe(TreeError::UnsafePath { .. })),
                 "{path}: {error}"
@@ -111,7 +112,7 @@ mod tests {
     fn links_out_of_the_package_are_refused_naming_link_and_target() {
         for target in ["/etc/passwd", "../../.."] {
             let error =
-                check_layer(&hostile(&[("evil", EntryType::Symlink, target)])).expect_err(target);
+                check_layer(&*hostile(&[("evil", EntryType::Symlink, target)])).expect_err(target);
             assert_eq!(
                 error.to_string(),
                 format!("link evil -> {target}, which leaves the package directory")
@@ -122,7 +123,7 @@ mod tests {
             ("out", EntryType::Symlink, "here/../etc"),
         ]);
         assert!(matches!(
-            check_layer(&through_a_link),
+            check_layer(through_a_link.as_slice()),
             Err(LayerError::Unsafe(TreeError::Escapes { .. }))
         ));
         let below_a_link = hostile(&[
@@ -130,7 +131,7 @@ mod tests {
             ("dir/x", EntryType::Regular, ""),
         ]);
         assert!(matches!(
-            check_layer(&below_a_link),
+            check_layer(below_a_link.as_slice()),
             Err(LayerError::Unsafe(TreeError::BelowNonDirectory { .. }))
         ));
     }
@@ -138,7 +139,7 @@ mod tests {
     #[test]
     fn hard_links_and_devices_are_refused() {
         for kind in [EntryType::Link, EntryType::Char, EntryType::Fifo] {
-            let error = check_layer(&hostile(&[("x", kind, "/etc/shadow")])).expect_err("kind");
+            let error = check_layer(&*hostile(&[("x", kind, "/etc/shadow")])).expect_err("kind");
             assert!(matches!(error, LayerError::Unsupported { .. }), "{error}");
         }
     }

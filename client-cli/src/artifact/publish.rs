@@ -1,18 +1,27 @@
 //! `dk publish`'s work: take the last build of a package directory (refusing a stale one)
 //! and put it in the embedded registry (`DK_HOME/registry/<package>/`, an OCI layout) or in
-//! a remote registry, never moving a tag that already exists.
+//! a remote registry, never moving a tag that already exists. The layer is streamed from
+//! the build cache: checked in one read, then copied or uploaded in chunks; the file work
+//! runs on tokio's blocking pool.
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use datakit::oci::{
-    Credentials, LayoutError, OciLayout, Publication, RegistryAddress, RemoteError, RemoteRegistry,
+    Artifact, Credentials, LayoutError, OciLayout, Publication, RegistryAddress, RemoteError,
+    RemoteRegistry,
 };
 
 use super::{
     build::read_package,
     cache::{BuildCache, BuildRecord},
 };
-use crate::error::{CliError, Failure};
+use crate::{
+    error::{CliError, Failure},
+    progress::ProgressDisplay,
+};
 
 /// Where to publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,21 +54,36 @@ pub struct Published {
     /// The registry, as shown to people.
     pub registry: String,
     pub outcome: Publication,
+    /// Bytes of manifest, config and content.
+    pub size: u64,
 }
 
-/// Publishes the last build of `dir` from `home`'s build cache to `destination`.
+/// Publishes the last build of `dir` from `home`'s build cache to `destination`, showing
+/// the layer's bytes on `display` as they are checked and published.
 pub async fn publish(
     home: &Path,
     dir: &Path,
     destination: &Destination,
+    display: Arc<ProgressDisplay>,
 ) -> Result<Published, CliError> {
-    let (record, artifact) = last_build(home, dir)?;
+    let (record, artifact) = {
+        let (home, dir, display) = (home.to_owned(), dir.to_owned(), Arc::clone(&display));
+        blocking(move || last_build(&home, &dir, &display)).await?
+    };
+    let publishing = display.stage("Publishing", artifact.layer().size);
     let (reference, registry, outcome) = match destination {
         Destination::Embedded(root) => {
             let layout = OciLayout::new(root.join(&record.package));
-            let outcome = layout
-                .publish(&record.version, &artifact)
-                .map_err(layout_error)?;
+            let outcome = {
+                let (layout, version, artifact) =
+                    (layout.clone(), record.version.clone(), artifact.clone());
+                blocking(move || {
+                    layout
+                        .publish(&version, &artifact, &publishing)
+                        .map_err(layout_error)
+                })
+                .await?
+            };
             (
                 layout.reference(&record.version),
                 format!("the embedded registry {}", root.display()),
@@ -74,12 +98,13 @@ pub async fn publish(
                 .reference(&record.package, &record.version)
                 .map_err(remote_error)?;
             let outcome = remote
-                .push(&record.package, &record.version, &artifact)
+                .push(&record.package, &record.version, &artifact, &publishing)
                 .await
                 .map_err(remote_error)?;
             (reference, address.to_string(), outcome)
         }
     };
+    display.finish();
     Ok(Published {
         package: record.package,
         version: record.version,
@@ -87,11 +112,26 @@ pub async fn publish(
         digest: artifact.digest().to_owned(),
         registry,
         outcome,
+        size: artifact.size(),
     })
 }
 
-/// The last build of `dir`, refused when there is none or `dk.yaml` changed since.
-fn last_build(home: &Path, dir: &Path) -> Result<(BuildRecord, datakit::oci::Artifact), CliError> {
+/// Runs file work (hashing, copying) on tokio's blocking pool, off the async workers.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, CliError> + Send + 'static,
+) -> Result<T, CliError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| CliError::new(Failure::Other, format!("dk publish stopped: {error}")))?
+}
+
+/// The last build of `dir`, refused when there is none or `dk.yaml` changed since; its
+/// layer is re-read and checked, shown on `display`.
+fn last_build(
+    home: &Path,
+    dir: &Path,
+    display: &ProgressDisplay,
+) -> Result<(BuildRecord, Artifact), CliError> {
     let source = read_package(dir)?;
     let directory = source.directory.display().to_string();
     let cache = BuildCache::new(home);
@@ -109,7 +149,7 @@ fn last_build(home: &Path, dir: &Path) -> Result<(BuildRecord, datakit::oci::Art
             dir.display()
         )));
     }
-    let artifact = cache.artifact(&record)?;
+    let artifact = cache.artifact(&record, display)?;
     Ok((record, artifact))
 }
 

@@ -1,5 +1,6 @@
 //! `dk build [DIR] --version V`: pack a package directory into a reproducible OCI artifact
-//! in the local build cache and print its reference, digest and size. Needs no `dkd`.
+//! in the local build cache and print its reference, digest and size (in kB/MB/GB; exact
+//! bytes under `-o json|yaml`), with a progress bar on a terminal. Needs no `dkd`.
 
 use std::path::{Path, PathBuf};
 
@@ -9,6 +10,7 @@ use crate::{
     artifact::build::{Built, build},
     error::CliError,
     output::{OutputFormat, render_structured},
+    progress::{ProgressDisplay, human_size},
 };
 
 /// `dk build`'s arguments.
@@ -40,7 +42,14 @@ struct BuildView {
 /// Runs `dk build` with the build cache of `home`.
 pub fn run(home: &Path, format: OutputFormat, args: &BuildArgs) -> Result<String, CliError> {
     let source_date_epoch = std::env::var("SOURCE_DATE_EPOCH").ok();
-    let built = build(home, &args.dir, &args.version, source_date_epoch.as_deref())?;
+    let display = ProgressDisplay::for_output(format);
+    let built = build(
+        home,
+        &args.dir,
+        &args.version,
+        source_date_epoch.as_deref(),
+        &display,
+    )?;
     let view = view(&built);
     match format {
         OutputFormat::Table => Ok(render_table(&view, &args.dir)),
@@ -66,7 +75,7 @@ fn render_table(view: &BuildView, dir: &Path) -> String {
     let mut lines = vec![
         format!("Built      {}", view.reference),
         format!("Digest     {}", view.digest),
-        format!("Size       {} bytes", view.size),
+        format!("Size       {}", human_size(view.size)),
     ];
     if let Some(created) = &view.created {
         lines.push(format!("Created    {created}"));

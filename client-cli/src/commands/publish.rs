@@ -1,7 +1,11 @@
 //! `dk publish [DIR] [--registry R] [--plain-http]`: push the last build of a package
-//! directory to the embedded registry or to an OCI registry. Needs no `dkd`.
+//! directory to the embedded registry or to an OCI registry, with a progress bar on a
+//! terminal. Needs no `dkd`.
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use datakit::oci::Publication;
 use serde::Serialize;
@@ -10,6 +14,7 @@ use crate::{
     artifact::publish::{Destination, Published, publish},
     error::CliError,
     output::{OutputFormat, render_structured},
+    progress::{ProgressDisplay, human_size},
 };
 
 /// `dk publish`'s arguments.
@@ -38,6 +43,8 @@ struct PublishView {
     registry: String,
     /// `published`, or `unchanged` when the tag already held this digest.
     outcome: &'static str,
+    /// Bytes of manifest, config and content.
+    size: u64,
 }
 
 /// Runs `dk publish` with the build cache and embedded registry of `home`.
@@ -47,7 +54,8 @@ pub async fn run(
     args: &PublishArgs,
 ) -> Result<String, CliError> {
     let destination = Destination::choose(home, args.registry.as_deref(), args.plain_http)?;
-    let published = publish(home, &args.dir, &destination).await?;
+    let display = Arc::new(ProgressDisplay::for_output(format));
+    let published = publish(home, &args.dir, &destination, display).await?;
     let view = view(&published);
     match format {
         OutputFormat::Table => Ok(render_table(&view)),
@@ -67,6 +75,7 @@ fn view(published: &Published) -> PublishView {
             Publication::AlreadyPublished => "unchanged",
             Publication::Restored => "restored",
         },
+        size: published.size,
     }
 }
 
@@ -86,7 +95,9 @@ fn render_table(view: &PublishView) -> String {
         ),
     };
     format!(
-        "{headline}\nReference  {}\nDigest     {}\n",
-        view.reference, view.digest
+        "{headline}\nReference  {}\nDigest     {}\nSize       {}\n",
+        view.reference,
+        view.digest,
+        human_size(view.size)
     )
 }

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use datakit::{
     manifest::{Version, parse_data_package},
-    oci::{OciLayout, Publication},
+    oci::{OciLayout, Publication, no_progress},
 };
-use dk::artifact::{build::assemble, pack::pack, source::SourceInfo, walk::walk};
+use dk::artifact::{build::assemble, pack::pack_to_blob, source::SourceInfo, walk::walk};
 
 /// `dk.yaml` of package `name` (no store bindings: the default environments have no stores).
 pub fn dk_yaml(name: &str) -> String {
@@ -36,12 +36,13 @@ pub fn write_package_dir(dir: &Path, name: &str, version: &str) {
 pub fn publish_direct(registry: &Path, dir: &Path, name: &str, version: &str) -> String {
     let package = parse_data_package("dk.yaml", &dk_yaml(name)).expect("valid dk.yaml");
     let version = Version::parse(version).expect("exact version");
-    let layer = pack(&walk(dir).expect("walk package")).expect("pack package");
+    let layout = OciLayout::new(registry.join(name));
+    let layer = pack_to_blob(&layout, &walk(dir).expect("walk package"), &no_progress())
+        .expect("pack package");
     let artifact =
         assemble(&package, &version, &SourceInfo::default(), layer).expect("assemble artifact");
-    let layout = OciLayout::new(registry.join(name));
     match layout
-        .publish(version.as_str(), &artifact)
+        .publish(version.as_str(), &artifact, &no_progress())
         .expect("publish to the embedded registry")
     {
         Publication::Published | Publication::AlreadyPublished | Publication::Restored => {}
