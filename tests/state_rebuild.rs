@@ -402,3 +402,67 @@ fn a_lost_database_and_a_refused_newest_revision_still_serve_the_last_good_one()
         (status.status.success() && support::stdout(&status).contains("v1.0.0")).then_some(())
     });
 }
+
+#[test]
+fn rejected_and_cancelled_promotions_come_back_with_who_decided_and_why_after_the_database_is_lost()
+{
+    let home = TestHome::new();
+    let daemon = home.start_daemon();
+    let package = PackageDir::new("alpha", &[]);
+    package.publish(&home, "v1.0.0");
+    let dev = promote(&home, "alpha", "v1.0.0", "dev");
+    await_state(&home, "alpha", &dev, "Healthy");
+    let rejected = promote(&home, "alpha", "v1.0.0", "int");
+    await_state(&home, "alpha", &rejected, "ChangeProposed");
+    let output = home.dk(&["reject", &rejected, "--reason", "not before the audit: v2"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let cancelled = promote(&home, "alpha", "v1.0.0", "int");
+    await_state(&home, "alpha", &cancelled, "ChangeProposed");
+    let output = home.dk(&["cancel", &cancelled, "--reason", "wrong version"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let decided = |home: &TestHome| -> Vec<(String, String, String)> {
+        let mut decided: Vec<(String, String, String)> = home
+            .history("alpha")
+            .iter()
+            .filter(|p| [&rejected, &cancelled].contains(&&id_of(p)))
+            .map(|p| {
+                let field = |key: &str| p[key].as_str().unwrap_or_default().to_owned();
+                (id_of(p), field("state"), field("message"))
+            })
+            .collect();
+        decided.sort();
+        decided
+    };
+    let before = decided(&home);
+    let me = support::os_user();
+    assert_eq!(
+        before,
+        [
+            (
+                rejected.clone(),
+                "Rejected".to_owned(),
+                format!("rejected by {me}: not before the audit: v2")
+            ),
+            (
+                cancelled.clone(),
+                "Cancelled".to_owned(),
+                format!("cancelled by {me}: wrong version")
+            ),
+        ],
+    );
+    stop(daemon, "TERM");
+    damage(&home, Damage::Delete);
+    let _daemon = home.start_daemon();
+    assert_eq!(decided(&home), before, "as before the database was lost");
+    // The decision commits kept under refs/closed/ are well-formed.
+    git(
+        home.path(),
+        &[
+            "--git-dir",
+            "deploy.git",
+            "fsck",
+            "--strict",
+            "--no-dangling",
+        ],
+    );
+}

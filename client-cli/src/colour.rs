@@ -1,4 +1,5 @@
-//! Colour for states in tables — Healthy and Synced green, Degraded, Failed and Rejected red,
+//! Colour for states in tables — Healthy and Synced green, Degraded, Failed, Rejected and
+//! Cancelled red,
 //! states still on their way yellow — on a terminal only, and never with `NO_COLOR` set.
 //!
 //! Tables mark a state cell with private-use characters (which `output::safe` leaves alone,
@@ -23,7 +24,7 @@ fn is_mark(character: char) -> bool {
 fn tone(cell: &str) -> Option<char> {
     match cell.split_whitespace().next()? {
         "Healthy" | "Synced" => Some(GOOD),
-        "Degraded" | "Failed" | "Rejected" | "Missing" => Some(BAD),
+        "Degraded" | "Failed" | "Rejected" | "Cancelled" | "Missing" => Some(BAD),
         "Requested" | "Validated" | "ChangeProposed" | "Approved" | "Merged" | "Syncing"
         | "Progressing" | "OutOfSync" => Some(WAITING),
         _ => None,

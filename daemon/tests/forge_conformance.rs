@@ -13,7 +13,7 @@ use dkd::{
     gitops::{Git, GithubForge, LocalGitForge},
     promotion::{
         Approver, ChangeRef, CheckOutcome,
-        ports::{ChangeProposal, ChangeState, GitForge, RecordedState},
+        ports::{ChangeProposal, ChangeState, Decision, Declined, GitForge, RecordedState},
     },
     store::MemoryStore,
 };
@@ -229,6 +229,16 @@ async fn suite(forge: &dyn GitForge, fixture: &Fixture) {
         .propose_change(&proposal("p-4", "gamma", "v1.0.0"))
         .await
         .expect("propose");
+    let cancelled = Declined {
+        decision: Decision::Cancel,
+        by: "carol".into(),
+        reason: Some("wrong version: use v1.1.0".into()),
+    };
+    let declined = forge
+        .propose_change(&proposal("p-5", "delta", "v1.0.0"))
+        .await
+        .expect("propose");
+    forge.decline(&declined, &cancelled).await.expect("decline");
     let recorded = forge.recorded_promotions().await.expect("recorded");
     let by_id: std::collections::BTreeMap<&str, &dkd::promotion::ports::RecordedPromotion> =
         recorded
@@ -241,7 +251,7 @@ async fn suite(forge: &dyn GitForge, fixture: &Fixture) {
             let state = match r.state {
                 RecordedState::Merged { .. } => "merged",
                 RecordedState::Open { .. } => "open",
-                RecordedState::Closed => "closed",
+                RecordedState::Closed { .. } => "closed",
             };
             (*id, r.path.as_str(), state)
         })
@@ -253,6 +263,7 @@ async fn suite(forge: &dyn GitForge, fixture: &Fixture) {
             ("p-2", "environments/dev/beta.yaml", "closed"),
             ("p-3", "environments/dev/alpha.yaml", "merged"),
             ("p-4", "environments/dev/gamma.yaml", "open"),
+            ("p-5", "environments/dev/delta.yaml", "closed"),
         ],
         "the closed one's id stays taken"
     );
@@ -271,6 +282,23 @@ async fn suite(forge: &dyn GitForge, fixture: &Fixture) {
         by_id["p-3"]
     );
     assert_eq!(by_id["p-4"].state, RecordedState::Open { change: open });
+    // Closed by a person through dkd, the forge records who decided what and why (and the
+    // manifest, to restore it from); closed for another reason, no decision.
+    assert_eq!(
+        by_id["p-5"].state,
+        RecordedState::Closed {
+            declined: Some(cancelled)
+        }
+    );
+    assert!(
+        by_id["p-5"]
+            .manifest
+            .as_deref()
+            .is_some_and(|m| m.contains("delta")),
+        "{:?}",
+        by_id["p-5"]
+    );
+    assert_eq!(by_id["p-2"].state, RecordedState::Closed { declined: None });
 
     // A tree lists its files with content ids: unchanged files keep theirs.
     let ids_at = |revision: String| async move {

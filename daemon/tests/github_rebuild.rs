@@ -1,6 +1,7 @@
 //! With `forge: github`, dkd's state database is a cache too: deleted while dkd is stopped,
 //! merged promotions come back from GitHub's pull requests, an open one resumes with the
-//! reviews already given, and new ids never repeat one GitHub knows.
+//! reviews already given, new ids never repeat one GitHub knows, and rejected and cancelled
+//! ones come back with who decided and why from dkd's closing comments.
 
 #[path = "../../tests/support/github_fake/mod.rs"]
 mod github_fake;
@@ -8,7 +9,7 @@ mod github_fake;
 mod support;
 
 use github_fake::GithubFake;
-use support::{TestHome, eventually, json, package::PackageDir};
+use support::{TestHome, eventually, json, os_user, package::PackageDir, stderr};
 
 fn promotion(home: &TestHome, id: &str) -> serde_json::Value {
     home.history("my-package")
@@ -100,4 +101,74 @@ fn a_lost_state_database_is_rebuilt_from_github_pull_requests_and_reviews() {
         .filter(|p| p.merge_commit.is_some())
         .count();
     assert_eq!(merged, 3, "each promotion merged once");
+}
+
+#[test]
+fn rejected_and_cancelled_pull_requests_come_back_with_who_decided_and_why_after_the_database_is_lost()
+ {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime for the fake GitHub");
+    let fake = runtime.block_on(GithubFake::start());
+    let home = TestHome::new();
+    fake.configure_home(home.path());
+    let mut daemon = home.start_daemon();
+    PackageDir::new("my-package", &[]).publish(&home, "v1.0.0");
+    let awaiting_review = |id: &str| {
+        eventually(&format!("{id} to wait for a review"), || {
+            (promotion(&home, id)["state"] == "ChangeProposed").then_some(())
+        });
+    };
+    let rejected = promote(&home, "v1.0.0", "int");
+    awaiting_review(&rejected);
+    let output = home.dk(&["reject", &rejected, "--reason", "not before the audit -->"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let cancelled = promote(&home, "v1.0.0", "int");
+    awaiting_review(&cancelled);
+    let output = home.dk(&["cancel", &cancelled, "--reason", "wrong version"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let by_hand = promote(&home, "v1.0.0", "int");
+    awaiting_review(&by_hand);
+    let pull = runtime
+        .block_on(fake.pulls())
+        .into_iter()
+        .find(|p| p.head_ref.ends_with(&format!("/{by_hand}")))
+        .expect("its pull request");
+    runtime.block_on(fake.close_by_hand(&pull.number.to_string()));
+    eventually(
+        "the pull request closed by hand to end its promotion",
+        || (promotion(&home, &by_hand)["state"] == "Rejected").then_some(()),
+    );
+    let decided = |id: &str| {
+        let view = promotion(&home, id);
+        let field = |key: &str| view[key].as_str().unwrap_or_default().to_owned();
+        (field("state"), field("message"))
+    };
+    let me = os_user();
+    let before = [decided(&rejected), decided(&cancelled)];
+    assert_eq!(
+        before,
+        [
+            (
+                "Rejected".to_owned(),
+                format!("rejected by {me}: not before the audit -->")
+            ),
+            (
+                "Cancelled".to_owned(),
+                format!("cancelled by {me}: wrong version")
+            ),
+        ]
+    );
+    daemon.signal("TERM");
+    let _ = daemon.wait();
+
+    std::fs::remove_dir_all(home.path().join("state.sled")).expect("delete state.sled");
+    let _daemon = home.start_daemon();
+
+    assert_eq!(
+        [decided(&rejected), decided(&cancelled)],
+        before,
+        "as before the database was lost"
+    );
+    let (state, message) = decided(&by_hand);
+    assert_eq!(state, "Rejected", "{message}");
+    assert!(message.contains("closed without merging"), "{message}");
 }

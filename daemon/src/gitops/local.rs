@@ -19,9 +19,9 @@ use super::{Git, GitError, check_tree, local_records};
 use crate::promotion::{
     Approval, Approver, ChangeRef, CheckOutcome,
     ports::{
-        ChangeProposal, ChangeRequestStore, ChangeState, ChangeStatus, FileVersion, ForgeError,
-        GitForge, GroupSource, LocalChange, LocalChangeState, RecordedPromotion, TreeFile,
-        blocking,
+        ChangeProposal, ChangeRequestStore, ChangeState, ChangeStatus, Declined, FileVersion,
+        ForgeError, GitForge, GroupSource, LocalChange, LocalChangeState, RecordedPromotion,
+        TreeFile, blocking,
     },
 };
 
@@ -135,6 +135,36 @@ impl LocalGitForge {
             .git
             .commit_files(Some(base), &files, &change.commit_message)
             .await?)
+    }
+
+    /// Closes `change` and keeps its branch under `refs/closed/`, so its id stays taken if
+    /// sled is lost; closed by `declined`, the kept ref is a commit on top of the branch tip
+    /// (same tree) whose trailers record who decided what and why.
+    async fn close_keeping(
+        &self,
+        change: &ChangeRef,
+        reason: &str,
+        declined: Option<&Declined>,
+    ) -> Result<(), ForgeError> {
+        let _writing = self.writes.lock().await;
+        let mut record = self.record(&change.id).await?;
+        if record.state == LocalChangeState::Open {
+            record.state = LocalChangeState::Closed;
+            self.save(&record).await?;
+            tracing::info!(change = %change.id, %reason, "closed change request");
+        }
+        if let Some(head) = self.git.branch_head(&record.id).await? {
+            let kept = match declined {
+                Some(declined) => {
+                    let message = local_records::decision_message(&record.promotion_id, declined);
+                    self.git.commit_files(Some(&head), &[], &message).await?
+                }
+                None => head,
+            };
+            let reference = format!("refs/closed/{}", record.id);
+            self.git.run(&["update-ref", &reference, &kept]).await?;
+        }
+        self.delete_branch(&record.id).await
     }
 
     async fn parent_of(&self, commit: &str) -> Result<String, ForgeError> {
@@ -381,19 +411,12 @@ impl GitForge for LocalGitForge {
     }
 
     async fn close(&self, change: &ChangeRef, reason: &str) -> Result<(), ForgeError> {
-        let _writing = self.writes.lock().await;
-        let mut record = self.record(&change.id).await?;
-        if record.state == LocalChangeState::Open {
-            record.state = LocalChangeState::Closed;
-            self.save(&record).await?;
-            tracing::info!(change = %change.id, %reason, "closed change request");
-        }
-        // Kept out of sight under refs/closed/, so the id stays taken if sled is lost.
-        if let Some(head) = self.git.branch_head(&record.id).await? {
-            let kept = format!("refs/closed/{}", record.id);
-            self.git.run(&["update-ref", &kept, &head]).await?;
-        }
-        self.delete_branch(&record.id).await
+        self.close_keeping(change, reason, None).await
+    }
+
+    async fn decline(&self, change: &ChangeRef, declined: &Declined) -> Result<(), ForgeError> {
+        self.close_keeping(change, &declined.summary(), Some(declined))
+            .await
     }
 
     async fn find_landed(&self, promotion_id: &str) -> Result<Option<String>, ForgeError> {

@@ -1,19 +1,57 @@
 //! What the embedded deployment repository itself records about promotions, so dkd's state
 //! database can be rebuilt from it: merges on `main` carrying a `Promotion-Id:` trailer, and
-//! open change branches `promote/<env>/<package>/<id>`.
+//! open change branches `promote/<env>/<package>/<id>`, and closed ones kept under
+//! `refs/closed/promote/…`, topped by a commit recording who rejected or cancelled them and
+//! why.
 
 use std::time::{Duration, SystemTime};
 
 use super::{Git, GitError};
 use crate::promotion::{
     ChangeRef, parse_change_branch,
-    ports::{LocalChange, LocalChangeState, RecordedPromotion, RecordedState},
+    ports::{Decision, Declined, LocalChange, LocalChangeState, RecordedPromotion, RecordedState},
 };
 
 /// Where change branches live.
 const CHANGE_BRANCHES: &str = "refs/heads/promote/";
 /// Where the branches of closed change requests are kept, so their ids stay taken.
 pub const CLOSED_CHANGES: &str = "refs/closed/promote/";
+
+/// Trailers of the commit that records a decision on top of a closed change's branch tip.
+const DECISION: &str = "Promotion-Decision";
+const DECIDED_BY: &str = "Decided-By";
+const REASON: &str = "Reason";
+
+/// The message of the commit kept under `refs/closed/…` when a person closed the change
+/// for promotion `promotion_id`: its tree is the branch tip's, the trailers are the record.
+pub fn decision_message(promotion_id: &str, declined: &Declined) -> String {
+    let one_line = |text: &str| text.replace(['\n', '\r'], " ");
+    let mut message = format!(
+        "Close {promotion_id}: {}\n\nPromotion-Id: {promotion_id}\n{DECISION}: {}\n{DECIDED_BY}: {}\n",
+        one_line(&declined.summary()),
+        declined.decision.past(),
+        one_line(&declined.by),
+    );
+    if let Some(reason) = &declined.reason {
+        message.push_str(&format!("{REASON}: {}\n", one_line(reason)));
+    }
+    message
+}
+
+/// The decision the trailers of a closed change's kept commit record, if any.
+fn decision_of(decision: &str, by: &str, reason: &str) -> Option<Declined> {
+    let decision = Decision::from_past(decision.trim())?;
+    let by = by.trim();
+    if by.is_empty() {
+        return None;
+    }
+    let reason = reason.trim();
+    Some(Declined {
+        decision,
+        by: by.to_owned(),
+        reason: (!reason.is_empty()).then(|| reason.to_owned()),
+    })
+}
 
 fn at_unix(seconds: &str) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(seconds.trim().parse().unwrap_or_default())
@@ -85,23 +123,24 @@ async fn merged(git: &Git, base: &str) -> Result<Vec<RecordedPromotion>, GitErro
 }
 
 /// Change branches under `prefix` (open ones in `refs/heads/promote/`, closed ones kept in
-/// `refs/closed/promote/`), oldest first: two git processes.
+/// `refs/closed/promote/` with the decision that closed them), oldest first: two git
+/// processes.
 async fn changes(git: &Git, prefix: &str, open: bool) -> Result<Vec<RecordedPromotion>, GitError> {
+    let trailer = |key: &str| format!("%(contents:trailers:key={key},valueonly,separator=%x2C)");
+    let format = format!(
+        "--format=%(refname)%1f%(objectname)%1f%(committerdate:unix)%1f{}%1f{}%1f{}%1f%(contents:subject)",
+        trailer(DECISION),
+        trailer(DECIDED_BY),
+        trailer(REASON),
+    );
     let refs = git
-        .run(&[
-            "for-each-ref",
-            "--sort=committerdate",
-            "--format=%(refname) %(objectname) %(committerdate:unix) %(contents:subject)",
-            prefix,
-        ])
+        .run(&["for-each-ref", "--sort=committerdate", &format, prefix])
         .await?;
     let mut branches = Vec::new();
     let mut specs = Vec::new();
     for line in refs.lines() {
-        let mut fields = line.splitn(4, ' ');
-        let (Some(reference), Some(tip), Some(time)) =
-            (fields.next(), fields.next(), fields.next())
-        else {
+        let fields: Vec<&str> = line.splitn(7, '\u{1f}').collect();
+        let [reference, tip, time, decision, by, reason, subject] = fields[..] else {
             continue;
         };
         let Some(branch) = reference
@@ -114,17 +153,21 @@ async fn changes(git: &Git, prefix: &str, open: bool) -> Result<Vec<RecordedProm
             continue;
         };
         specs.push(format!("{tip}:{path}"));
-        branches.push((
-            ChangeRef {
-                id: branch.to_owned(),
-                branch: branch.to_owned(),
-                title: fields.next().unwrap_or_default().to_owned(),
-                url: String::new(),
-            },
-            path,
-            promotion_id,
-            at_unix(time),
-        ));
+        let state = if open {
+            RecordedState::Open {
+                change: ChangeRef {
+                    id: branch.to_owned(),
+                    branch: branch.to_owned(),
+                    title: subject.to_owned(),
+                    url: String::new(),
+                },
+            }
+        } else {
+            RecordedState::Closed {
+                declined: decision_of(decision, by, reason),
+            }
+        };
+        branches.push((path, promotion_id, at_unix(time), state));
     }
     let specs: Vec<&str> = specs.iter().map(String::as_str).collect();
     let contents = git.read_blobs(&specs).await?;
@@ -132,16 +175,12 @@ async fn changes(git: &Git, prefix: &str, open: bool) -> Result<Vec<RecordedProm
         .into_iter()
         .zip(contents)
         .map(
-            |((change, path, promotion_id, at), bytes)| RecordedPromotion {
+            |((path, promotion_id, at, state), bytes)| RecordedPromotion {
                 promotion_id,
                 path,
                 manifest: bytes.and_then(|bytes| String::from_utf8(bytes).ok()),
                 at,
-                state: if open {
-                    RecordedState::Open { change }
-                } else {
-                    RecordedState::Closed
-                },
+                state,
             },
         )
         .collect())

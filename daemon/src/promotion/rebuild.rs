@@ -51,7 +51,7 @@ pub async fn rebuild_from_forge(
     let rank = |record: &RecordedPromotion| match record.state {
         RecordedState::Merged { .. } => 0,
         RecordedState::Open { .. } => 1,
-        RecordedState::Closed => 2,
+        RecordedState::Closed { .. } => 2,
     };
     let mut by_id: BTreeMap<&str, &RecordedPromotion> = BTreeMap::new();
     for record in &recorded {
@@ -178,7 +178,17 @@ fn restore(record: &RecordedPromotion, merges: &[&RecordedPromotion]) -> Option<
             None,
             None,
         ),
-        RecordedState::Closed => (
+        // Closed by `dk reject` or `dk cancel`: the forge recorded who decided and why.
+        RecordedState::Closed {
+            declined: Some(declined),
+        } => (
+            declined.decision.state(),
+            declined.summary(),
+            None,
+            None,
+            None,
+        ),
+        RecordedState::Closed { declined: None } => (
             PromotionState::Rejected,
             "restored from the deployment repository: its change request was closed without merging"
                 .to_owned(),

@@ -23,7 +23,10 @@ pub struct PullRecord {
     pub merge_commit: Option<String>,
     pub merged_at: Option<SystemTime>,
     pub labels: Vec<String>,
+    /// Comment bodies, oldest first …
     pub comments: Vec<String>,
+    /// … and who wrote each (the login of the token that posted it).
+    pub comment_authors: Vec<String>,
 }
 
 /// A review as it was asked for on the wire (`POST …/pulls/N/reviews`), accepted or not.

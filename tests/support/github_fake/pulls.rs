@@ -1,5 +1,5 @@
 //! The fake GitHub's pull requests: open (one open pull request per head branch), list,
-//! read, close; reviews (authors cannot approve their own); labels and comments; "update
+//! read, close; reviews (authors cannot approve their own); labels and comments (posted and listed); "update
 //! branch" guarded by the expected head SHA; and merge guarded by the head SHA, refusing
 //! a branch behind its base or with failing checks, and a conflicting one.
 
@@ -80,11 +80,36 @@ pub async fn route(model: &mut Model, req: &Req, rest: &[&str]) -> Resp {
             match model.pull_mut(n) {
                 Some(pull) => {
                     pull.comments.push(body.clone());
-                    Resp::new(201, json!({ "body": body }))
+                    pull.comment_authors.push(req.user.clone());
+                    Resp::new(201, json!({ "body": body, "user": { "login": req.user } }))
                 }
                 None => Resp::not_found(),
             }
         }
+        // GitHub's list of issue comments, oldest first, in pages.
+        (&Method::GET, ["issues", _, "comments"], Some(n)) => match model.pull_mut(n) {
+            Some(pull) => {
+                let listed: Vec<Value> = pull
+                    .comments
+                    .iter()
+                    .zip(&pull.comment_authors)
+                    .enumerate()
+                    .map(|(index, (body, user))| {
+                        json!({ "id": index + 1, "body": body, "user": { "login": user } })
+                    })
+                    .collect();
+                let per_page = req.query_number("per_page", 30);
+                let page = req.query_number("page", 1).max(1);
+                Resp::ok(
+                    listed
+                        .into_iter()
+                        .skip((page - 1) * per_page)
+                        .take(per_page)
+                        .collect(),
+                )
+            }
+            None => Resp::not_found(),
+        },
         _ => Resp::not_found(),
     }
 }
@@ -194,6 +219,7 @@ async fn create(model: &mut Model, req: &Req) -> Resp {
         merged_at: None,
         labels: Vec::new(),
         comments: Vec::new(),
+        comment_authors: Vec::new(),
     };
     let body = render(model, &pull);
     model.pulls.push(pull);

@@ -5,10 +5,10 @@
 use http::{Method, StatusCode};
 use serde_json::json;
 
-use super::{GithubForge, reads::entries, unexpected};
+use super::{GithubForge, decision_note::closing_comment, reads::entries, unexpected};
 use crate::promotion::{
     ChangeRef, CheckOutcome,
-    ports::{ChangeState, ForgeError, GitForge},
+    ports::{ChangeState, Decision, Declined, ForgeError, GitForge},
 };
 
 /// How often a merge starts over when the base or the head moved underneath it.
@@ -136,12 +136,13 @@ impl GithubForge {
         &self,
         change: &ChangeRef,
         reason: &str,
+        declined: Option<&Declined>,
     ) -> Result<(), ForgeError> {
         let _writing = self.writes.lock().await;
         let pull = self.pull(change).await?;
         if pull.state == ChangeState::Open {
             let url = format!("{}/issues/{}/comments", self.root, pull.number);
-            let body = json!({ "body": format!("Closed by dkd: {reason}") });
+            let body = json!({ "body": closing_comment(reason, declined) });
             let reply = self.rest.send(Method::POST, &url, Some(&body)).await?;
             if !reply.ok() {
                 tracing::warn!(pull = pull.number, "cannot comment on the pull request");
@@ -159,17 +160,18 @@ impl GithubForge {
         self.delete_branch(&pull.branch).await
     }
 
-    /// Declines the pull request for `reviewer` with a request-changes review carrying
-    /// `reason`, then closes it with a comment. GitHub refuses such a review on a pull
-    /// request its author (dkd's account) opened: then the closing comment alone says who
-    /// rejected it and why.
-    pub(super) async fn reject_change(
+    /// Closes the pull request with a comment recording `declined` (read back by a
+    /// rebuild). A rejection first asks for a request-changes review carrying the reason;
+    /// GitHub refuses one on a pull request its author (dkd's account) opened: then the
+    /// closing comment alone says who rejected it and why.
+    pub(super) async fn decline_change(
         &self,
         change: &ChangeRef,
-        reviewer: &str,
-        reason: &str,
+        declined: &Declined,
     ) -> Result<(), ForgeError> {
-        {
+        if declined.decision == Decision::Reject {
+            let reviewer = &declined.by;
+            let reason = declined.reason.as_deref().unwrap_or_default();
             let _writing = self.writes.lock().await;
             let pull = self.pull(change).await?;
             if pull.state == ChangeState::Open {
@@ -184,7 +186,7 @@ impl GithubForge {
                 }
             }
         }
-        self.close_change(change, &format!("rejected by {reviewer}: {reason}"))
+        self.close_change(change, &declined.summary(), Some(declined))
             .await
     }
 

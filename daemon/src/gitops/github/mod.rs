@@ -4,6 +4,7 @@
 //! merge guarded by the head SHA, after updating a branch that fell behind its base.
 
 mod changes;
+mod decision_note;
 mod merge;
 mod reads;
 mod records;
@@ -18,7 +19,7 @@ pub use settings::{GithubSettings, GithubToken};
 
 use self::rest::{Reply, Rest};
 use crate::promotion::ports::{
-    ChangeProposal, ChangeStatus, FileVersion, ForgeError, GitForge, GroupSource,
+    ChangeProposal, ChangeStatus, Declined, FileVersion, ForgeError, GitForge, GroupSource,
     RecordedPromotion, TreeFile,
 };
 use crate::promotion::{Approver, ChangeRef};
@@ -131,16 +132,11 @@ impl GitForge for GithubForge {
     }
 
     async fn close(&self, change: &ChangeRef, reason: &str) -> Result<(), ForgeError> {
-        self.close_change(change, reason).await
+        self.close_change(change, reason, None).await
     }
 
-    async fn reject(
-        &self,
-        change: &ChangeRef,
-        reviewer: &str,
-        reason: &str,
-    ) -> Result<(), ForgeError> {
-        self.reject_change(change, reviewer, reason).await
+    async fn decline(&self, change: &ChangeRef, declined: &Declined) -> Result<(), ForgeError> {
+        self.decline_change(change, declined).await
     }
 
     async fn find_landed(&self, promotion_id: &str) -> Result<Option<String>, ForgeError> {

@@ -1,6 +1,6 @@
 //! What GitHub records about promotions, so dkd's state database can be rebuilt from it:
 //! every pull request from a change branch `promote/<env>/<package>/<id>`, merged or open
-//! with the manifest it writes, or closed (its id stays taken).
+//! with the manifest it writes, or closed with the decision dkd's closing comment records.
 
 use std::time::SystemTime;
 
@@ -23,8 +23,8 @@ fn time_of(value: &Value) -> SystemTime {
 }
 
 impl GithubForge {
-    /// Merged and open promotion pull requests, oldest first; one request per page plus one
-    /// per pull request for its manifest.
+    /// Merged, open and closed promotion pull requests, oldest first; one request per page
+    /// plus one per pull request for its manifest, and one per closed one for its comments.
     pub(super) async fn recorded(&self) -> Result<Vec<RecordedPromotion>, ForgeError> {
         let mut recorded = Vec::new();
         for page in 1..=PULL_PAGES {
@@ -59,10 +59,13 @@ impl GithubForge {
                         pull.head.clone(),
                         time_of(&body["created_at"]),
                     ),
-                    // Closed: nothing to restore, but its id stays taken.
+                    // Closed: restored as rejected or cancelled by whom dkd's closing
+                    // comment says, or as closed by hand.
                     ChangeState::Closed => (
-                        RecordedState::Closed,
-                        String::new(),
+                        RecordedState::Closed {
+                            declined: self.closing_decision(pull.number, &pull.author).await?,
+                        },
+                        pull.head.clone(),
                         time_of(&body["closed_at"]),
                     ),
                 };

@@ -3,45 +3,13 @@
 //! under the engine's lock, so a merge can never follow (or race) the decision.
 
 use super::Engine;
+pub use crate::promotion::ports::Decision;
 use crate::promotion::{
     PromotionError,
     model::{Approver, Promotion, PromotionState},
     policy::{EffectiveRule, Policy},
-    ports::ChangeState,
+    ports::{ChangeState, Declined},
 };
-
-/// How a person ends a promotion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    /// An approver declines it (`dk reject`): the forge records a request for changes.
-    Reject,
-    /// Its promoter withdraws it (`dk cancel`).
-    Cancel,
-}
-
-impl Decision {
-    fn state(self) -> PromotionState {
-        match self {
-            Self::Reject => PromotionState::Rejected,
-            Self::Cancel => PromotionState::Cancelled,
-        }
-    }
-
-    /// `reject` or `cancel`, for messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Reject => "reject",
-            Self::Cancel => "cancel",
-        }
-    }
-
-    fn past(self) -> &'static str {
-        match self {
-            Self::Reject => "rejected",
-            Self::Cancel => "cancelled",
-        }
-    }
-}
 
 impl Engine {
     /// Ends promotion `id` by `decision` of `by` (the authenticated caller), with `reason`
@@ -66,9 +34,10 @@ impl Engine {
                 decision.past()
             )));
         }
-        let message = match reason {
-            Some(reason) => format!("{} by {by}: {reason}", decision.past()),
-            None => format!("{} by {by}", decision.past()),
+        let declined = Declined {
+            decision,
+            by: by.to_owned(),
+            reason: reason.map(str::to_owned),
         };
         if let Some(change) = &promotion.change {
             // Merged on the forge behind dkd's back (a person merging on GitHub): too late.
@@ -79,17 +48,9 @@ impl Engine {
                     decision.past()
                 )));
             }
-            match decision {
-                Decision::Reject => {
-                    self.ports
-                        .forge
-                        .reject(change, by, reason.unwrap_or_default())
-                        .await?;
-                }
-                Decision::Cancel => self.ports.forge.close(change, &message).await?,
-            }
+            self.ports.forge.decline(change, &declined).await?;
         }
-        promotion.enter(decision.state(), message);
+        promotion.enter(decision.state(), declined.summary());
         self.persist(&promotion).await?;
         tracing::info!(promotion_id = %id, by, "promotion {}", decision.past());
         Ok(promotion)

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use datakit::manifest::Teams;
 
 use super::StoreError;
-use crate::promotion::{Approval, Approver, ChangeRef, Check};
+use crate::promotion::{Approval, Approver, ChangeRef, Check, PromotionState};
 
 /// What a forge operation can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +74,69 @@ pub struct FileVersion {
     pub contents: Option<String>,
 }
 
+/// How a person ends a promotion before it merges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// An approver declines it (`dk reject`): the forge records a request for changes.
+    Reject,
+    /// Its promoter withdraws it (`dk cancel`).
+    Cancel,
+}
+
+impl Decision {
+    /// The state the promotion ends in.
+    pub fn state(self) -> PromotionState {
+        match self {
+            Self::Reject => PromotionState::Rejected,
+            Self::Cancel => PromotionState::Cancelled,
+        }
+    }
+
+    /// `reject` or `cancel`, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Reject => "reject",
+            Self::Cancel => "cancel",
+        }
+    }
+
+    /// `rejected` or `cancelled`: for messages, and how forges record the decision.
+    pub fn past(self) -> &'static str {
+        match self {
+            Self::Reject => "rejected",
+            Self::Cancel => "cancelled",
+        }
+    }
+
+    /// The decision `past` names.
+    pub fn from_past(past: &str) -> Option<Self> {
+        [Self::Reject, Self::Cancel]
+            .into_iter()
+            .find(|decision| decision.past() == past)
+    }
+}
+
+/// A person's decision to close a change request without merging, as the forge records it
+/// with the closing, so a rebuild restores who decided what and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Declined {
+    pub decision: Decision,
+    /// The authenticated caller of `dk reject` or `dk cancel`.
+    pub by: String,
+    /// One line; `dk cancel` may leave it out.
+    pub reason: Option<String>,
+}
+
+impl Declined {
+    /// `cancelled by carol: wrong version`: the promotion's message and the closing note.
+    pub fn summary(&self) -> String {
+        match &self.reason {
+            Some(reason) => format!("{} by {}: {reason}", self.decision.past(), self.by),
+            None => format!("{} by {}", self.decision.past(), self.by),
+        }
+    }
+}
+
 /// Where a promotion the forge records stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordedState {
@@ -81,8 +144,9 @@ pub enum RecordedState {
     Merged { commit: String },
     /// Its change request is still open.
     Open { change: ChangeRef },
-    /// Its change request was closed without merging.
-    Closed,
+    /// Its change request was closed without merging: by a person's decision through dkd
+    /// where the forge recorded one, otherwise (closed by hand, superseded) `None`.
+    Closed { declined: Option<Declined> },
 }
 
 /// A promotion as the deployment repository and the forge record it, whatever happened to
@@ -166,17 +230,11 @@ pub trait GitForge: Send + Sync + 'static {
     /// Closes the change request without merging and deletes its branch.
     async fn close(&self, change: &ChangeRef, reason: &str) -> Result<(), ForgeError>;
 
-    /// Declines the change request for `reviewer` (the authenticated caller of `dk reject`)
-    /// with `reason`, then closes it. Forges with reviews record the decline as one (GitHub:
-    /// a request-changes review); the embedded forge records it with the closing.
-    async fn reject(
-        &self,
-        change: &ChangeRef,
-        reviewer: &str,
-        reason: &str,
-    ) -> Result<(), ForgeError> {
-        self.close(change, &format!("rejected by {reviewer}: {reason}"))
-            .await
+    /// Closes the change request by a person's decision (`dk reject`, `dk cancel`) and
+    /// records it with the closing, so `recorded_promotions` gives it back. Forges with
+    /// reviews also record a rejection as one (GitHub: a request-changes review).
+    async fn decline(&self, change: &ChangeRef, declined: &Declined) -> Result<(), ForgeError> {
+        self.close(change, &declined.summary()).await
     }
 
     /// The base-branch commit that landed `promotion_id`, if any (found by its trailer).
