@@ -192,7 +192,10 @@ fn restore(record: &RecordedPromotion, merges: &[&RecordedPromotion]) -> Option<
 
 /// Where a restored record stands, from what the repository says of it: its state,
 /// message, open change request, merge commit and the change that replaced it.
-fn restored_state(record: &RecordedPromotion, replaced_by: Option<&&RecordedPromotion>) -> RestoredState {
+fn restored_state(
+    record: &RecordedPromotion,
+    replaced_by: Option<&&RecordedPromotion>,
+) -> RestoredState {
     match &record.state {
         RecordedState::Merged { commit } => {
             let short = commit.get(..12).unwrap_or(commit);

@@ -130,7 +130,11 @@ pub fn proposal(promotion: &Promotion, environment: &Environment, policy: &str) 
 
 /// The change request of a store change: the `Store` manifest at the environment's
 /// stores path, with the same `Promotion-Id:` trailer as a promotion.
-fn store_proposal(promotion: &Promotion, environment: &Environment, policy: &str) -> ChangeProposal {
+fn store_proposal(
+    promotion: &Promotion,
+    environment: &Environment,
+    policy: &str,
+) -> ChangeProposal {
     let path = environment.store_manifest_path(&promotion.package);
     let title = format!(
         "Add store {} in {}",

@@ -154,16 +154,13 @@ impl Engine {
                 let needed = Some(self.explain(&change).needed)
                     .filter(|needed| !needed.is_empty())
                     .unwrap_or_else(|| rule.description.clone());
-                let review = change
-                    .change
-                    .as_ref()
-                    .filter(|c| !c.url.is_empty())
-                    .map(|c| format!(" (or review the pull request {})", c.url))
-                    .unwrap_or_default();
-                format!(
-                    "store change {} opened; {needed}: approve it with dk approve {}{review}",
-                    change.id, change.id
-                )
+                let how = match &change.change {
+                    Some(request) if self.forge_teams().is_some() => {
+                        format!("review the pull request {}", request.url)
+                    }
+                    _ => format!("approve it with dk approve {}", change.id),
+                };
+                format!("store change {} opened; {needed}: {how}", change.id)
             }
         };
         Ok(StoreChangeOutcome {
@@ -186,7 +183,10 @@ impl Engine {
         }
         change.enter(
             PromotionState::Healthy,
-            format!("dkd serves store {} in {}", change.package, change.environment),
+            format!(
+                "dkd serves store {} in {}",
+                change.package, change.environment
+            ),
         );
         self.persist(&change).await?;
         Ok(true)
