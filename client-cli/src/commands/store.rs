@@ -136,8 +136,8 @@ pub async fn add(
         let served = wait_for(client, view, waiting, |_| Ok(())).await?;
         answer.merged = true;
         answer.message = format!(
-            "store {} added to {} ({}): {}",
-            args.name, args.env, answer.policy, served.id
+            "store {} added to {} ({})",
+            args.name, args.env, answer.policy
         );
         answer.promotion = None;
         return render(format, &args, answer, served.id);

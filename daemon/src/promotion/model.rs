@@ -267,3 +267,25 @@ impl Promotion {
             && self.kind == kind
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_change_branch_names_the_store_file_and_never_a_package_manifest() {
+        let branch = store_change_branch("int", "events-store", "p-7");
+        assert_eq!(
+            parse_change_branch(&branch),
+            Some((
+                "environments/int/stores/events-store.yaml".to_owned(),
+                "p-7".to_owned()
+            ))
+        );
+        assert_eq!(
+            parse_change_branch(&change_branch("int", "stores", "p-8")),
+            Some(("environments/int/stores.yaml".to_owned(), "p-8".to_owned()))
+        );
+        assert_eq!(parse_change_branch("promote/int/other/x/p-9"), None);
+    }
+}

@@ -134,8 +134,8 @@ impl Engine {
         let served = change.state == PromotionState::Healthy;
         let message = match change.state {
             PromotionState::Healthy => format!(
-                "store {} added to {} ({}): {}",
-                request.name, request.environment, rule.description, change.id
+                "store {} added to {} ({})",
+                request.name, request.environment, rule.description
             ),
             PromotionState::Rejected | PromotionState::Failed => {
                 return Err(PromotionError::InvalidInput(format!(
