@@ -27,25 +27,21 @@ printf 'forge: { type: embedded, asserted_approvers: true }\n' > "$DK_HOME/dkd.y
 run cat "$DK_HOME/dkd.yaml"
 run dk env list
 
-say "Stores are per-environment infrastructure, added to the deployment repository with plain git"
-clone="$DK_HOME/deploy-clone"
-git clone --quiet "$DK_HOME/deploy.git" "$clone"
-for env in dev int prod; do
-  mkdir -p "$clone/environments/$env/stores"
-  cat > "$clone/environments/$env/stores/events-store.yaml" <<STORE
-apiVersion: datakit.infoblox.dev/v1alpha1
-kind: Store
-metadata: { name: events-store }
-spec:
-  type: kafka-topic
-  connection: { brokers: $env-kafka:9092, topic: user-events-$env }
-  secretRef: { name: events-store-creds }
-STORE
-done
-git -C "$clone" add environments
-git -C "$clone" -c user.name=quickstart -c user.email=quickstart@example.com commit --quiet -m "Add the events store"
-git -C "$clone" push --quiet origin HEAD:main
-sleep 2   # dkd follows main within a second
+say "Stores are per-environment infrastructure, added through a change request under each environment's rule"
+store_args() { echo "events-store --type kafka-topic --set brokers=$1-kafka:9092 --set topic=user-events-$1 --secret-ref events-store-creds"; }
+store_change() { dk -o json store add "$1" $(store_args "$1") | sed -n 's/^  "id": "\(.*\)",$/\1/p'; }
+served() { for _ in $(seq 100); do dk env show "$1" | grep -q events-store && return; sleep 0.2; done; echo "store not served in $1" >&2; exit 1; }
+# shellcheck disable=SC2046
+run dk store add dev $(store_args dev)   # dev auto-merges: returns once dkd serves it
+id="$(store_change int)"
+echo "int store change: $id (dk store add int $(store_args int))"
+run dk approve "$id" --as alice
+id="$(store_change prod)"
+echo "prod store change: $id (dk store add prod $(store_args prod))"
+run dk approve "$id" --as alice
+run dk approve "$id" --as bob
+served int
+served prod
 run dk env show prod
 
 say "1. Build and publish v1.0.0 (reproducible: the same directory and version give the same digest)"

@@ -123,10 +123,10 @@ fn check_state(state: i32) -> String {
 impl From<proto::Promotion> for PromotionView {
     fn from(p: proto::Promotion) -> Self {
         Self {
-            kind: if p.kind == proto::PromotionKind::Rollback as i32 {
-                "rollback"
-            } else {
-                "promotion"
+            kind: match proto::PromotionKind::try_from(p.kind) {
+                Ok(proto::PromotionKind::Rollback) => "rollback",
+                Ok(proto::PromotionKind::Store) => "store",
+                _ => "promotion",
             }
             .to_owned(),
             state: state_name(p.state),
@@ -186,15 +186,24 @@ impl PromotionView {
 
     /// The detailed view of `dk promote` and `--status`.
     pub fn describe(&self) -> String {
-        let verb = if self.kind == "rollback" {
-            "Rollback"
-        } else {
-            "Promotion"
+        let mut out = match self.kind.as_str() {
+            "store" => format!(
+                "Store change {}: store {} → {}\n",
+                self.id, self.package, self.environment
+            ),
+            kind => format!(
+                "{} {}: {} {} → {}\n",
+                if kind == "rollback" {
+                    "Rollback"
+                } else {
+                    "Promotion"
+                },
+                self.id,
+                self.package,
+                self.version,
+                self.environment
+            ),
         };
-        let mut out = format!(
-            "{verb} {}: {} {} → {}\n",
-            self.id, self.package, self.version, self.environment
-        );
         let mut line = |label: &str, value: &str| out.push_str(&format!("  {label:<11}{value}\n"));
         line("State:", &format!("{} — {}", self.state, self.message));
         line("Digest:", &self.digest);
@@ -359,17 +368,22 @@ pub async fn wait_for(
 
 /// `--timeout` expired: where the promotion stands, and that it goes on without us.
 fn timed_out(view: &PromotionView, timeout: Duration) -> CliError {
+    let follow = if view.kind == "store" {
+        format!("dk promotions --env {}", view.environment)
+    } else {
+        format!(
+            "dk promote {} {} --to {} --status",
+            view.package, view.version, view.environment
+        )
+    };
     CliError::new(
         Failure::Other,
         format!(
-            "gave up waiting after {}: {} is {}, waiting for {} (it goes on; see dk promote {} {} --to {} --status)",
+            "gave up waiting after {}: {} is {}, waiting for {} (it goes on; see {follow})",
             humantime::format_duration(timeout),
             view.id,
             view.state,
             waiting_for(view),
-            view.package,
-            view.version,
-            view.environment
         ),
     )
 }

@@ -9,6 +9,7 @@ use datakit::{
 };
 use serde::Serialize;
 
+use super::promotion::{PromotionView, Waiting, wait_for};
 use crate::{
     connect::Client,
     error::{CliError, Failure},
@@ -51,6 +52,13 @@ pub struct StoreArgs {
     /// Print the manifest instead of proposing it (like dk store scaffold)
     #[arg(long)]
     pub print: bool,
+    /// Wait until dkd serves the store (after its approvals): exit 0 when it does, 1 when
+    /// the change is rejected, cancelled or superseded
+    #[arg(long, conflicts_with = "print")]
+    pub wait: bool,
+    /// With --wait: give up after this long (e.g. 90s, 5m), exit 1 saying where it stands
+    #[arg(long, value_name = "DURATION", requires = "wait", value_parser = humantime::parse_duration)]
+    pub timeout: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Serialize)]
@@ -58,6 +66,8 @@ pub struct StoreArgs {
 struct AddedView {
     environment: String,
     store: String,
+    /// The store change's id (`p-N`), for dk approve, dk reject and dk cancel.
+    id: String,
     merged: bool,
     change_id: String,
     change_url: String,
@@ -95,14 +105,15 @@ pub fn scaffold(args: &StoreArgs) -> Result<String, CliError> {
     Ok(text)
 }
 
-/// `dk store add`: proposes the store through dkd.
+/// `dk store add`: proposes the store through dkd; with `--wait`, follows its change
+/// until dkd serves the store.
 pub async fn add(
     client: &mut Client,
     format: OutputFormat,
     args: StoreArgs,
 ) -> Result<String, CliError> {
     let text = manifest(&args)?;
-    let answer = client
+    let mut answer = client
         .add_store(AddStoreRequest {
             environment: args.env.clone(),
             name: args.name.clone(),
@@ -111,17 +122,44 @@ pub async fn add(
         })
         .await?
         .into_inner();
-    render(format, &args, answer)
+    if args.wait
+        && let Some(change) = answer.promotion.take()
+    {
+        let view = PromotionView::from(change);
+        if !view.is_terminal() && format == OutputFormat::Table {
+            println!("{}", crate::output::safe(&answer.message));
+        }
+        let waiting = Waiting {
+            timeout: args.timeout,
+            ndjson: false,
+        };
+        let served = wait_for(client, view, waiting, |_| Ok(())).await?;
+        answer.merged = true;
+        answer.message = format!(
+            "store {} added to {} ({})",
+            args.name, args.env, answer.policy
+        );
+        answer.promotion = None;
+        return render(format, &args, answer, served.id);
+    }
+    let id = answer
+        .promotion
+        .as_ref()
+        .map(|p| p.id.clone())
+        .unwrap_or_default();
+    render(format, &args, answer, id)
 }
 
 fn render(
     format: OutputFormat,
     args: &StoreArgs,
     answer: proto::AddStoreResponse,
+    id: String,
 ) -> Result<String, CliError> {
     let view = AddedView {
         environment: args.env.clone(),
         store: args.name.clone(),
+        id,
         merged: answer.merged,
         change_id: answer.change_id,
         change_url: answer.change_url,
@@ -138,7 +176,7 @@ fn render(
         view.change_url.clone()
     };
     Ok(format!(
-        "{}\nChange:   {change}\nFile:     {}\nApproval: {}\n",
-        view.message, view.file, view.policy
+        "{}\nId:       {}\nChange:   {change}\nFile:     {}\nApproval: {}\n",
+        view.message, view.id, view.file, view.policy
     ))
 }

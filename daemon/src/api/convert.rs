@@ -124,6 +124,7 @@ pub fn promotion(promotion: &Promotion, explanation: Explanation) -> proto::Prom
         kind: match promotion.kind {
             PromotionKind::Promotion => proto::PromotionKind::Promotion,
             PromotionKind::Rollback => proto::PromotionKind::Rollback,
+            PromotionKind::Store => proto::PromotionKind::Store,
         } as i32,
         state: promotion_state(promotion.state) as i32,
         message: promotion.message.clone(),

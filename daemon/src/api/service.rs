@@ -669,13 +669,20 @@ impl DataKitService for DataKitApi {
             })
             .await
             .map_err(status)?;
+        let (change_id, change_url) = outcome
+            .promotion
+            .change
+            .as_ref()
+            .map(|c| (c.id.clone(), c.url.clone()))
+            .unwrap_or_default();
         Ok(Response::new(proto::AddStoreResponse {
             merged: outcome.merged,
-            change_id: outcome.change_id,
-            change_url: outcome.change_url,
+            change_id,
+            change_url,
             file: outcome.file,
             policy: outcome.policy,
             message: outcome.message,
+            promotion: Some(self.promotion(&outcome.promotion)),
         }))
     }
 

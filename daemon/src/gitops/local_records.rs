@@ -1,8 +1,8 @@
 //! What the embedded deployment repository itself records about promotions, so dkd's state
 //! database can be rebuilt from it: merges on `main` carrying a `Promotion-Id:` trailer, and
-//! open change branches `promote/<env>/<package>/<id>`, and closed ones kept under
-//! `refs/closed/promote/…`, topped by a commit recording who rejected or cancelled them and
-//! why.
+//! open change branches `promote/<env>/<package>/<id>` (`promote/<env>/stores/<store>/<id>`
+//! for store changes), and closed ones kept under `refs/closed/promote/…`, topped by a commit
+//! recording who rejected or cancelled them and why.
 
 use std::time::{Duration, SystemTime};
 
@@ -89,9 +89,15 @@ async fn merged(git: &Git, base: &str) -> Result<Vec<RecordedPromotion>, GitErro
             .filter_map(|line| {
                 let (fields, path) = line.strip_prefix(':')?.split_once('\t')?;
                 let blob = fields.split(' ').nth(3)?;
+                // environments/<env>/<package>.yaml, or a store's
+                // environments/<env>/stores/<store>.yaml.
                 let is_manifest = path.starts_with("environments/")
-                    && path.matches('/').count() == 2
-                    && path.ends_with(".yaml");
+                    && path.ends_with(".yaml")
+                    && match path.matches('/').count() {
+                        2 => true,
+                        3 => path.split('/').nth(2) == Some("stores"),
+                        _ => false,
+                    };
                 (is_manifest && !blob.bytes().all(|b| b == b'0')).then_some((path, blob))
             })
             .next();

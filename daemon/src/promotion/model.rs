@@ -73,11 +73,15 @@ impl PromotionState {
     }
 }
 
-/// A promotion along the path, or a rollback.
+/// A promotion along the path, a rollback, or a store change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PromotionKind {
     Promotion,
     Rollback,
+    /// Adds or replaces a `Store` of an environment (`dk store add`): the record's
+    /// `package` is the store's name, it has no version or artifact, and it ends `Healthy`
+    /// once dkd serves the revision that merged it (a store has nothing to sync).
+    Store,
 }
 
 /// The change branch of a promotion: `promote/<env>/<package>/<id>`.
@@ -85,17 +89,28 @@ pub fn change_branch(environment: &str, package: &str, promotion_id: &str) -> St
     format!("promote/{environment}/{package}/{promotion_id}")
 }
 
-/// The manifest path a change branch (see [`change_branch`]) writes, and its promotion id.
+/// The change branch of a store change: `promote/<env>/stores/<store>/<id>` (one level
+/// deeper than a promotion's, so no package name can collide with it).
+pub fn store_change_branch(environment: &str, store: &str, promotion_id: &str) -> String {
+    format!("promote/{environment}/stores/{store}/{promotion_id}")
+}
+
+/// The manifest path a change branch (see [`change_branch`], [`store_change_branch`])
+/// writes, and its promotion id. A store change is read at the default stores path
+/// `environments/<env>/stores/<store>.yaml`.
 pub fn parse_change_branch(branch: &str) -> Option<(String, String)> {
-    let mut parts = branch.strip_prefix("promote/")?.split('/');
-    let (environment, package, id) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() {
-        return None;
+    let parts: Vec<&str> = branch.strip_prefix("promote/")?.split('/').collect();
+    match parts.as_slice() {
+        [environment, package, id] => Some((
+            datakit::manifest::package_manifest_path(environment, package),
+            (*id).to_owned(),
+        )),
+        [environment, "stores", store, id] => Some((
+            format!("environments/{environment}/stores/{store}.yaml"),
+            (*id).to_owned(),
+        )),
+        _ => None,
     }
-    Some((
-        datakit::manifest::package_manifest_path(environment, package),
-        id.to_owned(),
-    ))
 }
 
 /// The change request carrying a promotion.
@@ -213,6 +228,9 @@ pub struct Promotion {
     pub updated_at: SystemTime,
     /// Every state it entered, oldest first.
     pub transitions: Vec<Transition>,
+    /// The `Store` manifest a store change writes; `None` for promotions and rollbacks,
+    /// whose manifest follows from the record.
+    pub store_manifest: Option<String>,
 }
 
 impl Promotion {
@@ -227,6 +245,14 @@ impl Promotion {
         self.updated_at = now;
     }
 
+    /// Whether it changes the same thing as `other`: the same package (or, for store
+    /// changes, the same store) in the same environment.
+    pub fn same_target(&self, other: &Promotion) -> bool {
+        (self.kind == PromotionKind::Store) == (other.kind == PromotionKind::Store)
+            && self.package == other.package
+            && self.environment == other.environment
+    }
+
     /// Whether `other` asks for the same thing (package, version, environment, kind).
     pub fn same_request(
         &self,
@@ -239,5 +265,27 @@ impl Promotion {
             && self.version == version
             && self.environment == environment
             && self.kind == kind
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_change_branch_names_the_store_file_and_never_a_package_manifest() {
+        let branch = store_change_branch("int", "events-store", "p-7");
+        assert_eq!(
+            parse_change_branch(&branch),
+            Some((
+                "environments/int/stores/events-store.yaml".to_owned(),
+                "p-7".to_owned()
+            ))
+        );
+        assert_eq!(
+            parse_change_branch(&change_branch("int", "stores", "p-8")),
+            Some(("environments/int/stores.yaml".to_owned(), "p-8".to_owned()))
+        );
+        assert_eq!(parse_change_branch("promote/int/other/x/p-9"), None);
     }
 }

@@ -8,6 +8,7 @@ use std::{collections::BTreeMap, sync::Arc};
 
 use datakit::manifest::{
     ANNOTATION_PROMOTED_BY, ANNOTATION_ROLLBACK, ANNOTATION_ROLLBACK_FROM, parse_deployed_package,
+    parse_store,
 };
 
 use super::{
@@ -24,6 +25,15 @@ pub struct Rebuilt {
     /// Recorded promotions whose manifest could not be read (skipped, and logged).
     pub unreadable: usize,
 }
+
+/// A restored record's state, message, open change request, merge commit and successor.
+type RestoredState = (
+    PromotionState,
+    String,
+    Option<super::model::ChangeRef>,
+    Option<String>,
+    Option<String>,
+);
 
 /// The number of a promotion id `p-<n>`.
 pub fn promotion_number(id: &str) -> Option<u64> {
@@ -127,6 +137,9 @@ pub async fn rebuild_from_forge(
 
 /// The promotion `record` stands for; `merges` are the merges of its manifest, in order.
 fn restore(record: &RecordedPromotion, merges: &[&RecordedPromotion]) -> Option<Promotion> {
+    if record.path.split('/').nth(2) == Some("stores") {
+        return restore_store(record, merges);
+    }
     let manifest = parse_deployed_package(&record.path, record.manifest.as_deref()?).ok()?;
     let environment = record.path.split('/').nth(1)?.to_owned();
     let annotation = |key: &str| manifest.annotations.get(key).cloned();
@@ -148,7 +161,42 @@ fn restore(record: &RecordedPromotion, merges: &[&RecordedPromotion]) -> Option<
             .map(|m| m.version)
     });
     let replaced_by = position.and_then(|index| merges.get(index + 1));
-    let (state, message, change, merge_commit, superseded_by) = match &record.state {
+    let (state, message, change, merge_commit, superseded_by) = restored_state(record, replaced_by);
+    Some(Promotion {
+        id: record.promotion_id.clone(),
+        package: manifest.name,
+        version: manifest.version,
+        environment,
+        artifact: manifest.artifact,
+        digest: manifest.digest,
+        previous_version,
+        kind,
+        state,
+        message,
+        promoter: annotation(ANNOTATION_PROMOTED_BY).unwrap_or_else(|| "unknown".to_owned()),
+        forced: false,
+        change,
+        approvals: Vec::new(),
+        checks: Vec::new(),
+        merge_commit,
+        superseded_by,
+        created_at: record.at,
+        updated_at: record.at,
+        transitions: vec![Transition {
+            state,
+            at: record.at,
+        }],
+        store_manifest: None,
+    })
+}
+
+/// Where a restored record stands, from what the repository says of it: its state,
+/// message, open change request, merge commit and the change that replaced it.
+fn restored_state(
+    record: &RecordedPromotion,
+    replaced_by: Option<&&RecordedPromotion>,
+) -> RestoredState {
+    match &record.state {
         RecordedState::Merged { commit } => {
             let short = commit.get(..12).unwrap_or(commit);
             match replaced_by {
@@ -196,19 +244,31 @@ fn restore(record: &RecordedPromotion, merges: &[&RecordedPromotion]) -> Option<
             None,
             None,
         ),
-    };
+    }
+}
+
+/// A store change `record` stands for (its manifest is a `Store`).
+fn restore_store(record: &RecordedPromotion, merges: &[&RecordedPromotion]) -> Option<Promotion> {
+    let text = record.manifest.as_deref()?;
+    let store = parse_store(&record.path, text).ok()?;
+    let environment = record.path.split('/').nth(1)?.to_owned();
+    let position = merges
+        .iter()
+        .position(|m| m.promotion_id == record.promotion_id);
+    let replaced_by = position.and_then(|index| merges.get(index + 1));
+    let (state, message, change, merge_commit, superseded_by) = restored_state(record, replaced_by);
     Some(Promotion {
         id: record.promotion_id.clone(),
-        package: manifest.name,
-        version: manifest.version,
+        package: store.name,
+        version: String::new(),
         environment,
-        artifact: manifest.artifact,
-        digest: manifest.digest,
-        previous_version,
-        kind,
+        artifact: String::new(),
+        digest: String::new(),
+        previous_version: None,
+        kind: PromotionKind::Store,
         state,
         message,
-        promoter: annotation(ANNOTATION_PROMOTED_BY).unwrap_or_else(|| "unknown".to_owned()),
+        promoter: "unknown".to_owned(),
         forced: false,
         change,
         approvals: Vec::new(),
@@ -221,5 +281,6 @@ fn restore(record: &RecordedPromotion, merges: &[&RecordedPromotion]) -> Option<
             state,
             at: record.at,
         }],
+        store_manifest: Some(text.to_owned()),
     })
 }

@@ -27,6 +27,7 @@ pub fn promotion(id: &str, package: &str, version: &str, environment: &str) -> P
         created_at: SystemTime::UNIX_EPOCH,
         updated_at: SystemTime::UNIX_EPOCH,
         transitions: Vec::new(),
+        store_manifest: None,
     };
     promotion.enter(PromotionState::Validated, "validated");
     promotion

@@ -117,6 +117,9 @@ pub struct PromotionRecord {
     pub created_at_unix_ms: u64,
     pub updated_at_unix_ms: u64,
     pub transitions: Vec<TransitionRecord>,
+    /// The `Store` manifest of a store change (absent for promotions and older records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_manifest: Option<String>,
 }
 
 const STATES: [PromotionState; 11] = [
@@ -198,6 +201,7 @@ impl From<&Promotion> for PromotionRecord {
             kind: match p.kind {
                 PromotionKind::Promotion => "promotion".into(),
                 PromotionKind::Rollback => "rollback".into(),
+                PromotionKind::Store => "store".into(),
             },
             state: p.state.name().into(),
             message: p.message.clone(),
@@ -223,6 +227,7 @@ impl From<&Promotion> for PromotionRecord {
                     at_unix_ms: to_ms(t.at),
                 })
                 .collect(),
+            store_manifest: p.store_manifest.clone(),
         }
     }
 }
@@ -235,6 +240,7 @@ impl TryFrom<PromotionRecord> for Promotion {
             kind: match r.kind.as_str() {
                 "promotion" => PromotionKind::Promotion,
                 "rollback" => PromotionKind::Rollback,
+                "store" => PromotionKind::Store,
                 other => return Err(format!("unknown promotion kind {other:?}")),
             },
             state: state_from(&r.state)?,
@@ -262,6 +268,7 @@ impl TryFrom<PromotionRecord> for Promotion {
                 .collect::<Result<_, _>>()?,
             merge_commit: r.merge_commit,
             superseded_by: r.superseded_by,
+            store_manifest: r.store_manifest,
             created_at: from_ms(r.created_at_unix_ms),
             updated_at: from_ms(r.updated_at_unix_ms),
             transitions: r

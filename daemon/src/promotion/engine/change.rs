@@ -65,8 +65,11 @@ pub fn manifest_of(promotion: &Promotion, environment: &Environment) -> String {
     )
 }
 
-/// The change request for a promotion.
+/// The change request for a promotion (or a store change, see [`store_proposal`]).
 pub fn proposal(promotion: &Promotion, environment: &Environment, policy: &str) -> ChangeProposal {
+    if promotion.kind == PromotionKind::Store {
+        return store_proposal(promotion, environment, policy);
+    }
     let path = package_manifest_path(&promotion.environment, &promotion.package);
     let (verb, title) = match promotion.kind {
         PromotionKind::Promotion => (
@@ -76,7 +79,7 @@ pub fn proposal(promotion: &Promotion, environment: &Environment, policy: &str) 
                 promotion.package, promotion.version, promotion.environment
             ),
         ),
-        PromotionKind::Rollback => (
+        PromotionKind::Rollback | PromotionKind::Store => (
             "Roll back",
             format!(
                 "Roll back {} in {} to {}",
@@ -122,6 +125,46 @@ pub fn proposal(promotion: &Promotion, environment: &Environment, policy: &str) 
         body,
         labels,
         files: vec![(path, manifest_of(promotion, environment).into_bytes())],
+    }
+}
+
+/// The change request of a store change: the `Store` manifest at the environment's
+/// stores path, with the same `Promotion-Id:` trailer as a promotion.
+fn store_proposal(
+    promotion: &Promotion,
+    environment: &Environment,
+    policy: &str,
+) -> ChangeProposal {
+    let path = environment.store_manifest_path(&promotion.package);
+    let title = format!(
+        "Add store {} in {}",
+        promotion.package, promotion.environment
+    );
+    ChangeProposal {
+        promotion_id: promotion.id.clone(),
+        branch: crate::promotion::model::store_change_branch(
+            &promotion.environment,
+            &promotion.package,
+            &promotion.id,
+        ),
+        body: format!(
+            "## {title}\n\n| | |\n|---|---|\n| File | `{path}` |\n| Approval | {policy} |\n| Change | {} by {} |\n\n*Opened by dkd.*\n",
+            promotion.id, promotion.promoter
+        ),
+        commit_message: format!(
+            "{title}\n\nRequested-By: {}\nPromotion-Id: {}\n",
+            promotion.promoter, promotion.id
+        ),
+        title,
+        labels: vec!["store".to_owned(), format!("env:{}", promotion.environment)],
+        files: vec![(
+            path,
+            promotion
+                .store_manifest
+                .clone()
+                .unwrap_or_default()
+                .into_bytes(),
+        )],
     }
 }
 

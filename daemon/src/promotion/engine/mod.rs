@@ -344,6 +344,7 @@ impl Engine {
             created_at: now,
             updated_at: now,
             transitions: Vec::new(),
+            store_manifest: None,
         };
         promotion.enter(PromotionState::Requested, "accepted");
         self.persist(&promotion).await?;
@@ -352,11 +353,10 @@ impl Engine {
             format!("validated; digest pinned to {}", promotion.digest),
         );
         self.persist(&promotion).await?;
-        for older in promotions.iter().filter(|p| {
-            p.state.is_open()
-                && p.package == promotion.package
-                && p.environment == promotion.environment
-        }) {
+        for older in promotions
+            .iter()
+            .filter(|p| p.state.is_open() && p.same_target(&promotion))
+        {
             self.supersede(older.clone(), &promotion.id).await?;
         }
         drop(guard);
@@ -566,7 +566,8 @@ impl Engine {
         })
     }
 
-    /// Promotions, newest first, optionally of one package and/or environment.
+    /// Promotions, newest first, optionally of one package and/or environment; store
+    /// changes are in the list unless it is of one package (they are keyed by store).
     pub fn list(
         &self,
         package: Option<&str>,
@@ -577,7 +578,9 @@ impl Engine {
             .store
             .load_promotions()?
             .into_iter()
-            .filter(|p| package.is_none_or(|wanted| p.package == wanted))
+            .filter(|p| {
+                package.is_none_or(|wanted| p.package == wanted && p.kind != PromotionKind::Store)
+            })
             .filter(|p| environment.is_none_or(|wanted| p.environment == wanted))
             .collect();
         promotions.reverse();

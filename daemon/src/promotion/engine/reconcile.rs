@@ -10,7 +10,7 @@ use tracing::Instrument;
 use super::{Engine, change};
 use crate::promotion::{
     PromotionError,
-    model::{CheckOutcome, Promotion, PromotionState},
+    model::{CheckOutcome, Promotion, PromotionKind, PromotionState},
     policy::{EffectiveRule, Policy},
     ports::{ChangeState, ForgeError, HealthState, SyncState},
 };
@@ -152,6 +152,13 @@ impl Engine {
             PromotionState::Validated => self.propose(promotion).await,
             PromotionState::ChangeProposed => self.await_approval(promotion).await,
             PromotionState::Approved => self.merge(promotion).await,
+            PromotionState::Merged if promotion.kind == PromotionKind::Store => {
+                Ok(if self.await_served(promotion).await? {
+                    Step::Moved
+                } else {
+                    Step::Wait
+                })
+            }
             PromotionState::Merged => {
                 promotion.enter(
                     PromotionState::Syncing,

@@ -1,8 +1,8 @@
-//! Adding a `Store` to an environment through a change request, like a promotion: the
-//! manifest is validated, proposed on the forge (whose checks validate the whole
-//! revision), and merged by dkd only when the environment's approval rule is met now —
-//! on an auto-merge environment at once. Otherwise the change request stays open for its
-//! reviewers to approve and merge on the forge; dkd does not follow it further.
+//! Adding a `Store` to an environment as a change record like a promotion (kind `Store`,
+//! an id `p-N` from the same counter): the manifest is validated, recorded, proposed on
+//! the forge (whose checks validate the whole revision), approved under the
+//! environment's rule with `dk approve`, merged by the reconcile loop, and finished
+//! `Healthy` once dkd serves the revision that merged it.
 
 use std::time::Duration;
 
@@ -11,12 +11,13 @@ use datakit::manifest::{parse_store, validate_name};
 use super::Engine;
 use crate::promotion::{
     PromotionError,
-    model::{CheckOutcome, PromotionKind},
-    policy::{EffectiveRule, Policy},
-    ports::{ChangeProposal, ChangeState},
+    model::{Promotion, PromotionKind, PromotionState},
+    policy::EffectiveRule,
+    ports::blocking,
 };
 
-/// How long dkd waits for the forge's checks, and then for the merged store to be served.
+/// How long an add-store request follows a change that needs no approval, to answer
+/// once dkd serves the store.
 const PATIENCE: Duration = Duration::from_secs(20);
 /// How often it looks again meanwhile.
 const POLL: Duration = Duration::from_millis(200);
@@ -35,17 +36,18 @@ pub struct StoreChangeRequest {
 /// What an add-store request did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreChangeOutcome {
+    /// True once the change merged and dkd serves the store.
     pub merged: bool,
-    pub change_id: String,
-    pub change_url: String,
     pub file: String,
     pub policy: String,
     pub message: String,
+    /// The store change's record, as it stands when the request answers.
+    pub promotion: Promotion,
 }
 
 impl Engine {
-    /// Validates the store, opens its change request, and merges it when the environment's
-    /// rule is already met.
+    /// Validates the store and opens its change record; where the environment's rule needs
+    /// no approval, follows it until dkd serves the store (at most [`PATIENCE`]).
     pub async fn add_store(
         &self,
         request: StoreChangeRequest,
@@ -72,132 +74,129 @@ impl Engine {
                 request.name, request.environment
             )));
         }
-        let rule = EffectiveRule::for_promotion(environment, PromotionKind::Promotion);
-        let verb = if request.replace { "Replace" } else { "Add" };
-        let title = format!("{verb} store {} in {}", request.name, request.environment);
-        let stamp = super::super::model::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or_default();
-        let branch = format!("store/{}/{}-{stamp}", request.environment, request.name);
-        let proposal = ChangeProposal {
-            promotion_id: String::new(),
-            branch: branch.clone(),
-            title: title.clone(),
-            body: format!(
-                "## {title}\n\n| | |\n|---|---|\n| File | `{file}` |\n| Approval | {} |\n| Requested by | {} |\n\n*Opened by dkd.*\n",
-                rule.description, request.author
-            ),
-            labels: vec!["store".to_owned(), format!("env:{}", request.environment)],
-            files: vec![(file.clone(), request.manifest.clone().into_bytes())],
-            commit_message: format!("{title}\n\nRequested-By: {}\n", request.author),
+        let rule = EffectiveRule::for_promotion(environment, PromotionKind::Store);
+        self.await_records().await?;
+        let guard = self.lock.lock().await;
+        let number = blocking::write(&self.ports.store, |s| s.next_promotion_number()).await?;
+        let now = super::super::model::now();
+        let mut change = Promotion {
+            id: format!("p-{number}"),
+            package: request.name.clone(),
+            version: String::new(),
+            environment: request.environment.clone(),
+            artifact: String::new(),
+            digest: String::new(),
+            previous_version: None,
+            kind: PromotionKind::Store,
+            state: PromotionState::Requested,
+            message: "accepted".into(),
+            promoter: request.author.clone(),
+            forced: false,
+            change: None,
+            approvals: Vec::new(),
+            checks: Vec::new(),
+            merge_commit: None,
+            superseded_by: None,
+            created_at: now,
+            updated_at: now,
+            transitions: Vec::new(),
+            store_manifest: Some(request.manifest.clone()),
         };
-        let change = self.ports.forge.propose_change(&proposal).await?;
-        let mut outcome = StoreChangeOutcome {
-            merged: false,
-            change_id: change.id.clone(),
-            change_url: change.url.clone(),
-            file,
-            policy: rule.description.clone(),
-            message: String::new(),
-        };
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        let status = loop {
-            let status = self.ports.forge.change_status(&change).await?;
-            let pending = status
-                .checks
-                .iter()
-                .any(|c| c.outcome == CheckOutcome::Pending);
-            if !pending || tokio::time::Instant::now() >= deadline {
-                break status;
+        change.enter(PromotionState::Requested, "accepted");
+        self.persist(&change).await?;
+        change.enter(PromotionState::Validated, format!("{file} validated"));
+        self.persist(&change).await?;
+        let older: Vec<Promotion> = self
+            .ports
+            .store
+            .load_promotions()?
+            .into_iter()
+            .filter(|p| p.id != change.id && p.state.is_open() && p.same_target(&change))
+            .collect();
+        for older in older {
+            self.supersede(older, &change.id).await?;
+        }
+        drop(guard);
+        let mut change = self.propose_now(&change.id).await?;
+        self.wake();
+        if rule.automatic {
+            let deadline = tokio::time::Instant::now() + PATIENCE;
+            while !change.state.is_terminal() && tokio::time::Instant::now() < deadline {
+                if let Err(error) = self.reconcile_one(&change.id).await {
+                    tracing::debug!(promotion_id = %change.id, %error, "store change not served yet");
+                }
+                change = self.get(&change.id)?;
+                if !change.state.is_terminal() {
+                    tokio::time::sleep(POLL).await;
+                }
             }
-            tokio::time::sleep(POLL).await;
-        };
-        if let ChangeState::Merged { .. } | ChangeState::Closed = status.state {
-            outcome.message = format!("change request {} is no longer open", change.id);
-            return Ok(outcome);
         }
-        if let Some(failed) = status
-            .checks
-            .iter()
-            .find(|c| c.outcome == CheckOutcome::Failure)
-        {
-            let reason = format!("check {:?} failed: {}", failed.name, failed.description);
-            self.ports.forge.close(&change, &reason).await?;
-            return Err(PromotionError::InvalidInput(format!(
-                "the store does not validate with the rest of the repository: {reason}"
-            )));
-        }
-        if status
-            .checks
-            .iter()
-            .any(|c| c.outcome == CheckOutcome::Pending)
-        {
-            outcome.message = format!(
-                "change request {} opened; its checks still run: merge it on the forge once they pass",
-                change.id
-            );
-            return Ok(outcome);
-        }
-        let teams = self.refresh_forge_teams().await?;
-        let evaluation = Policy {
-            rule: &rule,
-            teams: teams.as_deref().or(config.teams.as_ref()),
-            promoter: &request.author,
-            count_asserted: self.count_asserted,
-        }
-        .evaluate(&status.approvals);
-        if !evaluation.met {
-            outcome.message = if teams.is_some() {
-                format!(
-                    "change request {} opened; {}: review and merge the pull request {}",
-                    change.id, evaluation.needed, change.url
-                )
-            } else {
-                // dk approve takes promotions only: on the embedded forge an approver
-                // merges the branch with git.
-                format!(
-                    "change request {} opened; {}: an approver merges branch {} into main of the deployment repository",
-                    change.id, evaluation.needed, change.branch
-                )
-            };
-            return Ok(outcome);
-        }
-        let commit = {
-            let _merging = self.lock.lock().await;
-            self.ports.forge.merge(&change).await?
-        };
-        outcome.merged = true;
-        outcome.message = if self.await_served(&commit).await {
-            format!(
+        let served = change.state == PromotionState::Healthy;
+        let message = match change.state {
+            PromotionState::Healthy => format!(
                 "store {} added to {} ({})",
                 request.name, request.environment, rule.description
-            )
-        } else {
-            format!(
-                "store {} merged into {}; dkd serves it once it has read the new revision",
-                request.name, request.environment
-            )
+            ),
+            PromotionState::Rejected | PromotionState::Failed => {
+                return Err(PromotionError::InvalidInput(format!(
+                    "the store does not validate with the rest of the repository: {} ({})",
+                    change.message, change.id
+                )));
+            }
+            _ if rule.automatic => format!(
+                "store change {} opened ({}); still {}: {}",
+                change.id,
+                rule.description,
+                change.state.name(),
+                change.message
+            ),
+            _ => {
+                let needed = Some(self.explain(&change).needed)
+                    .filter(|needed| !needed.is_empty())
+                    .unwrap_or_else(|| rule.description.clone());
+                let how = match &change.change {
+                    Some(request) if self.forge_teams().is_some() => {
+                        format!("review the pull request {}", request.url)
+                    }
+                    _ => format!("approve it with dk approve {}", change.id),
+                };
+                format!("store change {} opened; {needed}: {how}", change.id)
+            }
         };
-        Ok(outcome)
+        Ok(StoreChangeOutcome {
+            merged: served,
+            file,
+            policy: rule.description,
+            message,
+            promotion: change,
+        })
     }
 
-    /// Waits until the configuration dkd serves contains `commit`; false on timeout.
-    async fn await_served(&self, commit: &str) -> bool {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        while tokio::time::Instant::now() < deadline {
-            if let Some(current) = self.ports.catalog.snapshot().current
-                && self
-                    .ports
-                    .forge
-                    .contains(&current.revision, commit)
-                    .await
-                    .unwrap_or(false)
-            {
-                return true;
-            }
-            tokio::time::sleep(POLL).await;
+    /// The last step of a merged store change: `Healthy` once dkd serves the revision
+    /// that merged it (a store has nothing to sync).
+    pub(super) async fn await_served(&self, mut change: Promotion) -> Result<bool, PromotionError> {
+        let Some(commit) = change.merge_commit.clone() else {
+            return Ok(false);
+        };
+        if !self.serves(&commit).await? {
+            return Ok(false);
         }
-        false
+        change.enter(
+            PromotionState::Healthy,
+            format!(
+                "dkd serves store {} in {}",
+                change.package, change.environment
+            ),
+        );
+        self.persist(&change).await?;
+        Ok(true)
+    }
+
+    /// Whether dkd serves a configuration that contains `commit`.
+    pub(super) async fn serves(&self, commit: &str) -> Result<bool, PromotionError> {
+        let Some(current) = self.ports.catalog.snapshot().current else {
+            return Ok(false);
+        };
+        Ok(self.ports.forge.contains(&current.revision, commit).await?)
     }
 }
