@@ -51,7 +51,10 @@ impl Drop for StopDaemons<'_> {
 #[test]
 fn the_readme_tour_runs_as_written_in_a_fresh_shell() {
     let script = tour();
-    assert!(script.contains("dk init"), "the tour starts a package with dk init");
+    assert!(
+        script.contains("dk init"),
+        "the tour starts a package with dk init"
+    );
     let sandbox = tempfile::tempdir().expect("tempdir");
     let _stop = StopDaemons(sandbox.path());
     let bin = binary("dk").parent().expect("bin dir").to_owned();

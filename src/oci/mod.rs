@@ -1,13 +1,16 @@
 //! DataKit packages as OCI artifacts, shared by `dk` (which writes them) and `dkd` (which
 //! resolves them): the media types, sha256 digests, the manifest `dk build` produces, the
-//! OCI image layout of the embedded registry, registry addresses and credentials, and —
+//! OCI image layout of the embedded registry, cosign signatures, registry addresses and
+//! credentials, and —
 //! with the `registry-client` feature — the client of remote OCI registries.
 
 mod address;
 mod artifact;
+mod cosign;
 mod credentials;
 mod digest;
 mod index;
+mod keys;
 mod layout;
 mod package_config;
 #[cfg(feature = "registry-client")]
@@ -15,8 +18,13 @@ mod remote;
 
 pub use address::{AddressError, RegistryAddress, is_loopback_host, tag_for_version};
 pub use artifact::{Artifact, ArtifactError, Descriptor, Manifest};
+pub use cosign::{
+    CosignError, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, SignatureImage, SignatureLayer,
+    SignatureOutcome, signature_layers, signature_tag, simple_signing_payload,
+};
 pub use credentials::{Credentials, CredentialsError};
 pub use digest::{is_sha256_digest, sha256_digest};
+pub use keys::{KeyError, PublicKey, SigningKey};
 pub use layout::{LayoutError, OciLayout, Publication, write_atomically};
 pub use package_config::{MAX_CONFIG_BYTES, PackageConfig};
 #[cfg(feature = "registry-client")]
