@@ -82,6 +82,7 @@ async fn execute(cli: Cli) -> Result<String, CliError> {
     let command = match cli.command {
         Command::Build(args) => return commands::build::run(&home, format, &args),
         Command::Publish(args) => return commands::publish::run(&home, format, &args).await,
+        Command::Sign(args) => return commands::sign::run(&home, format, &args).await,
         Command::Completion { shell } => return commands::completion::run(shell),
         command => command,
     };
@@ -92,12 +93,14 @@ async fn execute(cli: Cli) -> Result<String, CliError> {
     }
     let mut client = connect(&address, &home).await?;
     match command {
-        Command::Build(_) | Command::Publish(_) | Command::Completion { .. } | Command::Version => {
-            Err(CliError::new(
-                Failure::Other,
-                "dk build, dk publish, dk completion and dk version are handled before connecting",
-            ))
-        }
+        Command::Build(_)
+        | Command::Publish(_)
+        | Command::Sign(_)
+        | Command::Completion { .. }
+        | Command::Version => Err(CliError::new(
+            Failure::Other,
+            "dk build, dk publish, dk sign, dk completion and dk version are handled before connecting",
+        )),
         Command::Env(EnvCommand::List) => commands::env::list(&mut client, format).await,
         Command::Env(EnvCommand::Show { env }) => {
             commands::env::show(&mut client, format, &env).await

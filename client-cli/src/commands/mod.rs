@@ -10,6 +10,7 @@ pub mod logs;
 pub mod promote;
 mod promotion;
 pub mod publish;
+pub mod sign;
 pub mod status;
 pub mod token;
 pub mod version;
