@@ -10,7 +10,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Environment(_message.Message):
-    __slots__ = ("name", "upstream", "cluster", "namespace", "approval", "stores_path", "stores", "path", "freezes")
+    __slots__ = ("name", "upstream", "cluster", "namespace", "approval", "stores_path", "stores", "path", "freezes", "signature_keys")
     NAME_FIELD_NUMBER: _ClassVar[int]
     UPSTREAM_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
@@ -20,6 +20,7 @@ class Environment(_message.Message):
     STORES_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     FREEZES_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_KEYS_FIELD_NUMBER: _ClassVar[int]
     name: str
     upstream: str
     cluster: str
@@ -29,7 +30,8 @@ class Environment(_message.Message):
     stores: _containers.RepeatedCompositeFieldContainer[Store]
     path: _containers.RepeatedScalarFieldContainer[str]
     freezes: _containers.RepeatedCompositeFieldContainer[FreezeWindow]
-    def __init__(self, name: _Optional[str] = ..., upstream: _Optional[str] = ..., cluster: _Optional[str] = ..., namespace: _Optional[str] = ..., approval: _Optional[_Union[ApprovalPolicy, _Mapping]] = ..., stores_path: _Optional[str] = ..., stores: _Optional[_Iterable[_Union[Store, _Mapping]]] = ..., path: _Optional[_Iterable[str]] = ..., freezes: _Optional[_Iterable[_Union[FreezeWindow, _Mapping]]] = ...) -> None: ...
+    signature_keys: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., upstream: _Optional[str] = ..., cluster: _Optional[str] = ..., namespace: _Optional[str] = ..., approval: _Optional[_Union[ApprovalPolicy, _Mapping]] = ..., stores_path: _Optional[str] = ..., stores: _Optional[_Iterable[_Union[Store, _Mapping]]] = ..., path: _Optional[_Iterable[str]] = ..., freezes: _Optional[_Iterable[_Union[FreezeWindow, _Mapping]]] = ..., signature_keys: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ApprovalPolicy(_message.Message):
     __slots__ = ("required", "auto_merge", "approvers", "count", "rollback", "description")

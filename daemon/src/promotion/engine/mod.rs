@@ -5,6 +5,7 @@
 mod change;
 mod reconcile;
 mod run_history;
+mod signatures;
 mod validate;
 
 use std::sync::Arc;
