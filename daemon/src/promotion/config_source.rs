@@ -251,7 +251,6 @@ pub async fn read_config_source(
 #[cfg(test)]
 mod tests {
     use datakit::manifest::{DEFAULT_ENVIRONMENTS_YAML, DEFAULT_TEAMS_YAML};
-    use datakit::oci::PublicKey;
 
     use super::*;
 
@@ -318,6 +317,46 @@ mod tests {
         )
         .expect("loads");
         assert!(loaded.rbac.is_none(), "no file, no policy");
+    }
+
+    const SIGNED_DEV: &str = "environments:\n  dev:\n    cluster: dev-cluster\n    namespace: dev\n    approval: { required: false, auto_merge: true }\n    require_signatures: { keys: [config/keys/release.pub] }\n";
+    const RELEASE_PUB: &str = include_str!("../../../tests/support/keys/release.pub");
+
+    #[test]
+    fn a_required_signature_key_loads_and_a_missing_or_unparsable_one_refuses_the_revision() {
+        let loaded = LoadedConfig::from_source(
+            &source(&[
+                (ENVIRONMENTS_FILE, SIGNED_DEV),
+                ("config/keys/release.pub", RELEASE_PUB),
+            ]),
+            GroupSource::TeamsFile,
+        )
+        .expect("loads");
+        assert_eq!(
+            loaded.signature_keys.get("config/keys/release.pub"),
+            Some(&PublicKey::from_pem(RELEASE_PUB).expect("pub"))
+        );
+        let missing = LoadedConfig::from_source(
+            &source(&[(ENVIRONMENTS_FILE, SIGNED_DEV)]),
+            GroupSource::TeamsFile,
+        )
+        .expect_err("refused");
+        assert_eq!(missing.file, "config/keys/release.pub");
+        assert!(missing.message.contains("missing"), "{missing}");
+        let garbage = LoadedConfig::from_source(
+            &source(&[
+                (ENVIRONMENTS_FILE, SIGNED_DEV),
+                ("config/keys/release.pub", "not a key"),
+            ]),
+            GroupSource::TeamsFile,
+        )
+        .expect_err("refused");
+        assert!(
+            garbage
+                .to_string()
+                .starts_with("config/keys/release.pub: not a usable public key"),
+            "{garbage}"
+        );
     }
 
     #[test]
