@@ -94,9 +94,10 @@ fn independently_verified(public_key: &str, payload: &[u8], signature: &str) -> 
     output.status.success()
 }
 
-/// Checks one cosign signature layer: media type, annotation, a payload naming `digest`,
-/// and a signature Python verifies with release.pub.
-fn assert_cosign_layer(layer: &Value, payload: &[u8], digest: &str) {
+/// Checks one cosign signature layer: media type, annotation, a payload naming `digest` in
+/// repository `repository` (cosign parses `<repository>@<digest>` as an image name), and a
+/// signature Python verifies with release.pub.
+fn assert_cosign_layer(layer: &Value, payload: &[u8], repository: &str, digest: &str) {
     assert_eq!(
         layer["mediaType"], "application/vnd.dev.cosign.simplesigning.v1+json",
         "{layer}"
@@ -112,6 +113,10 @@ fn assert_cosign_layer(layer: &Value, payload: &[u8], digest: &str) {
     assert_eq!(
         claims["critical"]["type"],
         "cosign container image signature"
+    );
+    assert_eq!(
+        claims["critical"]["identity"]["docker-reference"], repository,
+        "{claims}"
     );
     assert!(independently_verified(
         &key("release.pub"),
@@ -215,6 +220,7 @@ fn on_the_embedded_registry_unsigned_and_wrongly_signed_versions_are_refused_unt
     assert_cosign_layer(
         release,
         &blob(release["digest"].as_str().expect("digest")),
+        "my-package",
         &first,
     );
 }
@@ -293,7 +299,8 @@ fn on_a_real_registry_a_promotion_needs_a_signature_by_a_listed_key_and_cosigns_
     );
     let payload = support::registry::http_get(&server.host(), &blob_path, &[]).expect("GET blob");
     assert_eq!(payload.status, 200);
-    assert_cosign_layer(release, &payload.body, &digest);
+    let repository = format!("{}/team/my-package", server.host());
+    assert_cosign_layer(release, &payload.body, &repository, &digest);
 }
 
 #[test]

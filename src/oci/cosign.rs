@@ -46,7 +46,8 @@ pub fn signature_tag(digest: &str) -> Result<String, CosignError> {
 
 /// The simple-signing payload (containers/image's "JSON data format", with cosign's
 /// `critical.type`). Fields in this order, as cosign's `payload.SimpleContainerImage`
-/// marshals them (pkg/cosign/payload in sigstore/sigstore).
+/// marshals them (pkg/signature/payload/payload.go in sigstore/sigstore; a nil `Optional`
+/// map is written as `null`).
 #[derive(Debug, Serialize, Deserialize)]
 struct SimpleSigning {
     critical: Critical,
@@ -74,8 +75,10 @@ struct Image {
     docker_manifest_digest: String,
 }
 
-/// The payload cosign signs for `digest` in repository `docker_reference` (which cosign
-/// writes but never checks: SIGNATURE_SPEC.md says the field is ignored).
+/// The payload cosign signs for `digest` in repository `docker_reference`. SIGNATURE_SPEC.md
+/// says the field is ignored, but cosign's `payload.Cosign.UnmarshalJSON` parses
+/// `<docker-reference>@<digest>` as an image name, so it must be a valid repository name
+/// (`host[:port]/path`, or a bare name), never a file path.
 pub fn simple_signing_payload(
     docker_reference: &str,
     digest: &str,

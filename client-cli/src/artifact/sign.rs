@@ -65,8 +65,9 @@ pub async fn sign(
                 .map_err(layout_error)?
                 .ok_or_else(|| not_published(&registry))?;
             let digest = descriptor.digest;
-            let repository = layout.root().display().to_string();
-            let layer = SignatureLayer::sign(key, &repository, &digest).map_err(signing_error)?;
+            // An OCI layout has no repository name; cosign's payload parser needs a valid one
+            // (see `simple_signing_payload`), and the package name is one.
+            let layer = SignatureLayer::sign(key, package, &digest).map_err(signing_error)?;
             let outcome = layout
                 .add_signature(&digest, &layer, |found| found.signs(&digest, &public))
                 .map_err(layout_error)?;
