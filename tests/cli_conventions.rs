@@ -152,6 +152,11 @@ fn every_command_prints_valid_json_under_o_json_and_errors_are_one_json_object()
     let dir = package.path().to_string_lossy().into_owned();
     json_of(&home, &["build", &dir, "--version", "v1.1.0"]);
     json_of(&home, &["publish", &dir]);
+    let key = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/support/keys/release.key"
+    );
+    json_of(&home, &["sign", "my-package", "v1.1.0", "--key", key]);
     json_of(&home, &["env", "list"]);
     json_of(&home, &["env", "show", "dev"]);
     json_of(

@@ -52,6 +52,15 @@ pub enum Command {
     /// Publishing a version that exists with another digest is refused (exit 4); the same
     /// digest again changes nothing. Runs without dkd.
     Publish(crate::commands::publish::PublishArgs),
+    /// Sign the pinned digest of a published version with a key, in cosign's format
+    ///
+    /// Resolves PACKAGE:VERSION to its digest in the embedded registry (or --registry) and
+    /// adds a cosign signature of that digest, stored where cosign keeps it: the tag
+    /// sha256-<hex>.sig of the package's repository. `cosign verify --key cosign.pub`
+    /// accepts it, and so do environments with require_signatures naming that public key.
+    /// The key is a PEM PKCS#8 EC P-256 private key; signing again with the same key
+    /// changes nothing. Runs without dkd.
+    Sign(crate::commands::sign::SignArgs),
     /// Environments: their promotion path, approval rules and stores
     #[command(subcommand)]
     Env(EnvCommand),

@@ -26,6 +26,7 @@ pub fn check(command: &Command) -> Result<(), CliError> {
     match command {
         Command::Build(_)
         | Command::Publish(_)
+        | Command::Sign(_)
         | Command::Completion { .. }
         | Command::Version
         | Command::Init(_)

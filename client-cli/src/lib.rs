@@ -84,6 +84,7 @@ async fn execute(cli: Cli) -> Result<String, CliError> {
     let command = match cli.command {
         Command::Build(args) => return commands::build::run(&home, format, &args),
         Command::Publish(args) => return commands::publish::run(&home, format, &args).await,
+        Command::Sign(args) => return commands::sign::run(&home, format, &args).await,
         Command::Completion { shell } => return commands::completion::run(shell),
         Command::Init(args) => return commands::init::run(format, &args),
         Command::Store(StoreCommand::Scaffold(args)) => return commands::store::scaffold(&args),
@@ -101,12 +102,13 @@ async fn execute(cli: Cli) -> Result<String, CliError> {
     match command {
         Command::Build(_)
         | Command::Publish(_)
+        | Command::Sign(_)
         | Command::Completion { .. }
         | Command::Version
         | Command::Init(_)
         | Command::Store(StoreCommand::Scaffold(_)) => Err(CliError::new(
             Failure::Other,
-            "dk build, publish, completion, version, init and store scaffold are handled before connecting",
+            "dk build, publish, sign, completion, version, init and store scaffold are handled before connecting",
         )),
         Command::Store(StoreCommand::Add(args)) => {
             commands::store::add(&mut client, format, args).await

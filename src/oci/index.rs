@@ -80,6 +80,19 @@ impl Index {
         Ok(found)
     }
 
+    /// Points `tag` at `descriptor`, dropping whatever it pointed at (signature tags move
+    /// as signatures are added; package tags never do).
+    pub(super) fn retag(&mut self, tag: &str, descriptor: Descriptor) -> Result<(), IndexError> {
+        self.manifests.retain(|entry| {
+            entry
+                .get("annotations")
+                .and_then(|annotations| annotations.get(REF_NAME))
+                .and_then(Value::as_str)
+                != Some(tag)
+        });
+        self.add(tag, descriptor)
+    }
+
     /// Adds `descriptor` under `tag` (the caller has checked the tag is free).
     pub(super) fn add(&mut self, tag: &str, mut descriptor: Descriptor) -> Result<(), IndexError> {
         descriptor

@@ -14,6 +14,7 @@ use std::{
 use super::{
     artifact::{Artifact, Descriptor, LayerFile, Manifest},
     blob_io::{Hashed, HashingReader, HashingWriter, Progress},
+    cosign::{SignatureImage, SignatureLayer, SignatureOutcome, signature_layers, signature_tag},
     digest::{is_sha256_digest, sha256_digest},
     index::{Index, IndexError},
     package_config::PackageConfig,
@@ -74,6 +75,14 @@ pub enum LayoutError {
     },
     #[error("{0:?} is not a sha256 digest")]
     InvalidDigest(String),
+    #[error(
+        "the signatures {tag} in {layout} are not usable ({reason}): sign again after removing the tag"
+    )]
+    NotSignatures {
+        tag: String,
+        layout: String,
+        reason: String,
+    },
     #[error("{tag} in {layout} is not a usable DataKit package: {reason}")]
     NotAPackage {
         tag: String,
@@ -292,19 +301,7 @@ impl OciLayout {
         artifact: &Artifact,
         progress: &Progress,
     ) -> Result<Publication, LayoutError> {
-        fs::create_dir_all(&self.root).map_err(Self::io_error(&self.root))?;
-        let marker = self.root.join("oci-layout");
-        if !marker.exists() {
-            write_atomically(&marker, OCI_LAYOUT)?;
-        }
-        let lock_path = self.root.join("index.json.lock");
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(Self::io_error(&lock_path))?;
-        lock.lock().map_err(Self::io_error(&lock_path))?;
+        let lock = self.lock_index()?;
         let mut index = self.read_index()?;
         match index.find(tag).map_err(|error| self.corrupt(&error))? {
             Some(existing) if existing.digest == artifact.digest() => {
@@ -370,6 +367,100 @@ impl BlobWriter {
     }
 }
 
+impl OciLayout {
+    /// Creates the layout if need be and holds the exclusive lock on its `index.json`.
+    fn lock_index(&self) -> Result<File, LayoutError> {
+        fs::create_dir_all(&self.root).map_err(Self::io_error(&self.root))?;
+        let marker = self.root.join("oci-layout");
+        if !marker.exists() {
+            write_atomically(&marker, OCI_LAYOUT)?;
+        }
+        let lock_path = self.root.join("index.json.lock");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(Self::io_error(&lock_path))?;
+        lock.lock().map_err(Self::io_error(&lock_path))?;
+        Ok(lock)
+    }
+
+    /// The cosign signatures of `digest` stored here (under `sha256-<hex>.sig`, where cosign
+    /// looks); none when there is no such tag.
+    pub fn signatures(&self, digest: &str) -> Result<Vec<SignatureLayer>, LayoutError> {
+        let tag = signature_tag(digest).map_err(|_| LayoutError::InvalidDigest(digest.into()))?;
+        match self.resolve(&tag)? {
+            Some(descriptor) => self.read_signatures(&tag, &self.read_blob(&descriptor.digest)?),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn read_signatures(
+        &self,
+        tag: &str,
+        manifest: &[u8],
+    ) -> Result<Vec<SignatureLayer>, LayoutError> {
+        let layers = signature_layers(manifest).map_err(|error| LayoutError::NotSignatures {
+            tag: tag.to_owned(),
+            layout: self.root.display().to_string(),
+            reason: error.to_string(),
+        })?;
+        layers
+            .into_iter()
+            .map(|(descriptor, signature)| {
+                Ok(SignatureLayer {
+                    payload: self.read_blob(&descriptor.digest)?,
+                    signature,
+                })
+            })
+            .collect()
+    }
+
+    /// Appends `layer` to the signatures of `digest`, as cosign does, unless one there
+    /// already satisfies `already_signed`. Read and written under the index lock, so two
+    /// signers never lose each other's signature.
+    pub fn add_signature(
+        &self,
+        digest: &str,
+        layer: &SignatureLayer,
+        already_signed: impl Fn(&SignatureLayer) -> bool,
+    ) -> Result<SignatureOutcome, LayoutError> {
+        let tag = signature_tag(digest).map_err(|_| LayoutError::InvalidDigest(digest.into()))?;
+        let lock = self.lock_index()?;
+        let mut index = self.read_index()?;
+        let existing = match index.find(&tag).map_err(|error| self.corrupt(&error))? {
+            Some(descriptor) => Some(self.read_blob(&descriptor.digest)?),
+            None => None,
+        };
+        if let Some(manifest) = &existing
+            && self
+                .read_signatures(&tag, manifest)?
+                .iter()
+                .any(&already_signed)
+        {
+            return Ok(SignatureOutcome::AlreadySigned);
+        }
+        let image = SignatureImage::appending(existing.as_deref(), layer).map_err(|error| {
+            LayoutError::NotSignatures {
+                tag: tag.clone(),
+                layout: self.root.display().to_string(),
+                reason: error.to_string(),
+            }
+        })?;
+        self.write_blob(&layer.payload)?;
+        self.write_blob(&image.config)?;
+        self.write_blob(&image.manifest)?;
+        index
+            .retag(&tag, image.descriptor())
+            .map_err(|error| self.corrupt(&error))?;
+        let bytes = index.to_bytes().map_err(|error| self.corrupt(&error))?;
+        write_atomically(&self.index_path(), &bytes)?;
+        drop(lock);
+        Ok(SignatureOutcome::Added)
+    }
+}
+
 /// [`crate::files::write_atomically`], with the layout's error.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), LayoutError> {
     crate::files::write_atomically(path, bytes).map_err(OciLayout::io_error(path))
@@ -409,6 +500,40 @@ mod tests {
         artifact: &Artifact,
     ) -> Result<Publication, LayoutError> {
         layout.publish(tag, artifact, &no_progress())
+    }
+
+    #[test]
+    fn signing_appends_a_layer_under_the_cosign_tag_and_the_same_key_again_is_a_no_op() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let layout = OciLayout::new(dir.path());
+        let built = artifact(dir.path(), "one");
+        publish(&layout, "v1.0.0", &built).expect("publish");
+        let key = crate::oci::keys::tests::signing_key();
+        let other =
+            crate::oci::SigningKey::from_pem(include_str!("../../tests/support/keys/other.key"))
+                .expect("other.key");
+        let digest = built.digest();
+        assert!(layout.signatures(digest).expect("none yet").is_empty());
+        for (signer, expected) in [
+            (&key, SignatureOutcome::Added),
+            (&key, SignatureOutcome::AlreadySigned),
+            (&other, SignatureOutcome::Added),
+        ] {
+            let layer = SignatureLayer::sign(signer, "pkg", digest).expect("sign");
+            let public = signer.public_key();
+            let outcome = layout
+                .add_signature(digest, &layer, |found| found.signs(digest, &public))
+                .expect("add");
+            assert_eq!(outcome, expected);
+        }
+        let signatures = layout.signatures(digest).expect("signatures");
+        assert_eq!(signatures.len(), 2);
+        assert!(signatures[0].signs(digest, &key.public_key()));
+        assert!(signatures[1].signs(digest, &other.public_key()));
+        let tag = signature_tag(digest).expect("tag");
+        let index = fs::read_to_string(dir.path().join("index.json")).expect("index");
+        assert_eq!(index.matches(&tag).count(), 1, "{index}");
+        assert!(layout.resolve("v1.0.0").expect("resolve").is_some());
     }
 
     #[test]

@@ -1,14 +1,17 @@
 //! DataKit packages as OCI artifacts, shared by `dk` (which writes them) and `dkd` (which
 //! resolves them): the media types, sha256 digests, the manifest `dk build` produces, the
-//! OCI image layout of the embedded registry, registry addresses and credentials, and —
+//! OCI image layout of the embedded registry, cosign signatures, registry addresses and
+//! credentials, and —
 //! with the `registry-client` feature — the client of remote OCI registries.
 
 mod address;
 mod artifact;
 mod blob_io;
+mod cosign;
 mod credentials;
 mod digest;
 mod index;
+mod keys;
 mod layout;
 mod package_config;
 #[cfg(feature = "registry-client")]
@@ -19,8 +22,13 @@ mod upload;
 pub use address::{AddressError, RegistryAddress, is_loopback_host, tag_for_version};
 pub use artifact::{Artifact, ArtifactError, Descriptor, LayerFile, Manifest};
 pub use blob_io::{Hashed, HashingReader, HashingWriter, Progress, no_progress};
+pub use cosign::{
+    CosignError, SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE, SignatureImage, SignatureLayer,
+    SignatureOutcome, signature_layers, signature_tag, simple_signing_payload,
+};
 pub use credentials::{Credentials, CredentialsError};
 pub use digest::{is_sha256_digest, sha256_digest};
+pub use keys::{KeyError, PublicKey, SigningKey};
 pub use layout::{BlobWriter, LayoutError, OciLayout, Publication, write_atomically};
 pub use package_config::{MAX_CONFIG_BYTES, PackageConfig};
 #[cfg(feature = "registry-client")]

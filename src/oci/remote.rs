@@ -19,7 +19,9 @@ use super::{
     address::{AddressError, RegistryAddress, tag_for_version},
     artifact::{Artifact, LayerFile, Manifest},
     blob_io::Progress,
+    cosign::{SignatureImage, SignatureLayer, SignatureOutcome, signature_layers, signature_tag},
     credentials::Credentials,
+    digest::sha256_digest,
     layout::Publication,
     package_config::PackageConfig,
     upload::layer_chunks,
@@ -174,6 +176,128 @@ impl RemoteRegistry {
         let config =
             PackageConfig::parse(&config).map_err(|error| not_a_package(error.to_string()))?;
         Ok(Some(RemotePackage { digest, config }))
+    }
+
+    /// `host/namespace/package`, the repository a signature's payload names.
+    pub fn repository_reference(&self, package: &str) -> String {
+        format!(
+            "{}/{}",
+            self.address.host(),
+            self.address.repository(package)
+        )
+    }
+
+    /// `package`'s `sha256-<hex>.sig` tag, where cosign keeps the signatures of `digest`.
+    fn signature_reference(&self, package: &str, digest: &str) -> Result<Reference, RemoteError> {
+        let tag = signature_tag(digest).map_err(|error| self.failed(error.to_string()))?;
+        Ok(Reference::with_tag(
+            self.address.host().to_owned(),
+            self.address.repository(package),
+            tag,
+        ))
+    }
+
+    fn failed(&self, reason: String) -> RemoteError {
+        RemoteError::Failed {
+            registry: self.address.to_string(),
+            reason,
+        }
+    }
+
+    /// The cosign signatures of `digest` in `package`'s repository; none when the registry
+    /// says for certain there is no signature tag.
+    pub async fn signatures(
+        &self,
+        package: &str,
+        digest: &str,
+    ) -> Result<Vec<SignatureLayer>, RemoteError> {
+        let reference = self.signature_reference(package, digest)?;
+        match self.manifest(&reference).await? {
+            Some((manifest, _)) => self.read_signatures(&reference, &manifest).await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    async fn read_signatures(
+        &self,
+        reference: &Reference,
+        manifest: &[u8],
+    ) -> Result<Vec<SignatureLayer>, RemoteError> {
+        let unusable = |reason: String| {
+            self.failed(format!(
+                "the signatures {} are not usable: {reason}",
+                reference.whole()
+            ))
+        };
+        let layers = signature_layers(manifest).map_err(|error| unusable(error.to_string()))?;
+        let mut signatures = Vec::with_capacity(layers.len());
+        for (descriptor, signature) in layers {
+            let mut payload = Vec::new();
+            self.client
+                .pull_blob(reference, descriptor.digest.as_str(), &mut payload)
+                .await
+                .map_err(|error| self.classify(error))?;
+            if sha256_digest(&payload) != descriptor.digest {
+                return Err(unusable(format!(
+                    "blob {} does not match its digest",
+                    descriptor.digest
+                )));
+            }
+            signatures.push(SignatureLayer { payload, signature });
+        }
+        Ok(signatures)
+    }
+
+    /// Appends `layer` to the signatures of `digest` in `package`'s repository, as cosign
+    /// does, unless one there already satisfies `already_signed`. (A registry cannot lock a
+    /// tag: two signers racing may lose one signature, as with cosign itself.)
+    pub async fn add_signature(
+        &self,
+        package: &str,
+        digest: &str,
+        layer: &SignatureLayer,
+        already_signed: impl Fn(&SignatureLayer) -> bool,
+    ) -> Result<SignatureOutcome, RemoteError> {
+        let reference = self.signature_reference(package, digest)?;
+        let existing = self.manifest(&reference).await?.map(|(bytes, _)| bytes);
+        if let Some(manifest) = &existing
+            && self
+                .read_signatures(&reference, manifest)
+                .await?
+                .iter()
+                .any(&already_signed)
+        {
+            return Ok(SignatureOutcome::AlreadySigned);
+        }
+        let image = SignatureImage::appending(existing.as_deref(), layer)
+            .map_err(|error| self.failed(error.to_string()))?;
+        self.client
+            .auth(&reference, &self.auth(), RegistryOperation::Push)
+            .await
+            .map_err(|error| self.classify(error))?;
+        for blob in [&layer.payload, &image.config] {
+            let digest = sha256_digest(blob);
+            let present = self
+                .client
+                .blob_exists(&reference, &digest)
+                .await
+                .map_err(|error| self.classify(error))?;
+            if !present {
+                self.client
+                    .push_blob(&reference, blob.clone(), &digest)
+                    .await
+                    .map_err(|error| self.classify(error))?;
+            }
+        }
+        self.client
+            .push_manifest_raw(
+                &reference,
+                image.manifest,
+                http::HeaderValue::from_static(MANIFEST_MEDIA_TYPE),
+            )
+            .await
+            .map_err(|error| self.classify(error))?;
+        Ok(SignatureOutcome::Added)
     }
 
     /// Whether the registry holds any tag of `package`; `false` only when it says for certain

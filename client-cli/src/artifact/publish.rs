@@ -153,7 +153,7 @@ fn last_build(
     Ok((record, artifact))
 }
 
-fn layout_error(error: LayoutError) -> CliError {
+pub(crate) fn layout_error(error: LayoutError) -> CliError {
     let failure = match error {
         LayoutError::TagTaken { .. } => Failure::Refused,
         _ => Failure::Other,
@@ -161,7 +161,7 @@ fn layout_error(error: LayoutError) -> CliError {
     CliError::new(failure, error.to_string())
 }
 
-fn remote_error(error: RemoteError) -> CliError {
+pub(crate) fn remote_error(error: RemoteError) -> CliError {
     let failure = match error {
         RemoteError::Unreachable { .. } => Failure::Unavailable,
         RemoteError::Denied { .. } | RemoteError::TagTaken { .. } => Failure::Refused,

@@ -24,6 +24,8 @@ struct EnvironmentView {
     stores_path: String,
     stores: Vec<StoreView>,
     freezes: Vec<FreezeView>,
+    /// Public keys one of which must have signed a version's digest; empty: none required.
+    signature_keys: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -128,6 +130,7 @@ fn view(environment: proto::Environment) -> EnvironmentView {
                 reason: f.reason.clone(),
             })
             .collect(),
+        signature_keys: environment.signature_keys,
         name: environment.name,
     }
 }
@@ -264,8 +267,13 @@ fn describe(env: &EnvironmentView) -> String {
             .collect::<Vec<_>>()
             .join("; ")
     };
+    let signatures = if env.signature_keys.is_empty() {
+        "not required".to_owned()
+    } else {
+        format!("required, by one of {}", env.signature_keys.join(", "))
+    };
     let mut out = format!(
-        "Environment: {}\nPath:        {}\nUpstream:    {}\nCluster:     {}\nNamespace:   {}\nApproval:    {}\nRollbacks:   {}\nFreezes:     {}\n",
+        "Environment: {}\nPath:        {}\nUpstream:    {}\nCluster:     {}\nNamespace:   {}\nApproval:    {}\nRollbacks:   {}\nFreezes:     {}\nSignatures:  {}\n",
         env.name,
         env.path.join(" → "),
         env.upstream
@@ -276,6 +284,7 @@ fn describe(env: &EnvironmentView) -> String {
         env.approval.description,
         rollback,
         freezes,
+        signatures,
     );
     if env.stores.is_empty() {
         out.push_str(&format!(

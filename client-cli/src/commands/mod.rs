@@ -13,6 +13,7 @@ pub mod promote;
 mod promotion;
 pub mod promotions;
 pub mod publish;
+pub mod sign;
 pub mod status;
 pub mod store;
 pub mod token;

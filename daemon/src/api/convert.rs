@@ -38,6 +38,7 @@ pub fn environment(config: &LoadedConfig, environment: &Environment) -> proto::E
             .map(|e| e.name.clone())
             .collect(),
         freezes: environment.freezes.iter().map(freeze).collect(),
+        signature_keys: environment.signature_keys.clone(),
     }
 }
 

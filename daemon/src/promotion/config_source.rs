@@ -7,6 +7,7 @@ use datakit::manifest::{
     ENVIRONMENTS_FILE, EnvironmentsConfig, ManifestError, RBAC_FILE, RbacPolicy, Store, TEAMS_FILE,
     Teams, parse_environments, parse_rbac, parse_store, parse_teams,
 };
+use datakit::oci::PublicKey;
 
 use crate::promotion::ports::{ForgeError, GitForge, GroupSource};
 
@@ -18,7 +19,8 @@ pub struct ConfigSource {
     /// When dkd read them.
     pub loaded_at: SystemTime,
     /// Repository path → contents, for `config/environments.yaml`, `config/teams.yaml` and
-    /// `config/rbac.yaml` (when present) and every Store manifest.
+    /// `config/rbac.yaml` (when present), every Store manifest and every public key an
+    /// environment's `require_signatures` names.
     pub files: BTreeMap<String, String>,
 }
 
@@ -83,6 +85,8 @@ pub struct LoadedConfig {
     pub rbac: Option<RbacPolicy>,
     /// Environment name → its stores, sorted by name.
     pub stores: BTreeMap<String, Vec<StoreEntry>>,
+    /// Repository path → public key, for every key an environment requires signatures by.
+    pub signature_keys: BTreeMap<String, PublicKey>,
 }
 
 impl LoadedConfig {
@@ -117,6 +121,7 @@ impl LoadedConfig {
             .map(|text| parse_rbac(RBAC_FILE, text, &environments.names()))
             .transpose()
             .map_err(problem)?;
+        let signature_keys = signature_keys(source, &environments)?;
         let mut stores = BTreeMap::new();
         for environment in environments.environments() {
             let mut entries: Vec<StoreEntry> = Vec::new();
@@ -150,8 +155,30 @@ impl LoadedConfig {
             teams,
             rbac,
             stores,
+            signature_keys,
         })
     }
+}
+
+/// Parses every public key `environments` requires signatures by; a missing or unusable key
+/// file refuses the revision like any other configuration error.
+fn signature_keys(
+    source: &ConfigSource,
+    environments: &EnvironmentsConfig,
+) -> Result<BTreeMap<String, PublicKey>, ConfigProblem> {
+    let mut keys = BTreeMap::new();
+    for file in environments.signature_key_files() {
+        let problem = |message: String| ConfigProblem::new(&source.revision, file, message);
+        let text = source.files.get(file).ok_or_else(|| {
+            problem(format!(
+                "the public key named in {ENVIRONMENTS_FILE} (require_signatures) is missing: add it on the base branch (cosign.pub) or remove it from require_signatures"
+            ))
+        })?;
+        let key = PublicKey::from_pem(text)
+            .map_err(|error| problem(format!("not a usable public key: {error}")))?;
+        keys.insert(file.to_owned(), key);
+    }
+    Ok(keys)
 }
 
 fn is_yaml(path: &str) -> bool {
@@ -177,17 +204,27 @@ pub async fn read_config_source(
             files.insert(path.clone(), String::from_utf8_lossy(&bytes).into_owned());
         }
     }
-    let store_dirs: Vec<String> = files
+    let environments = files
         .get(ENVIRONMENTS_FILE)
-        .and_then(|text| parse_environments(ENVIRONMENTS_FILE, text).ok())
-        .map(|config| {
-            config
-                .environments()
-                .iter()
-                .map(|e| e.stores_path.clone())
-                .collect()
-        })
-        .unwrap_or_default();
+        .and_then(|text| parse_environments(ENVIRONMENTS_FILE, text).ok());
+    let store_dirs: Vec<String> = environments
+        .iter()
+        .flat_map(|config| config.environments().iter().map(|e| e.stores_path.clone()))
+        .collect();
+    let key_files: Vec<String> = environments
+        .iter()
+        .flat_map(|config| config.signature_key_files().into_iter().map(str::to_owned))
+        .collect();
+    let contents = if key_files.is_empty() {
+        Vec::new()
+    } else {
+        forge.read_files(revision, &key_files).await?
+    };
+    for (path, content) in key_files.into_iter().zip(contents) {
+        if let Some(bytes) = content {
+            files.insert(path, String::from_utf8_lossy(&bytes).into_owned());
+        }
+    }
     let mut store_files = Vec::new();
     for dir in store_dirs {
         store_files.extend(
@@ -280,6 +317,46 @@ mod tests {
         )
         .expect("loads");
         assert!(loaded.rbac.is_none(), "no file, no policy");
+    }
+
+    const SIGNED_DEV: &str = "environments:\n  dev:\n    cluster: dev-cluster\n    namespace: dev\n    approval: { required: false, auto_merge: true }\n    require_signatures: { keys: [config/keys/release.pub] }\n";
+    const RELEASE_PUB: &str = include_str!("../../../tests/support/keys/release.pub");
+
+    #[test]
+    fn a_required_signature_key_loads_and_a_missing_or_unparsable_one_refuses_the_revision() {
+        let loaded = LoadedConfig::from_source(
+            &source(&[
+                (ENVIRONMENTS_FILE, SIGNED_DEV),
+                ("config/keys/release.pub", RELEASE_PUB),
+            ]),
+            GroupSource::TeamsFile,
+        )
+        .expect("loads");
+        assert_eq!(
+            loaded.signature_keys.get("config/keys/release.pub"),
+            Some(&PublicKey::from_pem(RELEASE_PUB).expect("pub"))
+        );
+        let missing = LoadedConfig::from_source(
+            &source(&[(ENVIRONMENTS_FILE, SIGNED_DEV)]),
+            GroupSource::TeamsFile,
+        )
+        .expect_err("refused");
+        assert_eq!(missing.file, "config/keys/release.pub");
+        assert!(missing.message.contains("missing"), "{missing}");
+        let garbage = LoadedConfig::from_source(
+            &source(&[
+                (ENVIRONMENTS_FILE, SIGNED_DEV),
+                ("config/keys/release.pub", "not a key"),
+            ]),
+            GroupSource::TeamsFile,
+        )
+        .expect_err("refused");
+        assert!(
+            garbage
+                .to_string()
+                .starts_with("config/keys/release.pub: not a usable public key"),
+            "{garbage}"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The embedded registry: one OCI image layout per package in `DK_HOME/registry/<package>/`,
 //! as `dk publish` writes it. Versions are the layouts' `org.opencontainers.image.ref.name`
-//! tags; references use the containers/image `oci:` transport syntax.
+//! tags; references use the containers/image `oci:` transport syntax. Signatures are where
+//! cosign keeps them, under `sha256-<hex>.sig` tags of the same layout.
 
 use std::path::{Path, PathBuf};
 
@@ -10,7 +11,7 @@ use datakit::{
 };
 
 use crate::home::DkHome;
-use crate::promotion::ports::{Registry, RegistryError, ResolvedArtifact};
+use crate::promotion::ports::{Registry, RegistryError, ResolvedArtifact, SignatureLayer};
 
 /// The embedded registry's directory under `DK_HOME`.
 const REGISTRY_DIR: &str = "registry";
@@ -88,6 +89,24 @@ impl Registry for LayoutRegistry {
             }),
             (_, Err(error)) => Err(RegistryError::Unavailable(error.to_string())),
         }
+    }
+
+    async fn signatures(
+        &self,
+        package: &str,
+        digest: &str,
+    ) -> Result<Vec<SignatureLayer>, RegistryError> {
+        if validate_name("package", package).is_err() {
+            return Ok(Vec::new());
+        }
+        let layout = OciLayout::new(self.root.join(package));
+        let digest = digest.to_owned();
+        tokio::task::spawn_blocking(move || layout.signatures(&digest))
+            .await
+            .map_err(|error| {
+                RegistryError::Unavailable(format!("cannot read the registry: {error}"))
+            })?
+            .map_err(|error| RegistryError::Unavailable(error.to_string()))
     }
 
     async fn has_package(&self, package: &str) -> Result<bool, RegistryError> {

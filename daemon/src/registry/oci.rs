@@ -4,7 +4,7 @@
 
 use datakit::oci::{Credentials, RegistryAddress, RemoteError, RemoteRegistry};
 
-use crate::promotion::ports::{Registry, RegistryError, ResolvedArtifact};
+use crate::promotion::ports::{Registry, RegistryError, ResolvedArtifact, SignatureLayer};
 
 /// A remote registry and namespace.
 #[derive(Debug)]
@@ -88,6 +88,20 @@ impl Registry for OciRegistry {
             Ok(None) => Err(not_found()),
             Err(error) => Err(unavailable(error)),
         }
+    }
+
+    async fn signatures(
+        &self,
+        package: &str,
+        digest: &str,
+    ) -> Result<Vec<SignatureLayer>, RegistryError> {
+        if datakit::manifest::validate_name("package", package).is_err() {
+            return Ok(Vec::new());
+        }
+        self.remote
+            .signatures(package, digest)
+            .await
+            .map_err(unavailable)
     }
 
     async fn has_package(&self, package: &str) -> Result<bool, RegistryError> {

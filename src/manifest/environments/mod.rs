@@ -1,10 +1,11 @@
 //! `config/environments.yaml`: the environments, their promotion path, approval rules,
-//! stores folders and freeze windows.
+//! stores folders, freeze windows and required signatures.
 
 mod approval;
 mod fields;
 mod freeze;
 mod graph;
+mod signatures;
 mod stores_path;
 mod teams_check;
 
@@ -17,6 +18,7 @@ use self::approval::{ApprovalSpans, RawApproval, build_approval};
 use self::fields::EnvironmentFields;
 use self::freeze::{RawFreeze, build_freezes};
 use self::graph::{Declared, resolve_upstreams};
+use self::signatures::{RawSignatures, build_signature_keys};
 use self::stores_path::build_stores_path;
 use super::error::ManifestError;
 use super::names::validate_name;
@@ -52,6 +54,9 @@ pub struct Environment {
     pub stores_path: String,
     /// Windows in which promotions (not rollbacks) are refused.
     pub freezes: Vec<FreezeWindow>,
+    /// `require_signatures.keys`: repository paths of public keys, one of which must have
+    /// signed a version's digest (cosign format) before it gets here; empty: no requirement.
+    pub signature_keys: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -70,6 +75,7 @@ struct RawEnvironment {
     stores: Option<Spanned<String>>,
     #[serde(default)]
     freeze: Vec<RawFreeze>,
+    require_signatures: Option<RawSignatures>,
 }
 
 /// The most environments one deployment repository may declare. Each environment carries
@@ -125,6 +131,7 @@ pub fn parse_environments(file: &str, text: &str) -> Result<EnvironmentsConfig, 
             approval,
             stores_path: build_stores_path(&fields, raw_environment.stores)?,
             freezes: build_freezes(&fields, raw_environment.freeze)?,
+            signature_keys: build_signature_keys(&fields, raw_environment.require_signatures)?,
         });
         approval_spans.push(spans);
         declared.push(Declared {
@@ -190,6 +197,18 @@ impl EnvironmentsConfig {
         self.environments
             .iter()
             .find(|environment| environment.name == name)
+    }
+
+    /// Every public key file some environment requires signatures by, sorted, once each.
+    pub fn signature_key_files(&self) -> Vec<&str> {
+        let mut files: Vec<&str> = self
+            .environments
+            .iter()
+            .flat_map(|environment| environment.signature_keys.iter().map(String::as_str))
+            .collect();
+        files.sort_unstable();
+        files.dedup();
+        files
     }
 
     /// Every environment name, in file order.

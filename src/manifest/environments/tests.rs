@@ -249,3 +249,43 @@ fn more_environments_than_the_budget_are_refused_naming_the_budget() {
         .join("\n");
     assert!(parse_environments("config/environments.yaml", &at_budget).is_ok());
 }
+
+#[test]
+fn require_signatures_lists_normalized_key_paths_and_is_absent_by_default() {
+    let config = ok(parse(&file(&[
+        entry("dev", "", AUTO),
+        entry(
+            "prod",
+            "require_signatures: { keys: [./config/keys/release.pub, config/keys/release.pub, keys/ci.pub] }, ",
+            AUTO,
+        ),
+    ])));
+    let keys = |name: &str| config.get(name).map(|env| env.signature_keys.clone());
+    assert_eq!(keys("dev"), Some(vec![]));
+    assert_eq!(
+        keys("prod"),
+        Some(vec![
+            "config/keys/release.pub".to_owned(),
+            "keys/ci.pub".to_owned()
+        ])
+    );
+    assert_eq!(
+        config.signature_key_files(),
+        ["config/keys/release.pub", "keys/ci.pub"]
+    );
+}
+
+#[test]
+fn require_signatures_without_keys_or_outside_the_repository_is_refused_with_its_line() {
+    for value in ["{ keys: [] }", "{ keys: [../release.pub] }"] {
+        let error = err(parse(&file(&[
+            entry("dev", "", AUTO),
+            entry("prod", &format!("require_signatures: {value}, "), AUTO),
+        ])));
+        assert_eq!(
+            (error.field.as_str(), error.line),
+            ("environments.prod.require_signatures.keys", Some(3)),
+            "{error}"
+        );
+    }
+}

@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from datakit.v1 import promotion_pb2 as _promotion_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -10,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Environment(_message.Message):
-    __slots__ = ("name", "upstream", "cluster", "namespace", "approval", "stores_path", "stores", "path", "freezes")
+    __slots__ = ("name", "upstream", "cluster", "namespace", "approval", "stores_path", "stores", "path", "freezes", "signature_keys")
     NAME_FIELD_NUMBER: _ClassVar[int]
     UPSTREAM_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
@@ -20,6 +21,7 @@ class Environment(_message.Message):
     STORES_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     FREEZES_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_KEYS_FIELD_NUMBER: _ClassVar[int]
     name: str
     upstream: str
     cluster: str
@@ -29,7 +31,8 @@ class Environment(_message.Message):
     stores: _containers.RepeatedCompositeFieldContainer[Store]
     path: _containers.RepeatedScalarFieldContainer[str]
     freezes: _containers.RepeatedCompositeFieldContainer[FreezeWindow]
-    def __init__(self, name: _Optional[str] = ..., upstream: _Optional[str] = ..., cluster: _Optional[str] = ..., namespace: _Optional[str] = ..., approval: _Optional[_Union[ApprovalPolicy, _Mapping]] = ..., stores_path: _Optional[str] = ..., stores: _Optional[_Iterable[_Union[Store, _Mapping]]] = ..., path: _Optional[_Iterable[str]] = ..., freezes: _Optional[_Iterable[_Union[FreezeWindow, _Mapping]]] = ...) -> None: ...
+    signature_keys: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., upstream: _Optional[str] = ..., cluster: _Optional[str] = ..., namespace: _Optional[str] = ..., approval: _Optional[_Union[ApprovalPolicy, _Mapping]] = ..., stores_path: _Optional[str] = ..., stores: _Optional[_Iterable[_Union[Store, _Mapping]]] = ..., path: _Optional[_Iterable[str]] = ..., freezes: _Optional[_Iterable[_Union[FreezeWindow, _Mapping]]] = ..., signature_keys: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ApprovalPolicy(_message.Message):
     __slots__ = ("required", "auto_merge", "approvers", "count", "rollback", "description")
@@ -131,17 +134,19 @@ class AddStoreRequest(_message.Message):
     def __init__(self, environment: _Optional[str] = ..., name: _Optional[str] = ..., manifest: _Optional[str] = ..., replace: _Optional[bool] = ...) -> None: ...
 
 class AddStoreResponse(_message.Message):
-    __slots__ = ("merged", "change_id", "change_url", "file", "policy", "message")
+    __slots__ = ("merged", "change_id", "change_url", "file", "policy", "message", "promotion")
     MERGED_FIELD_NUMBER: _ClassVar[int]
     CHANGE_ID_FIELD_NUMBER: _ClassVar[int]
     CHANGE_URL_FIELD_NUMBER: _ClassVar[int]
     FILE_FIELD_NUMBER: _ClassVar[int]
     POLICY_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    PROMOTION_FIELD_NUMBER: _ClassVar[int]
     merged: bool
     change_id: str
     change_url: str
     file: str
     policy: str
     message: str
-    def __init__(self, merged: _Optional[bool] = ..., change_id: _Optional[str] = ..., change_url: _Optional[str] = ..., file: _Optional[str] = ..., policy: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+    promotion: _promotion_pb2.Promotion
+    def __init__(self, merged: _Optional[bool] = ..., change_id: _Optional[str] = ..., change_url: _Optional[str] = ..., file: _Optional[str] = ..., policy: _Optional[str] = ..., message: _Optional[str] = ..., promotion: _Optional[_Union[_promotion_pb2.Promotion, _Mapping]] = ...) -> None: ...

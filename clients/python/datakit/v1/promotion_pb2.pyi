@@ -30,6 +30,7 @@ class PromotionKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PROMOTION_KIND_UNSPECIFIED: _ClassVar[PromotionKind]
     PROMOTION_KIND_PROMOTION: _ClassVar[PromotionKind]
     PROMOTION_KIND_ROLLBACK: _ClassVar[PromotionKind]
+    PROMOTION_KIND_STORE: _ClassVar[PromotionKind]
 
 class CheckState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -52,6 +53,7 @@ PROMOTION_STATE_CANCELLED: PromotionState
 PROMOTION_KIND_UNSPECIFIED: PromotionKind
 PROMOTION_KIND_PROMOTION: PromotionKind
 PROMOTION_KIND_ROLLBACK: PromotionKind
+PROMOTION_KIND_STORE: PromotionKind
 CHECK_STATE_UNSPECIFIED: CheckState
 CHECK_STATE_PENDING: CheckState
 CHECK_STATE_SUCCESS: CheckState

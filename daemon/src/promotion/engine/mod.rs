@@ -6,6 +6,7 @@ mod change;
 mod decline;
 mod reconcile;
 mod run_history;
+mod signatures;
 mod store_change;
 mod validate;
 

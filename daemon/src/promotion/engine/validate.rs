@@ -1,6 +1,7 @@
 //! The checks a promotion must pass before anything is written, in the contract's
 //! order: a rollback goes back to a version the environment ran, the artifact resolves
-//! (its digest is pinned, and is the one that ran for a rollback), the upstream
+//! (its digest is pinned, and is the one that ran for a rollback), it is signed when the
+//! environment requires signatures (rollbacks too), the upstream
 //! environment runs the version, no freeze window is open, and every binding resolves in
 //! the target.
 
@@ -87,6 +88,14 @@ impl Engine {
                 resolved.digest
             )));
         }
+        self.check_signatures(
+            config,
+            environment,
+            &request.package,
+            version.as_str(),
+            &resolved.digest,
+        )
+        .await?;
         let mut upstream_skipped = false;
         if request.kind == PromotionKind::Promotion {
             let skipped = self

@@ -16,7 +16,7 @@ pub use forge::{
     ChangeProposal, ChangeState, ChangeStatus, Decision, Declined, FileVersion, ForgeError,
     GitForge, GroupSource, RecordedPromotion, RecordedState, TreeFile,
 };
-pub use registry::{Registry, RegistryError, ResolvedArtifact};
+pub use registry::{Registry, RegistryError, ResolvedArtifact, SignatureLayer};
 pub use store::{
     ChangeRequestStore, LocalChange, LocalChangeState, StateStore, StoreError, StoreLocation,
 };

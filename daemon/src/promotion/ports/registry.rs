@@ -1,7 +1,9 @@
 //! The `Registry` port: which digest and store bindings a published package version
-//! resolves to. Implemented in `registry/` (the embedded OCI layout, any OCI registry).
+//! resolves to, and the cosign signatures of a digest. Implemented in `registry/` (the embedded OCI layout, any OCI registry).
 
 use std::collections::BTreeMap;
+
+pub use datakit::oci::SignatureLayer;
 
 /// A package version as the registry holds it now.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +59,14 @@ pub trait Registry: Send + Sync + 'static {
         package: &str,
         version: &str,
     ) -> Result<ResolvedArtifact, RegistryError>;
+
+    /// The cosign signatures stored for `digest` of `package` (its `sha256-<hex>.sig` tag),
+    /// unverified; none when there are none.
+    async fn signatures(
+        &self,
+        package: &str,
+        digest: &str,
+    ) -> Result<Vec<SignatureLayer>, RegistryError>;
 
     /// Whether any version of `package` is published (an invalid name never is): a package
     /// not deployed yet is known once published.
