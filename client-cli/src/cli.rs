@@ -296,6 +296,14 @@ pub struct ApproveArgs {
     /// asserted by you. Otherwise you approve as who you are authenticated as
     #[arg(long = "as", value_name = "USER")]
     pub as_user: Option<String>,
+    /// Then wait until the promotion ends, as dk promote --wait does: exit 0 when Healthy
+    /// (a store change: served), 1 when it fails or still needs approvals from others
+    /// when --timeout expires
+    #[arg(long)]
+    pub wait: bool,
+    /// With --wait: give up after this long (e.g. 90s, 5m), exit 1 saying where it stands
+    #[arg(long, value_name = "DURATION", requires = "wait", value_parser = humantime::parse_duration)]
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// `dk promotions`.

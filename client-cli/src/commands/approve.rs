@@ -1,8 +1,8 @@
-//! `dk approve PROMOTION [--as USER]`.
+//! `dk approve PROMOTION [--as USER] [--wait [--timeout D]]`.
 
 use datakit::proto::ApproveRequest;
 
-use super::promotion::{ApprovalView, PromotionView};
+use super::promotion::{ApprovalView, PromotionView, Waiting, wait_for};
 use crate::{
     cli::ApproveArgs,
     connect::Client,
@@ -21,9 +21,24 @@ pub async fn approve(
         as_user: args.as_user.unwrap_or_default(),
     };
     let promotion = client.approve(request).await?.into_inner().promotion;
-    let view = promotion
+    let mut view = promotion
         .map(PromotionView::from)
         .ok_or_else(|| CliError::new(Failure::Other, "dkd returned no promotion"))?;
+    if args.wait {
+        let waiting = Waiting {
+            timeout: args.timeout,
+            ndjson: format == OutputFormat::Json,
+        };
+        // `-o json`: NDJSON, one promotion per change; the last line is the final state.
+        let print_line = |promotion: &PromotionView| match waiting.ndjson {
+            true => crate::output::json_line(promotion),
+            false => Ok(()),
+        };
+        view = wait_for(client, view, waiting, print_line).await?;
+        if waiting.ndjson {
+            return Ok(String::new());
+        }
+    }
     if format != OutputFormat::Table {
         return render_structured(format, &view);
     }
