@@ -140,6 +140,7 @@ fn to_proto(event: &Event, engine: &Engine) -> proto::WatchEvent {
             &status.environment,
             deployed.then_some(status),
         )),
+        EventKind::Hold(hold) => Payload::Hold(convert::hold(hold)),
         EventKind::Config { revision, problems } => Payload::Config(proto::ConfigChanged {
             revision: revision.clone(),
             problems: problems.iter().map(convert::problem).collect(),
