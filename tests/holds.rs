@@ -179,6 +179,28 @@ async fn a_rollback_leaves_a_hold_in_status_history_and_watch_that_outlives_a_lo
         ("rollback", "v1.1.0")
     );
     assert_eq!(hold.blocks_newer_than, "v1.0.0");
+    let fresh = WatchRequest {
+        package: "my-package".into(),
+        ..Default::default()
+    };
+    let mut stream = client.watch(fresh).await.expect("watch").into_inner();
+    let first = tokio::time::timeout(PATIENCE, stream.next())
+        .await
+        .expect("a snapshot within the patience")
+        .expect("stream open")
+        .expect("event");
+    let Some(watch_event::Event::Snapshot(snapshot)) = first.event else {
+        panic!("a fresh Watch starts with a snapshot: {first:?}");
+    };
+    let dev = snapshot
+        .packages
+        .iter()
+        .find(|row| row.environment == "dev")
+        .expect("my-package in dev");
+    assert_eq!(
+        dev.hold.as_ref().map(|h| h.reason.as_str()),
+        Some(reason.as_str())
+    );
 
     // A rollback hold stops automation only: promoting by hand warns and goes ahead.
     let promoted = succeeds(&home, &["promote", "my-package", "v1.2.0", "--to", "dev"]);
