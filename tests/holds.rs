@@ -218,3 +218,74 @@ async fn a_rollback_leaves_a_hold_in_status_history_and_watch_that_outlives_a_lo
     assert_eq!(holds[0]["reason"], reason.as_str(), "{holds}");
     assert_eq!(holds[0]["kind"], "rollback", "{holds}");
 }
+
+const POLICY: &str = "roles:
+  developer:
+    - actions: [read, promote, rollback]
+      environments: [dev]
+bindings:
+  - role: developer
+    users: [\"*\"]
+";
+
+#[test]
+fn setting_a_hold_needs_rollback_and_releasing_it_approve_and_both_are_audited() {
+    let shared = support::shared::Shared::start_bare("", "");
+    shared.set_policy(POLICY);
+    let carol = shared.token(&["carol", "--groups", "dev"]);
+    let held = shared.dk_as(
+        &carol,
+        &[
+            "hold",
+            "my-package",
+            "--env",
+            "dev",
+            "--reason",
+            "load test",
+        ],
+    );
+    assert!(held.status.success(), "{}", stderr(&held));
+    support::shared::refused(
+        &shared.dk_as(
+            &carol,
+            &["hold", "my-package", "--env", "int", "--reason", "x"],
+        ),
+        &["carol (groups: dev) may not rollback my-package in int"],
+    );
+    support::shared::refused(
+        &shared.dk_as(&carol, &["hold", "release", "my-package", "--env", "dev"]),
+        &["carol (groups: dev) may not approve my-package in dev"],
+    );
+    let listed = json(&shared.dk_as(&carol, &["-o", "json", "hold", "list"]));
+    assert_eq!(listed[0]["setBy"], "carol", "{listed}");
+    assert!(
+        shared
+            .home
+            .dk(&["hold", "release", "my-package", "--env", "dev"])
+            .status
+            .success()
+    );
+
+    let audit = json(&shared.home.dk(&["-o", "json", "audit", "--env", "dev"]));
+    let calls: Vec<(&str, &str)> = audit
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| {
+            (
+                e["rpc"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .trim_start_matches("/datakit.v1.DataKitService/"),
+                e["outcome"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("SetHold", "ok"),
+        ("ReleaseHold", "PERMISSION_DENIED"),
+        ("ReleaseHold", "ok"),
+    ] {
+        assert!(calls.contains(&expected), "{expected:?} in {calls:?}");
+    }
+}
