@@ -129,6 +129,14 @@ pub enum Command {
     /// dkd's audit log: every change and every refused call — who, from where, on what,
     /// outcome — oldest first, newest last (for dkd's admin: run it on the local socket)
     Audit(AuditArgs),
+    /// Hold a package in an environment: every promotion into it is refused (exit 4, naming
+    /// who held it, when and why) until released; rollbacks are still allowed
+    ///
+    /// `dk hold PKG --env ENV --reason TEXT` sets a hold (RBAC rollback in ENV);
+    /// `dk hold release PKG --env ENV` releases it, or the hold a rollback left (RBAC
+    /// approve); `dk hold list` shows them. Holds are commits of holds/ENV/PKG.yaml on the
+    /// deployment repository's base branch, so they survive restarts and a lost database.
+    Hold(crate::commands::hold::HoldArgs),
     /// dk's version and commit, and the daemon's version, commit, API version and backends
     /// (forge, cluster, registry) when one answers; never starts dkd
     Version,

@@ -83,6 +83,7 @@ pub fn check(command: &Command) -> Result<(), CliError> {
             name("environment", &args.env)
         }
         Command::Token(TokenCommand::List) => Ok(()),
+        Command::Hold(args) => crate::commands::hold::check_names(args),
         Command::Audit(args) => {
             optional_name("package", args.package.as_deref())?;
             optional_name("environment", args.env.as_deref())

@@ -9,6 +9,7 @@ mod deployed_package;
 mod environments;
 mod error;
 mod header;
+mod hold;
 mod names;
 mod ordered_map;
 mod paths;
@@ -31,6 +32,7 @@ pub use environments::{
     ApprovalRule, Environment, EnvironmentsConfig, FreezeWindow, RollbackRule, parse_environments,
 };
 pub use error::ManifestError;
+pub use hold::{Blocks, HOLDS_DIR, Hold, HoldKind, Release, hold_path, parse_hold};
 pub use names::{NameError, validate_login, validate_name, validate_promotion_id};
 pub use paths::{ENVIRONMENTS_FILE, RBAC_FILE, TEAMS_FILE, package_manifest_path};
 pub use rbac::{Action, Binding, Pattern, RbacPolicy, Role, Rule, parse_rbac};

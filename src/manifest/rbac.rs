@@ -19,9 +19,9 @@ pub enum Action {
     Read,
     /// Promote.
     Promote,
-    /// Rollback, and Promote with `rollback`.
+    /// Rollback, Promote with `rollback`, and SetHold (`dk hold`).
     Rollback,
-    /// Approve.
+    /// Approve, Reject, and ReleaseHold (`dk hold release`).
     Approve,
     /// Change an environment's configuration through a change request (AddStore).
     Configure,

@@ -1,6 +1,6 @@
 //! `dk history PACKAGE [--env ENV]`: every promotion and rollback, newest first.
 
-use datakit::proto::ListPromotionsRequest;
+use datakit::proto::{ListHoldsRequest, ListPromotionsRequest};
 
 use super::promotion::{ApprovalView, PromotionView};
 use crate::{
@@ -25,8 +25,9 @@ pub async fn history(
     if format != OutputFormat::Table {
         return render_structured(format, &views);
     }
+    let holds = holds_section(client, &args).await?;
     if views.is_empty() {
-        return Ok(format!("no promotions of {} yet\n", args.package));
+        return Ok(format!("no promotions of {} yet\n{holds}", args.package));
     }
     let mut table = Table::new(&[
         "ID",
@@ -63,7 +64,27 @@ pub async fn history(
                 .map_or_else(|| NONE.to_owned(), |c| c.get(..12).unwrap_or(c).to_owned()),
         ]);
     }
-    Ok(table.render())
+    Ok(table.render() + &holds)
+}
+
+/// The holds on the package (released ones too), one line each after a blank line; empty
+/// when there are none.
+async fn holds_section(client: &mut Client, args: &HistoryArgs) -> Result<String, CliError> {
+    let request = ListHoldsRequest {
+        package: args.package.clone(),
+        environment: args.env.clone().unwrap_or_default(),
+        include_released: true,
+    };
+    let lines: String = super::hold::holds_of(client, request)
+        .await?
+        .iter()
+        .map(|hold| format!("Hold in {}: {}\n", hold.environment, hold.describe()))
+        .collect();
+    Ok(if lines.is_empty() {
+        lines
+    } else {
+        format!("\n{lines}")
+    })
 }
 
 /// Every page of `request`'s promotions; dkd's notices are printed once.

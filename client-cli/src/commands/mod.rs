@@ -7,6 +7,7 @@ pub mod completion;
 pub mod decline;
 pub mod env;
 pub mod history;
+pub mod hold;
 pub mod init;
 pub mod logs;
 pub mod promote;

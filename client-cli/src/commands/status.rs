@@ -32,6 +32,8 @@ struct RowView {
     last_run: Option<String>,
     synced_revision: Option<String>,
     message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hold: Option<super::hold::HoldView>,
 }
 
 #[derive(Debug, Serialize)]
@@ -81,6 +83,7 @@ fn row_view(row: &proto::PackageStatus) -> RowView {
             .map(ToString::to_string),
         synced_revision: some(&row.synced_revision),
         message: some(&row.message),
+        hold: row.hold.as_ref().map(super::hold::HoldView::from),
     }
 }
 
@@ -134,7 +137,24 @@ fn render(args: &StatusArgs, response: &proto::StatusResponse) -> String {
                 if deployed { last_run(row) } else { NONE.into() },
             ]);
         }
-        return heading(&format!("Package: {package}")) + &table.render();
+        let holds: String = response
+            .packages
+            .iter()
+            .filter_map(|row| {
+                let hold = super::hold::HoldView::from(row.hold.as_ref()?);
+                Some(format!(
+                    "Held in {}: {}\n",
+                    row.environment,
+                    hold.describe()
+                ))
+            })
+            .collect();
+        let holds = if holds.is_empty() {
+            holds
+        } else {
+            format!("\n{holds}")
+        };
+        return heading(&format!("Package: {package}")) + &table.render() + &holds;
     }
     let environment = args.env.clone().unwrap_or_default();
     let mut table = Table::new(&["Package", "Version", "Status", "Health"]);

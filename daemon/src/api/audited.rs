@@ -254,6 +254,42 @@ impl DataKitService for AuditedApi {
             .await
     }
 
+    async fn set_hold(
+        &self,
+        request: Request<proto::SetHoldRequest>,
+    ) -> Result<Response<proto::HoldResponse>, Status> {
+        let target = place(&request.get_ref().package, &request.get_ref().environment);
+        let caller = Caller::of(&request);
+        let api = self.api.clone();
+        let call = async move { api.set_hold(request).await };
+        self.audit
+            .change("SetHold", caller, target, call, nothing)
+            .await
+    }
+
+    async fn release_hold(
+        &self,
+        request: Request<proto::ReleaseHoldRequest>,
+    ) -> Result<Response<proto::HoldResponse>, Status> {
+        let target = place(&request.get_ref().package, &request.get_ref().environment);
+        let caller = Caller::of(&request);
+        let api = self.api.clone();
+        let call = async move { api.release_hold(request).await };
+        self.audit
+            .change("ReleaseHold", caller, target, call, nothing)
+            .await
+    }
+
+    async fn list_holds(
+        &self,
+        request: Request<proto::ListHoldsRequest>,
+    ) -> Result<Response<proto::ListHoldsResponse>, Status> {
+        let target = place(&request.get_ref().package, &request.get_ref().environment);
+        let caller = Caller::of(&request);
+        let call = self.api.list_holds(request);
+        self.audit.read("ListHolds", caller, target, call).await
+    }
+
     async fn get_version(
         &self,
         request: Request<proto::GetVersionRequest>,

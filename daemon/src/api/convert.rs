@@ -228,5 +228,35 @@ pub fn package_status(
         last_run: status.last_run.as_deref().map(last_run),
         pending_promotion_id: String::new(),
         message: status.message.clone(),
+        hold: None,
+    }
+}
+
+/// A hold file as the API shows it.
+pub fn hold(hold: &datakit::manifest::Hold) -> proto::Hold {
+    let time = |text: &str| humantime::parse_rfc3339(text).ok().map(timestamp);
+    let released = hold.released.as_ref();
+    proto::Hold {
+        package: hold.package.clone(),
+        environment: hold.environment.clone(),
+        kind: hold.kind.as_str().to_owned(),
+        set_by: hold.set_by.clone(),
+        set_at: time(&hold.set_at),
+        reason: hold.reason.clone(),
+        blocks_version: hold
+            .blocks
+            .as_ref()
+            .map(|b| b.version.clone())
+            .unwrap_or_default(),
+        blocks_newer_than: hold
+            .blocks
+            .as_ref()
+            .map(|b| b.newer_than.clone())
+            .unwrap_or_default(),
+        released: released.is_some(),
+        released_by: released.map(|r| r.by.clone()).unwrap_or_default(),
+        released_at: released.and_then(|r| time(&r.at)),
+        release_reason: released.and_then(|r| r.reason.clone()).unwrap_or_default(),
+        file: datakit::manifest::hold_path(&hold.environment, &hold.package),
     }
 }

@@ -203,6 +203,14 @@ fn stream_slot<T>(
         .transpose()
 }
 
+fn hold_response(outcome: &crate::promotion::HoldOutcome) -> proto::HoldResponse {
+    proto::HoldResponse {
+        hold: Some(convert::hold(&outcome.hold)),
+        commit: outcome.commit.clone(),
+        message: outcome.message.clone(),
+    }
+}
+
 fn non_empty(value: &str) -> Option<&str> {
     Some(value).filter(|v| !v.is_empty())
 }
@@ -507,8 +515,11 @@ impl DataKitService for DataKitApi {
             packages: rows
                 .iter()
                 .filter(|row| reader.may_read(&row.environment, &row.package))
-                .map(|row| {
-                    convert::package_status(&row.package, &row.environment, row.status.as_ref())
+                .map(|row| proto::PackageStatus {
+                    hold: config
+                        .active_hold(&row.environment, &row.package)
+                        .map(convert::hold),
+                    ..convert::package_status(&row.package, &row.environment, row.status.as_ref())
                 })
                 .collect(),
             revision: config.revision.clone(),
@@ -683,6 +694,67 @@ impl DataKitService for DataKitApi {
             policy: outcome.policy,
             message: outcome.message,
             promotion: Some(self.promotion(&outcome.promotion)),
+        }))
+    }
+
+    async fn set_hold(
+        &self,
+        request: Request<proto::SetHoldRequest>,
+    ) -> Result<Response<proto::HoldResponse>, Status> {
+        let caller = principal(&request)?;
+        let body = request.into_inner();
+        self.checked_place(&caller, Action::Rollback, &body.package, &body.environment)?;
+        let outcome = self
+            .engine
+            .set_hold(&body.package, &body.environment, &body.reason, &caller.name)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(hold_response(&outcome)))
+    }
+
+    async fn release_hold(
+        &self,
+        request: Request<proto::ReleaseHoldRequest>,
+    ) -> Result<Response<proto::HoldResponse>, Status> {
+        let caller = principal(&request)?;
+        let body = request.into_inner();
+        self.checked_place(&caller, Action::Approve, &body.package, &body.environment)?;
+        let outcome = self
+            .engine
+            .release_hold(
+                &body.package,
+                &body.environment,
+                non_empty(&body.reason),
+                &caller.name,
+            )
+            .await
+            .map_err(status)?;
+        Ok(Response::new(hold_response(&outcome)))
+    }
+
+    async fn list_holds(
+        &self,
+        request: Request<proto::ListHoldsRequest>,
+    ) -> Result<Response<proto::ListHoldsResponse>, Status> {
+        let caller = principal(&request)?;
+        let body = request.into_inner();
+        input::optional_name("package", &body.package)?;
+        input::optional_name("environment", &body.environment)?;
+        let reader = self.access.reader(caller);
+        let holds = self
+            .engine
+            .holds(
+                non_empty(&body.package),
+                non_empty(&body.environment),
+                body.include_released,
+            )
+            .map_err(status)?;
+        Ok(Response::new(proto::ListHoldsResponse {
+            holds: holds
+                .iter()
+                .filter(|hold| reader.may_read(&hold.environment, &hold.package))
+                .map(convert::hold)
+                .collect(),
         }))
     }
 

@@ -140,6 +140,7 @@ fn to_proto(event: &Event, engine: &Engine) -> proto::WatchEvent {
             &status.environment,
             deployed.then_some(status),
         )),
+        EventKind::Hold(hold) => Payload::Hold(convert::hold(hold)),
         EventKind::Config { revision, problems } => Payload::Config(proto::ConfigChanged {
             revision: revision.clone(),
             problems: problems.iter().map(convert::problem).collect(),
@@ -282,12 +283,19 @@ impl WatchSources {
                 && (request.environment.is_empty() || request.environment == environment)
                 && reader.may_read(environment, package)
         };
+        let served = self.catalog.snapshot().current;
         let packages = self
             .board
             .all()?
             .iter()
             .filter(|s| wanted(&s.package, &s.environment))
-            .map(|s| convert::package_status(&s.package, &s.environment, Some(s)))
+            .map(|s| proto::PackageStatus {
+                hold: served
+                    .as_ref()
+                    .and_then(|config| config.active_hold(&s.environment, &s.package))
+                    .map(convert::hold),
+                ..convert::package_status(&s.package, &s.environment, Some(s))
+            })
             .collect();
         let promotions = self
             .engine

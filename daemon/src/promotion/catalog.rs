@@ -198,6 +198,7 @@ pub async fn publish_config_changes(
     shutdown: CancellationToken,
 ) {
     let mut changes = catalog.subscribe();
+    let mut served = catalog.snapshot().current;
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
@@ -212,7 +213,28 @@ pub async fn publish_config_changes(
         if let Err(error) = events.publish(kind).await {
             tracing::warn!(%error, "cannot record a configuration change");
         }
+        if let Some(current) = state.current {
+            for hold in changed_holds(served.as_deref(), &current) {
+                let kind = super::EventKind::Hold(Box::new(hold.clone()));
+                if let Err(error) = events.publish(kind).await {
+                    tracing::warn!(%error, "cannot record a hold set or released");
+                }
+            }
+            served = Some(current);
+        }
     }
+}
+
+/// The hold files of `current` that are new or read differently than in `before`: holds
+/// set or released between the two revisions.
+fn changed_holds<'a>(
+    before: Option<&LoadedConfig>,
+    current: &'a LoadedConfig,
+) -> impl Iterator<Item = &'a datakit::manifest::Hold> {
+    current.holds.iter().filter_map(move |(key, hold)| {
+        let known = before.and_then(|config| config.holds.get(key));
+        (known != Some(hold)).then_some(hold)
+    })
 }
 
 /// Follows the base branch until `shutdown`, refreshing every `interval`.

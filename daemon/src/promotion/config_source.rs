@@ -4,8 +4,8 @@
 use std::{collections::BTreeMap, time::SystemTime};
 
 use datakit::manifest::{
-    ENVIRONMENTS_FILE, EnvironmentsConfig, ManifestError, RBAC_FILE, RbacPolicy, Store, TEAMS_FILE,
-    Teams, parse_environments, parse_rbac, parse_store, parse_teams,
+    ENVIRONMENTS_FILE, EnvironmentsConfig, HOLDS_DIR, Hold, ManifestError, RBAC_FILE, RbacPolicy,
+    Store, TEAMS_FILE, Teams, parse_environments, parse_hold, parse_rbac, parse_store, parse_teams,
 };
 use datakit::oci::PublicKey;
 
@@ -19,8 +19,8 @@ pub struct ConfigSource {
     /// When dkd read them.
     pub loaded_at: SystemTime,
     /// Repository path → contents, for `config/environments.yaml`, `config/teams.yaml` and
-    /// `config/rbac.yaml` (when present), every Store manifest and every public key an
-    /// environment's `require_signatures` names.
+    /// `config/rbac.yaml` (when present), every Store manifest, every hold file and every
+    /// public key an environment's `require_signatures` names.
     pub files: BTreeMap<String, String>,
 }
 
@@ -87,6 +87,17 @@ pub struct LoadedConfig {
     pub stores: BTreeMap<String, Vec<StoreEntry>>,
     /// Repository path → public key, for every key an environment requires signatures by.
     pub signature_keys: BTreeMap<String, PublicKey>,
+    /// (environment, package) → its hold file, active or released.
+    pub holds: BTreeMap<(String, String), Hold>,
+}
+
+impl LoadedConfig {
+    /// The hold on `package` in `environment` that still applies, if any.
+    pub fn active_hold(&self, environment: &str, package: &str) -> Option<&Hold> {
+        self.holds
+            .get(&(environment.to_owned(), package.to_owned()))
+            .filter(|hold| hold.is_active())
+    }
 }
 
 impl LoadedConfig {
@@ -148,7 +159,9 @@ impl LoadedConfig {
             entries.sort_by(|a, b| a.store.name.cmp(&b.store.name));
             stores.insert(environment.name.clone(), entries);
         }
+        let holds = holds_of(source, &environments)?;
         Ok(Self {
+            holds,
             revision: source.revision.clone(),
             loaded_at: source.loaded_at,
             environments,
@@ -179,6 +192,43 @@ fn signature_keys(
         keys.insert(file.to_owned(), key);
     }
     Ok(keys)
+}
+
+/// Every hold file of `source`, each naming a known environment; the first bad one
+/// refuses the revision.
+fn holds_of(
+    source: &ConfigSource,
+    environments: &EnvironmentsConfig,
+) -> Result<BTreeMap<(String, String), Hold>, ConfigProblem> {
+    let revision = source.revision.as_str();
+    let mut holds = BTreeMap::new();
+    for (file, text) in source.files.range(HOLDS_DIR.to_owned()..) {
+        if !file.starts_with(HOLDS_DIR) {
+            break;
+        }
+        let hold = parse_hold(file, text)
+            .map_err(|error| ConfigProblem::from_manifest(revision, &error))?;
+        for (field, at) in [
+            ("set_at", Some(&hold.set_at)),
+            ("released.at", hold.released.as_ref().map(|r| &r.at)),
+        ] {
+            if let Some(at) = at.filter(|at| humantime::parse_rfc3339(at).is_err()) {
+                let message =
+                    format!("{field}: {at:?} is not an RFC 3339 time such as 2026-11-30T12:00:00Z");
+                return Err(ConfigProblem::new(revision, file, message));
+            }
+        }
+        if environments.get(&hold.environment).is_none() {
+            let message = format!(
+                "hold on unknown environment {:?}: known environments are {}",
+                hold.environment,
+                environments.names().join(", ")
+            );
+            return Err(ConfigProblem::new(revision, file, message));
+        }
+        holds.insert((hold.environment.clone(), hold.package.clone()), hold);
+    }
+    Ok(holds)
 }
 
 fn is_yaml(path: &str) -> bool {
@@ -235,6 +285,7 @@ pub async fn read_config_source(
                 .filter(|p| is_yaml(p)),
         );
     }
+    store_files.extend(forge.list_files(revision, HOLDS_DIR).await?);
     let contents = forge.read_files(revision, &store_files).await?;
     for (path, content) in store_files.into_iter().zip(contents) {
         if let Some(bytes) = content {
@@ -357,6 +408,43 @@ mod tests {
                 .starts_with("config/keys/release.pub: not a usable public key"),
             "{garbage}"
         );
+    }
+
+    #[test]
+    fn a_malformed_hold_file_refuses_the_revision_and_a_good_one_is_served() {
+        let hold = "package: users\nenvironment: prod\nkind: manual\nset_by: carol\nset_at: 2026-11-30T12:00:00Z\nreason: incident\n";
+        let loaded = LoadedConfig::from_source(
+            &source(&[
+                (ENVIRONMENTS_FILE, DEFAULT_ENVIRONMENTS_YAML),
+                ("holds/prod/users.yaml", hold),
+            ]),
+            GroupSource::Forge,
+        )
+        .expect("loads");
+        let active = loaded.active_hold("prod", "users").expect("held");
+        assert_eq!(active.set_by, "carol");
+        for (file, text, says) in [
+            ("holds/prod/users.yaml", "package: users\n", "missing field"),
+            ("holds/int/users.yaml", hold, "holds/prod/users.yaml"),
+            (
+                "holds/prod/users.yaml",
+                &hold.replace("2026-11-30T12:00:00Z", "yesterday"),
+                "RFC 3339",
+            ),
+            (
+                "holds/qa/users.yaml",
+                &hold.replace("prod", "qa"),
+                "unknown environment",
+            ),
+        ] {
+            let problem = LoadedConfig::from_source(
+                &source(&[(ENVIRONMENTS_FILE, DEFAULT_ENVIRONMENTS_YAML), (file, text)]),
+                GroupSource::Forge,
+            )
+            .expect_err("refused");
+            assert_eq!(problem.file, file);
+            assert!(problem.message.contains(says), "{says}: {problem}");
+        }
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub enum EventKind {
         revision: String,
         problems: Vec<ConfigProblem>,
     },
+    /// A hold was set (by hand or by a rollback) or released, as the base branch records it.
+    Hold(Box<datakit::manifest::Hold>),
 }
 
 /// One numbered event.
@@ -45,6 +47,7 @@ impl Event {
         match &self.kind {
             EventKind::Promotion(p) => Some(&p.package),
             EventKind::Status { status, .. } => Some(&status.package),
+            EventKind::Hold(hold) => Some(&hold.package),
             EventKind::Config { .. } => None,
         }
     }
@@ -54,6 +57,7 @@ impl Event {
         match &self.kind {
             EventKind::Promotion(p) => Some(&p.environment),
             EventKind::Status { status, .. } => Some(&status.environment),
+            EventKind::Hold(hold) => Some(&hold.environment),
             EventKind::Config { .. } => None,
         }
     }

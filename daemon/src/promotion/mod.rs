@@ -25,8 +25,8 @@ pub use config_source::{
 };
 pub use deployed_manifests::{DeployedManifests, Expected, expected_manifest, validate_manifest};
 pub use engine::{
-    Decision, Engine, Explanation, Ports, PromoteOutcome, PromoteRequest, StoreChangeOutcome,
-    StoreChangeRequest,
+    Decision, Engine, Explanation, HoldOutcome, Ports, PromoteOutcome, PromoteRequest,
+    StoreChangeOutcome, StoreChangeRequest,
 };
 pub use error::PromotionError;
 pub use events::{Event, EventKind, EventLog, ReadError};

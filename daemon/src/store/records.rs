@@ -474,6 +474,9 @@ pub struct EventRecord {
     pub deployed: bool,
     pub config_revision: Option<String>,
     pub config_problems: Vec<ProblemRecord>,
+    /// A hold set or released, as its file on the base branch reads.
+    #[serde(default)]
+    pub hold: Option<datakit::manifest::Hold>,
 }
 
 impl From<&Event> for EventRecord {
@@ -486,9 +489,11 @@ impl From<&Event> for EventRecord {
             deployed: false,
             config_revision: None,
             config_problems: Vec::new(),
+            hold: None,
         };
         match &event.kind {
             EventKind::Promotion(p) => record.promotion = Some(p.as_ref().into()),
+            EventKind::Hold(hold) => record.hold = Some(hold.as_ref().clone()),
             EventKind::Status { status, deployed } => {
                 record.status = Some(status.into());
                 record.deployed = *deployed;
@@ -515,6 +520,10 @@ impl TryFrom<EventRecord> for Event {
 
     fn try_from(r: EventRecord) -> Result<Self, String> {
         let kind = match (r.promotion, r.status, r.config_revision) {
+            (None, None, None) => match r.hold {
+                Some(hold) => EventKind::Hold(Box::new(hold)),
+                None => return Err(format!("event {} has no kind", r.sequence)),
+            },
             (Some(promotion), None, None) => EventKind::Promotion(Box::new(promotion.try_into()?)),
             (None, Some(status), None) => EventKind::Status {
                 status: status.try_into()?,

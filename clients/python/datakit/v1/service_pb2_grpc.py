@@ -6,6 +6,7 @@ import warnings
 from datakit.v1 import access_pb2 as datakit_dot_v1_dot_access__pb2
 from datakit.v1 import audit_pb2 as datakit_dot_v1_dot_audit__pb2
 from datakit.v1 import environment_pb2 as datakit_dot_v1_dot_environment__pb2
+from datakit.v1 import hold_pb2 as datakit_dot_v1_dot_hold__pb2
 from datakit.v1 import promotion_pb2 as datakit_dot_v1_dot_promotion__pb2
 from datakit.v1 import status_pb2 as datakit_dot_v1_dot_status__pb2
 from datakit.v1 import token_pb2 as datakit_dot_v1_dot_token__pb2
@@ -130,6 +131,21 @@ class DataKitServiceStub:
                 '/datakit.v1.DataKitService/AddStore',
                 request_serializer=datakit_dot_v1_dot_environment__pb2.AddStoreRequest.SerializeToString,
                 response_deserializer=datakit_dot_v1_dot_environment__pb2.AddStoreResponse.FromString,
+                _registered_method=True)
+        self.SetHold = channel.unary_unary(
+                '/datakit.v1.DataKitService/SetHold',
+                request_serializer=datakit_dot_v1_dot_hold__pb2.SetHoldRequest.SerializeToString,
+                response_deserializer=datakit_dot_v1_dot_hold__pb2.HoldResponse.FromString,
+                _registered_method=True)
+        self.ReleaseHold = channel.unary_unary(
+                '/datakit.v1.DataKitService/ReleaseHold',
+                request_serializer=datakit_dot_v1_dot_hold__pb2.ReleaseHoldRequest.SerializeToString,
+                response_deserializer=datakit_dot_v1_dot_hold__pb2.HoldResponse.FromString,
+                _registered_method=True)
+        self.ListHolds = channel.unary_unary(
+                '/datakit.v1.DataKitService/ListHolds',
+                request_serializer=datakit_dot_v1_dot_hold__pb2.ListHoldsRequest.SerializeToString,
+                response_deserializer=datakit_dot_v1_dot_hold__pb2.ListHoldsResponse.FromString,
                 _registered_method=True)
 
 
@@ -265,6 +281,30 @@ class DataKitServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetHold(self, request, context):
+        """Hold a package in an environment: every promotion into it is refused until released
+        (rollbacks are not). Committed to the base branch as `holds/<env>/<package>.yaml`.
+        RBAC action `rollback` in the environment.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseHold(self, request, context):
+        """Release the hold on a package in an environment (a manual or a rollback's hold); the
+        hold file keeps who released it and when. RBAC action `approve` in the environment.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListHolds(self, request, context):
+        """Holds as the served base-branch revision records them. RBAC action `read`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DataKitServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -357,6 +397,21 @@ def add_DataKitServiceServicer_to_server(servicer, server):
                     servicer.AddStore,
                     request_deserializer=datakit_dot_v1_dot_environment__pb2.AddStoreRequest.FromString,
                     response_serializer=datakit_dot_v1_dot_environment__pb2.AddStoreResponse.SerializeToString,
+            ),
+            'SetHold': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetHold,
+                    request_deserializer=datakit_dot_v1_dot_hold__pb2.SetHoldRequest.FromString,
+                    response_serializer=datakit_dot_v1_dot_hold__pb2.HoldResponse.SerializeToString,
+            ),
+            'ReleaseHold': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseHold,
+                    request_deserializer=datakit_dot_v1_dot_hold__pb2.ReleaseHoldRequest.FromString,
+                    response_serializer=datakit_dot_v1_dot_hold__pb2.HoldResponse.SerializeToString,
+            ),
+            'ListHolds': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListHolds,
+                    request_deserializer=datakit_dot_v1_dot_hold__pb2.ListHoldsRequest.FromString,
+                    response_serializer=datakit_dot_v1_dot_hold__pb2.ListHoldsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -845,6 +900,87 @@ class DataKitService:
             '/datakit.v1.DataKitService/AddStore',
             datakit_dot_v1_dot_environment__pb2.AddStoreRequest.SerializeToString,
             datakit_dot_v1_dot_environment__pb2.AddStoreResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetHold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/datakit.v1.DataKitService/SetHold',
+            datakit_dot_v1_dot_hold__pb2.SetHoldRequest.SerializeToString,
+            datakit_dot_v1_dot_hold__pb2.HoldResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseHold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/datakit.v1.DataKitService/ReleaseHold',
+            datakit_dot_v1_dot_hold__pb2.ReleaseHoldRequest.SerializeToString,
+            datakit_dot_v1_dot_hold__pb2.HoldResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListHolds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/datakit.v1.DataKitService/ListHolds',
+            datakit_dot_v1_dot_hold__pb2.ListHoldsRequest.SerializeToString,
+            datakit_dot_v1_dot_hold__pb2.ListHoldsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,6 +1,7 @@
 import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from datakit.v1 import hold_pb2 as _hold_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -75,7 +76,7 @@ class LastRun(_message.Message):
     def __init__(self, started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., result: _Optional[_Union[RunResult, str]] = ..., name: _Optional[str] = ...) -> None: ...
 
 class PackageStatus(_message.Message):
-    __slots__ = ("package", "environment", "deployed", "version", "digest", "sync_status", "health", "synced_revision", "last_sync", "last_run", "pending_promotion_id", "message")
+    __slots__ = ("package", "environment", "deployed", "version", "digest", "sync_status", "health", "synced_revision", "last_sync", "last_run", "pending_promotion_id", "message", "hold")
     PACKAGE_FIELD_NUMBER: _ClassVar[int]
     ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
     DEPLOYED_FIELD_NUMBER: _ClassVar[int]
@@ -88,6 +89,7 @@ class PackageStatus(_message.Message):
     LAST_RUN_FIELD_NUMBER: _ClassVar[int]
     PENDING_PROMOTION_ID_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    HOLD_FIELD_NUMBER: _ClassVar[int]
     package: str
     environment: str
     deployed: bool
@@ -100,7 +102,8 @@ class PackageStatus(_message.Message):
     last_run: LastRun
     pending_promotion_id: str
     message: str
-    def __init__(self, package: _Optional[str] = ..., environment: _Optional[str] = ..., deployed: _Optional[bool] = ..., version: _Optional[str] = ..., digest: _Optional[str] = ..., sync_status: _Optional[_Union[SyncStatus, str]] = ..., health: _Optional[_Union[Health, str]] = ..., synced_revision: _Optional[str] = ..., last_sync: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_run: _Optional[_Union[LastRun, _Mapping]] = ..., pending_promotion_id: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+    hold: _hold_pb2.Hold
+    def __init__(self, package: _Optional[str] = ..., environment: _Optional[str] = ..., deployed: _Optional[bool] = ..., version: _Optional[str] = ..., digest: _Optional[str] = ..., sync_status: _Optional[_Union[SyncStatus, str]] = ..., health: _Optional[_Union[Health, str]] = ..., synced_revision: _Optional[str] = ..., last_sync: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_run: _Optional[_Union[LastRun, _Mapping]] = ..., pending_promotion_id: _Optional[str] = ..., message: _Optional[str] = ..., hold: _Optional[_Union[_hold_pb2.Hold, _Mapping]] = ...) -> None: ...
 
 class StatusRequest(_message.Message):
     __slots__ = ("package", "environment")

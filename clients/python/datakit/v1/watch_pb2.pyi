@@ -2,6 +2,7 @@ import datetime
 
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from datakit.v1 import environment_pb2 as _environment_pb2
+from datakit.v1 import hold_pb2 as _hold_pb2
 from datakit.v1 import promotion_pb2 as _promotion_pb2
 from datakit.v1 import status_pb2 as _status_pb2
 from google.protobuf.internal import containers as _containers
@@ -45,7 +46,7 @@ class Heartbeat(_message.Message):
     def __init__(self) -> None: ...
 
 class WatchEvent(_message.Message):
-    __slots__ = ("sequence", "time", "snapshot", "promotion", "status", "config", "heartbeat", "snapshot_sequence")
+    __slots__ = ("sequence", "time", "snapshot", "promotion", "status", "config", "heartbeat", "hold", "snapshot_sequence")
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
@@ -53,6 +54,7 @@ class WatchEvent(_message.Message):
     STATUS_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_FIELD_NUMBER: _ClassVar[int]
+    HOLD_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     sequence: int
     time: _timestamp_pb2.Timestamp
@@ -61,5 +63,6 @@ class WatchEvent(_message.Message):
     status: _status_pb2.PackageStatus
     config: ConfigChanged
     heartbeat: Heartbeat
+    hold: _hold_pb2.Hold
     snapshot_sequence: int
-    def __init__(self, sequence: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., snapshot: _Optional[_Union[Snapshot, _Mapping]] = ..., promotion: _Optional[_Union[_promotion_pb2.Promotion, _Mapping]] = ..., status: _Optional[_Union[_status_pb2.PackageStatus, _Mapping]] = ..., config: _Optional[_Union[ConfigChanged, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., snapshot_sequence: _Optional[int] = ...) -> None: ...
+    def __init__(self, sequence: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., snapshot: _Optional[_Union[Snapshot, _Mapping]] = ..., promotion: _Optional[_Union[_promotion_pb2.Promotion, _Mapping]] = ..., status: _Optional[_Union[_status_pb2.PackageStatus, _Mapping]] = ..., config: _Optional[_Union[ConfigChanged, _Mapping]] = ..., heartbeat: _Optional[_Union[Heartbeat, _Mapping]] = ..., hold: _Optional[_Union[_hold_pb2.Hold, _Mapping]] = ..., snapshot_sequence: _Optional[int] = ...) -> None: ...

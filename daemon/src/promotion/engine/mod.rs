@@ -4,12 +4,14 @@
 
 mod change;
 mod decline;
+mod holds;
 mod reconcile;
 mod run_history;
 mod signatures;
 mod store_change;
 mod validate;
 
+pub use holds::HoldOutcome;
 pub use store_change::{StoreChangeOutcome, StoreChangeRequest};
 
 use std::sync::Arc;
@@ -226,8 +228,24 @@ impl Engine {
         self.wake.notify_one();
     }
 
-    /// Validates and opens a promotion, or explains why not.
+    /// Validates and opens a promotion, or explains why not: a manual hold refuses it, a
+    /// rollback's hold on the version adds a warning.
     pub async fn promote(&self, request: PromoteRequest) -> Result<PromoteOutcome, PromotionError> {
+        let warning = match self.config() {
+            Ok(config) => holds::hold_check(&config, &request)?,
+            Err(_) => None,
+        };
+        let mut outcome = self.open_promotion(request).await?;
+        if let Some(warning) = warning {
+            outcome.summary = format!("{}; warning: {warning}", outcome.summary);
+        }
+        Ok(outcome)
+    }
+
+    async fn open_promotion(
+        &self,
+        request: PromoteRequest,
+    ) -> Result<PromoteOutcome, PromotionError> {
         validate_name("package", &request.package)
             .map_err(|e| PromotionError::InvalidInput(e.to_string()))?;
         let config = self.config()?;

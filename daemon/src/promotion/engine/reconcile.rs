@@ -185,7 +185,10 @@ impl Engine {
             return self.save(&promotion).await;
         };
         let policy = EffectiveRule::for_promotion(environment, promotion.kind).description;
-        let proposal = change::proposal(&promotion, environment, &policy);
+        let mut proposal = change::proposal(&promotion, environment, &policy);
+        proposal
+            .files
+            .extend(super::holds::rollback_hold_file(&promotion, &config));
         let change = self.ports.forge.propose_change(&proposal).await?;
         promotion.change = Some(change);
         promotion.enter(
