@@ -120,6 +120,9 @@ pub enum Command {
     /// dkd's audit log: every change and every refused call — who, from where, on what,
     /// outcome — oldest first, newest last (for dkd's admin: run it on the local socket)
     Audit(AuditArgs),
+    /// Outgoing webhooks (dkd.yaml's notifications:) and how their deliveries went
+    #[command(subcommand)]
+    Notifications(crate::commands::notifications::NotificationsCommand),
     /// dk's version and commit, and the daemon's version, commit, API version and backends
     /// (forge, cluster, registry) when one answers; never starts dkd
     Version,

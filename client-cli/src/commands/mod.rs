@@ -9,6 +9,7 @@ pub mod env;
 pub mod history;
 pub mod init;
 pub mod logs;
+pub mod notifications;
 pub mod promote;
 mod promotion;
 pub mod promotions;

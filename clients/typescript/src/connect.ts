@@ -88,7 +88,8 @@ export class Client {
 export type UnaryMethod =
   | "Promote" | "Rollback" | "GetPromotion" | "ListPromotions" | "Approve" | "Status"
   | "ListEnvironments" | "CreateToken" | "ListTokens" | "RevokeToken" | "WhoAmI"
-  | "ListAuditEvents" | "GetVersion" | "Reject" | "Cancel" | "AddStore";
+  | "ListAuditEvents" | "GetVersion" | "Reject" | "Cancel" | "AddStore"
+  | "GetNotificationStatus";
 
 function target(address: string, token: string | undefined, caFile: string | undefined) {
   const invalid = new InvalidInput(

@@ -8,6 +8,7 @@ package is one: `from datakit import v1; v1.WatchRequest(...)`.
 from .access_pb2 import *
 from .audit_pb2 import *
 from .environment_pb2 import *
+from .notification_pb2 import *
 from .promotion_pb2 import *
 from .service_pb2 import *
 from .status_pb2 import *
