@@ -247,3 +247,47 @@ fn a_mistake_in_notifications_stops_dkd_naming_the_key() {
         );
     }
 }
+
+#[test]
+fn after_the_state_database_is_lost_webhooks_resume_from_now_and_say_so() {
+    let receiver = WebhookReceiver::start(&[], 200);
+    let home = home_with(&format!(
+        "  - {{ name: audit, url: \"{}\", secret_file: hook.secret }}\n",
+        receiver.url
+    ));
+    let mut daemon = home.start_daemon();
+    PackageDir::new("my-package", &[]).publish(&home, "v1.0.0");
+    promote(&home, "dev", true);
+    eventually("dev's Healthy notice", || {
+        events(&receiver.taken())
+            .contains(&"promotion.healthy".to_owned())
+            .then_some(())
+    });
+    let before = receiver.received().len();
+    daemon.signal("TERM");
+    assert!(daemon.wait().status.success());
+    std::fs::remove_dir_all(home.path().join("state.sled")).expect("delete state.sled");
+
+    let _daemon = home.start_daemon();
+    let int = promote(&home, "int", false);
+    let waiting = eventually("int's waiting-for-approval notice", || {
+        receiver
+            .taken()
+            .into_iter()
+            .find(|r| r.event == "promotion.waiting_for_approval")
+    });
+    assert_eq!(waiting.json()["promotion"]["id"], int.as_str());
+    let resent: Vec<String> = receiver.received()[before..]
+        .iter()
+        .filter(|r| r.json()["promotion"]["id"] != int.as_str())
+        .map(|r| r.event.clone())
+        .collect();
+    assert_eq!(
+        resent,
+        Vec::<String>::new(),
+        "nothing from before the loss is sent again"
+    );
+    let status = status(&home);
+    let notice = status[0]["notice"].as_str().expect("notice");
+    assert!(notice.contains("event log was reset"), "{notice}");
+}

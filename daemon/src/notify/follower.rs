@@ -92,6 +92,7 @@ fn starting_point(webhook: &Webhook, sources: &Sources) -> WebhookRecord {
     let Some(mut record) = sources.ledger.get(&webhook.name) else {
         return WebhookRecord {
             handled_sequence: newest,
+            since_ms: millis(crate::promotion::now()),
             ..WebhookRecord::default()
         };
     };
@@ -124,6 +125,7 @@ fn reset(webhook: &Webhook, record: &mut WebhookRecord, newest: u64) {
     tracing::warn!(webhook = %webhook.name, notice = %record.notice);
     record.handled_sequence = newest;
     record.handled_event_at_ms = 0;
+    record.since_ms = millis(crate::promotion::now());
     record.seen.clear();
 }
 
@@ -139,7 +141,14 @@ async fn handle(
     if let EventKind::Promotion(promotion) = &event.kind {
         let needs = still_needs(sources, promotion);
         let mut seen = record.seen.clone();
-        for notice in notice::classify(promotion, &needs, &mut seen) {
+        let mut notices = notice::classify(promotion, &needs, &mut seen);
+        // A webhook that started from "now" (new, or after the state database was lost)
+        // follows the promotions opened since: older ones, restored and re-synced, are
+        // history, not news.
+        if millis(promotion.created_at) < record.since_ms {
+            notices.clear();
+        }
+        for notice in notices {
             if !webhook.events.contains(notice.event) {
                 continue;
             }

@@ -30,6 +30,10 @@ pub struct WebhookRecord {
     pub last_error: String,
     /// Something the operator should know (events skipped after a reset).
     pub notice: String,
+    /// When the webhook last started from the newest event (new, or after a reset; ms since
+    /// the epoch): promotions opened before then are not announced.
+    #[serde(default)]
+    pub since_ms: u64,
     /// Where each promotion was last seen (see `notice::Seen`).
     pub seen: Seen,
 }

@@ -172,4 +172,24 @@ mod tests {
         assert_eq!(events(&promotion, "", &mut seen), ["promotion.healthy"]);
         assert!(events(&promotion, "", &mut seen).is_empty());
     }
+
+    #[test]
+    fn a_rollback_reaching_healthy_is_rolled_back_and_decisions_carry_their_reason() {
+        let mut seen = Seen::new();
+        let mut rollback = testing::promotion("p-9", "my-package", "v1.0.0", "prod");
+        rollback.kind = PromotionKind::Rollback;
+        rollback.enter(PromotionState::Healthy, "healthy");
+        let notices = classify(&rollback, "", &mut seen);
+        assert_eq!(notices[0].event, "promotion.rolled_back");
+        let mut rejected = testing::promotion("p-10", "my-package", "v2.0.0", "prod");
+        rejected.enter(
+            PromotionState::Rejected,
+            "rejected by carol: breaks reports",
+        );
+        let notices = classify(&rejected, "", &mut seen);
+        assert_eq!(
+            notices[0].summary,
+            "my-package v2.0.0 → prod was rejected: rejected by carol: breaks reports (p-10)"
+        );
+    }
 }
