@@ -12,7 +12,8 @@ use crate::config::Webhook;
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-/// Why an event was not delivered.
+/// Why an event was not delivered. The URL is named by its origin only: the path of a
+/// Slack URL is its secret, and these messages reach logs and `dk notifications status`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeliveryError {
     #[error("{url} refused {event} with HTTP {status}: not retried; fix the receiver")]
@@ -80,7 +81,7 @@ pub async fn deliver(
                 let status = response.status();
                 if status.is_client_error() && status.as_u16() != 429 {
                     return Err(DeliveryError::Refused {
-                        url: webhook.url.to_string(),
+                        url: webhook.url.origin().ascii_serialization(),
                         event: delivery.event.to_owned(),
                         status: status.as_u16(),
                     });
@@ -93,12 +94,12 @@ pub async fn deliver(
                     humantime::format_duration(webhook.timeout)
                 );
             }
-            Err(error) => last = error_chain(&error),
+            Err(error) => last = error_chain(&error.without_url()),
         }
         tracing::debug!(webhook = %webhook.name, attempt, %last, "webhook attempt failed");
     }
     Err(DeliveryError::GaveUp {
-        url: webhook.url.to_string(),
+        url: webhook.url.origin().ascii_serialization(),
         event: delivery.event.to_owned(),
         attempts: webhook.max_attempts,
         last,
