@@ -224,7 +224,7 @@ mod tests {
 
     #[test]
     fn each_mistake_in_a_webhook_is_refused_naming_its_key() {
-        unsafe_free_env();
+        the_unset_variable_is_unset();
         for (text, key) in [
             (
                 "notifications: [{ name: a, url: \"ftp://x\", secret_env: DK_TEST_HOOK }]",
@@ -265,8 +265,8 @@ mod tests {
         assert!(message.contains("sekret"), "{message}");
     }
 
-    /// The tests never set variables (that is racy); they rely on one not being set.
-    fn unsafe_free_env() {
+    /// Setting variables in tests is racy: these rely on one nobody sets.
+    fn the_unset_variable_is_unset() {
         assert!(std::env::var("DK_TEST_HOOK_UNSET").is_err());
     }
 
