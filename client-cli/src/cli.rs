@@ -137,6 +137,9 @@ pub enum Command {
     /// approve); `dk hold list` shows them. Holds are commits of holds/ENV/PKG.yaml on the
     /// deployment repository's base branch, so they survive restarts and a lost database.
     Hold(crate::commands::hold::HoldArgs),
+    /// Outgoing webhooks (dkd.yaml's notifications:) and how their deliveries went
+    #[command(subcommand)]
+    Notifications(crate::commands::notifications::NotificationsCommand),
     /// dk's version and commit, and the daemon's version, commit, API version and backends
     /// (forge, cluster, registry) when one answers; never starts dkd
     Version,

@@ -31,6 +31,7 @@ pub fn check(command: &Command) -> Result<(), CliError> {
         | Command::Version
         | Command::Init(_)
         | Command::Env(EnvCommand::List)
+        | Command::Notifications(_)
         | Command::Whoami => Ok(()),
         Command::Env(EnvCommand::Show { env }) => name("environment", env),
         Command::Store(

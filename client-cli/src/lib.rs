@@ -138,5 +138,8 @@ async fn execute(cli: Cli) -> Result<String, CliError> {
         Command::Whoami => commands::whoami::whoami(&mut client, format).await,
         Command::Audit(args) => commands::audit::audit(&mut client, format, args).await,
         Command::Hold(args) => commands::hold::hold(&mut client, format, args).await,
+        Command::Notifications(commands::notifications::NotificationsCommand::Status) => {
+            commands::notifications::status(&mut client, format).await
+        }
     }
 }

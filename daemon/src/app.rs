@@ -18,6 +18,7 @@ use crate::{
     gitops::{GithubForge, LocalGitForge},
     home::DkHome,
     lock::{InstanceLock, LockError},
+    notify::{Notifications, NotifyError},
     promotion::{
         ClusterFeed, Engine, EnvironmentCatalog, EventLog, Ports, PromotionError, StatusBoard,
         follow_base_branch,
@@ -40,11 +41,12 @@ const REBUILD_AT_START: Duration = Duration::from_secs(10);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 /// The background loops, in the order `run` starts them (their names for the log).
-const BACKGROUND_TASKS: [&str; 4] = [
+const BACKGROUND_TASKS: [&str; 5] = [
     "the base-branch follower",
     "the configuration publisher",
     "the reconcile loop",
     "the cluster status feed",
+    "the webhook notifiers",
 ];
 
 /// How dkd was asked to run.
@@ -80,6 +82,8 @@ pub enum AppError {
     #[error(transparent)]
     Tokens(#[from] TokenError),
     #[error(transparent)]
+    Notify(#[from] NotifyError),
+    #[error(transparent)]
     Domain(PromotionError),
 }
 
@@ -98,6 +102,10 @@ pub async fn run(
     let config = DaemonConfig::load(&config_file)?;
     let listener = config.listener(&config_file.display().to_string())?;
     let oidc = config.oidc(&config_file.display().to_string())?;
+    let notifications = Notifications::new(
+        config.webhooks(&config_file.display().to_string())?,
+        &home.notifications_ledger(),
+    );
     let tokens = Arc::new(TokenStore::open(&home.tokens_file())?);
     let audit = Arc::new(AuditLog::new(
         &home.audit_log(),
@@ -173,6 +181,12 @@ pub async fn run(
         }
     }
 
+    let notifiers = notifications.start(
+        events.clone(),
+        catalog.clone(),
+        config.forge.asserted_approvers,
+        stop.clone(),
+    )?;
     let tasks: [tokio::task::JoinHandle<()>; BACKGROUND_TASKS.len()] = [
         tokio::spawn(follow_base_branch(
             catalog.clone(),
@@ -226,6 +240,7 @@ pub async fn run(
                 .run(stop.clone()),
             ),
         },
+        notifiers,
     ];
     let backends = Backends {
         forge: Backend {
@@ -259,6 +274,7 @@ pub async fn run(
         cluster,
         registry,
         tokens,
+        notifications,
         asserted_approvers: config.forge.asserted_approvers,
         audit,
         heartbeat: Duration::from_millis(config.heartbeat_interval_ms),

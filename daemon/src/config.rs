@@ -6,6 +6,7 @@ mod cluster;
 mod forge;
 mod limits;
 mod listen;
+mod notifications;
 mod oidc;
 
 use std::{collections::BTreeMap, path::Path};
@@ -18,6 +19,7 @@ pub use cluster::{ClusterConfig, ClusterKind, KubeClusterConfig, cluster_access}
 pub use forge::github_settings;
 pub use limits::ListenLimits;
 pub use listen::{ListenConfig, Listener, ListenerSecurity, TlsFiles};
+pub use notifications::{EVENT_NAMES, Webhook, WebhookConfig, WebhookFormat};
 pub use oidc::{AuthConfig, OidcConfig, OidcSettings, endpoint_url};
 
 /// The whole daemon configuration.
@@ -56,6 +58,9 @@ pub struct DaemonConfig {
     /// Size-based rotation of `DK_HOME/audit.log`.
     #[serde(default)]
     pub audit: AuditConfig,
+    /// Outgoing webhooks on promotion events.
+    #[serde(default)]
+    pub notifications: Vec<WebhookConfig>,
 }
 
 fn default_poll_interval_ms() -> u64 {
@@ -83,6 +88,7 @@ impl Default for DaemonConfig {
             listen: None,
             auth: AuthConfig::default(),
             audit: AuditConfig::default(),
+            notifications: Vec::new(),
         }
     }
 }
@@ -199,6 +205,12 @@ pub enum ConfigError {
     )]
     OidcWithoutListener { file: String },
     #[error("{file}: {key}: {reason}")]
+    Notification {
+        file: String,
+        key: String,
+        reason: String,
+    },
+    #[error("{file}: {key}: {reason}")]
     Cluster {
         file: String,
         key: String,
@@ -258,6 +270,7 @@ impl DaemonConfig {
         config.listener(file)?;
         config.oidc(file)?;
         config.audit.validate(file)?;
+        config.webhooks(file)?;
         Ok(config)
     }
 
@@ -273,6 +286,11 @@ impl DaemonConfig {
             });
         }
         oidc.validate(file).map(Some)
+    }
+
+    /// The validated `notifications:` of the configuration file `file`, secrets read.
+    pub fn webhooks(&self, file: &str) -> Result<Vec<Webhook>, ConfigError> {
+        notifications::validate(&self.notifications, file)
     }
 
     /// The validated `listen:` of the configuration file `file`, if any; relative TLS file

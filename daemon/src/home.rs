@@ -92,6 +92,11 @@ impl DkHome {
         self.root.join("audit.log")
     }
 
+    /// How far each webhook got (see `notify`).
+    pub fn notifications_ledger(&self) -> PathBuf {
+        self.root.join("notifications.json")
+    }
+
     /// Where an autostarted `dkd` writes its log.
     pub fn log_file(&self) -> PathBuf {
         self.root.join("dkd.log")

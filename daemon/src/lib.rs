@@ -10,6 +10,7 @@ pub mod config;
 pub mod gitops;
 pub mod home;
 pub mod lock;
+pub mod notify;
 pub mod promotion;
 pub mod registry;
 pub mod store;

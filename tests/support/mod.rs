@@ -9,6 +9,7 @@ pub mod other_user;
 pub mod package;
 pub mod registry;
 pub mod shared;
+pub mod webhook;
 
 use std::{
     path::{Path, PathBuf},

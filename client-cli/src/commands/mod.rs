@@ -10,6 +10,7 @@ pub mod history;
 pub mod hold;
 pub mod init;
 pub mod logs;
+pub mod notifications;
 pub mod promote;
 mod promotion;
 pub mod promotions;

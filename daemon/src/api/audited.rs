@@ -335,6 +335,18 @@ impl DataKitService for AuditedApi {
         let method = "ListAuditEvents";
         self.audit.read(method, caller, target, call).await
     }
+
+    async fn get_notification_status(
+        &self,
+        request: Request<proto::GetNotificationStatusRequest>,
+    ) -> Result<Response<proto::GetNotificationStatusResponse>, Status> {
+        let caller = Caller::of(&request);
+        let call = self.api.get_notification_status(request);
+        let method = "GetNotificationStatus";
+        self.audit
+            .read(method, caller, Target::default(), call)
+            .await
+    }
 }
 
 /// A Reject or Cancel is about one promotion.

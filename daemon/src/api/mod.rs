@@ -18,6 +18,7 @@ mod limits;
 mod local_authority;
 mod logs;
 mod network;
+mod notifications;
 mod server;
 mod service;
 mod tls;

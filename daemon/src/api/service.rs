@@ -49,6 +49,7 @@ pub struct DataKitApi {
     logs: LogSources,
     access: Access,
     backends: version::Backends,
+    notifications: crate::notify::Notifications,
 }
 
 impl std::fmt::Debug for DataKitApi {
@@ -75,6 +76,8 @@ pub struct ApiSources {
     pub shutdown: tokio_util::sync::CancellationToken,
     /// The forge, cluster and registry, as GetVersion reports them.
     pub backends: version::Backends,
+    /// The outgoing webhooks and their progress.
+    pub notifications: crate::notify::Notifications,
 }
 
 impl DataKitApi {
@@ -103,6 +106,7 @@ impl DataKitApi {
             watch,
             logs,
             backends: sources.backends,
+            notifications: sources.notifications,
         }
     }
 
@@ -766,5 +770,15 @@ impl DataKitService for DataKitApi {
         audit_events::list(&self.audit, request.into_inner())
             .await
             .map(Response::new)
+    }
+
+    async fn get_notification_status(
+        &self,
+        request: Request<proto::GetNotificationStatusRequest>,
+    ) -> Result<Response<proto::GetNotificationStatusResponse>, Status> {
+        self.admin(&request)?;
+        Ok(Response::new(super::notifications::status(
+            &self.notifications,
+        )))
     }
 }

@@ -40,7 +40,7 @@ fn who(principal: &Principal) -> String {
 /// `approve in prod`, `promote my-package in dev`, `administer this dkd (admin: …)`.
 fn what(action: Action, environment: Option<&str>, package: Option<&str>) -> String {
     if action == Action::Admin {
-        return "administer this dkd (admin: service tokens, audit log)".to_owned();
+        return "administer this dkd (admin: service tokens, audit log, notifications)".to_owned();
     }
     let mut what = action.to_string();
     if let Some(package) = package {
@@ -273,7 +273,7 @@ bindings:
             Ok(())
         );
         let admin = allow(policy.as_ref(), &anyone, Action::Admin, None, None).expect_err("no");
-        assert!(admin.to_string().contains("may not administer this dkd (admin: service tokens, audit log): role admins (bound to nobody) allows it"), "{admin}");
+        assert!(admin.to_string().contains("may not administer this dkd (admin: service tokens, audit log, notifications): role admins (bound to nobody) allows it"), "{admin}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ from .access_pb2 import *
 from .audit_pb2 import *
 from .environment_pb2 import *
 from .hold_pb2 import *
+from .notification_pb2 import *
 from .promotion_pb2 import *
 from .service_pb2 import *
 from .status_pb2 import *

@@ -7,6 +7,7 @@ from datakit.v1 import access_pb2 as datakit_dot_v1_dot_access__pb2
 from datakit.v1 import audit_pb2 as datakit_dot_v1_dot_audit__pb2
 from datakit.v1 import environment_pb2 as datakit_dot_v1_dot_environment__pb2
 from datakit.v1 import hold_pb2 as datakit_dot_v1_dot_hold__pb2
+from datakit.v1 import notification_pb2 as datakit_dot_v1_dot_notification__pb2
 from datakit.v1 import promotion_pb2 as datakit_dot_v1_dot_promotion__pb2
 from datakit.v1 import status_pb2 as datakit_dot_v1_dot_status__pb2
 from datakit.v1 import token_pb2 as datakit_dot_v1_dot_token__pb2
@@ -146,6 +147,11 @@ class DataKitServiceStub:
                 '/datakit.v1.DataKitService/ListHolds',
                 request_serializer=datakit_dot_v1_dot_hold__pb2.ListHoldsRequest.SerializeToString,
                 response_deserializer=datakit_dot_v1_dot_hold__pb2.ListHoldsResponse.FromString,
+                _registered_method=True)
+        self.GetNotificationStatus = channel.unary_unary(
+                '/datakit.v1.DataKitService/GetNotificationStatus',
+                request_serializer=datakit_dot_v1_dot_notification__pb2.GetNotificationStatusRequest.SerializeToString,
+                response_deserializer=datakit_dot_v1_dot_notification__pb2.GetNotificationStatusResponse.FromString,
                 _registered_method=True)
 
 
@@ -305,6 +311,13 @@ class DataKitServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetNotificationStatus(self, request, context):
+        """The outgoing webhooks of dkd.yaml and how their deliveries went. For dkd's admin.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DataKitServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -412,6 +425,11 @@ def add_DataKitServiceServicer_to_server(servicer, server):
                     servicer.ListHolds,
                     request_deserializer=datakit_dot_v1_dot_hold__pb2.ListHoldsRequest.FromString,
                     response_serializer=datakit_dot_v1_dot_hold__pb2.ListHoldsResponse.SerializeToString,
+            ),
+            'GetNotificationStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetNotificationStatus,
+                    request_deserializer=datakit_dot_v1_dot_notification__pb2.GetNotificationStatusRequest.FromString,
+                    response_serializer=datakit_dot_v1_dot_notification__pb2.GetNotificationStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -981,6 +999,33 @@ class DataKitService:
             '/datakit.v1.DataKitService/ListHolds',
             datakit_dot_v1_dot_hold__pb2.ListHoldsRequest.SerializeToString,
             datakit_dot_v1_dot_hold__pb2.ListHoldsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetNotificationStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/datakit.v1.DataKitService/GetNotificationStatus',
+            datakit_dot_v1_dot_notification__pb2.GetNotificationStatusRequest.SerializeToString,
+            datakit_dot_v1_dot_notification__pb2.GetNotificationStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,232 @@
+//! One webhook's task: follows the persisted event log by sequence from where the ledger
+//! says it stopped, turns promotion events into notices and delivers them one at a time.
+//! It only reads the log, so a slow or dead receiver never holds up the engine.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    delivery::{self, Delivery, DeliveryError},
+    ledger::{Ledger, WebhookRecord},
+    notice,
+};
+use crate::{
+    config::Webhook,
+    promotion::{
+        EffectiveRule, EnvironmentCatalog, Event, EventKind, EventLog, Policy, Promotion,
+        PromotionState, ReadError,
+    },
+};
+
+/// Events read from the log at once.
+const BATCH: usize = 100;
+/// How long an idle follower waits for a live event before looking at the log again.
+const IDLE_RECHECK: Duration = Duration::from_secs(2);
+
+/// Everything a follower reads.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    pub events: Arc<EventLog>,
+    pub catalog: Arc<EnvironmentCatalog>,
+    pub ledger: Ledger,
+    pub http: reqwest::Client,
+    /// Whether claimed approvals count (the embedded forge's demo mode).
+    pub count_asserted: bool,
+}
+
+/// Follows the log for `webhook` until `stop`.
+pub async fn follow(webhook: Webhook, sources: Sources, stop: CancellationToken) {
+    let mut live = sources.events.subscribe();
+    let mut record = starting_point(&webhook, &sources);
+    save(&sources.ledger, &webhook, &record).await;
+    loop {
+        let batch = match sources.events.read_after(record.handled_sequence, BATCH) {
+            Ok(batch) => batch,
+            Err(ReadError::Expired { oldest, .. }) => {
+                record.notice = format!(
+                    "events {} to {} were pruned from the event log before they could be sent",
+                    record.handled_sequence + 1,
+                    oldest - 1
+                );
+                tracing::warn!(webhook = %webhook.name, notice = %record.notice);
+                record.handled_sequence = oldest - 1;
+                continue;
+            }
+            Err(ReadError::Ahead { last, .. }) => {
+                reset(&webhook, &mut record, last);
+                continue;
+            }
+            Err(ReadError::Unavailable(error)) => {
+                tracing::warn!(webhook = %webhook.name, %error, "cannot read the event log; retrying");
+                if wait(&stop, IDLE_RECHECK).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        if batch.is_empty() {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = live.recv() => {}
+                () = tokio::time::sleep(IDLE_RECHECK) => {}
+            }
+            continue;
+        }
+        for event in batch {
+            if handle(&webhook, &sources, &event, &mut record, &stop)
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        save(&sources.ledger, &webhook, &record).await;
+    }
+}
+
+/// Where `webhook` starts: after the last event it handled, or — new, or after the event
+/// log was reset (a lost state database) — after the newest event, said so in its notice.
+fn starting_point(webhook: &Webhook, sources: &Sources) -> WebhookRecord {
+    let newest = sources.events.last_sequence().unwrap_or(0);
+    let Some(mut record) = sources.ledger.get(&webhook.name) else {
+        return WebhookRecord {
+            handled_sequence: newest,
+            since_ms: millis(crate::promotion::now()),
+            ..WebhookRecord::default()
+        };
+    };
+    if record.handled_sequence == 0 {
+        return record;
+    }
+    let same_event = sources
+        .events
+        .read_after(record.handled_sequence - 1, 1)
+        .ok()
+        .and_then(|events| events.into_iter().next())
+        .is_some_and(|event| {
+            event.sequence == record.handled_sequence
+                && millis(event.at) == record.handled_event_at_ms
+        });
+    let pruned = sources
+        .events
+        .read_after(record.handled_sequence, 0)
+        .is_err_and(|error| matches!(error, ReadError::Expired { .. }));
+    if !same_event && !pruned {
+        reset(webhook, &mut record, newest);
+    }
+    record
+}
+
+fn reset(webhook: &Webhook, record: &mut WebhookRecord, newest: u64) {
+    record.notice = format!(
+        "the event log was reset (was the state database lost?): resumed after event {newest}; events in between were not sent"
+    );
+    tracing::warn!(webhook = %webhook.name, notice = %record.notice);
+    record.handled_sequence = newest;
+    record.handled_event_at_ms = 0;
+    record.since_ms = millis(crate::promotion::now());
+    record.seen.clear();
+}
+
+/// Delivers what `event` means to `webhook`; `Err` only when dkd is stopping (the event
+/// stays unhandled, and is sent again after the restart).
+async fn handle(
+    webhook: &Webhook,
+    sources: &Sources,
+    event: &Event,
+    record: &mut WebhookRecord,
+    stop: &CancellationToken,
+) -> Result<(), DeliveryError> {
+    if let EventKind::Promotion(promotion) = &event.kind {
+        let needs = still_needs(sources, promotion);
+        let mut seen = record.seen.clone();
+        let mut notices = notice::classify(promotion, &needs, &mut seen);
+        // A webhook that started from "now" (new, or after the state database was lost)
+        // follows the promotions opened since: older ones, restored and re-synced, are
+        // history, not news.
+        if millis(promotion.created_at) < record.since_ms {
+            notices.clear();
+        }
+        for notice in notices {
+            if !webhook.events.contains(notice.event) {
+                continue;
+            }
+            let id = format!("{}-{}", event.sequence, notice.event);
+            let body = notice::body(
+                webhook.format,
+                &notice,
+                promotion,
+                &needs,
+                event.sequence,
+                &id,
+            );
+            let delivery = Delivery {
+                event: notice.event,
+                id: &id,
+                body,
+            };
+            match delivery::deliver(&sources.http, webhook, &delivery, stop).await {
+                Ok(()) => {
+                    record.delivered_sequence = event.sequence;
+                    record.delivered_event = notice.event.to_owned();
+                    record.last_success_ms = millis(crate::promotion::now());
+                    record.consecutive_failures = 0;
+                }
+                Err(DeliveryError::Stopped) => return Err(DeliveryError::Stopped),
+                Err(error) => {
+                    tracing::warn!(webhook = %webhook.name, %error, "webhook delivery failed");
+                    record.consecutive_failures += 1;
+                    record.last_error = error.to_string();
+                }
+            }
+            save(&sources.ledger, webhook, record).await;
+        }
+        record.seen = seen;
+    }
+    record.handled_sequence = event.sequence;
+    record.handled_event_at_ms = millis(event.at);
+    Ok(())
+}
+
+/// What the approval rule still wants of `promotion`, empty when nothing.
+fn still_needs(sources: &Sources, promotion: &Promotion) -> String {
+    if promotion.state != PromotionState::ChangeProposed {
+        return String::new();
+    }
+    let Some(config) = sources.catalog.snapshot().current else {
+        return String::new();
+    };
+    let Some(environment) = config.environments.get(&promotion.environment) else {
+        return String::new();
+    };
+    let rule = EffectiveRule::for_promotion(environment, promotion.kind);
+    Policy {
+        rule: &rule,
+        teams: config.teams.as_ref(),
+        promoter: &promotion.promoter,
+        count_asserted: sources.count_asserted,
+    }
+    .evaluate(&promotion.approvals)
+    .needed
+}
+
+async fn save(ledger: &Ledger, webhook: &Webhook, record: &WebhookRecord) {
+    if let Err(error) = ledger.save(&webhook.name, record.clone()).await {
+        tracing::warn!(webhook = %webhook.name, %error, "cannot record webhook progress");
+    }
+}
+
+/// Waits `duration`; `true` when dkd is stopping instead.
+async fn wait(stop: &CancellationToken, duration: Duration) -> bool {
+    tokio::select! {
+        () = stop.cancelled() => true,
+        () = tokio::time::sleep(duration) => false,
+    }
+}
+
+/// Milliseconds since the epoch.
+pub fn millis(at: std::time::SystemTime) -> u64 {
+    at.duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
