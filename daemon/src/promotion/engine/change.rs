@@ -98,6 +98,9 @@ pub fn proposal(promotion: &Promotion, environment: &Environment, policy: &str) 
         promotion.id,
         promotion.promoter,
     );
+    if let Some(reason) = &promotion.reason {
+        body.push_str(&format!("\n**Why:** {reason}\n"));
+    }
     if promotion.forced {
         body.push_str("\n**Forced:** the upstream environment does not run this version.\n");
     }
