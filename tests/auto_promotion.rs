@@ -7,7 +7,7 @@
 mod support;
 
 use datakit::manifest::DEFAULT_ENVIRONMENTS_YAML;
-use support::{Clone, TestHome, eventually, package::PackageDir, stderr, stdout};
+use support::{Clone, Daemon, TestHome, eventually, package::PackageDir, stderr, stdout};
 
 const AUTO_PROMOTER: &str = "dkd (auto-promotion)";
 
@@ -189,27 +189,38 @@ fn a_rollback_in_int_is_left_alone_until_its_hold_is_released() {
     auto_promotion(&home, "my-package", "v1.2.0", "Healthy");
 }
 
+/// Restarts dkd (with its state database deleted when `lose_state`), then waits until it
+/// auto-promoted `sentinel` v1.0.0 to int: dkd looks at everything at start before it
+/// handles the sentinel's events, so by then it has decided about every other package.
+fn restart(home: &TestHome, daemon: Daemon, lose_state: bool, sentinel: &str) -> Daemon {
+    drop(daemon);
+    if lose_state {
+        std::fs::remove_dir_all(home.path().join("state.sled")).expect("delete state.sled");
+    }
+    let daemon = home.start_daemon();
+    publish(home, sentinel, &["v1.0.0"]);
+    succeeds(
+        home,
+        &["promote", sentinel, "v1.0.0", "--to", "dev", "--wait"],
+    );
+    auto_promotion(home, sentinel, "v1.0.0", "ChangeProposed");
+    daemon
+}
+
 #[test]
-fn a_restarted_dkd_opens_no_second_auto_promotion() {
+fn a_restarted_dkd_opens_no_second_auto_promotion_even_without_its_state_database() {
     let home = TestHome::demo();
     let daemon = home.start_daemon();
     auto_promoting_int(&home, false);
     publish(&home, "my-package", &["v1.0.0"]);
-    publish(&home, "sentinel", &["v1.0.0"]);
     succeeds(
         &home,
         &["promote", "my-package", "v1.0.0", "--to", "dev", "--wait"],
     );
     let first = auto_promotion(&home, "my-package", "v1.0.0", "ChangeProposed");
-    drop(daemon);
 
-    let _daemon = home.start_daemon();
-    // dkd looks at everything at start before it handles the sentinel's events.
-    succeeds(
-        &home,
-        &["promote", "sentinel", "v1.0.0", "--to", "dev", "--wait"],
-    );
-    auto_promotion(&home, "sentinel", "v1.0.0", "ChangeProposed");
+    let daemon = restart(&home, daemon, false, "sentinel");
+    let _daemon = restart(&home, daemon, true, "another-sentinel");
     let ids: Vec<_> = into_int(&home, "my-package")
         .into_iter()
         .map(|p| p["id"].clone())
