@@ -20,8 +20,8 @@ use crate::{
     lock::{InstanceLock, LockError},
     notify::{Notifications, NotifyError},
     promotion::{
-        ClusterFeed, Engine, EnvironmentCatalog, EventLog, Ports, PromotionError, StatusBoard,
-        follow_base_branch,
+        AutoPromoter, ClusterFeed, Engine, EnvironmentCatalog, EventLog, Ports, PromotionError,
+        StatusBoard, follow_base_branch,
         ports::{
             ClusterError, ClusterStatus, ForgeError, GitForge, RegistryError, StateStore,
             StoreError,
@@ -41,12 +41,13 @@ const REBUILD_AT_START: Duration = Duration::from_secs(10);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 /// The background loops, in the order `run` starts them (their names for the log).
-const BACKGROUND_TASKS: [&str; 5] = [
+const BACKGROUND_TASKS: [&str; 6] = [
     "the base-branch follower",
     "the configuration publisher",
     "the reconcile loop",
     "the cluster status feed",
     "the webhook notifiers",
+    "the auto-promoter",
 ];
 
 /// How dkd was asked to run.
@@ -241,6 +242,15 @@ pub async fn run(
             ),
         },
         notifiers,
+        tokio::spawn(
+            AutoPromoter {
+                catalog: catalog.clone(),
+                board: board.clone(),
+                engine: engine.clone(),
+                events: events.clone(),
+            }
+            .run(stop.clone()),
+        ),
     ];
     let backends = Backends {
         forge: Backend {

@@ -251,6 +251,7 @@ impl DataKitService for DataKitApi {
                 dry_run: body.dry_run,
                 force: body.force,
                 promoter,
+                reason: None,
             })
             .await
             .map_err(status)?;

@@ -3,6 +3,7 @@
 //! them and the local sync loop. Talks to ports only; names no sled, git, tonic or
 //! cluster client.
 
+mod auto_promotion;
 mod catalog;
 mod cluster_feed;
 mod config_source;
@@ -18,6 +19,7 @@ mod status;
 #[cfg(test)]
 pub mod testing;
 
+pub use auto_promotion::AutoPromoter;
 pub use catalog::{CatalogState, EnvironmentCatalog, follow_base_branch, publish_config_changes};
 pub use cluster_feed::ClusterFeed;
 pub use config_source::{
@@ -31,8 +33,8 @@ pub use engine::{
 pub use error::PromotionError;
 pub use events::{Event, EventKind, EventLog, ReadError};
 pub use model::{
-    Approval, Approver, ChangeRef, Check, CheckOutcome, Promotion, PromotionKind, PromotionState,
-    Transition, change_branch, now, parse_change_branch,
+    AUTO_PROMOTER, Approval, Approver, ChangeRef, Check, CheckOutcome, Promotion, PromotionKind,
+    PromotionState, Transition, change_branch, now, parse_change_branch,
 };
 pub use policy::{EffectiveRule, Evaluation, Policy};
 pub use rebuild::{Rebuilt, promotion_number, rebuild_from_forge};

@@ -13,6 +13,9 @@ pub fn now() -> SystemTime {
         + Duration::from_millis(u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// The promoter of promotions dkd opens itself (`auto_promote: true`): never an approver.
+pub const AUTO_PROMOTER: &str = "dkd (auto-promotion)";
+
 /// Where a promotion stands. Terminal states never change again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PromotionState {
@@ -231,6 +234,8 @@ pub struct Promotion {
     /// The `Store` manifest a store change writes; `None` for promotions and rollbacks,
     /// whose manifest follows from the record.
     pub store_manifest: Option<String>,
+    /// Why it was opened, when dkd says (auto-promotions); shown in the change's body.
+    pub reason: Option<String>,
 }
 
 impl Promotion {

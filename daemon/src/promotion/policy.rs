@@ -5,7 +5,7 @@ use datakit::manifest::{ApprovalRule, Environment, Teams};
 
 #[cfg(test)]
 use super::model::Approver;
-use super::model::{Approval, PromotionKind};
+use super::model::{AUTO_PROMOTER, Approval, PromotionKind};
 
 /// The rule that applies to one promotion: the environment's, or its expedited rollback
 /// rule when it is a rollback and one is configured.
@@ -48,6 +48,8 @@ pub enum ApproverRefusal {
     SelfApproval { user: String, who: String },
     #[error("{user} is not an allowed approver here; ask {who}")]
     Outsider { user: String, who: String },
+    #[error("{user} opens promotions and never approves them; ask {who}")]
+    Automation { user: String, who: String },
     #[error("no approval is needed: {rule}")]
     NotNeeded { rule: String },
 }
@@ -130,6 +132,12 @@ impl Policy<'_> {
         if self.rule.automatic {
             return Err(ApproverRefusal::NotNeeded {
                 rule: self.rule.description.clone(),
+            });
+        }
+        if user.eq_ignore_ascii_case(AUTO_PROMOTER) {
+            return Err(ApproverRefusal::Automation {
+                user: user.to_owned(),
+                who: self.who_may_approve(),
             });
         }
         if self.is_promoter(user) {
@@ -342,6 +350,28 @@ mod tests {
             !policy.evaluate(&approvals(&["alice", "mallory"])).met,
             "invalid approvals never count"
         );
+    }
+
+    #[test]
+    fn an_auto_promotion_never_counts_dkd_as_an_approver_and_lets_every_lead_approve() {
+        let rule = rule("int", PromotionKind::Promotion);
+        let teams = teams();
+        let policy = Policy {
+            rule: &rule,
+            teams: Some(&teams),
+            promoter: AUTO_PROMOTER,
+            count_asserted: false,
+        };
+        let refused = policy
+            .check_approver(AUTO_PROMOTER, &["team-leads".to_owned()])
+            .expect_err("automation");
+        assert_eq!(
+            refused.to_string(),
+            "dkd (auto-promotion) opens promotions and never approves them; ask a member of @team-leads (alice, dave)"
+        );
+        assert!(!policy.evaluate(&approvals(&[AUTO_PROMOTER])).met);
+        assert!(policy.check_approver("alice", &[]).is_ok());
+        assert!(policy.evaluate(&approvals(&["dave"])).met);
     }
 
     #[test]

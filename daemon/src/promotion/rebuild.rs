@@ -187,6 +187,7 @@ fn restore(record: &RecordedPromotion, merges: &[&RecordedPromotion]) -> Option<
             at: record.at,
         }],
         store_manifest: None,
+        reason: None,
     })
 }
 
@@ -282,5 +283,6 @@ fn restore_store(record: &RecordedPromotion, merges: &[&RecordedPromotion]) -> O
             at: record.at,
         }],
         store_manifest: Some(text.to_owned()),
+        reason: None,
     })
 }

@@ -28,6 +28,7 @@ pub fn promotion(id: &str, package: &str, version: &str, environment: &str) -> P
         updated_at: SystemTime::UNIX_EPOCH,
         transitions: Vec::new(),
         store_manifest: None,
+        reason: None,
     };
     promotion.enter(PromotionState::Validated, "validated");
     promotion

@@ -52,6 +52,7 @@ mod conformance {
         store.save_promotion(&saved).expect("save");
         saved.enter(crate::promotion::PromotionState::Merged, "merged");
         saved.merge_commit = Some("abc".into());
+        saved.reason = Some("v1.0.0 has been Healthy in dev since then".into());
         store.save_promotion(&saved).expect("save again");
         store.save_promotion(&promotion("p-2")).expect("save");
         assert_eq!(store.load_promotion("p-1").expect("load"), Some(saved));

@@ -120,6 +120,9 @@ pub struct PromotionRecord {
     /// The `Store` manifest of a store change (absent for promotions and older records).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store_manifest: Option<String>,
+    /// Why dkd opened it (auto-promotions; absent otherwise and in older records).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 const STATES: [PromotionState; 11] = [
@@ -228,6 +231,7 @@ impl From<&Promotion> for PromotionRecord {
                 })
                 .collect(),
             store_manifest: p.store_manifest.clone(),
+            reason: p.reason.clone(),
         }
     }
 }
@@ -269,6 +273,7 @@ impl TryFrom<PromotionRecord> for Promotion {
             merge_commit: r.merge_commit,
             superseded_by: r.superseded_by,
             store_manifest: r.store_manifest,
+            reason: r.reason,
             created_at: from_ms(r.created_at_unix_ms),
             updated_at: from_ms(r.updated_at_unix_ms),
             transitions: r

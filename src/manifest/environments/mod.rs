@@ -57,6 +57,9 @@ pub struct Environment {
     /// `require_signatures.keys`: repository paths of public keys, one of which must have
     /// signed a version's digest (cosign format) before it gets here; empty: no requirement.
     pub signature_keys: Vec<String>,
+    /// `auto_promote: true`: dkd opens the promotion itself once a version is Healthy in
+    /// the upstream environment (and passes every check a manual promotion does).
+    pub auto_promote: bool,
 }
 
 #[derive(Deserialize)]
@@ -76,6 +79,7 @@ struct RawEnvironment {
     #[serde(default)]
     freeze: Vec<RawFreeze>,
     require_signatures: Option<RawSignatures>,
+    auto_promote: Option<Spanned<bool>>,
 }
 
 /// The most environments one deployment repository may declare. Each environment carries
@@ -112,6 +116,7 @@ pub fn parse_environments(file: &str, text: &str) -> Result<EnvironmentsConfig, 
     let mut declared = Vec::with_capacity(entries.len());
     let mut environments = Vec::with_capacity(entries.len());
     let mut approval_spans = Vec::with_capacity(entries.len());
+    let mut auto_promote_spans = Vec::with_capacity(entries.len());
     for (name, raw_environment) in entries {
         validate_name("environment", &name.value).map_err(|error| {
             ManifestError::new(file, "environments", error.to_string()).at(name.referenced)
@@ -132,7 +137,12 @@ pub fn parse_environments(file: &str, text: &str) -> Result<EnvironmentsConfig, 
             stores_path: build_stores_path(&fields, raw_environment.stores)?,
             freezes: build_freezes(&fields, raw_environment.freeze)?,
             signature_keys: build_signature_keys(&fields, raw_environment.require_signatures)?,
+            auto_promote: raw_environment
+                .auto_promote
+                .as_ref()
+                .is_some_and(|auto| auto.value),
         });
+        auto_promote_spans.push(raw_environment.auto_promote.map(|auto| auto.referenced));
         approval_spans.push(spans);
         declared.push(Declared {
             name: name.value,
@@ -146,6 +156,22 @@ pub fn parse_environments(file: &str, text: &str) -> Result<EnvironmentsConfig, 
             .map(|up| up.name.clone());
         if let Some(environment) = environments.get_mut(index) {
             environment.upstream = upstream_name;
+        }
+    }
+    for (environment, span) in environments.iter().zip(auto_promote_spans) {
+        if let (true, None, Some(span)) = (environment.auto_promote, &environment.upstream, span) {
+            return Err(EnvironmentFields {
+                file,
+                environment: &environment.name,
+            }
+            .error(
+                "auto_promote",
+                span,
+                format!(
+                    "{} has no upstream environment to promote from automatically: remove auto_promote, or put it on an environment after another",
+                    environment.name
+                ),
+            ));
         }
     }
     Ok(EnvironmentsConfig {

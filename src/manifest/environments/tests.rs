@@ -289,3 +289,24 @@ fn require_signatures_without_keys_or_outside_the_repository_is_refused_with_its
         );
     }
 }
+
+#[test]
+fn auto_promote_is_read_and_refused_on_an_environment_without_upstream() {
+    let config = ok(parse(&file(&[
+        entry("dev", "", AUTO),
+        entry("int", "auto_promote: true, ", AUTO),
+    ])));
+    let auto = |name: &str| config.get(name).is_some_and(|env| env.auto_promote);
+    assert!(!auto("dev"));
+    assert!(auto("int"));
+    let error = err(parse(&file(&[
+        entry("dev", "auto_promote: true, ", AUTO),
+        entry("int", "", AUTO),
+    ])));
+    assert_eq!(
+        (error.field.as_str(), error.line),
+        ("environments.dev.auto_promote", Some(2)),
+        "{error}"
+    );
+    assert!(error.message.contains("no upstream"), "{error}");
+}

@@ -98,6 +98,9 @@ pub fn proposal(promotion: &Promotion, environment: &Environment, policy: &str) 
         promotion.id,
         promotion.promoter,
     );
+    if let Some(reason) = &promotion.reason {
+        body.push_str(&format!("\n**Why:** {reason}\n"));
+    }
     if promotion.forced {
         body.push_str("\n**Forced:** the upstream environment does not run this version.\n");
     }
@@ -180,4 +183,37 @@ pub fn unified_diff(path: &str, old: Option<&str>, new: &str) -> String {
         .unified_diff()
         .header(&old_header, &format!("b/{path}"))
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use datakit::manifest::{DEFAULT_ENVIRONMENTS_YAML, parse_environments};
+
+    use super::*;
+    use crate::promotion::{model::AUTO_PROMOTER, testing};
+
+    #[test]
+    fn an_auto_promotion_says_in_its_change_who_opened_it_and_why() {
+        let config = parse_environments("environments.yaml", DEFAULT_ENVIRONMENTS_YAML)
+            .expect("defaults parse");
+        let int = config.get("int").expect("int");
+        let mut promotion = testing::promotion("p-7", "my-package", "v1.2.0", "int");
+        promotion.promoter = AUTO_PROMOTER.to_owned();
+        promotion.reason = Some("v1.2.0 has been Healthy in dev since 2026-11-30T12:00:00Z".into());
+        let body = proposal(&promotion, int, "needs 1 approval").body;
+        assert!(
+            body.contains("| Promotion | p-7 by dkd (auto-promotion) |"),
+            "{body}"
+        );
+        assert!(
+            body.contains("**Why:** v1.2.0 has been Healthy in dev since 2026-11-30T12:00:00Z"),
+            "{body}"
+        );
+        promotion.reason = None;
+        assert!(
+            !proposal(&promotion, int, "needs 1 approval")
+                .body
+                .contains("Why")
+        );
+    }
 }

@@ -44,6 +44,9 @@ pub struct PromoteRequest {
     pub dry_run: bool,
     pub force: bool,
     pub promoter: String,
+    /// Why it is opened, for the change's body (auto-promotions say since when the version
+    /// is Healthy upstream); `None` for requests by people.
+    pub reason: Option<String>,
 }
 
 /// What a promote request did.
@@ -158,6 +161,13 @@ impl Engine {
     /// Whether the records were rebuilt from the forge since dkd started.
     pub fn records_are_ready(&self) -> bool {
         *self.records_ready.borrow()
+    }
+
+    /// Waits, without a deadline, until the records were rebuilt from the forge.
+    pub async fn wait_for_records(&self) {
+        let mut ready = self.records_ready.subscribe();
+        // Only an engine dropped mid-wait ends it otherwise: nothing left to wait for then.
+        let _ = ready.wait_for(|ready| *ready).await;
     }
 
     /// Waits until the records were rebuilt from the forge (briefly, at start).
@@ -364,6 +374,7 @@ impl Engine {
             updated_at: now,
             transitions: Vec::new(),
             store_manifest: None,
+            reason: request.reason.clone(),
         };
         promotion.enter(PromotionState::Requested, "accepted");
         self.persist(&promotion).await?;
@@ -463,6 +474,7 @@ impl Engine {
             dry_run,
             force: false,
             promoter: promoter.to_owned(),
+            reason: None,
         })
         .await
     }

@@ -101,6 +101,7 @@ impl Engine {
             updated_at: now,
             transitions: Vec::new(),
             store_manifest: Some(request.manifest.clone()),
+            reason: None,
         };
         change.enter(PromotionState::Requested, "accepted");
         self.persist(&change).await?;
