@@ -1,15 +1,16 @@
 //! `config/environments.yaml`: the environments, their promotion path, approval rules,
-//! stores folders, freeze windows and required signatures.
+//! stores folders, freeze windows, required signatures and soak times.
 
 mod approval;
 mod fields;
 mod freeze;
 mod graph;
 mod signatures;
+mod soak;
 mod stores_path;
 mod teams_check;
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 use serde_saphyr::Spanned;
@@ -19,6 +20,7 @@ use self::fields::EnvironmentFields;
 use self::freeze::{RawFreeze, build_freezes};
 use self::graph::{Declared, resolve_upstreams};
 use self::signatures::{RawSignatures, build_signature_keys};
+use self::soak::{RawPromotion, build_soak, check_soak_has_upstream};
 use self::stores_path::build_stores_path;
 use super::error::ManifestError;
 use super::names::validate_name;
@@ -57,6 +59,9 @@ pub struct Environment {
     /// `require_signatures.keys`: repository paths of public keys, one of which must have
     /// signed a version's digest (cosign format) before it gets here; empty: no requirement.
     pub signature_keys: Vec<String>,
+    /// `promotion.soak`: how long a version must have been Healthy in the upstream,
+    /// continuously, before it is promoted here; `None`: no soak.
+    pub soak: Option<Duration>,
 }
 
 #[derive(Deserialize)]
@@ -76,6 +81,7 @@ struct RawEnvironment {
     #[serde(default)]
     freeze: Vec<RawFreeze>,
     require_signatures: Option<RawSignatures>,
+    promotion: Option<RawPromotion>,
 }
 
 /// The most environments one deployment repository may declare. Each environment carries
@@ -112,6 +118,7 @@ pub fn parse_environments(file: &str, text: &str) -> Result<EnvironmentsConfig, 
     let mut declared = Vec::with_capacity(entries.len());
     let mut environments = Vec::with_capacity(entries.len());
     let mut approval_spans = Vec::with_capacity(entries.len());
+    let mut soaks = Vec::with_capacity(entries.len());
     for (name, raw_environment) in entries {
         validate_name("environment", &name.value).map_err(|error| {
             ManifestError::new(file, "environments", error.to_string()).at(name.referenced)
@@ -123,6 +130,7 @@ pub fn parse_environments(file: &str, text: &str) -> Result<EnvironmentsConfig, 
         let cluster = build_cluster(&fields, raw_environment.cluster)?;
         let namespace = build_namespace(&fields, raw_environment.namespace)?;
         let (approval, spans) = build_approval(&fields, raw_environment.approval)?;
+        let soak = build_soak(&fields, raw_environment.promotion)?;
         environments.push(Environment {
             name: name.value.clone(),
             upstream: None,
@@ -132,7 +140,9 @@ pub fn parse_environments(file: &str, text: &str) -> Result<EnvironmentsConfig, 
             stores_path: build_stores_path(&fields, raw_environment.stores)?,
             freezes: build_freezes(&fields, raw_environment.freeze)?,
             signature_keys: build_signature_keys(&fields, raw_environment.require_signatures)?,
+            soak: soak.as_ref().map(|soak| soak.duration),
         });
+        soaks.push(soak);
         approval_spans.push(spans);
         declared.push(Declared {
             name: name.value,
@@ -145,6 +155,13 @@ pub fn parse_environments(file: &str, text: &str) -> Result<EnvironmentsConfig, 
             .and_then(|upstream| declared.get(upstream))
             .map(|up| up.name.clone());
         if let Some(environment) = environments.get_mut(index) {
+            if let Some(Some(soak)) = soaks.get(index) {
+                let fields = EnvironmentFields {
+                    file,
+                    environment: &environment.name,
+                };
+                check_soak_has_upstream(&fields, soak, upstream_name.as_deref())?;
+            }
             environment.upstream = upstream_name;
         }
     }
