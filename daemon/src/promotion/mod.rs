@@ -10,6 +10,7 @@ mod deployed_manifests;
 mod engine;
 mod error;
 mod events;
+mod health_span;
 mod model;
 mod policy;
 pub mod ports;
@@ -30,6 +31,7 @@ pub use engine::{
 };
 pub use error::PromotionError;
 pub use events::{Event, EventKind, EventLog, ReadError};
+pub use health_span::HealthSpan;
 pub use model::{
     Approval, Approver, ChangeRef, Check, CheckOutcome, Promotion, PromotionKind, PromotionState,
     Transition, change_branch, now, parse_change_branch,
