@@ -26,7 +26,7 @@ pub use config_source::{
 };
 pub use deployed_manifests::{DeployedManifests, Expected, expected_manifest, validate_manifest};
 pub use engine::{
-    Decision, Engine, Explanation, HoldOutcome, Ports, PromoteOutcome, PromoteRequest,
+    Decision, Engine, Explanation, HoldOutcome, Ports, Promotable, PromoteOutcome, PromoteRequest,
     StoreChangeOutcome, StoreChangeRequest,
 };
 pub use error::PromotionError;

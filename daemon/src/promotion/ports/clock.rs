@@ -7,7 +7,7 @@ use std::{
 };
 
 /// The current time.
-pub trait Clock: Send + Sync + 'static {
+pub trait Clock: std::fmt::Debug + Send + Sync + 'static {
     fn now(&self) -> SystemTime;
 }
 
