@@ -1,7 +1,8 @@
 //! Outgoing webhooks (issue 12 item 6) through the real binaries and a loopback receiver:
 //! signed JSON and Slack bodies for a promotion's steps, a 500 retried and delivered once,
 //! a 400 given up at once and shown by `dk notifications status`, nothing sent twice
-//! across a restart of dkd, and configuration mistakes named by key.
+//! across a restart of dkd, holds set and released, and configuration mistakes named by
+//! key.
 
 mod support;
 
@@ -186,6 +187,68 @@ fn a_promotions_steps_arrive_signed_a_500_is_retried_once_and_a_restart_sends_no
         status[1]["destination"],
         slack.url.trim_end_matches("/hook"),
         "{status}"
+    );
+}
+
+#[test]
+fn a_hold_set_and_released_arrive_as_signed_hold_notices() {
+    let receiver = WebhookReceiver::start(&[], 200);
+    let home = home_with(&format!(
+        "  - {{ name: audit, url: \"{}\", secret_file: hook.secret, events: [hold.set, hold.released] }}\n",
+        receiver.url
+    ));
+    let _daemon = home.start_daemon();
+    PackageDir::new("my-package", &[]).publish(&home, "v1.0.0");
+    promote(&home, "dev", true);
+    let me = support::os_user();
+    for args in [
+        &[
+            "hold",
+            "my-package",
+            "--env",
+            "dev",
+            "--reason",
+            "incident 7",
+        ][..],
+        &[
+            "hold",
+            "release",
+            "my-package",
+            "--env",
+            "dev",
+            "--reason",
+            "fixed",
+        ],
+    ] {
+        let output = home.dk(args);
+        assert!(output.status.success(), "dk {args:?}: {}", stderr(&output));
+    }
+    let taken = eventually("both hold notices", || {
+        let taken = receiver.taken();
+        (taken.len() >= 2).then_some(taken)
+    });
+    assert_eq!(events(&taken), ["hold.set", "hold.released"]);
+    assert!(taken.iter().all(|r| signed_with(r, SECRET.as_bytes())));
+    let set = taken[0].json();
+    assert_eq!(
+        set["summary"],
+        format!(
+            "my-package is held in dev: manual hold by {me} since {}: incident 7",
+            set["hold"]["set_at"].as_str().expect("set_at")
+        ),
+        "{set}"
+    );
+    assert_eq!(set["hold"]["reason"], "incident 7", "{set}");
+    let released = taken[1].json();
+    assert_eq!(
+        released["summary"],
+        format!("the manual hold on my-package in dev was released by {me}: fixed"),
+        "{released}"
+    );
+    assert_eq!(
+        released["hold"]["released"]["by"],
+        me.as_str(),
+        "{released}"
     );
 }
 

@@ -260,7 +260,8 @@ pub struct PromoteArgs {
     /// With --wait: give up after this long (e.g. 90s, 5m), exit 1 saying where it stands
     #[arg(long, value_name = "DURATION", requires = "wait", value_parser = humantime::parse_duration)]
     pub timeout: Option<std::time::Duration>,
-    /// Promote even though the upstream environment does not run this version (recorded)
+    /// Promote even though the upstream environment does not run this version, or it has not
+    /// soaked there for the environment's soak time (recorded)
     #[arg(long, conflicts_with = "status")]
     pub force: bool,
     /// Promote as a rollback: no upstream check, expedited approval, rollback annotations

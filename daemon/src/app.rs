@@ -23,8 +23,8 @@ use crate::{
         AutoPromoter, ClusterFeed, Engine, EnvironmentCatalog, EventLog, Ports, PromotionError,
         StatusBoard, follow_base_branch,
         ports::{
-            ClusterError, ClusterStatus, ForgeError, GitForge, RegistryError, StateStore,
-            StoreError,
+            Clock, ClusterError, ClusterStatus, ForgeError, GitForge, RegistryError, StateStore,
+            StoreError, SystemClock,
         },
         publish_config_changes,
     },
@@ -56,6 +56,19 @@ pub struct Options {
     pub home: DkHome,
     /// `--config`; default `DK_HOME/dkd.yaml`.
     pub config: Option<PathBuf>,
+    /// What time it is for soak times: the system's, or a test's.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Options {
+    /// dkd on `home` with `config`, on the system's clock.
+    pub fn new(home: DkHome, config: Option<PathBuf>) -> Self {
+        Self {
+            home,
+            config,
+            clock: Arc::new(SystemClock),
+        }
+    }
 }
 
 /// Why dkd stopped with an error.
@@ -154,8 +167,11 @@ pub async fn run(
         None => target.clone(),
     };
     let events = Arc::new(EventLog::new(store.clone(), config.event_retention));
-    let board =
-        Arc::new(StatusBoard::load(store.clone(), events.clone()).map_err(AppError::Domain)?);
+    let board = Arc::new(
+        StatusBoard::load(store.clone(), events.clone())
+            .map_err(AppError::Domain)?
+            .with_clock(options.clock.clone()),
+    );
     let engine = Arc::new(
         Engine::new(Ports {
             catalog: catalog.clone(),
@@ -165,7 +181,8 @@ pub async fn run(
             store: store.clone(),
             events: events.clone(),
         })
-        .counting_asserted_approvals(config.forge.asserted_approvers),
+        .counting_asserted_approvals(config.forge.asserted_approvers)
+        .with_clock(options.clock.clone()),
     );
     if let Some(notice) = store_notice {
         engine.add_notice(notice);

@@ -53,14 +53,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         // Installed before anything else, so a signal that arrives the moment the socket
         // appears stops dkd cleanly instead of killing it with the default action.
         let shutdown = shutdown_signal()?;
-        app::run(
-            app::Options {
-                home,
-                config: args.config,
-            },
-            shutdown,
-        )
-        .await?;
+        app::run(app::Options::new(home, args.config), shutdown).await?;
         anyhow::Ok(())
     });
     runtime.shutdown_timeout(BLOCKING_WORK_GRACE);

@@ -143,10 +143,7 @@ impl Dkd {
         .expect("write dkd.yaml");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let daemon = tokio::spawn(app::run(
-            app::Options {
-                home: DkHome::new(home.path()),
-                config: None,
-            },
+            app::Options::new(DkHome::new(home.path()), None),
             async move {
                 let _ = stopped.await;
             },

@@ -248,7 +248,10 @@ impl PromotionView {
             line("Merged:", commit);
         }
         if self.forced {
-            line("Forced:", "the upstream check was skipped with --force");
+            line(
+                "Forced:",
+                "the upstream or soak-time check was skipped with --force",
+            );
         }
         out
     }

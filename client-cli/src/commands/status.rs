@@ -34,6 +34,58 @@ struct RowView {
     message: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     hold: Option<super::hold::HoldView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    promotable: Option<PromotableView>,
+}
+
+/// When the upstream's version can be promoted into a row's environment.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PromotableView {
+    version: String,
+    from: String,
+    /// RFC 3339; absent while the version is not Healthy upstream.
+    at: Option<String>,
+    /// Whether it is promotable now (the soak time, if any, has passed on dkd's clock).
+    now: bool,
+}
+
+impl PromotableView {
+    fn from(promotable: &proto::Promotable) -> Self {
+        let at = promotable
+            .at
+            .as_ref()
+            .and_then(|at| SystemTime::try_from(*at).ok());
+        Self {
+            version: promotable.version.clone(),
+            from: promotable.from_environment.clone(),
+            at: at.map(|at| humantime::format_rfc3339_seconds(at).to_string()),
+            now: promotable.now,
+        }
+    }
+
+    /// "v1.2.0 from int at 2026-11-30T14:05:00Z (in 12m)", "… from int now", or when it
+    /// waits for health.
+    fn describe(&self, at: Option<SystemTime>, now: SystemTime) -> String {
+        let when = match at {
+            _ if self.now => "now".to_owned(),
+            Some(at) => {
+                let left = at.duration_since(now).unwrap_or_default().as_secs();
+                let left = if left > 60 {
+                    left.div_ceil(60) * 60
+                } else {
+                    left
+                };
+                format!(
+                    "at {} (in {})",
+                    self.at.as_deref().unwrap_or_default(),
+                    humantime::format_duration(std::time::Duration::from_secs(left))
+                )
+            }
+            None => format!("once it is Healthy in {}", self.from),
+        };
+        format!("{} from {} {when}", self.version, self.from)
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -84,7 +136,31 @@ fn row_view(row: &proto::PackageStatus) -> RowView {
         synced_revision: some(&row.synced_revision),
         message: some(&row.message),
         hold: row.hold.as_ref().map(super::hold::HoldView::from),
+        promotable: row.promotable.as_ref().map(PromotableView::from),
     }
+}
+
+/// "Promotable into prod: v1.2.0 from int at … (in 12m)" lines, one per environment that has
+/// an upstream version to take.
+fn promotable_lines(response: &proto::StatusResponse) -> String {
+    let now = SystemTime::now();
+    response
+        .packages
+        .iter()
+        .filter_map(|row| {
+            let promotable = row.promotable.as_ref()?;
+            let at = promotable
+                .at
+                .as_ref()
+                .and_then(|at| SystemTime::try_from(*at).ok());
+            let view = PromotableView::from(promotable);
+            Some(format!(
+                "Promotable into {}: {}\n",
+                row.environment,
+                view.describe(at, now)
+            ))
+        })
+        .collect()
 }
 
 fn ago(timestamp: Option<&prost_types::Timestamp>) -> String {
@@ -149,12 +225,13 @@ fn render(args: &StatusArgs, response: &proto::StatusResponse) -> String {
                 ))
             })
             .collect();
-        let holds = if holds.is_empty() {
-            holds
+        let notes = holds + &promotable_lines(response);
+        let notes = if notes.is_empty() {
+            notes
         } else {
-            format!("\n{holds}")
+            format!("\n{notes}")
         };
-        return heading(&format!("Package: {package}")) + &table.render() + &holds;
+        return heading(&format!("Package: {package}")) + &table.render() + &notes;
     }
     let environment = args.env.clone().unwrap_or_default();
     let mut table = Table::new(&["Package", "Version", "Status", "Health"]);

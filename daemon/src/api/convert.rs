@@ -229,6 +229,7 @@ pub fn package_status(
         pending_promotion_id: String::new(),
         message: status.message.clone(),
         hold: None,
+        promotable: None,
     }
 }
 

@@ -516,17 +516,31 @@ impl DataKitService for DataKitApi {
                 |_| Ok(true),
             )
             .map_err(status)?;
+        let mut packages = Vec::with_capacity(rows.len());
+        for row in rows
+            .iter()
+            .filter(|row| reader.may_read(&row.environment, &row.package))
+        {
+            let promotable = self
+                .engine
+                .promotable(&config, &row.environment, &row.package)
+                .await
+                .map_err(status)?;
+            packages.push(proto::PackageStatus {
+                hold: config
+                    .active_hold(&row.environment, &row.package)
+                    .map(convert::hold),
+                promotable: promotable.map(|promotable| proto::Promotable {
+                    version: promotable.version,
+                    from_environment: promotable.from,
+                    at: promotable.at.map(prost_types::Timestamp::from),
+                    now: promotable.now,
+                }),
+                ..convert::package_status(&row.package, &row.environment, row.status.as_ref())
+            });
+        }
         Ok(Response::new(proto::StatusResponse {
-            packages: rows
-                .iter()
-                .filter(|row| reader.may_read(&row.environment, &row.package))
-                .map(|row| proto::PackageStatus {
-                    hold: config
-                        .active_hold(&row.environment, &row.package)
-                        .map(convert::hold),
-                    ..convert::package_status(&row.package, &row.environment, row.status.as_ref())
-                })
-                .collect(),
+            packages,
             revision: config.revision.clone(),
         }))
     }

@@ -1,5 +1,6 @@
 //! One webhook's task: follows the persisted event log by sequence from where the ledger
-//! says it stopped, turns promotion events into notices and delivers them one at a time.
+//! says it stopped, turns promotion and hold events into notices and delivers them one at a
+//! time.
 //! It only reads the log, so a slow or dead receiver never holds up the engine.
 
 use std::{sync::Arc, time::Duration};
@@ -138,54 +139,89 @@ async fn handle(
     record: &mut WebhookRecord,
     stop: &CancellationToken,
 ) -> Result<(), DeliveryError> {
-    if let EventKind::Promotion(promotion) = &event.kind {
-        let needs = still_needs(sources, promotion);
-        let mut seen = record.seen.clone();
-        let mut notices = notice::classify(promotion, &needs, &mut seen);
-        // A webhook that started from "now" (new, or after the state database was lost)
-        // follows the promotions opened since: older ones, restored and re-synced, are
-        // history, not news.
-        if millis(promotion.created_at) < record.since_ms {
-            notices.clear();
-        }
-        for notice in notices {
-            if !webhook.events.contains(notice.event) {
-                continue;
+    match &event.kind {
+        EventKind::Promotion(promotion) => {
+            let needs = still_needs(sources, promotion);
+            let mut seen = record.seen.clone();
+            let mut notices = notice::classify(promotion, &needs, &mut seen);
+            // A webhook that started from "now" (new, or after the state database was lost)
+            // follows the promotions opened since: older ones, restored and re-synced, are
+            // history, not news.
+            if millis(promotion.created_at) < record.since_ms {
+                notices.clear();
             }
-            let id = format!("{}-{}", event.sequence, notice.event);
-            let body = notice::body(
-                webhook.format,
-                &notice,
-                promotion,
-                &needs,
-                event.sequence,
-                &id,
-            );
-            let delivery = Delivery {
-                event: notice.event,
-                id: &id,
-                body,
-            };
-            match delivery::deliver(&sources.http, webhook, &delivery, stop).await {
-                Ok(()) => {
-                    record.delivered_sequence = event.sequence;
-                    record.delivered_event = notice.event.to_owned();
-                    record.last_success_ms = millis(crate::promotion::now());
-                    record.consecutive_failures = 0;
-                }
-                Err(DeliveryError::Stopped) => return Err(DeliveryError::Stopped),
-                Err(error) => {
-                    tracing::warn!(webhook = %webhook.name, %error, "webhook delivery failed");
-                    record.consecutive_failures += 1;
-                    record.last_error = error.to_string();
-                }
+            for notice in notices {
+                let id = format!("{}-{}", event.sequence, notice.event);
+                let body = notice::body(
+                    webhook.format,
+                    &notice,
+                    promotion,
+                    &needs,
+                    event.sequence,
+                    &id,
+                );
+                let delivery = Delivery {
+                    event: notice.event,
+                    id: &id,
+                    body,
+                };
+                send(webhook, sources, event.sequence, delivery, record, stop).await?;
             }
-            save(&sources.ledger, webhook, record).await;
+            record.seen = seen;
         }
-        record.seen = seen;
+        EventKind::Hold(hold) => {
+            let notice = notice::hold(hold);
+            // Holds replayed from the deployment repository (a rebuilt state database) that
+            // changed before this webhook started are history, not news. Hold times are
+            // whole seconds: one set in the second the webhook started is news.
+            let news =
+                notice::hold_changed_at(hold).is_none_or(|at| millis(at) + 1000 > record.since_ms);
+            if news {
+                let id = format!("{}-{}", event.sequence, notice.event);
+                let delivery = Delivery {
+                    event: notice.event,
+                    id: &id,
+                    body: notice::hold_body(webhook.format, &notice, hold, event.sequence, &id),
+                };
+                send(webhook, sources, event.sequence, delivery, record, stop).await?;
+            }
+        }
+        EventKind::Status { .. } | EventKind::Config { .. } => {}
     }
     record.handled_sequence = event.sequence;
     record.handled_event_at_ms = millis(event.at);
+    Ok(())
+}
+
+/// Delivers one notice, if `webhook` wants its event, and records how it went; `Err` only
+/// when dkd is stopping.
+async fn send(
+    webhook: &Webhook,
+    sources: &Sources,
+    sequence: u64,
+    delivery: Delivery<'_>,
+    record: &mut WebhookRecord,
+    stop: &CancellationToken,
+) -> Result<(), DeliveryError> {
+    if !webhook.events.contains(delivery.event) {
+        return Ok(());
+    }
+    let event = delivery.event.to_owned();
+    match delivery::deliver(&sources.http, webhook, &delivery, stop).await {
+        Ok(()) => {
+            record.delivered_sequence = sequence;
+            record.delivered_event = event;
+            record.last_success_ms = millis(crate::promotion::now());
+            record.consecutive_failures = 0;
+        }
+        Err(DeliveryError::Stopped) => return Err(DeliveryError::Stopped),
+        Err(error) => {
+            tracing::warn!(webhook = %webhook.name, %error, "webhook delivery failed");
+            record.consecutive_failures += 1;
+            record.last_error = error.to_string();
+        }
+    }
+    save(&sources.ledger, webhook, record).await;
     Ok(())
 }
 

@@ -1,8 +1,10 @@
 //! Which webhook events a promotion event means — opened, waiting for approval (and from
-//! whom), merged, Healthy, Failed, rolled back, rejected, cancelled — and the bodies that
-//! carry them (`json`, `slack`).
+//! whom), merged, Healthy, Failed, rolled back, rejected, cancelled —, which a hold event
+//! means (set, released), and the bodies that carry them (`json`, `slack`).
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, time::SystemTime};
+
+use datakit::manifest::Hold;
 
 use crate::{
     config::WebhookFormat,
@@ -107,6 +109,66 @@ fn subject(promotion: &Promotion) -> String {
     }
 }
 
+/// The notice a hold event means: `hold.set`, or `hold.released` once it carries a release.
+pub fn hold(hold: &Hold) -> Notice {
+    match &hold.released {
+        None => Notice {
+            event: "hold.set",
+            summary: format!(
+                "{} is held in {}: {}",
+                hold.package,
+                hold.environment,
+                hold.summary()
+            ),
+        },
+        Some(release) => Notice {
+            event: "hold.released",
+            summary: format!(
+                "the {} hold on {} in {} was released by {}{}",
+                hold.kind.as_str(),
+                hold.package,
+                hold.environment,
+                release.by,
+                release
+                    .reason
+                    .as_deref()
+                    .map(|reason| format!(": {reason}"))
+                    .unwrap_or_default()
+            ),
+        },
+    }
+}
+
+/// When the hold was set, or released for a released one; `None` when unreadable.
+pub fn hold_changed_at(hold: &Hold) -> Option<SystemTime> {
+    let at = hold
+        .released
+        .as_ref()
+        .map_or(hold.set_at.as_str(), |release| release.at.as_str());
+    humantime::parse_rfc3339_weak(at).ok()
+}
+
+/// The body a webhook of `format` receives for a hold `notice`.
+pub fn hold_body(
+    format: WebhookFormat,
+    notice: &Notice,
+    hold: &Hold,
+    sequence: u64,
+    delivery: &str,
+) -> Vec<u8> {
+    let value = match format {
+        WebhookFormat::Slack => serde_json::json!({ "text": notice.summary }),
+        WebhookFormat::Json => serde_json::json!({
+            "event": notice.event,
+            "delivery": delivery,
+            "sequence": sequence,
+            "summary": notice.summary,
+            "hold": hold,
+        }),
+    };
+    value.to_string().into_bytes()
+}
+
 /// The body a webhook of `format` receives for `notice`.
 pub fn body(
     format: WebhookFormat,
@@ -151,6 +213,41 @@ pub fn body(
 mod tests {
     use super::*;
     use crate::promotion::testing;
+
+    #[test]
+    fn a_hold_is_set_until_it_carries_a_release() {
+        let mut held = Hold {
+            package: "my-package".into(),
+            environment: "prod".into(),
+            kind: datakit::manifest::HoldKind::Manual,
+            set_by: "carol".into(),
+            set_at: "2026-11-30T12:00:00Z".into(),
+            reason: "incident 7".into(),
+            blocks: None,
+            released: None,
+        };
+        let set = hold(&held);
+        assert_eq!(set.event, "hold.set");
+        assert_eq!(
+            set.summary,
+            "my-package is held in prod: manual hold by carol since 2026-11-30T12:00:00Z: incident 7"
+        );
+        held.released = Some(datakit::manifest::Release {
+            by: "dave".into(),
+            at: "2026-11-30T13:00:00Z".into(),
+            reason: Some("fixed".into()),
+        });
+        let released = hold(&held);
+        assert_eq!(released.event, "hold.released");
+        assert_eq!(
+            released.summary,
+            "the manual hold on my-package in prod was released by dave: fixed"
+        );
+        assert_eq!(
+            hold_changed_at(&held),
+            humantime::parse_rfc3339("2026-11-30T13:00:00Z").ok()
+        );
+    }
 
     #[test]
     fn a_promotion_is_announced_once_per_step_and_again_when_its_needs_change() {

@@ -11,6 +11,7 @@ mod deployed_manifests;
 mod engine;
 mod error;
 mod events;
+mod health_span;
 mod model;
 mod policy;
 pub mod ports;
@@ -27,11 +28,12 @@ pub use config_source::{
 };
 pub use deployed_manifests::{DeployedManifests, Expected, expected_manifest, validate_manifest};
 pub use engine::{
-    Decision, Engine, Explanation, HoldOutcome, Ports, PromoteOutcome, PromoteRequest,
+    Decision, Engine, Explanation, HoldOutcome, Ports, Promotable, PromoteOutcome, PromoteRequest,
     StoreChangeOutcome, StoreChangeRequest,
 };
 pub use error::PromotionError;
 pub use events::{Event, EventKind, EventLog, ReadError};
+pub use health_span::HealthSpan;
 pub use model::{
     AUTO_PROMOTER, Approval, Approver, ChangeRef, Check, CheckOutcome, Promotion, PromotionKind,
     PromotionState, Transition, change_branch, now, parse_change_branch,

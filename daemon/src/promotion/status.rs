@@ -1,14 +1,15 @@
 //! What runs where, served from memory: every package's status per environment, loaded
 //! from the state store at start and updated as the cluster reports changes — saved
-//! first, then cached, then published as an event.
+//! first, then cached, then published as an event. Health transitions are recorded as
+//! health spans (how long the current version has been Healthy), for soak times.
 
 use std::{
     collections::BTreeMap,
     sync::{Arc, RwLock},
 };
 
-use super::{EventKind, EventLog, PromotionError};
-use crate::promotion::ports::{PackageSync, StateStore, blocking};
+use super::{EventKind, EventLog, HealthSpan, PromotionError};
+use crate::promotion::ports::{Clock, PackageSync, StateStore, SystemClock, blocking};
 
 type Key = (String, String);
 
@@ -18,6 +19,9 @@ pub struct StatusBoard {
     events: Arc<EventLog>,
     /// (environment, package) → status.
     statuses: RwLock<BTreeMap<Key, PackageSync>>,
+    /// (environment, package) → health span, as saved.
+    spans: RwLock<BTreeMap<Key, HealthSpan>>,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for StatusBoard {
@@ -38,11 +42,76 @@ impl StatusBoard {
             .into_iter()
             .map(|s| ((s.environment.clone(), s.package.clone()), s))
             .collect();
+        let spans = store
+            .load_health_spans()?
+            .into_iter()
+            .map(|s| ((s.environment.clone(), s.package.clone()), s))
+            .collect();
         Ok(Self {
             store,
             events,
             statuses: RwLock::new(statuses),
+            spans: RwLock::new(spans),
+            clock: Arc::new(SystemClock),
         })
+    }
+
+    /// Stamps health transitions with `clock` instead of the system's.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Records the health transition `status` makes, if any (a version seen Healthy for
+    /// the first time starts a span, leaving Healthy ends it), saved before it is cached.
+    async fn record_health(&self, status: &PackageSync) -> Result<(), PromotionError> {
+        let key = (status.environment.clone(), status.package.clone());
+        let previous = self
+            .spans
+            .read()
+            .map_err(|_| poisoned())?
+            .get(&key)
+            .cloned();
+        let next = HealthSpan::after(previous.as_ref(), status, self.clock.now());
+        if previous.as_ref() == Some(&next) {
+            return Ok(());
+        }
+        let saved = next.clone();
+        blocking::write(&self.store, move |store| store.save_health_span(&saved)).await?;
+        self.spans
+            .write()
+            .map_err(|_| poisoned())?
+            .insert(key, next);
+        Ok(())
+    }
+
+    /// Forgets the health span of a package that left `environment`.
+    async fn forget_health(&self, environment: &str, package: &str) -> Result<(), PromotionError> {
+        let (env, name) = (environment.to_owned(), package.to_owned());
+        blocking::write(&self.store, move |store| {
+            store.delete_health_span(&env, &name)
+        })
+        .await?;
+        self.spans
+            .write()
+            .map_err(|_| poisoned())?
+            .remove(&(environment.to_owned(), package.to_owned()));
+        Ok(())
+    }
+
+    /// The health span of `package` in `environment`, if one is recorded.
+    pub fn health_span(
+        &self,
+        environment: &str,
+        package: &str,
+    ) -> Result<Option<HealthSpan>, PromotionError> {
+        Ok(self
+            .spans
+            .read()
+            .map_err(|_| poisoned())?
+            .get(&(environment.to_owned(), package.to_owned()))
+            .cloned())
     }
 
     /// Records what `environment` runs now (its whole content): changed statuses are saved
@@ -55,6 +124,7 @@ impl StatusBoard {
         let known: Vec<PackageSync> = self.for_environment(environment)?;
         let mut changed = 0;
         for status in &current {
+            self.record_health(status).await?;
             let before = known.iter().find(|k| k.package == status.package);
             if before != Some(status) {
                 let saved = status.clone();
@@ -76,6 +146,7 @@ impl StatusBoard {
             .into_iter()
             .filter(|k| !current.iter().any(|c| c.package == k.package))
         {
+            self.forget_health(environment, &gone.package).await?;
             let (env, package) = (environment.to_owned(), gone.package.clone());
             blocking::write(&self.store, move |store| {
                 store.delete_status(&env, &package)
@@ -153,7 +224,7 @@ mod tests {
 
     use super::*;
     use crate::{
-        promotion::ports::{HealthState, SyncState},
+        promotion::ports::{Clock, HealthState, SyncState},
         store::MemoryStore,
     };
 
@@ -211,6 +282,56 @@ mod tests {
             reloaded.for_environment("dev").expect("env"),
             vec![status("a", "v2")]
         );
+    }
+
+    #[tokio::test]
+    async fn health_spans_survive_a_restart_and_a_degraded_spell_starts_them_again() {
+        use std::time::Duration;
+
+        use crate::promotion::ports::ManualClock;
+
+        let minute = Duration::from_secs(60);
+        let clock = ManualClock::starting_at(SystemTime::UNIX_EPOCH);
+        let store: Arc<dyn StateStore> = Arc::new(MemoryStore::default());
+        let events = Arc::new(EventLog::new(store.clone(), 100));
+        let board = StatusBoard::load(store.clone(), events.clone())
+            .expect("load")
+            .with_clock(Arc::new(clock.clone()));
+        board
+            .observe("dev", vec![status("a", "v1")])
+            .await
+            .expect("observe");
+        clock.advance(20 * minute);
+        let restarted = StatusBoard::load(store.clone(), events.clone())
+            .expect("reload")
+            .with_clock(Arc::new(clock.clone()));
+        restarted
+            .observe("dev", vec![status("a", "v1")])
+            .await
+            .expect("observe");
+        let soaked = |board: &StatusBoard| {
+            board
+                .health_span("dev", "a")
+                .expect("span")
+                .and_then(|span| span.soaked("v1", clock.now()))
+        };
+        assert_eq!(soaked(&restarted), Some(20 * minute), "the restart kept it");
+        let mut degraded = status("a", "v1");
+        degraded.health = HealthState::Degraded;
+        restarted
+            .observe("dev", vec![degraded])
+            .await
+            .expect("observe");
+        assert_eq!(soaked(&restarted), None);
+        clock.advance(minute);
+        restarted
+            .observe("dev", vec![status("a", "v1")])
+            .await
+            .expect("observe");
+        clock.advance(5 * minute);
+        assert_eq!(soaked(&restarted), Some(5 * minute), "started again");
+        restarted.observe("dev", vec![]).await.expect("observe");
+        assert_eq!(store.load_health_span("dev", "a").expect("load"), None);
     }
 }
 

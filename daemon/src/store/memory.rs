@@ -7,7 +7,7 @@ use std::{
 };
 
 use crate::promotion::{
-    ConfigSource, Event, EventKind, Promotion,
+    ConfigSource, Event, EventKind, HealthSpan, Promotion,
     ports::{ChangeRequestStore, LocalChange, PackageSync, StateStore, StoreError, StoreLocation},
 };
 
@@ -18,6 +18,7 @@ struct Contents {
     promotions: Vec<Promotion>,
     changes: BTreeMap<String, LocalChange>,
     statuses: BTreeMap<(String, String), PackageSync>,
+    health_spans: BTreeMap<(String, String), HealthSpan>,
     events: Vec<Event>,
     last_event: u64,
 }
@@ -105,6 +106,35 @@ impl StateStore for MemoryStore {
 
     fn load_statuses(&self) -> Result<Vec<PackageSync>, StoreError> {
         Ok(self.contents()?.statuses.values().cloned().collect())
+    }
+
+    fn save_health_span(&self, span: &HealthSpan) -> Result<(), StoreError> {
+        let key = (span.environment.clone(), span.package.clone());
+        self.contents()?.health_spans.insert(key, span.clone());
+        Ok(())
+    }
+
+    fn delete_health_span(&self, environment: &str, package: &str) -> Result<(), StoreError> {
+        self.contents()?
+            .health_spans
+            .remove(&(environment.to_owned(), package.to_owned()));
+        Ok(())
+    }
+
+    fn load_health_span(
+        &self,
+        environment: &str,
+        package: &str,
+    ) -> Result<Option<HealthSpan>, StoreError> {
+        Ok(self
+            .contents()?
+            .health_spans
+            .get(&(environment.to_owned(), package.to_owned()))
+            .cloned())
+    }
+
+    fn load_health_spans(&self) -> Result<Vec<HealthSpan>, StoreError> {
+        Ok(self.contents()?.health_spans.values().cloned().collect())
     }
 
     fn append_event(

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::promotion::{
     Approval, ChangeRef, Check, CheckOutcome, ConfigProblem, ConfigSource, Event, EventKind,
-    Promotion, PromotionKind, PromotionState, Transition,
+    HealthSpan, Promotion, PromotionKind, PromotionState, Transition,
     ports::{
         HealthState, LastRun, LocalChange, LocalChangeState, PackageSync, RunResult, SyncState,
     },
@@ -456,6 +456,43 @@ impl TryFrom<StatusRecord> for PackageSync {
                 .map(|run| LastRun::try_from(run).map(Box::new))
                 .transpose()?,
         })
+    }
+}
+
+/// How long one package's version has been Healthy in one environment.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct HealthSpanRecord {
+    pub environment: String,
+    pub package: String,
+    pub version: String,
+    pub digest: String,
+    pub healthy_since_unix_ms: Option<u64>,
+    pub left_healthy_at_unix_ms: Option<u64>,
+}
+
+impl From<&HealthSpan> for HealthSpanRecord {
+    fn from(span: &HealthSpan) -> Self {
+        Self {
+            environment: span.environment.clone(),
+            package: span.package.clone(),
+            version: span.version.clone(),
+            digest: span.digest.clone(),
+            healthy_since_unix_ms: span.healthy_since.map(to_ms),
+            left_healthy_at_unix_ms: span.left_healthy_at.map(to_ms),
+        }
+    }
+}
+
+impl From<HealthSpanRecord> for HealthSpan {
+    fn from(r: HealthSpanRecord) -> Self {
+        Self {
+            environment: r.environment,
+            package: r.package,
+            version: r.version,
+            digest: r.digest,
+            healthy_since: r.healthy_since_unix_ms.map(from_ms),
+            left_healthy_at: r.left_healthy_at_unix_ms.map(from_ms),
+        }
     }
 }
 

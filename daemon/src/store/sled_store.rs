@@ -12,10 +12,11 @@ use serde::{Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
 
 use super::records::{
-    ConfigRecord, EventRecord, LocalChangeRecord, PromotionRecord, SCHEMA_VERSION, StatusRecord,
+    ConfigRecord, EventRecord, HealthSpanRecord, LocalChangeRecord, PromotionRecord,
+    SCHEMA_VERSION, StatusRecord,
 };
 use crate::promotion::{
-    ConfigSource, Event, EventKind, Promotion,
+    ConfigSource, Event, EventKind, HealthSpan, Promotion,
     ports::{ChangeRequestStore, LocalChange, PackageSync, StateStore, StoreError, StoreLocation},
 };
 
@@ -45,6 +46,8 @@ pub struct SledStore {
     changes: sled::Tree,
     /// Package statuses, keyed `<environment>/<package>`.
     statuses: sled::Tree,
+    /// How long each package's version has been Healthy, keyed `<environment>/<package>`.
+    health_spans: sled::Tree,
     /// The event log, keyed by sequence number (big-endian, so it iterates in order).
     events: sled::Tree,
     /// Why the database was replaced at start, if it was.
@@ -214,6 +217,7 @@ impl SledStore {
         self.load_config()?;
         self.load_promotions()?;
         self.load_statuses()?;
+        self.load_health_spans()?;
         for entry in &self.changes {
             let (key, bytes) = entry.map_err(database_error)?;
             let key = String::from_utf8_lossy(&key).into_owned();
@@ -249,6 +253,7 @@ impl SledStore {
             promotion_ids: tree("promotion-ids")?,
             changes: tree("changes")?,
             statuses: tree("statuses")?,
+            health_spans: tree("health-spans")?,
             events: tree("events")?,
             db,
             meta,
@@ -449,6 +454,47 @@ impl StateStore for SledStore {
                 let key = String::from_utf8_lossy(&key).into_owned();
                 let record: StatusRecord = decode(&key, &bytes)?;
                 PackageSync::try_from(record).map_err(|reason| StoreError::Corrupt { key, reason })
+            })
+            .collect()
+    }
+
+    fn save_health_span(&self, span: &HealthSpan) -> Result<(), StoreError> {
+        self.ensure_room()?;
+        let key = status_key(&span.environment, &span.package);
+        self.health_spans
+            .insert(key.as_bytes(), encode(&HealthSpanRecord::from(span))?)
+            .map_err(database_error)?;
+        self.flush()
+    }
+
+    fn delete_health_span(&self, environment: &str, package: &str) -> Result<(), StoreError> {
+        self.ensure_room()?;
+        self.health_spans
+            .remove(status_key(environment, package).as_bytes())
+            .map_err(database_error)?;
+        self.flush()
+    }
+
+    fn load_health_span(
+        &self,
+        environment: &str,
+        package: &str,
+    ) -> Result<Option<HealthSpan>, StoreError> {
+        let key = status_key(environment, package);
+        self.health_spans
+            .get(key.as_bytes())
+            .map_err(database_error)?
+            .map(|bytes| decode::<HealthSpanRecord>(&key, &bytes).map(HealthSpan::from))
+            .transpose()
+    }
+
+    fn load_health_spans(&self) -> Result<Vec<HealthSpan>, StoreError> {
+        self.health_spans
+            .iter()
+            .map(|entry| {
+                let (key, bytes) = entry.map_err(database_error)?;
+                let key = String::from_utf8_lossy(&key).into_owned();
+                decode::<HealthSpanRecord>(&key, &bytes).map(HealthSpan::from)
             })
             .collect()
     }

@@ -1,15 +1,16 @@
 //! `config/environments.yaml`: the environments, their promotion path, approval rules,
-//! stores folders, freeze windows and required signatures.
+//! stores folders, freeze windows, required signatures and soak times.
 
 mod approval;
 mod fields;
 mod freeze;
 mod graph;
 mod signatures;
+mod soak;
 mod stores_path;
 mod teams_check;
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 use serde_saphyr::Spanned;
@@ -19,6 +20,7 @@ use self::fields::EnvironmentFields;
 use self::freeze::{RawFreeze, build_freezes};
 use self::graph::{Declared, resolve_upstreams};
 use self::signatures::{RawSignatures, build_signature_keys};
+use self::soak::{RawPromotion, build_soak, check_soak_has_upstream};
 use self::stores_path::build_stores_path;
 use super::error::ManifestError;
 use super::names::validate_name;
@@ -60,6 +62,9 @@ pub struct Environment {
     /// `auto_promote: true`: dkd opens the promotion itself once a version is Healthy in
     /// the upstream environment (and passes every check a manual promotion does).
     pub auto_promote: bool,
+    /// `promotion.soak`: how long a version must have been Healthy in the upstream,
+    /// continuously, before it is promoted here; `None`: no soak.
+    pub soak: Option<Duration>,
 }
 
 #[derive(Deserialize)]
@@ -80,6 +85,7 @@ struct RawEnvironment {
     freeze: Vec<RawFreeze>,
     require_signatures: Option<RawSignatures>,
     auto_promote: Option<Spanned<bool>>,
+    promotion: Option<RawPromotion>,
 }
 
 /// The most environments one deployment repository may declare. Each environment carries
@@ -117,6 +123,7 @@ pub fn parse_environments(file: &str, text: &str) -> Result<EnvironmentsConfig, 
     let mut environments = Vec::with_capacity(entries.len());
     let mut approval_spans = Vec::with_capacity(entries.len());
     let mut auto_promote_spans = Vec::with_capacity(entries.len());
+    let mut soaks = Vec::with_capacity(entries.len());
     for (name, raw_environment) in entries {
         validate_name("environment", &name.value).map_err(|error| {
             ManifestError::new(file, "environments", error.to_string()).at(name.referenced)
@@ -128,6 +135,7 @@ pub fn parse_environments(file: &str, text: &str) -> Result<EnvironmentsConfig, 
         let cluster = build_cluster(&fields, raw_environment.cluster)?;
         let namespace = build_namespace(&fields, raw_environment.namespace)?;
         let (approval, spans) = build_approval(&fields, raw_environment.approval)?;
+        let soak = build_soak(&fields, raw_environment.promotion)?;
         environments.push(Environment {
             name: name.value.clone(),
             upstream: None,
@@ -141,8 +149,10 @@ pub fn parse_environments(file: &str, text: &str) -> Result<EnvironmentsConfig, 
                 .auto_promote
                 .as_ref()
                 .is_some_and(|auto| auto.value),
+            soak: soak.as_ref().map(|soak| soak.duration),
         });
         auto_promote_spans.push(raw_environment.auto_promote.map(|auto| auto.referenced));
+        soaks.push(soak);
         approval_spans.push(spans);
         declared.push(Declared {
             name: name.value,
@@ -155,6 +165,13 @@ pub fn parse_environments(file: &str, text: &str) -> Result<EnvironmentsConfig, 
             .and_then(|upstream| declared.get(upstream))
             .map(|up| up.name.clone());
         if let Some(environment) = environments.get_mut(index) {
+            if let Some(Some(soak)) = soaks.get(index) {
+                let fields = EnvironmentFields {
+                    file,
+                    environment: &environment.name,
+                };
+                check_soak_has_upstream(&fields, soak, upstream_name.as_deref())?;
+            }
             environment.upstream = upstream_name;
         }
     }

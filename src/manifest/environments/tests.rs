@@ -310,3 +310,42 @@ fn auto_promote_is_read_and_refused_on_an_environment_without_upstream() {
     );
     assert!(error.message.contains("no upstream"), "{error}");
 }
+
+#[test]
+fn a_soak_is_a_humantime_duration_on_an_environment_with_an_upstream() {
+    let config = ok(parse(&file(&[
+        entry("dev", "", AUTO),
+        entry("int", "promotion: { soak: 30m }, ", AUTO),
+        entry("prod", "promotion: { soak: 1h 30m }, ", AUTO),
+    ])));
+    let soak = |name: &str| config.get(name).and_then(|env| env.soak);
+    assert_eq!(soak("dev"), None);
+    assert_eq!(soak("int"), Some(std::time::Duration::from_secs(30 * 60)));
+    assert_eq!(soak("prod"), Some(std::time::Duration::from_secs(90 * 60)));
+}
+
+#[test]
+fn a_soak_without_upstream_or_that_is_not_a_duration_is_refused_with_its_line() {
+    let error = err(parse(&file(&[entry(
+        "dev",
+        "promotion: { soak: 30m }, ",
+        AUTO,
+    )])));
+    assert_eq!(
+        (error.field.as_str(), error.line),
+        ("environments.dev.promotion.soak", Some(2)),
+        "{error}"
+    );
+    assert!(error.to_string().contains("no upstream"), "{error}");
+    for soak in ["soon", "30", "1000d"] {
+        let error = err(parse(&file(&[
+            entry("dev", "", AUTO),
+            entry("int", &format!("promotion: {{ soak: {soak} }}, "), AUTO),
+        ])));
+        assert_eq!(
+            (error.field.as_str(), error.line),
+            ("environments.int.promotion.soak", Some(3)),
+            "{error}"
+        );
+    }
+}

@@ -76,7 +76,7 @@ class LastRun(_message.Message):
     def __init__(self, started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., result: _Optional[_Union[RunResult, str]] = ..., name: _Optional[str] = ...) -> None: ...
 
 class PackageStatus(_message.Message):
-    __slots__ = ("package", "environment", "deployed", "version", "digest", "sync_status", "health", "synced_revision", "last_sync", "last_run", "pending_promotion_id", "message", "hold")
+    __slots__ = ("package", "environment", "deployed", "version", "digest", "sync_status", "health", "synced_revision", "last_sync", "last_run", "pending_promotion_id", "message", "hold", "promotable")
     PACKAGE_FIELD_NUMBER: _ClassVar[int]
     ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
     DEPLOYED_FIELD_NUMBER: _ClassVar[int]
@@ -90,6 +90,7 @@ class PackageStatus(_message.Message):
     PENDING_PROMOTION_ID_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     HOLD_FIELD_NUMBER: _ClassVar[int]
+    PROMOTABLE_FIELD_NUMBER: _ClassVar[int]
     package: str
     environment: str
     deployed: bool
@@ -103,7 +104,20 @@ class PackageStatus(_message.Message):
     pending_promotion_id: str
     message: str
     hold: _hold_pb2.Hold
-    def __init__(self, package: _Optional[str] = ..., environment: _Optional[str] = ..., deployed: _Optional[bool] = ..., version: _Optional[str] = ..., digest: _Optional[str] = ..., sync_status: _Optional[_Union[SyncStatus, str]] = ..., health: _Optional[_Union[Health, str]] = ..., synced_revision: _Optional[str] = ..., last_sync: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_run: _Optional[_Union[LastRun, _Mapping]] = ..., pending_promotion_id: _Optional[str] = ..., message: _Optional[str] = ..., hold: _Optional[_Union[_hold_pb2.Hold, _Mapping]] = ...) -> None: ...
+    promotable: Promotable
+    def __init__(self, package: _Optional[str] = ..., environment: _Optional[str] = ..., deployed: _Optional[bool] = ..., version: _Optional[str] = ..., digest: _Optional[str] = ..., sync_status: _Optional[_Union[SyncStatus, str]] = ..., health: _Optional[_Union[Health, str]] = ..., synced_revision: _Optional[str] = ..., last_sync: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_run: _Optional[_Union[LastRun, _Mapping]] = ..., pending_promotion_id: _Optional[str] = ..., message: _Optional[str] = ..., hold: _Optional[_Union[_hold_pb2.Hold, _Mapping]] = ..., promotable: _Optional[_Union[Promotable, _Mapping]] = ...) -> None: ...
+
+class Promotable(_message.Message):
+    __slots__ = ("version", "from_environment", "at", "now")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    FROM_ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    NOW_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    from_environment: str
+    at: _timestamp_pb2.Timestamp
+    now: bool
+    def __init__(self, version: _Optional[str] = ..., from_environment: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., now: _Optional[bool] = ...) -> None: ...
 
 class StatusRequest(_message.Message):
     __slots__ = ("package", "environment")

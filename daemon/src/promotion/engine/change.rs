@@ -52,7 +52,7 @@ pub fn manifest_of(promotion: &Promotion, environment: &Environment) -> String {
         version: promotion.version.clone(),
         reference: promotion.artifact.clone(),
         digest: promotion.digest.clone(),
-        upstream_skipped: promotion.forced,
+        forced_past: Vec::new(),
     };
     manifest_for(
         &promotion.package,
@@ -102,7 +102,7 @@ pub fn proposal(promotion: &Promotion, environment: &Environment, policy: &str) 
         body.push_str(&format!("\n**Why:** {reason}\n"));
     }
     if promotion.forced {
-        body.push_str("\n**Forced:** the upstream environment does not run this version.\n");
+        body.push_str("\n**Forced:** `--force` skipped the upstream check: the upstream environment does not run this version, or it has not been Healthy there for the soak time.\n");
     }
     body.push_str("\n*Opened by dkd.*\n");
     let mut labels = vec![

@@ -8,10 +8,12 @@ mod holds;
 mod reconcile;
 mod run_history;
 mod signatures;
+mod soak;
 mod store_change;
 mod validate;
 
 pub use holds::HoldOutcome;
+pub use soak::Promotable;
 pub use store_change::{StoreChangeOutcome, StoreChangeRequest};
 
 use std::sync::Arc;
@@ -27,7 +29,7 @@ use super::{
     EnvironmentCatalog, EventKind, EventLog, LoadedConfig, PromotionError,
     model::{Approver, Promotion, PromotionKind, PromotionState},
     policy::{EffectiveRule, Policy},
-    ports::{ClusterStatus, GitForge, Registry, StateStore, blocking},
+    ports::{Clock, ClusterStatus, GitForge, Registry, StateStore, SystemClock, blocking},
     rebuild_from_forge,
 };
 
@@ -90,6 +92,8 @@ pub struct Engine {
     notices: std::sync::RwLock<Vec<String>>,
     /// Whether approvals by a claimed name count (the embedded forge's demo mode).
     count_asserted: bool,
+    /// What time it is, for soak times.
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -110,7 +114,16 @@ impl Engine {
             records_ready: watch::Sender::new(false),
             notices: std::sync::RwLock::new(Vec::new()),
             count_asserted: false,
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Measures soak times on `clock` instead of the system's (give the status board the
+    /// same one).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// Lets approvals by a claimed name (`dk approve --as`, asserted by the caller) count:
@@ -364,7 +377,7 @@ impl Engine {
             state: PromotionState::Requested,
             message: "accepted".into(),
             promoter: request.promoter.clone(),
-            forced: request.force && target.upstream_skipped,
+            forced: !target.forced_past.is_empty(),
             change: None,
             approvals: Vec::new(),
             checks: Vec::new(),
@@ -378,10 +391,16 @@ impl Engine {
         };
         promotion.enter(PromotionState::Requested, "accepted");
         self.persist(&promotion).await?;
-        promotion.enter(
-            PromotionState::Validated,
-            format!("validated; digest pinned to {}", promotion.digest),
-        );
+        let validated = if target.forced_past.is_empty() {
+            format!("validated; digest pinned to {}", promotion.digest)
+        } else {
+            format!(
+                "validated; digest pinned to {}; forced past: {}",
+                promotion.digest,
+                target.forced_past.join("; ")
+            )
+        };
+        promotion.enter(PromotionState::Validated, validated);
         self.persist(&promotion).await?;
         for older in promotions
             .iter()

@@ -2,8 +2,8 @@
 //! order: a rollback goes back to a version the environment ran, the artifact resolves
 //! (its digest is pinned, and is the one that ran for a rollback), it is signed when the
 //! environment requires signatures (rollbacks too), the upstream
-//! environment runs the version, no freeze window is open, and every binding resolves in
-//! the target.
+//! environment runs the version, it has soaked there as long as the environment requires,
+//! no freeze window is open, and every binding resolves in the target.
 
 use std::time::SystemTime;
 
@@ -18,8 +18,9 @@ pub struct Target {
     pub version: String,
     pub reference: String,
     pub digest: String,
-    /// `--force` was needed: the upstream environment does not run the version.
-    pub upstream_skipped: bool,
+    /// The checks `--force` skipped, in words (the upstream environment does not run the
+    /// version, it has not soaked there); empty when none was.
+    pub forced_past: Vec<String>,
 }
 
 fn rfc3339(time: SystemTime) -> String {
@@ -96,7 +97,7 @@ impl Engine {
             &resolved.digest,
         )
         .await?;
-        let mut upstream_skipped = false;
+        let mut forced_past = Vec::new();
         if request.kind == PromotionKind::Promotion {
             let skipped = self
                 .environments_not_running(config, environment, &request.package, version.as_str())
@@ -111,7 +112,22 @@ impl Engine {
                         skipped.join(", ")
                     )));
                 }
-                upstream_skipped = true;
+                forced_past.push(format!(
+                    "{} does not run it (skipped: {})",
+                    environment.upstream.as_deref().unwrap_or_default(),
+                    skipped.join(", ")
+                ));
+            }
+            if let Some(skipped) = self
+                .check_soak(
+                    environment,
+                    &request.package,
+                    version.as_str(),
+                    request.force,
+                )
+                .await?
+            {
+                forced_past.push(skipped);
             }
             if let Some(freeze) = environment.active_freeze(SystemTime::now()) {
                 return Err(PromotionError::Refused(format!(
@@ -142,7 +158,7 @@ impl Engine {
             version: version.as_str().to_owned(),
             reference: resolved.reference,
             digest: resolved.digest,
-            upstream_skipped,
+            forced_past,
         })
     }
 

@@ -3,11 +3,13 @@
 //! depend on the domain, never on each other.
 
 pub mod blocking;
+mod clock;
 mod cluster;
 mod forge;
 mod registry;
 mod store;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use cluster::{
     ClusterError, ClusterStatus, HealthState, LastRun, PackageSync, RunLogLine, RunLogOptions,
     RunLogStream, RunResult, SyncLogLine, SyncState,

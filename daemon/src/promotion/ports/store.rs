@@ -5,7 +5,7 @@
 use std::time::{Duration, SystemTime};
 
 use super::PackageSync;
-use crate::promotion::{Approval, Check, ConfigSource, Event, EventKind, Promotion};
+use crate::promotion::{Approval, Check, ConfigSource, Event, EventKind, HealthSpan, Promotion};
 
 /// What a store operation can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +80,22 @@ pub trait StateStore: StoreLocation {
 
     /// Every saved status.
     fn load_statuses(&self) -> Result<Vec<PackageSync>, StoreError>;
+
+    /// Saves (replaces) the health span of one package in one environment.
+    fn save_health_span(&self, span: &HealthSpan) -> Result<(), StoreError>;
+
+    /// Forgets the health span of a package no longer deployed in an environment.
+    fn delete_health_span(&self, environment: &str, package: &str) -> Result<(), StoreError>;
+
+    /// The health span of one package in one environment, if one was recorded.
+    fn load_health_span(
+        &self,
+        environment: &str,
+        package: &str,
+    ) -> Result<Option<HealthSpan>, StoreError>;
+
+    /// Every saved health span.
+    fn load_health_spans(&self) -> Result<Vec<HealthSpan>, StoreError>;
 
     /// Appends `kind` as the next event (sequence = last + 1) and prunes all but the newest
     /// `retention` events.
