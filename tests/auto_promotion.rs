@@ -227,3 +227,39 @@ fn a_restarted_dkd_opens_no_second_auto_promotion_even_without_its_state_databas
         .collect();
     assert_eq!(ids, [serde_json::json!(first)], "no duplicate");
 }
+
+#[test]
+fn a_version_refused_for_its_soak_is_auto_promoted_when_the_soak_ends_with_nothing_else_happening()
+{
+    let home = TestHome::new();
+    let _daemon = home.start_daemon();
+    let environments = DEFAULT_ENVIRONMENTS_YAML
+        .replace(
+            "    namespace: int\n",
+            "    namespace: int\n    auto_promote: true\n    promotion: { soak: 3s }\n",
+        )
+        .replace(
+            r#"approval: { required: true, approvers: ["@team-leads"] }"#,
+            "approval: { required: false, auto_merge: true }",
+        );
+    let revision = Clone::of(&home).push_file(
+        "config/environments.yaml",
+        &environments,
+        "Promote to int automatically after a 3s soak",
+    );
+    eventually("dkd serves the soak", || {
+        let served = support::json(&home.dk(&["-o", "json", "env", "list"]));
+        (served["revision"] == revision.as_str()).then_some(())
+    });
+    publish(&home, "my-package", &["v1.0.0"]);
+    succeeds(
+        &home,
+        &["promote", "my-package", "v1.0.0", "--to", "dev", "--wait"],
+    );
+    assert!(
+        into_int(&home, "my-package").is_empty(),
+        "nothing is opened before the soak ends"
+    );
+    // No event comes after dev turned Healthy: only the soak's end can wake auto-promotion.
+    auto_promotion(&home, "my-package", "v1.0.0", "Healthy");
+}

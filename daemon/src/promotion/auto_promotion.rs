@@ -2,9 +2,13 @@
 //! the upstream environment and the environment does not run it, dkd opens the promotion
 //! itself, as `dkd (auto-promotion)`, through the engine's `promote` — so every check and
 //! the approval rule apply as to anyone's. Woken by status, configuration and hold events
-//! (and at start); the open promotion is its only record, so a restart never opens another.
+//! (and at start), and when a soak refused now ends; the open promotion is its only
+//! record, so a restart never opens another.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
 
 use datakit::manifest::{Environment, Version};
 use tokio::sync::broadcast::error::RecvError;
@@ -35,6 +39,28 @@ enum Attempt {
     Settled,
     /// A backend could not be reached: look again later.
     Unavailable,
+    /// Refused for a soak that ends at this time (on the engine's clock): look again then.
+    SoakedAt(SystemTime),
+}
+
+/// What looking at several came to: whether a backend could not be reached, and the
+/// earliest soak that ends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Looked {
+    unavailable: bool,
+    soaked_at: Option<SystemTime>,
+}
+
+impl Looked {
+    fn add(&mut self, attempt: Attempt) {
+        match attempt {
+            Attempt::Settled => {}
+            Attempt::Unavailable => self.unavailable = true,
+            Attempt::SoakedAt(at) => {
+                self.soaked_at = Some(self.soaked_at.map_or(at, |earliest| earliest.min(at)));
+            }
+        }
+    }
 }
 
 impl AutoPromoter {
@@ -46,12 +72,23 @@ impl AutoPromoter {
             () = shutdown.cancelled() => return,
             () = self.engine.wait_for_records() => {}
         }
-        // When set, a backend could not be reached: everything is looked at again then.
+        // When set, a backend could not be reached or a soak ends: everything is looked at
+        // again then.
         let mut retry_at = None;
-        let mut unavailable = self.consider_all().await;
+        let mut looked = self.consider_all().await;
         loop {
-            if unavailable && retry_at.is_none() {
-                retry_at = Some(tokio::time::Instant::now() + RETRY_UNAVAILABLE);
+            if looked.unavailable {
+                let at = tokio::time::Instant::now() + RETRY_UNAVAILABLE;
+                retry_at =
+                    Some(retry_at.map_or(at, |earlier: tokio::time::Instant| earlier.min(at)));
+            }
+            if let Some(soaked_at) = looked.soaked_at {
+                let left = soaked_at
+                    .duration_since(self.engine.now())
+                    .unwrap_or_default();
+                let at = tokio::time::Instant::now() + left;
+                retry_at =
+                    Some(retry_at.map_or(at, |earlier: tokio::time::Instant| earlier.min(at)));
             }
             let retry = async {
                 match retry_at {
@@ -64,11 +101,11 @@ impl AutoPromoter {
                 next = live.recv() => next,
                 () = retry => {
                     retry_at = None;
-                    unavailable = self.consider_all().await;
+                    looked = self.consider_all().await;
                     continue;
                 }
             };
-            unavailable = match next {
+            looked = match next {
                 Ok(event) => match &event.kind {
                     EventKind::Status { status, .. } => {
                         self.consider_around(&status.environment, &status.package)
@@ -78,7 +115,7 @@ impl AutoPromoter {
                         retry_at = None;
                         self.consider_all().await
                     }
-                    EventKind::Promotion(_) => false,
+                    EventKind::Promotion(_) => Looked::default(),
                 },
                 Err(RecvError::Lagged(_)) => {
                     retry_at = None;
@@ -93,13 +130,12 @@ impl AutoPromoter {
         self.catalog.snapshot().current
     }
 
-    /// Every package Healthy upstream of an auto-promoting environment; true when a backend
-    /// could not be reached.
-    async fn consider_all(&self) -> bool {
+    /// Every package Healthy upstream of an auto-promoting environment.
+    async fn consider_all(&self) -> Looked {
         let Some(config) = self.config() else {
-            return false;
+            return Looked::default();
         };
-        let mut unavailable = false;
+        let mut looked = Looked::default();
         for environment in auto_promoting(&config) {
             let Some(upstream) = environment.upstream.as_deref() else {
                 continue;
@@ -108,30 +144,30 @@ impl AutoPromoter {
                 Ok(statuses) => statuses,
                 Err(error) => {
                     tracing::warn!(%error, "auto-promotion cannot read the status board");
-                    return true;
+                    looked.add(Attempt::Unavailable);
+                    return looked;
                 }
             };
             for status in upstream_statuses {
-                let attempt = self.consider(&config, environment, &status.package).await;
-                unavailable |= attempt == Attempt::Unavailable;
+                looked.add(self.consider(&config, environment, &status.package).await);
             }
         }
-        unavailable
+        looked
     }
 
     /// `package` in the auto-promoting environments right after `environment`, and in
     /// `environment` itself (what it runs changed: a rollback, a manual promotion).
-    async fn consider_around(&self, environment: &str, package: &str) -> bool {
+    async fn consider_around(&self, environment: &str, package: &str) -> Looked {
         let Some(config) = self.config() else {
-            return false;
+            return Looked::default();
         };
-        let mut unavailable = false;
+        let mut looked = Looked::default();
         for target in auto_promoting(&config).filter(|target| {
             target.name == environment || target.upstream.as_deref() == Some(environment)
         }) {
-            unavailable |= self.consider(&config, target, package).await == Attempt::Unavailable;
+            looked.add(self.consider(&config, target, package).await);
         }
-        unavailable
+        looked
     }
 
     /// Opens the promotion of what `environment`'s upstream runs Healthy, if it is due.
@@ -176,8 +212,28 @@ impl AutoPromoter {
             }
             Err(refusal) => {
                 tracing::debug!(%refusal, package, version = %candidate.version, env = %environment.name, "not promotable yet");
-                Attempt::Settled
+                self.soak_end(config, environment, package).await
             }
+        }
+    }
+
+    /// After a refusal: when the soak of what the upstream runs ends, if that is what still
+    /// stands in the way.
+    async fn soak_end(
+        &self,
+        config: &LoadedConfig,
+        environment: &Environment,
+        package: &str,
+    ) -> Attempt {
+        match self
+            .engine
+            .promotable(config, &environment.name, package)
+            .await
+        {
+            Ok(Some(promotable)) if !promotable.now => {
+                promotable.at.map_or(Attempt::Settled, Attempt::SoakedAt)
+            }
+            _ => Attempt::Settled,
         }
     }
 
