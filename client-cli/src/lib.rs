@@ -87,9 +87,11 @@ async fn execute(cli: Cli) -> Result<String, CliError> {
         Command::Sign(args) => return commands::sign::run(&home, format, &args).await,
         Command::Completion { shell } => return commands::completion::run(shell),
         Command::Init(args) => return commands::init::run(format, &args),
-        Command::Store(StoreCommand::Scaffold(args)) => return commands::store::scaffold(&args),
+        Command::Store(StoreCommand::Scaffold(args)) => {
+            return commands::store::scaffold(format, &args);
+        }
         Command::Store(StoreCommand::Add(args)) if args.print => {
-            return commands::store::scaffold(&args);
+            return commands::store::scaffold(format, &args);
         }
         command => command,
     };

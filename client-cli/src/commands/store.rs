@@ -27,6 +27,9 @@ pub enum StoreCommand {
     /// --print, prints the manifest instead and contacts nothing.
     Add(StoreArgs),
     /// Print a Store manifest for ENV without contacting dkd, to commit it yourself
+    ///
+    /// Prints YAML (with -o json, the same document as JSON) and, on stderr, the path to
+    /// commit it at in the deployment repository.
     Scaffold(StoreArgs),
 }
 
@@ -40,7 +43,9 @@ pub struct StoreArgs {
     /// The store type: kafka-topic, postgres-table or s3-prefix
     #[arg(long = "type", value_name = "TYPE")]
     pub store_type: String,
-    /// A connection key and its value; repeat for each key
+    /// A connection key and its value; repeat for each key. kafka-topic: brokers, topic
+    /// [partitions, tls]; postgres-table: host, table [port, database, schema, user];
+    /// s3-prefix: bucket, prefix [region, endpoint]
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub settings: Vec<String>,
     /// The secret holding the store's credentials (never put them in --set)
@@ -94,15 +99,23 @@ pub fn manifest(args: &StoreArgs) -> Result<String, CliError> {
     .map_err(scaffold_error)
 }
 
-/// `dk store scaffold` (and `dk store add --print`): the manifest on stdout, where to
-/// commit it on stderr.
-pub fn scaffold(args: &StoreArgs) -> Result<String, CliError> {
+/// `dk store scaffold` (and `dk store add --print`): the manifest on stdout (under
+/// `-o json`, the same document as JSON), where to commit it on stderr.
+pub fn scaffold(format: OutputFormat, args: &StoreArgs) -> Result<String, CliError> {
     let text = manifest(args)?;
+    let printed = if format == OutputFormat::Json {
+        let document: serde_json::Value = serde_saphyr::from_str(&text).map_err(|e| {
+            CliError::new(Failure::Other, format!("cannot render the manifest: {e}"))
+        })?;
+        render_structured(format, &document)?
+    } else {
+        text
+    };
     note(&format!(
         "commit it as environments/{}/stores/{}.yaml (the environment's stores path) in the deployment repository",
         args.env, args.name
     ));
-    Ok(text)
+    Ok(printed)
 }
 
 /// `dk store add`: proposes the store through dkd; with `--wait`, follows its change
