@@ -190,9 +190,42 @@ fn every_command_prints_valid_json_under_o_json_and_errors_are_one_json_object()
         &home,
         &["promote", "my-package", "v1.1.0", "--to", "dev", "--status"],
     );
-    let int = json_of(&home, &["promote", "my-package", "v1.1.0", "--to", "int"]);
-    let id = int[0]["promotion"]["id"].as_str().expect("id").to_owned();
-    json_of(&home, &["approve", &id, "--as", "alice"]);
+    // Promotions into int: one rejected, one cancelled, one approved with --wait.
+    let open_into_int = || {
+        let opened = json_of(&home, &["promote", "my-package", "v1.1.0", "--to", "int"]);
+        opened[0]["promotion"]["id"]
+            .as_str()
+            .expect("a promotion id")
+            .to_owned()
+    };
+    let rejected = open_into_int();
+    let listed = json_of(&home, &["promotions", "--state", "waiting"]);
+    assert!(
+        listed[0]
+            .as_array()
+            .is_some_and(|all| all.iter().any(|p| p["id"] == rejected.as_str())),
+        "{listed:?}"
+    );
+    let to_approve = json_of(&home, &["promotions", "--to-approve", "--env", "int"]);
+    assert!(to_approve[0].is_array(), "{to_approve:?}");
+    let declined = json_of(&home, &["reject", &rejected, "--reason", "not this week"]);
+    assert_eq!(declined[0]["state"], "Rejected", "{declined:?}");
+    let cancelled = json_of(&home, &["cancel", &open_into_int()]);
+    assert_eq!(cancelled[0]["state"], "Cancelled", "{cancelled:?}");
+    let approved = ndjson_lines(&stdout(&home.dk(&[
+        "-o",
+        "json",
+        "approve",
+        &open_into_int(),
+        "--as",
+        "alice",
+        "--wait",
+    ])));
+    assert_eq!(
+        approved.last().map(|l| &l["state"]),
+        Some(&"Healthy".into()),
+        "{approved:?}"
+    );
     json_of(
         &home,
         &["rollback", "my-package", "--env", "dev", "--dry-run"],
@@ -213,6 +246,34 @@ fn every_command_prints_valid_json_under_o_json_and_errors_are_one_json_object()
     json_of(&home, &["token", "list"]);
     json_of(&home, &["token", "revoke", "ci-bot"]);
     json_of(&home, &["whoami"]);
+    let held = json_of(
+        &home,
+        &["hold", "my-package", "--env", "int", "--reason", "incident"],
+    );
+    assert_eq!(held[0]["released"], false, "{held:?}");
+    json_of(&home, &["hold", "list"]);
+    let released = json_of(&home, &["hold", "release", "my-package", "--env", "int"]);
+    assert_eq!(released[0]["released"], true, "{released:?}");
+    json_of(&home, &["notifications", "status"]);
+    // A new package and its store: dk init, dk store scaffold, dk store add (dev auto-merges).
+    let empty = tempfile::tempdir().expect("tempdir");
+    let new_package = empty.path().join("new-package");
+    let scaffolded = json_of(&home, &["init", &new_package.to_string_lossy()]);
+    assert_eq!(scaffolded[0]["name"], "new-package", "{scaffolded:?}");
+    let store = [
+        "dev",
+        "events-store",
+        "--type",
+        "kafka-topic",
+        "--set",
+        "brokers=dev-kafka:9092",
+        "--set",
+        "topic=events-dev",
+    ];
+    let manifest = json_of(&home, &[&["store", "scaffold"][..], &store].concat());
+    assert_eq!(manifest[0]["kind"], "Store", "{manifest:?}");
+    let added = json_of(&home, &[&["store", "add"][..], &store].concat());
+    assert_eq!(added[0]["merged"], true, "{added:?}");
     json_of(&home, &["audit"]);
     json_of(&home, &["version"]);
 
@@ -249,6 +310,19 @@ fn every_command_prints_valid_json_under_o_json_and_errors_are_one_json_object()
             3,
         ),
         (&["-o", "json", "no-such-command"][..], 2),
+        (&["-o", "json", "cancel", "p-999"][..], 3),
+        (
+            &[
+                "-o",
+                "json",
+                "hold",
+                "release",
+                "my-package",
+                "--env",
+                "dev",
+            ][..],
+            3,
+        ),
     ] {
         let output = home.dk(args);
         assert_eq!(
@@ -286,31 +360,55 @@ fn on_a_terminal(home: &TestHome, args: &[&str], no_color: bool) -> String {
     stdout(&output)
 }
 
+/// Whether `text` is free of escape codes and of the marks tables put on state cells.
+fn is_plain(text: &str) -> bool {
+    !text.contains('\u{1b}') && !text.chars().any(|c| ('\u{E000}'..='\u{E0FF}').contains(&c))
+}
+
 #[test]
 fn states_are_coloured_on_a_terminal_only_and_never_with_no_color() {
     let (home, _daemon, _package) = healthy_in_dev();
-    let args = ["status", "--env", "dev"];
-    let coloured = on_a_terminal(&home, &args, false);
-    assert!(
-        coloured.contains("\u{1b}[32mHealthy\u{1b}[0m"),
-        "{coloured:?}"
-    );
-    let no_color = on_a_terminal(&home, &args, true);
-    assert!(no_color.contains("Healthy"), "{no_color:?}");
-    let piped = stdout(&home.dk(&args));
-    assert!(piped.contains("Healthy"), "{piped:?}");
-    for (how, text) in [("NO_COLOR", &no_color), ("piped", &piped)] {
+    let int = home.dk(&["promote", "my-package", "v1.0.0", "--to", "int"]);
+    assert!(int.status.success(), "{}", stderr(&int));
+    // Each table with states: coloured on a terminal, plain with NO_COLOR and when piped.
+    for (args, state, code) in [
+        (&["status", "--env", "dev"][..], "Healthy", "32"),
+        (&["promotions"][..], "ChangeProposed", "33"),
+        (&["history", "my-package"][..], "Healthy", "32"),
+    ] {
+        let coloured = on_a_terminal(&home, args, false);
         assert!(
-            !text.contains('\u{1b}')
-                && !text.chars().any(|c| ('\u{E000}'..='\u{E0FF}').contains(&c)),
-            "{how}: {text:?}"
+            coloured.contains(&format!("\u{1b}[{code}m{state}\u{1b}[0m")),
+            "{args:?}: {coloured:?}"
         );
+        let no_color = on_a_terminal(&home, args, true);
+        let piped = stdout(&home.dk(args));
+        for (how, text) in [("NO_COLOR", &no_color), ("piped", &piped)] {
+            assert!(
+                text.contains(state) && is_plain(text),
+                "{args:?} {how}: {text:?}"
+            );
+        }
     }
-    let history = stdout(&home.dk(&["history", "my-package"]));
-    assert!(
-        history.contains("Healthy") && !history.contains('\u{1b}'),
-        "{history:?}"
-    );
+    let hold = home.dk(&[
+        "hold",
+        "my-package",
+        "--env",
+        "prod",
+        "--reason",
+        "incident",
+    ]);
+    assert!(hold.status.success(), "{}", stderr(&hold));
+    // The other new tables, piped.
+    for args in [
+        &["hold", "list"][..],
+        &["notifications", "status"][..],
+        &["env", "list"][..],
+        &["whoami"][..],
+    ] {
+        let piped = stdout(&home.dk(args));
+        assert!(!piped.is_empty() && is_plain(&piped), "{args:?}: {piped:?}");
+    }
 }
 
 #[test]
