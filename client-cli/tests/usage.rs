@@ -71,7 +71,24 @@ fn completion_scripts_are_generated_for_every_shell() {
         assert!(output.status.success(), "dk completion {shell} failed");
         let script = String::from_utf8_lossy(&output.stdout);
         assert!(script.contains(marker), "{shell}: {script}");
-        assert!(script.contains("promote"), "{shell} lacks the subcommands");
+        for subcommand in [
+            "promote",
+            "promotions",
+            "reject",
+            "cancel",
+            "init",
+            "store",
+            "scaffold",
+            "hold",
+            "sign",
+            "notifications",
+            "completion",
+        ] {
+            assert!(
+                script.contains(subcommand),
+                "{shell} lacks the subcommand {subcommand}"
+            );
+        }
     }
 }
 
@@ -91,9 +108,12 @@ fn the_bash_completion_parses_and_registers_dk_when_sourced() {
         "{}",
         String::from_utf8_lossy(&syntax.stderr)
     );
+    // Loaded, it registers dk and completes the subcommands, new ones included.
     let loaded = Command::new("bash")
         .arg("-c")
-        .arg(r#"source "$1" && complete -p dk"#)
+        .arg(
+            r#"source "$1" && complete -p dk && COMP_WORDS=(dk pro) COMP_CWORD=1 COMP_LINE="dk pro" COMP_POINT=6 && _dk dk pro dk && echo "words: ${COMPREPLY[*]}" && COMP_WORDS=(dk store "") COMP_CWORD=2 && _dk dk "" store && echo "store: ${COMPREPLY[*]}""#,
+        )
         .arg("bash")
         .arg(script.path())
         .output()
@@ -102,7 +122,9 @@ fn the_bash_completion_parses_and_registers_dk_when_sourced() {
     assert!(
         loaded.status.success()
             && registration.contains("complete")
-            && registration.contains(" dk"),
+            && registration.contains(" dk")
+            && registration.contains("words: promote promotions")
+            && registration.contains("add scaffold"),
         "{registration}{}",
         String::from_utf8_lossy(&loaded.stderr)
     );
