@@ -68,6 +68,9 @@ pub enum Command {
     ///
     /// DIR defaults to the current directory and is created when missing; the name
     /// defaults to the directory's name. Never overwrites a dk.yaml. Runs without dkd.
+    /// Next, in DIR: `dk store add dev events-store --type kafka-topic --set brokers=… --set
+    /// topic=…` (the store dk.yaml binds to), `dk build --version v1.0.0`, `dk publish`,
+    /// `dk promote PKG v1.0.0 --to dev --wait`.
     Init(crate::commands::init::InitArgs),
     /// Stores of an environment: add one through a change request, or print its manifest
     #[command(subcommand)]

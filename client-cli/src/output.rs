@@ -14,7 +14,8 @@ pub enum OutputFormat {
     /// Human-readable tables.
     #[default]
     Table,
-    /// JSON, for scripts.
+    /// JSON, for scripts; streams and --wait print one document per line, errors one JSON
+    /// object on stderr.
     Json,
     /// YAML.
     Yaml,
