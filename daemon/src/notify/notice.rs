@@ -156,17 +156,13 @@ pub fn hold_body(
     sequence: u64,
     delivery: &str,
 ) -> Vec<u8> {
-    let value = match format {
-        WebhookFormat::Slack => serde_json::json!({ "text": notice.summary }),
-        WebhookFormat::Json => serde_json::json!({
-            "event": notice.event,
-            "delivery": delivery,
-            "sequence": sequence,
-            "summary": notice.summary,
-            "hold": hold,
-        }),
-    };
-    value.to_string().into_bytes()
+    envelope(
+        format,
+        notice,
+        sequence,
+        delivery,
+        || serde_json::json!({ "hold": hold }),
+    )
 }
 
 /// The body a webhook of `format` receives for `notice`.
@@ -178,13 +174,8 @@ pub fn body(
     sequence: u64,
     delivery: &str,
 ) -> Vec<u8> {
-    let value = match format {
-        WebhookFormat::Slack => serde_json::json!({ "text": notice.summary }),
-        WebhookFormat::Json => serde_json::json!({
-            "event": notice.event,
-            "delivery": delivery,
-            "sequence": sequence,
-            "summary": notice.summary,
+    envelope(format, notice, sequence, delivery, || {
+        serde_json::json!({
             "needs": needs,
             "promotion": {
                 "id": promotion.id,
@@ -204,7 +195,35 @@ pub fn body(
                 "change_url": promotion.change.as_ref().map(|c| c.url.clone()),
                 "updated_at": humantime::format_rfc3339_millis(promotion.updated_at).to_string(),
             },
-        }),
+        })
+    })
+}
+
+/// Slack's `{"text"}`, or the JSON envelope (event, delivery, sequence, summary) with the
+/// fields `details` adds.
+fn envelope(
+    format: WebhookFormat,
+    notice: &Notice,
+    sequence: u64,
+    delivery: &str,
+    details: impl FnOnce() -> serde_json::Value,
+) -> Vec<u8> {
+    let value = match format {
+        WebhookFormat::Slack => serde_json::json!({ "text": notice.summary }),
+        WebhookFormat::Json => {
+            let mut value = serde_json::json!({
+                "event": notice.event,
+                "delivery": delivery,
+                "sequence": sequence,
+                "summary": notice.summary,
+            });
+            if let (Some(body), serde_json::Value::Object(extra)) =
+                (value.as_object_mut(), details())
+            {
+                body.extend(extra);
+            }
+            value
+        }
     };
     value.to_string().into_bytes()
 }

@@ -4,8 +4,9 @@
 use std::{collections::BTreeMap, time::SystemTime};
 
 use datakit::manifest::{
-    ENVIRONMENTS_FILE, EnvironmentsConfig, HOLDS_DIR, Hold, ManifestError, RBAC_FILE, RbacPolicy,
-    Store, TEAMS_FILE, Teams, parse_environments, parse_hold, parse_rbac, parse_store, parse_teams,
+    ENVIRONMENTS_FILE, Environment, EnvironmentsConfig, HOLDS_DIR, Hold, ManifestError, RBAC_FILE,
+    RbacPolicy, Store, TEAMS_FILE, Teams, parse_environments, parse_hold, parse_rbac, parse_store,
+    parse_teams,
 };
 use datakit::oci::PublicKey;
 
@@ -92,6 +93,16 @@ pub struct LoadedConfig {
 }
 
 impl LoadedConfig {
+    /// The environment called `name`, or a message naming the known ones.
+    pub fn environment(&self, name: &str) -> Result<&Environment, String> {
+        self.environments.get(name).ok_or_else(|| {
+            format!(
+                "unknown environment {name:?}: known environments are {}",
+                self.environments.names().join(", ")
+            )
+        })
+    }
+
     /// The hold on `package` in `environment` that still applies, if any.
     pub fn active_hold(&self, environment: &str, package: &str) -> Option<&Hold> {
         self.holds

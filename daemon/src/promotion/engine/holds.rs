@@ -206,12 +206,9 @@ impl Engine {
         validate_name("package", package).map_err(|e| invalid(&e))?;
         validate_name("environment", environment).map_err(|e| invalid(&e))?;
         let config = self.config()?;
-        if config.environments.get(environment).is_none() {
-            return Err(PromotionError::NotFound(format!(
-                "unknown environment {environment:?}: known environments are {}",
-                config.environments.names().join(", ")
-            )));
-        }
+        config
+            .environment(environment)
+            .map_err(PromotionError::NotFound)?;
         Ok(config)
     }
 

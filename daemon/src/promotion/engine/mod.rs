@@ -273,15 +273,8 @@ impl Engine {
             .map_err(|e| PromotionError::InvalidInput(e.to_string()))?;
         let config = self.config()?;
         let environment = config
-            .environments
-            .get(&request.environment)
-            .ok_or_else(|| {
-                PromotionError::InvalidInput(format!(
-                    "unknown environment {:?}: known environments are {}",
-                    request.environment,
-                    config.environments.names().join(", ")
-                ))
-            })?;
+            .environment(&request.environment)
+            .map_err(PromotionError::InvalidInput)?;
         let version = Version::parse(&request.version).map_err(|error| match error {
             datakit::manifest::VersionError::NotExact { .. } => {
                 PromotionError::Refused(error.to_string())

@@ -57,15 +57,8 @@ impl Engine {
         validate_name("store", &request.name).map_err(|e| invalid(&e))?;
         let config = self.config()?;
         let environment = config
-            .environments
-            .get(&request.environment)
-            .ok_or_else(|| {
-                PromotionError::NotFound(format!(
-                    "unknown environment {:?}: known environments are {}",
-                    request.environment,
-                    config.environments.names().join(", ")
-                ))
-            })?;
+            .environment(&request.environment)
+            .map_err(PromotionError::NotFound)?;
         let file = environment.store_manifest_path(&request.name);
         parse_store(&file, &request.manifest).map_err(|e| invalid(&e))?;
         if !request.replace && self.current_text(&file).await?.is_some() {
