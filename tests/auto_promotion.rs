@@ -251,6 +251,18 @@ fn a_version_refused_for_its_soak_is_auto_promoted_when_the_soak_ends_with_nothi
         let served = support::json(&home.dk(&["-o", "json", "env", "list"]));
         (served["revision"] == revision.as_str()).then_some(())
     });
+    let shown = succeeds(&home, &["env", "show", "int"]);
+    assert!(
+        shown.contains("Soak:        3s of continuous health upstream")
+            && shown.contains("Promotions:  auto-promotion"),
+        "dk env show int says what is automatic: {shown}"
+    );
+    let int = support::json(&home.dk(&["-o", "json", "env", "show", "int"]));
+    assert_eq!(
+        (&int["autoPromote"], &int["soak"]),
+        (&true.into(), &"3s".into()),
+        "{int}"
+    );
     publish(&home, "my-package", &["v1.0.0"]);
     succeeds(
         &home,

@@ -26,6 +26,10 @@ struct EnvironmentView {
     freezes: Vec<FreezeView>,
     /// Public keys one of which must have signed a version's digest; empty: none required.
     signature_keys: Vec<String>,
+    /// dkd opens promotions of versions Healthy upstream itself.
+    auto_promote: bool,
+    /// How long a version must have been Healthy upstream first, e.g. "30m"; none: no soak.
+    soak: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -131,6 +135,11 @@ fn view(environment: proto::Environment) -> EnvironmentView {
             })
             .collect(),
         signature_keys: environment.signature_keys,
+        auto_promote: environment.auto_promote,
+        soak: (environment.soak_seconds > 0).then(|| {
+            humantime::format_duration(std::time::Duration::from_secs(environment.soak_seconds))
+                .to_string()
+        }),
         name: environment.name,
     }
 }
@@ -272,8 +281,16 @@ fn describe(env: &EnvironmentView) -> String {
     } else {
         format!("required, by one of {}", env.signature_keys.join(", "))
     };
+    let soak = env.soak.as_deref().map_or("none".to_owned(), |soak| {
+        format!("{soak} of continuous health upstream")
+    });
+    let automation = if env.auto_promote {
+        "auto-promotion: dkd opens promotions of versions Healthy upstream"
+    } else {
+        "manual promotions only"
+    };
     let mut out = format!(
-        "Environment: {}\nPath:        {}\nUpstream:    {}\nCluster:     {}\nNamespace:   {}\nApproval:    {}\nRollbacks:   {}\nFreezes:     {}\nSignatures:  {}\n",
+        "Environment: {}\nPath:        {}\nUpstream:    {}\nCluster:     {}\nNamespace:   {}\nApproval:    {}\nRollbacks:   {}\nFreezes:     {}\nSignatures:  {}\nSoak:        {}\nPromotions:  {}\n",
         env.name,
         env.path.join(" → "),
         env.upstream
@@ -285,6 +302,8 @@ fn describe(env: &EnvironmentView) -> String {
         rollback,
         freezes,
         signatures,
+        soak,
+        automation,
     );
     if env.stores.is_empty() {
         out.push_str(&format!(

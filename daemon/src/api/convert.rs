@@ -39,6 +39,8 @@ pub fn environment(config: &LoadedConfig, environment: &Environment) -> proto::E
             .collect(),
         freezes: environment.freezes.iter().map(freeze).collect(),
         signature_keys: environment.signature_keys.clone(),
+        auto_promote: environment.auto_promote,
+        soak_seconds: environment.soak.map_or(0, |soak| soak.as_secs()),
     }
 }
 

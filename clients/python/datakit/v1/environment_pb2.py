@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from datakit.v1 import promotion_pb2 as datakit_dot_v1_dot_promotion__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x64\x61takit/v1/environment.proto\x12\ndatakit.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1a\x64\x61takit/v1/promotion.proto\"\x88\x02\n\x0b\x45nvironment\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08upstream\x18\x02 \x01(\t\x12\x0f\n\x07\x63luster\x18\x03 \x01(\t\x12\x11\n\tnamespace\x18\x04 \x01(\t\x12,\n\x08\x61pproval\x18\x05 \x01(\x0b\x32\x1a.datakit.v1.ApprovalPolicy\x12\x13\n\x0bstores_path\x18\x06 \x01(\t\x12!\n\x06stores\x18\x07 \x03(\x0b\x32\x11.datakit.v1.Store\x12\x0c\n\x04path\x18\x08 \x03(\t\x12)\n\x07\x66reezes\x18\t \x03(\x0b\x32\x18.datakit.v1.FreezeWindow\x12\x16\n\x0esignature_keys\x18\n \x03(\t\"\x9d\x01\n\x0e\x41pprovalPolicy\x12\x10\n\x08required\x18\x01 \x01(\x08\x12\x12\n\nauto_merge\x18\x02 \x01(\x08\x12\x11\n\tapprovers\x18\x03 \x03(\t\x12\r\n\x05\x63ount\x18\x04 \x01(\r\x12.\n\x08rollback\x18\x05 \x01(\x0b\x32\x1c.datakit.v1.RollbackApproval\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\"I\n\x10RollbackApproval\x12\x11\n\tapprovers\x18\x01 \x03(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\r\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"r\n\x0c\x46reezeWindow\x12)\n\x05start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xaf\x01\n\x05Store\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x35\n\nconnection\x18\x03 \x03(\x0b\x32!.datakit.v1.Store.ConnectionEntry\x12\x12\n\nsecret_ref\x18\x04 \x01(\t\x12\x0c\n\x04\x66ile\x18\x05 \x01(\t\x1a\x31\n\x0f\x43onnectionEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"N\n\rConfigProblem\x12\x0c\n\x04\x66ile\x18\x01 \x01(\t\x12\x0c\n\x04line\x18\x02 \x01(\r\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x10\n\x08revision\x18\x04 \x01(\t\"\x19\n\x17ListEnvironmentsRequest\"\xc8\x01\n\x18ListEnvironmentsResponse\x12-\n\x0c\x65nvironments\x18\x01 \x03(\x0b\x32\x17.datakit.v1.Environment\x12\x10\n\x08revision\x18\x02 \x01(\t\x12-\n\tloaded_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x08problems\x18\x04 \x03(\x0b\x32\x19.datakit.v1.ConfigProblem\x12\x0f\n\x07notices\x18\x05 \x03(\t\"W\n\x0f\x41\x64\x64StoreRequest\x12\x13\n\x0b\x65nvironment\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08manifest\x18\x03 \x01(\t\x12\x0f\n\x07replace\x18\x04 \x01(\x08\"\xa2\x01\n\x10\x41\x64\x64StoreResponse\x12\x0e\n\x06merged\x18\x01 \x01(\x08\x12\x11\n\tchange_id\x18\x02 \x01(\t\x12\x12\n\nchange_url\x18\x03 \x01(\t\x12\x0c\n\x04\x66ile\x18\x04 \x01(\t\x12\x0e\n\x06policy\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12(\n\tpromotion\x18\x07 \x01(\x0b\x32\x15.datakit.v1.Promotionb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x64\x61takit/v1/environment.proto\x12\ndatakit.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1a\x64\x61takit/v1/promotion.proto\"\xb4\x02\n\x0b\x45nvironment\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08upstream\x18\x02 \x01(\t\x12\x0f\n\x07\x63luster\x18\x03 \x01(\t\x12\x11\n\tnamespace\x18\x04 \x01(\t\x12,\n\x08\x61pproval\x18\x05 \x01(\x0b\x32\x1a.datakit.v1.ApprovalPolicy\x12\x13\n\x0bstores_path\x18\x06 \x01(\t\x12!\n\x06stores\x18\x07 \x03(\x0b\x32\x11.datakit.v1.Store\x12\x0c\n\x04path\x18\x08 \x03(\t\x12)\n\x07\x66reezes\x18\t \x03(\x0b\x32\x18.datakit.v1.FreezeWindow\x12\x16\n\x0esignature_keys\x18\n \x03(\t\x12\x14\n\x0c\x61uto_promote\x18\x0b \x01(\x08\x12\x14\n\x0csoak_seconds\x18\x0c \x01(\x04\"\x9d\x01\n\x0e\x41pprovalPolicy\x12\x10\n\x08required\x18\x01 \x01(\x08\x12\x12\n\nauto_merge\x18\x02 \x01(\x08\x12\x11\n\tapprovers\x18\x03 \x03(\t\x12\r\n\x05\x63ount\x18\x04 \x01(\r\x12.\n\x08rollback\x18\x05 \x01(\x0b\x32\x1c.datakit.v1.RollbackApproval\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\"I\n\x10RollbackApproval\x12\x11\n\tapprovers\x18\x01 \x03(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\r\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"r\n\x0c\x46reezeWindow\x12)\n\x05start\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\'\n\x03\x65nd\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xaf\x01\n\x05Store\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x35\n\nconnection\x18\x03 \x03(\x0b\x32!.datakit.v1.Store.ConnectionEntry\x12\x12\n\nsecret_ref\x18\x04 \x01(\t\x12\x0c\n\x04\x66ile\x18\x05 \x01(\t\x1a\x31\n\x0f\x43onnectionEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"N\n\rConfigProblem\x12\x0c\n\x04\x66ile\x18\x01 \x01(\t\x12\x0c\n\x04line\x18\x02 \x01(\r\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x10\n\x08revision\x18\x04 \x01(\t\"\x19\n\x17ListEnvironmentsRequest\"\xc8\x01\n\x18ListEnvironmentsResponse\x12-\n\x0c\x65nvironments\x18\x01 \x03(\x0b\x32\x17.datakit.v1.Environment\x12\x10\n\x08revision\x18\x02 \x01(\t\x12-\n\tloaded_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x08problems\x18\x04 \x03(\x0b\x32\x19.datakit.v1.ConfigProblem\x12\x0f\n\x07notices\x18\x05 \x03(\t\"W\n\x0f\x41\x64\x64StoreRequest\x12\x13\n\x0b\x65nvironment\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08manifest\x18\x03 \x01(\t\x12\x0f\n\x07replace\x18\x04 \x01(\x08\"\xa2\x01\n\x10\x41\x64\x64StoreResponse\x12\x0e\n\x06merged\x18\x01 \x01(\x08\x12\x11\n\tchange_id\x18\x02 \x01(\t\x12\x12\n\nchange_url\x18\x03 \x01(\t\x12\x0c\n\x04\x66ile\x18\x04 \x01(\t\x12\x0e\n\x06policy\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12(\n\tpromotion\x18\x07 \x01(\x0b\x32\x15.datakit.v1.Promotionb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,25 +36,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_STORE_CONNECTIONENTRY']._loaded_options = None
   _globals['_STORE_CONNECTIONENTRY']._serialized_options = b'8\001'
   _globals['_ENVIRONMENT']._serialized_start=106
-  _globals['_ENVIRONMENT']._serialized_end=370
-  _globals['_APPROVALPOLICY']._serialized_start=373
-  _globals['_APPROVALPOLICY']._serialized_end=530
-  _globals['_ROLLBACKAPPROVAL']._serialized_start=532
-  _globals['_ROLLBACKAPPROVAL']._serialized_end=605
-  _globals['_FREEZEWINDOW']._serialized_start=607
-  _globals['_FREEZEWINDOW']._serialized_end=721
-  _globals['_STORE']._serialized_start=724
-  _globals['_STORE']._serialized_end=899
-  _globals['_STORE_CONNECTIONENTRY']._serialized_start=850
-  _globals['_STORE_CONNECTIONENTRY']._serialized_end=899
-  _globals['_CONFIGPROBLEM']._serialized_start=901
-  _globals['_CONFIGPROBLEM']._serialized_end=979
-  _globals['_LISTENVIRONMENTSREQUEST']._serialized_start=981
-  _globals['_LISTENVIRONMENTSREQUEST']._serialized_end=1006
-  _globals['_LISTENVIRONMENTSRESPONSE']._serialized_start=1009
-  _globals['_LISTENVIRONMENTSRESPONSE']._serialized_end=1209
-  _globals['_ADDSTOREREQUEST']._serialized_start=1211
-  _globals['_ADDSTOREREQUEST']._serialized_end=1298
-  _globals['_ADDSTORERESPONSE']._serialized_start=1301
-  _globals['_ADDSTORERESPONSE']._serialized_end=1463
+  _globals['_ENVIRONMENT']._serialized_end=414
+  _globals['_APPROVALPOLICY']._serialized_start=417
+  _globals['_APPROVALPOLICY']._serialized_end=574
+  _globals['_ROLLBACKAPPROVAL']._serialized_start=576
+  _globals['_ROLLBACKAPPROVAL']._serialized_end=649
+  _globals['_FREEZEWINDOW']._serialized_start=651
+  _globals['_FREEZEWINDOW']._serialized_end=765
+  _globals['_STORE']._serialized_start=768
+  _globals['_STORE']._serialized_end=943
+  _globals['_STORE_CONNECTIONENTRY']._serialized_start=894
+  _globals['_STORE_CONNECTIONENTRY']._serialized_end=943
+  _globals['_CONFIGPROBLEM']._serialized_start=945
+  _globals['_CONFIGPROBLEM']._serialized_end=1023
+  _globals['_LISTENVIRONMENTSREQUEST']._serialized_start=1025
+  _globals['_LISTENVIRONMENTSREQUEST']._serialized_end=1050
+  _globals['_LISTENVIRONMENTSRESPONSE']._serialized_start=1053
+  _globals['_LISTENVIRONMENTSRESPONSE']._serialized_end=1253
+  _globals['_ADDSTOREREQUEST']._serialized_start=1255
+  _globals['_ADDSTOREREQUEST']._serialized_end=1342
+  _globals['_ADDSTORERESPONSE']._serialized_start=1345
+  _globals['_ADDSTORERESPONSE']._serialized_end=1507
 # @@protoc_insertion_point(module_scope)

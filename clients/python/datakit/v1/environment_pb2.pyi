@@ -11,7 +11,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Environment(_message.Message):
-    __slots__ = ("name", "upstream", "cluster", "namespace", "approval", "stores_path", "stores", "path", "freezes", "signature_keys")
+    __slots__ = ("name", "upstream", "cluster", "namespace", "approval", "stores_path", "stores", "path", "freezes", "signature_keys", "auto_promote", "soak_seconds")
     NAME_FIELD_NUMBER: _ClassVar[int]
     UPSTREAM_FIELD_NUMBER: _ClassVar[int]
     CLUSTER_FIELD_NUMBER: _ClassVar[int]
@@ -22,6 +22,8 @@ class Environment(_message.Message):
     PATH_FIELD_NUMBER: _ClassVar[int]
     FREEZES_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_KEYS_FIELD_NUMBER: _ClassVar[int]
+    AUTO_PROMOTE_FIELD_NUMBER: _ClassVar[int]
+    SOAK_SECONDS_FIELD_NUMBER: _ClassVar[int]
     name: str
     upstream: str
     cluster: str
@@ -32,7 +34,9 @@ class Environment(_message.Message):
     path: _containers.RepeatedScalarFieldContainer[str]
     freezes: _containers.RepeatedCompositeFieldContainer[FreezeWindow]
     signature_keys: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., upstream: _Optional[str] = ..., cluster: _Optional[str] = ..., namespace: _Optional[str] = ..., approval: _Optional[_Union[ApprovalPolicy, _Mapping]] = ..., stores_path: _Optional[str] = ..., stores: _Optional[_Iterable[_Union[Store, _Mapping]]] = ..., path: _Optional[_Iterable[str]] = ..., freezes: _Optional[_Iterable[_Union[FreezeWindow, _Mapping]]] = ..., signature_keys: _Optional[_Iterable[str]] = ...) -> None: ...
+    auto_promote: bool
+    soak_seconds: int
+    def __init__(self, name: _Optional[str] = ..., upstream: _Optional[str] = ..., cluster: _Optional[str] = ..., namespace: _Optional[str] = ..., approval: _Optional[_Union[ApprovalPolicy, _Mapping]] = ..., stores_path: _Optional[str] = ..., stores: _Optional[_Iterable[_Union[Store, _Mapping]]] = ..., path: _Optional[_Iterable[str]] = ..., freezes: _Optional[_Iterable[_Union[FreezeWindow, _Mapping]]] = ..., signature_keys: _Optional[_Iterable[str]] = ..., auto_promote: _Optional[bool] = ..., soak_seconds: _Optional[int] = ...) -> None: ...
 
 class ApprovalPolicy(_message.Message):
     __slots__ = ("required", "auto_merge", "approvers", "count", "rollback", "description")
