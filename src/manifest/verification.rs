@@ -53,3 +53,20 @@ pub fn parse_verification(file: &str, text: &str) -> Result<VerificationDefiniti
     }
     Ok(definition)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_definition_needs_a_command_or_a_job_and_a_named_program() {
+        let definition =
+            parse_verification("v.yaml", "command: [\"sh\", \"-c\", \"true\"]\n").expect("parses");
+        assert_eq!(definition.command, ["sh", "-c", "true"]);
+        let nothing = parse_verification("v.yaml", "command: []\n").expect_err("refused");
+        assert!(nothing.to_string().contains("nothing to run"), "{nothing}");
+        let blank = parse_verification("v.yaml", "command: [\" \"]\n").expect_err("refused");
+        assert!(blank.to_string().contains("program"), "{blank}");
+        assert!(parse_verification("v.yaml", "script: x\n").is_err());
+    }
+}
