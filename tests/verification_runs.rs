@@ -137,6 +137,14 @@ fn a_failed_verification_refuses_the_version_downstream_until_dk_verify_passes()
         stderr(&rerun)
     );
     assert_eq!(newest_in(&home, "dev")["state"], "Verified");
+    let audit = std::fs::read_to_string(home.path().join("audit.log")).expect("audit.log");
+    assert!(
+        audit.lines().any(
+            |line| line.contains("\"/datakit.v1.DataKitService/Verify\"")
+                && line.contains("my-package")
+        ),
+        "dk verify is audited: {audit}"
+    );
     let onward = home.dk(&[
         "promote",
         "my-package",

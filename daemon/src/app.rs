@@ -101,10 +101,17 @@ pub enum AppError {
     Domain(PromotionError),
 }
 
-/// What runs verification commands: on the embedded target, dkd itself when `dkd.yaml`
-/// allows it (`cluster.run_verifications`); otherwise nothing, and a promotion into an
-/// environment that requires verification ends Failed saying what to do.
-fn verification_runner(config: &DaemonConfig) -> Arc<dyn VerificationRunner> {
+/// What runs verifications: on Argo CD, Jobs in the environment's namespace; on the
+/// embedded target, dkd itself when `dkd.yaml` allows it (`cluster.run_verifications`),
+/// otherwise nothing, and a promotion into an environment that requires verification ends
+/// Failed saying what to do.
+fn verification_runner(
+    config: &DaemonConfig,
+    argocd: Option<&Arc<crate::cluster::argocd::ArgoCdCluster>>,
+) -> Arc<dyn VerificationRunner> {
+    if let Some(argocd) = argocd {
+        return argocd.clone();
+    }
     match config.cluster.kind {
         ClusterKind::Embedded if config.cluster.run_verifications => {
             Arc::new(CommandRunner::default())
@@ -113,7 +120,7 @@ fn verification_runner(config: &DaemonConfig) -> Arc<dyn VerificationRunner> {
             "dkd.yaml does not allow verification commands on this host: set cluster: { type: embedded, run_verifications: true } (it runs commands from the deployment repository on dkd's host), then dk verify".into(),
         )),
         ClusterKind::Argocd => Arc::new(RefusingRunner(
-            "verification Jobs on Argo CD are not supported by this dkd yet: remove verify: from the environment".into(),
+            "the Argo CD backend is not running: check cluster: in dkd.yaml".into(),
         )),
     }
 }
@@ -200,7 +207,7 @@ pub async fn run(
         })
         .counting_asserted_approvals(config.forge.asserted_approvers)
         .with_clock(options.clock.clone())
-        .with_verifier(verification_runner(&config)),
+        .with_verifier(verification_runner(&config, argocd.as_ref())),
     );
     if let Some(notice) = store_notice {
         engine.add_notice(notice);
