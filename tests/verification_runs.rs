@@ -24,6 +24,11 @@ fn home(allowed: bool) -> TestHome {
 /// Requires verification in dev (`verify`), running `command` for every package, and
 /// waits until dkd serves it.
 fn verifying_dev(home: &TestHome, verify: &str, command: &str) {
+    verifying_dev_with(home, verify, command, "");
+}
+
+/// Like [`verifying_dev`], with `int_extra` added to int's keys (e.g. auto_promote).
+fn verifying_dev_with(home: &TestHome, verify: &str, command: &str, int_extra: &str) {
     let clone = Clone::of(home);
     clone.push_file(
         "environments/dev/verify/default.yaml",
@@ -38,6 +43,10 @@ fn verifying_dev(home: &TestHome, verify: &str, command: &str) {
         .replace(
             "    namespace: dev                # Kubernetes namespace the packages run in\n",
             &format!("    namespace: dev\n    verify: {verify}\n"),
+        )
+        .replace(
+            "    namespace: int\n",
+            &format!("    namespace: int\n{int_extra}"),
         );
     clone.push_file("config/environments.yaml", &environments, "Verify in dev");
     eventually("dkd to serve the verifying configuration", || {
@@ -191,4 +200,39 @@ fn without_the_opt_in_in_dkd_yaml_no_command_runs_and_the_promotion_fails_saying
     assert!(!marker.exists(), "the command must not run");
     let refused = home.dk(&["promote", "my-package", "v1.0.0", "--to", "int"]);
     assert_eq!(refused.status.code(), Some(4), "{}", stderr(&refused));
+}
+
+#[test]
+fn auto_promotion_into_int_waits_for_the_verification_in_dev_to_pass() {
+    let home = home(true);
+    let _daemon = home.start_daemon();
+    let marker = home.path().join("passing");
+    verifying_dev_with(
+        &home,
+        "{ timeout: 30s }",
+        &format!("test -f {}", marker.display()),
+        "    auto_promote: true\n",
+    );
+    publish(&home, "v1.0.0");
+    let failed = promote_dev(&home, "v1.0.0");
+    assert_eq!(failed.status.code(), Some(1), "{}", stderr(&failed));
+    std::fs::write(&marker, "").expect("make it pass");
+    let verified_from = std::time::SystemTime::now();
+    let rerun = home.dk(&["verify", "my-package", "--env", "dev", "--wait"]);
+    assert!(rerun.status.success(), "{}", stderr(&rerun));
+    let opened = eventually("dkd to promote the verified version to int", || {
+        home.history("my-package")
+            .into_iter()
+            .find(|p| p["environment"] == "int" && p["promoter"] == "dkd (auto-promotion)")
+    });
+    assert_eq!(opened["version"], "v1.0.0");
+    let created: prost_types::Timestamp = opened["createdAt"]
+        .as_str()
+        .and_then(|at| at.parse().ok())
+        .expect("createdAt");
+    let created = std::time::SystemTime::try_from(created).expect("a time");
+    assert!(
+        created >= verified_from,
+        "opened only once dev's verification passed, not while it had failed: {opened}"
+    );
 }

@@ -58,7 +58,10 @@ async fn forward(reader: impl AsyncRead + Unpin, runs: Runs, run: String, origin
 /// One attempt: `Ok(())` when the command exits 0, else why not.
 async fn attempt(request: &VerificationRequest, runs: &Runs, origin: &str) -> Result<(), String> {
     let Some((program, arguments)) = request.definition.command.split_first() else {
-        return Err("the verification has no command".into());
+        return Err(
+            "the verification definition has no command: (job: templates run only on Argo CD)"
+                .into(),
+        );
     };
     let mut child = tokio::process::Command::new(program)
         .args(arguments)
