@@ -55,6 +55,20 @@ async fn forward(reader: impl AsyncRead + Unpin, runs: Runs, run: String, origin
     }
 }
 
+/// Kills the process group the command leads (it and everything it started).
+fn kill_group(child: &tokio::process::Child) {
+    let group = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .and_then(rustix::process::Pid::from_raw);
+    if let Some(group) = group
+        && let Err(error) =
+            rustix::process::kill_process_group(group, rustix::process::Signal::KILL)
+    {
+        tracing::debug!(%error, "cannot kill the verification's process group");
+    }
+}
+
 /// One attempt: `Ok(())` when the command exits 0, else why not.
 async fn attempt(request: &VerificationRequest, runs: &Runs, origin: &str) -> Result<(), String> {
     let Some((program, arguments)) = request.definition.command.split_first() else {
@@ -72,6 +86,8 @@ async fn attempt(request: &VerificationRequest, runs: &Runs, origin: &str) -> Re
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
+        // Its own process group, so a timeout kills what it started too.
+        .process_group(0)
         .spawn()
         .map_err(|error| format!("cannot start {program}: {error}"))?;
     let out = child.stdout.take().map(|stdout| {
@@ -99,6 +115,7 @@ async fn attempt(request: &VerificationRequest, runs: &Runs, origin: &str) -> Re
         }),
         Ok(Err(error)) => Err(format!("cannot wait for {program}: {error}")),
         Err(_) => {
+            kill_group(&child);
             let _ = child.kill().await;
             Err(format!(
                 "timed out after {} and was killed",
@@ -106,8 +123,8 @@ async fn attempt(request: &VerificationRequest, runs: &Runs, origin: &str) -> Re
             ))
         }
     };
-    // The output of a killed command ends with it; a grandchild that keeps the pipe open
-    // is not waited for.
+    // The output ends with the process group; a process that left it and keeps the pipe
+    // open is not waited for.
     for task in [out, err].into_iter().flatten() {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), task).await;
     }
