@@ -6,8 +6,7 @@
 //! [`Engine::check_verified_upstream`]).
 
 use datakit::manifest::{
-    Environment, VerificationDefinition, default_verification_path, parse_verification,
-    verification_path,
+    Environment, VerificationDefinition, default_verification_path, verification_path,
 };
 
 use super::{Engine, reconcile::Step};
@@ -52,28 +51,27 @@ impl Engine {
         }
     }
 
-    /// The verification definition of `package` in `environment` at the base branch.
-    async fn definition(
+    /// The verification definition of `package` in `environment`, as the served revision
+    /// validated it.
+    fn definition(
         &self,
         environment: &str,
         package: &str,
-    ) -> Result<Result<VerificationDefinition, String>, PromotionError> {
-        let revision = self.ports.forge.base_revision().await?;
+    ) -> Result<VerificationDefinition, String> {
+        let config = self.config().map_err(|error| error.to_string())?;
         let paths = [
             verification_path(environment, package),
             default_verification_path(environment),
         ];
-        let files = self.ports.forge.read_files(&revision, &paths).await?;
-        for (path, file) in paths.iter().zip(files) {
-            if let Some(bytes) = file {
-                let text = String::from_utf8_lossy(&bytes);
-                return Ok(parse_verification(path, &text).map_err(|error| error.to_string()));
-            }
-        }
-        Ok(Err(format!(
-            "{environment} requires verification but the deployment repository has neither {} nor {}: add one",
-            paths[0], paths[1]
-        )))
+        paths
+            .iter()
+            .find_map(|path| config.verifications.get(path).cloned())
+            .ok_or_else(|| {
+                format!(
+                    "{environment} requires verification but the deployment repository has neither {} nor {}: add one",
+                    paths[0], paths[1]
+                )
+            })
     }
 
     /// One step of a Verifying promotion: start or look at its run.
@@ -98,10 +96,7 @@ impl Engine {
             return self.save(&promotion).await;
         };
         let run = run_name(&promotion);
-        let definition = match self
-            .definition(&promotion.environment, &promotion.package)
-            .await?
-        {
+        let definition = match self.definition(&promotion.environment, &promotion.package) {
             Ok(definition) => definition,
             Err(why) => {
                 promotion.enter(
