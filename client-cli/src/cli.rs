@@ -118,8 +118,15 @@ pub enum Command {
     /// deployed); `dk status --env ENV` one row per package, Degraded ones marked.
     /// Served from dkd's cache; `--watch` redraws whenever something changes.
     Status(StatusArgs),
-    /// Logs of a package in an environment: run logs, or with --sync the sync log
+    /// Logs of a package in an environment: run logs, or with --sync the sync log, or with
+    /// --verify the output of its newest verification run
     Logs(LogsArgs),
+    /// Run the verification of what an environment runs of a package again
+    ///
+    /// The environment must declare `verify:` in config/environments.yaml; the newest
+    /// promotion there goes back to Verifying and ends Verified or Failed. Needs the RBAC
+    /// promote action in the environment. `--wait` waits for the outcome (exit 1 if Failed).
+    Verify(crate::commands::verify::VerifyArgs),
     /// Service tokens for CI, bots and tools that call a shared dkd over its network listener
     ///
     /// Run on dkd's local socket, as the user dkd runs as (its admin). A token
@@ -233,8 +240,11 @@ pub struct LogsArgs {
     #[arg(long, short)]
     pub follow: bool,
     /// The sync log (what was applied, from which commit, result) instead of run logs
-    #[arg(long)]
+    #[arg(long, conflicts_with = "verify")]
     pub sync: bool,
+    /// The output of the newest verification run instead of run logs
+    #[arg(long)]
+    pub verify: bool,
     /// Only the last N lines before following
     #[arg(long, value_name = "N")]
     pub tail: Option<u32>,

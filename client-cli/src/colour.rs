@@ -23,7 +23,7 @@ fn is_mark(character: char) -> bool {
 /// The mark for a state name (the cell's first word), if it is one.
 fn tone(cell: &str) -> Option<char> {
     match cell.split_whitespace().next()? {
-        "Healthy" | "Synced" => Some(GOOD),
+        "Healthy" | "Verified" | "Synced" => Some(GOOD),
         "Degraded" | "Failed" | "Rejected" | "Cancelled" | "Missing" => Some(BAD),
         "Requested" | "Validated" | "ChangeProposed" | "Approved" | "Merged" | "Syncing"
         | "Progressing" | "OutOfSync" => Some(WAITING),

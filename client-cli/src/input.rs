@@ -45,6 +45,10 @@ pub fn check(command: &Command) -> Result<(), CliError> {
             name("package", &args.package)?;
             name("environment", &args.to)
         }
+        Command::Verify(args) => {
+            name("package", &args.package)?;
+            name("environment", &args.env)
+        }
         Command::Rollback(args) => {
             name("package", &args.package)?;
             name("environment", args.target().0)

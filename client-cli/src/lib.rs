@@ -130,6 +130,7 @@ async fn execute(cli: Cli) -> Result<String, CliError> {
         Command::Cancel(args) => commands::decline::cancel(&mut client, format, args).await,
         Command::Status(args) => commands::status::status(&mut client, format, args).await,
         Command::Logs(args) => commands::logs::logs(&mut client, format, args).await,
+        Command::Verify(args) => commands::verify::verify(&mut client, format, args).await,
         Command::Token(TokenCommand::Create(args)) => {
             commands::token::create(&mut client, format, args).await
         }

@@ -13,7 +13,7 @@ use crate::{
     api::{ApiSources, Backend, Backends, DataKitApi, NetworkListener, ServeError, serve},
     audit::AuditLog,
     auth::{TokenError, TokenStore},
-    cluster::{LocalSync, LocalTarget},
+    cluster::{CommandRunner, LocalSync, LocalTarget},
     config::{ClusterKind, ConfigError, DaemonConfig, ForgeKind, RegistryKind, github_settings},
     gitops::{GithubForge, LocalGitForge},
     home::DkHome,
@@ -23,8 +23,8 @@ use crate::{
         AutoPromoter, ClusterFeed, Engine, EnvironmentCatalog, EventLog, Ports, PromotionError,
         StatusBoard, follow_base_branch,
         ports::{
-            Clock, ClusterError, ClusterStatus, ForgeError, GitForge, RegistryError, StateStore,
-            StoreError, SystemClock,
+            Clock, ClusterError, ClusterStatus, ForgeError, GitForge, RefusingRunner,
+            RegistryError, StateStore, StoreError, SystemClock, VerificationRunner,
         },
         publish_config_changes,
     },
@@ -99,6 +99,30 @@ pub enum AppError {
     Notify(#[from] NotifyError),
     #[error(transparent)]
     Domain(PromotionError),
+}
+
+/// What runs verifications: on Argo CD, Jobs in the environment's namespace; on the
+/// embedded target, dkd itself when `dkd.yaml` allows it (`cluster.run_verifications`),
+/// otherwise nothing, and a promotion into an environment that requires verification ends
+/// Failed saying what to do.
+fn verification_runner(
+    config: &DaemonConfig,
+    argocd: Option<&Arc<crate::cluster::argocd::ArgoCdCluster>>,
+) -> Arc<dyn VerificationRunner> {
+    if let Some(argocd) = argocd {
+        return argocd.clone();
+    }
+    match config.cluster.kind {
+        ClusterKind::Embedded if config.cluster.run_verifications => {
+            Arc::new(CommandRunner::default())
+        }
+        ClusterKind::Embedded => Arc::new(RefusingRunner(
+            "dkd.yaml does not allow verification commands on this host: set cluster: { type: embedded, run_verifications: true } (it runs commands from the deployment repository on dkd's host), then dk verify".into(),
+        )),
+        ClusterKind::Argocd => Arc::new(RefusingRunner(
+            "the Argo CD backend is not running: check cluster: in dkd.yaml".into(),
+        )),
+    }
 }
 
 /// Runs dkd until `shutdown` resolves.
@@ -182,7 +206,8 @@ pub async fn run(
             events: events.clone(),
         })
         .counting_asserted_approvals(config.forge.asserted_approvers)
-        .with_clock(options.clock.clone()),
+        .with_clock(options.clock.clone())
+        .with_verifier(verification_runner(&config, argocd.as_ref())),
     );
     if let Some(notice) = store_notice {
         engine.add_notice(notice);

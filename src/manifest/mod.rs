@@ -19,6 +19,7 @@ mod store_types;
 mod teams;
 #[cfg(test)]
 mod test_support;
+mod verification;
 mod version;
 mod yaml;
 
@@ -29,7 +30,8 @@ pub use deployed_package::{
     DeployedPackage, parse_deployed_package, parse_deployed_package_in,
 };
 pub use environments::{
-    ApprovalRule, Environment, EnvironmentsConfig, FreezeWindow, RollbackRule, parse_environments,
+    ApprovalRule, DEFAULT_VERIFY_TIMEOUT, Environment, EnvironmentsConfig, FreezeWindow,
+    RollbackRule, Verification, parse_environments,
 };
 pub use error::ManifestError;
 pub use hold::{Blocks, HOLDS_DIR, Hold, HoldKind, Release, hold_path, parse_hold};
@@ -41,6 +43,9 @@ pub use store_types::{
     STORE_TYPES, StoreScaffoldError, StoreType, parse_settings, scaffold_store, store_type,
 };
 pub use teams::{Teams, parse_teams};
+pub use verification::{
+    VerificationDefinition, default_verification_path, parse_verification, verification_path,
+};
 pub use version::{Version, VersionError};
 pub use yaml::{MAX_MANIFEST_BYTES, parse_yaml, to_yaml};
 

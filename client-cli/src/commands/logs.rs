@@ -1,4 +1,4 @@
-//! `dk logs PKG --env ENV [--follow] [--sync] [--tail N] [--since D]`: streams lines as
+//! `dk logs PKG --env ENV [--follow] [--sync|--verify] [--tail N] [--since D]`: streams lines as
 //! dkd sends them; dkd's own notices go to stderr so stdout is only the log.
 
 use std::{io::Write, time::SystemTime};
@@ -39,6 +39,7 @@ pub async fn logs(
         environment: args.env,
         follow: args.follow,
         sync: args.sync,
+        verify: args.verify,
         tail: args.tail.unwrap_or_default(),
         since,
     };

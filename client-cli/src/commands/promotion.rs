@@ -180,7 +180,7 @@ impl PromotionView {
     pub fn is_terminal(&self) -> bool {
         matches!(
             self.state.as_str(),
-            "Healthy" | "Failed" | "Superseded" | "Rejected" | "Cancelled"
+            "Healthy" | "Verified" | "Failed" | "Superseded" | "Rejected" | "Cancelled"
         )
     }
 
@@ -289,6 +289,7 @@ pub fn waiting_for(view: &PromotionView) -> String {
         "Requested" | "Validated" => parts.push("the change request to open".to_owned()),
         "Approved" => parts.push("the merge".to_owned()),
         "Merged" | "Syncing" => parts.push(format!("sync: {}", view.message)),
+        "Verifying" => parts.push(format!("verification: {}", view.message)),
         _ => {}
     }
     if parts.is_empty() {
@@ -308,7 +309,7 @@ pub struct Waiting {
 
 /// Polls the promotion until it ends. On stderr (not under `-o json`), says what it waits
 /// for each time that changes; with `ndjson`, `on_change` prints every new state. `Ok` on
-/// Healthy; exit 1 naming the reason when it ends otherwise or `timeout` expires.
+/// Healthy or Verified; exit 1 naming the reason when it ends otherwise or `timeout` expires.
 pub async fn wait_for(
     client: &mut Client,
     mut view: PromotionView,
@@ -357,7 +358,7 @@ pub async fn wait_for(
             .map(PromotionView::from)
             .ok_or_else(|| CliError::new(Failure::Other, "dkd returned no promotion"))?;
     }
-    if view.state == "Healthy" {
+    if view.state == "Healthy" || view.state == "Verified" {
         return Ok(view);
     }
     Err(CliError::new(

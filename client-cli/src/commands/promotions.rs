@@ -12,13 +12,14 @@ use crate::{
 };
 
 /// Not finished: a change request is on its way, open, or merged and syncing.
-const UNFINISHED: [PromotionState; 6] = [
+const UNFINISHED: [PromotionState; 7] = [
     PromotionState::Requested,
     PromotionState::Validated,
     PromotionState::ChangeProposed,
     PromotionState::Approved,
     PromotionState::Merged,
     PromotionState::Syncing,
+    PromotionState::Verifying,
 ];
 /// Open: not merged yet (what `dk reject` and `dk cancel` apply to).
 const OPEN: [PromotionState; 4] = [
@@ -28,8 +29,9 @@ const OPEN: [PromotionState; 4] = [
     PromotionState::Approved,
 ];
 /// Ended: the states a promotion never leaves.
-const FINISHED: [PromotionState; 6] = [
+const FINISHED: [PromotionState; 7] = [
     PromotionState::Healthy,
+    PromotionState::Verified,
     PromotionState::Failed,
     PromotionState::Superseded,
     PromotionState::Rejected,
@@ -58,11 +60,11 @@ pub fn parse_states(words: &[String]) -> Result<Vec<PromotionState>, CliError> {
             "unfinished" | "active" => UNFINISHED.to_vec(),
             "open" => OPEN.to_vec(),
             "waiting" => vec![PromotionState::ChangeProposed],
-            "finished" | "done" => FINISHED[..5].to_vec(),
+            "finished" | "done" => FINISHED[..6].to_vec(),
             "canceled" => vec![PromotionState::Cancelled],
             _ => UNFINISHED
                 .iter()
-                .chain(FINISHED[..5].iter())
+                .chain(FINISHED[..6].iter())
                 .copied()
                 .filter(|state| {
                     super::promotion::state_name(*state as i32).eq_ignore_ascii_case(&key)
@@ -72,7 +74,7 @@ pub fn parse_states(words: &[String]) -> Result<Vec<PromotionState>, CliError> {
         if found.is_empty() {
             let names: Vec<String> = UNFINISHED
                 .iter()
-                .chain(FINISHED[..5].iter())
+                .chain(FINISHED[..6].iter())
                 .map(|state| super::promotion::state_name(*state as i32))
                 .collect();
             return Err(CliError::new(

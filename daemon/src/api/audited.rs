@@ -280,6 +280,19 @@ impl DataKitService for AuditedApi {
             .await
     }
 
+    async fn verify(
+        &self,
+        request: Request<proto::VerifyRequest>,
+    ) -> Result<Response<proto::VerifyResponse>, Status> {
+        let target = place(&request.get_ref().package, &request.get_ref().environment);
+        let caller = Caller::of(&request);
+        let api = self.api.clone();
+        let call = async move { api.verify(request).await };
+        self.audit
+            .change("Verify", caller, target, call, nothing)
+            .await
+    }
+
     async fn list_holds(
         &self,
         request: Request<proto::ListHoldsRequest>,

@@ -103,6 +103,8 @@ pub fn promotion_state(state: PromotionState) -> proto::PromotionState {
         PromotionState::Superseded => proto::PromotionState::Superseded,
         PromotionState::Rejected => proto::PromotionState::Rejected,
         PromotionState::Cancelled => proto::PromotionState::Cancelled,
+        PromotionState::Verifying => proto::PromotionState::Verifying,
+        PromotionState::Verified => proto::PromotionState::Verified,
     }
 }
 

@@ -1,7 +1,7 @@
 //! The Logs stream: the sync log of a package in an environment (`sync: true`), or its run
 //! logs (a cluster's pod logs) — which the embedded target does not have, so it says so in
 //! one line and shows the sync log. `follow` keeps streaming new lines until the client
-//! goes away.
+//! goes away. With `verify: true`, the output of the newest verification run.
 
 use std::{sync::Arc, time::Duration};
 
@@ -13,7 +13,9 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Code, Status};
 
 use super::{convert, errors::answer, watch::Subscription};
-use crate::promotion::ports::{ClusterStatus, RunLogOptions, RunLogStream, SyncLogLine};
+use crate::promotion::ports::{
+    ClusterStatus, RunLogLine, RunLogOptions, RunLogStream, SyncLogLine, VerificationRunner,
+};
 
 /// How often a followed log is re-read.
 const FOLLOW_INTERVAL: Duration = Duration::from_millis(200);
@@ -22,6 +24,7 @@ const FOLLOW_INTERVAL: Duration = Duration::from_millis(200);
 #[derive(Clone)]
 pub struct LogSources {
     pub cluster: Arc<dyn ClusterStatus>,
+    pub verifier: Arc<dyn VerificationRunner>,
     pub shutdown: CancellationToken,
 }
 
@@ -67,6 +70,9 @@ impl LogSources {
         let since = request
             .since
             .and_then(|t| std::time::SystemTime::try_from(t).ok());
+        if request.verify {
+            return self.stream_verification(request, since, sender).await;
+        }
         if !request.sync {
             let options = RunLogOptions {
                 follow: request.follow,
@@ -124,6 +130,67 @@ impl LogSources {
             let lines = read().await?;
             for log in lines.iter().skip(seen) {
                 self.send(sender, line(environment, package, log)).await?;
+            }
+            seen = lines.len();
+        }
+    }
+
+    /// Sends the output of the newest verification run, and with `follow` its new lines
+    /// until the run's output stops growing and the client goes away.
+    async fn stream_verification(
+        &self,
+        request: &proto::LogsRequest,
+        since: Option<std::time::SystemTime>,
+        sender: &Sender,
+    ) -> Result<(), Status> {
+        let (environment, package) = (request.environment.as_str(), request.package.as_str());
+        let read = || async { self.verifier.logs(environment, package).await };
+        let Some((run, lines)) = read().await else {
+            return Err(answer(
+                Code::NotFound,
+                &format!(
+                    "no verification of {package} ran in {environment} since dkd started: run dk verify {package} --env {environment}"
+                ),
+            ));
+        };
+        let send_line = |log: &RunLogLine| proto::LogsResponse {
+            time: Some(convert::timestamp(log.at)),
+            source: proto::LogSource::Run as i32,
+            origin: log.origin.clone(),
+            text: log.text.clone(),
+        };
+        let wanted: Vec<&RunLogLine> = lines
+            .iter()
+            .filter(|l| since.is_none_or(|s| l.at >= s))
+            .collect();
+        let skip = if request.tail == 0 {
+            0
+        } else {
+            wanted
+                .len()
+                .saturating_sub(usize::try_from(request.tail).unwrap_or(usize::MAX))
+        };
+        for log in &wanted[skip..] {
+            self.send(sender, send_line(log)).await?;
+        }
+        if !request.follow {
+            return Ok(());
+        }
+        let mut seen = lines.len();
+        loop {
+            tokio::select! {
+                () = self.shutdown.cancelled() => return Ok(()),
+                () = sender.closed() => return Ok(()),
+                () = tokio::time::sleep(FOLLOW_INTERVAL) => {}
+            }
+            let Some((now_run, lines)) = read().await else {
+                return Ok(());
+            };
+            if now_run != run {
+                return Ok(());
+            }
+            for log in lines.iter().skip(seen) {
+                self.send(sender, send_line(log)).await?;
             }
             seen = lines.len();
         }

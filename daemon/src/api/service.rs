@@ -91,6 +91,7 @@ impl DataKitApi {
             shutdown: sources.shutdown.clone(),
         };
         let logs = LogSources {
+            verifier: sources.engine.verifier(),
             cluster: sources.cluster,
             shutdown: sources.shutdown,
         };
@@ -749,6 +750,23 @@ impl DataKitService for DataKitApi {
             .await
             .map_err(status)?;
         Ok(Response::new(hold_response(&outcome)))
+    }
+
+    async fn verify(
+        &self,
+        request: Request<proto::VerifyRequest>,
+    ) -> Result<Response<proto::VerifyResponse>, Status> {
+        let caller = principal(&request)?;
+        let body = request.into_inner();
+        self.checked_place(&caller, Action::Promote, &body.package, &body.environment)?;
+        let promotion = self
+            .engine
+            .reverify(&body.package, &body.environment)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(proto::VerifyResponse {
+            promotion: Some(self.promotion(&promotion)),
+        }))
     }
 
     async fn list_holds(

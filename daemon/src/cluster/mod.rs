@@ -4,6 +4,8 @@
 pub mod argocd;
 mod local;
 mod local_sync;
+mod local_verify;
 
 pub use local::{AppliedPackage, LocalTarget};
 pub use local_sync::LocalSync;
+pub use local_verify::CommandRunner;

@@ -15,6 +15,11 @@ use crate::cluster::argocd::ClusterAccess;
 pub struct ClusterConfig {
     #[serde(rename = "type", default)]
     pub kind: ClusterKind,
+    /// `run_verifications: true`: the embedded target runs the verification commands of
+    /// the deployment repository (`environments/<env>/verify/*.yaml`) on dkd's host.
+    /// Without it a promotion into an environment that requires verification ends Failed.
+    #[serde(default)]
+    pub run_verifications: bool,
 }
 
 /// Available cluster backends.

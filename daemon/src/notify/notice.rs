@@ -30,7 +30,14 @@ pub type Seen = BTreeMap<String, String>;
 const SEEN_LIMIT: usize = 2000;
 
 /// The markers of terminal states.
-const TERMINAL_MARKERS: [&str; 5] = ["Healthy", "Failed", "Superseded", "Rejected", "Cancelled"];
+const TERMINAL_MARKERS: [&str; 6] = [
+    "Healthy",
+    "Verified",
+    "Failed",
+    "Superseded",
+    "Rejected",
+    "Cancelled",
+];
 
 /// The notices `promotion` means, given what was `seen` of it before (updated); `needs` is
 /// what the approval rule still wants ("needs 1 approval from @security"), empty when met.
@@ -80,6 +87,10 @@ pub fn classify(promotion: &Promotion, needs: &str, seen: &mut Seen) -> Vec<Noti
         PromotionState::Healthy => notices.push(notice(
             "promotion.healthy",
             format!("{subject} is Healthy ({id})"),
+        )),
+        PromotionState::Verified => notices.push(notice(
+            "promotion.healthy",
+            format!("{subject} is Healthy and Verified ({id})"),
         )),
         PromotionState::Failed => notices.push(notice(
             "promotion.failed",

@@ -115,6 +115,13 @@ impl AutoPromoter {
                         retry_at = None;
                         self.consider_all().await
                     }
+                    // A verification that passed makes the version promotable onward.
+                    EventKind::Promotion(promotion)
+                        if promotion.state == PromotionState::Verified =>
+                    {
+                        self.consider_around(&promotion.environment, &promotion.package)
+                            .await
+                    }
                     EventKind::Promotion(_) => Looked::default(),
                 },
                 Err(RecvError::Lagged(_)) => {

@@ -5,8 +5,8 @@ use std::{collections::BTreeMap, time::SystemTime};
 
 use datakit::manifest::{
     ENVIRONMENTS_FILE, Environment, EnvironmentsConfig, HOLDS_DIR, Hold, ManifestError, RBAC_FILE,
-    RbacPolicy, Store, TEAMS_FILE, Teams, parse_environments, parse_hold, parse_rbac, parse_store,
-    parse_teams,
+    RbacPolicy, Store, TEAMS_FILE, Teams, VerificationDefinition, parse_environments, parse_hold,
+    parse_rbac, parse_store, parse_teams, parse_verification,
 };
 use datakit::oci::PublicKey;
 
@@ -20,8 +20,9 @@ pub struct ConfigSource {
     /// When dkd read them.
     pub loaded_at: SystemTime,
     /// Repository path → contents, for `config/environments.yaml`, `config/teams.yaml` and
-    /// `config/rbac.yaml` (when present), every Store manifest, every hold file and every
-    /// public key an environment's `require_signatures` names.
+    /// `config/rbac.yaml` (when present), every Store manifest, every hold file, every
+    /// public key an environment's `require_signatures` names and the verification
+    /// definitions of environments that declare `verify:`.
     pub files: BTreeMap<String, String>,
 }
 
@@ -88,6 +89,9 @@ pub struct LoadedConfig {
     pub stores: BTreeMap<String, Vec<StoreEntry>>,
     /// Repository path → public key, for every key an environment requires signatures by.
     pub signature_keys: BTreeMap<String, PublicKey>,
+    /// Repository path → verification definition, for every `environments/<env>/verify/*.yaml`
+    /// of an environment that declares `verify:`.
+    pub verifications: BTreeMap<String, VerificationDefinition>,
     /// (environment, package) → its hold file, active or released.
     pub holds: BTreeMap<(String, String), Hold>,
 }
@@ -171,7 +175,24 @@ impl LoadedConfig {
             stores.insert(environment.name.clone(), entries);
         }
         let holds = holds_of(source, &environments)?;
+        let mut verifications = BTreeMap::new();
+        for environment in environments.environments() {
+            if environment.verify.is_none() {
+                continue;
+            }
+            let dir = verify_dir(&environment.name);
+            for (file, text) in source.files.range(dir.clone()..) {
+                if !file.starts_with(&dir) {
+                    break;
+                }
+                if is_yaml(file) && !file[dir.len()..].contains('/') {
+                    let definition = parse_verification(file, text).map_err(problem)?;
+                    verifications.insert(file.clone(), definition);
+                }
+            }
+        }
         Ok(Self {
+            verifications,
             holds,
             revision: source.revision.clone(),
             loaded_at: source.loaded_at,
@@ -242,6 +263,11 @@ fn holds_of(
     Ok(holds)
 }
 
+/// The folder of an environment's verification definitions.
+fn verify_dir(environment: &str) -> String {
+    format!("environments/{environment}/verify/")
+}
+
 fn is_yaml(path: &str) -> bool {
     path.ends_with(".yaml") || path.ends_with(".yml")
 }
@@ -270,7 +296,12 @@ pub async fn read_config_source(
         .and_then(|text| parse_environments(ENVIRONMENTS_FILE, text).ok());
     let store_dirs: Vec<String> = environments
         .iter()
-        .flat_map(|config| config.environments().iter().map(|e| e.stores_path.clone()))
+        .flat_map(|config| {
+            config.environments().iter().flat_map(|e| {
+                std::iter::once(e.stores_path.clone())
+                    .chain(e.verify.is_some().then(|| verify_dir(&e.name)))
+            })
+        })
         .collect();
     let key_files: Vec<String> = environments
         .iter()
@@ -419,6 +450,47 @@ mod tests {
                 .starts_with("config/keys/release.pub: not a usable public key"),
             "{garbage}"
         );
+    }
+
+    #[test]
+    fn verification_definitions_are_validated_with_the_revision_that_requires_them() {
+        let verifying = DEFAULT_ENVIRONMENTS_YAML.replace(
+            "    namespace: int\n",
+            "    namespace: int\n    verify: { timeout: 1m }\n",
+        );
+        let loaded = LoadedConfig::from_source(
+            &source(&[
+                (ENVIRONMENTS_FILE, &verifying),
+                (
+                    "environments/int/verify/default.yaml",
+                    "command: [\"true\"]\n",
+                ),
+                ("environments/dev/verify/default.yaml", "not: checked\n"),
+            ]),
+            GroupSource::TeamsFile,
+        )
+        .expect("loads");
+        assert_eq!(
+            loaded
+                .verifications
+                .get("environments/int/verify/default.yaml")
+                .map(|definition| definition.command.clone()),
+            Some(vec!["true".to_owned()])
+        );
+        assert!(
+            loaded.verifications.len() == 1,
+            "dev declares no verify:, so its folder is not read"
+        );
+        let broken = LoadedConfig::from_source(
+            &source(&[
+                (ENVIRONMENTS_FILE, &verifying),
+                ("environments/int/verify/my-package.yaml", "command: []\n"),
+            ]),
+            GroupSource::TeamsFile,
+        )
+        .expect_err("refused");
+        assert_eq!(broken.file, "environments/int/verify/my-package.yaml");
+        assert!(broken.message.contains("nothing to run"), "{broken}");
     }
 
     #[test]

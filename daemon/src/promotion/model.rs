@@ -41,13 +41,22 @@ pub enum PromotionState {
     Rejected,
     /// Terminal: withdrawn by its promoter or an admin.
     Cancelled,
+    /// Healthy in an environment that requires verification: its verification runs.
+    Verifying,
+    /// Terminal: healthy, and its verification passed.
+    Verified,
 }
 
 impl PromotionState {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            Self::Healthy | Self::Failed | Self::Superseded | Self::Rejected | Self::Cancelled
+            Self::Healthy
+                | Self::Verified
+                | Self::Failed
+                | Self::Superseded
+                | Self::Rejected
+                | Self::Cancelled
         )
     }
 
@@ -72,6 +81,8 @@ impl PromotionState {
             Self::Superseded => "Superseded",
             Self::Rejected => "Rejected",
             Self::Cancelled => "Cancelled",
+            Self::Verifying => "Verifying",
+            Self::Verified => "Verified",
         }
     }
 }

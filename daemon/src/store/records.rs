@@ -125,7 +125,7 @@ pub struct PromotionRecord {
     pub reason: Option<String>,
 }
 
-const STATES: [PromotionState; 11] = [
+const STATES: [PromotionState; 13] = [
     PromotionState::Requested,
     PromotionState::Validated,
     PromotionState::ChangeProposed,
@@ -137,6 +137,8 @@ const STATES: [PromotionState; 11] = [
     PromotionState::Superseded,
     PromotionState::Rejected,
     PromotionState::Cancelled,
+    PromotionState::Verifying,
+    PromotionState::Verified,
 ];
 
 fn state_from(name: &str) -> Result<PromotionState, String> {

@@ -9,6 +9,7 @@ mod signatures;
 mod soak;
 mod stores_path;
 mod teams_check;
+mod verify;
 
 use std::time::{Duration, SystemTime};
 
@@ -22,6 +23,7 @@ use self::graph::{Declared, resolve_upstreams};
 use self::signatures::{RawSignatures, build_signature_keys};
 use self::soak::{RawPromotion, build_soak, check_soak_has_upstream};
 use self::stores_path::build_stores_path;
+use self::verify::{RawVerify, build_verify};
 use super::error::ManifestError;
 use super::names::validate_name;
 use super::ordered_map::OrderedMap;
@@ -29,6 +31,7 @@ use super::yaml;
 
 pub use self::approval::{ApprovalRule, RollbackRule};
 pub use self::freeze::FreezeWindow;
+pub use self::verify::{DEFAULT_VERIFY_TIMEOUT, Verification};
 
 /// The environments of a deployment repository, in file order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +68,9 @@ pub struct Environment {
     /// `promotion.soak`: how long a version must have been Healthy in the upstream,
     /// continuously, before it is promoted here; `None`: no soak.
     pub soak: Option<Duration>,
+    /// `verify:`: a verification runs after a package is Synced and Healthy here, and a
+    /// version that failed it is not promoted onward; `None`: no verification.
+    pub verify: Option<Verification>,
 }
 
 #[derive(Deserialize)]
@@ -86,6 +92,7 @@ struct RawEnvironment {
     require_signatures: Option<RawSignatures>,
     auto_promote: Option<Spanned<bool>>,
     promotion: Option<RawPromotion>,
+    verify: Option<RawVerify>,
 }
 
 /// The most environments one deployment repository may declare. Each environment carries
@@ -150,6 +157,7 @@ pub fn parse_environments(file: &str, text: &str) -> Result<EnvironmentsConfig, 
                 .as_ref()
                 .is_some_and(|auto| auto.value),
             soak: soak.as_ref().map(|soak| soak.duration),
+            verify: build_verify(&fields, raw_environment.verify)?,
         });
         auto_promote_spans.push(raw_environment.auto_promote.map(|auto| auto.referenced));
         soaks.push(soak);

@@ -349,3 +349,43 @@ fn a_soak_without_upstream_or_that_is_not_a_duration_is_refused_with_its_line() 
         );
     }
 }
+
+#[test]
+fn verify_reads_a_timeout_and_retries_with_defaults_and_refuses_bad_values_with_their_line() {
+    let config = ok(parse(&file(&[
+        entry("dev", "verify: {}, ", AUTO),
+        entry("int", "verify: { timeout: 90s, retries: 2 }, ", AUTO),
+        entry("prod", "", AUTO),
+    ])));
+    let verify = |name: &str| config.get(name).and_then(|env| env.verify);
+    assert_eq!(
+        verify("dev"),
+        Some(super::Verification {
+            timeout: super::DEFAULT_VERIFY_TIMEOUT,
+            retries: 0
+        })
+    );
+    assert_eq!(
+        verify("int"),
+        Some(super::Verification {
+            timeout: std::time::Duration::from_secs(90),
+            retries: 2
+        })
+    );
+    assert_eq!(verify("prod"), None);
+    for (value, field) in [
+        ("{ timeout: soon }", "environments.int.verify.timeout"),
+        ("{ timeout: 0s }", "environments.int.verify.timeout"),
+        ("{ retries: 11 }", "environments.int.verify.retries"),
+    ] {
+        let error = err(parse(&file(&[
+            entry("dev", "", AUTO),
+            entry("int", &format!("verify: {value}, "), AUTO),
+        ])));
+        assert_eq!(
+            (error.field.as_str(), error.line),
+            (field, Some(3)),
+            "{error}"
+        );
+    }
+}

@@ -91,11 +91,48 @@ fn streaming(receiver: mpsc::Receiver<Result<Bytes, Infallible>>, content_type: 
         .unwrap_or_default()
 }
 
+/// Creates a Job posted to `apis/batch/v1/namespaces/NS/jobs` (the only object the fake
+/// lets a client create): 201 with it as stored, 409 when the name is taken.
+fn create_job(shared: &Shared, uri: &Uri, body: &Bytes) -> Response {
+    let Ok(mut object) = serde_json::from_slice::<Value>(body) else {
+        return failure(
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+            "the body is not JSON",
+        );
+    };
+    let segments: Vec<&str> = uri.path().trim_matches('/').split('/').collect();
+    let Some(namespace) = segments.get(4) else {
+        return failure(StatusCode::NOT_FOUND, "NotFound", "unknown path");
+    };
+    object["metadata"]["namespace"] = json!(namespace);
+    let name = object["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let Ok(mut state) = shared.lock() else {
+        return failure(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            "poisoned",
+        );
+    };
+    let key: Key = ("apis/batch/v1/jobs".into(), (*namespace).into(), name);
+    if state.objects.contains_key(&key) {
+        return failure(StatusCode::CONFLICT, "AlreadyExists", "the Job exists");
+    }
+    let stored = state.apply(object);
+    json_response(StatusCode::CREATED, &stored)
+}
+
 /// Serves one request.
-pub async fn handle(shared: Shared, method: Method, uri: Uri) -> Response {
+pub async fn handle(shared: Shared, method: Method, uri: Uri, body: Bytes) -> Response {
     let params = query(&uri);
     if let Ok(mut state) = shared.lock() {
         state.requests.push(format!("{method} {uri}"));
+    }
+    if method == Method::POST && uri.path().ends_with("/jobs") {
+        return create_job(&shared, &uri, &body);
     }
     if method != Method::GET {
         return failure(

@@ -47,9 +47,9 @@ impl KubeFake {
         let port = listener.local_addr().expect("local address").port();
         let state = Arc::new(Mutex::new(State::default()));
         let shared = state.clone();
-        let app = axum::Router::new().fallback(move |method, uri| {
+        let app = axum::Router::new().fallback(move |method, uri, body: axum::body::Bytes| {
             let shared = shared.clone();
-            async move { http::handle(shared, method, uri).await }
+            async move { http::handle(shared, method, uri, body).await }
         });
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;

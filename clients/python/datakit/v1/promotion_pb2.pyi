@@ -24,6 +24,8 @@ class PromotionState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PROMOTION_STATE_SUPERSEDED: _ClassVar[PromotionState]
     PROMOTION_STATE_REJECTED: _ClassVar[PromotionState]
     PROMOTION_STATE_CANCELLED: _ClassVar[PromotionState]
+    PROMOTION_STATE_VERIFYING: _ClassVar[PromotionState]
+    PROMOTION_STATE_VERIFIED: _ClassVar[PromotionState]
 
 class PromotionKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -50,6 +52,8 @@ PROMOTION_STATE_FAILED: PromotionState
 PROMOTION_STATE_SUPERSEDED: PromotionState
 PROMOTION_STATE_REJECTED: PromotionState
 PROMOTION_STATE_CANCELLED: PromotionState
+PROMOTION_STATE_VERIFYING: PromotionState
+PROMOTION_STATE_VERIFIED: PromotionState
 PROMOTION_KIND_UNSPECIFIED: PromotionKind
 PROMOTION_KIND_PROMOTION: PromotionKind
 PROMOTION_KIND_ROLLBACK: PromotionKind
@@ -264,6 +268,20 @@ class CancelRequest(_message.Message):
     def __init__(self, promotion_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class CancelResponse(_message.Message):
+    __slots__ = ("promotion",)
+    PROMOTION_FIELD_NUMBER: _ClassVar[int]
+    promotion: Promotion
+    def __init__(self, promotion: _Optional[_Union[Promotion, _Mapping]] = ...) -> None: ...
+
+class VerifyRequest(_message.Message):
+    __slots__ = ("package", "environment")
+    PACKAGE_FIELD_NUMBER: _ClassVar[int]
+    ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
+    package: str
+    environment: str
+    def __init__(self, package: _Optional[str] = ..., environment: _Optional[str] = ...) -> None: ...
+
+class VerifyResponse(_message.Message):
     __slots__ = ("promotion",)
     PROMOTION_FIELD_NUMBER: _ClassVar[int]
     promotion: Promotion

@@ -153,6 +153,11 @@ class DataKitServiceStub:
                 request_serializer=datakit_dot_v1_dot_notification__pb2.GetNotificationStatusRequest.SerializeToString,
                 response_deserializer=datakit_dot_v1_dot_notification__pb2.GetNotificationStatusResponse.FromString,
                 _registered_method=True)
+        self.Verify = channel.unary_unary(
+                '/datakit.v1.DataKitService/Verify',
+                request_serializer=datakit_dot_v1_dot_promotion__pb2.VerifyRequest.SerializeToString,
+                response_deserializer=datakit_dot_v1_dot_promotion__pb2.VerifyResponse.FromString,
+                _registered_method=True)
 
 
 class DataKitServiceServicer:
@@ -318,6 +323,15 @@ class DataKitServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Verify(self, request, context):
+        """Run the verification of what an environment runs of a package again (`dk verify`):
+        its newest promotion there goes back to VERIFYING, then ends VERIFIED or FAILED. RBAC
+        action `promote` in the environment.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DataKitServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -430,6 +444,11 @@ def add_DataKitServiceServicer_to_server(servicer, server):
                     servicer.GetNotificationStatus,
                     request_deserializer=datakit_dot_v1_dot_notification__pb2.GetNotificationStatusRequest.FromString,
                     response_serializer=datakit_dot_v1_dot_notification__pb2.GetNotificationStatusResponse.SerializeToString,
+            ),
+            'Verify': grpc.unary_unary_rpc_method_handler(
+                    servicer.Verify,
+                    request_deserializer=datakit_dot_v1_dot_promotion__pb2.VerifyRequest.FromString,
+                    response_serializer=datakit_dot_v1_dot_promotion__pb2.VerifyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1026,6 +1045,33 @@ class DataKitService:
             '/datakit.v1.DataKitService/GetNotificationStatus',
             datakit_dot_v1_dot_notification__pb2.GetNotificationStatusRequest.SerializeToString,
             datakit_dot_v1_dot_notification__pb2.GetNotificationStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Verify(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/datakit.v1.DataKitService/Verify',
+            datakit_dot_v1_dot_promotion__pb2.VerifyRequest.SerializeToString,
+            datakit_dot_v1_dot_promotion__pb2.VerifyResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -136,20 +136,22 @@ class StatusResponse(_message.Message):
     def __init__(self, packages: _Optional[_Iterable[_Union[PackageStatus, _Mapping]]] = ..., revision: _Optional[str] = ...) -> None: ...
 
 class LogsRequest(_message.Message):
-    __slots__ = ("package", "environment", "follow", "sync", "tail", "since")
+    __slots__ = ("package", "environment", "follow", "sync", "tail", "since", "verify")
     PACKAGE_FIELD_NUMBER: _ClassVar[int]
     ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
     FOLLOW_FIELD_NUMBER: _ClassVar[int]
     SYNC_FIELD_NUMBER: _ClassVar[int]
     TAIL_FIELD_NUMBER: _ClassVar[int]
     SINCE_FIELD_NUMBER: _ClassVar[int]
+    VERIFY_FIELD_NUMBER: _ClassVar[int]
     package: str
     environment: str
     follow: bool
     sync: bool
     tail: int
     since: _timestamp_pb2.Timestamp
-    def __init__(self, package: _Optional[str] = ..., environment: _Optional[str] = ..., follow: _Optional[bool] = ..., sync: _Optional[bool] = ..., tail: _Optional[int] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    verify: bool
+    def __init__(self, package: _Optional[str] = ..., environment: _Optional[str] = ..., follow: _Optional[bool] = ..., sync: _Optional[bool] = ..., tail: _Optional[int] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., verify: _Optional[bool] = ...) -> None: ...
 
 class LogsResponse(_message.Message):
     __slots__ = ("time", "source", "origin", "text")

@@ -9,6 +9,7 @@ mod cache;
 mod connect;
 mod job;
 mod logs;
+mod verify;
 mod watch;
 
 use std::{
@@ -33,7 +34,8 @@ use cache::{Cache, Inner, identify, poisoned};
 
 /// Label naming the package, on Applications and Jobs.
 pub const LABEL_PACKAGE: &str = "datakit.infoblox.dev/package";
-/// Label naming the environment, on Applications.
+pub use verify::LABEL_VERIFICATION;
+/// Label naming the environment, on Applications (and verification Jobs).
 pub const LABEL_ENVIRONMENT: &str = "datakit.infoblox.dev/environment";
 /// Annotations the ApplicationSet copies from the deployed manifest (with its
 /// `ANNOTATION_PROMOTION_ID`).
@@ -199,11 +201,12 @@ impl ArgoCdCluster {
     fn newest_job(cache: &Cache, environment: &str, package: &str) -> Option<Job> {
         let jobs = cache.jobs.get(environment)?;
         job::newest(jobs.values().filter(|j| {
-            j.metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(LABEL_PACKAGE))
-                .is_some_and(|p| p == package)
+            !verify::is_verification(j)
+                && j.metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(LABEL_PACKAGE))
+                    .is_some_and(|p| p == package)
         }))
         .cloned()
     }

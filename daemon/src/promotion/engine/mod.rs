@@ -11,6 +11,7 @@ mod signatures;
 mod soak;
 mod store_change;
 mod validate;
+mod verification;
 
 pub use holds::HoldOutcome;
 pub use soak::Promotable;
@@ -29,7 +30,10 @@ use super::{
     EnvironmentCatalog, EventKind, EventLog, LoadedConfig, PromotionError,
     model::{Approver, Promotion, PromotionKind, PromotionState},
     policy::{EffectiveRule, Policy},
-    ports::{Clock, ClusterStatus, GitForge, Registry, StateStore, SystemClock, blocking},
+    ports::{
+        Clock, ClusterStatus, GitForge, RefusingRunner, Registry, StateStore, SystemClock,
+        VerificationRunner, blocking,
+    },
     rebuild_from_forge,
 };
 
@@ -94,6 +98,8 @@ pub struct Engine {
     count_asserted: bool,
     /// What time it is, for soak times.
     clock: Arc<dyn Clock>,
+    /// Runs verifications (`verify:` on an environment).
+    verifier: Arc<dyn VerificationRunner>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -115,7 +121,23 @@ impl Engine {
             notices: std::sync::RwLock::new(Vec::new()),
             count_asserted: false,
             clock: Arc::new(SystemClock),
+            verifier: Arc::new(RefusingRunner(
+                "this dkd runs no verifications: configure cluster.run_verifications in dkd.yaml"
+                    .into(),
+            )),
         }
+    }
+
+    /// What runs verifications (for their logs).
+    pub fn verifier(&self) -> Arc<dyn VerificationRunner> {
+        self.verifier.clone()
+    }
+
+    /// Runs verifications through `verifier`.
+    #[must_use]
+    pub fn with_verifier(mut self, verifier: Arc<dyn VerificationRunner>) -> Self {
+        self.verifier = verifier;
+        self
     }
 
     /// Measures soak times on `clock` instead of the system's (give the status board the

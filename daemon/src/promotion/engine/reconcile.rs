@@ -21,7 +21,7 @@ const RECONCILE_INTERVAL: Duration = Duration::from_millis(500);
 const STEPS_PER_PASS: usize = 8;
 
 /// What one step did.
-enum Step {
+pub(super) enum Step {
     /// The promotion moved (and was saved); try the next step.
     Moved,
     /// Nothing to do until something outside changes.
@@ -121,14 +121,14 @@ impl Engine {
         self.persist(&promotion).await
     }
 
-    async fn save(&self, promotion: &Promotion) -> Result<Step, PromotionError> {
+    pub(super) async fn save(&self, promotion: &Promotion) -> Result<Step, PromotionError> {
         self.persist(promotion).await?;
         tracing::info!(state = promotion.state.name(), message = %promotion.message, "promotion moved");
         Ok(Step::Moved)
     }
 
     /// Saves `promotion` only if what it shows changed (message, approvals, checks).
-    async fn refresh(
+    pub(super) async fn refresh(
         &self,
         before: &Promotion,
         promotion: &Promotion,
@@ -167,7 +167,9 @@ impl Engine {
                 self.save(&promotion).await
             }
             PromotionState::Syncing => self.await_sync(promotion).await,
+            PromotionState::Verifying => self.await_verification(promotion).await,
             PromotionState::Healthy
+            | PromotionState::Verified
             | PromotionState::Failed
             | PromotionState::Superseded
             | PromotionState::Rejected
@@ -343,10 +345,16 @@ impl Engine {
             }
             match status.health {
                 HealthState::Healthy => {
-                    promotion.enter(
-                        PromotionState::Healthy,
-                        format!("{} runs {}", promotion.environment, promotion.version),
-                    );
+                    let state = self.healthy_state(&promotion);
+                    let message = if state == PromotionState::Verifying {
+                        format!(
+                            "{} runs {}; verification is starting",
+                            promotion.environment, promotion.version
+                        )
+                    } else {
+                        format!("{} runs {}", promotion.environment, promotion.version)
+                    };
+                    promotion.enter(state, message);
                     return self.save(&promotion).await;
                 }
                 HealthState::Degraded | HealthState::Missing => {

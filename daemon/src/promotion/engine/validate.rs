@@ -3,6 +3,7 @@
 //! (its digest is pinned, and is the one that ran for a rollback), it is signed when the
 //! environment requires signatures (rollbacks too), the upstream
 //! environment runs the version, it has soaked there as long as the environment requires,
+//! its verification there passed (when the upstream requires one),
 //! no freeze window is open, and every binding resolves in the target.
 
 use std::time::SystemTime;
@@ -128,6 +129,21 @@ impl Engine {
                 .await?
             {
                 forced_past.push(skipped);
+            }
+            let upstream = environment
+                .upstream
+                .as_deref()
+                .and_then(|name| config.environments.get(name));
+            if let Some(upstream) = upstream
+                && let Some(unverified) =
+                    self.check_verified_upstream(upstream, &request.package, version.as_str())?
+            {
+                if !request.force {
+                    return Err(PromotionError::Refused(format!(
+                        "{unverified}; a version is promoted onward only once its verification passed (or use --force)"
+                    )));
+                }
+                forced_past.push(unverified);
             }
             if let Some(freeze) = environment.active_freeze(SystemTime::now()) {
                 return Err(PromotionError::Refused(format!(

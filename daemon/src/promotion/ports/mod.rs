@@ -8,6 +8,7 @@ mod cluster;
 mod forge;
 mod registry;
 mod store;
+mod verification;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use cluster::{
@@ -21,4 +22,7 @@ pub use forge::{
 pub use registry::{Registry, RegistryError, ResolvedArtifact, SignatureLayer};
 pub use store::{
     ChangeRequestStore, LocalChange, LocalChangeState, StateStore, StoreError, StoreLocation,
+};
+pub use verification::{
+    RefusingRunner, VerificationOutcome, VerificationRequest, VerificationRunner,
 };
