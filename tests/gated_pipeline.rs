@@ -210,6 +210,12 @@ fn a_gated_pipeline_takes_good_signed_versions_to_prod_stops_bad_ones_and_respec
             .then_some(refusal)
     });
     assert!(refusal.contains(&run), "names the failed run: {refusal}");
+    let status = stdout(&home.dk(&["status", "my-package"]));
+    assert!(
+        status.contains(&format!("Promotable into prod: not {BAD_VERSION}:"))
+            && status.contains("failed verification in int"),
+        "dk status says the bad version will not become promotable: {status}"
+    );
     // The unsigned package passed int but prod takes only signed versions.
     auto_promotion(&home, "unsigned-package", "v1.0.0", "int", "Verified");
     let unsigned = refused(

@@ -48,6 +48,8 @@ struct PromotableView {
     at: Option<String>,
     /// Whether it is promotable now (the soak time, if any, has passed on dkd's clock).
     now: bool,
+    /// Why waiting will not make it promotable (a failed verification upstream).
+    blocked: Option<String>,
 }
 
 impl PromotableView {
@@ -61,12 +63,16 @@ impl PromotableView {
             from: promotable.from_environment.clone(),
             at: at.map(|at| humantime::format_rfc3339_seconds(at).to_string()),
             now: promotable.now,
+            blocked: Some(promotable.blocked.clone()).filter(|b| !b.is_empty()),
         }
     }
 
     /// "v1.2.0 from int at 2026-11-30T14:05:00Z (in 12m)", "… from int now", or when it
     /// waits for health.
     fn describe(&self, at: Option<SystemTime>, now: SystemTime) -> String {
+        if let Some(blocked) = &self.blocked {
+            return format!("not {}: {blocked}", self.version);
+        }
         let when = match at {
             _ if self.now => "now".to_owned(),
             Some(at) => {

@@ -536,6 +536,7 @@ impl DataKitService for DataKitApi {
                     from_environment: promotable.from,
                     at: promotable.at.map(prost_types::Timestamp::from),
                     now: promotable.now,
+                    blocked: promotable.blocked.unwrap_or_default(),
                 }),
                 ..convert::package_status(&row.package, &row.environment, row.status.as_ref())
             });

@@ -26,33 +26,33 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from datakit.v1 import hold_pb2 as datakit_dot_v1_dot_hold__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x64\x61takit/v1/status.proto\x12\ndatakit.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15\x64\x61takit/v1/hold.proto\"\x9f\x01\n\x07LastRun\x12.\n\nstarted_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x06result\x18\x03 \x01(\x0e\x32\x15.datakit.v1.RunResult\x12\x0c\n\x04name\x18\x04 \x01(\t\"\xa3\x03\n\rPackageStatus\x12\x0f\n\x07package\x18\x01 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x02 \x01(\t\x12\x10\n\x08\x64\x65ployed\x18\x03 \x01(\x08\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x0e\n\x06\x64igest\x18\x05 \x01(\t\x12+\n\x0bsync_status\x18\x06 \x01(\x0e\x32\x16.datakit.v1.SyncStatus\x12\"\n\x06health\x18\x07 \x01(\x0e\x32\x12.datakit.v1.Health\x12\x17\n\x0fsynced_revision\x18\x08 \x01(\t\x12-\n\tlast_sync\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x08last_run\x18\n \x01(\x0b\x32\x13.datakit.v1.LastRun\x12\x1c\n\x14pending_promotion_id\x18\x0b \x01(\t\x12\x0f\n\x07message\x18\x0c \x01(\t\x12\x1e\n\x04hold\x18\r \x01(\x0b\x32\x10.datakit.v1.Hold\x12*\n\npromotable\x18\x0e \x01(\x0b\x32\x16.datakit.v1.Promotable\"l\n\nPromotable\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x18\n\x10\x66rom_environment\x18\x02 \x01(\t\x12&\n\x02\x61t\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0b\n\x03now\x18\x04 \x01(\x08\"5\n\rStatusRequest\x12\x0f\n\x07package\x18\x01 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x02 \x01(\t\"O\n\x0eStatusResponse\x12+\n\x08packages\x18\x01 \x03(\x0b\x32\x19.datakit.v1.PackageStatus\x12\x10\n\x08revision\x18\x02 \x01(\t\"\x9a\x01\n\x0bLogsRequest\x12\x0f\n\x07package\x18\x01 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x02 \x01(\t\x12\x0e\n\x06\x66ollow\x18\x03 \x01(\x08\x12\x0c\n\x04sync\x18\x04 \x01(\x08\x12\x0c\n\x04tail\x18\x05 \x01(\r\x12)\n\x05since\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06verify\x18\x07 \x01(\x08\"}\n\x0cLogsResponse\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x06source\x18\x02 \x01(\x0e\x32\x15.datakit.v1.LogSource\x12\x0e\n\x06origin\x18\x03 \x01(\t\x12\x0c\n\x04text\x18\x04 \x01(\t*\x90\x01\n\nSyncStatus\x12\x1b\n\x17SYNC_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12SYNC_STATUS_SYNCED\x10\x01\x12\x1b\n\x17SYNC_STATUS_OUT_OF_SYNC\x10\x02\x12\x17\n\x13SYNC_STATUS_SYNCING\x10\x03\x12\x17\n\x13SYNC_STATUS_UNKNOWN\x10\x04*\x9f\x01\n\x06Health\x12\x16\n\x12HEALTH_UNSPECIFIED\x10\x00\x12\x12\n\x0eHEALTH_HEALTHY\x10\x01\x12\x16\n\x12HEALTH_PROGRESSING\x10\x02\x12\x13\n\x0fHEALTH_DEGRADED\x10\x03\x12\x14\n\x10HEALTH_SUSPENDED\x10\x04\x12\x12\n\x0eHEALTH_MISSING\x10\x05\x12\x12\n\x0eHEALTH_UNKNOWN\x10\x06*o\n\tRunResult\x12\x1a\n\x16RUN_RESULT_UNSPECIFIED\x10\x00\x12\x16\n\x12RUN_RESULT_RUNNING\x10\x01\x12\x16\n\x12RUN_RESULT_SUCCESS\x10\x02\x12\x16\n\x12RUN_RESULT_FAILURE\x10\x03*g\n\tLogSource\x12\x1a\n\x16LOG_SOURCE_UNSPECIFIED\x10\x00\x12\x13\n\x0fLOG_SOURCE_SYNC\x10\x01\x12\x12\n\x0eLOG_SOURCE_RUN\x10\x02\x12\x15\n\x11LOG_SOURCE_NOTICE\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x64\x61takit/v1/status.proto\x12\ndatakit.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15\x64\x61takit/v1/hold.proto\"\x9f\x01\n\x07LastRun\x12.\n\nstarted_at\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x06result\x18\x03 \x01(\x0e\x32\x15.datakit.v1.RunResult\x12\x0c\n\x04name\x18\x04 \x01(\t\"\xa3\x03\n\rPackageStatus\x12\x0f\n\x07package\x18\x01 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x02 \x01(\t\x12\x10\n\x08\x64\x65ployed\x18\x03 \x01(\x08\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x0e\n\x06\x64igest\x18\x05 \x01(\t\x12+\n\x0bsync_status\x18\x06 \x01(\x0e\x32\x16.datakit.v1.SyncStatus\x12\"\n\x06health\x18\x07 \x01(\x0e\x32\x12.datakit.v1.Health\x12\x17\n\x0fsynced_revision\x18\x08 \x01(\t\x12-\n\tlast_sync\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x08last_run\x18\n \x01(\x0b\x32\x13.datakit.v1.LastRun\x12\x1c\n\x14pending_promotion_id\x18\x0b \x01(\t\x12\x0f\n\x07message\x18\x0c \x01(\t\x12\x1e\n\x04hold\x18\r \x01(\x0b\x32\x10.datakit.v1.Hold\x12*\n\npromotable\x18\x0e \x01(\x0b\x32\x16.datakit.v1.Promotable\"}\n\nPromotable\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x18\n\x10\x66rom_environment\x18\x02 \x01(\t\x12&\n\x02\x61t\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0b\n\x03now\x18\x04 \x01(\x08\x12\x0f\n\x07\x62locked\x18\x05 \x01(\t\"5\n\rStatusRequest\x12\x0f\n\x07package\x18\x01 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x02 \x01(\t\"O\n\x0eStatusResponse\x12+\n\x08packages\x18\x01 \x03(\x0b\x32\x19.datakit.v1.PackageStatus\x12\x10\n\x08revision\x18\x02 \x01(\t\"\x9a\x01\n\x0bLogsRequest\x12\x0f\n\x07package\x18\x01 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x02 \x01(\t\x12\x0e\n\x06\x66ollow\x18\x03 \x01(\x08\x12\x0c\n\x04sync\x18\x04 \x01(\x08\x12\x0c\n\x04tail\x18\x05 \x01(\r\x12)\n\x05since\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06verify\x18\x07 \x01(\x08\"}\n\x0cLogsResponse\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x06source\x18\x02 \x01(\x0e\x32\x15.datakit.v1.LogSource\x12\x0e\n\x06origin\x18\x03 \x01(\t\x12\x0c\n\x04text\x18\x04 \x01(\t*\x90\x01\n\nSyncStatus\x12\x1b\n\x17SYNC_STATUS_UNSPECIFIED\x10\x00\x12\x16\n\x12SYNC_STATUS_SYNCED\x10\x01\x12\x1b\n\x17SYNC_STATUS_OUT_OF_SYNC\x10\x02\x12\x17\n\x13SYNC_STATUS_SYNCING\x10\x03\x12\x17\n\x13SYNC_STATUS_UNKNOWN\x10\x04*\x9f\x01\n\x06Health\x12\x16\n\x12HEALTH_UNSPECIFIED\x10\x00\x12\x12\n\x0eHEALTH_HEALTHY\x10\x01\x12\x16\n\x12HEALTH_PROGRESSING\x10\x02\x12\x13\n\x0fHEALTH_DEGRADED\x10\x03\x12\x14\n\x10HEALTH_SUSPENDED\x10\x04\x12\x12\n\x0eHEALTH_MISSING\x10\x05\x12\x12\n\x0eHEALTH_UNKNOWN\x10\x06*o\n\tRunResult\x12\x1a\n\x16RUN_RESULT_UNSPECIFIED\x10\x00\x12\x16\n\x12RUN_RESULT_RUNNING\x10\x01\x12\x16\n\x12RUN_RESULT_SUCCESS\x10\x02\x12\x16\n\x12RUN_RESULT_FAILURE\x10\x03*g\n\tLogSource\x12\x1a\n\x16LOG_SOURCE_UNSPECIFIED\x10\x00\x12\x13\n\x0fLOG_SOURCE_SYNC\x10\x01\x12\x12\n\x0eLOG_SOURCE_RUN\x10\x02\x12\x15\n\x11LOG_SOURCE_NOTICE\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'datakit.v1.status_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SYNCSTATUS']._serialized_start=1210
-  _globals['_SYNCSTATUS']._serialized_end=1354
-  _globals['_HEALTH']._serialized_start=1357
-  _globals['_HEALTH']._serialized_end=1516
-  _globals['_RUNRESULT']._serialized_start=1518
-  _globals['_RUNRESULT']._serialized_end=1629
-  _globals['_LOGSOURCE']._serialized_start=1631
-  _globals['_LOGSOURCE']._serialized_end=1734
+  _globals['_SYNCSTATUS']._serialized_start=1227
+  _globals['_SYNCSTATUS']._serialized_end=1371
+  _globals['_HEALTH']._serialized_start=1374
+  _globals['_HEALTH']._serialized_end=1533
+  _globals['_RUNRESULT']._serialized_start=1535
+  _globals['_RUNRESULT']._serialized_end=1646
+  _globals['_LOGSOURCE']._serialized_start=1648
+  _globals['_LOGSOURCE']._serialized_end=1751
   _globals['_LASTRUN']._serialized_start=96
   _globals['_LASTRUN']._serialized_end=255
   _globals['_PACKAGESTATUS']._serialized_start=258
   _globals['_PACKAGESTATUS']._serialized_end=677
   _globals['_PROMOTABLE']._serialized_start=679
-  _globals['_PROMOTABLE']._serialized_end=787
-  _globals['_STATUSREQUEST']._serialized_start=789
-  _globals['_STATUSREQUEST']._serialized_end=842
-  _globals['_STATUSRESPONSE']._serialized_start=844
-  _globals['_STATUSRESPONSE']._serialized_end=923
-  _globals['_LOGSREQUEST']._serialized_start=926
-  _globals['_LOGSREQUEST']._serialized_end=1080
-  _globals['_LOGSRESPONSE']._serialized_start=1082
-  _globals['_LOGSRESPONSE']._serialized_end=1207
+  _globals['_PROMOTABLE']._serialized_end=804
+  _globals['_STATUSREQUEST']._serialized_start=806
+  _globals['_STATUSREQUEST']._serialized_end=859
+  _globals['_STATUSRESPONSE']._serialized_start=861
+  _globals['_STATUSRESPONSE']._serialized_end=940
+  _globals['_LOGSREQUEST']._serialized_start=943
+  _globals['_LOGSREQUEST']._serialized_end=1097
+  _globals['_LOGSRESPONSE']._serialized_start=1099
+  _globals['_LOGSRESPONSE']._serialized_end=1224
 # @@protoc_insertion_point(module_scope)

@@ -108,16 +108,18 @@ class PackageStatus(_message.Message):
     def __init__(self, package: _Optional[str] = ..., environment: _Optional[str] = ..., deployed: _Optional[bool] = ..., version: _Optional[str] = ..., digest: _Optional[str] = ..., sync_status: _Optional[_Union[SyncStatus, str]] = ..., health: _Optional[_Union[Health, str]] = ..., synced_revision: _Optional[str] = ..., last_sync: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_run: _Optional[_Union[LastRun, _Mapping]] = ..., pending_promotion_id: _Optional[str] = ..., message: _Optional[str] = ..., hold: _Optional[_Union[_hold_pb2.Hold, _Mapping]] = ..., promotable: _Optional[_Union[Promotable, _Mapping]] = ...) -> None: ...
 
 class Promotable(_message.Message):
-    __slots__ = ("version", "from_environment", "at", "now")
+    __slots__ = ("version", "from_environment", "at", "now", "blocked")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     FROM_ENVIRONMENT_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
     NOW_FIELD_NUMBER: _ClassVar[int]
+    BLOCKED_FIELD_NUMBER: _ClassVar[int]
     version: str
     from_environment: str
     at: _timestamp_pb2.Timestamp
     now: bool
-    def __init__(self, version: _Optional[str] = ..., from_environment: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., now: _Optional[bool] = ...) -> None: ...
+    blocked: str
+    def __init__(self, version: _Optional[str] = ..., from_environment: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., now: _Optional[bool] = ..., blocked: _Optional[str] = ...) -> None: ...
 
 class StatusRequest(_message.Message):
     __slots__ = ("package", "environment")

@@ -19,8 +19,10 @@ pub struct Promotable {
     pub from: String,
     /// From when on; `None` while the version is not Healthy there.
     pub at: Option<SystemTime>,
-    /// Whether that time has come, on the engine's clock.
+    /// Whether that time has come, on the engine's clock, and nothing blocks it.
     pub now: bool,
+    /// Why waiting will not make it promotable: its verification upstream did not pass.
+    pub blocked: Option<String>,
 }
 
 /// `at` relative to `now`: "now", or "in 12m" (rounded up to the minute past a minute).
@@ -141,9 +143,11 @@ impl Engine {
         let soaked = self.soaked(&upstream.name, package, &upstream_status.version)?;
         let now = self.now();
         let at = soaked.map(|soaked| now + soak.saturating_sub(soaked));
+        let blocked = self.check_verified_upstream(upstream, package, &upstream_status.version)?;
         Ok(Some(Promotable {
             at,
-            now: at.is_some_and(|at| at <= now),
+            now: blocked.is_none() && at.is_some_and(|at| at <= now),
+            blocked,
             version: upstream_status.version,
             from: upstream.name.clone(),
         }))
