@@ -2,7 +2,7 @@
 
 use datakit::proto::ApproveRequest;
 
-use super::promotion::{ApprovalView, PromotionView, Waiting, wait_for};
+use super::promotion::{ApprovalView, PromotionView, follow};
 use crate::{
     cli::ApproveArgs,
     connect::Client,
@@ -25,18 +25,10 @@ pub async fn approve(
         .map(PromotionView::from)
         .ok_or_else(|| CliError::new(Failure::Other, "dkd returned no promotion"))?;
     if args.wait {
-        let waiting = Waiting {
-            timeout: args.timeout,
-            ndjson: format == OutputFormat::Json,
-        };
         // `-o json`: NDJSON, one promotion per change; the last line is the final state.
-        let print_line = |promotion: &PromotionView| match waiting.ndjson {
-            true => crate::output::json_line(promotion),
-            false => Ok(()),
-        };
-        view = wait_for(client, view, waiting, print_line).await?;
-        if waiting.ndjson {
-            return Ok(String::new());
+        match follow(client, view, format, args.timeout).await? {
+            Some(followed) => view = followed,
+            None => return Ok(String::new()),
         }
     }
     if format != OutputFormat::Table {

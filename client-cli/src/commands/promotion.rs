@@ -370,6 +370,27 @@ pub async fn wait_for(
     ))
 }
 
+/// `--wait` of a command that answered with one promotion (`dk approve`, `dk verify`):
+/// follows it to its end. Under `-o json` every change is printed as an NDJSON line of the
+/// promotion and `None` is returned (nothing is left to print); otherwise its final view.
+pub async fn follow(
+    client: &mut Client,
+    view: PromotionView,
+    format: crate::output::OutputFormat,
+    timeout: Option<Duration>,
+) -> Result<Option<PromotionView>, CliError> {
+    let waiting = Waiting {
+        timeout,
+        ndjson: format == crate::output::OutputFormat::Json,
+    };
+    let print_line = |promotion: &PromotionView| match waiting.ndjson {
+        true => crate::output::json_line(promotion),
+        false => Ok(()),
+    };
+    let view = wait_for(client, view, waiting, print_line).await?;
+    Ok((!waiting.ndjson).then_some(view))
+}
+
 /// `--timeout` expired: where the promotion stands, and that it goes on without us.
 fn timed_out(view: &PromotionView, timeout: Duration) -> CliError {
     let follow = if view.kind == "store" {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Args;
 use datakit::proto::VerifyRequest;
 
-use super::promotion::{PromotionView, Waiting, wait_for};
+use super::promotion::{PromotionView, follow};
 use crate::{
     connect::Client,
     error::{CliError, Failure},
@@ -44,17 +44,10 @@ pub async fn verify(
         .map(PromotionView::from)
         .ok_or_else(|| CliError::new(Failure::Other, "dkd returned no promotion"))?;
     if args.wait {
-        let waiting = Waiting {
-            timeout: args.timeout,
-            ndjson: format == OutputFormat::Json,
-        };
-        let print_line = |promotion: &PromotionView| match waiting.ndjson {
-            true => crate::output::json_line(promotion),
-            false => Ok(()),
-        };
-        view = wait_for(client, view, waiting, print_line).await?;
-        if waiting.ndjson {
-            return Ok(String::new());
+        // `-o json`: NDJSON, one promotion per change; the last line is the final state.
+        match follow(client, view, format, args.timeout).await? {
+            Some(followed) => view = followed,
+            None => return Ok(String::new()),
         }
     }
     if format != OutputFormat::Table {
