@@ -2,16 +2,16 @@
 //! watches survive dropped connections and 410 Gone, every change is announced, Jobs are
 //! the Last Run and their pods' logs the run logs (tail, since, follow).
 
+mod argocd_support;
 #[path = "../../tests/support/kube_fake/mod.rs"]
 mod kube_fake;
 
-use std::{
-    collections::BTreeMap,
-    time::{Duration, Instant, SystemTime},
-};
+use argocd_support::argocd_on;
+
+use std::time::{Duration, Instant, SystemTime};
 
 use dkd::{
-    cluster::argocd::{ArgoCdCluster, ClusterAccess, EnvironmentBinding},
+    cluster::argocd::ArgoCdCluster,
     promotion::ports::{
         ClusterError, ClusterStatus, HealthState, PackageSync, RunLogLine, RunLogOptions,
         RunLogStream, RunResult, SyncState,
@@ -25,26 +25,6 @@ use kube_fake::{
 use tokio_util::sync::CancellationToken;
 
 const PATIENCE: Duration = Duration::from_secs(10);
-
-async fn argocd_on(fake: &KubeFake, stop: CancellationToken) -> ArgoCdCluster {
-    datakit::install_crypto_provider();
-    let access = BTreeMap::from([(
-        "fake-cluster".to_owned(),
-        ClusterAccess {
-            kubeconfig: fake.kubeconfig().to_path_buf(),
-            context: None,
-            argocd_namespace: ARGOCD_NAMESPACE.into(),
-        },
-    )]);
-    let bindings = vec![EnvironmentBinding {
-        environment: "dev".into(),
-        cluster: "fake-cluster".into(),
-        namespace: "dev".into(),
-    }];
-    ArgoCdCluster::start(access, bindings, stop)
-        .await
-        .expect("start the Argo CD backend")
-}
 
 fn status(sync: &'static str, revision: &'static str, health: &'static str) -> AppStatus<'static> {
     AppStatus {

@@ -3,46 +3,26 @@
 //! namespace, labelled with package, environment and run; the Job's outcome is the run's,
 //! its pods' logs are what `dk logs --verify` shows, and it is never the package's Last Run.
 
+mod argocd_support;
 #[path = "../../tests/support/kube_fake/mod.rs"]
 mod kube_fake;
 
-use std::{
-    collections::BTreeMap,
-    time::{Duration, Instant, SystemTime},
-};
+use argocd_support::argocd_on;
+
+use std::time::{Duration, Instant, SystemTime};
 
 use datakit::manifest::parse_verification;
 use dkd::{
-    cluster::argocd::{ArgoCdCluster, ClusterAccess, EnvironmentBinding},
+    cluster::argocd::ArgoCdCluster,
     promotion::ports::{VerificationOutcome, VerificationRequest, VerificationRunner},
 };
 use kube_fake::{
     KubeFake,
-    objects::{ARGOCD_NAMESPACE, job, pod},
+    objects::{job, pod},
 };
 use tokio_util::sync::CancellationToken;
 
 const PATIENCE: Duration = Duration::from_secs(10);
-
-async fn argocd_on(fake: &KubeFake, stop: CancellationToken) -> ArgoCdCluster {
-    datakit::install_crypto_provider();
-    let access = BTreeMap::from([(
-        "fake-cluster".to_owned(),
-        ClusterAccess {
-            kubeconfig: fake.kubeconfig().to_path_buf(),
-            context: None,
-            argocd_namespace: ARGOCD_NAMESPACE.into(),
-        },
-    )]);
-    let bindings = vec![EnvironmentBinding {
-        environment: "dev".into(),
-        cluster: "fake-cluster".into(),
-        namespace: "dev".into(),
-    }];
-    ArgoCdCluster::start(access, bindings, stop)
-        .await
-        .expect("start the Argo CD backend")
-}
 
 fn request(run: &str) -> VerificationRequest {
     let definition = parse_verification(

@@ -99,7 +99,7 @@ impl Ledger {
             serde_json::to_vec_pretty(&*records).unwrap_or_default()
         };
         let path = self.path.clone();
-        tokio::task::spawn_blocking(move || write_atomically(&path, &bytes))
+        tokio::task::spawn_blocking(move || datakit::files::write_atomically(&path, &bytes))
             .await
             .unwrap_or_else(|error| Err(std::io::Error::other(error)))
             .map_err(|source| LedgerError::Write {
@@ -107,14 +107,4 @@ impl Ledger {
                 source,
             })
     }
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let folder = path.parent().unwrap_or(Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(folder)?;
-    file.write_all(bytes)?;
-    file.as_file().sync_all()?;
-    file.persist(path).map_err(|error| error.error)?;
-    Ok(())
 }
