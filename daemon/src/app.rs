@@ -1,7 +1,8 @@
 //! Wires the ports to the domain and the API, and owns start-up and shutdown order:
 //! lock, configuration, service tokens, state, repository, catalog, engine loops, then the
 //! network listener and the socket; on shutdown the reverse, with the state flushed before
-//! the socket goes away.
+//! the socket goes away. A replica (`ha:`) runs the loops that write only while it leads,
+//! and otherwise copies the leader's event log.
 
 mod argocd;
 
@@ -10,18 +11,27 @@ use std::{future::Future, path::PathBuf, sync::Arc, time::Duration};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    api::{ApiSources, Backend, Backends, DataKitApi, NetworkListener, ServeError, serve},
+    api::{
+        ApiSources, Backend, Backends, DataKitApi, Listeners, NetworkListener, PeerListener,
+        ServeError,
+        replica::{LeaderLink, MirrorSource, PeerTlsError, follow_leader_log},
+        serve,
+    },
     audit::AuditLog,
-    auth::{TokenError, TokenStore},
+    auth::{ClientCa, ClientCaError, TokenError, TokenStore},
     cluster::{CommandRunner, LocalSync, LocalTarget},
-    config::{ClusterKind, ConfigError, DaemonConfig, ForgeKind, RegistryKind, github_settings},
+    config::{
+        ClusterKind, ConfigError, DaemonConfig, ForgeKind, ListenLimits, Listener,
+        ListenerSecurity, RegistryKind, Replication, github_settings,
+    },
     gitops::{GithubForge, LocalGitForge},
     home::DkHome,
+    lease::{self, LeaseError},
     lock::{InstanceLock, LockError},
     notify::{Notifications, NotifyError},
     promotion::{
-        AutoPromoter, ClusterFeed, Engine, EnvironmentCatalog, EventLog, Ports, PromotionError,
-        StatusBoard, follow_base_branch,
+        AutoPromoter, ClusterFeed, Engine, EnvironmentCatalog, EventLog, Leadership, Mirror, Ports,
+        PromotionError, StatusBoard, follow_base_branch,
         ports::{
             Clock, ClusterError, ClusterStatus, ForgeError, GitForge, RefusingRunner,
             RegistryError, StateStore, StoreError, SystemClock, VerificationRunner,
@@ -41,13 +51,15 @@ const REBUILD_AT_START: Duration = Duration::from_secs(10);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 /// The background loops, in the order `run` starts them (their names for the log).
-const BACKGROUND_TASKS: [&str; 6] = [
+const BACKGROUND_TASKS: [&str; 8] = [
     "the base-branch follower",
     "the configuration publisher",
     "the reconcile loop",
     "the cluster status feed",
     "the webhook notifiers",
     "the auto-promoter",
+    "the lease elector",
+    "the copier of the leader's event log",
 ];
 
 /// How dkd was asked to run.
@@ -99,6 +111,12 @@ pub enum AppError {
     Notify(#[from] NotifyError),
     #[error(transparent)]
     Domain(PromotionError),
+    #[error(transparent)]
+    Lease(#[from] LeaseError),
+    #[error(transparent)]
+    PeerTls(#[from] PeerTlsError),
+    #[error("ha.peers.ca_file: {0}")]
+    ReplicaCa(#[from] ClientCaError),
 }
 
 /// What runs verifications: on Argo CD, Jobs in the environment's namespace; on the
@@ -139,6 +157,12 @@ pub async fn run(
     let config_file = options.config.unwrap_or_else(|| home.config_file());
     let config = DaemonConfig::load(&config_file)?;
     let listener = config.listener(&config_file.display().to_string())?;
+    let replication = config.replication(&config_file.display().to_string())?;
+    let probes = config.probes_address(&config_file.display().to_string())?;
+    let leadership = Arc::new(match replication {
+        Some(_) => Leadership::replica(),
+        None => Leadership::alone(),
+    });
     let oidc = config.oidc(&config_file.display().to_string())?;
     let notifications = Notifications::new(
         config.webhooks(&config_file.display().to_string())?,
@@ -190,7 +214,8 @@ pub async fn run(
         Some(argocd) => argocd.clone(),
         None => target.clone(),
     };
-    let events = Arc::new(EventLog::new(store.clone(), config.event_retention));
+    let events =
+        Arc::new(EventLog::new(store.clone(), config.event_retention).led_by(leadership.clone()));
     let board = Arc::new(
         StatusBoard::load(store.clone(), events.clone())
             .map_err(AppError::Domain)?
@@ -207,7 +232,8 @@ pub async fn run(
         })
         .counting_asserted_approvals(config.forge.asserted_approvers)
         .with_clock(options.clock.clone())
-        .with_verifier(verification_runner(&config, argocd.as_ref())),
+        .with_verifier(verification_runner(&config, argocd.as_ref()))
+        .led_by(leadership.clone()),
     );
     if let Some(notice) = store_notice {
         engine.add_notice(notice);
@@ -224,12 +250,19 @@ pub async fn run(
         }
     }
 
-    let notifiers = notifications.start(
-        events.clone(),
-        catalog.clone(),
-        config.forge.asserted_approvers,
-        stop.clone(),
-    )?;
+    let peers = match &replication {
+        Some(replication) => Some(
+            bind_peers(
+                replication,
+                &tokens,
+                leadership.clone(),
+                events.clone(),
+                stop.clone(),
+            )
+            .await?,
+        ),
+        None => None,
+    };
     let tasks: [tokio::task::JoinHandle<()>; BACKGROUND_TASKS.len()] = [
         tokio::spawn(follow_base_branch(
             catalog.clone(),
@@ -238,36 +271,53 @@ pub async fn run(
             Duration::from_millis(config.poll_interval_ms),
             stop.clone(),
         )),
+        // Followers record no events: the leader publishes the same change.
         tokio::spawn(publish_config_changes(
             catalog.clone(),
             events.clone(),
             stop.clone(),
         )),
         tokio::spawn({
-            let engine = engine.clone();
-            let stop = stop.clone();
-            async move { engine.run(stop).await }
+            let (engine, leadership, stop) = (engine.clone(), leadership.clone(), stop.clone());
+            async move {
+                leadership
+                    .while_leading(BACKGROUND_TASKS[2], stop, |term| {
+                        let engine = engine.clone();
+                        async move { engine.run_as_leader(term).await }
+                    })
+                    .await;
+            }
         }),
-        // What each environment runs: Argo CD's watches feed the board; otherwise the
-        // built-in sync loop applies the base branch to the local target.
+        // What each environment runs: Argo CD's watches feed the board (the leader's; a
+        // follower's board follows the leader's events); otherwise the built-in sync loop
+        // applies the base branch to the local target.
         match &argocd {
             Some(backend) => tokio::spawn({
-                let feed = ClusterFeed {
-                    catalog: catalog.clone(),
-                    cluster: cluster.clone(),
-                    board: board.clone(),
-                    engine: engine.clone(),
-                };
-                let changes = backend.changes();
                 let follow = argocd::follow_configuration(
                     backend.clone(),
                     config.clone(),
                     catalog.clone(),
                     stop.clone(),
                 );
-                let stop = stop.clone();
+                let (backend, leadership, stop) =
+                    (backend.clone(), leadership.clone(), stop.clone());
+                let (catalog, cluster, board, engine) = (
+                    catalog.clone(),
+                    cluster.clone(),
+                    board.clone(),
+                    engine.clone(),
+                );
                 async move {
-                    tokio::join!(feed.run(changes, stop), follow);
+                    let feed = leadership.while_leading(BACKGROUND_TASKS[3], stop, |term| {
+                        let feed = ClusterFeed {
+                            catalog: catalog.clone(),
+                            cluster: cluster.clone(),
+                            board: board.clone(),
+                            engine: engine.clone(),
+                        };
+                        feed.run(backend.changes(), term)
+                    });
+                    tokio::join!(feed, follow);
                 }
             }),
             None => tokio::spawn(
@@ -283,16 +333,69 @@ pub async fn run(
                 .run(stop.clone()),
             ),
         },
-        notifiers,
-        tokio::spawn(
-            AutoPromoter {
+        tokio::spawn({
+            let (notifications, events, catalog) =
+                (notifications.clone(), events.clone(), catalog.clone());
+            let (leadership, stop) = (leadership.clone(), stop.clone());
+            let asserted = config.forge.asserted_approvers;
+            async move {
+                leadership
+                    .while_leading(BACKGROUND_TASKS[4], stop, |term| {
+                        let started =
+                            notifications.start(events.clone(), catalog.clone(), asserted, term);
+                        async move {
+                            match started {
+                                Ok(notifiers) => {
+                                    let _ = notifiers.await;
+                                }
+                                Err(error) => {
+                                    tracing::warn!(%error, "cannot start the webhook notifiers")
+                                }
+                            }
+                        }
+                    })
+                    .await;
+            }
+        }),
+        tokio::spawn({
+            let auto = AutoPromoter {
                 catalog: catalog.clone(),
                 board: board.clone(),
                 engine: engine.clone(),
                 events: events.clone(),
+            };
+            let (leadership, stop) = (leadership.clone(), stop.clone());
+            async move {
+                leadership
+                    .while_leading(BACKGROUND_TASKS[5], stop, |term| auto.clone().run(term))
+                    .await;
             }
-            .run(stop.clone()),
-        ),
+        }),
+        match &replication {
+            Some(replication) => tokio::spawn({
+                let (settings, leadership, stop) =
+                    (replication.lease.clone(), leadership.clone(), stop.clone());
+                async move {
+                    if let Err(error) = lease::run(settings, leadership, stop.clone()).await {
+                        tracing::error!(%error, "cannot take part in the leader election; stopping");
+                        stop.cancel();
+                    }
+                }
+            }),
+            None => tokio::spawn(async {}),
+        },
+        match &peers {
+            Some(peers) => tokio::spawn(follow_leader_log(
+                peers.link.clone(),
+                Mirror {
+                    events: events.clone(),
+                    board: board.clone(),
+                    store: store.clone(),
+                },
+                stop.clone(),
+            )),
+            None => tokio::spawn(async {}),
+        },
     ];
     let backends = Backends {
         forge: Backend {
@@ -334,7 +437,12 @@ pub async fn run(
         backends,
     });
     let stop_on_shutdown = stop.clone();
-    let served = serve(api, &home.socket(), network, async move {
+    let listeners = Listeners {
+        network,
+        probes,
+        peers,
+    };
+    let served = serve(api, &home.socket(), listeners, async move {
         shutdown.await;
         tracing::info!("shutting down");
         stop_on_shutdown.cancel();
@@ -361,4 +469,32 @@ pub async fn run(
     served?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Binds the peers listener of a replica (mTLS: replica certificates only).
+async fn bind_peers(
+    replication: &Replication,
+    tokens: &Arc<TokenStore>,
+    leadership: Arc<Leadership>,
+    events: Arc<EventLog>,
+    shutdown: CancellationToken,
+) -> Result<PeerListener, AppError> {
+    let peers = &replication.peers;
+    let listener = Listener {
+        address: peers.listen,
+        security: ListenerSecurity::Tls(peers.tls.clone()),
+        cors_origins: Vec::new(),
+        limits: ListenLimits::default(),
+    };
+    let replica_ca = ClientCa::load(peers.tls.client_ca.as_deref().unwrap_or(&peers.tls.cert))?;
+    Ok(PeerListener {
+        listener: NetworkListener::bind(&listener, tokens.clone(), None).await?,
+        replica_ca,
+        mirror: MirrorSource {
+            events,
+            leadership: leadership.clone(),
+            shutdown,
+        },
+        link: Arc::new(LeaderLink::new(leadership, peers)?),
+    })
 }

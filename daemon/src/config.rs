@@ -4,10 +4,12 @@
 mod audit;
 mod cluster;
 mod forge;
+mod ha;
 mod limits;
 mod listen;
 mod notifications;
 mod oidc;
+mod probes;
 
 use std::{collections::BTreeMap, path::Path};
 
@@ -17,10 +19,12 @@ use serde::Deserialize;
 pub use audit::AuditConfig;
 pub use cluster::{ClusterConfig, ClusterKind, KubeClusterConfig, cluster_access};
 pub use forge::github_settings;
+pub use ha::{HaConfig, Peers, Replication};
 pub use limits::ListenLimits;
 pub use listen::{ListenConfig, Listener, ListenerSecurity, TlsFiles};
 pub use notifications::{EVENT_NAMES, Webhook, WebhookConfig, WebhookFormat};
 pub use oidc::{AuthConfig, OidcConfig, OidcSettings, endpoint_url};
+pub use probes::ProbesConfig;
 
 /// The whole daemon configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -61,6 +65,12 @@ pub struct DaemonConfig {
     /// Outgoing webhooks on promotion events.
     #[serde(default)]
     pub notifications: Vec<WebhookConfig>,
+    /// A plain-text gRPC health listener for Kubernetes probes.
+    #[serde(default)]
+    pub probes: Option<ProbesConfig>,
+    /// Several replicas electing a leader on a Kubernetes Lease.
+    #[serde(default)]
+    pub ha: Option<HaConfig>,
 }
 
 fn default_poll_interval_ms() -> u64 {
@@ -89,6 +99,8 @@ impl Default for DaemonConfig {
             auth: AuthConfig::default(),
             audit: AuditConfig::default(),
             notifications: Vec::new(),
+            probes: None,
+            ha: None,
         }
     }
 }
@@ -271,6 +283,8 @@ impl DaemonConfig {
         config.oidc(file)?;
         config.audit.validate(file)?;
         config.webhooks(file)?;
+        config.probes_address(file)?;
+        config.replication(file)?;
         Ok(config)
     }
 
@@ -291,6 +305,22 @@ impl DaemonConfig {
     /// The validated `notifications:` of the configuration file `file`, secrets read.
     pub fn webhooks(&self, file: &str) -> Result<Vec<Webhook>, ConfigError> {
         notifications::validate(&self.notifications, file)
+    }
+
+    /// The validated `ha:` of the configuration file `file`, if any.
+    pub fn replication(&self, file: &str) -> Result<Option<Replication>, ConfigError> {
+        self.ha
+            .as_ref()
+            .map(|ha| ha.validate(self, file))
+            .transpose()
+    }
+
+    /// The validated `probes.address`, if any.
+    pub fn probes_address(&self, file: &str) -> Result<Option<std::net::SocketAddr>, ConfigError> {
+        self.probes
+            .as_ref()
+            .map(|probes| probes.validate(file))
+            .transpose()
     }
 
     /// The validated `listen:` of the configuration file `file`, if any; relative TLS file

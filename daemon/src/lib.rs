@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod config;
 pub mod gitops;
 pub mod home;
+pub mod lease;
 pub mod lock;
 pub mod notify;
 pub mod promotion;

@@ -91,10 +91,10 @@ fn only_the_github_forge_names_octocrab() {
 }
 
 #[test]
-fn only_the_argo_cd_cluster_names_kube() {
+fn only_the_argo_cd_cluster_and_the_lease_name_kube() {
     for needle in ["kube::", "k8s_openapi"] {
         assert_eq!(
-            offenders(needle, &["cluster/argocd/"]),
+            offenders(needle, &["cluster/argocd/", "lease/"]),
             Vec::<String>::new(),
             "{needle}"
         );
@@ -102,7 +102,7 @@ fn only_the_argo_cd_cluster_names_kube() {
 }
 
 /// The adapters: each implements a port of the domain.
-const ADAPTERS: [&str; 4] = ["store", "gitops", "cluster", "registry"];
+const ADAPTERS: [&str; 5] = ["store", "gitops", "cluster", "registry", "lease"];
 
 #[test]
 fn the_domain_imports_no_adapter() {

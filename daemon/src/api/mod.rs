@@ -19,6 +19,7 @@ mod local_authority;
 mod logs;
 mod network;
 mod notifications;
+pub mod replica;
 mod server;
 mod service;
 mod tls;
@@ -30,6 +31,6 @@ mod whoami;
 
 pub use audited::AuditedApi;
 pub use network::NetworkListener;
-pub use server::{ServeError, serve};
+pub use server::{Listeners, PeerListener, ServeError, serve};
 pub use service::{ApiSources, DataKitApi};
 pub use version::{Backend, Backends};

@@ -1,16 +1,22 @@
 //! Serves the API, gRPC health and server reflection (v1 and v1alpha) on the local Unix
 //! socket, to dkd's own user only (whatever `:authority` its clients send), and on the
 //! network listener when one is configured, behind authentication, also to browsers
-//! (gRPC-Web, CORS) and within its limits. Both stop together and drain in-flight calls
-//! and streams.
+//! (gRPC-Web, CORS) and within its limits. A replica also serves the peers listener (other
+//! replicas only: forwarded calls and the event log) and forwards calls that change
+//! something to the leader; `probes:` serves health alone in plain text for Kubernetes.
+//! All stop together and drain in-flight calls and streams.
 
 use std::{
     future::Future,
     os::unix::fs::{MetadataExt, PermissionsExt},
     path::Path,
+    sync::Arc,
 };
 
-use datakit::proto::{FILE_DESCRIPTOR_SET, data_kit_service_server::DataKitServiceServer};
+use datakit::proto::{
+    FILE_DESCRIPTOR_SET, data_kit_service_server::DataKitServiceServer,
+    replica_service_server::ReplicaServiceServer,
+};
 use tokio::net::UnixListener;
 use tokio_stream::{
     StreamExt,
@@ -32,10 +38,34 @@ use super::{
     limits::LimitsLayer,
     local_authority::LocalAuthority,
     network::{Incoming, NetworkListener},
+    replica::{ForwardLayer, LeaderLink, MirrorSource, ReplicaOnlyLayer},
     tls::TlsError,
     web,
 };
-use crate::auth::{ClientCaError, KeysError};
+use crate::auth::{ClientCa, ClientCaError, KeysError};
+
+/// The health service name a liveness probe asks for: SERVING while dkd's runtime answers.
+const LIVENESS: &str = "liveness";
+
+/// What a replica serves besides the API: the peers listener.
+pub struct PeerListener {
+    pub listener: NetworkListener,
+    /// The CA whose certificates are replicas'.
+    pub replica_ca: ClientCa,
+    /// The event log for followers.
+    pub mirror: MirrorSource,
+    /// Where calls that change something go while another replica leads.
+    pub link: Arc<LeaderLink>,
+}
+
+/// The listeners besides the local socket.
+#[derive(Default)]
+pub struct Listeners {
+    pub network: Option<NetworkListener>,
+    /// `probes.address`: plain-text health for Kubernetes.
+    pub probes: Option<std::net::SocketAddr>,
+    pub peers: Option<PeerListener>,
+}
 
 /// How often the listener pings an HTTP/2 connection, and how long it waits for the
 /// answer before closing it.
@@ -70,9 +100,15 @@ pub enum ServeError {
 pub async fn serve(
     api: DataKitApi,
     socket: &Path,
-    network: Option<NetworkListener>,
+    listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    let Listeners {
+        network,
+        probes,
+        peers,
+    } = listeners;
+    let forward = ForwardLayer::new(peers.as_ref().map(|peers| peers.link.clone()));
     let listener = bind_private(socket).map_err(|source| ServeError::Bind {
         path: socket.display().to_string(),
         source,
@@ -90,6 +126,9 @@ pub async fn serve(
         .set_serving::<DataKitServiceServer<DataKitApi>>()
         .await;
     health.set_service_status("", ServingStatus::Serving).await;
+    health
+        .set_service_status(LIVENESS, ServingStatus::Serving)
+        .await;
 
     let stop = CancellationToken::new();
     let socket_server = with_services(
@@ -98,7 +137,8 @@ pub async fn serve(
                 .map_request(remember_rpc_path)
                 .layer(InterceptorLayer::new(
                     OwnerOnly::new(owner).audited(api.recorder()),
-                )),
+                ))
+                .layer(forward.clone()),
         ),
         &api,
         health_service.clone(),
@@ -130,9 +170,10 @@ pub async fn serve(
                 .layer(AuthenticateLayer::new(
                     network.authenticator().audited(api.recorder()),
                 ))
-                .layer(LimitsLayer::new(&limits)),
+                .layer(LimitsLayer::new(&limits))
+                .layer(forward.clone()),
             &api,
-            health_service,
+            health_service.clone(),
             Some(limits.max_message_bytes),
         )?;
         let stopped = stop.clone().cancelled_owned();
@@ -150,6 +191,56 @@ pub async fn serve(
         }
         .map_err(ServeError::from)
     };
+    let peers_server = async {
+        let Some(peers) = peers else {
+            return Ok(());
+        };
+        tracing::info!(address = ?peers.listener.local_addr(), "serving other replicas");
+        let router = with_services(
+            Server::builder()
+                .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
+                .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
+                .layer(ReplicaOnlyLayer::new(peers.replica_ca)),
+            &api,
+            health_service.clone(),
+            None,
+        )?
+        .add_service(ReplicaServiceServer::new(peers.mirror));
+        let stopped = stop.clone().cancelled_owned();
+        match peers.listener.incoming() {
+            Incoming::Tls(connections) => {
+                router
+                    .serve_with_incoming_shutdown(connections, stopped)
+                    .await
+            }
+            Incoming::Plain(tcp) => {
+                router
+                    .serve_with_incoming_shutdown(TcpListenerStream::new(tcp), stopped)
+                    .await
+            }
+        }
+        .map_err(ServeError::from)
+    };
+    let probes_server = async {
+        let Some(address) = probes else {
+            return Ok(());
+        };
+        let tcp = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|source| ServeError::Bind {
+                path: address.to_string(),
+                source,
+            })?;
+        tracing::info!(%address, "serving health probes");
+        Server::builder()
+            .add_service(health_service.clone())
+            .serve_with_incoming_shutdown(
+                TcpListenerStream::new(tcp),
+                stop.clone().cancelled_owned(),
+            )
+            .await
+            .map_err(ServeError::from)
+    };
     let signal = async {
         tokio::select! {
             () = shutdown => {}
@@ -164,12 +255,17 @@ pub async fn serve(
         }
         served
     };
-    let ((), socket_served, network_served) = tokio::join!(
+    let ((), socket_served, network_served, peers_served, probes_served) = tokio::join!(
         signal,
         async { stop_on_error(socket_server.await.map_err(ServeError::from)) },
         async { stop_on_error(network_server.await) },
+        async { stop_on_error(peers_server.await) },
+        async { stop_on_error(probes_server.await) },
     );
-    socket_served.and(network_served)
+    socket_served
+        .and(network_served)
+        .and(peers_served)
+        .and(probes_served)
 }
 
 /// `builder` with every service dkd serves: health, reflection, the API, whose messages
@@ -201,6 +297,9 @@ async fn not_serving(health: &HealthReporter) {
         .await;
     health
         .set_service_status("", ServingStatus::NotServing)
+        .await;
+    health
+        .set_service_status(LIVENESS, ServingStatus::NotServing)
         .await;
 }
 

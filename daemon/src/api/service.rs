@@ -81,6 +81,18 @@ pub struct ApiSources {
 }
 
 impl DataKitApi {
+    /// Service tokens live in each dkd's own `DK_HOME/tokens.json`: replicas do not share
+    /// them, so a replica neither issues nor revokes any.
+    fn tokens_are_kept_here(&self) -> Result<(), Status> {
+        if self.engine.leadership().is_replicated() {
+            return Err(answer(
+                Code::FailedPrecondition,
+                "this dkd runs as one of several replicas (ha: in dkd.yaml), which do not share service tokens: authenticate with OIDC (auth.oidc; in Kubernetes, projected service-account tokens) or client certificates",
+            ));
+        }
+        Ok(())
+    }
+
     pub fn new(sources: ApiSources) -> Self {
         let watch = WatchSources {
             catalog: sources.catalog.clone(),
@@ -640,6 +652,7 @@ impl DataKitService for DataKitApi {
         request: Request<proto::CreateTokenRequest>,
     ) -> Result<Response<proto::CreateTokenResponse>, Status> {
         let caller = self.admin(&request)?;
+        self.tokens_are_kept_here()?;
         tokens::create(&self.tokens, &caller, request.into_inner())
             .await
             .map(Response::new)
@@ -658,6 +671,7 @@ impl DataKitService for DataKitApi {
         request: Request<proto::RevokeTokenRequest>,
     ) -> Result<Response<proto::RevokeTokenResponse>, Status> {
         let caller = self.admin(&request)?;
+        self.tokens_are_kept_here()?;
         tokens::revoke(&self.tokens, &caller, request.into_inner())
             .await
             .map(Response::new)

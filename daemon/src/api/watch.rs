@@ -26,6 +26,9 @@ use crate::promotion::{
 const CLIENT_BUFFER: usize = 256;
 /// Events read from the store per catch-up batch.
 const CATCH_UP_BATCH: usize = 512;
+/// How long a resume point beyond this replica's newest event waits for it to arrive from
+/// the leader before it counts as a reset log.
+const MIRROR_PATIENCE: Duration = Duration::from_secs(3);
 
 /// What a Watch stream needs.
 #[derive(Clone)]
@@ -201,7 +204,11 @@ impl WatchSources {
         // Subscribe before reading anything, so no event falls between the two.
         let mut live = self.events.subscribe();
         let mut last = match request.resume_after {
-            Some(sequence) => sequence,
+            Some(sequence) => {
+                // A replica's copy of the leader's log may trail it by a moment.
+                self.events.until_holds(sequence, MIRROR_PATIENCE).await;
+                sequence
+            }
             None => {
                 let sequence = self
                     .events

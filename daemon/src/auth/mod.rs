@@ -66,6 +66,18 @@ impl AuthMethod {
         }
     }
 
+    /// The method with `key` (the inverse of `key`).
+    pub fn from_key(key: &str) -> Option<Self> {
+        [
+            Self::LocalSocket,
+            Self::ServiceToken,
+            Self::Oidc,
+            Self::ClientCertificate,
+        ]
+        .into_iter()
+        .find(|method| method.key() == key)
+    }
+
     /// A stable key for the method, for machine-readable output.
     pub fn key(self) -> &'static str {
         match self {

@@ -25,6 +25,7 @@ use super::{
 const RETRY_UNAVAILABLE: Duration = Duration::from_secs(10);
 
 /// The auto-promotion task.
+#[derive(Clone)]
 pub struct AutoPromoter {
     pub catalog: Arc<EnvironmentCatalog>,
     pub board: Arc<StatusBoard>,

@@ -1,12 +1,14 @@
 //! The event log: every change clients can watch — promotion states, package status,
 //! configuration — numbered, written to the state store first and then published live.
-//! A reader that falls behind re-reads the store; nothing is dropped silently.
+//! A reader that falls behind re-reads the store; nothing is dropped silently. With
+//! replicas, only the leader numbers events (stamped with its lease term); followers copy
+//! its log event for event (`mirror`), so a sequence number means the same everywhere.
 
 use std::{sync::Arc, time::SystemTime};
 
 use tokio::sync::{Mutex, broadcast};
 
-use super::{ConfigProblem, Promotion, PromotionError};
+use super::{ConfigProblem, Leadership, Promotion, PromotionError};
 use crate::promotion::ports::{
     PackageSync, StateStore,
     blocking::{self, WRITE_DEADLINE},
@@ -37,6 +39,9 @@ pub enum EventKind {
 pub struct Event {
     /// Strictly increasing, persisted, never reused.
     pub sequence: u64,
+    /// The lease term of the replica that numbered it (0 for a lone dkd): two replicas
+    /// holding an event with the same sequence and term hold the same event.
+    pub term: u64,
     pub at: SystemTime,
     pub kind: EventKind,
 }
@@ -98,6 +103,8 @@ pub struct EventLog {
     /// Appends are numbered and published in one order: held from before an append until
     /// its event is sent live, even when the append outlives its caller's deadline.
     append: Arc<Mutex<()>>,
+    /// Who may number events.
+    leadership: Arc<Leadership>,
 }
 
 impl std::fmt::Debug for EventLog {
@@ -115,24 +122,124 @@ impl EventLog {
             live: broadcast::Sender::new(LIVE_BUFFER),
             retention: retention.max(1),
             append: Arc::new(Mutex::new(())),
+            leadership: Arc::new(Leadership::alone()),
         }
     }
 
+    /// This log, numbering events only while `leadership` allows this process to write.
+    #[must_use]
+    pub fn led_by(mut self, leadership: Arc<Leadership>) -> Self {
+        self.leadership = leadership;
+        self
+    }
+
     /// Persists `kind` as the next event, then publishes it (both on the blocking pool).
-    pub async fn publish(&self, kind: EventKind) -> Result<Arc<Event>, PromotionError> {
+    /// A replica that does not lead records nothing (`None`): the leader records the
+    /// change, and this replica copies it from there.
+    pub async fn publish(&self, kind: EventKind) -> Result<Option<Arc<Event>>, PromotionError> {
         let ordered = tokio::time::timeout(WRITE_DEADLINE, self.append.clone().lock_owned())
             .await
             .map_err(|_| blocking::stalled(self.store.as_ref()))?;
+        let Some(term) = self.leadership.writing_term() else {
+            return Ok(None);
+        };
         let (live, retention, at) = (self.live.clone(), self.retention, super::now());
         let event = blocking::write(&self.store, move |store| {
-            let event = Arc::new(store.append_event(kind, at, retention)?);
+            let sequence = store.event_bounds()?.map_or(0, |(_, last)| last) + 1;
+            let event = Arc::new(Event {
+                sequence,
+                term,
+                at,
+                kind,
+            });
+            store.append_event(&event, retention)?;
             // No live subscriber is fine: the event is in the store.
             let _ = live.send(event.clone());
             drop(ordered);
             Ok(event)
         })
         .await?;
-        Ok(event)
+        Ok(Some(event))
+    }
+
+    /// Stores an event of the leader's log as it is numbered there, then publishes it.
+    /// `event` must follow the newest one held (`newest`), or the log must be empty.
+    pub async fn mirror(&self, event: Event) -> Result<(), PromotionError> {
+        let ordered = tokio::time::timeout(WRITE_DEADLINE, self.append.clone().lock_owned())
+            .await
+            .map_err(|_| blocking::stalled(self.store.as_ref()))?;
+        let (live, retention, sequence) = (self.live.clone(), self.retention, event.sequence);
+        let in_order = blocking::write(&self.store, move |store| {
+            if let Some((_, last)) = store.event_bounds()?
+                && event.sequence != last + 1
+            {
+                return Ok(Err(last));
+            }
+            let event = Arc::new(event);
+            store.append_event(&event, retention)?;
+            let _ = live.send(event);
+            drop(ordered);
+            Ok(Ok(()))
+        })
+        .await?;
+        in_order.map_err(|last| {
+            PromotionError::Unavailable(format!(
+                "the leader sent event {sequence} after {last}: copying its log afresh"
+            ))
+        })
+    }
+
+    /// Forgets every event, before copying the leader's log afresh (this replica's log
+    /// has events the leader does not).
+    pub async fn forget_all(&self) -> Result<(), PromotionError> {
+        let ordered = tokio::time::timeout(WRITE_DEADLINE, self.append.clone().lock_owned())
+            .await
+            .map_err(|_| blocking::stalled(self.store.as_ref()))?;
+        blocking::write(&self.store, move |store| {
+            store.clear_events()?;
+            drop(ordered);
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Waits, at most `patience`, until the log holds event `sequence`: a replica's copy
+    /// of the leader's log may trail it by a moment. A lone dkd does not wait.
+    pub async fn until_holds(&self, sequence: u64, patience: std::time::Duration) {
+        if !self.leadership.is_replicated() {
+            return;
+        }
+        let mut live = self.subscribe();
+        let deadline = tokio::time::Instant::now() + patience;
+        while self.last_sequence().unwrap_or(0) < sequence {
+            match tokio::time::timeout_at(deadline, live.recv()).await {
+                Err(_) | Ok(Err(broadcast::error::RecvError::Closed)) => return,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// The sequence and term of the newest event held, if any.
+    pub fn newest(&self) -> Result<Option<(u64, u64)>, PromotionError> {
+        let Some((_, last)) = self.store.event_bounds()? else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .events_after(last.saturating_sub(1), 1)?
+            .first()
+            .map(|event| (event.sequence, event.term)))
+    }
+
+    /// The term of event `sequence`, if it is held.
+    pub fn term_of(&self, sequence: u64) -> Result<Option<u64>, PromotionError> {
+        Ok(self
+            .store
+            .events_after(sequence.saturating_sub(1), 1)?
+            .first()
+            .filter(|event| event.sequence == sequence)
+            .map(|event| event.term))
     }
 
     /// Live events from now on. Subscribe before reading the store to miss nothing.

@@ -12,6 +12,8 @@ mod engine;
 mod error;
 mod events;
 mod health_span;
+mod leadership;
+mod mirror;
 mod model;
 mod policy;
 pub mod ports;
@@ -34,6 +36,8 @@ pub use engine::{
 pub use error::PromotionError;
 pub use events::{Event, EventKind, EventLog, ReadError};
 pub use health_span::HealthSpan;
+pub use leadership::{LeaderInfo, Leadership, Role};
+pub use mirror::Mirror;
 pub use model::{
     AUTO_PROMOTER, Approval, Approver, ChangeRef, Check, CheckOutcome, Promotion, PromotionKind,
     PromotionState, Transition, change_branch, now, parse_change_branch,

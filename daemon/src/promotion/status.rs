@@ -165,6 +165,28 @@ impl StatusBoard {
         Ok(changed)
     }
 
+    /// Records a status change the leader published (a follower's copy): saved and cached
+    /// like an observed one, but not published again.
+    pub async fn mirror(&self, status: &PackageSync, deployed: bool) -> Result<(), PromotionError> {
+        let key = (status.environment.clone(), status.package.clone());
+        if !deployed {
+            self.forget_health(&status.environment, &status.package)
+                .await?;
+            let (env, package) = key.clone();
+            blocking::write(&self.store, move |store| {
+                store.delete_status(&env, &package)
+            })
+            .await?;
+            self.write()?.remove(&key);
+            return Ok(());
+        }
+        self.record_health(status).await?;
+        let saved = status.clone();
+        blocking::write(&self.store, move |store| store.save_status(&saved)).await?;
+        self.write()?.insert(key, status.clone());
+        Ok(())
+    }
+
     fn write(
         &self,
     ) -> Result<std::sync::RwLockWriteGuard<'_, BTreeMap<Key, PackageSync>>, PromotionError> {

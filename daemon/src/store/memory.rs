@@ -3,11 +3,10 @@
 use std::{
     collections::BTreeMap,
     sync::{Mutex, MutexGuard},
-    time::SystemTime,
 };
 
 use crate::promotion::{
-    ConfigSource, Event, EventKind, HealthSpan, Promotion,
+    ConfigSource, Event, HealthSpan, Promotion,
     ports::{ChangeRequestStore, LocalChange, PackageSync, StateStore, StoreError, StoreLocation},
 };
 
@@ -20,7 +19,6 @@ struct Contents {
     statuses: BTreeMap<(String, String), PackageSync>,
     health_spans: BTreeMap<(String, String), HealthSpan>,
     events: Vec<Event>,
-    last_event: u64,
 }
 
 /// Keeps everything in memory; nothing survives the process.
@@ -137,24 +135,18 @@ impl StateStore for MemoryStore {
         Ok(self.contents()?.health_spans.values().cloned().collect())
     }
 
-    fn append_event(
-        &self,
-        kind: EventKind,
-        at: SystemTime,
-        retention: u64,
-    ) -> Result<Event, StoreError> {
+    fn append_event(&self, event: &Event, retention: u64) -> Result<(), StoreError> {
         let mut contents = self.contents()?;
-        contents.last_event += 1;
-        let event = Event {
-            sequence: contents.last_event,
-            at,
-            kind,
-        };
         contents.events.push(event.clone());
         let keep = usize::try_from(retention).unwrap_or(usize::MAX);
         let excess = contents.events.len().saturating_sub(keep);
         contents.events.drain(..excess);
-        Ok(event)
+        Ok(())
+    }
+
+    fn clear_events(&self) -> Result<(), StoreError> {
+        self.contents()?.events.clear();
+        Ok(())
     }
 
     fn event_bounds(&self) -> Result<Option<(u64, u64)>, StoreError> {

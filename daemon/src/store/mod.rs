@@ -1,12 +1,13 @@
 //! The `StateStore` implementations: sled for dkd, memory for tests of the domain. `sled`
 //! is named only in `sled_store.rs`; the records written are their own versioned types
-//! (`records.rs`), not domain types.
+//! (`records.rs`), not domain types; events travel between replicas in the same records.
 
 mod memory;
 mod records;
 mod sled_store;
 
 pub use memory::MemoryStore;
+pub use records::{decode_event, encode_event};
 pub use sled_store::SledStore;
 
 #[cfg(test)]
@@ -20,7 +21,7 @@ mod conformance {
 
     use super::*;
     use crate::promotion::{
-        ConfigSource, EventKind, Promotion,
+        ConfigSource, Event, EventKind, Promotion,
         ports::{HealthState, PackageSync, StateStore, SyncState},
     };
 
@@ -102,43 +103,57 @@ mod conformance {
         );
     }
 
-    pub(super) fn events_are_numbered_in_order_and_pruned_to_the_retention(store: &dyn StateStore) {
+    pub(super) fn events_are_kept_in_order_pruned_to_the_retention_and_cleared(
+        store: &dyn StateStore,
+    ) {
         assert_eq!(store.event_bounds().expect("bounds"), None);
         let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_000);
-        for version in ["v1", "v2", "v3", "v4"] {
+        for (sequence, version) in (1..).zip(["v1", "v2", "v3", "v4"]) {
             let kind = EventKind::Status {
                 status: status("dev", "a", version),
                 deployed: true,
             };
-            store.append_event(kind, at, 3).expect("append");
+            let event = Event {
+                sequence,
+                term: 7,
+                at,
+                kind,
+            };
+            store.append_event(&event, 3).expect("append");
         }
         assert_eq!(store.event_bounds().expect("bounds"), Some((2, 4)));
-        let after: Vec<u64> = store
+        let after: Vec<(u64, u64)> = store
             .events_after(2, 10)
             .expect("read")
             .iter()
-            .map(|e| e.sequence)
+            .map(|e| (e.sequence, e.term))
             .collect();
-        assert_eq!(after, [3, 4]);
+        assert_eq!(after, [(3, 7), (4, 7)]);
         assert_eq!(
             store.events_after(0, 1).expect("read").len(),
             1,
             "the limit holds"
         );
-        let config = EventKind::Config {
-            revision: "c9".into(),
-            problems: Vec::new(),
+        let config = Event {
+            sequence: 5,
+            term: 8,
+            at,
+            kind: EventKind::Config {
+                revision: "c9".into(),
+                problems: Vec::new(),
+            },
         };
-        let appended = store.append_event(config.clone(), at, 3).expect("append");
-        assert_eq!((appended.sequence, appended.kind), (5, config));
-        assert_eq!(store.events_after(4, 10).expect("read")[0].sequence, 5);
+        store.append_event(&config, 3).expect("append");
+        assert_eq!(store.events_after(4, 10).expect("read"), [config]);
+        store.clear_events().expect("clear");
+        assert_eq!(store.event_bounds().expect("bounds"), None);
     }
 
     fn suite(store: &dyn StateStore) {
         config_round_trips_and_is_replaced(store);
         promotions_round_trip_and_numbers_never_repeat(store);
         statuses_are_saved_replaced_and_deleted(store);
-        events_are_numbered_in_order_and_pruned_to_the_retention(store);
+        events_are_kept_in_order_pruned_to_the_retention_and_cleared(store);
     }
 
     #[test]

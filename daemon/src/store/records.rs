@@ -510,6 +510,9 @@ pub struct ProblemRecord {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct EventRecord {
     pub sequence: u64,
+    /// The lease term of the replica that wrote it (0 for a lone dkd).
+    #[serde(default)]
+    pub term: u64,
     pub at_unix_ms: u64,
     /// Exactly one of the following is set.
     pub promotion: Option<PromotionRecord>,
@@ -527,6 +530,7 @@ impl From<&Event> for EventRecord {
     fn from(event: &Event) -> Self {
         let mut record = Self {
             sequence: event.sequence,
+            term: event.term,
             at_unix_ms: to_ms(event.at),
             promotion: None,
             status: None,
@@ -590,10 +594,22 @@ impl TryFrom<EventRecord> for Event {
         };
         Ok(Self {
             sequence: r.sequence,
+            term: r.term,
             at: from_ms(r.at_unix_ms),
             kind,
         })
     }
+}
+
+/// `event` as its record's JSON: how one replica hands an event to another.
+pub fn encode_event(event: &Event) -> Result<Vec<u8>, String> {
+    serde_json::to_vec(&EventRecord::from(event)).map_err(|e| e.to_string())
+}
+
+/// An event from its record's JSON.
+pub fn decode_event(json: &[u8]) -> Result<Event, String> {
+    let record: EventRecord = serde_json::from_slice(json).map_err(|e| e.to_string())?;
+    Event::try_from(record)
 }
 
 #[cfg(test)]

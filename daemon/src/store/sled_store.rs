@@ -16,7 +16,7 @@ use super::records::{
     SCHEMA_VERSION, StatusRecord,
 };
 use crate::promotion::{
-    ConfigSource, Event, EventKind, HealthSpan, Promotion,
+    ConfigSource, Event, HealthSpan, Promotion,
     ports::{ChangeRequestStore, LocalChange, PackageSync, StateStore, StoreError, StoreLocation},
 };
 
@@ -499,26 +499,12 @@ impl StateStore for SledStore {
             .collect()
     }
 
-    fn append_event(
-        &self,
-        kind: EventKind,
-        at: SystemTime,
-        retention: u64,
-    ) -> Result<Event, StoreError> {
+    fn append_event(&self, event: &Event, retention: u64) -> Result<(), StoreError> {
         self.ensure_room()?;
-        let last = match self.events.last().map_err(database_error)? {
-            Some((key, _)) => sequence_of(&key)?,
-            None => 0,
-        };
-        let event = Event {
-            sequence: last + 1,
-            at,
-            kind,
-        };
         self.events
             .insert(
                 event.sequence.to_be_bytes(),
-                encode(&EventRecord::from(&event))?,
+                encode(&EventRecord::from(event))?,
             )
             .map_err(database_error)?;
         let oldest_kept = event
@@ -531,8 +517,12 @@ impl StateStore for SledStore {
             }
             self.events.remove(key).map_err(database_error)?;
         }
-        self.flush()?;
-        Ok(event)
+        self.flush()
+    }
+
+    fn clear_events(&self) -> Result<(), StoreError> {
+        self.events.clear().map_err(database_error)?;
+        self.flush()
     }
 
     fn event_bounds(&self) -> Result<Option<(u64, u64)>, StoreError> {

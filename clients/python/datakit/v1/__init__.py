@@ -11,6 +11,7 @@ from .environment_pb2 import *
 from .hold_pb2 import *
 from .notification_pb2 import *
 from .promotion_pb2 import *
+from .replica_pb2 import *
 from .service_pb2 import *
 from .status_pb2 import *
 from .token_pb2 import *

@@ -27,7 +27,7 @@ use datakit::manifest::{
 use tokio::sync::{Mutex, Notify, watch};
 
 use super::{
-    EnvironmentCatalog, EventKind, EventLog, LoadedConfig, PromotionError,
+    EnvironmentCatalog, EventKind, EventLog, Leadership, LoadedConfig, PromotionError,
     model::{Approver, Promotion, PromotionKind, PromotionState},
     policy::{EffectiveRule, Policy},
     ports::{
@@ -98,6 +98,8 @@ pub struct Engine {
     count_asserted: bool,
     /// What time it is, for soak times.
     clock: Arc<dyn Clock>,
+    /// Whether this process may write (a replica only while it leads).
+    leadership: Arc<Leadership>,
     /// Runs verifications (`verify:` on an environment).
     verifier: Arc<dyn VerificationRunner>,
 }
@@ -121,6 +123,7 @@ impl Engine {
             notices: std::sync::RwLock::new(Vec::new()),
             count_asserted: false,
             clock: Arc::new(SystemClock),
+            leadership: Arc::new(Leadership::alone()),
             verifier: Arc::new(RefusingRunner(
                 "this dkd runs no verifications: configure cluster.run_verifications in dkd.yaml"
                     .into(),
@@ -146,6 +149,29 @@ impl Engine {
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// Writes only while `leadership` allows this process to (replicas: while it leads).
+    #[must_use]
+    pub fn led_by(mut self, leadership: Arc<Leadership>) -> Self {
+        self.leadership = leadership;
+        self
+    }
+
+    /// Who may write.
+    pub fn leadership(&self) -> &Arc<Leadership> {
+        &self.leadership
+    }
+
+    /// Refuses a write when this process may not make it: a replica that lost (or never
+    /// held) the lease changes nothing, even if a task of its last term is still running.
+    pub(super) fn fence(&self) -> Result<(), PromotionError> {
+        if self.leadership.may_write() {
+            return Ok(());
+        }
+        Err(PromotionError::Unavailable(
+            "this dkd replica does not lead now (its lease lapsed or passed to another replica): the leader makes this change".into(),
+        ))
     }
 
     /// Lets approvals by a claimed name (`dk approve --as`, asserted by the caller) count:
@@ -242,6 +268,7 @@ impl Engine {
 
     /// Saves a promotion, then publishes it to watchers.
     async fn persist(&self, promotion: &Promotion) -> Result<(), PromotionError> {
+        self.fence()?;
         let record = promotion.clone();
         blocking::write(&self.ports.store, move |store| {
             store.save_promotion(&record)

@@ -52,6 +52,17 @@ impl Engine {
         }
     }
 
+    /// Runs the reconcile loop for one term of leadership, until `shutdown`. A replica
+    /// that takes over reads the forge's records again first: the promotions the old
+    /// leader accepted but whose events never reached this replica are there, and no id
+    /// the forge knows is handed out again.
+    pub async fn run_as_leader(&self, shutdown: CancellationToken) {
+        if self.leadership.is_replicated() {
+            self.records_ready.send_replace(false);
+        }
+        self.run(shutdown).await;
+    }
+
     async fn reconcile_all(&self) -> Result<(), PromotionError> {
         let unfinished: Vec<String> = self
             .ports
@@ -286,6 +297,9 @@ impl Engine {
             );
             return self.save(&promotion).await;
         };
+        // Leadership is checked again right before the merge lands; the forge's
+        // compare-and-swap on the base branch stays the last line of defence.
+        self.fence()?;
         match self.ports.forge.merge(&change).await {
             Ok(commit) => self.merged(promotion, commit).await,
             Err(ForgeError::NotMergeable { reason, .. }) => {

@@ -5,7 +5,7 @@
 use std::time::{Duration, SystemTime};
 
 use super::PackageSync;
-use crate::promotion::{Approval, Check, ConfigSource, Event, EventKind, HealthSpan, Promotion};
+use crate::promotion::{Approval, Check, ConfigSource, Event, HealthSpan, Promotion};
 
 /// What a store operation can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -97,14 +97,12 @@ pub trait StateStore: StoreLocation {
     /// Every saved health span.
     fn load_health_spans(&self) -> Result<Vec<HealthSpan>, StoreError>;
 
-    /// Appends `kind` as the next event (sequence = last + 1) and prunes all but the newest
-    /// `retention` events.
-    fn append_event(
-        &self,
-        kind: EventKind,
-        at: SystemTime,
-        retention: u64,
-    ) -> Result<Event, StoreError>;
+    /// Stores `event` after the newest one (its sequence is above every stored one) and
+    /// prunes all but the newest `retention` events.
+    fn append_event(&self, event: &Event, retention: u64) -> Result<(), StoreError>;
+
+    /// Forgets every event (a replica about to copy the leader's log afresh).
+    fn clear_events(&self) -> Result<(), StoreError>;
 
     /// The oldest and newest retained sequence numbers, `None` when there are none.
     fn event_bounds(&self) -> Result<Option<(u64, u64)>, StoreError>;
