@@ -63,11 +63,16 @@ install -D -m 0644 "$ca_bundle" "$rootfs$ca_bundle"
 mkdir -p "$rootfs/etc"
 printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/var/lib/datakit:/sbin/nologin\n' >"$rootfs/etc/passwd"
 printf 'root:x:0:\nnonroot:x:65532:\n' >"$rootfs/etc/group"
-install -d -m 0700 -o 65532 -g 65532 "$rootfs/var/lib/datakit"
-install -d -m 1777 "$rootfs/tmp"
+mkdir -p "$rootfs/var/lib/datakit" "$rootfs/tmp"
 
 container=$(buildah from scratch)
 buildah copy --quiet "$container" "$rootfs" / >/dev/null
+# buildah copy makes everything root's: give DK_HOME to the user, /tmp to everyone.
+mounted=$(buildah mount "$container")
+chown 65532:65532 "$mounted/var/lib/datakit"
+chmod 0700 "$mounted/var/lib/datakit"
+chmod 1777 "$mounted/tmp"
+buildah umount "$container" >/dev/null
 buildah config \
   --user 65532:65532 \
   --env HOME=/var/lib/datakit \
