@@ -324,4 +324,49 @@ mod tests {
         .to_string();
         assert!(embedded.contains("forge.type github"), "{embedded}");
     }
+
+    /// The `dkd.yaml` of deploy/kubernetes/configmap.yaml, its mounted files under `root`.
+    fn deployed_config(root: &std::path::Path) -> String {
+        let configmap: serde_json::Value = datakit::manifest::parse_yaml(
+            "configmap.yaml",
+            include_str!("../../../deploy/kubernetes/configmap.yaml"),
+        )
+        .expect("the ConfigMap parses");
+        let kubeconfig = root.join("etc/datakit/in-cluster.kubeconfig");
+        std::fs::create_dir_all(kubeconfig.parent().expect("parent")).expect("mkdir");
+        std::fs::write(
+            &kubeconfig,
+            configmap["data"]["in-cluster.kubeconfig"]
+                .as_str()
+                .expect("kubeconfig"),
+        )
+        .expect("write");
+        configmap["data"]["dkd.yaml"]
+            .as_str()
+            .expect("dkd.yaml in the ConfigMap")
+            .replace("/etc/datakit/", &format!("{}/etc/datakit/", root.display()))
+    }
+
+    #[test]
+    fn the_kubernetes_deployment_configures_a_valid_replica() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let text = deployed_config(root.path())
+            .replace("${POD_NAME}", "dkd-7c9f-abcde")
+            .replace("${POD_IP}", "10.1.2.3");
+        let config = DaemonConfig::parse("/etc/datakit/dkd.yaml", &text).expect("valid");
+        let replication = config
+            .replication("/etc/datakit/dkd.yaml")
+            .expect("valid")
+            .expect("ha:");
+        assert_eq!(replication.lease.replica, "dkd-7c9f-abcde");
+        assert_eq!(replication.lease.address, "10.1.2.3:9443");
+        assert_eq!(
+            replication.lease.kubeconfig, None,
+            "the pod's service account"
+        );
+        assert_eq!(
+            config.probes_address("dkd.yaml").expect("valid"),
+            Some("0.0.0.0:8081".parse().expect("address"))
+        );
+    }
 }
