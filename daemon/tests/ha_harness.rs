@@ -230,18 +230,11 @@ fn the_github_fake_tells_the_replicas_tokens_apart() {
     assert!(replicas.github_writes_of(1).is_empty());
 }
 
-/// Removes the `probes:` and `ha:` sections dkd does not read yet (they come last).
-fn without_ha(config: &Path) {
-    let text = std::fs::read_to_string(config).expect("dkd.yaml");
-    let kept = text.split("probes:\n").next().expect("a first part");
-    std::fs::write(config, kept).expect("write dkd.yaml");
-}
-
 #[test]
 fn without_its_ha_section_a_replica_serves_client_certificate_users_and_promotes_through_the_fakes()
 {
     let mut replicas = Replicas::prepare(1);
-    without_ha(&replicas.replica(0).config_file());
+    replicas.replica(0).make_standalone();
     let package = PackageDir::new("my-package", &[]);
     replicas.publish(&package, "v1.0.0");
     replicas.replica_mut(0).restart();

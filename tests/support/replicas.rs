@@ -211,26 +211,42 @@ ha:
         self.home.path().join("dkd.yaml")
     }
 
+    /// Drops the `probes:` and `ha:` sections (the last ones) from its `dkd.yaml`: it then
+    /// runs as a standalone dkd on the same forge, cluster, registry and listener.
+    pub fn make_standalone(&self) {
+        let text = std::fs::read_to_string(self.config_file()).expect("dkd.yaml");
+        let kept = text.split("probes:\n").next().unwrap_or_default();
+        std::fs::write(self.config_file(), kept).expect("write dkd.yaml");
+    }
+
     /// `https://127.0.0.1:<port>`: its TLS listener, as `DK_DAEMON` takes it.
     pub fn address(&self) -> String {
         format!("https://127.0.0.1:{}", self.port)
     }
 
+    /// Spawns its dkd and waits until it holds its home and listens on its TLS port,
+    /// failing at once with the log if it exits (a refused `dkd.yaml`, say).
     fn start(&mut self) {
         assert!(self.daemon.is_none(), "{} is already running", self.name);
-        let daemon = self.home.start_daemon();
+        let mut daemon = Daemon::spawn(self.home.path());
+        let pid = daemon.pid();
         self.daemon = Some(daemon);
         let address = format!("127.0.0.1:{}", self.port);
         eventually(&format!("{} to listen on {address}", self.name), || {
             self.fail_if_exited();
-            std::net::TcpStream::connect(&address).ok()
+            (self.home.daemon_pid() == Some(pid))
+                .then(|| std::net::TcpStream::connect(&address).ok())
+                .flatten()
         });
     }
 
     /// Fails the test with the log if the process died.
     fn fail_if_exited(&mut self) {
         let exited = self.daemon.as_mut().is_some_and(|d| !d.is_running());
-        assert!(!exited, "{} exited:\n{}", self.name, self.log());
+        if exited {
+            self.reap();
+            panic!("{} exited:\n{}", self.name, self.log());
+        }
     }
 
     fn daemon(&mut self) -> &mut Daemon {

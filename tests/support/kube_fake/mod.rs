@@ -41,8 +41,12 @@ pub struct LeaseWrite {
     pub transitions: i64,
     /// The resourceVersion the write got.
     pub resource_version: u64,
+    /// `spec.acquireTime` after the write.
+    pub acquired: Option<String>,
     /// `spec.renewTime` after the write.
     pub renewed: Option<String>,
+    /// `spec.leaseDurationSeconds` after the write.
+    pub duration_seconds: Option<i64>,
 }
 
 /// A running fake API server.
@@ -149,7 +153,9 @@ impl KubeFake {
                     holder: spec["holderIdentity"].as_str().map(str::to_owned),
                     transitions: spec["leaseTransitions"].as_i64().unwrap_or(0),
                     resource_version: w.resource_version,
+                    acquired: spec["acquireTime"].as_str().map(str::to_owned),
                     renewed: spec["renewTime"].as_str().map(str::to_owned),
+                    duration_seconds: spec["leaseDurationSeconds"].as_i64(),
                 }
             })
             .collect()
