@@ -1,4 +1,4 @@
-//! The three-replica harness itself (tests/support/replicas.rs), in the parts that need no
+//! The three-replica harness itself (tests/support/replicas/), in the parts that need no
 //! dkd: the replica certificate works as server AND client certificate for the name
 //! replicas check, each replica's `dkd.yaml` is YAML naming files that exist and ports
 //! nobody else uses, a published version is in the shared registry, and the GitHub fake
@@ -8,7 +8,7 @@
 mod github_fake;
 #[path = "../../tests/support/kube_fake/mod.rs"]
 mod kube_fake;
-#[path = "../../tests/support/replicas.rs"]
+#[path = "../../tests/support/replicas/mod.rs"]
 mod replicas;
 #[path = "../../tests/support/mod.rs"]
 mod support;

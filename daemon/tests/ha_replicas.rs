@@ -1,5 +1,5 @@
 //! Issue 13's "Tests that must exist": three real dkd replicas on loopback
-//! (tests/support/replicas.rs) electing a leader on a Lease in the Kubernetes API fake,
+//! (tests/support/replicas/) electing a leader on a Lease in the Kubernetes API fake,
 //! promoting through the GitHub fake — one leader at a time over many renewals; a `kill -9`
 //! of the leader mid-promotion lands every promotion exactly once and a new leader serves
 //! writes within the lease duration plus a few seconds; a leader stopped past its lease
@@ -11,7 +11,7 @@
 mod github_fake;
 #[path = "../../tests/support/kube_fake/mod.rs"]
 mod kube_fake;
-#[path = "../../tests/support/replicas.rs"]
+#[path = "../../tests/support/replicas/mod.rs"]
 mod replicas;
 #[path = "../../tests/support/mod.rs"]
 mod support;
