@@ -1,11 +1,13 @@
 //! Certificates made in the tests with rcgen (ring): a CA, server certificates for the
-//! loopback listener, client certificates whose subject names a user and groups; written as
+//! loopback listener, client certificates whose subject names a user and groups, peer
+//! certificates (server and client at once, for replicas); written as
 //! PEM files for dkd's `listen:` and dk's `DK_CA_FILE` / `DK_CLIENT_CERT` / `DK_CLIENT_KEY`.
 
 use std::path::{Path, PathBuf};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose,
 };
 
 /// A certificate authority that signs server and client certificates.
@@ -14,6 +16,7 @@ pub struct TestCa {
 }
 
 /// A certificate and its key, as PEM files.
+#[derive(Debug, Clone)]
 pub struct PemPair {
     pub cert: PathBuf,
     pub key: PathBuf,
@@ -56,6 +59,20 @@ impl TestCa {
         params
             .distinguished_name
             .push(DnType::OrganizationalUnitName, group);
+        self.sign(params, dir, name)
+    }
+
+    /// A certificate for the DNS name `dns` usable both as a server and as a client
+    /// certificate (serverAuth and clientAuth), as replicas of one service present to each
+    /// other; subject CN `dns`.
+    pub fn peer(&self, dir: &Path, name: &str, dns: &str) -> PemPair {
+        let mut params = CertificateParams::new(vec![dns.to_owned()]).expect("peer params");
+        params.distinguished_name.push(DnType::CommonName, dns);
+        params.extended_key_usages = vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         self.sign(params, dir, name)
     }
 

@@ -22,7 +22,7 @@ use dkd::gitops::{Git, GithubSettings, GithubToken};
 use tokio::sync::Mutex;
 
 use model::{Faults, Model};
-pub use model::{PullRecord, ReviewRequest};
+pub use model::{PullRecord, ReviewRequest, WriteRecord};
 
 pub const OWNER: &str = "acme";
 pub const REPO: &str = "deploy";
@@ -93,6 +93,7 @@ impl GithubFake {
             .into(),
             faults: Faults::default(),
             counted: 0,
+            writes: Vec::new(),
             not_modified: 0,
             next_id: 0,
         }));
@@ -205,6 +206,21 @@ impl GithubFake {
     /// Requests that counted against the rate limit so far (304 answers do not).
     pub async fn counted_requests(&self) -> u64 {
         self.model.lock().await.counted
+    }
+
+    /// Lets `token` act as `login` too (e.g. one token per dkd replica, all as `BOT`, so
+    /// [`GithubFake::writes`] tells the replicas apart).
+    pub async fn add_token(&self, token: &str, login: &str) {
+        self.model
+            .lock()
+            .await
+            .tokens
+            .insert(token.to_owned(), login.to_owned());
+    }
+
+    /// Every request that was not a GET, oldest first, with the token that made it.
+    pub async fn writes(&self) -> Vec<WriteRecord> {
+        self.model.lock().await.writes.clone()
     }
 
     /// The pull requests, oldest first.

@@ -54,6 +54,28 @@ pub struct ReviewRecord {
     pub at: SystemTime,
 }
 
+/// One request that was not a GET (a write, or an attempt at one), with the token that
+/// made it: replicas of one bot login are told apart by their tokens.
+#[derive(Debug, Clone)]
+pub struct WriteRecord {
+    pub token: String,
+    /// The login the token belongs to.
+    pub user: String,
+    pub method: String,
+    /// The path after the API root, e.g. `repos/acme/deploy/pulls/3/merge`.
+    pub path: String,
+    /// The HTTP status the fake answered.
+    pub status: u16,
+    pub at: SystemTime,
+}
+
+impl WriteRecord {
+    /// Whether this was a merge of a pull request (accepted or not).
+    pub fn is_merge(&self) -> bool {
+        self.method == "PUT" && self.path.ends_with("/merge")
+    }
+}
+
 /// One commit status or check run outcome.
 #[derive(Debug, Clone)]
 pub struct CheckRecord {
@@ -99,6 +121,8 @@ pub struct Model {
     pub faults: Faults,
     /// Requests that counted against the rate limit (304s do not).
     pub counted: u64,
+    /// Every request that was not a GET, oldest first.
+    pub writes: Vec<WriteRecord>,
     /// Answers 304 Not Modified.
     pub not_modified: u64,
     pub next_id: u64,

@@ -11,7 +11,10 @@ use std::{
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use serde_json::{Value, json};
 
-use super::{model::Model, pulls, repo};
+use super::{
+    model::{Model, WriteRecord},
+    pulls, repo,
+};
 
 /// One request, parsed.
 #[derive(Debug)]
@@ -87,6 +90,7 @@ pub async fn answer(
     let Some(user) = token.and_then(|t| model.tokens.get(t)).cloned() else {
         return Resp::error(401, "Bad credentials");
     };
+    let token = token.unwrap_or_default().to_owned();
     if let Some(until) = model.faults.rate_limited_until {
         if until > SystemTime::now() {
             model.counted += 1;
@@ -139,6 +143,16 @@ pub async fn answer(
         user,
     };
     let mut resp = route(model, &req).await;
+    if req.method != Method::GET {
+        model.writes.push(WriteRecord {
+            token,
+            user: req.user.clone(),
+            method: req.method.to_string(),
+            path: req.segments.join("/"),
+            status: resp.status.as_u16(),
+            at: SystemTime::now(),
+        });
+    }
     if req.method == Method::GET && resp.status == StatusCode::OK {
         let etag = format!("W/\"{:016x}\"", hash(&resp.body.to_string()));
         let matches = headers

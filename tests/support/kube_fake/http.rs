@@ -2,7 +2,8 @@
 //! (with the collection's resourceVersion), get, watch as newline-delimited JSON events
 //! (ADDED/MODIFIED/DELETED, BOOKMARK when asked, an ERROR Status 410 for a resourceVersion
 //! older than the compacted history), and pod logs (tailLines, sinceTime/sinceSeconds,
-//! timestamps, follow streamed until the log finishes or the client goes away).
+//! timestamps, follow streamed until the log finishes or the client goes away); writes go
+//! to `writes.rs`.
 
 use std::{
     collections::BTreeMap,
@@ -13,19 +14,22 @@ use std::{
 
 use axum::{
     body::{Body, Bytes},
-    http::{Method, StatusCode, Uri, header},
+    http::{HeaderMap, Method, StatusCode, Uri, header},
     response::Response,
 };
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
-use super::state::{Key, State, rfc3339, selects};
+use super::{
+    state::{Key, State, rfc3339, selects},
+    writes,
+};
 
 /// How often an idle watch that asked for bookmarks gets one.
 const BOOKMARK_INTERVAL: Duration = Duration::from_millis(300);
 
-type Shared = Arc<Mutex<State>>;
+pub(super) type Shared = Arc<Mutex<State>>;
 type Sender = mpsc::Sender<Result<Bytes, Infallible>>;
 
 fn decode(text: &str) -> String {
@@ -64,7 +68,7 @@ fn query(uri: &Uri) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn json_response(code: StatusCode, body: &Value) -> Response {
+pub(super) fn json_response(code: StatusCode, body: &Value) -> Response {
     Response::builder()
         .status(code)
         .header(header::CONTENT_TYPE, "application/json")
@@ -79,7 +83,7 @@ fn status(code: u16, reason: &str, message: &str) -> Value {
     })
 }
 
-fn failure(code: StatusCode, reason: &str, message: &str) -> Response {
+pub(super) fn failure(code: StatusCode, reason: &str, message: &str) -> Response {
     json_response(code, &status(code.as_u16(), reason, message))
 }
 
@@ -91,55 +95,17 @@ fn streaming(receiver: mpsc::Receiver<Result<Bytes, Infallible>>, content_type: 
         .unwrap_or_default()
 }
 
-/// Creates a Job posted to `apis/batch/v1/namespaces/NS/jobs` (the only object the fake
-/// lets a client create): 201 with it as stored, 409 when the name is taken.
-fn create_job(shared: &Shared, uri: &Uri, body: &Bytes) -> Response {
-    let Ok(mut object) = serde_json::from_slice::<Value>(body) else {
-        return failure(
-            StatusCode::BAD_REQUEST,
-            "BadRequest",
-            "the body is not JSON",
-        );
-    };
-    let segments: Vec<&str> = uri.path().trim_matches('/').split('/').collect();
-    let Some(namespace) = segments.get(4) else {
-        return failure(StatusCode::NOT_FOUND, "NotFound", "unknown path");
-    };
-    object["metadata"]["namespace"] = json!(namespace);
-    let name = object["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let Ok(mut state) = shared.lock() else {
-        return failure(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "InternalError",
-            "poisoned",
-        );
-    };
-    let key: Key = ("apis/batch/v1/jobs".into(), (*namespace).into(), name);
-    if state.objects.contains_key(&key) {
-        return failure(StatusCode::CONFLICT, "AlreadyExists", "the Job exists");
-    }
-    let stored = state.apply(object);
-    json_response(StatusCode::CREATED, &stored)
-}
-
 /// Serves one request.
-pub async fn handle(shared: Shared, method: Method, uri: Uri, body: Bytes) -> Response {
+pub async fn handle(
+    shared: Shared,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let params = query(&uri);
     if let Ok(mut state) = shared.lock() {
         state.requests.push(format!("{method} {uri}"));
-    }
-    if method == Method::POST && uri.path().ends_with("/jobs") {
-        return create_job(&shared, &uri, &body);
-    }
-    if method != Method::GET {
-        return failure(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "MethodNotAllowed",
-            "the fake serves reads; change objects through its handle",
-        );
     }
     let segments: Vec<&str> = uri.path().trim_matches('/').split('/').collect();
     // api/v1/namespaces/NS/RES[/NAME[/log]] or apis/G/V/namespaces/NS/RES[/NAME]
@@ -156,6 +122,24 @@ pub async fn handle(shared: Shared, method: Method, uri: Uri, body: Bytes) -> Re
         _ => return failure(StatusCode::NOT_FOUND, "NotFound", "unknown path"),
     };
     let resource = format!("{}/{plural}", rest[..prefix_len].join("/"));
+    if method != Method::GET {
+        if sub.is_some() || !writes::writable(&method, &resource) {
+            return failure(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                "the fake serves reads, Job creation and Lease writes; change other objects through its handle",
+            );
+        }
+        let write = writes::Write {
+            method: &method,
+            resource: &resource,
+            namespace,
+            name,
+            headers: &headers,
+            body: &body,
+        };
+        return writes::handle(&shared, &write);
+    }
     match (name, sub) {
         (None, _) if params.get("watch").is_some_and(|w| w == "true" || w == "1") => {
             watch(&shared, &resource, namespace, &params)

@@ -3,13 +3,16 @@
 //! semantics — list with a resourceVersion, watch as newline-delimited JSON events with
 //! bookmarks, 410 Gone for a compacted resourceVersion, get, pod logs with follow — while
 //! tests create, modify and delete objects, drop connections and force 410 through
-//! `KubeFake`. Namespaced resources only; no auth, no writes over HTTP, no field selectors.
+//! `KubeFake`. Clients may create Jobs and write Leases (with resourceVersion conflicts, see
+//! `writes.rs`); other objects change through `KubeFake`. Namespaced resources only; no
+//! auth, no field selectors.
 
 #![allow(dead_code)]
 
 mod http;
 pub mod objects;
 mod state;
+mod writes;
 
 use std::{
     path::{Path, PathBuf},
@@ -21,6 +24,30 @@ use serde_json::Value;
 
 pub use state::rfc3339;
 use state::{State, resource_of};
+
+/// Where Leases live in the fake's keys.
+const LEASES: &str = "apis/coordination.k8s.io/v1/leases";
+
+/// One accepted write of a Lease, as `KubeFake::lease_writes` lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseWrite {
+    pub namespace: String,
+    pub name: String,
+    /// `ADDED`, `MODIFIED` or `DELETED`.
+    pub verb: &'static str,
+    /// `spec.holderIdentity` after the write.
+    pub holder: Option<String>,
+    /// `spec.leaseTransitions` after the write.
+    pub transitions: i64,
+    /// The resourceVersion the write got.
+    pub resource_version: u64,
+    /// `spec.acquireTime` after the write.
+    pub acquired: Option<String>,
+    /// `spec.renewTime` after the write.
+    pub renewed: Option<String>,
+    /// `spec.leaseDurationSeconds` after the write.
+    pub duration_seconds: Option<i64>,
+}
 
 /// A running fake API server.
 pub struct KubeFake {
@@ -47,10 +74,11 @@ impl KubeFake {
         let port = listener.local_addr().expect("local address").port();
         let state = Arc::new(Mutex::new(State::default()));
         let shared = state.clone();
-        let app = axum::Router::new().fallback(move |method, uri, body: axum::body::Bytes| {
-            let shared = shared.clone();
-            async move { http::handle(shared, method, uri, body).await }
-        });
+        let app =
+            axum::Router::new().fallback(move |method, uri, headers, body: axum::body::Bytes| {
+                let shared = shared.clone();
+                async move { http::handle(shared, method, uri, headers, body).await }
+            });
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -102,6 +130,35 @@ impl KubeFake {
             name.into(),
         );
         self.lock().objects.get(&key).cloned()
+    }
+
+    /// The `coordination.k8s.io/v1` Lease `namespace/name`, if any.
+    pub fn lease(&self, namespace: &str, name: &str) -> Option<Value> {
+        self.get("coordination.k8s.io/v1", "Lease", namespace, name)
+    }
+
+    /// Every Lease write clients made over HTTP that the server accepted, oldest first:
+    /// what each said about the holder, so a test can check there was one leader at a time.
+    pub fn lease_writes(&self) -> Vec<LeaseWrite> {
+        self.lock()
+            .writes
+            .iter()
+            .filter(|w| w.key.0 == LEASES)
+            .map(|w| {
+                let spec = &w.object["spec"];
+                LeaseWrite {
+                    namespace: w.key.1.clone(),
+                    name: w.key.2.clone(),
+                    verb: w.kind,
+                    holder: spec["holderIdentity"].as_str().map(str::to_owned),
+                    transitions: spec["leaseTransitions"].as_i64().unwrap_or(0),
+                    resource_version: w.resource_version,
+                    acquired: spec["acquireTime"].as_str().map(str::to_owned),
+                    renewed: spec["renewTime"].as_str().map(str::to_owned),
+                    duration_seconds: spec["leaseDurationSeconds"].as_i64(),
+                }
+            })
+            .collect()
     }
 
     /// Deletes an object; false when there was none.

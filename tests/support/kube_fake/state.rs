@@ -43,6 +43,9 @@ pub struct State {
     pub log_lines: broadcast::Sender<(String, String)>,
     /// Requests served, as `VERB path?query` lines, for tests to inspect.
     pub requests: Vec<String>,
+    /// The writes clients made over HTTP that the server accepted, oldest first (kept when
+    /// the history is compacted).
+    pub writes: Vec<Recorded>,
     next_uid: u64,
 }
 
@@ -58,6 +61,7 @@ impl Default for State {
             logs: BTreeMap::new(),
             log_lines: broadcast::Sender::new(4096),
             requests: Vec::new(),
+            writes: Vec::new(),
             next_uid: 0,
         }
     }

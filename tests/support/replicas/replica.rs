@@ -1,0 +1,277 @@
+//! One dkd replica of the group: its home with the `dkd.yaml` of issue 13 (forge, Argo CD
+//! cluster, registry, TLS listener with client certificates, probes, `ha:`), its process
+//! and what a test does to it (dk and gRPC as a user, health, kill -9, SIGSTOP/SIGCONT,
+//! restart, its log).
+
+use std::{
+    collections::BTreeMap,
+    ffi::OsStr,
+    path::{Path, PathBuf},
+    process::Output,
+    time::Duration,
+};
+
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+
+use crate::{
+    github_fake::GithubFake,
+    kube_fake::{KubeFake, objects::ARGOCD_NAMESPACE},
+    support::{
+        Daemon, PATIENCE, TestHome, certificates::PemPair, eventually, shared::free_port, stderr,
+    },
+};
+
+use super::{
+    CLUSTER, LEASE_DURATION, LEASE_NAME, LEASE_NAMESPACE, LEASE_RENEW, REPLICA_SERVER_NAME,
+    certificates::Certificates,
+};
+
+/// One dkd replica: its home, ports, token and process (if running).
+pub struct Replica {
+    pub index: usize,
+    /// `replica-<index>`: its `ha.replica`, the Lease's holderIdentity while it leads.
+    pub name: String,
+    pub home: TestHome,
+    pub port: u16,
+    pub probe_port: u16,
+    pub peer_port: u16,
+    /// Its GitHub token (acting as the bot); `GithubFake::writes` names it.
+    pub github_token: String,
+    daemon: Option<Daemon>,
+    /// The logs of its earlier processes (before a kill or restart).
+    earlier_logs: String,
+    server_ca: PathBuf,
+    certificates: BTreeMap<String, PemPair>,
+}
+
+impl Replica {
+    pub(super) fn prepare(
+        index: usize,
+        github: &GithubFake,
+        kube: &KubeFake,
+        registry: &str,
+        certificates: &Certificates,
+    ) -> Self {
+        let name = format!("replica-{index}");
+        let home = TestHome::new();
+        github.configure_home(home.path());
+        let github_token = format!("dkd-bot-token-{name}");
+        std::fs::write(
+            home.path().join("github-token"),
+            format!("{github_token}\n"),
+        )
+        .expect("write the replica's GitHub token");
+        let (port, probe_port, peer_port) = (free_port(), free_port(), free_port());
+        let forge = std::fs::read_to_string(home.path().join("dkd.yaml")).expect("dkd.yaml");
+        let kubeconfig = kube.kubeconfig().display();
+        let config = format!(
+            "{forge}cluster: {{ type: argocd }}
+clusters:
+  {CLUSTER}: {{ kubeconfig: \"{kubeconfig}\", argocd_namespace: {ARGOCD_NAMESPACE} }}
+registry: {{ type: oci, url: \"{registry}\" }}
+listen:
+  address: \"127.0.0.1:{port}\"
+  cert_file: \"{server_cert}\"
+  key_file: \"{server_key}\"
+  client_ca_file: \"{client_ca}\"
+probes:
+  address: \"127.0.0.1:{probe_port}\"
+ha:
+  replica: {name}
+  lease: {{ namespace: {LEASE_NAMESPACE}, name: {LEASE_NAME}, duration: {duration}s, renew: {renew}s, kubeconfig: \"{kubeconfig}\" }}
+  peers:
+    listen: \"127.0.0.1:{peer_port}\"
+    advertise: \"127.0.0.1:{peer_port}\"
+    cert_file: \"{replica_cert}\"
+    key_file: \"{replica_key}\"
+    ca_file: \"{replica_ca}\"
+    server_name: {REPLICA_SERVER_NAME}
+",
+            server_cert = certificates.server.cert.display(),
+            server_key = certificates.server.key.display(),
+            client_ca = certificates.client_ca.display(),
+            duration = LEASE_DURATION.as_secs(),
+            renew = LEASE_RENEW.as_secs(),
+            replica_cert = certificates.replica.cert.display(),
+            replica_key = certificates.replica.key.display(),
+            replica_ca = certificates.replica_ca.display(),
+        );
+        std::fs::write(home.path().join("dkd.yaml"), config).expect("write dkd.yaml");
+        Self {
+            index,
+            name,
+            home,
+            port,
+            probe_port,
+            peer_port,
+            github_token,
+            daemon: None,
+            earlier_logs: String::new(),
+            server_ca: certificates.server_ca.clone(),
+            certificates: certificates.clients.clone(),
+        }
+    }
+
+    /// Its `dkd.yaml`.
+    pub fn config_file(&self) -> PathBuf {
+        self.home.path().join("dkd.yaml")
+    }
+
+    /// Drops the `probes:` and `ha:` sections (the last ones) from its `dkd.yaml`: it then
+    /// runs as a standalone dkd on the same forge, cluster, registry and listener.
+    pub fn make_standalone(&self) {
+        let text = std::fs::read_to_string(self.config_file()).expect("dkd.yaml");
+        let kept = text.split("probes:\n").next().unwrap_or_default();
+        std::fs::write(self.config_file(), kept).expect("write dkd.yaml");
+    }
+
+    /// `https://127.0.0.1:<port>`: its TLS listener, as `DK_DAEMON` takes it.
+    pub fn address(&self) -> String {
+        format!("https://127.0.0.1:{}", self.port)
+    }
+
+    /// Spawns its dkd and waits until it holds its home and listens on its TLS port,
+    /// failing at once with the log if it exits (a refused `dkd.yaml`, say).
+    pub(super) fn start(&mut self) {
+        assert!(self.daemon.is_none(), "{} is already running", self.name);
+        let mut daemon = Daemon::spawn(self.home.path());
+        let pid = daemon.pid();
+        self.daemon = Some(daemon);
+        let address = format!("127.0.0.1:{}", self.port);
+        eventually(&format!("{} to listen on {address}", self.name), || {
+            self.fail_if_exited();
+            (self.home.daemon_pid() == Some(pid))
+                .then(|| std::net::TcpStream::connect(&address).ok())
+                .flatten()
+        });
+    }
+
+    /// Fails the test with the log if the process died.
+    fn fail_if_exited(&mut self) {
+        let exited = self.daemon.as_mut().is_some_and(|d| !d.is_running());
+        if exited {
+            self.reap();
+            panic!("{} exited:\n{}", self.name, self.log());
+        }
+    }
+
+    fn daemon(&mut self) -> &mut Daemon {
+        let name = self.name.clone();
+        self.daemon
+            .as_mut()
+            .unwrap_or_else(|| panic!("{name} is not running"))
+    }
+
+    /// `kill -9`: the process dies at once (its log is kept for `log`).
+    pub fn kill9(&mut self) {
+        self.daemon().signal("KILL");
+        self.reap();
+    }
+
+    fn reap(&mut self) {
+        if let Some(daemon) = self.daemon.take() {
+            let output = daemon.wait();
+            self.earlier_logs.push_str(&stderr(&output));
+        }
+    }
+
+    /// `kill -STOP`: the process freezes (no renewals, no writes) until `sigcont`.
+    pub fn sigstop(&mut self) {
+        self.daemon().signal("STOP");
+    }
+
+    /// `kill -CONT`: a stopped process runs on.
+    pub fn sigcont(&mut self) {
+        self.daemon().signal("CONT");
+    }
+
+    /// Starts it again on the same home and ports (after `kill9`, or stops it first with
+    /// SIGTERM and waits).
+    pub fn restart(&mut self) {
+        if self.daemon.is_some() {
+            self.daemon().signal("TERM");
+            self.reap();
+        }
+        self.start();
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.daemon.as_mut().is_some_and(Daemon::is_running)
+    }
+
+    /// Everything its processes logged, earliest first.
+    pub fn log(&self) -> String {
+        let current = self.daemon.as_ref().map(Daemon::log).unwrap_or_default();
+        format!("{}{current}", self.earlier_logs)
+    }
+
+    /// `dk ARGS` against this replica's TLS listener as `user` (its client certificate).
+    pub fn dk(&self, user: &str, args: &[&str]) -> Output {
+        let pair = self.client_certificate(user);
+        self.dk_with(
+            args,
+            &[
+                ("DK_CLIENT_CERT", pair.cert.as_os_str()),
+                ("DK_CLIENT_KEY", pair.key.as_os_str()),
+            ],
+        )
+    }
+
+    /// `dk ARGS` against this replica's TLS listener with `env` (no client certificate
+    /// unless `env` names one).
+    pub fn dk_with(&self, args: &[&str], env: &[(&str, &OsStr)]) -> Output {
+        let mut command = self.home.dk_command(args, false);
+        command
+            .env("DK_DAEMON", self.address())
+            .env("DK_CA_FILE", &self.server_ca);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        command.output().expect("run dk")
+    }
+
+    fn client_certificate(&self, user: &str) -> &PemPair {
+        self.certificates
+            .get(user)
+            .unwrap_or_else(|| panic!("{user} has no client certificate; see USERS"))
+    }
+
+    /// A gRPC channel to its TLS listener authenticated by `user`'s client certificate.
+    pub async fn grpc_channel(&self, user: &str) -> Channel {
+        let pair = self.client_certificate(user);
+        let read = |path: &Path| std::fs::read(path).expect("read a PEM file");
+        let tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(read(&self.server_ca)))
+            .identity(Identity::from_pem(read(&pair.cert), read(&pair.key)));
+        Endpoint::from_shared(self.address())
+            .expect("address")
+            .tls_config(tls)
+            .expect("TLS")
+            .connect_timeout(PATIENCE)
+            .connect()
+            .await
+            .expect("connect over TLS")
+    }
+
+    /// What its probe listener's `grpc.health.v1` says about `service` ("" = the process);
+    /// None when it does not answer.
+    pub async fn health(&self, service: &str) -> Option<ServingStatus> {
+        let channel = Endpoint::from_shared(format!("http://127.0.0.1:{}", self.probe_port))
+            .ok()?
+            .connect_timeout(Duration::from_secs(1))
+            .timeout(Duration::from_secs(1))
+            .connect()
+            .await
+            .ok()?;
+        let answer = HealthClient::new(channel)
+            .check(HealthCheckRequest {
+                service: service.to_owned(),
+            })
+            .await
+            .ok()?;
+        Some(answer.into_inner().status())
+    }
+}
