@@ -177,7 +177,6 @@ fn wait_for_renewals(replicas: &Replicas, holder: usize, more: usize) {
 }
 
 #[test]
-#[ignore = "needs dkd ha: support (lead is landing it)"]
 fn one_replica_leads_at_a_time_over_many_renewals() {
     let replicas = Replicas::start(3);
     let leader = replicas.wait_for_leader();
@@ -241,7 +240,6 @@ fn one_replica_leads_at_a_time_over_many_renewals() {
 }
 
 #[test]
-#[ignore = "needs dkd ha: support (lead is landing it)"]
 fn killing_the_leader_mid_promotion_lands_each_promotion_once_and_a_new_leader_serves_writes_promptly()
  {
     let mut replicas = Replicas::start(3);
@@ -342,7 +340,6 @@ fn killing_the_leader_mid_promotion_lands_each_promotion_once_and_a_new_leader_s
 }
 
 #[test]
-#[ignore = "needs dkd ha: support (lead is landing it)"]
 fn a_leader_stopped_past_its_lease_writes_nothing_after_it_resumes() {
     let mut replicas = Replicas::start(3);
     publish(&replicas, &["alpha", "beta"]);
@@ -442,7 +439,6 @@ fn about(event: &proto::WatchEvent, id: &str) -> bool {
 }
 
 #[test]
-#[ignore = "needs dkd ha: support (lead is landing it)"]
 fn a_watch_on_a_killed_leader_resumes_on_another_replica_with_no_gap_and_no_duplicate() {
     let mut replicas = Replicas::start(3);
     publish(&replicas, &["alpha", "beta"]);
@@ -538,7 +534,6 @@ fn forging(
 }
 
 #[test]
-#[ignore = "needs dkd ha: support (lead is landing it)"]
 fn a_mutating_call_on_a_follower_acts_as_its_caller_and_a_forged_principal_header_is_ignored() {
     let replicas = Replicas::start(3);
     publish(&replicas, &["alpha", "beta", "gamma", "delta"]);
@@ -549,8 +544,15 @@ fn a_mutating_call_on_a_follower_acts_as_its_caller_and_a_forged_principal_heade
     let promoted = promote(replicas.replica(follower), "carol", "alpha", "dev");
     assert_eq!(promoted["promoter"], "carol", "{promoted}");
     let dev = id_of(&promoted);
-    eventually("alpha merged in dev", || {
-        (replicas.merges_of(&dev) == 1).then_some(())
+    let merge = eventually("alpha merged in dev", || replicas.merge_commit_of(&dev));
+    // Argo CD reports it to the leader; the follower's status follows the leader's events.
+    replicas.argo_cd_synced("dev", "alpha", "v1.0.0", &merge);
+    eventually("the follower to show alpha Healthy in dev", || {
+        let output = replicas
+            .replica(follower)
+            .dk("carol", &["-o", "json", "status", "alpha"]);
+        let status = json(&output).to_string();
+        (status.contains("HEALTHY") || status.contains("Healthy")).then_some(())
     });
 
     // dk reject on a follower: recorded as alice's.

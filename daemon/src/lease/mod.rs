@@ -110,7 +110,7 @@ pub async fn run(
             }
             Ok(Outcome::Following(leader)) => {
                 if leading {
-                    tracing::warn!(replica = %settings.replica, "lost the lease");
+                    tracing::warn!(replica = %settings.replica, "lost leadership: another replica holds the lease");
                 }
                 leading = false;
                 leadership.follow(leader);

@@ -167,7 +167,7 @@ impl Leadership {
             tokio::select! {
                 () = &mut run => {}
                 () = self.until_deposed(&mut roles) => {
-                    tracing::warn!(task = name, "no longer leading: stopping");
+                    tracing::warn!(task = name, "lost leadership: stopping");
                     term.cancel();
                     // The task stops at its next await; it can no longer write meanwhile.
                     if tokio::time::timeout(STOP_GRACE, &mut run).await.is_err() {

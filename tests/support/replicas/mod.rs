@@ -22,7 +22,10 @@ use datakit::manifest::ENVIRONMENTS_FILE;
 
 use crate::{
     github_fake::{BOT, GithubFake, WriteRecord},
-    kube_fake::{KubeFake, LeaseWrite},
+    kube_fake::{
+        KubeFake, LeaseWrite,
+        objects::{ARGOCD_NAMESPACE, AppStatus, application},
+    },
     support::{
         TestHome, certificates::PemPair, eventually, package::PackageDir, registry::RegistryServer,
         shared::OPEN_POLICY, stderr, stdout,
@@ -216,6 +219,42 @@ impl Replicas {
             .into_iter()
             .filter(|w| w.at >= since)
             .collect()
+    }
+
+    /// Argo CD synced `package` `version` in `environment` at `revision`, Healthy: the
+    /// Application as Argo CD writes it.
+    pub fn argo_cd_synced(&self, environment: &str, package: &str, version: &str, revision: &str) {
+        let status = AppStatus {
+            sync: "Synced",
+            revision,
+            health: "Healthy",
+            health_message: "",
+            phase: "Succeeded",
+            at: std::time::SystemTime::now(),
+        };
+        let previous = self.kube.get(
+            "argoproj.io/v1alpha1",
+            "Application",
+            ARGOCD_NAMESPACE,
+            &format!("{environment}-{package}"),
+        );
+        self.kube.apply(application(
+            environment,
+            package,
+            version,
+            &status,
+            previous.as_ref(),
+        ));
+    }
+
+    /// The merge commit of promotion `id`, once its pull request merged.
+    pub fn merge_commit_of(&self, id: &str) -> Option<String> {
+        let suffix = format!("/{id}");
+        self.runtime
+            .block_on(self.github.pulls())
+            .iter()
+            .find(|p| p.head_ref.ends_with(&suffix))
+            .and_then(|p| p.merge_commit.clone())
     }
 
     /// How many pull requests of promotion `id` were merged (exactly-once means 1).

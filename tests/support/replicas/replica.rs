@@ -120,11 +120,11 @@ ha:
         self.home.path().join("dkd.yaml")
     }
 
-    /// Drops the `probes:` and `ha:` sections (the last ones) from its `dkd.yaml`: it then
+    /// Drops the `ha:` section (the last one) from its `dkd.yaml`: it then
     /// runs as a standalone dkd on the same forge, cluster, registry and listener.
     pub fn make_standalone(&self) {
         let text = std::fs::read_to_string(self.config_file()).expect("dkd.yaml");
-        let kept = text.split("probes:\n").next().unwrap_or_default();
+        let kept = text.split("\nha:\n").next().unwrap_or_default();
         std::fs::write(self.config_file(), kept).expect("write dkd.yaml");
     }
 
@@ -133,8 +133,9 @@ ha:
         format!("https://127.0.0.1:{}", self.port)
     }
 
-    /// Spawns its dkd and waits until it holds its home and listens on its TLS port,
-    /// failing at once with the log if it exits (a refused `dkd.yaml`, say).
+    /// Spawns its dkd and waits until it holds its home, listens on its TLS port and its
+    /// probe says it is ready, failing at once with the log if it exits (a refused
+    /// `dkd.yaml`, say).
     pub(super) fn start(&mut self) {
         assert!(self.daemon.is_none(), "{} is already running", self.name);
         let mut daemon = Daemon::spawn(self.home.path());
@@ -146,6 +147,14 @@ ha:
             (self.home.daemon_pid() == Some(pid))
                 .then(|| std::net::TcpStream::connect(&address).ok())
                 .flatten()
+        });
+        let probe = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime for the probe");
+        eventually(&format!("{} to be ready", self.name), || {
+            self.fail_if_exited();
+            (probe.block_on(self.health("")) == Some(ServingStatus::Serving)).then_some(())
         });
     }
 
