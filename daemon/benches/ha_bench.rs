@@ -28,9 +28,9 @@ use tokio_stream::StreamExt;
 /// Failovers measured; the median is reported.
 const FAILOVERS: usize = 3;
 /// Status changes watched through both replicas.
-const CHANGES: usize = 200;
+const CHANGES: usize = 100;
 /// Time between two changes.
-const CHANGE_INTERVAL: Duration = Duration::from_millis(25);
+const CHANGE_INTERVAL: Duration = Duration::from_millis(100);
 
 fn main() {
     let mut failovers: Vec<Duration> = (0..FAILOVERS).map(|_| failover()).collect();
@@ -135,7 +135,7 @@ fn watch_delivery() -> (Duration, Duration) {
     for change in 0..CHANGES {
         let revision = format!("{change:040x}");
         sent.insert(revision.clone(), Instant::now());
-        replicas.argo_cd_synced("dev", "alpha", "v1.0.0", &revision);
+        replicas.argo_cd_synced("dev", "alpha", "v1.0.0", "p-1", &revision);
         std::thread::sleep(CHANGE_INTERVAL);
     }
     let on_leader = runtime.block_on(on_leader).expect("leader's watch");

@@ -546,7 +546,7 @@ fn a_mutating_call_on_a_follower_acts_as_its_caller_and_a_forged_principal_heade
     let dev = id_of(&promoted);
     let merge = eventually("alpha merged in dev", || replicas.merge_commit_of(&dev));
     // Argo CD reports it to the leader; the follower's status follows the leader's events.
-    replicas.argo_cd_synced("dev", "alpha", "v1.0.0", &merge);
+    replicas.argo_cd_synced("dev", "alpha", "v1.0.0", &dev, &merge);
     eventually("the follower to show alpha Healthy in dev", || {
         let output = replicas
             .replica(follower)
@@ -643,4 +643,67 @@ fn a_forged_principal_header_is_ignored_by_a_standalone_dkd_already() {
     replicas.runtime().block_on(replicas.github.hold_ci(true));
     let alices = id_of(&promote(replicas.replica(0), "alice", "beta", "dev"));
     assert_forged_principal_ignored(&replicas, 0, "gamma", &alices);
+}
+
+#[test]
+fn dk_promote_wait_through_a_follower_outlives_that_follower_being_killed_and_restarted() {
+    let mut replicas = Replicas::start(3);
+    publish(&replicas, &["alpha"]);
+    replicas.wait_for_leader();
+    let follower = replicas.followers()[0];
+    replicas.runtime().block_on(replicas.github.hold_ci(true));
+    let mut waiting = replicas.replica(follower).dk_spawn(
+        "carol",
+        &[
+            "promote",
+            "alpha",
+            "v1.0.0",
+            "--to",
+            "dev",
+            "--wait",
+            "--timeout",
+            "90s",
+        ],
+    );
+    let said = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let said = said.clone();
+        let stderr = waiting.stderr.take().expect("dk's stderr");
+        std::thread::spawn(move || {
+            for line in
+                std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok)
+            {
+                let mut said = said
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                said.push_str(&line);
+                said.push('\n');
+            }
+        })
+    };
+    // dk has its answer and is waiting (killing the replica before would cut Promote).
+    let id = eventually("dk to be waiting", || {
+        let said = said
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        said.split_once(" ChangeProposed")
+            .map(|(id, _)| id.rsplit('\n').next().unwrap_or(id).to_owned())
+    });
+
+    // The replica dk is connected to dies mid-wait; the promotion goes on without it.
+    replicas.replica_mut(follower).kill9();
+    replicas.runtime().block_on(replicas.github.hold_ci(false));
+    let merge = eventually("alpha merged", || replicas.merge_commit_of(&id));
+    replicas.argo_cd_synced("dev", "alpha", "v1.0.0", &id, &merge);
+    replicas.replica_mut(follower).restart();
+
+    let status = waiting.wait().expect("dk ends");
+    reader.join().expect("dk's stderr read");
+    let said = said
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    assert!(status.success(), "{said}\n{}", replicas.logs());
+    assert!(said.contains("dkd is unavailable; still waiting"), "{said}");
+    assert!(said.contains(&format!("{id} Healthy")), "{said}");
 }

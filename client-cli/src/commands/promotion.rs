@@ -318,6 +318,7 @@ pub async fn wait_for(
 ) -> Result<PromotionView, CliError> {
     let deadline = waiting.timeout.map(|t| Instant::now() + t);
     let mut shown = None;
+    let mut unavailable = false;
     loop {
         let current = (view.state.clone(), waiting_for(&view));
         if shown.as_ref() != Some(&current) {
@@ -353,7 +354,19 @@ pub async fn wait_for(
             id: view.id.clone(),
             ..Default::default()
         };
-        let promotion = client.get_promotion(request).await?.into_inner().promotion;
+        // dkd restarting, or a replica behind a Service failing over: the promotion goes
+        // on, so keep asking (the channel reconnects) until the deadline.
+        let promotion = match client.get_promotion(request).await {
+            Ok(response) => response.into_inner().promotion,
+            Err(status) if status.code() == tonic::Code::Unavailable => {
+                if !std::mem::replace(&mut unavailable, true) && !waiting.ndjson {
+                    note("dkd is unavailable; still waiting for it to come back");
+                }
+                continue;
+            }
+            Err(status) => return Err(status.into()),
+        };
+        unavailable = false;
         view = promotion
             .map(PromotionView::from)
             .ok_or_else(|| CliError::new(Failure::Other, "dkd returned no promotion"))?;

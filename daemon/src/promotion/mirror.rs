@@ -28,8 +28,20 @@ impl Mirror {
         self.events.forget_all().await
     }
 
-    /// Applies one event of the leader's log, then stores it.
-    pub async fn apply(&self, event: Event) -> Result<(), PromotionError> {
+    /// The leader shows events up to `sequence`.
+    pub fn leader_shows(&self, sequence: u64) {
+        self.events.leader_shows(sequence);
+    }
+
+    /// Shows what this replica may show now (run while it leads: a follower too slow to
+    /// count stops holding events back, and events copied before it took the lead appear).
+    pub fn reveal(&self) {
+        self.events.reveal();
+    }
+
+    /// Applies one event of the leader's log, then stores it; the leader shows events up to
+    /// `leader_shows`.
+    pub async fn apply(&self, event: Event, leader_shows: u64) -> Result<(), PromotionError> {
         match &event.kind {
             EventKind::Promotion(promotion) => {
                 let record = promotion.as_ref().clone();
@@ -47,6 +59,6 @@ impl Mirror {
             // follows itself.
             EventKind::Config { .. } | EventKind::Hold(_) => {}
         }
-        self.events.mirror(event).await
+        self.events.mirror(event, leader_shows).await
     }
 }

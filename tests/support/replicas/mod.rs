@@ -221,9 +221,17 @@ impl Replicas {
             .collect()
     }
 
-    /// Argo CD synced `package` `version` in `environment` at `revision`, Healthy: the
-    /// Application as Argo CD writes it.
-    pub fn argo_cd_synced(&self, environment: &str, package: &str, version: &str, revision: &str) {
+    /// Argo CD synced `package` `version` of promotion `promotion_id` in `environment` at
+    /// `revision`, Healthy: the Application as Argo CD writes it, with the annotations the
+    /// ApplicationSet copies from the manifest.
+    pub fn argo_cd_synced(
+        &self,
+        environment: &str,
+        package: &str,
+        version: &str,
+        promotion_id: &str,
+        revision: &str,
+    ) {
         let status = AppStatus {
             sync: "Synced",
             revision,
@@ -238,13 +246,10 @@ impl Replicas {
             ARGOCD_NAMESPACE,
             &format!("{environment}-{package}"),
         );
-        self.kube.apply(application(
-            environment,
-            package,
-            version,
-            &status,
-            previous.as_ref(),
-        ));
+        let mut app = application(environment, package, version, &status, previous.as_ref());
+        app["metadata"]["annotations"]["datakit.infoblox.dev/promotion-id"] =
+            serde_json::json!(promotion_id);
+        self.kube.apply(app);
     }
 
     /// The merge commit of promotion `id`, once its pull request merged.

@@ -232,6 +232,26 @@ ha:
     /// `dk ARGS` against this replica's TLS listener with `env` (no client certificate
     /// unless `env` names one).
     pub fn dk_with(&self, args: &[&str], env: &[(&str, &OsStr)]) -> Output {
+        self.dk_command(args, env).output().expect("run dk")
+    }
+
+    /// `dk ARGS` as `user`, started in the background (stdout and stderr piped).
+    pub fn dk_spawn(&self, user: &str, args: &[&str]) -> std::process::Child {
+        let pair = self.client_certificate(user);
+        self.dk_command(
+            args,
+            &[
+                ("DK_CLIENT_CERT", pair.cert.as_os_str()),
+                ("DK_CLIENT_KEY", pair.key.as_os_str()),
+            ],
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start dk")
+    }
+
+    fn dk_command(&self, args: &[&str], env: &[(&str, &OsStr)]) -> std::process::Command {
         let mut command = self.home.dk_command(args, false);
         command
             .env("DK_DAEMON", self.address())
@@ -239,7 +259,7 @@ ha:
         for (name, value) in env {
             command.env(name, value);
         }
-        command.output().expect("run dk")
+        command
     }
 
     fn client_certificate(&self, user: &str) -> &PemPair {

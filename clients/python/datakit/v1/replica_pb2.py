@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x64\x61takit/v1/replica.proto\x12\ndatakit.v1\"8\n\x13MirrorEventsRequest\x12\r\n\x05\x61\x66ter\x18\x01 \x01(\x04\x12\x12\n\nafter_term\x18\x02 \x01(\x04\"G\n\rMirroredEvent\x12\x14\n\x0cstart_afresh\x18\x01 \x01(\x08\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12\x0e\n\x06record\x18\x03 \x01(\x0c\x32^\n\x0eReplicaService\x12L\n\x0cMirrorEvents\x12\x1f.datakit.v1.MirrorEventsRequest\x1a\x19.datakit.v1.MirroredEvent0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x64\x61takit/v1/replica.proto\x12\ndatakit.v1\"N\n\x13MirrorEventsRequest\x12\r\n\x05\x61\x66ter\x18\x01 \x01(\x04\x12\x12\n\nafter_term\x18\x02 \x01(\x04\x12\x14\n\x0c\x61\x63knowledged\x18\x03 \x01(\x04\"]\n\rMirroredEvent\x12\x14\n\x0cstart_afresh\x18\x01 \x01(\x08\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12\x0e\n\x06record\x18\x03 \x01(\x0c\x12\x14\n\x0cleader_shows\x18\x04 \x01(\x04\x32`\n\x0eReplicaService\x12N\n\x0cMirrorEvents\x12\x1f.datakit.v1.MirrorEventsRequest\x1a\x19.datakit.v1.MirroredEvent(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,9 +32,9 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'datakit.v1.replica_pb2', _g
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_MIRROREVENTSREQUEST']._serialized_start=40
-  _globals['_MIRROREVENTSREQUEST']._serialized_end=96
-  _globals['_MIRROREDEVENT']._serialized_start=98
-  _globals['_MIRROREDEVENT']._serialized_end=169
-  _globals['_REPLICASERVICE']._serialized_start=171
-  _globals['_REPLICASERVICE']._serialized_end=265
+  _globals['_MIRROREVENTSREQUEST']._serialized_end=118
+  _globals['_MIRROREDEVENT']._serialized_start=120
+  _globals['_MIRROREDEVENT']._serialized_end=213
+  _globals['_REPLICASERVICE']._serialized_start=215
+  _globals['_REPLICASERVICE']._serialized_end=311
 # @@protoc_insertion_point(module_scope)

@@ -37,7 +37,7 @@ class ReplicaServiceStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.MirrorEvents = channel.unary_stream(
+        self.MirrorEvents = channel.stream_stream(
                 '/datakit.v1.ReplicaService/MirrorEvents',
                 request_serializer=datakit_dot_v1_dot_replica__pb2.MirrorEventsRequest.SerializeToString,
                 response_deserializer=datakit_dot_v1_dot_replica__pb2.MirroredEvent.FromString,
@@ -50,9 +50,10 @@ class ReplicaServiceServicer:
     DataKitService.Watch instead.
     """
 
-    def MirrorEvents(self, request, context):
-        """The leader's event log after `after`, then live, for a follower to copy. Ends when the
-        serving replica stops leading.
+    def MirrorEvents(self, request_iterator, context):
+        """The leader's event log after `after`, then live, for a follower to copy; the follower
+        acknowledges what it stored, and the leader shows clients an event only once every
+        follower that keeps up holds it. Ends when the serving replica stops leading.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -61,7 +62,7 @@ class ReplicaServiceServicer:
 
 def add_ReplicaServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'MirrorEvents': grpc.unary_stream_rpc_method_handler(
+            'MirrorEvents': grpc.stream_stream_rpc_method_handler(
                     servicer.MirrorEvents,
                     request_deserializer=datakit_dot_v1_dot_replica__pb2.MirrorEventsRequest.FromString,
                     response_serializer=datakit_dot_v1_dot_replica__pb2.MirroredEvent.SerializeToString,
@@ -81,7 +82,7 @@ class ReplicaService:
     """
 
     @staticmethod
-    def MirrorEvents(request,
+    def MirrorEvents(request_iterator,
             target,
             options=(),
             channel_credentials=None,
@@ -91,8 +92,8 @@ class ReplicaService:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.unary_stream(
-            request,
+        return grpc.experimental.stream_stream(
+            request_iterator,
             target,
             '/datakit.v1.ReplicaService/MirrorEvents',
             datakit_dot_v1_dot_replica__pb2.MirrorEventsRequest.SerializeToString,

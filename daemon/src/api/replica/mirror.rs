@@ -1,6 +1,8 @@
 //! One event history across replicas. The leader serves its event log to followers
 //! (`MirrorEvents`); each follower copies it event for event into its own log, with the
-//! leader's sequence numbers and terms, so a client's `Watch` resumes on any replica. A
+//! leader's sequence numbers and terms, and acknowledges what it stored: clients are shown
+//! an event only once the followers that keep up hold it (see the event log's
+//! visibility), so a client's `Watch` resumes on any replica. A
 //! follower resumes after the newest event it holds, naming that event's term: if the
 //! leader holds a different event there (a leader died with events nobody copied, and
 //! the next one numbered on from its own copy), or no longer holds it, the follower is
@@ -10,13 +12,13 @@
 use std::{pin::Pin, sync::Arc, time::Duration};
 
 use datakit::proto::{
-    self, MirrorEventsRequest, MirroredEvent, replica_service_client::ReplicaServiceClient,
+    MirrorEventsRequest, MirroredEvent, replica_service_client::ReplicaServiceClient,
     replica_service_server::ReplicaService,
 };
-use tokio::sync::{broadcast::error::RecvError, mpsc};
+use tokio::sync::mpsc;
 use tokio_stream::{Stream, StreamExt, wrappers::ReceiverStream};
 use tokio_util::sync::CancellationToken;
-use tonic::{Code, Request, Response, Status};
+use tonic::{Code, Request, Response, Status, Streaming};
 
 use super::forward::LeaderLink;
 use crate::{
@@ -51,29 +53,28 @@ impl MirrorSource {
         if after > 0 && self.events.term_of(after).map_err(unavailable)? == Some(term) {
             return Ok((after, false));
         }
+        let (stored, _) = *self.events.progress().borrow();
         let oldest = self
             .events
-            .read_after(0, 1)
+            .read_stored_after(0, 1, stored)
             .map_err(unavailable)?
             .first()
-            .map_or_else(
-                || self.events.last_sequence().unwrap_or(0),
-                |e| e.sequence - 1,
-            );
+            .map_or(stored, |e| e.sequence - 1);
         // A follower with nothing need not forget anything when the log starts at 1.
         Ok((oldest, after > 0 || oldest > 0))
     }
 
-    /// Sends every event after `cursor`, then each new one, until the follower goes,
-    /// this replica stops leading, or dkd stops.
+    /// Sends every stored event after `cursor`, then each new one, and what clients may see
+    /// as that moves, until the follower goes, this replica stops leading, or dkd stops.
     async fn serve(
         self,
         mut cursor: u64,
         mut afresh: bool,
         sender: mpsc::Sender<Result<MirroredEvent, Status>>,
     ) {
-        let mut live = self.events.subscribe();
+        let mut progress = self.events.progress();
         let mut roles = self.leadership.subscribe();
+        let mut told_shown = None;
         loop {
             if !self.leadership.may_write() {
                 let _ = sender
@@ -83,7 +84,8 @@ impl MirrorSource {
                     .await;
                 return;
             }
-            let batch = match self.events.read_after(cursor, BATCH) {
+            let (stored, shown) = *progress.borrow_and_update();
+            let batch = match self.events.read_stored_after(cursor, BATCH, stored) {
                 Ok(batch) => batch,
                 Err(ReadError::Expired { .. }) => {
                     // The follower fell behind the retained log while copying.
@@ -113,22 +115,31 @@ impl MirrorSource {
                     start_afresh: std::mem::take(&mut afresh),
                     sequence: event.sequence,
                     record,
+                    leader_shows: shown,
                 };
                 if sender.send(Ok(message)).await.is_err() {
                     return;
                 }
                 cursor = event.sequence;
+                told_shown = Some(shown);
             }
             if batch.len() == BATCH {
                 continue;
             }
+            if told_shown != Some(shown) {
+                let message = MirroredEvent {
+                    leader_shows: shown,
+                    ..MirroredEvent::default()
+                };
+                if sender.send(Ok(message)).await.is_err() {
+                    return;
+                }
+                told_shown = Some(shown);
+            }
             tokio::select! {
                 () = self.shutdown.cancelled() => return,
                 () = sender.closed() => return,
-                received = live.recv() => match received {
-                    Ok(_) | Err(RecvError::Lagged(_)) => {}
-                    Err(RecvError::Closed) => return,
-                },
+                changed = progress.changed() => if changed.is_err() { return },
                 changed = roles.changed() => if changed.is_err() { return },
             }
         }
@@ -141,7 +152,7 @@ impl ReplicaService for MirrorSource {
 
     async fn mirror_events(
         &self,
-        request: Request<MirrorEventsRequest>,
+        request: Request<Streaming<MirrorEventsRequest>>,
     ) -> Result<Response<Self::MirrorEventsStream>, Status> {
         if !self.leadership.may_write() {
             return Err(answer(
@@ -149,16 +160,30 @@ impl ReplicaService for MirrorSource {
                 "this replica does not lead: copy the leader's log",
             ));
         }
-        let request = request.into_inner();
-        let (cursor, afresh) = self.start(request.after, request.after_term)?;
+        let mut requests = request.into_inner();
+        let Some(first) = requests.message().await? else {
+            return Err(answer(Code::InvalidArgument, "no resume point"));
+        };
+        let (cursor, afresh) = self.start(first.after, first.after_term)?;
+        // Counted from where it holds the same log; it acknowledges as it stores.
+        let copying = self.events.follower_copies(if afresh { 0 } else { cursor });
+        tokio::spawn(async move {
+            while let Ok(Some(ack)) = requests.message().await {
+                copying.acknowledged(ack.acknowledged);
+            }
+        });
         let (sender, receiver) = mpsc::channel(BATCH);
         tokio::spawn(self.clone().serve(cursor, afresh, sender));
         Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
     }
 }
 
-/// The follower's side: copies the leader's log whenever another replica leads, until
-/// `shutdown`.
+/// How often a leader looks again at what clients may see without a new event or
+/// acknowledgement (a follower too slow to count; events copied before it led).
+const REVEAL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// The follower's side: copies the leader's log whenever another replica leads (and
+/// keeps showing what may be shown while this one leads), until `shutdown`.
 pub async fn follow_leader_log(link: Arc<LeaderLink>, mirror: Mirror, shutdown: CancellationToken) {
     let mut roles = link.leadership().subscribe();
     loop {
@@ -171,6 +196,7 @@ pub async fn follow_leader_log(link: Arc<LeaderLink>, mirror: Mirror, shutdown: 
                 tokio::select! {
                     () = shutdown.cancelled() => return,
                     changed = roles.changed() => if changed.is_err() { return },
+                    () = tokio::time::sleep(REVEAL_INTERVAL) => mirror.reveal(),
                 }
                 continue;
             }
@@ -190,7 +216,7 @@ pub async fn follow_leader_log(link: Arc<LeaderLink>, mirror: Mirror, shutdown: 
     }
 }
 
-/// Copies events from `leader` until the stream ends or fails.
+/// Copies events from `leader` until the stream ends or fails, acknowledging each.
 async fn copy_from(
     link: &LeaderLink,
     leader: &crate::promotion::LeaderInfo,
@@ -201,8 +227,15 @@ async fn copy_from(
         .resume_point()
         .map_err(|e| e.to_string())?
         .unwrap_or((0, 0));
+    let (acknowledge, acknowledgements) = mpsc::channel(BATCH);
+    let first = MirrorEventsRequest {
+        after,
+        after_term,
+        acknowledged: after,
+    };
+    acknowledge.send(first).await.map_err(|e| e.to_string())?;
     let mut stream = ReplicaServiceClient::new(channel)
-        .mirror_events(proto::MirrorEventsRequest { after, after_term })
+        .mirror_events(ReceiverStream::new(acknowledgements))
         .await
         .map_err(|status| status.message().to_owned())?
         .into_inner();
@@ -212,8 +245,21 @@ async fn copy_from(
             tracing::warn!(leader = %leader.replica, "the leader's event log differs from this replica's: copying it afresh");
             mirror.start_afresh().await.map_err(|e| e.to_string())?;
         }
+        if message.record.is_empty() {
+            mirror.leader_shows(message.leader_shows);
+            continue;
+        }
         let event = decode_event(&message.record)?;
-        mirror.apply(event).await.map_err(|e| e.to_string())?;
+        let sequence = event.sequence;
+        mirror
+            .apply(event, message.leader_shows)
+            .await
+            .map_err(|e| e.to_string())?;
+        let ack = MirrorEventsRequest {
+            acknowledged: sequence,
+            ..MirrorEventsRequest::default()
+        };
+        acknowledge.send(ack).await.map_err(|e| e.to_string())?;
     }
     Ok(())
 }

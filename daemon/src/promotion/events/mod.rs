@@ -2,11 +2,21 @@
 //! configuration — numbered, written to the state store first and then published live.
 //! A reader that falls behind re-reads the store; nothing is dropped silently. With
 //! replicas, only the leader numbers events (stamped with its lease term); followers copy
-//! its log event for event (`mirror`), so a sequence number means the same everywhere.
+//! its log event for event (`mirror`), so a sequence number means the same everywhere, and
+//! clients see an event only once the followers that keep up hold it (`visibility`).
 
-use std::{sync::Arc, time::SystemTime};
+mod visibility;
 
-use tokio::sync::{Mutex, broadcast};
+use std::{
+    sync::{Arc, Mutex as StdMutex, PoisonError},
+    time::SystemTime,
+};
+
+use tokio::{
+    sync::{Mutex, broadcast, watch},
+    time::Instant,
+};
+use visibility::Visibility;
 
 use super::{ConfigProblem, Leadership, Promotion, PromotionError};
 use crate::promotion::ports::{
@@ -94,10 +104,82 @@ pub enum ReadError {
     Unavailable(#[from] PromotionError),
 }
 
+/// What clients see of the log: the visibility state, the live channel and the progress
+/// followers' copiers wait on. Shared with appends running on the blocking pool.
+struct Shown {
+    visibility: StdMutex<Visibility>,
+    live: broadcast::Sender<Arc<Event>>,
+    /// (newest stored, newest visible), for the leader's copiers.
+    progress: watch::Sender<(u64, u64)>,
+}
+
+impl Shown {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Visibility> {
+        self.visibility
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records stored `event` and shows what may be shown now.
+    fn stored(&self, event: Arc<Event>, leading: bool) {
+        let mut visibility = self.lock();
+        visibility.stored(event, Instant::now());
+        self.reveal_locked(&mut visibility, leading);
+    }
+
+    fn reveal(&self, leading: bool) {
+        let mut visibility = self.lock();
+        self.reveal_locked(&mut visibility, leading);
+    }
+
+    fn reveal_locked(&self, visibility: &mut Visibility, leading: bool) {
+        for event in visibility.reveal(leading, Instant::now()) {
+            // No live subscriber is fine: the event is in the store.
+            let _ = self.live.send(event);
+        }
+        let now = (visibility.stored, visibility.visible);
+        self.progress.send_if_modified(|progress| {
+            let changed = *progress != now;
+            *progress = now;
+            changed
+        });
+    }
+
+    fn visible(&self) -> u64 {
+        self.lock().visible
+    }
+}
+
+/// A follower copying the leader's log, counted until dropped.
+pub struct CopyingFollower {
+    shown: Arc<Shown>,
+    leadership: Arc<Leadership>,
+    id: u64,
+}
+
+impl CopyingFollower {
+    /// The follower holds every event up to `sequence`.
+    pub fn acknowledged(&self, sequence: u64) {
+        let mut visibility = self.shown.lock();
+        visibility.acknowledged(self.id, sequence);
+        self.shown
+            .reveal_locked(&mut visibility, self.leadership.may_write());
+    }
+}
+
+impl Drop for CopyingFollower {
+    fn drop(&mut self) {
+        let mut visibility = self.shown.lock();
+        visibility.follower_left(self.id);
+        self.shown
+            .reveal_locked(&mut visibility, self.leadership.may_write());
+    }
+}
+
 /// The event log.
 pub struct EventLog {
     store: Arc<dyn StateStore>,
-    live: broadcast::Sender<Arc<Event>>,
+    shown: Arc<Shown>,
     /// Events kept in the store; older ones are pruned.
     retention: u64,
     /// Appends are numbered and published in one order: held from before an append until
@@ -116,10 +198,20 @@ impl std::fmt::Debug for EventLog {
 }
 
 impl EventLog {
+    /// The log kept in `store`; every event it holds is visible.
     pub fn new(store: Arc<dyn StateStore>, retention: u64) -> Self {
+        let last = store
+            .event_bounds()
+            .ok()
+            .flatten()
+            .map_or(0, |(_, last)| last);
         Self {
             store,
-            live: broadcast::Sender::new(LIVE_BUFFER),
+            shown: Arc::new(Shown {
+                visibility: StdMutex::new(Visibility::starting_at(last)),
+                live: broadcast::Sender::new(LIVE_BUFFER),
+                progress: watch::Sender::new((last, last)),
+            }),
             retention: retention.max(1),
             append: Arc::new(Mutex::new(())),
             leadership: Arc::new(Leadership::alone()),
@@ -143,7 +235,7 @@ impl EventLog {
         let Some(term) = self.leadership.writing_term() else {
             return Ok(None);
         };
-        let (live, retention, at) = (self.live.clone(), self.retention, super::now());
+        let (shown, retention, at) = (self.shown.clone(), self.retention, super::now());
         let event = blocking::write(&self.store, move |store| {
             let sequence = store.event_bounds()?.map_or(0, |(_, last)| last) + 1;
             let event = Arc::new(Event {
@@ -153,8 +245,7 @@ impl EventLog {
                 kind,
             });
             store.append_event(&event, retention)?;
-            // No live subscriber is fine: the event is in the store.
-            let _ = live.send(event.clone());
+            shown.stored(event.clone(), true);
             drop(ordered);
             Ok(event)
         })
@@ -162,13 +253,15 @@ impl EventLog {
         Ok(Some(event))
     }
 
-    /// Stores an event of the leader's log as it is numbered there, then publishes it.
-    /// `event` must follow the newest one held (`newest`), or the log must be empty.
-    pub async fn mirror(&self, event: Event) -> Result<(), PromotionError> {
+    /// Stores an event of the leader's log as it is numbered there, and shows what the
+    /// leader shows (`leader_shows`). `event` must follow the newest one held (`newest`),
+    /// or the log must be empty.
+    pub async fn mirror(&self, event: Event, leader_shows: u64) -> Result<(), PromotionError> {
         let ordered = tokio::time::timeout(WRITE_DEADLINE, self.append.clone().lock_owned())
             .await
             .map_err(|_| blocking::stalled(self.store.as_ref()))?;
-        let (live, retention, sequence) = (self.live.clone(), self.retention, event.sequence);
+        let (shown, retention, sequence) = (self.shown.clone(), self.retention, event.sequence);
+        let leadership = self.leadership.clone();
         let in_order = blocking::write(&self.store, move |store| {
             if let Some((_, last)) = store.event_bounds()?
                 && event.sequence != last + 1
@@ -177,7 +270,8 @@ impl EventLog {
             }
             let event = Arc::new(event);
             store.append_event(&event, retention)?;
-            let _ = live.send(event);
+            shown.lock().leader_shows = Some(leader_shows);
+            shown.stored(event, leadership.may_write());
             drop(ordered);
             Ok(Ok(()))
         })
@@ -189,14 +283,47 @@ impl EventLog {
         })
     }
 
+    /// The leader now shows events up to `sequence`: so does this replica, of those it
+    /// holds.
+    pub fn leader_shows(&self, sequence: u64) {
+        let mut visibility = self.shown.lock();
+        visibility.leader_shows = Some(sequence);
+        self.shown
+            .reveal_locked(&mut visibility, self.leadership.may_write());
+    }
+
+    /// Shows what may be shown now: events a follower too slow to count held back, or, on
+    /// a replica that just took the lead, the events it copied but did not show yet.
+    pub fn reveal(&self) {
+        self.shown.reveal(self.leadership.may_write());
+    }
+
+    /// Counts a follower that copies this log from after `after`, until the returned
+    /// handle is dropped.
+    pub fn follower_copies(&self, after: u64) -> CopyingFollower {
+        let id = self.shown.lock().follower_joined(after);
+        CopyingFollower {
+            shown: self.shown.clone(),
+            leadership: self.leadership.clone(),
+            id,
+        }
+    }
+
+    /// (newest stored, newest visible), changing as events are stored and shown.
+    pub fn progress(&self) -> watch::Receiver<(u64, u64)> {
+        self.shown.progress.subscribe()
+    }
+
     /// Forgets every event, before copying the leader's log afresh (this replica's log
     /// has events the leader does not).
     pub async fn forget_all(&self) -> Result<(), PromotionError> {
         let ordered = tokio::time::timeout(WRITE_DEADLINE, self.append.clone().lock_owned())
             .await
             .map_err(|_| blocking::stalled(self.store.as_ref()))?;
+        let shown = self.shown.clone();
         blocking::write(&self.store, move |store| {
             store.clear_events()?;
+            shown.lock().clear();
             drop(ordered);
             Ok(())
         })
@@ -204,18 +331,18 @@ impl EventLog {
         Ok(())
     }
 
-    /// Waits, at most `patience`, until the log holds event `sequence`: a replica's copy
-    /// of the leader's log may trail it by a moment. A lone dkd does not wait.
+    /// Waits, at most `patience`, until event `sequence` is visible: a replica's copy of
+    /// the leader's log may trail it by a moment. A lone dkd does not wait.
     pub async fn until_holds(&self, sequence: u64, patience: std::time::Duration) {
         if !self.leadership.is_replicated() {
             return;
         }
-        let mut live = self.subscribe();
+        let mut progress = self.progress();
         let deadline = tokio::time::Instant::now() + patience;
-        while self.last_sequence().unwrap_or(0) < sequence {
-            match tokio::time::timeout_at(deadline, live.recv()).await {
-                Err(_) | Ok(Err(broadcast::error::RecvError::Closed)) => return,
-                Ok(_) => {}
+        while self.shown.visible() < sequence {
+            match tokio::time::timeout_at(deadline, progress.changed()).await {
+                Ok(Ok(())) => {}
+                Err(_) | Ok(Err(_)) => return,
             }
         }
     }
@@ -242,31 +369,46 @@ impl EventLog {
             .map(|event| event.term))
     }
 
-    /// Live events from now on. Subscribe before reading the store to miss nothing.
+    /// Visible events from now on, in order. Subscribe before reading the store to miss
+    /// nothing.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
-        self.live.subscribe()
+        self.shown.live.subscribe()
     }
 
     // Reads stay on the caller's thread: they touch no disk unless the page is not cached,
     // and they never wait for a flush.
 
-    /// The newest sequence number (0 before the first event).
+    /// The newest visible sequence number (0 before the first event).
     pub fn last_sequence(&self) -> Result<u64, PromotionError> {
-        Ok(self.store.event_bounds()?.map_or(0, |(_, last)| last))
+        Ok(self.shown.visible())
     }
 
-    /// Up to `limit` events after `sequence`, oldest first; `Expired` when events after it
-    /// were already pruned.
+    /// Up to `limit` visible events after `sequence`, oldest first; `Expired` when events
+    /// after it were already pruned.
     pub fn read_after(&self, sequence: u64, limit: usize) -> Result<Vec<Event>, ReadError> {
-        let (oldest, last) = self
+        let visible = self.shown.visible();
+        let mut events = self.read_stored_after(sequence, limit, visible)?;
+        events.retain(|event| event.sequence <= visible);
+        Ok(events)
+    }
+
+    /// Up to `limit` stored events after `sequence`, visible or not (for followers copying
+    /// the log); `Expired` when events after it were already pruned.
+    pub fn read_stored_after(
+        &self,
+        sequence: u64,
+        limit: usize,
+        newest: u64,
+    ) -> Result<Vec<Event>, ReadError> {
+        let oldest = self
             .store
             .event_bounds()
             .map_err(PromotionError::from)?
-            .unwrap_or((1, 0));
-        if sequence > last {
+            .map_or(1, |(oldest, _)| oldest);
+        if sequence > newest {
             return Err(ReadError::Ahead {
                 requested: sequence,
-                last,
+                last: newest,
             });
         }
         if sequence.saturating_add(1) < oldest {
