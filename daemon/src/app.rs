@@ -486,7 +486,7 @@ async fn bind_peers(
         cors_origins: Vec::new(),
         limits: ListenLimits::default(),
     };
-    let replica_ca = ClientCa::load(peers.tls.client_ca.as_deref().unwrap_or(&peers.tls.cert))?;
+    let replica_ca = ClientCa::load(&peers.ca)?;
     Ok(PeerListener {
         listener: NetworkListener::bind(&listener, tokens.clone(), None).await?,
         replica_ca,

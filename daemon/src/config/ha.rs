@@ -95,7 +95,11 @@ pub struct Replication {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Peers {
     pub listen: SocketAddr,
+    /// This replica's certificate and key, asking connections for a client certificate
+    /// signed by `ca`.
     pub tls: TlsFiles,
+    /// The replica CA.
+    pub ca: PathBuf,
     pub server_name: String,
 }
 
@@ -238,6 +242,7 @@ impl HaConfig {
                     key: base.join(&self.peers.key_file),
                     client_ca: Some(base.join(&self.peers.ca_file)),
                 },
+                ca: base.join(&self.peers.ca_file),
                 server_name: self.peers.server_name.clone(),
             },
         })
@@ -284,10 +289,7 @@ mod tests {
         );
         assert_eq!(replication.lease.address, "127.0.0.1:9443");
         assert_eq!(replication.peers.server_name, "dkd-replica");
-        assert_eq!(
-            replication.peers.tls.client_ca.as_deref(),
-            Some(std::path::Path::new("/etc/dkd/ca"))
-        );
+        assert_eq!(replication.peers.ca, std::path::Path::new("/etc/dkd/ca"));
     }
 
     fn config_ok(ha: &str) -> DaemonConfig {

@@ -165,7 +165,13 @@ impl Leadership {
             let run = task(term.clone());
             tokio::pin!(run);
             tokio::select! {
-                () = &mut run => {}
+                () = &mut run => {
+                    // It ended by itself: start it again in a moment, not in a tight loop.
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(RESTART_PAUSE) => {}
+                    }
+                }
                 () = self.until_deposed(&mut roles) => {
                     tracing::warn!(task = name, "lost leadership: stopping");
                     term.cancel();
@@ -184,6 +190,9 @@ impl Leadership {
 
 /// How long a leader-only task may take to stop once leadership is lost.
 const STOP_GRACE: Duration = Duration::from_secs(3);
+
+/// How long a leader-only task that ended by itself waits before it runs again.
+const RESTART_PAUSE: Duration = Duration::from_secs(1);
 
 #[cfg(test)]
 mod tests {

@@ -76,16 +76,13 @@ fn read(path: &std::path::Path) -> Result<Vec<u8>, PeerTlsError> {
 
 impl LeaderLink {
     pub fn new(leadership: Arc<Leadership>, peers: &Peers) -> Result<Self, PeerTlsError> {
-        let ca = peers.tls.client_ca.as_deref().map(read).transpose()?;
-        let mut tls = ClientTlsConfig::new()
+        let tls = ClientTlsConfig::new()
             .domain_name(peers.server_name.clone())
             .identity(Identity::from_pem(
                 read(&peers.tls.cert)?,
                 read(&peers.tls.key)?,
-            ));
-        if let Some(ca) = ca {
-            tls = tls.ca_certificate(Certificate::from_pem(ca));
-        }
+            ))
+            .ca_certificate(Certificate::from_pem(read(&peers.ca)?));
         Ok(Self {
             leadership,
             tls,
