@@ -6,7 +6,7 @@
 //! buttons disabled, with the reason, to a principal without the right), follows a log,
 //! and rides out a killed and restarted dkd without losing an event.
 //!
-//! Screenshots of each view (1280×800, and the pipeline at 390×800) go to
+//! Screenshots of each view (1280×800, and the pipeline at 390×800 and in dark mode) go to
 //! target/dashboard-screenshots/; with DK_UPDATE_SCREENSHOTS=1 also to docs/screenshots/.
 
 mod support;
@@ -255,6 +255,9 @@ fn the_pipeline_tells_the_quick_start_story_live_and_an_int_promotion_is_approve
     assert!(!prod.is_empty());
     screenshot(&mut page, "pipeline", 1280, 800);
     screenshot(&mut page, "pipeline-narrow", 390, 800);
+    page.prefer_dark(true);
+    screenshot(&mut page, "pipeline-dark", 1280, 800);
+    page.prefer_dark(false);
     page.resize(1280, 800);
 
     // The package view: history with the approval, and the environments.
@@ -264,6 +267,29 @@ fn the_pipeline_tells_the_quick_start_story_live_and_an_int_promotion_is_approve
         &format!("(document.querySelector('#history [data-promotion=\"{id}\"]') || {{}}).innerText?.includes('dave')"),
     );
     screenshot(&mut page, "package", 1280, 800);
+
+    // Roll dev back from the page: a second click confirms; dev runs v1.0.0 again, held.
+    let rollback = "tr[data-environment=dev] [data-action=rollback]";
+    page.click(rollback);
+    page.eventually(
+        "the confirmation",
+        &format!("document.querySelector('{rollback}').innerText === 'Confirm rollback in dev'"),
+    );
+    page.click(rollback);
+    page.eventually(
+        "dev rolled back to v1.0.0 with a rollback hold",
+        "(() => { const row = document.querySelector('tr[data-environment=dev]'); return row && row.innerText.includes('v1.0.0') && row.innerText.includes('Release hold') && document.querySelector('.holds').innerText.includes('rollback hold by dave'); })()",
+    );
+    // carol may roll back in dev but not in int, and the page says so.
+    carols.navigate(&format!("{}/#/package/my-package", shared.address()));
+    let why = carols.eventually(
+        "carol's disabled rollback in int",
+        "(() => { const b = document.querySelector('tr[data-environment=int] [data-action=rollback]'); return b && b.disabled && document.getElementById('why-rollback-int').innerText; })()",
+    );
+    assert_eq!(
+        why,
+        "You may not roll back in int: config/rbac.yaml gives carol no rollback there."
+    );
 
     page.navigate(&format!("{}/#/environments", shared.address()));
     page.eventually(
@@ -450,4 +476,49 @@ fn dk_ui_prints_a_one_time_link_that_signs_the_browser_in_as_the_socket_owner_on
     assert_eq!(remote["browser"], false);
     assert!(free_port() > 0);
     let _ = json;
+}
+
+#[test]
+fn the_pipeline_renders_only_the_rows_in_view_and_filters_by_package_and_environment() {
+    let shared = Shared::start("");
+    let token = shared.token(&["viewer"]);
+    let names: Vec<String> = (0..40).map(|n| format!("pkg-{n:02}")).collect();
+    for name in &names {
+        PackageDir::new(name, &[]).publish(&shared.home, "v1.0.0");
+        promote(&shared, name, "v1.0.0", "dev", false);
+    }
+    let (_browser, mut page) = sign_in(&shared, &token);
+    page.eventually(
+        "all 40 packages",
+        "document.getElementById('package-count').innerText === '40 packages'",
+    );
+    let rendered = page
+        .evaluate("document.querySelectorAll('.grid-body [data-package]').length")
+        .as_u64()
+        .expect("a count");
+    assert!(
+        (1..20).contains(&rendered),
+        "only the rows in view (and a few more) exist: {rendered}"
+    );
+    page.evaluate("const s = document.querySelector('.grid-scroll'); s.scrollTop = s.scrollHeight; s.dispatchEvent(new Event('scroll')); true");
+    page.eventually(
+        "the last package after scrolling",
+        &cell_shows("pkg-39", "dev", &["v1.0.0"]),
+    );
+    assert_eq!(
+        page.evaluate("!!document.querySelector('.grid-body [data-package=\"pkg-00\"]')"),
+        false,
+        "rows scrolled out of view are gone"
+    );
+    // Filters: by name, and by environment (int runs none of them).
+    page.evaluate("const f = document.getElementById('filter-package'); f.value = 'pkg-1'; f.dispatchEvent(new Event('input')); true");
+    page.eventually(
+        "ten packages matching pkg-1",
+        "document.getElementById('package-count').innerText === '10 packages'",
+    );
+    page.evaluate("const e = document.getElementById('filter-environment'); e.value = 'int'; e.dispatchEvent(new Event('change')); true");
+    page.eventually(
+        "no package in int",
+        "document.getElementById('package-count').innerText === '0 packages'",
+    );
 }

@@ -226,6 +226,15 @@ impl DevTools {
         );
     }
 
+    /// Emulates the OS's dark (or light) colour scheme.
+    pub fn prefer_dark(&mut self, dark: bool) {
+        let scheme = if dark { "dark" } else { "light" };
+        self.call(
+            "Emulation.setEmulatedMedia",
+            json!({ "features": [{ "name": "prefers-color-scheme", "value": scheme }] }),
+        );
+    }
+
     /// A PNG of the viewport at `width`×`height`, written to `path`, after the page painted.
     pub fn screenshot(&mut self, path: &Path, width: u32, height: u32) {
         self.resize(width, height);

@@ -31,7 +31,7 @@ export class Live {
   sequence: bigint | null = null;
   /** Events that arrived out of order (should stay 0 on the unfiltered stream). */
   gaps = 0;
-  /** Packages whose promotions changed since listeners last heard. */
+  /** Packages whose promotions, statuses or holds changed since listeners last heard. */
   readonly touched = new Set<string>();
   private readonly listeners = new Set<() => void>();
   private scheduled = false;
@@ -135,9 +135,11 @@ export class Live {
         this.putPromotion(body.value);
         break;
       case "status":
+        this.touched.add(body.value.package);
         this.putStatus(body.value);
         break;
       case "hold": {
+        this.touched.add(body.value.package);
         const status = this.status(body.value.package, body.value.environment);
         if (status) status.hold = body.value.released ? undefined : body.value;
         break;

@@ -77,7 +77,7 @@ function route(live: Live, me: WhoAmIResponse, onCount: (count: number) => void)
   const [, page, argument] = location.hash.split("/");
   switch (page) {
     case "package":
-      return new PackageView(live, decodeURIComponent(argument ?? ""));
+      return new PackageView(live, decodeURIComponent(argument ?? ""), me);
     case "waiting":
       return new WaitingView(live, me, onCount);
     case "environments":

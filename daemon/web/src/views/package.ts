@@ -2,14 +2,15 @@
 // its history (who, when, approvals, change, outcome), and the run, sync or verification
 // log of an environment, following live.
 
+import type { WhoAmIResponse } from "../../gen/datakit/v1/access_pb";
 import type { Hold } from "../../gen/datakit/v1/hold_pb";
 import type { Promotion } from "../../gen/datakit/v1/promotion_pb";
-import { LogSource, type LogsResponse } from "../../gen/datakit/v1/status_pb";
+import { LogSource, type LogsResponse, type Promotable } from "../../gen/datakit/v1/status_pb";
 import { dkd, problem } from "../api";
 import { h, replace } from "../dom";
 import { exact, healthLabel, kindLabel, relative, runLabel, syncLabel } from "../format";
 import type { Live } from "../live";
-import { badge, changeLink, stateBadge, type View } from "./common";
+import { badge, changeLink, deniedBecause, stateBadge, type View } from "./common";
 
 /** Lines kept in the log panel; older ones scroll away. */
 const LOG_LINES = 2000;
@@ -28,6 +29,13 @@ export class PackageView implements View {
   private readonly holds: HTMLElement;
   private readonly logLines: HTMLElement;
   private readonly logState: HTMLElement;
+  private readonly notice: HTMLElement;
+  /** The environment whose rollback waits for a confirming second click. */
+  private confirming: string | null = null;
+  /** When each environment's upstream version becomes promotable (Status computes it). */
+  private promotable = new Map<string, Promotable>();
+  /** Every hold of the package, released ones included (ListHolds). */
+  private released: Hold[] = [];
   private readonly logEnvironment: HTMLSelectElement;
   private readonly logKind: HTMLSelectElement;
   private readonly followButton: HTMLButtonElement;
@@ -37,7 +45,9 @@ export class PackageView implements View {
   constructor(
     private readonly live: Live,
     private readonly name: string,
+    private readonly me: WhoAmIResponse,
   ) {
+    this.notice = h("p", { role: "status", class: "notice", id: "action-result" });
     this.environments = h("tbody");
     this.history = h("tbody");
     this.holds = h("ul", { class: "holds" });
@@ -57,6 +67,7 @@ export class PackageView implements View {
       { class: "view package", "aria-labelledby": "package-title" },
       h("p", {}, h("a", { href: "#/pipeline" }, "← Pipeline")),
       h("h1", { id: "package-title" }, name),
+      this.notice,
       h("h2", {}, "Environments"),
       h(
         "div",
@@ -64,7 +75,7 @@ export class PackageView implements View {
         h(
           "table",
           {},
-          h("thead", {}, h("tr", {}, ...["Environment", "Version", "Sync", "Health", "Last sync", "Last run", "Next", "Open promotion"].map((title) => h("th", { scope: "col" }, title)))),
+          h("thead", {}, h("tr", {}, ...["Environment", "Version", "Sync", "Health", "Last sync", "Last run", "Next", "Open promotion", "Actions"].map((title) => h("th", { scope: "col" }, title)))),
           this.environments,
         ),
       ),
@@ -113,7 +124,7 @@ export class PackageView implements View {
       const [sync, syncTone] = syncLabel(status?.syncStatus ?? 0);
       const [health, healthTone] = healthLabel(status?.health ?? 0);
       const run = status?.lastRun ? runLabel(status.lastRun.result) : null;
-      const promotable = status?.promotable;
+      const promotable = this.promotable.get(environment);
       const next = promotable
         ? promotable.blocked
           ? `${promotable.version} from ${promotable.fromEnvironment}: ${promotable.blocked}`
@@ -134,18 +145,84 @@ export class PackageView implements View {
         h("td", { title: exact(status?.lastRun?.startedAt) }, run ? badge(run[0], run[1]) : "—", status?.lastRun ? ` ${relative(status.lastRun.startedAt)}` : null),
         h("td", {}, next),
         h("td", {}, open ? h("span", {}, `${open.id} ${open.version} `, stateBadge(open), open.approvalsNeeded ? ` ${open.approvalsNeeded}` : "") : "—"),
+        h("td", { class: "row-actions" }, ...this.actions(environment, !!deployed, status?.hold)),
       );
     });
     replace(this.environments, ...rows);
     const holds = names.map((environment) => this.live.status(this.name, environment)?.hold).filter((hold): hold is Hold => !!hold);
-    replace(this.holds, ...(holds.length ? holds.map((hold) => h("li", {}, h("strong", {}, hold.environment), ": ", holdText(hold))) : [h("li", { class: "muted" }, "No holds.")]));
+    const released = this.released.filter((hold) => hold.released);
+    replace(
+      this.holds,
+      ...holds.map((hold) => h("li", {}, h("strong", {}, hold.environment), ": ", holdText(hold))),
+      ...released.map((hold) =>
+        h("li", { class: "muted" }, h("strong", {}, hold.environment), `: ${holdText(hold)} — released by ${hold.releasedBy} ${relative(hold.releasedAt)}${hold.releaseReason ? `: ${hold.releaseReason}` : ""}`),
+      ),
+      holds.length + released.length ? null : h("li", { class: "muted" }, "No holds."),
+    );
     if (this.live.touched.has(this.name)) {
       clearTimeout(this.refreshing);
       this.refreshing = setTimeout(() => void this.loadHistory(), 100);
     }
   }
 
+  /** Roll back and Release hold, disabled with the reason when RBAC does not allow them. */
+  private actions(environment: string, deployed: boolean, hold: Hold | undefined): HTMLElement[] {
+    const elements: HTMLElement[] = [];
+    const button = (label: string, why: string, run: () => void, id: string) => {
+      elements.push(h("button", { type: "button", "data-action": id, disabled: !!why, "aria-describedby": why ? `why-${id}-${environment}` : null, onclick: run }, label));
+      if (why) elements.push(h("span", { class: "why", id: `why-${id}-${environment}` }, why));
+    };
+    if (deployed) {
+      const why = deniedBecause(this.me, "rollback", environment, this.name);
+      const confirming = this.confirming === environment;
+      button(confirming ? `Confirm rollback in ${environment}` : "Roll back", why, () => void this.rollback(environment), "rollback");
+    }
+    if (hold) {
+      button("Release hold", deniedBecause(this.me, "approve", environment, this.name), () => void this.release(environment), "release");
+    }
+    return elements;
+  }
+
+  /** First click asks for confirmation; the second rolls back to the previous version. */
+  private async rollback(environment: string): Promise<void> {
+    if (this.confirming !== environment) {
+      this.confirming = environment;
+      this.notice.textContent = `Click again to roll ${this.name} back in ${environment} to the version it ran before.`;
+      this.update();
+      return;
+    }
+    this.confirming = null;
+    try {
+      const answer = await dkd.rollback({ package: this.name, environment });
+      this.notice.textContent = answer.summary || `Rolling back ${this.name} in ${environment}.`;
+    } catch (error) {
+      this.notice.textContent = `Could not roll back: ${problem(error)}`;
+    }
+    this.update();
+  }
+
+  private async release(environment: string): Promise<void> {
+    try {
+      const answer = await dkd.releaseHold({ package: this.name, environment, reason: "released from the dashboard" });
+      this.notice.textContent = answer.message;
+    } catch (error) {
+      this.notice.textContent = `Could not release the hold: ${problem(error)}`;
+    }
+  }
+
   private async loadHistory(): Promise<void> {
+    try {
+      const rows = (await dkd.status({ package: this.name })).packages;
+      this.promotable = new Map(rows.flatMap((row) => (row.promotable ? [[row.environment, row.promotable] as const] : [])));
+      this.update();
+    } catch {
+      this.promotable.clear(); // the history below reports what failed
+    }
+    try {
+      this.released = (await dkd.listHolds({ package: this.name, includeReleased: true })).holds;
+    } catch {
+      this.released = []; // the history below reports what failed
+    }
     try {
       const answer = await dkd.listPromotions({ package: this.name, pageSize: 100 });
       replace(this.history, ...answer.promotions.map((promotion) => this.historyRow(promotion)));

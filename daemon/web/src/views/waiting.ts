@@ -9,23 +9,14 @@ import { dkd, problem } from "../api";
 import { h, replace } from "../dom";
 import { exact, kindLabel, relative } from "../format";
 import type { Live } from "../live";
-import { changeLink, packageLink, stateBadge, type View } from "./common";
+import { changeLink, deniedBecause, packageLink, stateBadge, type View } from "./common";
 
 const OPEN_STATES = [PromotionState.REQUESTED, PromotionState.VALIDATED, PromotionState.CHANGE_PROPOSED, PromotionState.APPROVED];
 
-/** Whether `pattern` (RBAC's `*` wildcards) covers `name`. */
-function covers(pattern: string, name: string): boolean {
-  const expression = pattern.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*");
-  return new RegExp(`^${expression}$`).test(name);
-}
-
 /** Why `me` cannot approve `promotion` now, in words; dkd's to_approve list is the truth. */
 export function whyNot(promotion: Promotion, me: WhoAmIResponse): string {
-  const access = me.environments.find((environment) => environment.environment === promotion.environment);
-  const approve = access?.grants.find((grant) => grant.action === "approve");
-  if (me.authenticatedBy !== "local-socket" && !approve?.packages.some((pattern) => covers(pattern, promotion.package))) {
-    return `You may not approve in ${promotion.environment}: config/rbac.yaml gives ${me.name} no approve there.`;
-  }
+  const denied = deniedBecause(me, "approve", promotion.environment, promotion.package);
+  if (denied) return denied;
   if (promotion.promoter === me.name) return "You promoted it: the promoter's approval never counts.";
   if (promotion.approvals.some((approval) => approval.user === me.name)) return "You approved it already.";
   if (promotion.state === PromotionState.APPROVED || !promotion.approvalsNeeded) return "It needs no more approvals.";
