@@ -129,6 +129,8 @@ function shell(live: Live, me: WhoAmIResponse): void {
   };
   addEventListener("hashchange", show);
   show();
+  // "12s ago" grows old: redraw now and then even when nothing changed.
+  setInterval(() => view?.update(), 15_000);
   let counting: ReturnType<typeof setTimeout> | undefined;
   const countApprovals = async () => {
     try {
