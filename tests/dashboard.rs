@@ -108,6 +108,10 @@ fn cell_shows(package: &str, environment: &str, parts: &[&str]) -> String {
     )
 }
 
+/// A JavaScript expression: the ids (or names) of form fields without a label and of
+/// buttons without text on the page — an empty list when every control is named.
+const UNNAMED_CONTROLS: &str = "[...document.querySelectorAll('input, select, button')].filter((c) => c.tagName === 'BUTTON' ? !c.innerText.trim() : c.labels.length === 0).map((c) => c.id || c.outerHTML)";
+
 /// Opens the dashboard on `shared`'s TLS port and signs in with `token`.
 fn sign_in(shared: &Shared, token: &str) -> (Browser, DevTools) {
     let browser = Browser::open(
@@ -221,6 +225,7 @@ fn the_pipeline_tells_the_quick_start_story_live_and_an_int_promotion_is_approve
         "document.getElementById('waiting-count').innerText === ' (1)'",
     );
     screenshot(&mut page, "waiting-for-me", 1280, 800);
+    assert_eq!(page.evaluate(UNNAMED_CONTROLS), serde_json::json!([]));
     page.click(&button);
     page.eventually(
         "the approval's result",
@@ -254,6 +259,7 @@ fn the_pipeline_tells_the_quick_start_story_live_and_an_int_promotion_is_approve
     );
     assert!(!prod.is_empty());
     screenshot(&mut page, "pipeline", 1280, 800);
+    assert_eq!(page.evaluate(UNNAMED_CONTROLS), serde_json::json!([]));
     screenshot(&mut page, "pipeline-narrow", 390, 800);
     page.prefer_dark(true);
     screenshot(&mut page, "pipeline-dark", 1280, 800);
@@ -267,6 +273,7 @@ fn the_pipeline_tells_the_quick_start_story_live_and_an_int_promotion_is_approve
         &format!("(document.querySelector('#history [data-promotion=\"{id}\"]') || {{}}).innerText?.includes('dave')"),
     );
     screenshot(&mut page, "package", 1280, 800);
+    assert_eq!(page.evaluate(UNNAMED_CONTROLS), serde_json::json!([]));
 
     // Roll dev back from the page: a second click confirms; dev runs v1.0.0 again, held.
     let rollback = "tr[data-environment=dev] [data-action=rollback]";
