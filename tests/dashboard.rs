@@ -341,7 +341,14 @@ fn the_package_view_follows_the_sync_log_and_the_page_rides_out_a_dkd_restart_wi
         "lines were appended"
     );
 
-    // Kill dkd: the page says it is reconnecting, keeping what it showed.
+    // Kill dkd: the page says it is reconnecting, keeping what it showed; so does the
+    // followed log, in a second browser.
+    let (_logs_browser, mut logs) = sign_in(&shared, &dave);
+    logs.navigate(&format!("{}/#/package/my-package", shared.address()));
+    logs.eventually(
+        "the followed sync log",
+        "document.getElementById('log-lines').innerText.includes('v1.1.0')",
+    );
     page.navigate(&format!("{}/#/pipeline", shared.address()));
     page.eventually(
         "the pipeline",
@@ -351,6 +358,10 @@ fn the_package_view_follows_the_sync_log_and_the_page_rides_out_a_dkd_restart_wi
     page.eventually(
         "the reconnecting notice",
         "document.getElementById('connection').innerText === 'Reconnecting…'",
+    );
+    logs.eventually(
+        "the log reconnecting",
+        "document.getElementById('log-state').innerText.startsWith('reconnecting')",
     );
     screenshot(&mut page, "reconnecting", 1280, 800);
     // Restart it and change things at once, before the page is back: the page resumes
@@ -372,6 +383,10 @@ fn the_package_view_follows_the_sync_log_and_the_page_rides_out_a_dkd_restart_wi
         page.evaluate("document.body.dataset.gaps"),
         "0",
         "no event lost"
+    );
+    logs.eventually(
+        "the log followed again",
+        "document.getElementById('log-state').innerText === 'following' && document.getElementById('log-lines').innerText.includes('v1.1.0')",
     );
     // The page applied exactly what a fresh Watch reports as the latest sequence.
     let latest = latest_sequence(&shared);

@@ -2,6 +2,7 @@
 // its history (who, when, approvals, change, outcome), and the run, sync or verification
 // log of an environment, following live.
 
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { WhoAmIResponse } from "../../gen/datakit/v1/access_pb";
 import type { Hold } from "../../gen/datakit/v1/hold_pb";
 import type { Promotion } from "../../gen/datakit/v1/promotion_pb";
@@ -275,7 +276,17 @@ export class PackageView implements View {
         for await (const line of lines) this.appendLine(line);
         if (this.following === control) this.logState.textContent = "ended";
       } catch (error) {
-        if (!control.signal.aborted) this.logState.textContent = problem(error);
+        if (control.signal.aborted) return;
+        const code = ConnectError.from(error).code;
+        if (code !== Code.Unavailable && code !== Code.Unknown && code !== Code.Internal && code !== Code.Canceled) {
+          this.logState.textContent = problem(error);
+          return;
+        }
+        // dkd went away or the stream broke: start over (the tail again) in a moment.
+        this.logState.textContent = `reconnecting: ${problem(error)}`;
+        setTimeout(() => {
+          if (this.following === control) this.follow();
+        }, 2000);
       }
     })();
   }
