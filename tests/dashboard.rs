@@ -489,6 +489,38 @@ fn dk_ui_prints_a_one_time_link_that_signs_the_browser_in_as_the_socket_owner_on
         .output()
         .expect("curl");
     assert_eq!(stdout(&rebinding), "421");
+    // A call without a session is refused, and the audit log records it.
+    let unauthenticated = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            "-X",
+            "POST",
+            "-H",
+            "content-type: application/grpc-web+proto",
+            "-H",
+            "x-grpc-web: 1",
+            "--data-binary",
+            "@/dev/null",
+        ])
+        .arg(format!(
+            "http://127.0.0.1:{port}/datakit.v1.DataKitService/WhoAmI"
+        ))
+        .output()
+        .expect("curl");
+    assert!(
+        stdout(&unauthenticated).contains("grpc-status: 16"),
+        "{}",
+        stdout(&unauthenticated)
+    );
+    let audit = succeeded(&shared.home.dk(&["-o", "json", "audit"]));
+    assert!(
+        audit.contains("no dashboard session") && audit.contains("OpenDashboard"),
+        "{audit}"
+    );
 
     // Through a shared dkd's listener dk ui points at dkd's own address instead.
     let token = shared.token(&["someone"]);

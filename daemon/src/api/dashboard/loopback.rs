@@ -80,7 +80,7 @@ impl Dashboard {
                 .accept_http1(true)
                 .layer(PagesLayer::loopback(self.logins.clone(), address.port()))
                 .layer(GrpcWebLayer::new())
-                .layer(SessionLayer::new(self.logins.clone())),
+                .layer(SessionLayer::new(self.logins.clone(), api.recorder())),
             &api,
             health,
             None,

@@ -1,7 +1,8 @@
 //! Authentication on the loopback listener: each call carries the dashboard session the
 //! page got for its one-time code (`authorization: Bearer <session>`); the call then acts
 //! as the principal that minted the code — the socket's owner, exactly as `dk` on the
-//! socket — until the session expires. Anything else is answered UNAUTHENTICATED.
+//! socket — until the session expires. Anything else is answered UNAUTHENTICATED and
+//! recorded in the audit log, like a refused call on the network listener.
 
 use std::{
     sync::Arc,
@@ -9,19 +10,30 @@ use std::{
 };
 
 use futures::future::{BoxFuture, FutureExt as _};
-use tonic::{Code, body::Body};
+use tonic::{Code, body::Body, transport::server::TcpConnectInfo};
 use tower::{Layer, Service};
 
 use super::logins::Logins;
-use crate::api::errors::answer;
+use crate::api::{
+    audit::{Caller, Recorder},
+    errors::answer,
+};
+
+/// What a refused call is told.
+const NO_SESSION: &str =
+    "no dashboard session, or it expired or dkd restarted: run `dk ui` again for a new login link";
 
 /// Wraps the loopback listener's services in [`SessionCheck`].
 #[derive(Debug, Clone)]
-pub struct SessionLayer(Arc<Logins>);
+pub struct SessionLayer {
+    logins: Arc<Logins>,
+    audit: Recorder,
+}
 
 impl SessionLayer {
-    pub fn new(logins: Arc<Logins>) -> Self {
-        Self(logins)
+    /// Checks sessions against `logins`, recording refusals with `audit`.
+    pub fn new(logins: Arc<Logins>, audit: Recorder) -> Self {
+        Self { logins, audit }
     }
 }
 
@@ -31,7 +43,8 @@ impl<S> Layer<S> for SessionLayer {
     fn layer(&self, inner: S) -> Self::Service {
         SessionCheck {
             inner,
-            logins: self.0.clone(),
+            logins: self.logins.clone(),
+            audit: self.audit.clone(),
         }
     }
 }
@@ -41,6 +54,7 @@ impl<S> Layer<S> for SessionLayer {
 pub struct SessionCheck<S> {
     inner: S,
     logins: Arc<Logins>,
+    audit: Recorder,
 }
 
 fn bearer(request: &http::Request<Body>) -> Option<&str> {
@@ -74,12 +88,25 @@ where
                 self.inner.call(request).boxed()
             }
             None => {
-                let refusal = answer(
-                    Code::Unauthenticated,
-                    "no dashboard session, or it expired or dkd restarted: run `dk ui` again for a new login link",
-                )
-                .into_http();
-                async move { Ok(refusal) }.boxed()
+                let rpc = request.uri().path().to_owned();
+                let peer = request
+                    .extensions()
+                    .get::<TcpConnectInfo>()
+                    .and_then(TcpConnectInfo::remote_addr)
+                    .map_or_else(|| "loopback".to_owned(), |peer| peer.to_string());
+                tracing::warn!(%peer, %rpc, "refused a dashboard call without a valid session");
+                let audit = self.audit.clone();
+                async move {
+                    let caller = Caller {
+                        principal: None,
+                        peer,
+                    };
+                    audit
+                        .refused(&rpc, caller, Code::Unauthenticated, NO_SESSION)
+                        .await;
+                    Ok(answer(Code::Unauthenticated, NO_SESSION).into_http())
+                }
+                .boxed()
             }
         }
     }
