@@ -454,6 +454,25 @@ fn dk_ui_prints_a_one_time_link_that_signs_the_browser_in_as_the_socket_owner_on
         "the pipeline, signed in, live",
         "document.body.dataset.connection === 'live'",
     );
+    // The keyboard reaches everything: Tab to the skip link, then along the menu, and
+    // Enter on a link opens its view.
+    page.press("Tab", 9);
+    assert_eq!(
+        page.evaluate("document.activeElement.innerText"),
+        "Skip to content"
+    );
+    for _ in 0..3 {
+        page.press("Tab", 9);
+    }
+    assert_eq!(
+        page.evaluate("document.activeElement.innerText"),
+        "Environments"
+    );
+    page.press("Enter", 13);
+    page.eventually(
+        "the environments view, opened from the keyboard",
+        "location.hash === '#/environments' && !!document.getElementById('environments-title')",
+    );
     let who = page.evaluate("document.querySelector('.who').innerText");
     assert_eq!(who, support::os_user(), "the socket's owner");
     let address = page.evaluate("location.href");

@@ -218,6 +218,17 @@ impl DevTools {
         assert_eq!(clicked, true, "nothing to click at {selector}");
     }
 
+    /// Presses and releases a key the way a keyboard does: `Tab` (9) or `Enter` (13).
+    pub fn press(&mut self, key: &str, code: u32) {
+        let text = if key == "Enter" { "\r" } else { "" };
+        for kind in ["keyDown", "keyUp"] {
+            self.call(
+                "Input.dispatchKeyEvent",
+                json!({ "type": kind, "key": key, "code": key, "windowsVirtualKeyCode": code, "text": if kind == "keyDown" { text } else { "" } }),
+            );
+        }
+    }
+
     /// Sets the viewport to `width`×`height` CSS pixels.
     pub fn resize(&mut self, width: u32, height: u32) {
         self.call(

@@ -164,7 +164,6 @@ function shell(live: Live, me: WhoAmIResponse): void {
     }
     view?.update();
   });
-  if (live.connection === "signed-out") signIn(live.detail);
 }
 
 async function start(): Promise<void> {
