@@ -394,6 +394,26 @@ fn the_package_view_follows_the_sync_log_and_the_page_rides_out_a_dkd_restart_wi
         "the page at dkd's latest sequence",
         &format!("document.body.dataset.sequence === '{latest}'"),
     );
+    assert_eq!(page.evaluate("document.body.dataset.snapshots"), "1");
+
+    // dkd's state database lost while it was stopped: it rebuilds from git with a new
+    // event log, refuses the page's resume point (OUT_OF_RANGE), and the page takes a
+    // fresh snapshot that shows the same state.
+    shared.daemon.signal("KILL");
+    page.eventually(
+        "the reconnecting notice",
+        "document.getElementById('connection').innerText === 'Reconnecting…'",
+    );
+    std::fs::remove_dir_all(shared.home.path().join("state.sled")).expect("delete state.sled");
+    shared.daemon = shared.home.start_daemon();
+    page.eventually(
+        "a fresh snapshot after OUT_OF_RANGE",
+        &format!(
+            "document.body.dataset.snapshots === '2' && document.getElementById('connection').innerText === 'Live' && {} && {}",
+            cell_shows("my-package", "dev", &["v1.1.0"]),
+            cell_shows("orders", "dev", &["v2.0.0"])
+        ),
+    );
 }
 
 /// The sequence a fresh Watch's snapshot reflects.

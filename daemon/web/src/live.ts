@@ -31,6 +31,8 @@ export class Live {
   sequence: bigint | null = null;
   /** Events that arrived out of order (should stay 0 on the unfiltered stream). */
   gaps = 0;
+  /** Snapshots taken: the first, and one after each OUT_OF_RANGE. */
+  snapshots = 0;
   /** Packages whose promotions, statuses or holds changed since listeners last heard. */
   readonly touched = new Set<string>();
   private readonly listeners = new Set<() => void>();
@@ -123,6 +125,7 @@ export class Live {
       for (const promotion of body.value.promotions) this.putPromotion(promotion);
       this.environments = body.value.environments;
       this.sequence = event.snapshotSequence;
+      this.snapshots += 1;
       void this.loadConfiguration();
       this.setConnection("live");
       this.changed();

@@ -148,6 +148,7 @@ function shell(live: Live, me: WhoAmIResponse): void {
     document.body.dataset.connection = live.connection;
     document.body.dataset.sequence = String(live.sequence ?? "");
     document.body.dataset.gaps = String(live.gaps);
+    document.body.dataset.snapshots = String(live.snapshots);
     if (live.problems.length > 0) {
       banner.hidden = false;
       replace(
