@@ -17,9 +17,8 @@ use support::{
     Clone,
     browser::{Browser, spki_hash},
     devtools::DevTools,
-    json,
     package::PackageDir,
-    shared::{Shared, free_port},
+    shared::Shared,
     stderr, stdout,
 };
 
@@ -567,8 +566,21 @@ fn dk_ui_prints_a_one_time_link_that_signs_the_browser_in_as_the_socket_owner_on
     let remote: serde_json::Value = serde_json::from_str(&remote).expect("JSON");
     assert_eq!(remote["url"], format!("https://127.0.0.1:{}/", shared.port));
     assert_eq!(remote["browser"], false);
-    assert!(free_port() > 0);
-    let _ = json;
+    // OpenDashboard itself is for the local socket only.
+    let refused = tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(async {
+            support::shared::authorized(shared.channel().await, &token)
+                .open_dashboard(datakit::proto::OpenDashboardRequest {})
+                .await
+                .expect_err("refused on the network listener")
+        });
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    assert!(
+        refused.message().contains("open https://HOST:PORT/"),
+        "{}",
+        refused.message()
+    );
 }
 
 #[test]
