@@ -10,7 +10,7 @@ import type { Promotion } from "../gen/datakit/v1/promotion_pb";
 import type { PackageStatus } from "../gen/datakit/v1/status_pb";
 import type { WatchEvent } from "../gen/datakit/v1/watch_pb";
 import { dkd, problem } from "./api";
-import { isOpen } from "./format";
+import { dateOf, isOpen } from "./format";
 
 export type Connection = "connecting" | "live" | "reconnecting" | "signed-out";
 
@@ -33,6 +33,11 @@ export class Live {
   gaps = 0;
   /** Snapshots taken: the first, and one after each OUT_OF_RANGE. */
   snapshots = 0;
+  /**
+   * How long after its creation (dkd's clock) the page first applied each promotion, in
+   * ms: the page's own measure of "live within a second".
+   */
+  readonly latency = new Map<string, number>();
   /** Packages whose promotions, statuses or holds changed since listeners last heard. */
   readonly touched = new Set<string>();
   private readonly listeners = new Set<() => void>();
@@ -122,7 +127,7 @@ export class Live {
       this.packages.clear();
       this.promotions.clear();
       for (const status of body.value.packages) this.putStatus(status);
-      for (const promotion of body.value.promotions) this.putPromotion(promotion);
+      for (const promotion of body.value.promotions) this.putPromotion(promotion, false);
       this.environments = body.value.environments;
       this.sequence = event.snapshotSequence;
       this.snapshots += 1;
@@ -163,8 +168,10 @@ export class Live {
     row.set(status.environment, status);
   }
 
-  private putPromotion(promotion: Promotion): void {
+  private putPromotion(promotion: Promotion, live = true): void {
     this.touched.add(promotion.package);
+    const created = dateOf(promotion.createdAt);
+    if (live && created && !this.latency.has(promotion.id)) this.latency.set(promotion.id, Date.now() - created.getTime());
     if (isOpen(promotion.state)) this.promotions.set(promotion.id, promotion);
     else this.promotions.delete(promotion.id);
   }

@@ -30,11 +30,11 @@ function statusCell(status: PackageStatus | undefined): HTMLElement[] {
   return parts;
 }
 
-function promotionLine(promotion: Promotion | undefined): HTMLElement | null {
+function promotionLine(promotion: Promotion | undefined, latency: number | undefined): HTMLElement | null {
   if (!promotion) return null;
   return h(
     "div",
-    { class: "cell-line pending", "data-promotion": promotion.id },
+    { class: "cell-line pending", "data-promotion": promotion.id, "data-latency-ms": latency },
     h("span", { "aria-hidden": "true" }, "→ "),
     h("strong", {}, promotion.version),
     " ",
@@ -135,7 +135,7 @@ export class PipelineView implements View {
               "div",
               { role: "cell", class: "grid-cell", "data-environment": environment },
               ...statusCell(this.live.status(name, environment)),
-              promotionLine(this.live.openPromotion(name, environment)),
+              this.promotionLine(name, environment),
             ),
           ),
         );
@@ -146,6 +146,11 @@ export class PipelineView implements View {
       rows.push(row);
     }
     replace(this.body, ...rows);
+  }
+
+  private promotionLine(name: string, environment: string): HTMLElement | null {
+    const promotion = this.live.openPromotion(name, environment);
+    return promotionLine(promotion, promotion && this.live.latency.get(promotion.id));
   }
 
   dispose(): void {
