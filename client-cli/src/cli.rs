@@ -147,6 +147,13 @@ pub enum Command {
     /// approve); `dk hold list` shows them. Holds are commits of holds/ENV/PKG.yaml on the
     /// deployment repository's base branch, so they survive restarts and a lost database.
     Hold(crate::commands::hold::HoldArgs),
+    /// The web dashboard: pipeline, packages, approvals and environments, live
+    ///
+    /// On the local socket dkd opens a loopback listener and a one-time login link (one
+    /// use, valid 2 minutes), which dk prints and opens in your browser ($BROWSER, else
+    /// xdg-open) when there is one. Against a shared dkd, prints its address: sign in there
+    /// with your token.
+    Ui(crate::commands::ui::UiArgs),
     /// Outgoing webhooks (dkd.yaml's notifications:) and how their deliveries went
     #[command(subcommand)]
     Notifications(crate::commands::notifications::NotificationsCommand),

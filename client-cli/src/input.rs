@@ -32,6 +32,7 @@ pub fn check(command: &Command) -> Result<(), CliError> {
         | Command::Init(_)
         | Command::Env(EnvCommand::List)
         | Command::Notifications(_)
+        | Command::Ui(_)
         | Command::Whoami => Ok(()),
         Command::Env(EnvCommand::Show { env }) => name("environment", env),
         Command::Store(

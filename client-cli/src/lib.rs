@@ -139,6 +139,7 @@ async fn execute(cli: Cli) -> Result<String, CliError> {
             commands::token::revoke(&mut client, format, name).await
         }
         Command::Whoami => commands::whoami::whoami(&mut client, format).await,
+        Command::Ui(args) => commands::ui::ui(&mut client, &address, format, args).await,
         Command::Audit(args) => commands::audit::audit(&mut client, format, args).await,
         Command::Hold(args) => commands::hold::hold(&mut client, format, args).await,
         Command::Notifications(commands::notifications::NotificationsCommand::Status) => {

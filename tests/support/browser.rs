@@ -82,6 +82,33 @@ impl Browser {
         Self { child, profile }
     }
 
+    /// The DevTools protocol of the page it shows (for the dashboard tests: clicks,
+    /// screenshots), once Chromium has written its debugging port.
+    pub fn devtools(&self) -> super::devtools::DevTools {
+        let active = self.profile.path().join("DevToolsActivePort");
+        let port: u16 = super::eventually("chromium to open its DevTools port", || {
+            std::fs::read_to_string(&active)
+                .ok()?
+                .lines()
+                .next()?
+                .parse()
+                .ok()
+        });
+        let targets: serde_json::Value =
+            serde_json::from_str(&super::devtools::http_get(port, "/json/list")).expect("targets");
+        let page = targets
+            .as_array()
+            .and_then(|targets| targets.iter().find(|target| target["type"] == "page"))
+            .and_then(|page| page["webSocketDebuggerUrl"].as_str())
+            .expect("a page target")
+            .to_owned();
+        let path = page
+            .split_once(&format!("127.0.0.1:{port}"))
+            .map(|(_, path)| path.to_owned())
+            .expect("a local DevTools address");
+        super::devtools::DevTools::connect(port, &path)
+    }
+
     /// What Chromium logged, for a failure message.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.profile.path().join("chromium.log")).unwrap_or_default()

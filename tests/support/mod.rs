@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod certificates;
+pub mod devtools;
 pub mod oidc;
 pub mod other_user;
 pub mod package;

@@ -19,6 +19,7 @@ pub mod sign;
 pub mod status;
 pub mod store;
 pub mod token;
+pub mod ui;
 pub mod verify;
 pub mod version;
 pub mod whoami;

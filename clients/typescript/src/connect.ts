@@ -89,7 +89,7 @@ export type UnaryMethod =
   | "Promote" | "Rollback" | "GetPromotion" | "ListPromotions" | "Approve" | "Status"
   | "ListEnvironments" | "CreateToken" | "ListTokens" | "RevokeToken" | "WhoAmI"
   | "ListAuditEvents" | "GetVersion" | "Reject" | "Cancel" | "AddStore" | "SetHold"
-  | "ReleaseHold" | "ListHolds" | "GetNotificationStatus" | "Verify";
+  | "ReleaseHold" | "ListHolds" | "GetNotificationStatus" | "Verify" | "OpenDashboard";
 
 function target(address: string, token: string | undefined, caFile: string | undefined) {
   const invalid = new InvalidInput(

@@ -293,6 +293,18 @@ impl DataKitService for AuditedApi {
             .await
     }
 
+    async fn open_dashboard(
+        &self,
+        request: Request<proto::OpenDashboardRequest>,
+    ) -> Result<Response<proto::OpenDashboardResponse>, Status> {
+        let caller = Caller::of(&request);
+        let api = self.api.clone();
+        let call = async move { api.open_dashboard(request).await };
+        self.audit
+            .change("OpenDashboard", caller, Target::default(), call, nothing)
+            .await
+    }
+
     async fn list_holds(
         &self,
         request: Request<proto::ListHoldsRequest>,

@@ -10,6 +10,7 @@ mod audited;
 mod authenticate;
 mod authority_rewriter;
 mod convert;
+mod dashboard;
 mod errors;
 mod identity;
 mod input;

@@ -34,6 +34,7 @@ use super::{
     AuditedApi, DataKitApi,
     audit::remember_rpc_path,
     authenticate::AuthenticateLayer,
+    dashboard::PagesLayer,
     identity::OwnerOnly,
     limits::LimitsLayer,
     local_authority::LocalAuthority,
@@ -166,6 +167,8 @@ pub async fn serve(
                 .http2_keepalive_interval(Some(KEEPALIVE_INTERVAL))
                 .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
                 .layer(tower::util::option_layer(web::cors(network.cors_origins())))
+                // The dashboard's files, before anything asks for credentials.
+                .layer(PagesLayer::public())
                 .layer(GrpcWebLayer::new())
                 .layer(AuthenticateLayer::new(
                     network.authenticator().audited(api.recorder()),
@@ -270,7 +273,7 @@ pub async fn serve(
 
 /// `builder` with every service dkd serves: health, reflection, the API, whose messages
 /// are at most `max_message_bytes` each way when given (tonic's defaults otherwise).
-fn with_services<L: Clone>(
+pub(super) fn with_services<L: Clone>(
     mut builder: Server<L>,
     api: &DataKitApi,
     health: tonic_health::pb::health_server::HealthServer<

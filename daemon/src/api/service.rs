@@ -50,6 +50,7 @@ pub struct DataKitApi {
     access: Access,
     backends: version::Backends,
     notifications: crate::notify::Notifications,
+    dashboard: super::dashboard::Dashboard,
 }
 
 impl std::fmt::Debug for DataKitApi {
@@ -102,6 +103,7 @@ impl DataKitApi {
             heartbeat: sources.heartbeat,
             shutdown: sources.shutdown.clone(),
         };
+        let dashboard = super::dashboard::Dashboard::new(sources.shutdown.clone());
         let logs = LogSources {
             verifier: sources.engine.verifier(),
             cluster: sources.cluster,
@@ -120,6 +122,7 @@ impl DataKitApi {
             logs,
             backends: sources.backends,
             notifications: sources.notifications,
+            dashboard,
         }
     }
 
@@ -828,5 +831,27 @@ impl DataKitService for DataKitApi {
         Ok(Response::new(super::notifications::status(
             &self.notifications,
         )))
+    }
+
+    async fn open_dashboard(
+        &self,
+        request: Request<proto::OpenDashboardRequest>,
+    ) -> Result<Response<proto::OpenDashboardResponse>, Status> {
+        let caller = principal(&request)?;
+        if !caller.is_local() {
+            return Err(answer(
+                Code::FailedPrecondition,
+                "dk ui opens the dashboard of the dkd on your own machine (its local socket); a shared dkd serves it at its own address: open https://HOST:PORT/ in a browser and sign in with your token",
+            ));
+        }
+        let link = self
+            .dashboard
+            .open(self, caller)
+            .await
+            .map_err(|error| answer(Code::Unavailable, &error.to_string()))?;
+        Ok(Response::new(proto::OpenDashboardResponse {
+            url: link.url,
+            expires_at: Some(prost_types::Timestamp::from(link.expires_at)),
+        }))
     }
 }

@@ -7,6 +7,7 @@ package is one: `from datakit import v1; v1.WatchRequest(...)`.
 # ruff: noqa: F401,F403
 from .access_pb2 import *
 from .audit_pb2 import *
+from .dashboard_pb2 import *
 from .environment_pb2 import *
 from .hold_pb2 import *
 from .notification_pb2 import *

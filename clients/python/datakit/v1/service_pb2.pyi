@@ -1,5 +1,6 @@
 from datakit.v1 import access_pb2 as _access_pb2
 from datakit.v1 import audit_pb2 as _audit_pb2
+from datakit.v1 import dashboard_pb2 as _dashboard_pb2
 from datakit.v1 import environment_pb2 as _environment_pb2
 from datakit.v1 import hold_pb2 as _hold_pb2
 from datakit.v1 import notification_pb2 as _notification_pb2

@@ -5,6 +5,7 @@ import warnings
 
 from datakit.v1 import access_pb2 as datakit_dot_v1_dot_access__pb2
 from datakit.v1 import audit_pb2 as datakit_dot_v1_dot_audit__pb2
+from datakit.v1 import dashboard_pb2 as datakit_dot_v1_dot_dashboard__pb2
 from datakit.v1 import environment_pb2 as datakit_dot_v1_dot_environment__pb2
 from datakit.v1 import hold_pb2 as datakit_dot_v1_dot_hold__pb2
 from datakit.v1 import notification_pb2 as datakit_dot_v1_dot_notification__pb2
@@ -157,6 +158,11 @@ class DataKitServiceStub:
                 '/datakit.v1.DataKitService/Verify',
                 request_serializer=datakit_dot_v1_dot_promotion__pb2.VerifyRequest.SerializeToString,
                 response_deserializer=datakit_dot_v1_dot_promotion__pb2.VerifyResponse.FromString,
+                _registered_method=True)
+        self.OpenDashboard = channel.unary_unary(
+                '/datakit.v1.DataKitService/OpenDashboard',
+                request_serializer=datakit_dot_v1_dot_dashboard__pb2.OpenDashboardRequest.SerializeToString,
+                response_deserializer=datakit_dot_v1_dot_dashboard__pb2.OpenDashboardResponse.FromString,
                 _registered_method=True)
 
 
@@ -332,6 +338,15 @@ class DataKitServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def OpenDashboard(self, request, context):
+        """Open the web dashboard of this dkd on a loopback listener (started on first use) and
+        mint a one-time login link for it (`dk ui`). Local socket only: on the network
+        listener the dashboard is served at its own address (FAILED_PRECONDITION here).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DataKitServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -449,6 +464,11 @@ def add_DataKitServiceServicer_to_server(servicer, server):
                     servicer.Verify,
                     request_deserializer=datakit_dot_v1_dot_promotion__pb2.VerifyRequest.FromString,
                     response_serializer=datakit_dot_v1_dot_promotion__pb2.VerifyResponse.SerializeToString,
+            ),
+            'OpenDashboard': grpc.unary_unary_rpc_method_handler(
+                    servicer.OpenDashboard,
+                    request_deserializer=datakit_dot_v1_dot_dashboard__pb2.OpenDashboardRequest.FromString,
+                    response_serializer=datakit_dot_v1_dot_dashboard__pb2.OpenDashboardResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1072,6 +1092,33 @@ class DataKitService:
             '/datakit.v1.DataKitService/Verify',
             datakit_dot_v1_dot_promotion__pb2.VerifyRequest.SerializeToString,
             datakit_dot_v1_dot_promotion__pb2.VerifyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OpenDashboard(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/datakit.v1.DataKitService/OpenDashboard',
+            datakit_dot_v1_dot_dashboard__pb2.OpenDashboardRequest.SerializeToString,
+            datakit_dot_v1_dot_dashboard__pb2.OpenDashboardResponse.FromString,
             options,
             channel_credentials,
             insecure,
