@@ -324,7 +324,6 @@ pub async fn run(
                 LocalSync {
                     catalog: catalog.clone(),
                     forge,
-                    store: store.clone(),
                     registry: registry.clone(),
                     target,
                     engine: engine.clone(),

@@ -1,13 +1,16 @@
-//! Runs `git` against one bare repository: plumbing commands with a clean environment,
-//! so the user's `GIT_DIR`, hooks or pager never leak in.
+//! One bare repository: read and written in process with gitoxide (`objects.rs`), and
+//! `git` plumbing with a clean environment (the user's `GIT_DIR`, hooks or pager never leak
+//! in) for the few operations the library does not do yet.
 
 use std::{
     path::{Path, PathBuf},
     process::Stdio,
+    sync::{Arc, OnceLock},
 };
 
 use tokio::{io::AsyncWriteExt, process::Command};
 
+use super::objects;
 use crate::promotion::ports::ForgeError;
 
 /// A failed git invocation.
@@ -23,6 +26,8 @@ pub enum GitError {
     },
     #[error("git {command} printed something that is not UTF-8")]
     NotUtf8 { command: String },
+    #[error("cannot read the repository {repo}: {message}")]
+    InProcess { repo: PathBuf, message: String },
 }
 
 impl From<GitError> for ForgeError {
@@ -31,19 +36,61 @@ impl From<GitError> for ForgeError {
     }
 }
 
-/// The null object id: "this reference must not exist yet" for `update_ref`.
-const NO_COMMIT: &str = "0000000000000000000000000000000000000000";
-
-/// A bare repository driven through the `git` command.
+/// A bare repository.
 #[derive(Debug, Clone)]
 pub struct Git {
     git_dir: PathBuf,
+    /// Opened on first use, then shared: its object and reference caches stay warm.
+    repository: Arc<OnceLock<gix::ThreadSafeRepository>>,
 }
 
 impl Git {
     pub fn new(git_dir: impl Into<PathBuf>) -> Self {
         Self {
             git_dir: git_dir.into(),
+            repository: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// Runs `operation` on the repository in process, on the blocking pool. A lost
+    /// compare-and-swap comes back as `GitError::Failed`, as `git update-ref` reports it.
+    async fn in_process<T, F>(&self, operation: F) -> Result<T, GitError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&gix::Repository) -> Result<T, objects::ObjectsError> + Send + 'static,
+    {
+        let shared = match self.repository.get() {
+            Some(shared) => shared.clone(),
+            None => {
+                // Isolated: neither the user's nor the system's git configuration applies.
+                let opened = gix::open_opts(&self.git_dir, gix::open::Options::isolated())
+                    .map_err(|e| self.in_process_error(&e))?
+                    .into_sync();
+                self.repository.get_or_init(|| opened).clone()
+            }
+        };
+        let git_dir = self.git_dir.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            let mut repository = shared.to_thread_local();
+            repository.object_cache_size_if_unset(4 * 1024 * 1024);
+            operation(&repository)
+        })
+        .await
+        .map_err(|e| self.in_process_error(&e))?;
+        outcome.map_err(|error| match error {
+            objects::ObjectsError::Conflict(stderr) => GitError::Failed {
+                command: "update-ref".into(),
+                repo: git_dir,
+                stderr,
+            },
+            other => self.in_process_error(&other),
+        })
+    }
+
+    fn in_process_error(&self, error: &dyn std::fmt::Display) -> GitError {
+        GitError::InProcess {
+            repo: self.git_dir.clone(),
+            message: error.to_string(),
         }
     }
 
@@ -135,202 +182,142 @@ impl Git {
 
     /// The commit a branch points at, or `None` when the branch does not exist.
     pub async fn branch_head(&self, branch: &str) -> Result<Option<String>, GitError> {
-        let reference = format!("refs/heads/{branch}^{{commit}}");
-        match self
-            .run(&["rev-parse", "--verify", "--quiet", &reference])
+        let branch = branch.to_owned();
+        self.in_process(move |repo| objects::branch_head(repo, &branch))
             .await
-        {
-            Ok(commit) => Ok(Some(commit)),
-            Err(GitError::Failed { .. }) => Ok(None),
-            Err(other) => Err(other),
-        }
     }
 
     /// Paths of the files below `dir` (a repository path ending in `/`) at `revision`.
     pub async fn list_files(&self, revision: &str, dir: &str) -> Result<Vec<String>, GitError> {
-        let listing = self
-            .run(&["ls-tree", "-r", "--name-only", "-z", revision, "--", dir])
-            .await?;
-        Ok(listing
-            .split('\0')
-            .filter(|p| !p.is_empty())
-            .map(str::to_owned)
+        Ok(self
+            .list_blobs(revision, &[dir])
+            .await?
+            .into_iter()
+            .map(|(path, _)| path)
             .collect())
     }
 
     /// The files below `dirs` (repository folders ending in `/`; none: the whole tree) at
-    /// `revision`, each with its blob id, in one `ls-tree`.
+    /// `revision`, each with its blob id.
     pub async fn list_blobs(
         &self,
         revision: &str,
         dirs: &[&str],
     ) -> Result<Vec<(String, String)>, GitError> {
-        let mut args = vec!["ls-tree", "-r", "-z", revision];
-        if !dirs.is_empty() {
-            args.push("--");
-            args.extend(dirs);
-        }
-        let listing = self.run_bytes(&args, None).await?;
-        Ok(listing
-            .split(|&b| b == 0)
-            .filter_map(|entry| {
-                let tab = entry.iter().position(|&b| b == b'\t')?;
-                let mut fields = std::str::from_utf8(&entry[..tab]).ok()?.split(' ');
-                let (_, kind, id) = (fields.next()?, fields.next()?, fields.next()?);
-                let path = std::str::from_utf8(&entry[tab + 1..]).ok()?;
-                (kind == "blob").then(|| (path.to_owned(), id.to_owned()))
-            })
-            .collect())
+        let revision = revision.to_owned();
+        let dirs: Vec<String> = dirs.iter().map(|d| (*d).to_owned()).collect();
+        self.in_process(move |repo| {
+            let dirs: Vec<&str> = dirs.iter().map(String::as_str).collect();
+            objects::list_blobs(repo, &revision, &dirs)
+        })
+        .await
+    }
+
+    /// The id of the folder `dir` at `revision`, `None` when there is no such folder: two
+    /// revisions with the same id have the same files below it.
+    pub async fn tree_id(&self, revision: &str, dir: &str) -> Result<Option<String>, GitError> {
+        let (revision, dir) = (revision.to_owned(), dir.to_owned());
+        self.in_process(move |repo| objects::tree_id(repo, &revision, &dir))
+            .await
     }
 
     /// The contents of the objects `ids` (blob ids, or `<commit>:<path>`), in order (`None`
-    /// where one is missing), in one `cat-file --batch`.
+    /// where one is missing).
     pub async fn read_blobs(&self, ids: &[&str]) -> Result<Vec<Option<Vec<u8>>>, GitError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let request: String = ids.iter().map(|id| format!("{id}\n")).collect();
-        let output = self
-            .run_bytes(&["cat-file", "--batch"], Some(request.as_bytes()))
-            .await?;
-        parse_batch_output(&output, ids.len()).ok_or_else(|| GitError::Failed {
-            command: "cat-file".into(),
-            repo: self.git_dir.clone(),
-            stderr: "unexpected --batch output".into(),
+        let ids: Vec<String> = ids.iter().map(|id| (*id).to_owned()).collect();
+        self.in_process(move |repo| {
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            objects::read_blobs(repo, &ids)
         })
+        .await
     }
 
-    /// The contents of `paths` at `revision`, `None` for a path that does not exist. Two
-    /// git processes for any number of paths: one `ls-tree` of their folders for the blob
-    /// ids, one `cat-file --batch` by id (asking by `<rev>:<path>` would make git walk the
-    /// folder again for every file, which is slow for folders of thousands).
+    /// The contents of `paths` at `revision`, `None` for a path that does not exist.
     pub async fn read_files(
         &self,
         revision: &str,
         paths: &[String],
     ) -> Result<Vec<Option<Vec<u8>>>, GitError> {
-        if paths.is_empty() {
-            return Ok(Vec::new());
-        }
-        let folders: std::collections::BTreeSet<String> = paths
-            .iter()
-            .map(|p| {
-                p.rsplit_once('/')
-                    .map_or(String::new(), |(dir, _)| format!("{dir}/"))
-            })
-            .collect();
-        let dirs: Vec<&str> = if folders.contains("") {
-            Vec::new()
-        } else {
-            folders.iter().map(String::as_str).collect()
-        };
-        let blobs: std::collections::HashMap<String, String> = self
-            .list_blobs(revision, &dirs)
-            .await?
-            .into_iter()
-            .collect();
-        let ids: Vec<Option<&str>> = paths
-            .iter()
-            .map(|p| blobs.get(p).map(String::as_str))
-            .collect();
-        let found: Vec<&str> = ids.iter().flatten().copied().collect();
-        let mut contents = self.read_blobs(&found).await?.into_iter();
-        Ok(ids
-            .iter()
-            .map(|id| id.and_then(|_| contents.next().flatten()))
-            .collect())
+        let (revision, paths) = (revision.to_owned(), paths.to_vec());
+        self.in_process(move |repo| objects::read_files(repo, &revision, &paths))
+            .await
+    }
+
+    /// Whether `commit` is `revision` or one of its ancestors.
+    pub async fn is_ancestor(&self, commit: &str, revision: &str) -> Result<bool, GitError> {
+        let (commit, revision) = (commit.to_owned(), revision.to_owned());
+        self.in_process(move |repo| objects::is_ancestor(repo, &commit, &revision))
+            .await
+    }
+
+    /// `commit`'s first parent, `None` for a root commit.
+    pub async fn first_parent(&self, commit: &str) -> Result<Option<String>, GitError> {
+        let commit = commit.to_owned();
+        self.in_process(move |repo| objects::first_parent(repo, &commit))
+            .await
+    }
+
+    /// The newest `limit` commits of `branch`'s first-parent line (`rev-list --first-parent`).
+    pub async fn first_parent_line(
+        &self,
+        branch: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, GitError> {
+        let branch = branch.to_owned();
+        self.in_process(move |repo| objects::first_parent_line(repo, &branch, limit))
+            .await
+    }
+
+    /// The newest commit reachable from `branch` whose message has exactly the line `line`.
+    pub async fn find_message_line(
+        &self,
+        branch: &str,
+        line: &str,
+    ) -> Result<Option<String>, GitError> {
+        let (branch, line) = (branch.to_owned(), line.to_owned());
+        self.in_process(move |repo| objects::find_message_line(repo, &branch, &line))
+            .await
+    }
+
+    /// `commit`'s committer time (Unix seconds) and whole message.
+    pub async fn commit_time_and_message(&self, commit: &str) -> Result<(u64, String), GitError> {
+        let commit = commit.to_owned();
+        self.in_process(move |repo| objects::commit_time_and_message(repo, &commit))
+            .await
     }
 
     /// The newest `limit` commits of `branch`'s first-parent line that changed `path`, each
     /// with its commit time and the blob id `path` has after it (`None` where it was
-    /// deleted), in one `git log`: merged side branches never ran on `branch` and are left
-    /// out.
+    /// deleted): merged side branches never ran on `branch` and are left out.
     pub async fn file_log(
         &self,
         branch: &str,
         path: &str,
         limit: usize,
     ) -> Result<Vec<FileChange>, GitError> {
-        let limit = format!("--max-count={limit}");
-        let log = self
-            .run(&[
-                "log",
-                &limit,
-                "--first-parent",
-                "--no-renames",
-                "--raw",
-                "--no-abbrev",
-                "--format=%H %ct",
-                branch,
-                "--",
-                path,
-            ])
-            .await?;
-        Ok(parse_file_log(&log))
+        let (branch, path) = (branch.to_owned(), path.to_owned());
+        self.in_process(move |repo| objects::file_log(repo, &branch, &path, limit))
+            .await
     }
 
     /// Writes a commit whose tree is `parent`'s tree (or an empty one) with `files` added or
-    /// replaced, without moving any branch; returns the new commit. Uses a private
-    /// temporary index, so concurrent callers never share state.
+    /// replaced, without moving any branch; returns the new commit. No index is involved, so
+    /// concurrent callers never share state.
     pub async fn commit_files(
         &self,
         parent: Option<&str>,
         files: &[(String, Vec<u8>)],
         message: &str,
     ) -> Result<String, GitError> {
-        let scratch = tempfile::tempdir().map_err(|source| GitError::Spawn { source })?;
-        let index = scratch.path().join("index");
-        let with_index = |args: &[&str]| {
-            let mut command = self.command(args);
-            command.env("GIT_INDEX_FILE", &index);
-            command
-        };
-        if let Some(parent) = parent {
-            self.output(with_index(&["read-tree", parent]), "read-tree", None)
-                .await?;
-        }
-        if !files.is_empty() {
-            // Two git processes for any number of files: hash every blob from scratch files,
-            // then add every entry to the index.
-            let mut blob_paths = String::new();
-            for (number, (_, contents)) in files.iter().enumerate() {
-                let blob_path = scratch.path().join(format!("blob-{number}"));
-                std::fs::write(&blob_path, contents)
-                    .map_err(|source| GitError::Spawn { source })?;
-                blob_paths.push_str(&format!("{}\n", blob_path.display()));
-            }
-            let ids = self
-                .run_bytes(
-                    &["hash-object", "-w", "--stdin-paths"],
-                    Some(blob_paths.as_bytes()),
-                )
-                .await?;
-            let ids = String::from_utf8_lossy(&ids);
-            if ids.lines().count() != files.len() {
-                return Err(GitError::Failed {
-                    command: "hash-object".into(),
-                    repo: self.git_dir.clone(),
-                    stderr: format!("hashed {} of {} files", ids.lines().count(), files.len()),
-                });
-            }
-            let entries: String = ids
-                .lines()
-                .zip(files)
-                .map(|(id, (path, _))| format!("100644 {id}\t{path}\n"))
-                .collect();
-            let update = with_index(&["update-index", "--add", "--index-info"]);
-            self.output(update, "update-index", Some(entries.as_bytes()))
-                .await?;
-        }
-        let tree = self
-            .output(with_index(&["write-tree"]), "write-tree", None)
-            .await?;
-        let tree = String::from_utf8_lossy(&tree).trim().to_owned();
-        let mut args = vec!["commit-tree", tree.as_str(), "-m", message];
-        if let Some(parent) = parent {
-            args.extend(["-p", parent]);
-        }
-        self.run(&args).await
+        let (parent, files, message) = (
+            parent.map(str::to_owned),
+            files.to_vec(),
+            message.to_owned(),
+        );
+        self.in_process(move |repo| {
+            objects::commit_files(repo, parent.as_deref(), &files, &message)
+        })
+        .await
     }
 
     /// Moves `reference` to `new` only if it still points at `expected` (`None`: only if it
@@ -341,9 +328,29 @@ impl Git {
         new: &str,
         expected: Option<&str>,
     ) -> Result<(), GitError> {
-        self.run(&["update-ref", reference, new, expected.unwrap_or(NO_COMMIT)])
+        let (reference, new, expected) = (
+            reference.to_owned(),
+            new.to_owned(),
+            expected.map(str::to_owned),
+        );
+        self.in_process(move |repo| {
+            objects::update_ref(repo, &reference, &new, expected.as_deref())
+        })
+        .await
+    }
+
+    /// Points `reference` at `new` unconditionally (kept refs nobody else writes).
+    pub async fn set_ref(&self, reference: &str, new: &str) -> Result<(), GitError> {
+        let (reference, new) = (reference.to_owned(), new.to_owned());
+        self.in_process(move |repo| objects::set_ref(repo, &reference, &new))
             .await
-            .map(drop)
+    }
+
+    /// Deletes `reference` when it exists.
+    pub async fn delete_ref(&self, reference: &str) -> Result<(), GitError> {
+        let reference = reference.to_owned();
+        self.in_process(move |repo| objects::delete_ref(repo, &reference))
+            .await
     }
 }
 
@@ -379,94 +386,9 @@ pub struct FileChange {
     pub blob: Option<String>,
 }
 
-/// Reads `git log --raw --format='%H %ct'` output of one path: a commit line, then its
-/// `:old-mode new-mode old-id new-id status\tpath` line.
-fn parse_file_log(log: &str) -> Vec<FileChange> {
-    let mut changes: Vec<FileChange> = Vec::new();
-    for line in log.lines() {
-        if let Some(raw) = line.strip_prefix(':') {
-            let fields: Vec<&str> = raw
-                .split('\t')
-                .next()
-                .unwrap_or_default()
-                .split(' ')
-                .collect();
-            if let (Some(change), Some(id)) = (changes.last_mut(), fields.get(3)) {
-                change.blob = (!id.bytes().all(|b| b == b'0')).then(|| (*id).to_owned());
-            }
-        } else if let Some((commit, seconds)) = line.split_once(' ') {
-            changes.push(FileChange {
-                commit: commit.to_owned(),
-                unix_seconds: seconds.parse().unwrap_or_default(),
-                blob: None,
-            });
-        }
-    }
-    changes
-}
-
-/// Splits `git cat-file --batch` output into one entry per requested object.
-fn parse_batch_output(mut output: &[u8], expected: usize) -> Option<Vec<Option<Vec<u8>>>> {
-    let mut contents = Vec::with_capacity(expected);
-    while contents.len() < expected {
-        let newline = output.iter().position(|&b| b == b'\n')?;
-        let header = std::str::from_utf8(&output[..newline]).ok()?;
-        output = &output[newline + 1..];
-        if header.ends_with(" missing") || header.ends_with(" ambiguous") {
-            contents.push(None);
-            continue;
-        }
-        let mut fields = header.split(' ');
-        let (_, kind, size) = (
-            fields.next()?,
-            fields.next()?,
-            fields.next()?.parse::<usize>().ok()?,
-        );
-        let body = output.get(..size)?;
-        output = output.get(size + 1..)?;
-        contents.push((kind == "blob").then(|| body.to_vec()));
-    }
-    Some(contents)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn batch_output_is_split_per_object_with_missing_ones_as_none() {
-        let output = b"abc blob 5\nhello\nx:y missing\ndef blob 0\n\n";
-        let parsed = parse_batch_output(output, 3).expect("parses");
-        assert_eq!(
-            parsed,
-            vec![Some(b"hello".to_vec()), None, Some(Vec::new())]
-        );
-    }
-
-    #[test]
-    fn a_file_log_gives_each_commit_with_the_blob_it_left_and_none_for_a_deletion() {
-        let log = "c2 200\n\n:100644 000000 aaaa 0000000000000000000000000000000000000000 D\tf\nc1 100\n\n:000000 100644 0000000000000000000000000000000000000000 aaaa A\tf\n";
-        assert_eq!(
-            parse_file_log(log),
-            vec![
-                FileChange {
-                    commit: "c2".into(),
-                    unix_seconds: 200,
-                    blob: None
-                },
-                FileChange {
-                    commit: "c1".into(),
-                    unix_seconds: 100,
-                    blob: Some("aaaa".into())
-                },
-            ]
-        );
-    }
-
-    #[test]
-    fn truncated_batch_output_is_rejected() {
-        assert_eq!(parse_batch_output(b"abc blob 50\nshort\n", 1), None);
-    }
 
     #[tokio::test]
     async fn committed_files_are_read_back_at_that_revision() {
@@ -509,7 +431,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn thousands_of_files_are_read_in_one_batch_without_blocking_on_pipes() {
+    async fn thousands_of_files_of_one_folder_are_read_in_one_call() {
         let dir = tempfile::tempdir().expect("tempdir");
         let git = Git::init_bare(dir.path().join("repo.git"), "main")
             .await
@@ -549,5 +471,43 @@ mod tests {
         let refused = git.update_ref("refs/heads/main", &second, None).await;
         assert!(refused.is_err(), "creating an existing branch must fail");
         assert_eq!(git.branch_head("main").await.expect("head"), Some(first));
+    }
+
+    #[tokio::test]
+    async fn a_writer_holding_an_old_commit_loses_the_compare_and_swap_and_fsck_stays_clean() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let git = Git::init_bare(dir.path().join("repo.git"), "main")
+            .await
+            .expect("init");
+        let files = vec![("environments/dev/a.yaml".to_owned(), b"a\n".to_vec())];
+        let first = git
+            .commit_files(None, &files, "first")
+            .await
+            .expect("commit");
+        git.update_ref("refs/heads/main", &first, None)
+            .await
+            .expect("create main");
+        let (mine, theirs) = (
+            git.commit_files(Some(&first), &files, "mine")
+                .await
+                .expect("commit"),
+            git.commit_files(Some(&first), &[], "theirs")
+                .await
+                .expect("commit"),
+        );
+        git.update_ref("refs/heads/main", &theirs, Some(&first))
+            .await
+            .expect("the first writer wins");
+        let lost = git.update_ref("refs/heads/main", &mine, Some(&first)).await;
+        assert!(
+            matches!(lost, Err(GitError::Failed { .. })),
+            "a stale expected commit must fail: {lost:?}"
+        );
+        assert_eq!(git.branch_head("main").await.expect("head"), Some(theirs));
+        assert!(git.is_ancestor(&first, "main").await.expect("ancestry"));
+        assert!(!git.is_ancestor(&mine, "main").await.expect("ancestry"));
+        git.run(&["fsck", "--strict", "--no-dangling"])
+            .await
+            .expect("git fsck --strict is clean");
     }
 }

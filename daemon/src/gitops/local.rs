@@ -162,21 +162,17 @@ impl LocalGitForge {
                 None => head,
             };
             let reference = format!("refs/closed/{}", record.id);
-            self.git.run(&["update-ref", &reference, &kept]).await?;
+            self.git.set_ref(&reference, &kept).await?;
         }
         self.delete_branch(&record.id).await
     }
 
-    async fn parent_of(&self, commit: &str) -> Result<String, ForgeError> {
-        Ok(self.git.run(&["rev-parse", &format!("{commit}^")]).await?)
+    async fn parent_of(&self, commit: &str) -> Result<Option<String>, ForgeError> {
+        Ok(self.git.first_parent(commit).await?)
     }
 
     async fn delete_branch(&self, branch: &str) -> Result<(), ForgeError> {
-        let reference = format!("refs/heads/{branch}");
-        if self.git.branch_head(branch).await?.is_some() {
-            self.git.run(&["update-ref", "-d", &reference]).await?;
-        }
-        Ok(())
+        Ok(self.git.delete_ref(&format!("refs/heads/{branch}")).await?)
     }
 }
 
@@ -240,21 +236,15 @@ impl GitForge for LocalGitForge {
         Ok(self.git.read_files(revision, paths).await?)
     }
 
+    async fn folder_id(&self, revision: &str, dir: &str) -> Result<Option<String>, ForgeError> {
+        Ok(self.git.tree_id(revision, dir).await?)
+    }
+
     async fn contains(&self, revision: &str, commit: &str) -> Result<bool, ForgeError> {
-        match self
-            .git
-            .run(&["merge-base", "--is-ancestor", commit, revision])
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(GitError::Failed { .. }) => Ok(false),
-            Err(other) => Err(other.into()),
-        }
+        Ok(self.git.is_ancestor(commit, revision).await?)
     }
 
     async fn file_history(&self, path: &str, limit: usize) -> Result<Vec<FileVersion>, ForgeError> {
-        // Two git processes for any depth: the log with each commit's blob id, then the
-        // blobs in one batch.
         let changes = self.git.file_log(BASE_BRANCH, path, limit).await?;
         let ids: Vec<&str> = changes.iter().filter_map(|c| c.blob.as_deref()).collect();
         let mut blobs = self.git.read_blobs(&ids).await?.into_iter();
@@ -372,7 +362,7 @@ impl GitForge for LocalGitForge {
                     reason: "its branch is gone".into(),
                 }
             })?;
-            if self.parent_of(&head).await? != base {
+            if self.parent_of(&head).await?.as_deref() != Some(base.as_str()) {
                 let rebased = self.commit_on(&record, &base, &head).await?;
                 self.git
                     .update_ref(&format!("refs/heads/{}", record.id), &rebased, Some(&head))
@@ -420,21 +410,14 @@ impl GitForge for LocalGitForge {
     }
 
     async fn find_landed(&self, promotion_id: &str) -> Result<Option<String>, ForgeError> {
-        let pattern = format!("--grep=^Promotion-Id: {promotion_id}$");
-        let found = self
+        Ok(self
             .git
-            .run(&["log", "-1", "--format=%H", &pattern, BASE_BRANCH])
-            .await?;
-        Ok(Some(found).filter(|c| !c.is_empty()))
+            .find_message_line(BASE_BRANCH, &format!("Promotion-Id: {promotion_id}"))
+            .await?)
     }
 
     async fn base_history(&self, limit: usize) -> Result<Vec<String>, ForgeError> {
-        let limit = format!("--max-count={limit}");
-        let listing = self
-            .git
-            .run(&["rev-list", "--first-parent", &limit, BASE_BRANCH])
-            .await?;
-        Ok(listing.lines().map(str::to_owned).collect())
+        Ok(self.git.first_parent_line(BASE_BRANCH, limit).await?)
     }
 
     async fn recorded_promotions(&self) -> Result<Vec<RecordedPromotion>, ForgeError> {

@@ -216,22 +216,20 @@ pub async fn rebuild_change(
     };
     let (state, commit_message, created_at) = match git.branch_head(branch).await? {
         Some(tip) => {
-            let tip_commit = git.run(&["log", "-1", "--format=%ct%n%B", &tip]).await?;
-            let (time, message) = tip_commit.split_once('\n').unwrap_or((&tip_commit, ""));
+            let (time, message) = git.commit_time_and_message(&tip).await?;
             (
                 LocalChangeState::Open,
-                format!("{message}\n"),
-                at_unix(time),
+                message,
+                SystemTime::UNIX_EPOCH + Duration::from_secs(time),
             )
         }
         None => {
-            let pattern = format!("--grep=^Promotion-Id: {promotion_id}$");
-            let commit = git
-                .run(&["log", "-1", "--format=%H", &pattern, base])
-                .await?;
-            if commit.is_empty() {
+            let Some(commit) = git
+                .find_message_line(base, &format!("Promotion-Id: {promotion_id}"))
+                .await?
+            else {
                 return Ok(None);
-            }
+            };
             (
                 LocalChangeState::Merged { commit },
                 String::new(),

@@ -7,6 +7,7 @@ mod git;
 mod github;
 mod local;
 mod local_records;
+mod objects;
 
 pub use checks::check_tree;
 pub use git::{FileChange, Git, GitError};

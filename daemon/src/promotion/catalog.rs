@@ -5,7 +5,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use tokio::sync::{Mutex, watch};
+use tokio::sync::{Mutex, Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::ports::{ForgeError, GitForge, GroupSource, StateStore, StoreError, blocking};
@@ -42,6 +42,9 @@ pub struct EnvironmentCatalog {
     groups: GroupSource,
     /// Held for a whole refresh, so concurrent refreshes examine each revision once.
     manifests: Mutex<DeployedManifests>,
+    /// Rung when dkd itself moved the base branch, so the new revision is examined now
+    /// rather than at the next poll.
+    moved: Notify,
 }
 
 impl EnvironmentCatalog {
@@ -72,7 +75,14 @@ impl EnvironmentCatalog {
             state: watch::Sender::new(state),
             groups,
             manifests: Mutex::new(DeployedManifests::default()),
+            moved: Notify::new(),
         }
+    }
+
+    /// Tells [`follow_base_branch`] that the base branch moved (a merge landed), so it
+    /// examines the new revision right away.
+    pub fn base_moved(&self) {
+        self.moved.notify_one();
     }
 
     /// What the catalog serves now.
@@ -237,7 +247,8 @@ fn changed_holds<'a>(
     })
 }
 
-/// Follows the base branch until `shutdown`, refreshing every `interval`.
+/// Follows the base branch until `shutdown`, refreshing every `interval` (pushes by others)
+/// and whenever dkd says it moved the branch itself ([`EnvironmentCatalog::base_moved`]).
 pub async fn follow_base_branch(
     catalog: Arc<EnvironmentCatalog>,
     forge: Arc<dyn GitForge>,
@@ -251,6 +262,7 @@ pub async fn follow_base_branch(
         tokio::select! {
             () = shutdown.cancelled() => return,
             _ = ticker.tick() => {}
+            () = catalog.moved.notified() => {}
         }
         if let Err(error) = catalog.refresh(forge.as_ref(), &store).await {
             tracing::warn!(%error, forge = forge.describe(), "cannot refresh the configuration from the deployment repository; retrying");
@@ -423,5 +435,44 @@ mod tests {
         let state = catalog.snapshot();
         assert!(state.problems.is_empty());
         assert_ne!(state.current.expect("accepted").revision, good);
+    }
+
+    #[tokio::test]
+    async fn a_merge_dkd_landed_is_examined_at_once_not_at_the_next_poll() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (forge, store, catalog) = fixture(dir.path()).await;
+        let (forge, catalog) = (Arc::new(forge), Arc::new(catalog));
+        let mut changes = catalog.subscribe();
+        let stop = CancellationToken::new();
+        let follower = tokio::spawn(follow_base_branch(
+            catalog.clone(),
+            forge.clone(),
+            store,
+            Duration::from_secs(3600),
+            stop.clone(),
+        ));
+        // The first tick examines the base branch at once.
+        tokio::time::timeout(Duration::from_secs(10), changes.changed())
+            .await
+            .expect("the first revision is examined")
+            .expect("catalog alive");
+        let digest = format!("sha256:{}", "b".repeat(64));
+        push(
+            &forge,
+            "environments/dev/my-package.yaml",
+            &deployed("my-package", &digest),
+        )
+        .await;
+        let landed = forge.base_revision().await.expect("head");
+        catalog.base_moved();
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            changes.wait_for(|state| state.examined_revision.as_deref() == Some(landed.as_str())),
+        )
+        .await
+        .expect("examined long before the hour-long poll")
+        .expect("catalog alive");
+        stop.cancel();
+        follower.await.expect("follower stops");
     }
 }

@@ -322,6 +322,9 @@ impl Engine {
         mut promotion: Promotion,
         commit: String,
     ) -> Result<Step, PromotionError> {
+        // The sync loop applies what the catalog accepts: have it look at the new revision
+        // now, not at its next poll.
+        self.ports.catalog.base_moved();
         let short = commit.get(..12).unwrap_or(&commit).to_owned();
         promotion.merge_commit = Some(commit);
         promotion.enter(PromotionState::Merged, format!("merged as {short}"));

@@ -199,6 +199,13 @@ pub trait GitForge: Send + Sync + 'static {
     /// The files below `dir` (ending in `/`) at `revision`, with the ids of their contents.
     async fn list_tree(&self, revision: &str, dir: &str) -> Result<Vec<TreeFile>, ForgeError>;
 
+    /// An id of the folder `dir` at `revision` that changes whenever anything below it does
+    /// (git's tree id), so a reader can skip a folder it already read; `None` when the
+    /// folder does not exist or the forge cannot tell cheaply.
+    async fn folder_id(&self, _revision: &str, _dir: &str) -> Result<Option<String>, ForgeError> {
+        Ok(None)
+    }
+
     /// Contents of `paths` at `revision`, `None` where a path does not exist.
     async fn read_files(
         &self,
