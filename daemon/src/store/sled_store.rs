@@ -5,9 +5,9 @@
 //!
 //! Promotions carry two indexes beside their records — the unfinished ones, and every one
 //! by package — written in the same sled transaction as the record, so a crash never
-//! leaves them apart. Opening a database checks them against the records and rebuilds
-//! any that differ (a database from before the indexes existed gets them that way; the
-//! schema version stays).
+//! leaves them apart. A database from before the indexes existed (no `promotion-indexes`
+//! mark) gets them at open: they are checked against the records and any that differs is
+//! rebuilt, then the mark is set (the schema version stays).
 
 use std::{
     path::{Path, PathBuf},
@@ -35,6 +35,8 @@ use crate::promotion::{
 const SCHEMA_KEY: &[u8] = b"schema";
 const CONFIG_KEY: &[u8] = b"config";
 const PROMOTION_COUNTER_KEY: &[u8] = b"promotion-counter";
+/// Set once the promotion indexes match the records (from then on every save keeps them).
+const PROMOTION_INDEXES_KEY: &[u8] = b"promotion-indexes";
 
 /// Free space every write leaves on the database's disk. sled 0.34 can wedge itself after
 /// an I/O error in its log (ENOSPC included: later flushes hang until a restart, even once
@@ -260,6 +262,8 @@ impl SledStore {
             None => {
                 meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())
                     .map_err(classify)?;
+                // A new database: no records, so its (empty) indexes match them.
+                meta.insert(PROMOTION_INDEXES_KEY, &[1]).map_err(classify)?;
                 db.flush().map_err(classify)?;
             }
         }
@@ -636,9 +640,17 @@ impl SledStore {
         decode_promotion(&bytes)
     }
 
-    /// Decodes every promotion record (verifying each) and rewrites any promotion index
-    /// that does not match them: indexes are caches of the records, like the rest.
+    /// Decodes every promotion record (verifying each); in a database without the
+    /// indexes' mark, also rewrites any promotion index that does not match them, then
+    /// sets the mark: indexes are caches of the records, like the rest.
     fn verify_promotion_indexes(&self) -> Result<(), StoreError> {
+        if self
+            .meta
+            .contains_key(PROMOTION_INDEXES_KEY)
+            .map_err(database_error)?
+        {
+            return self.load_promotions().map(drop);
+        }
         let mut wanted = PromotionIndexes::default();
         for entry in &self.promotions {
             let (key, bytes) = entry.map_err(database_error)?;
@@ -680,6 +692,9 @@ impl SledStore {
             }
             tree.apply_batch(batch).map_err(database_error)?;
         }
+        self.meta
+            .insert(PROMOTION_INDEXES_KEY, &[1])
+            .map_err(database_error)?;
         self.flush()
     }
 }
@@ -864,7 +879,7 @@ mod tests {
     }
 
     #[test]
-    fn promotion_indexes_that_differ_from_the_records_are_rebuilt_at_open() {
+    fn a_database_from_before_the_promotion_indexes_gets_them_built_at_open() {
         use crate::promotion::{PromotionState, testing::promotion};
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("state.sled");
@@ -877,6 +892,7 @@ mod tests {
                 .save_promotion(&promotion("p-2", "alpha", "v1.1.0", "dev"))
                 .expect("save");
             // As a database written before the indexes existed, plus a stray entry.
+            store.meta.remove(PROMOTION_INDEXES_KEY).expect("unmark");
             store.package_promotions.clear().expect("clear");
             store.unfinished_promotions.clear().expect("clear");
             store
