@@ -89,6 +89,26 @@ impl StateStore for MemoryStore {
         Ok(self.contents()?.promotions.clone())
     }
 
+    fn load_unfinished_promotions(&self) -> Result<Vec<Promotion>, StoreError> {
+        Ok(self
+            .contents()?
+            .promotions
+            .iter()
+            .filter(|p| !p.state.is_terminal())
+            .cloned()
+            .collect())
+    }
+
+    fn load_package_promotions(&self, package: &str) -> Result<Vec<Promotion>, StoreError> {
+        Ok(self
+            .contents()?
+            .promotions
+            .iter()
+            .filter(|p| p.package == package)
+            .cloned()
+            .collect())
+    }
+
     fn save_status(&self, status: &PackageSync) -> Result<(), StoreError> {
         let key = (status.environment.clone(), status.package.clone());
         self.contents()?.statuses.insert(key, status.clone());

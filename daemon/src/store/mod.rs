@@ -66,6 +66,56 @@ mod conformance {
         assert_eq!(ids, ["p-1", "p-2"]);
     }
 
+    fn ids(promotions: Vec<Promotion>) -> Vec<String> {
+        promotions.into_iter().map(|p| p.id).collect()
+    }
+
+    pub(super) fn unfinished_and_package_promotions_are_read_through_indexes_kept_by_save(
+        store: &dyn StateStore,
+    ) {
+        use crate::promotion::{PromotionState, testing::promotion as of};
+        let mut first = of("q-1", "alpha", "v1.0.0", "dev");
+        store.save_promotion(&first).expect("save");
+        store
+            .save_promotion(&of("q-2", "beta", "v1.0.0", "dev"))
+            .expect("save");
+        let mut second = of("q-3", "alpha", "v1.1.0", "int");
+        store.save_promotion(&second).expect("save");
+        store
+            .save_promotion(&of("q-4", "alpha-two", "v1.0.0", "dev"))
+            .expect("save");
+        first.enter(PromotionState::Healthy, "dev runs v1.0.0");
+        store.save_promotion(&first).expect("finish");
+        let unfinished = |store: &dyn StateStore| {
+            ids(store.load_unfinished_promotions().expect("unfinished"))
+                .into_iter()
+                .filter(|id| id.starts_with("q-"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(unfinished(store), ["q-2", "q-3", "q-4"]);
+        let alpha = store.load_package_promotions("alpha").expect("alpha");
+        assert_eq!(
+            ids(alpha.clone()),
+            ["q-1", "q-3"],
+            "oldest first, no prefix match"
+        );
+        assert_eq!(alpha[0], first, "the index reads the newest save");
+        assert_eq!(
+            store.load_package_promotions("alph").expect("alph"),
+            Vec::new()
+        );
+        second.enter(PromotionState::Cancelled, "cancelled by carol");
+        store.save_promotion(&second).expect("cancel");
+        assert_eq!(unfinished(store), ["q-2", "q-4"]);
+        second.enter(PromotionState::Validated, "mirrored out of order");
+        store.save_promotion(&second).expect("reopen");
+        assert_eq!(
+            unfinished(store),
+            ["q-2", "q-3", "q-4"],
+            "the index follows the last save"
+        );
+    }
+
     pub(super) fn config_round_trips_and_is_replaced(store: &dyn StateStore) {
         assert_eq!(store.load_config().expect("load"), None);
         store.save_config(&sample("one")).expect("save");
@@ -152,6 +202,7 @@ mod conformance {
     fn suite(store: &dyn StateStore) {
         config_round_trips_and_is_replaced(store);
         promotions_round_trip_and_numbers_never_repeat(store);
+        unfinished_and_package_promotions_are_read_through_indexes_kept_by_save(store);
         statuses_are_saved_replaced_and_deleted(store);
         events_are_kept_in_order_pruned_to_the_retention_and_cleared(store);
     }

@@ -2,14 +2,26 @@
 //! schema version, is moved aside (never deleted) and a fresh one is created: everything
 //! cached in it is rebuilt from the deployment repository. Writes are refused while the
 //! disk is nearly full, so sled never meets ENOSPC.
+//!
+//! Promotions carry two indexes beside their records — the unfinished ones, and every one
+//! by package — written in the same sled transaction as the record, so a crash never
+//! leaves them apart. A database from before the indexes existed (no `promotion-indexes`
+//! mark) gets them at open: they are checked against the records and any that differs is
+//! rebuilt, then the mark is set (the schema version stays).
 
 use std::{
     path::{Path, PathBuf},
     time::{SystemTime, UNIX_EPOCH},
 };
 
+use std::collections::BTreeMap;
+
 use serde::{Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
+use sled::{
+    Transactional,
+    transaction::{ConflictableTransactionError, TransactionError},
+};
 
 use super::records::{
     ConfigRecord, EventRecord, HealthSpanRecord, LocalChangeRecord, PromotionRecord,
@@ -23,6 +35,8 @@ use crate::promotion::{
 const SCHEMA_KEY: &[u8] = b"schema";
 const CONFIG_KEY: &[u8] = b"config";
 const PROMOTION_COUNTER_KEY: &[u8] = b"promotion-counter";
+/// Set once the promotion indexes match the records (from then on every save keeps them).
+const PROMOTION_INDEXES_KEY: &[u8] = b"promotion-indexes";
 
 /// Free space every write leaves on the database's disk. sled 0.34 can wedge itself after
 /// an I/O error in its log (ENOSPC included: later flushes hang until a restart, even once
@@ -42,6 +56,10 @@ pub struct SledStore {
     promotions: sled::Tree,
     /// Promotion id → creation sequence key.
     promotion_ids: sled::Tree,
+    /// Index: creation sequence key → id, of the promotions not yet finished.
+    unfinished_promotions: sled::Tree,
+    /// Index: `<package>\0<creation sequence key>` → id, of every promotion.
+    package_promotions: sled::Tree,
     /// Change requests of the embedded forge, by id.
     changes: sled::Tree,
     /// Package statuses, keyed `<environment>/<package>`.
@@ -215,7 +233,7 @@ impl SledStore {
             });
         }
         self.load_config()?;
-        self.load_promotions()?;
+        self.verify_promotion_indexes()?;
         self.load_statuses()?;
         self.load_health_spans()?;
         for entry in &self.changes {
@@ -244,6 +262,8 @@ impl SledStore {
             None => {
                 meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())
                     .map_err(classify)?;
+                // A new database: no records, so its (empty) indexes match them.
+                meta.insert(PROMOTION_INDEXES_KEY, &[1]).map_err(classify)?;
                 db.flush().map_err(classify)?;
             }
         }
@@ -251,6 +271,8 @@ impl SledStore {
             path: path.to_owned(),
             promotions: tree("promotions")?,
             promotion_ids: tree("promotion-ids")?,
+            unfinished_promotions: tree("unfinished-promotions")?,
+            package_promotions: tree("package-promotions")?,
             changes: tree("changes")?,
             statuses: tree("statuses")?,
             health_spans: tree("health-spans")?,
@@ -377,26 +399,37 @@ impl StateStore for SledStore {
     fn save_promotion(&self, promotion: &Promotion) -> Result<(), StoreError> {
         self.ensure_room()?;
         let bytes = encode(&PromotionRecord::from(promotion))?;
-        let key = match self
-            .promotion_ids
-            .get(&promotion.id)
-            .map_err(database_error)?
-        {
-            Some(key) => key.to_vec(),
-            None => {
-                let key = self
-                    .db
-                    .generate_id()
-                    .map_err(database_error)?
-                    .to_be_bytes()
-                    .to_vec();
-                self.promotion_ids
-                    .insert(&promotion.id, key.clone())
-                    .map_err(database_error)?;
-                key
-            }
-        };
-        self.promotions.insert(key, bytes).map_err(database_error)?;
+        let id = promotion.id.as_bytes();
+        let finished = promotion.state.is_terminal();
+        let trees = (
+            &self.promotions,
+            &self.promotion_ids,
+            &self.unfinished_promotions,
+            &self.package_promotions,
+        );
+        trees
+            .transaction(|(promotions, ids, unfinished, by_package)| {
+                let key = match ids.get(id)? {
+                    Some(key) => key.to_vec(),
+                    None => {
+                        let key = ids.generate_id()?.to_be_bytes().to_vec();
+                        ids.insert(id, key.as_slice())?;
+                        key
+                    }
+                };
+                promotions.insert(key.as_slice(), bytes.as_slice())?;
+                by_package.insert(package_index_key(&promotion.package, &key), id)?;
+                if finished {
+                    unfinished.remove(key.as_slice())?;
+                } else {
+                    unfinished.insert(key.as_slice(), id)?;
+                }
+                Ok::<_, ConflictableTransactionError<StoreError>>(())
+            })
+            .map_err(|error| match error {
+                TransactionError::Abort(error) => error,
+                TransactionError::Storage(error) => database_error(error),
+            })?;
         self.flush()
     }
 
@@ -419,12 +452,24 @@ impl StateStore for SledStore {
     fn load_promotions(&self) -> Result<Vec<Promotion>, StoreError> {
         self.promotions
             .iter()
+            .map(|entry| decode_promotion(&entry.map_err(database_error)?.1))
+            .collect()
+    }
+
+    fn load_unfinished_promotions(&self) -> Result<Vec<Promotion>, StoreError> {
+        self.unfinished_promotions
+            .iter()
+            .map(|entry| self.indexed_promotion(&entry.map_err(database_error)?.0))
+            .collect()
+    }
+
+    fn load_package_promotions(&self, package: &str) -> Result<Vec<Promotion>, StoreError> {
+        let prefix = package_index_key(package, &[]);
+        self.package_promotions
+            .scan_prefix(&prefix)
             .map(|entry| {
-                let (_, bytes) = entry.map_err(database_error)?;
-                let record: PromotionRecord = decode("promotion", &bytes)?;
-                let id = record.id.clone();
-                Promotion::try_from(record)
-                    .map_err(|reason| StoreError::Corrupt { key: id, reason })
+                let (index_key, _) = entry.map_err(database_error)?;
+                self.indexed_promotion(index_key.get(prefix.len()..).unwrap_or_default())
             })
             .collect()
     }
@@ -542,6 +587,115 @@ impl StateStore for SledStore {
             .take(limit)
             .map(|entry| Self::decode_event(&entry.map_err(database_error)?.1))
             .collect()
+    }
+}
+
+/// The package index's key of the promotion of `package` stored under `key` (with an empty
+/// `key`: the prefix of every promotion of `package`). Names never contain a NUL.
+fn package_index_key(package: &str, key: &[u8]) -> Vec<u8> {
+    let mut index_key = Vec::with_capacity(package.len() + 1 + key.len());
+    index_key.extend_from_slice(package.as_bytes());
+    index_key.push(0);
+    index_key.extend_from_slice(key);
+    index_key
+}
+
+fn decode_promotion(bytes: &[u8]) -> Result<Promotion, StoreError> {
+    let record: PromotionRecord = decode("promotion", bytes)?;
+    let id = record.id.clone();
+    Promotion::try_from(record).map_err(|reason| StoreError::Corrupt { key: id, reason })
+}
+
+/// The promotion indexes as the records say they should be.
+#[derive(Default)]
+struct PromotionIndexes {
+    ids: BTreeMap<Vec<u8>, Vec<u8>>,
+    unfinished: BTreeMap<Vec<u8>, Vec<u8>>,
+    by_package: BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+/// Whether `tree` holds exactly `wanted`.
+fn tree_holds(tree: &sled::Tree, wanted: &BTreeMap<Vec<u8>, Vec<u8>>) -> Result<bool, StoreError> {
+    let mut held = tree.iter();
+    for (key, value) in wanted {
+        match held.next().transpose().map_err(database_error)? {
+            Some((k, v)) if k.as_ref() == key.as_slice() && v.as_ref() == value.as_slice() => {}
+            _ => return Ok(false),
+        }
+    }
+    Ok(held.next().is_none())
+}
+
+impl SledStore {
+    /// The promotion an index names by its record key.
+    fn indexed_promotion(&self, key: &[u8]) -> Result<Promotion, StoreError> {
+        let bytes = self
+            .promotions
+            .get(key)
+            .map_err(database_error)?
+            .ok_or_else(|| StoreError::Corrupt {
+                key: "promotion index".into(),
+                reason: "it names a promotion record that does not exist".into(),
+            })?;
+        decode_promotion(&bytes)
+    }
+
+    /// Decodes every promotion record (verifying each); in a database without the
+    /// indexes' mark, also rewrites any promotion index that does not match them, then
+    /// sets the mark: indexes are caches of the records, like the rest.
+    fn verify_promotion_indexes(&self) -> Result<(), StoreError> {
+        if self
+            .meta
+            .contains_key(PROMOTION_INDEXES_KEY)
+            .map_err(database_error)?
+        {
+            return self.load_promotions().map(drop);
+        }
+        let mut wanted = PromotionIndexes::default();
+        for entry in &self.promotions {
+            let (key, bytes) = entry.map_err(database_error)?;
+            let promotion = decode_promotion(&bytes)?;
+            let id = promotion.id.as_bytes().to_vec();
+            if !promotion.state.is_terminal() {
+                wanted.unfinished.insert(key.to_vec(), id.clone());
+            }
+            wanted
+                .by_package
+                .insert(package_index_key(&promotion.package, &key), id.clone());
+            wanted.ids.insert(id, key.to_vec());
+        }
+        let indexes = [
+            ("promotion-ids", &self.promotion_ids, &wanted.ids),
+            (
+                "unfinished-promotions",
+                &self.unfinished_promotions,
+                &wanted.unfinished,
+            ),
+            (
+                "package-promotions",
+                &self.package_promotions,
+                &wanted.by_package,
+            ),
+        ];
+        for (name, tree, wanted) in indexes {
+            if tree_holds(tree, wanted)? {
+                continue;
+            }
+            tracing::warn!(
+                index = name,
+                "a promotion index does not match the records; rebuilding it"
+            );
+            tree.clear().map_err(database_error)?;
+            let mut batch = sled::Batch::default();
+            for (key, value) in wanted {
+                batch.insert(key.as_slice(), value.as_slice());
+            }
+            tree.apply_batch(batch).map_err(database_error)?;
+        }
+        self.meta
+            .insert(PROMOTION_INDEXES_KEY, &[1])
+            .map_err(database_error)?;
+        self.flush()
     }
 }
 
@@ -722,6 +876,47 @@ mod tests {
             5,
             "numbering goes on from the witness"
         );
+    }
+
+    #[test]
+    fn a_database_from_before_the_promotion_indexes_gets_them_built_at_open() {
+        use crate::promotion::{PromotionState, testing::promotion};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.sled");
+        {
+            let store = SledStore::open(&path).expect("open");
+            let mut done = promotion("p-1", "alpha", "v1.0.0", "dev");
+            done.enter(PromotionState::Healthy, "dev runs v1.0.0");
+            store.save_promotion(&done).expect("save");
+            store
+                .save_promotion(&promotion("p-2", "alpha", "v1.1.0", "dev"))
+                .expect("save");
+            // As a database written before the indexes existed, plus a stray entry.
+            store.meta.remove(PROMOTION_INDEXES_KEY).expect("unmark");
+            store.package_promotions.clear().expect("clear");
+            store.unfinished_promotions.clear().expect("clear");
+            store
+                .unfinished_promotions
+                .insert(99u64.to_be_bytes(), "p-99")
+                .expect("stray");
+            store.flush().expect("flush");
+        }
+        let store = reopen(&path);
+        assert_eq!(store.notice(), None, "indexes are rebuilt in place");
+        let unfinished: Vec<String> = store
+            .load_unfinished_promotions()
+            .expect("unfinished")
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(unfinished, ["p-2"]);
+        let alpha: Vec<String> = store
+            .load_package_promotions("alpha")
+            .expect("alpha")
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(alpha, ["p-1", "p-2"]);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Ending an unfinished promotion by a person's decision: an approver rejects it, or its
 //! promoter (or an admin) cancels it. Either closes the change request through the forge,
-//! under the engine's lock, so a merge can never follow (or race) the decision.
+//! under the lock of the promotion's target, so a merge can never follow (or race) the
+//! decision.
 
 use super::Engine;
 pub use crate::promotion::ports::Decision;
@@ -25,7 +26,7 @@ impl Engine {
         // A promotion accepted a moment ago gets its change request first, so the decision
         // closes it instead of leaving it to be opened after.
         self.await_change_request(id).await?;
-        let _guard = self.lock.lock().await;
+        let _guard = self.lock_target_of(id).await?;
         let mut promotion = self.get(id)?;
         if !promotion.state.is_open() {
             return Err(PromotionError::Refused(format!(

@@ -245,7 +245,7 @@ impl Engine {
         };
         let change = self.ports.forge.propose_change(&proposal).await?;
         let merged = {
-            let _merging = self.lock.lock().await;
+            let _merging = self.merging.lock().await;
             self.ports.forge.merge(&change).await
         };
         let commit = match merged {

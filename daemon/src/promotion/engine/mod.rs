@@ -5,11 +5,14 @@
 mod change;
 mod decline;
 mod holds;
+#[cfg(test)]
+mod parallel_tests;
 mod reconcile;
 mod run_history;
 mod signatures;
 mod soak;
 mod store_change;
+mod target_locks;
 mod validate;
 mod verification;
 
@@ -20,6 +23,7 @@ pub use store_change::{StoreChangeOutcome, StoreChangeRequest};
 use std::sync::Arc;
 
 pub use decline::Decision;
+use target_locks::{Target, TargetLocks};
 
 use datakit::manifest::{
     Teams, Version, package_manifest_path, parse_deployed_package, validate_name,
@@ -82,9 +86,13 @@ pub struct Ports {
 /// The promotion engine.
 pub struct Engine {
     ports: Ports,
-    /// Held while a promotion changes state, so requests and the reconcile loop never
-    /// interleave on the same records (and merges are serialized).
-    lock: Mutex<()>,
+    /// One held while a promotion of a target (package or store, in an environment)
+    /// changes state, so requests and the reconcile loop never interleave on the same
+    /// records; promotions of other targets go on in parallel.
+    targets: TargetLocks,
+    /// Held around every merge into the base branch (promotions, holds): merges land one
+    /// at a time. Taken after a target's lock, never before one.
+    merging: Mutex<()>,
     wake: Notify,
     /// Reviewer groups as the forge last reported them (GitHub teams); `None` while the
     /// groups come from `config/teams.yaml`.
@@ -116,7 +124,8 @@ impl Engine {
     pub fn new(ports: Ports) -> Self {
         Self {
             ports,
-            lock: Mutex::new(()),
+            targets: TargetLocks::default(),
+            merging: Mutex::new(()),
             wake: Notify::new(),
             forge_teams: std::sync::RwLock::new(None),
             records_ready: watch::Sender::new(false),
@@ -284,15 +293,9 @@ impl Engine {
     // Reads (`get`, `list`, `find`, `open_promotions`) stay on the caller's thread: the
     // store serves them from its cache and they never wait for a flush.
 
-    /// Promotions not yet finished (for snapshots).
+    /// Promotions not yet finished (for snapshots), from the store's index of them.
     pub fn open_promotions(&self) -> Result<Vec<Promotion>, PromotionError> {
-        Ok(self
-            .ports
-            .store
-            .load_promotions()?
-            .into_iter()
-            .filter(|p| !p.state.is_terminal())
-            .collect())
+        Ok(self.ports.store.load_unfinished_promotions()?)
     }
 
     /// Asks the reconcile loop to run now.
@@ -342,9 +345,13 @@ impl Engine {
         let guard = if request.dry_run {
             None
         } else {
-            Some(self.lock.lock().await)
+            Some(
+                self.targets
+                    .lock(Target::new(&environment.name, &request.package, false))
+                    .await,
+            )
         };
-        let promotions = self.ports.store.load_promotions()?;
+        let promotions = self.ports.store.load_package_promotions(&request.package)?;
         if !request.dry_run
             && let Some(existing) = promotions.iter().find(|p| {
                 !p.state.is_terminal()
@@ -568,7 +575,7 @@ impl Engine {
     ) -> Result<Promotion, PromotionError> {
         let config = self.config()?;
         self.await_change_request(id).await?;
-        let guard = self.lock.lock().await;
+        let guard = self.lock_target_of(id).await?;
         let promotion = self.get(id)?;
         if promotion.state != PromotionState::ChangeProposed {
             return Err(PromotionError::Refused(format!(
@@ -634,6 +641,15 @@ impl Engine {
         Ok(())
     }
 
+    /// Waits for the lock of the target promotion `id` changes.
+    async fn lock_target_of(
+        &self,
+        id: &str,
+    ) -> Result<tokio::sync::OwnedMutexGuard<()>, PromotionError> {
+        let target = Target::of(&self.get(id)?);
+        Ok(self.targets.lock(target).await)
+    }
+
     /// One promotion by id.
     pub fn get(&self, id: &str) -> Result<Promotion, PromotionError> {
         self.ports.store.load_promotion(id)?.ok_or_else(|| {
@@ -660,15 +676,18 @@ impl Engine {
 
     /// Promotions, newest first, optionally of one package and/or environment; store
     /// changes are in the list unless it is of one package (they are keyed by store).
+    /// One package's are read through the store's package index; a list across every
+    /// package reads every record.
     pub fn list(
         &self,
         package: Option<&str>,
         environment: Option<&str>,
     ) -> Result<Vec<Promotion>, PromotionError> {
-        let mut promotions: Vec<Promotion> = self
-            .ports
-            .store
-            .load_promotions()?
+        let stored = match package {
+            Some(package) => self.ports.store.load_package_promotions(package)?,
+            None => self.ports.store.load_promotions()?,
+        };
+        let mut promotions: Vec<Promotion> = stored
             .into_iter()
             .filter(|p| {
                 package.is_none_or(|wanted| p.package == wanted && p.kind != PromotionKind::Store)

@@ -1,9 +1,12 @@
 //! The reconcile loop: moves every unfinished promotion one step at a time, saving after
 //! each step, so a crash resumes where it stopped. Steps are idempotent: proposing reuses
 //! the branch, and a merge that already landed is found by its `Promotion-Id` trailer.
+//! Promotions are reconciled side by side (each under its target's lock), so one waiting
+//! on a slow forge call holds up no other; a pass starts only those not already moving.
 
-use std::time::Duration;
+use std::{collections::HashSet, time::Duration};
 
+use futures::{StreamExt, future::BoxFuture, stream::FuturesUnordered};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -19,6 +22,25 @@ use crate::promotion::{
 const RECONCILE_INTERVAL: Duration = Duration::from_millis(500);
 /// At most this many steps per promotion per pass (each step saves).
 const STEPS_PER_PASS: usize = 8;
+/// At most this many promotions are reconciled at once.
+const MOVING_AT_ONCE: usize = 16;
+
+/// The promotions being reconciled now: their ids, and the steps moving them (each
+/// yields its id when it stops).
+#[derive(Default)]
+struct Moving<'a> {
+    ids: HashSet<String>,
+    steps: FuturesUnordered<BoxFuture<'a, String>>,
+}
+
+impl Moving<'_> {
+    /// Waits for the next promotion to stop moving; `None` when none moves.
+    async fn next(&mut self) -> Option<String> {
+        let id = self.steps.next().await?;
+        self.ids.remove(&id);
+        Some(id)
+    }
+}
 
 /// What one step did.
 pub(super) enum Step {
@@ -40,14 +62,25 @@ impl Engine {
                 () = tokio::time::sleep(RECONCILE_INTERVAL * 4) => {}
             }
         }
+        let mut moving = Moving::default();
         loop {
-            if let Err(error) = self.reconcile_all().await {
+            let next_pass = tokio::time::Instant::now() + RECONCILE_INTERVAL;
+            if let Err(error) = self.start_pass(&mut moving) {
                 tracing::warn!(%error, "reconcile pass failed; retrying");
             }
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = self.wake.notified() => {}
-                () = tokio::time::sleep(RECONCILE_INTERVAL) => {}
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => {
+                        // As before: steps under way finish; none starts.
+                        while moving.next().await.is_some() {}
+                        return;
+                    }
+                    Some(id) = moving.steps.next() => {
+                        moving.ids.remove(&id);
+                    }
+                    () = self.wake.notified() => break,
+                    () = tokio::time::sleep_until(next_pass) => break,
+                }
             }
         }
     }
@@ -63,19 +96,23 @@ impl Engine {
         self.run(shutdown).await;
     }
 
-    async fn reconcile_all(&self) -> Result<(), PromotionError> {
-        let unfinished: Vec<String> = self
-            .ports
-            .store
-            .load_promotions()?
-            .into_iter()
-            .filter(|p| !p.state.is_terminal())
-            .map(|p| p.id)
-            .collect();
-        for id in unfinished {
-            if let Err(error) = self.reconcile_one(&id).await {
-                tracing::warn!(promotion_id = %id, %error, "promotion step failed; will retry");
+    /// Starts reconciling every unfinished promotion (from the store's index of them)
+    /// that is not moving already, oldest first, up to [`MOVING_AT_ONCE`].
+    fn start_pass<'a>(&'a self, moving: &mut Moving<'a>) -> Result<(), PromotionError> {
+        for promotion in self.ports.store.load_unfinished_promotions()? {
+            if moving.ids.len() >= MOVING_AT_ONCE {
+                break;
             }
+            if !moving.ids.insert(promotion.id.clone()) {
+                continue;
+            }
+            let id = promotion.id;
+            moving.steps.push(Box::pin(async move {
+                if let Err(error) = self.reconcile_one(&id).await {
+                    tracing::warn!(promotion_id = %id, %error, "promotion step failed; will retry");
+                }
+                id
+            }));
         }
         Ok(())
     }
@@ -84,7 +121,7 @@ impl Engine {
     /// records it before the request is acknowledged (and it survives losing the state
     /// database); when the forge cannot be reached the loop retries.
     pub(super) async fn propose_now(&self, id: &str) -> Result<Promotion, PromotionError> {
-        let _guard = self.lock.lock().await;
+        let _guard = self.lock_target_of(id).await?;
         let promotion = self.get(id)?;
         if promotion.state == PromotionState::Validated
             && let Err(error) = self.propose(promotion).await
@@ -98,7 +135,7 @@ impl Engine {
     /// Moves one promotion as far as it can go now.
     pub(super) async fn reconcile_one(&self, id: &str) -> Result<(), PromotionError> {
         for _ in 0..STEPS_PER_PASS {
-            let _guard = self.lock.lock().await;
+            let _guard = self.lock_target_of(id).await?;
             let promotion = self.get(id)?;
             if promotion.state.is_terminal() {
                 return Ok(());
@@ -297,10 +334,15 @@ impl Engine {
             );
             return self.save(&promotion).await;
         };
-        // Leadership is checked again right before the merge lands; the forge's
-        // compare-and-swap on the base branch stays the last line of defence.
-        self.fence()?;
-        match self.ports.forge.merge(&change).await {
+        // Merges land one at a time. Leadership is checked again right before the merge
+        // lands; the forge's compare-and-swap on the base branch stays the last line of
+        // defence.
+        let merged = {
+            let _merging = self.merging.lock().await;
+            self.fence()?;
+            self.ports.forge.merge(&change).await
+        };
+        match merged {
             Ok(commit) => self.merged(promotion, commit).await,
             Err(ForgeError::NotMergeable { reason, .. }) => {
                 if let Err(error) = self.ports.forge.close(&change, &reason).await {

@@ -69,7 +69,14 @@ impl Engine {
         }
         let rule = EffectiveRule::for_promotion(environment, PromotionKind::Store);
         self.await_records().await?;
-        let guard = self.lock.lock().await;
+        let guard = self
+            .targets
+            .lock(super::Target::new(
+                &request.environment,
+                &request.name,
+                true,
+            ))
+            .await;
         let number = blocking::write(&self.ports.store, |s| s.next_promotion_number()).await?;
         let now = super::super::model::now();
         let mut change = Promotion {
@@ -103,7 +110,7 @@ impl Engine {
         let older: Vec<Promotion> = self
             .ports
             .store
-            .load_promotions()?
+            .load_package_promotions(&change.package)?
             .into_iter()
             .filter(|p| p.id != change.id && p.state.is_open() && p.same_target(&change))
             .collect();

@@ -147,11 +147,14 @@ impl Engine {
                 "{environment} requires no verification: add verify: {{ timeout: 5m }} to it in config/environments.yaml"
             )));
         }
-        let _guard = self.lock.lock().await;
+        let _guard = self
+            .targets
+            .lock(super::Target::new(environment, package, false))
+            .await;
         let newest = self
             .ports
             .store
-            .load_promotions()?
+            .load_package_promotions(package)?
             .into_iter()
             .filter(|p| {
                 p.package == package
@@ -207,7 +210,7 @@ impl Engine {
         let newest = self
             .ports
             .store
-            .load_promotions()?
+            .load_package_promotions(package)?
             .into_iter()
             .filter(|p| {
                 p.package == package

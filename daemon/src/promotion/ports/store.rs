@@ -63,14 +63,26 @@ pub trait StateStore: StoreLocation {
     /// deployment repository already knows are never handed out again).
     fn raise_promotion_counter(&self, number: u64) -> Result<(), StoreError>;
 
-    /// Saves (inserts or replaces) a promotion.
+    /// Saves (inserts or replaces) a promotion, and keeps the indexes of unfinished
+    /// promotions and of promotions by package in step with it, in one atomic write (a
+    /// replica's mirror saves through here too). A promotion's id, package and
+    /// environment never change once saved.
     fn save_promotion(&self, promotion: &Promotion) -> Result<(), StoreError>;
 
     /// One promotion by id.
     fn load_promotion(&self, id: &str) -> Result<Option<Promotion>, StoreError>;
 
-    /// Every promotion, oldest first.
+    /// Every promotion, oldest first. Decodes every record ever saved: for verification,
+    /// rebuilds and listings across all packages only; lookups use the indexed reads below.
     fn load_promotions(&self) -> Result<Vec<Promotion>, StoreError>;
+
+    /// The promotions not yet finished (`!state.is_terminal()`), oldest first, read through
+    /// an index that `save_promotion` keeps (never a scan of every record).
+    fn load_unfinished_promotions(&self) -> Result<Vec<Promotion>, StoreError>;
+
+    /// Every promotion (and store change) whose `package` is `package`, in any environment,
+    /// oldest first, read through an index that `save_promotion` keeps.
+    fn load_package_promotions(&self, package: &str) -> Result<Vec<Promotion>, StoreError>;
 
     /// Saves the status of one package in one environment.
     fn save_status(&self, status: &PackageSync) -> Result<(), StoreError>;
