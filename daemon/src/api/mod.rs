@@ -23,6 +23,7 @@ mod notifications;
 pub mod replica;
 mod server;
 mod service;
+mod status_cache;
 mod tls;
 mod tokens;
 mod version;
