@@ -28,6 +28,7 @@ mod tls;
 mod tokens;
 mod version;
 mod watch;
+mod watch_conversions;
 mod web;
 mod whoami;
 

@@ -105,6 +105,7 @@ impl DataKitApi {
             engine: sources.engine.clone(),
             heartbeat: sources.heartbeat,
             shutdown: sources.shutdown.clone(),
+            conversions: Arc::default(),
         };
         let dashboard = super::dashboard::Dashboard::new(sources.shutdown.clone());
         let logs = LogSources {
