@@ -7,7 +7,7 @@
 //!   `dk publish` writes it;
 //! - `deploy.git` really holds `environments/<env>/<pkg>.yaml` `DeployedPackage` manifests
 //!   (`DeployedPackage::to_yaml`, pinned digests, the annotations a promotion writes), in one
-//!   commit on `main` written with git plumbing, then packed as after a `git gc`;
+//!   commit on `main` written in bulk by `git fast-import`, then packed as after a `git gc`;
 //! - dkd's own sync loop applies them: seeding waits until `Status` shows every package
 //!   deployed and Healthy in every environment.
 
@@ -56,10 +56,10 @@ fn key(count: usize) -> String {
 /// The seeded home for `count` packages under `target/`, reused when its marker matches
 /// (unless `force`), seeded otherwise.
 pub async fn ensure(target: &Path, count: usize, force: bool) -> Seeded {
-    let home = target.join(if count == 10_000 {
-        "bench-home-10k".to_owned()
-    } else {
-        format!("bench-home-{count}")
+    let home = target.join(match count {
+        10_000 => "bench-home-10k".to_owned(),
+        100_000 => "bench-home-100k".to_owned(),
+        _ => format!("bench-home-{count}"),
     });
     let packages: Vec<String> = (0..count).map(package_name).collect();
     let environments = vec!["dev".to_owned(), "int".to_owned(), "prod".to_owned()];
@@ -198,7 +198,8 @@ fn write_registry(
 }
 
 /// One commit on `main` adding `environments/<env>/<pkg>.yaml` for every package and
-/// environment, with git plumbing and a private index; then the objects are packed.
+/// environment, written in bulk by one `git fast-import` (no file, no process per manifest);
+/// then the objects are packed as `git gc` would leave them.
 fn commit_manifests(
     home: &Path,
     packages: &[String],
@@ -208,15 +209,25 @@ fn commit_manifests(
     registry: &Path,
 ) {
     let repo = home.join("deploy.git");
-    let scratch = tempfile::Builder::new()
-        .prefix("dk-bench-manifests-")
-        .tempdir()
-        .expect("tempdir");
-    let mut paths = Vec::new();
+    let parent = git(&repo, &["rev-parse", "refs/heads/main"], &[], None);
+    let message = format!(
+        "Seed {} packages in {} environments",
+        packages.len(),
+        environments.len()
+    );
+    let mut stream = Vec::with_capacity(packages.len() * environments.len() * 600);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    stream.extend_from_slice(
+        format!(
+            "commit refs/heads/main\ncommitter bench <bench@localhost> {now} +0000\ndata {}\n{message}\nfrom {parent}\n",
+            message.len()
+        )
+        .as_bytes(),
+    );
     let mut number = 0;
     for ((environment, namespace), version) in environments.iter().zip(versions) {
-        let dir = scratch.path().join(environment);
-        fs::create_dir_all(&dir).expect("mkdir");
         for name in packages {
             number += 1;
             let manifest = DeployedPackage {
@@ -229,54 +240,25 @@ fn commit_manifests(
                 version: version.clone(),
                 artifact: packages::reference(registry, name, version),
                 digest: digests[&(name.clone(), version.clone())].clone(),
-            };
-            let file = dir.join(format!("{name}.yaml"));
-            fs::write(&file, manifest.to_yaml()).expect("write manifest");
-            paths.push((format!("environments/{environment}/{name}.yaml"), file));
+            }
+            .to_yaml();
+            stream.extend_from_slice(
+                format!(
+                    "M 100644 inline environments/{environment}/{name}.yaml\ndata {}\n",
+                    manifest.len()
+                )
+                .as_bytes(),
+            );
+            stream.extend_from_slice(manifest.as_bytes());
+            stream.push(b'\n');
         }
     }
-    let stdin: String = paths
-        .iter()
-        .map(|(_, file)| format!("{}\n", file.display()))
-        .collect();
-    let blobs = git(
-        &repo,
-        &["hash-object", "-w", "--stdin-paths"],
-        &[],
-        Some(stdin.as_bytes()),
-    );
-    let index_info: String = paths
-        .iter()
-        .zip(blobs.lines())
-        .map(|((path, _), blob)| format!("100644 {blob}\t{path}\n"))
-        .collect();
-    let index = scratch.path().join("index");
-    let with_index = [("GIT_INDEX_FILE", index.as_path())];
-    let parent = git(&repo, &["rev-parse", "refs/heads/main"], &[], None);
-    git(&repo, &["read-tree", &parent], &with_index, None);
+    stream.extend_from_slice(b"done\n");
     git(
         &repo,
-        &["update-index", "--index-info"],
-        &with_index,
-        Some(index_info.as_bytes()),
-    );
-    let tree = git(&repo, &["write-tree"], &with_index, None);
-    let message = format!(
-        "Seed {} packages in {} environments",
-        packages.len(),
-        environments.len()
-    );
-    let commit = git(
-        &repo,
-        &["commit-tree", &tree, "-p", &parent, "-m", &message],
+        &["fast-import", "--quiet", "--done"],
         &[],
-        None,
-    );
-    git(
-        &repo,
-        &["update-ref", "refs/heads/main", &commit, &parent],
-        &[],
-        None,
+        Some(&stream),
     );
     git(&repo, &["repack", "-a", "-d", "-q"], &[], None);
     git(&repo, &["prune-packed"], &[], None);

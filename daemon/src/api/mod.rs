@@ -23,10 +23,12 @@ mod notifications;
 pub mod replica;
 mod server;
 mod service;
+mod status_cache;
 mod tls;
 mod tokens;
 mod version;
 mod watch;
+mod watch_conversions;
 mod web;
 mod whoami;
 

@@ -17,6 +17,7 @@ use super::{
     input,
     lapse::{Bounded, Credentials},
     logs::LogSources,
+    status_cache::{self, CachedRow, StatusCache},
     tokens, version,
     watch::{OpenStreams, Subscription, WatchSources},
     whoami,
@@ -26,7 +27,7 @@ use crate::{
     auth::{Principal, TokenStore},
     promotion::{
         Decision, Engine, EnvironmentCatalog, PromoteOutcome, PromoteRequest, Promotion,
-        PromotionError, PromotionKind, StatusBoard, StoreChangeRequest, ports::Registry,
+        PromotionError, PromotionKind, StatusBoard, StatusRow, StoreChangeRequest, ports::Registry,
     },
 };
 
@@ -41,6 +42,7 @@ pub struct DataKitApi {
     catalog: Arc<EnvironmentCatalog>,
     engine: Arc<Engine>,
     board: Arc<StatusBoard>,
+    status_cache: Arc<StatusCache>,
     registry: Arc<dyn Registry>,
     tokens: Arc<TokenStore>,
     asserted_approvers: bool,
@@ -95,6 +97,7 @@ impl DataKitApi {
     }
 
     pub fn new(sources: ApiSources) -> Self {
+        let status_cache = StatusCache::start(sources.events.clone());
         let watch = WatchSources {
             catalog: sources.catalog.clone(),
             events: sources.events,
@@ -102,6 +105,7 @@ impl DataKitApi {
             engine: sources.engine.clone(),
             heartbeat: sources.heartbeat,
             shutdown: sources.shutdown.clone(),
+            conversions: Arc::default(),
         };
         let dashboard = super::dashboard::Dashboard::new(sources.shutdown.clone());
         let logs = LogSources {
@@ -114,6 +118,7 @@ impl DataKitApi {
             catalog: sources.catalog,
             engine: sources.engine,
             board: sources.board,
+            status_cache,
             registry: sources.registry,
             tokens: sources.tokens,
             asserted_approvers: sources.asserted_approvers,
@@ -182,6 +187,54 @@ impl DataKitApi {
                 &format!("cannot tell whether {package} is published: {error}"),
             )
         })
+    }
+
+    /// One row of a status table as `Status` shows it, but for the clock.
+    async fn cached_row(
+        &self,
+        config: &crate::promotion::LoadedConfig,
+        row: &StatusRow,
+    ) -> Result<CachedRow, Status> {
+        let promotable = self
+            .engine
+            .promotable(config, &row.environment, &row.package)
+            .await
+            .map_err(status)?;
+        Ok(CachedRow::new(
+            proto::PackageStatus {
+                hold: config
+                    .active_hold(&row.environment, &row.package)
+                    .map(convert::hold),
+                ..convert::package_status(&row.package, &row.environment, row.status.as_ref())
+            },
+            promotable,
+        ))
+    }
+
+    /// Every row of `package` (all environments, path order), computed and, when nothing
+    /// changed meanwhile, kept for the next `Status` call.
+    async fn package_rows(
+        &self,
+        config: &crate::promotion::LoadedConfig,
+        package: &str,
+    ) -> Result<Arc<[CachedRow]>, Status> {
+        let ticket = self.status_cache.ticket();
+        let table = self
+            .board
+            .table(config, Some(package), None, |_| Ok(true))
+            .map_err(status)?;
+        let mut rows = Vec::with_capacity(table.len());
+        for row in &table {
+            rows.push(self.cached_row(config, row).await?);
+        }
+        // Only a package some environment runs: "known" for any other reason (promoted,
+        // published) may change without an event about it.
+        let deployed = table.iter().any(|row| row.status.is_some());
+        if let Some(ticket) = ticket.filter(|_| deployed) {
+            self.status_cache
+                .store(ticket, &config.revision, package, rows.clone());
+        }
+        Ok(rows.into())
     }
 
     fn promotion(&self, promotion: &Promotion) -> proto::Promotion {
@@ -510,6 +563,23 @@ impl DataKitService for DataKitApi {
         // shows where it is not running yet (and `dk status --watch` waits for it).
         let environment_exists = non_empty(&body.environment)
             .is_none_or(|environment| config.environments.get(environment).is_some());
+        let now = self.engine.now();
+        if let Some(package) = non_empty(&body.package)
+            && environment_exists
+            && let Some(rows) = self.status_cache.rows(&config.revision, package)
+        {
+            // Precomputed, so known: its entry goes with any event about the package.
+            return Ok(Response::new(proto::StatusResponse {
+                packages: status_cache::answer(
+                    &rows,
+                    non_empty(&body.environment),
+                    &reader,
+                    package,
+                    now,
+                ),
+                revision: config.revision.clone(),
+            }));
+        }
         if let Some(package) = non_empty(&body.package)
             && environment_exists
             && !self.package_known(&config, package).map_err(status)?
@@ -522,6 +592,21 @@ impl DataKitService for DataKitApi {
                     self.registry.describe()
                 ),
             ));
+        }
+        if let Some(package) = non_empty(&body.package)
+            && environment_exists
+        {
+            let rows = self.package_rows(&config, package).await?;
+            return Ok(Response::new(proto::StatusResponse {
+                packages: status_cache::answer(
+                    &rows,
+                    non_empty(&body.environment),
+                    &reader,
+                    package,
+                    now,
+                ),
+                revision: config.revision.clone(),
+            }));
         }
         let rows = self
             .board
@@ -537,24 +622,7 @@ impl DataKitService for DataKitApi {
             .iter()
             .filter(|row| reader.may_read(&row.environment, &row.package))
         {
-            let promotable = self
-                .engine
-                .promotable(&config, &row.environment, &row.package)
-                .await
-                .map_err(status)?;
-            packages.push(proto::PackageStatus {
-                hold: config
-                    .active_hold(&row.environment, &row.package)
-                    .map(convert::hold),
-                promotable: promotable.map(|promotable| proto::Promotable {
-                    version: promotable.version,
-                    from_environment: promotable.from,
-                    at: promotable.at.map(prost_types::Timestamp::from),
-                    now: promotable.now,
-                    blocked: promotable.blocked.unwrap_or_default(),
-                }),
-                ..convert::package_status(&row.package, &row.environment, row.status.as_ref())
-            });
+            packages.push(self.cached_row(&config, row).await?.render(now));
         }
         Ok(Response::new(proto::StatusResponse {
             packages,

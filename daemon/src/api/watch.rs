@@ -17,9 +17,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Status};
 
-use super::{access::Reader, convert, errors};
+use super::{access::Reader, convert, errors, watch_conversions::WatchConversions};
 use crate::promotion::{
-    Engine, EnvironmentCatalog, Event, EventKind, EventLog, PromotionError, ReadError, StatusBoard,
+    Engine, EnvironmentCatalog, Event, EventLog, PromotionError, ReadError, StatusBoard,
 };
 
 /// Messages buffered per client before its task waits for the client.
@@ -39,6 +39,8 @@ pub struct WatchSources {
     pub engine: Arc<Engine>,
     pub heartbeat: Duration,
     pub shutdown: CancellationToken,
+    /// Each event converted once for every stream.
+    pub conversions: Arc<WatchConversions>,
 }
 
 /// The Watch and Logs streams open on the network listener, per principal, and the cap on
@@ -132,31 +134,6 @@ fn read_error(error: ReadError) -> Status {
     }
 }
 
-fn to_proto(event: &Event, engine: &Engine) -> proto::WatchEvent {
-    use proto::watch_event::Event as Payload;
-    let payload = match &event.kind {
-        EventKind::Promotion(promotion) => {
-            Payload::Promotion(convert::promotion(promotion, engine.explain(promotion)))
-        }
-        EventKind::Status { status, deployed } => Payload::Status(convert::package_status(
-            &status.package,
-            &status.environment,
-            deployed.then_some(status),
-        )),
-        EventKind::Hold(hold) => Payload::Hold(convert::hold(hold)),
-        EventKind::Config { revision, problems } => Payload::Config(proto::ConfigChanged {
-            revision: revision.clone(),
-            problems: problems.iter().map(convert::problem).collect(),
-        }),
-    };
-    proto::WatchEvent {
-        sequence: event.sequence,
-        time: Some(convert::timestamp(event.at)),
-        event: Some(payload),
-        snapshot_sequence: 0,
-    }
-}
-
 impl WatchSources {
     /// Starts the stream for `request`, counted as `subscription` (if any) while it runs;
     /// the returned receiver is the response body.
@@ -181,6 +158,13 @@ impl WatchSources {
             sent = sender.send(Ok(event)) => sent.map_err(|_| Stop::Gone),
             () = self.shutdown.cancelled() => Err(Stop::Gone),
         }
+    }
+
+    /// Sends `event`, converted once for every stream that sends it.
+    async fn send_event(&self, sender: &Sender, event: &Event) -> Result<(), Stop> {
+        let converted = self.conversions.get(event, &self.engine);
+        self.send(sender, proto::WatchEvent::clone(&converted))
+            .await
     }
 
     async fn stream(
@@ -241,7 +225,7 @@ impl WatchSources {
                     Ok(event) if event.sequence <= last => {}
                     Ok(event) if event.sequence == last + 1 => {
                         if wanted(&event, request, reader) {
-                            self.send(sender, to_proto(&event, &self.engine)).await?;
+                            self.send_event(sender, &event).await?;
                             heartbeat.reset();
                         }
                         last = event.sequence;
@@ -272,7 +256,7 @@ impl WatchSources {
             }
             for event in batch {
                 if wanted(&event, request, reader) {
-                    self.send(sender, to_proto(&event, &self.engine)).await?;
+                    self.send_event(sender, &event).await?;
                 }
                 last = event.sequence;
             }

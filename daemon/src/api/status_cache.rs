@@ -1,0 +1,342 @@
+//! `Status` responses of one package, precomputed: the rows of every environment of its
+//! path, converted to proto once (status, hold) with the soak's stable parts (the version
+//! promotable, from where, from when, what blocks it), so a call is a lookup, an RBAC
+//! filter and an encode. Only the clock-dependent part ("promotable at" and "now") is
+//! computed per call. The event log keeps it up to date: a package's entry is dropped by
+//! any event about the package, every entry by a configuration change or a lagging
+//! subscription, and an entry is used only while the cache has applied every visible
+//! event, so a client that saw an event never reads an answer older than it.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, RwLock, Weak,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::SystemTime,
+};
+
+use datakit::proto;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::access::Reader;
+use crate::promotion::{EventKind, EventLog, Promotable};
+
+/// The promotable version of a row, as the engine computed it when the entry was built.
+#[derive(Debug, Clone)]
+struct StablePromotable {
+    version: String,
+    from_environment: String,
+    /// When it became (or becomes) promotable; `None` while not Healthy upstream.
+    ready_at: Option<SystemTime>,
+    blocked: Option<String>,
+}
+
+impl StablePromotable {
+    fn new(promotable: Promotable) -> Self {
+        Self {
+            version: promotable.version,
+            from_environment: promotable.from,
+            ready_at: promotable.at,
+            blocked: promotable.blocked,
+        }
+    }
+
+    /// What `Status` shows at `now`: the engine's "at" is never earlier than its clock.
+    fn at(&self, now: SystemTime) -> proto::Promotable {
+        let at = self.ready_at.map(|ready| ready.max(now));
+        proto::Promotable {
+            version: self.version.clone(),
+            from_environment: self.from_environment.clone(),
+            at: at.map(prost_types::Timestamp::from),
+            now: self.blocked.is_none() && at.is_some_and(|at| at <= now),
+            blocked: self.blocked.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// One row of a package's table: everything but the clock-dependent promotable fields.
+#[derive(Debug, Clone)]
+pub struct CachedRow {
+    status: proto::PackageStatus,
+    promotable: Option<StablePromotable>,
+}
+
+impl CachedRow {
+    /// A row from its converted status (hold included) and the engine's promotable.
+    pub fn new(status: proto::PackageStatus, promotable: Option<Promotable>) -> Self {
+        Self {
+            status,
+            promotable: promotable.map(StablePromotable::new),
+        }
+    }
+
+    fn environment(&self) -> &str {
+        &self.status.environment
+    }
+
+    /// The row as `Status` answers it at `now`.
+    pub fn render(&self, now: SystemTime) -> proto::PackageStatus {
+        proto::PackageStatus {
+            promotable: self.promotable.as_ref().map(|p| p.at(now)),
+            ..self.status.clone()
+        }
+    }
+}
+
+/// A package's rows, in path order, for one configuration revision.
+#[derive(Debug)]
+struct Entry {
+    revision: String,
+    rows: Arc<[CachedRow]>,
+}
+
+/// What the cache has applied, so a lookup knows whether it may trust it.
+#[derive(Debug, Default)]
+struct Progress {
+    /// Bumped by every invalidation: an entry computed across one is not stored.
+    epoch: AtomicU64,
+    /// The newest event sequence whose invalidation is applied.
+    applied: AtomicU64,
+}
+
+/// The precomputed `Status` answers, by package.
+#[derive(Debug)]
+pub struct StatusCache {
+    events: Arc<EventLog>,
+    entries: RwLock<HashMap<String, Arc<Entry>>>,
+    progress: Progress,
+}
+
+/// A ticket to store an entry computed after it was taken, unless something changed since.
+#[derive(Debug, Clone, Copy)]
+pub struct Ticket {
+    epoch: u64,
+}
+
+impl StatusCache {
+    /// A cache following `events`; its follower task ends when the cache is dropped.
+    pub fn start(events: Arc<EventLog>) -> Arc<Self> {
+        let mut live = events.subscribe();
+        let cache = Arc::new(Self {
+            progress: Progress {
+                epoch: AtomicU64::new(0),
+                applied: AtomicU64::new(events.last_sequence().unwrap_or(u64::MAX)),
+            },
+            events,
+            entries: RwLock::default(),
+        });
+        let weak: Weak<Self> = Arc::downgrade(&cache);
+        tokio::spawn(async move {
+            loop {
+                let received = live.recv().await;
+                let Some(cache) = weak.upgrade() else { return };
+                match received {
+                    Ok(event) => cache.apply(event.sequence, &event.kind),
+                    Err(RecvError::Lagged(_)) => cache.forget_all(),
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        });
+        cache
+    }
+
+    fn apply(&self, sequence: u64, kind: &EventKind) {
+        self.progress.epoch.fetch_add(1, Ordering::SeqCst);
+        let package = match kind {
+            EventKind::Promotion(promotion) => Some(promotion.package.as_str()),
+            EventKind::Status { status, .. } => Some(status.package.as_str()),
+            EventKind::Hold(hold) => Some(hold.package.as_str()),
+            EventKind::Config { .. } => None,
+        };
+        if let Ok(mut entries) = self.entries.write() {
+            match package {
+                Some(package) => {
+                    entries.remove(package);
+                }
+                None => entries.clear(),
+            }
+        }
+        self.progress.applied.store(sequence, Ordering::SeqCst);
+    }
+
+    /// Drops everything (the subscription lagged): what was missed is unknown.
+    fn forget_all(&self) {
+        self.progress.epoch.fetch_add(1, Ordering::SeqCst);
+        if let Ok(mut entries) = self.entries.write() {
+            entries.clear();
+        }
+        let visible = self.events.last_sequence().unwrap_or(u64::MAX);
+        self.progress.applied.store(visible, Ordering::SeqCst);
+    }
+
+    /// Whether the cache has applied every visible event.
+    fn current(&self) -> bool {
+        self.events
+            .last_sequence()
+            .is_ok_and(|visible| visible == self.progress.applied.load(Ordering::SeqCst))
+    }
+
+    /// The rows of `package` at configuration `revision`, in path order, if precomputed
+    /// and current.
+    pub fn rows(&self, revision: &str, package: &str) -> Option<Arc<[CachedRow]>> {
+        if !self.current() {
+            return None;
+        }
+        let entries = self.entries.read().ok()?;
+        let entry = entries.get(package)?;
+        (entry.revision == revision).then(|| entry.rows.clone())
+    }
+
+    /// Taken before reading what an entry is computed from.
+    pub fn ticket(&self) -> Option<Ticket> {
+        let epoch = self.progress.epoch.load(Ordering::SeqCst);
+        self.current().then_some(Ticket { epoch })
+    }
+
+    /// Stores `rows` of `package` at configuration `revision`, unless an event arrived since
+    /// `ticket`.
+    pub fn store(&self, ticket: Ticket, revision: &str, package: &str, rows: Vec<CachedRow>) {
+        let Ok(mut entries) = self.entries.write() else {
+            return;
+        };
+        if self.progress.epoch.load(Ordering::SeqCst) != ticket.epoch {
+            return;
+        }
+        entries.insert(
+            package.to_owned(),
+            Arc::new(Entry {
+                revision: revision.to_owned(),
+                rows: rows.into(),
+            }),
+        );
+    }
+}
+
+/// The rows `reader` may read, of `environment` only if given, as `Status` answers at `now`.
+pub fn answer(
+    rows: &[CachedRow],
+    environment: Option<&str>,
+    reader: &Reader,
+    package: &str,
+    now: SystemTime,
+) -> Vec<proto::PackageStatus> {
+    rows.iter()
+        .filter(|row| environment.is_none_or(|environment| row.environment() == environment))
+        .filter(|row| reader.may_read(row.environment(), package))
+        .map(|row| row.render(now))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::{
+        promotion::ports::{HealthState, PackageSync, StateStore, SyncState},
+        store::MemoryStore,
+    };
+
+    fn row(package: &str) -> CachedRow {
+        CachedRow::new(
+            proto::PackageStatus {
+                package: package.into(),
+                environment: "dev".into(),
+                ..Default::default()
+            },
+            None,
+        )
+    }
+
+    fn status(package: &str) -> EventKind {
+        EventKind::Status {
+            status: PackageSync {
+                package: package.into(),
+                environment: "dev".into(),
+                version: "1.0.0".into(),
+                digest: "sha256:abc".into(),
+                promotion_id: None,
+                revision: "c1".into(),
+                sync: SyncState::Synced,
+                health: HealthState::Healthy,
+                last_sync: SystemTime::UNIX_EPOCH,
+                message: String::new(),
+                last_run: None,
+            },
+            deployed: true,
+        }
+    }
+
+    async fn until_current(cache: &StatusCache) {
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while !cache.current() {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the cache applies the event");
+    }
+
+    #[tokio::test]
+    async fn an_event_about_a_package_drops_its_answer_and_only_its_answer() {
+        let store: Arc<dyn StateStore> = Arc::new(MemoryStore::default());
+        let events = Arc::new(EventLog::new(store, 100));
+        let cache = StatusCache::start(events.clone());
+        for package in ["a", "b"] {
+            let ticket = cache.ticket().expect("current");
+            cache.store(ticket, "r1", package, vec![row(package)]);
+        }
+        assert!(cache.rows("r1", "a").is_some());
+        assert!(cache.rows("r2", "a").is_none(), "another revision");
+        events.publish(status("a")).await.expect("publish");
+        until_current(&cache).await;
+        assert!(cache.rows("r1", "a").is_none());
+        assert!(cache.rows("r1", "b").is_some());
+    }
+
+    #[tokio::test]
+    async fn an_answer_computed_across_an_event_is_not_kept() {
+        let store: Arc<dyn StateStore> = Arc::new(MemoryStore::default());
+        let events = Arc::new(EventLog::new(store, 100));
+        let cache = StatusCache::start(events.clone());
+        let ticket = cache.ticket().expect("current");
+        events.publish(status("a")).await.expect("publish");
+        until_current(&cache).await;
+        cache.store(ticket, "r1", "a", vec![row("a")]);
+        assert!(cache.rows("r1", "a").is_none());
+    }
+
+    fn promotable(at: Option<SystemTime>, blocked: Option<&str>) -> StablePromotable {
+        StablePromotable {
+            version: "1.1.0".into(),
+            from_environment: "int".into(),
+            ready_at: at,
+            blocked: blocked.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_soak_that_ends_later_reads_as_its_end_and_one_that_ended_reads_as_now() {
+        let epoch = SystemTime::UNIX_EPOCH;
+        let ready = epoch + Duration::from_secs(600);
+        let early = promotable(Some(ready), None).at(epoch + Duration::from_secs(60));
+        assert_eq!(early.at, Some(prost_types::Timestamp::from(ready)));
+        assert!(!early.now);
+        let late_now = epoch + Duration::from_secs(900);
+        let late = promotable(Some(ready), None).at(late_now);
+        assert_eq!(late.at, Some(prost_types::Timestamp::from(late_now)));
+        assert!(late.now);
+    }
+
+    #[test]
+    fn a_blocked_or_unhealthy_upstream_version_is_never_promotable_now() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(900);
+        let blocked = promotable(Some(SystemTime::UNIX_EPOCH), Some("failed verification")).at(now);
+        assert!(!blocked.now);
+        assert_eq!(blocked.blocked, "failed verification");
+        let unhealthy = promotable(None, None).at(now);
+        assert!(!unhealthy.now);
+        assert_eq!(unhealthy.at, None);
+    }
+}
