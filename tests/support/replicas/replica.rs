@@ -29,6 +29,9 @@ use super::{
     certificates::Certificates,
 };
 
+/// How many times a start moves to new ports when one was taken.
+const PORT_ATTEMPTS: usize = 3;
+
 /// One dkd replica: its home, ports, token and process (if running).
 pub struct Replica {
     pub index: usize,
@@ -137,34 +140,70 @@ ha:
     /// probe says it is ready, failing at once with the log if it exits (a refused
     /// `dkd.yaml`, say).
     pub(super) fn start(&mut self) {
+        for _ in 0..PORT_ATTEMPTS {
+            if self.start_once() {
+                return;
+            }
+            // A port it was given was taken meanwhile (by another test's listener, which
+            // also asks the system for free ports): the same start on new ports.
+            self.move_to_new_ports();
+        }
+        panic!(
+            "{} found its ports taken {PORT_ATTEMPTS} times:\n{}",
+            self.name,
+            self.log()
+        );
+    }
+
+    /// Starts it and waits until it is ready: true; false when it exited because an
+    /// address was in use; any other exit fails the test with the log.
+    fn start_once(&mut self) -> bool {
         assert!(self.daemon.is_none(), "{} is already running", self.name);
         let mut daemon = Daemon::spawn(self.home.path());
         let pid = daemon.pid();
         self.daemon = Some(daemon);
         let address = format!("127.0.0.1:{}", self.port);
-        eventually(&format!("{} to listen on {address}", self.name), || {
-            self.fail_if_exited();
-            (self.home.daemon_pid() == Some(pid))
-                .then(|| std::net::TcpStream::connect(&address).ok())
-                .flatten()
-        });
         let probe = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("a runtime for the probe");
-        eventually(&format!("{} to be ready", self.name), || {
-            self.fail_if_exited();
-            (probe.block_on(self.health("")) == Some(ServingStatus::Serving)).then_some(())
+        let started = eventually(&format!("{} to be ready on {address}", self.name), || {
+            if let Some(log) = self.exited() {
+                return Some(Err(log));
+            }
+            let listening = self.home.daemon_pid() == Some(pid)
+                && std::net::TcpStream::connect(&address).is_ok();
+            (listening && probe.block_on(self.health("")) == Some(ServingStatus::Serving))
+                .then_some(Ok(()))
         });
+        match started {
+            Ok(()) => true,
+            Err(log) if log.contains("Address already in use") => false,
+            Err(log) => panic!("{} exited:\n{log}", self.name),
+        }
     }
 
-    /// Fails the test with the log if the process died.
-    fn fail_if_exited(&mut self) {
-        let exited = self.daemon.as_mut().is_some_and(|d| !d.is_running());
-        if exited {
-            self.reap();
-            panic!("{} exited:\n{}", self.name, self.log());
+    /// Gives it three new ports, in its `dkd.yaml` too.
+    fn move_to_new_ports(&mut self) {
+        let mut config = std::fs::read_to_string(self.config_file()).expect("dkd.yaml");
+        for port in [&mut self.port, &mut self.probe_port, &mut self.peer_port] {
+            let next = free_port();
+            config = config.replace(
+                &format!("127.0.0.1:{port}\""),
+                &format!("127.0.0.1:{next}\""),
+            );
+            *port = next;
         }
+        std::fs::write(self.config_file(), config).expect("write dkd.yaml");
+    }
+
+    /// The log, if the process died (reaped).
+    fn exited(&mut self) -> Option<String> {
+        let exited = self.daemon.as_mut().is_some_and(|d| !d.is_running());
+        exited.then(|| {
+            self.reap();
+            self.log()
+        })
     }
 
     fn daemon(&mut self) -> &mut Daemon {
