@@ -162,7 +162,7 @@ impl WatchSources {
 
     /// Sends `event`, converted once for every stream that sends it.
     async fn send_event(&self, sender: &Sender, event: &Event) -> Result<(), Stop> {
-        let converted = self.conversions.get(event, &self.engine);
+        let converted = self.conversions.get(event, &self.engine, &self.catalog);
         self.send(sender, proto::WatchEvent::clone(&converted))
             .await
     }

@@ -12,7 +12,7 @@ use std::{
 use datakit::proto;
 
 use super::convert;
-use crate::promotion::{Engine, Event, EventKind};
+use crate::promotion::{Engine, EnvironmentCatalog, Event, EventKind};
 
 /// How many recent conversions are kept: live events reach every stream within this many.
 const KEPT: usize = 1024;
@@ -28,9 +28,14 @@ pub struct WatchConversions {
 
 impl WatchConversions {
     /// `event` as Watch sends it, converted by the first stream that asked.
-    pub fn get(&self, event: &Event, engine: &Engine) -> Arc<proto::WatchEvent> {
+    pub fn get(
+        &self,
+        event: &Event,
+        engine: &Engine,
+        catalog: &EnvironmentCatalog,
+    ) -> Arc<proto::WatchEvent> {
         self.shared((event.sequence, event.term, event.at), || {
-            to_proto(event, engine)
+            to_proto(event, engine, catalog)
         })
     }
 
@@ -64,17 +69,27 @@ impl WatchConversions {
     }
 }
 
-fn to_proto(event: &Event, engine: &Engine) -> proto::WatchEvent {
+/// A status carries the package's active hold in the environment, as in a snapshot and
+/// in `Status`: a client that replaces what it knows with the event keeps the hold.
+fn to_proto(event: &Event, engine: &Engine, catalog: &EnvironmentCatalog) -> proto::WatchEvent {
     use proto::watch_event::Event as Payload;
     let payload = match &event.kind {
         EventKind::Promotion(promotion) => {
             Payload::Promotion(convert::promotion(promotion, engine.explain(promotion)))
         }
-        EventKind::Status { status, deployed } => Payload::Status(convert::package_status(
-            &status.package,
-            &status.environment,
-            deployed.then_some(status),
-        )),
+        EventKind::Status { status, deployed } => Payload::Status(proto::PackageStatus {
+            hold: catalog
+                .snapshot()
+                .current
+                .as_ref()
+                .and_then(|config| config.active_hold(&status.environment, &status.package))
+                .map(convert::hold),
+            ..convert::package_status(
+                &status.package,
+                &status.environment,
+                deployed.then_some(status),
+            )
+        }),
         EventKind::Hold(hold) => Payload::Hold(convert::hold(hold)),
         EventKind::Config { revision, problems } => Payload::Config(proto::ConfigChanged {
             revision: revision.clone(),
