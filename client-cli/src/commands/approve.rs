@@ -2,11 +2,11 @@
 
 use datakit::proto::ApproveRequest;
 
-use super::promotion::{ApprovalView, PromotionView, follow};
+use super::promotion::{ApprovalView, answered};
 use crate::{
     cli::ApproveArgs,
     connect::Client,
-    error::{CliError, Failure},
+    error::CliError,
     output::{OutputFormat, render_structured},
 };
 
@@ -21,16 +21,9 @@ pub async fn approve(
         as_user: args.as_user.unwrap_or_default(),
     };
     let promotion = client.approve(request).await?.into_inner().promotion;
-    let mut view = promotion
-        .map(PromotionView::from)
-        .ok_or_else(|| CliError::new(Failure::Other, "dkd returned no promotion"))?;
-    if args.wait {
-        // `-o json`: NDJSON, one promotion per change; the last line is the final state.
-        match follow(client, view, format, args.timeout).await? {
-            Some(followed) => view = followed,
-            None => return Ok(String::new()),
-        }
-    }
+    let Some(view) = answered(client, promotion, format, args.wait, args.timeout).await? else {
+        return Ok(String::new());
+    };
     if format != OutputFormat::Table {
         return render_structured(format, &view);
     }

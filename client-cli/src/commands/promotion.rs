@@ -404,6 +404,24 @@ pub async fn follow(
     Ok((!waiting.ndjson).then_some(view))
 }
 
+/// The promotion a command was answered with, followed to its end when `wait`; `None`
+/// when `-o json` already streamed it as NDJSON (one promotion per change).
+pub async fn answered(
+    client: &mut Client,
+    promotion: Option<proto::Promotion>,
+    format: crate::output::OutputFormat,
+    wait: bool,
+    timeout: Option<Duration>,
+) -> Result<Option<PromotionView>, CliError> {
+    let view = promotion
+        .map(PromotionView::from)
+        .ok_or_else(|| CliError::new(Failure::Other, "dkd returned no promotion"))?;
+    if !wait {
+        return Ok(Some(view));
+    }
+    follow(client, view, format, timeout).await
+}
+
 /// `--timeout` expired: where the promotion stands, and that it goes on without us.
 fn timed_out(view: &PromotionView, timeout: Duration) -> CliError {
     let follow = if view.kind == "store" {

@@ -6,10 +6,10 @@ use std::time::Duration;
 use clap::Args;
 use datakit::proto::VerifyRequest;
 
-use super::promotion::{PromotionView, follow};
+use super::promotion::answered;
 use crate::{
     connect::Client,
-    error::{CliError, Failure},
+    error::CliError,
     output::{OutputFormat, render_structured},
 };
 
@@ -40,16 +40,9 @@ pub async fn verify(
         environment: args.env,
     };
     let promotion = client.verify(request).await?.into_inner().promotion;
-    let mut view = promotion
-        .map(PromotionView::from)
-        .ok_or_else(|| CliError::new(Failure::Other, "dkd returned no promotion"))?;
-    if args.wait {
-        // `-o json`: NDJSON, one promotion per change; the last line is the final state.
-        match follow(client, view, format, args.timeout).await? {
-            Some(followed) => view = followed,
-            None => return Ok(String::new()),
-        }
-    }
+    let Some(view) = answered(client, promotion, format, args.wait, args.timeout).await? else {
+        return Ok(String::new());
+    };
     if format != OutputFormat::Table {
         return render_structured(format, &view);
     }

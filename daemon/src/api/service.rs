@@ -566,37 +566,26 @@ impl DataKitService for DataKitApi {
         let now = self.engine.now();
         if let Some(package) = non_empty(&body.package)
             && environment_exists
-            && let Some(rows) = self.status_cache.rows(&config.revision, package)
         {
-            // Precomputed, so known: its entry goes with any event about the package.
-            return Ok(Response::new(proto::StatusResponse {
-                packages: status_cache::answer(
-                    &rows,
-                    non_empty(&body.environment),
-                    &reader,
-                    package,
-                    now,
-                ),
-                revision: config.revision.clone(),
-            }));
-        }
-        if let Some(package) = non_empty(&body.package)
-            && environment_exists
-            && !self.package_known(&config, package).map_err(status)?
-            && !self.published(package).await?
-        {
-            return Err(answer(
-                Code::NotFound,
-                &format!(
-                    "package {package:?} is not deployed anywhere, was never promoted and is not published in {}: check the name, or dk publish it",
-                    self.registry.describe()
-                ),
-            ));
-        }
-        if let Some(package) = non_empty(&body.package)
-            && environment_exists
-        {
-            let rows = self.package_rows(&config, package).await?;
+            // Precomputed rows are of a known package: its entry goes with any event about
+            // it. Otherwise the package must be known somewhere before rows are made.
+            let rows = match self.status_cache.rows(&config.revision, package) {
+                Some(rows) => rows,
+                None => {
+                    if !self.package_known(&config, package).map_err(status)?
+                        && !self.published(package).await?
+                    {
+                        return Err(answer(
+                            Code::NotFound,
+                            &format!(
+                                "package {package:?} is not deployed anywhere, was never promoted and is not published in {}: check the name, or dk publish it",
+                                self.registry.describe()
+                            ),
+                        ));
+                    }
+                    self.package_rows(&config, package).await?
+                }
+            };
             return Ok(Response::new(proto::StatusResponse {
                 packages: status_cache::answer(
                     &rows,
