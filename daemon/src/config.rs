@@ -222,6 +222,13 @@ pub enum ConfigError {
         key: String,
         reason: String,
     },
+    #[error("{file}: {second}: {address} is also {first}: give each listener its own port")]
+    SharedAddress {
+        file: String,
+        first: &'static str,
+        second: &'static str,
+        address: std::net::SocketAddr,
+    },
     #[error("{file}: {key}: {reason}")]
     Cluster {
         file: String,
@@ -283,9 +290,42 @@ impl DaemonConfig {
         config.oidc(file)?;
         config.audit.validate(file)?;
         config.webhooks(file)?;
-        config.probes_address(file)?;
-        config.replication(file)?;
+        config.distinct_listeners(file)?;
         Ok(config)
+    }
+
+    /// Refuses two listeners (`listen`, `probes`, the peers listener) on one port of one
+    /// address, which would otherwise fail only once dkd binds the second.
+    fn distinct_listeners(&self, file: &str) -> Result<(), ConfigError> {
+        let listeners = [
+            ("listen.address", self.listener(file)?.map(|l| l.address)),
+            ("probes.address", self.probes_address(file)?),
+            (
+                "ha.peers.listen",
+                self.replication(file)?.map(|ha| ha.peers.listen),
+            ),
+        ];
+        let bound: Vec<_> = listeners
+            .into_iter()
+            .filter_map(|(key, address)| address.map(|address| (key, address)))
+            .collect();
+        for (i, &(second, address)) in bound.iter().enumerate() {
+            let overlaps = |other: &std::net::SocketAddr| {
+                other.port() == address.port()
+                    && (other.ip() == address.ip()
+                        || other.ip().is_unspecified()
+                        || address.ip().is_unspecified())
+            };
+            if let Some(&(first, _)) = bound[..i].iter().find(|(_, other)| overlaps(other)) {
+                return Err(ConfigError::SharedAddress {
+                    file: file.to_owned(),
+                    first,
+                    second,
+                    address,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The validated `auth.oidc:` of the configuration file `file`, if any. It needs
@@ -381,6 +421,25 @@ mod tests {
         let config = DaemonConfig::load(&dir.path().join("dkd.yaml")).expect("defaults");
         assert_eq!(config.forge.kind, ForgeKind::Embedded);
         assert_eq!(config.poll_interval_ms, 1000);
+    }
+
+    #[test]
+    fn two_listeners_on_one_port_are_refused_naming_both() {
+        let listen = "listen: { address: \"127.0.0.1:8443\", insecure: true }\n";
+        let error = DaemonConfig::parse(
+            "dkd.yaml",
+            &format!("{listen}probes: {{ address: \"0.0.0.0:8443\" }}\n"),
+        )
+        .expect_err("refused");
+        assert_eq!(
+            error.to_string(),
+            "dkd.yaml: probes.address: 0.0.0.0:8443 is also listen.address: give each listener its own port"
+        );
+        DaemonConfig::parse(
+            "dkd.yaml",
+            &format!("{listen}probes: {{ address: \"127.0.0.2:8443\" }}\n"),
+        )
+        .expect("another address may reuse the port");
     }
 
     #[test]

@@ -27,10 +27,23 @@ use super::{Clone, Daemon, TestHome, certificates::TestCa, eventually, json, std
 
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
+    let [port] = free_ports::<1>(&[]);
+    port
+}
+
+/// `N` different loopback ports nobody listens on right now, none of them in `avoid`.
+/// All are held open until all are chosen: ports chosen one by one may repeat, since the
+/// system may hand out a port again as soon as the probe that held it is closed.
+pub fn free_ports<const N: usize>(avoid: &[u16]) -> [u16; N] {
+    let mut held = Vec::with_capacity(N);
+    while held.len() < N {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let port = listener.local_addr().expect("a bound address").port();
+        if !avoid.contains(&port) {
+            held.push((port, listener));
+        }
+    }
+    std::array::from_fn(|i| held[i].0)
 }
 
 /// A dkd with a TLS listener on 127.0.0.1, its CA and its certificate files.

@@ -20,7 +20,7 @@ use crate::{
     github_fake::GithubFake,
     kube_fake::{KubeFake, objects::ARGOCD_NAMESPACE},
     support::{
-        Daemon, PATIENCE, TestHome, certificates::PemPair, eventually, shared::free_port, stderr,
+        Daemon, PATIENCE, TestHome, certificates::PemPair, eventually, shared::free_ports, stderr,
     },
 };
 
@@ -67,7 +67,7 @@ impl Replica {
             format!("{github_token}\n"),
         )
         .expect("write the replica's GitHub token");
-        let (port, probe_port, peer_port) = (free_port(), free_port(), free_port());
+        let [port, probe_port, peer_port] = free_ports(&[]);
         let forge = std::fs::read_to_string(home.path().join("dkd.yaml")).expect("dkd.yaml");
         let kubeconfig = kube.kubeconfig().display();
         let config = format!(
@@ -186,14 +186,14 @@ ha:
     /// Gives it three new ports, in its `dkd.yaml` too.
     fn move_to_new_ports(&mut self) {
         let mut config = std::fs::read_to_string(self.config_file()).expect("dkd.yaml");
-        for port in [&mut self.port, &mut self.probe_port, &mut self.peer_port] {
-            let next = free_port();
-            config = config.replace(
-                &format!("127.0.0.1:{port}\""),
-                &format!("127.0.0.1:{next}\""),
-            );
-            *port = next;
+        let old = [self.port, self.probe_port, self.peer_port];
+        // New ports differ from each other and from the old ones, so one replacement
+        // never rewrites another's.
+        let new = free_ports::<3>(&old);
+        for (old, new) in old.iter().zip(new) {
+            config = config.replace(&format!("127.0.0.1:{old}\""), &format!("127.0.0.1:{new}\""));
         }
+        [self.port, self.probe_port, self.peer_port] = new;
         std::fs::write(self.config_file(), config).expect("write dkd.yaml");
     }
 
