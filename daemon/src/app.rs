@@ -183,11 +183,15 @@ pub async fn run(
     let sled = Arc::new(SledStore::open(&home.database())?);
     let store_notice = sled.notice().map(str::to_owned);
     let store: Arc<dyn StateStore> = sled.clone();
-    let forge: Arc<dyn GitForge> = match config.forge.kind {
-        ForgeKind::Embedded => {
-            Arc::new(LocalGitForge::open_or_init(&home.deploy_repo(), sled).await?)
-        }
-        ForgeKind::Github => {
+    let embedded = match config.forge.kind {
+        ForgeKind::Embedded => Some(Arc::new(
+            LocalGitForge::open_or_init(&home.deploy_repo(), sled).await?,
+        )),
+        ForgeKind::Github => None,
+    };
+    let forge: Arc<dyn GitForge> = match &embedded {
+        Some(local) => local.clone(),
+        None => {
             let settings = github_settings(&config.forge, &config_file.display().to_string())?;
             Arc::new(GithubForge::new(settings)?)
         }
@@ -199,6 +203,9 @@ pub async fn run(
         store.as_ref(),
         forge.group_source(),
     ));
+    if let Some(local) = &embedded {
+        local.trust_accepted(catalog.subscribe());
+    }
     if let Err(error) = catalog.refresh(forge.as_ref(), &store).await {
         tracing::warn!(%error, "cannot read the deployment repository at start; serving the cached configuration");
     }

@@ -1,5 +1,6 @@
-//! The checks a deployment repository's CI runs on a change: every manifest in the
-//! resulting tree parses and validates. The embedded forge runs them itself.
+//! The checks a deployment repository's CI runs on a change: the configuration and every
+//! manifest of the resulting tree parse and validate. The embedded forge runs them itself
+//! (`local_checks.rs` decides how much of the tree to read).
 
 use std::{collections::BTreeMap, time::SystemTime};
 
@@ -15,35 +16,66 @@ pub const MANIFESTS_CHECK: &str = "manifests validate";
 /// a revision of the base branch: the configuration, every Store and every
 /// `DeployedPackage`. `groups` is where the forge's reviewer groups come from.
 pub fn check_tree(revision: &str, files: &BTreeMap<String, String>, groups: GroupSource) -> Check {
-    match first_problem(revision, files, groups) {
-        None => Check {
-            name: MANIFESTS_CHECK.into(),
-            outcome: CheckOutcome::Success,
-            description: format!("{} manifests valid", files.len()),
-        },
-        Some(problem) => Check {
-            name: MANIFESTS_CHECK.into(),
-            outcome: CheckOutcome::Failure,
-            description: problem,
-        },
-    }
-}
-
-fn first_problem(
-    revision: &str,
-    files: &BTreeMap<String, String>,
-    groups: GroupSource,
-) -> Option<String> {
     let source = ConfigSource {
         revision: revision.to_owned(),
         loaded_at: SystemTime::now(),
         files: files.clone(),
     };
-    let config = match LoadedConfig::from_source(&source, groups) {
+    outcome(
+        first_problem(&source, files, groups),
+        format!("{} manifests valid", files.len()),
+    )
+}
+
+/// Validates a change that wrote `written` (path → contents) on top of a valid base: its
+/// configuration as of its head (`config`, as `read_config_source` reads it) and every
+/// file it wrote. A change that rewrites `config/environments.yaml` (where every
+/// manifest's namespace comes from) needs [`check_tree`] instead.
+pub fn check_written(
+    config: &ConfigSource,
+    written: &BTreeMap<String, String>,
+    groups: GroupSource,
+) -> Check {
+    outcome(
+        first_problem(config, written, groups),
+        format!(
+            "the configuration and {} changed file(s) valid",
+            written.len()
+        ),
+    )
+}
+
+/// A failed check, for `problem`.
+pub fn failed(problem: String) -> Check {
+    Check {
+        name: MANIFESTS_CHECK.into(),
+        outcome: CheckOutcome::Failure,
+        description: problem,
+    }
+}
+
+fn outcome(problem: Option<String>, valid: String) -> Check {
+    match problem {
+        None => Check {
+            name: MANIFESTS_CHECK.into(),
+            outcome: CheckOutcome::Success,
+            description: valid,
+        },
+        Some(problem) => failed(problem),
+    }
+}
+
+/// The first problem of the configuration in `source`, else of a manifest in `manifests`.
+fn first_problem(
+    source: &ConfigSource,
+    manifests: &BTreeMap<String, String>,
+    groups: GroupSource,
+) -> Option<String> {
+    let config = match LoadedConfig::from_source(source, groups) {
         Ok(config) => config,
         Err(problem) => return Some(problem.to_string()),
     };
-    files.iter().find_map(|(path, text)| {
+    manifests.iter().find_map(|(path, text)| {
         let expected = expected_manifest(&config, path)?;
         validate_manifest(path, text, expected)
             .err()

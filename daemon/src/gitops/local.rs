@@ -4,7 +4,6 @@
 //! re-checked, and land with a compare-and-swap on `main` — never a force-push.
 
 use std::{
-    collections::BTreeMap,
     path::{Path, PathBuf},
     sync::Arc,
     time::{Duration, SystemTime},
@@ -15,9 +14,9 @@ use datakit::manifest::{
 };
 use tokio::sync::Mutex;
 
-use super::{Git, GitError, check_tree, local_records};
+use super::{Git, GitError, local_checks::ChangeChecks, local_records};
 use crate::promotion::{
-    Approval, Approver, ChangeRef, CheckOutcome,
+    Approval, Approver, CatalogState, ChangeRef, Check, CheckOutcome,
     ports::{
         ChangeProposal, ChangeRequestStore, ChangeState, ChangeStatus, Declined, FileVersion,
         ForgeError, GitForge, GroupSource, LocalChange, LocalChangeState, RecordedPromotion,
@@ -38,6 +37,7 @@ pub struct LocalGitForge {
     changes: Arc<dyn ChangeRequestStore>,
     /// Serializes writes to the repository's branches (proposals, merges, closes).
     writes: Arc<Mutex<()>>,
+    checks: Arc<ChangeChecks>,
 }
 
 impl std::fmt::Debug for LocalGitForge {
@@ -64,9 +64,16 @@ impl LocalGitForge {
             git: Git::new(path),
             changes,
             writes: Arc::new(Mutex::new(())),
+            checks: Arc::new(ChangeChecks::new(GroupSource::TeamsFile)),
         };
         forge.base_revision().await?;
         Ok(forge)
+    }
+
+    /// Lets the manifests check trust every revision the catalog accepts (see
+    /// `local_checks.rs`), so the first change after a start reads no unchanged manifest.
+    pub fn trust_accepted(&self, accepted: tokio::sync::watch::Receiver<CatalogState>) {
+        self.checks.trust_accepted(accepted);
     }
 
     pub fn git(&self) -> &Git {
@@ -93,27 +100,19 @@ impl LocalGitForge {
         if let (LocalChangeState::Open, Some(head)) =
             (&rebuilt.state, self.git.branch_head(id).await?)
         {
-            rebuilt.checks = vec![check_tree(
-                &head,
-                &self.tree(&head).await?,
-                self.group_source(),
-            )];
+            rebuilt.checks = vec![self.check(&head, &rebuilt.paths).await?];
         }
         tracing::warn!(change = %id, "change request rebuilt from the deployment repository; approvals given before it was lost must be given again");
         self.save(&rebuilt).await?;
         Ok(rebuilt)
     }
 
-    /// Every file under `config/` and `environments/` at `revision`.
-    async fn tree(&self, revision: &str) -> Result<BTreeMap<String, String>, ForgeError> {
-        let mut paths = self.git.list_files(revision, "config/").await?;
-        paths.extend(self.git.list_files(revision, "environments/").await?);
-        let contents = self.git.read_files(revision, &paths).await?;
-        Ok(paths
-            .into_iter()
-            .zip(contents)
-            .filter_map(|(path, bytes)| Some((path, String::from_utf8_lossy(&bytes?).into_owned())))
-            .collect())
+    /// The manifests check of `head`, a commit that wrote `paths` on top of its parent.
+    async fn check(&self, head: &str, paths: &[String]) -> Result<Check, ForgeError> {
+        let parent = self.parent_of(head).await?;
+        self.checks
+            .check(self, head, parent.as_deref(), paths)
+            .await
     }
 
     /// Commits `change`'s files on top of `base`; returns the commit and its check.
@@ -289,18 +288,19 @@ impl GitForge for LocalGitForge {
                 commit
             }
         };
-        let check = check_tree(&head, &self.tree(&head).await?, self.group_source());
+        let paths: Vec<String> = proposal
+            .files
+            .iter()
+            .map(|(path, _)| path.clone())
+            .collect();
+        let check = self.check(&head, &paths).await?;
         let change = LocalChange {
             id: proposal.branch.clone(),
             promotion_id: proposal.promotion_id.clone(),
             title: proposal.title.clone(),
             body: proposal.body.clone(),
             labels: proposal.labels.clone(),
-            paths: proposal
-                .files
-                .iter()
-                .map(|(path, _)| path.clone())
-                .collect(),
+            paths,
             commit_message: proposal.commit_message.clone(),
             state: LocalChangeState::Open,
             approvals: Vec::new(),
@@ -368,7 +368,7 @@ impl GitForge for LocalGitForge {
                     .update_ref(&format!("refs/heads/{}", record.id), &rebased, Some(&head))
                     .await?;
                 head = rebased;
-                let check = check_tree(&head, &self.tree(&head).await?, self.group_source());
+                let check = self.check(&head, &record.paths).await?;
                 let failed = check.outcome == CheckOutcome::Failure;
                 let reason = check.description.clone();
                 record.checks = vec![check];
@@ -382,6 +382,13 @@ impl GitForge for LocalGitForge {
             }
             match self.git.update_ref(BASE_REF, &head, Some(&base)).await {
                 Ok(()) => {
+                    if record
+                        .checks
+                        .iter()
+                        .all(|check| check.outcome == CheckOutcome::Success)
+                    {
+                        self.checks.landed(&head).await;
+                    }
                     record.state = LocalChangeState::Merged {
                         commit: head.clone(),
                     };
@@ -464,6 +471,114 @@ mod tests {
             again.base_revision().await.expect("head"),
             head,
             "reopening changes nothing"
+        );
+    }
+
+    fn manifest(environment: &str, namespace: &str) -> Vec<u8> {
+        datakit::manifest::DeployedPackage {
+            name: "my-package".into(),
+            namespace: namespace.into(),
+            annotations: std::collections::BTreeMap::new(),
+            version: "v1.0.0".into(),
+            artifact: "registry.example/my-package:v1.0.0".into(),
+            digest: format!("sha256:{}", "a".repeat(64)),
+        }
+        .to_yaml()
+        .into_bytes()
+        .into_iter()
+        .chain(format!("# {environment}\n").into_bytes())
+        .collect()
+    }
+
+    async fn check_of(forge: &LocalGitForge, branch: &str, files: Vec<(String, Vec<u8>)>) -> Check {
+        let proposal = ChangeProposal {
+            promotion_id: format!("id-{branch}"),
+            branch: branch.to_owned(),
+            title: branch.to_owned(),
+            body: String::new(),
+            labels: Vec::new(),
+            files,
+            commit_message: format!("{branch}\n\nPromotion-Id: id-{branch}\n"),
+        };
+        let change = forge.propose_change(&proposal).await.expect("proposed");
+        let status = forge.change_status(&change).await.expect("status");
+        status.checks.into_iter().next().expect("one check")
+    }
+
+    async fn push(forge: &LocalGitForge, files: Vec<(String, Vec<u8>)>) -> String {
+        let base = forge.base_revision().await.expect("head");
+        let pushed = forge
+            .git
+            .commit_files(Some(&base), &files, "push by hand")
+            .await
+            .expect("commit");
+        forge
+            .git
+            .update_ref(BASE_REF, &pushed, Some(&base))
+            .await
+            .expect("push");
+        pushed
+    }
+
+    #[tokio::test]
+    async fn a_change_fails_its_check_for_a_bad_file_it_writes_or_a_bad_one_on_its_base() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let forge = forge(dir.path()).await;
+        let write = |environment: &str, namespace: &str| {
+            vec![(
+                format!("environments/{environment}/my-package.yaml"),
+                manifest(environment, namespace),
+            )]
+        };
+        let valid = check_of(&forge, "promote/dev/a", write("dev", "dev")).await;
+        assert_eq!(
+            valid.outcome,
+            CheckOutcome::Success,
+            "{}",
+            valid.description
+        );
+        let invalid = check_of(&forge, "promote/int/a", write("int", "dev")).await;
+        assert_eq!(invalid.outcome, CheckOutcome::Failure);
+        assert!(
+            invalid
+                .description
+                .contains("environments/int/my-package.yaml"),
+            "{}",
+            invalid.description
+        );
+
+        // A manifest in the wrong namespace pushed straight to main, past every check.
+        let broken = "environments/prod/my-package.yaml".to_owned();
+        let pushed = push(&forge, vec![(broken.clone(), manifest("prod", "dev"))]).await;
+        let on_broken = check_of(&forge, "promote/dev/b", write("dev", "dev")).await;
+        assert_eq!(on_broken.outcome, CheckOutcome::Failure);
+        assert!(
+            on_broken.description.contains(&broken),
+            "{}",
+            on_broken.description
+        );
+        let environments = forge
+            .read_files(&pushed, &[ENVIRONMENTS_FILE.to_owned()])
+            .await
+            .expect("read")
+            .remove(0)
+            .expect("environments.yaml");
+        let whole = check_of(
+            &forge,
+            "config/environments",
+            vec![(ENVIRONMENTS_FILE.to_owned(), environments)],
+        )
+        .await;
+        assert_eq!(whole.outcome, CheckOutcome::Failure);
+        assert!(whole.description.contains(&broken), "{}", whole.description);
+
+        push(&forge, vec![(broken, manifest("prod", "production"))]).await;
+        let fixed = check_of(&forge, "promote/dev/c", write("dev", "dev")).await;
+        assert_eq!(
+            fixed.outcome,
+            CheckOutcome::Success,
+            "{}",
+            fixed.description
         );
     }
 }

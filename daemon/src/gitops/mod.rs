@@ -6,6 +6,7 @@ mod checks;
 mod git;
 mod github;
 mod local;
+mod local_checks;
 mod local_records;
 mod objects;
 
