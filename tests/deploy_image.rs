@@ -13,14 +13,25 @@ use std::{
     process::{Command, Output},
 };
 
-/// The image and the container the test made, removed when the test ends however it ends.
+/// The image and the container the test made, removed when the test ends however it ends
+/// (a dkd still running in it after a failure is killed first).
 struct Built {
     image: String,
     container: Option<String>,
+    /// DK_HOME of the container, seen from the host.
+    home: Option<std::path::PathBuf>,
 }
 
 impl Drop for Built {
     fn drop(&mut self) {
+        if std::thread::panicking()
+            && let Some(pid) = self
+                .home
+                .as_ref()
+                .and_then(|home| std::fs::read_to_string(home.join("dkd.lock")).ok())
+        {
+            let _ = Command::new("kill").args(["-KILL", pid.trim()]).status();
+        }
         if let Some(container) = &self.container {
             let _ = Command::new("buildah").args(["rm", container]).output();
         }
@@ -63,6 +74,7 @@ fn the_offline_image_runs_dkd_and_dk_as_the_non_root_user_with_the_dockerfiles_s
     let mut built = Built {
         image: format!("localhost/datakit/dkd-test:{}", std::process::id()),
         container: None,
+        home: None,
     };
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/build-image-offline.sh");
     let output = Command::new("bash")
@@ -106,15 +118,40 @@ fn the_offline_image_runs_dkd_and_dk_as_the_non_root_user_with_the_dockerfiles_s
         );
         assert!(version.starts_with(&format!("{program} ")), "{version}");
     }
-    // Without a dkd.yaml, dkd takes the embedded forge, which needs git: the image has none
-    // (on Kubernetes dkd uses GitHub) and dkd says so in one line, having opened DK_HOME as
-    // the image's user.
-    let started = run(&["/usr/local/bin/dkd", "--home", "/var/lib/datakit"]);
-    let stderr = String::from_utf8_lossy(&started.stderr);
-    assert!(!started.status.success());
-    assert!(stderr.contains("cannot run git"), "{stderr}");
+    // Without a dkd.yaml, dkd takes the embedded forge, which runs no git (the image has
+    // none): it creates its deployment repository and serves, as the image's user. It
+    // runs until SIGTERM (its pid is in DK_HOME/dkd.lock; chroot isolation shares the
+    // host's pid namespace), then stops cleanly.
     let root = succeeded("buildah mount", buildah(&["mount", &container]));
     let home = Path::new(&root).join("var/lib/datakit");
+    built.home = Some(home.clone());
+    let mut daemon = Command::new("buildah")
+        .args(["run", "--isolation", "chroot", &container, "--"])
+        .args(["/usr/local/bin/dkd", "--home", "/var/lib/datakit"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("buildah run dkd");
+    let pid = support::eventually("dkd in the image to serve", || {
+        if let Ok(Some(status)) = daemon.try_wait() {
+            panic!("dkd in the image exited with {status}");
+        }
+        let serving = home.join("dkd.sock").exists() && home.join("deploy.git/HEAD").exists();
+        let pid = std::fs::read_to_string(home.join("dkd.lock")).ok()?;
+        serving.then(|| pid.trim().to_owned())
+    });
+    let stopped = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(stopped.success(), "SIGTERM to dkd (pid {pid})");
+    let exited = daemon.wait_with_output().expect("dkd in the image exits");
+    assert!(
+        exited.status.success(),
+        "dkd in the image stopped with {}: {}",
+        exited.status,
+        String::from_utf8_lossy(&exited.stderr)
+    );
     let owners: Vec<(String, u32)> = std::fs::read_dir(&home)
         .expect("DK_HOME in the container")
         .map(|entry| {

@@ -1,31 +1,24 @@
-//! One bare repository: read and written in process with gitoxide (`objects.rs`), and
-//! `git` plumbing with a clean environment (the user's `GIT_DIR`, hooks or pager never leak
-//! in) for the few operations the library does not do yet.
+//! One bare repository, read and written in process with gitoxide (`objects.rs`) on
+//! tokio's blocking pool: dkd runs no `git` process.
 
 use std::{
     path::{Path, PathBuf},
-    process::Stdio,
     sync::{Arc, OnceLock},
 };
 
-use tokio::{io::AsyncWriteExt, process::Command};
-
 use super::objects;
-use crate::promotion::ports::ForgeError;
+use crate::promotion::ports::{FolderChanges, ForgeError};
 
-/// A failed git invocation.
+/// A failed repository operation.
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
-    #[error("cannot run git ({source}): install git and make sure it is on PATH")]
-    Spawn { source: std::io::Error },
+    /// A compare-and-swap on a reference that lost: someone else moved it first.
     #[error("git {command} failed in {repo}: {stderr}")]
     Failed {
         command: String,
         repo: PathBuf,
         stderr: String,
     },
-    #[error("git {command} printed something that is not UTF-8")]
-    NotUtf8 { command: String },
     #[error("cannot read the repository {repo}: {message}")]
     InProcess { repo: PathBuf, message: String },
 }
@@ -97,87 +90,16 @@ impl Git {
     /// Creates a bare repository at `git_dir` whose HEAD names `branch`.
     pub async fn init_bare(git_dir: impl Into<PathBuf>, branch: &str) -> Result<Self, GitError> {
         let git = Self::new(git_dir);
-        let mut command = base_command();
-        command
-            .args(["init", "--quiet", "--bare", "--initial-branch", branch])
-            .arg(&git.git_dir);
-        git.output(command, "init", None).await?;
+        let (path, branch) = (git.git_dir.clone(), branch.to_owned());
+        tokio::task::spawn_blocking(move || objects::init_bare(&path, &branch))
+            .await
+            .map_err(|e| git.in_process_error(&e))?
+            .map_err(|e| git.in_process_error(&e))?;
         Ok(git)
     }
 
     pub fn git_dir(&self) -> &Path {
         &self.git_dir
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = base_command();
-        command.arg("--git-dir").arg(&self.git_dir).args(args);
-        command
-    }
-
-    /// Runs git with `args` and returns its standard output as bytes.
-    pub async fn run_bytes(
-        &self,
-        args: &[&str],
-        stdin: Option<&[u8]>,
-    ) -> Result<Vec<u8>, GitError> {
-        let name = args.first().copied().unwrap_or_default();
-        self.output(self.command(args), name, stdin).await
-    }
-
-    /// Runs git with `args` and returns its standard output, trimmed.
-    pub async fn run(&self, args: &[&str]) -> Result<String, GitError> {
-        let bytes = self.run_bytes(args, None).await?;
-        let command = args.first().copied().unwrap_or_default().to_owned();
-        let text = String::from_utf8(bytes).map_err(|_| GitError::NotUtf8 { command })?;
-        Ok(text.trim_end().to_owned())
-    }
-
-    async fn output(
-        &self,
-        mut command: Command,
-        name: &str,
-        stdin: Option<&[u8]>,
-    ) -> Result<Vec<u8>, GitError> {
-        if stdin.is_some() {
-            command.stdin(Stdio::piped());
-        }
-        let mut child = command
-            .spawn()
-            .map_err(|source| GitError::Spawn { source })?;
-        // Feed stdin while the output is read: with large requests (`cat-file --batch` of
-        // thousands of paths) writing first and reading after would fill both pipes.
-        let feeder = match (stdin, child.stdin.take()) {
-            (Some(input), Some(mut pipe)) => {
-                let input = input.to_vec();
-                Some(tokio::spawn(async move { pipe.write_all(&input).await }))
-            }
-            _ => None,
-        };
-        let output = child
-            .wait_with_output()
-            .await
-            .map_err(|source| GitError::Spawn { source })?;
-        if let Some(feeder) = feeder {
-            let written = feeder.await.map_err(|e| GitError::Spawn {
-                source: std::io::Error::other(e),
-            })?;
-            written.map_err(|source| GitError::Spawn { source })?;
-        }
-        if output.status.success() {
-            return Ok(output.stdout);
-        }
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let first_line = stderr
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty())
-            .unwrap_or("no message");
-        Err(GitError::Failed {
-            command: name.to_owned(),
-            repo: self.git_dir.clone(),
-            stderr: first_line.to_owned(),
-        })
     }
 
     /// The commit a branch points at, or `None` when the branch does not exist.
@@ -279,6 +201,37 @@ impl Git {
             .await
     }
 
+    /// The commits reachable from `branch` with a `key:` trailer, newest first, each with
+    /// the files it wrote.
+    pub async fn commits_with_trailer(
+        &self,
+        branch: &str,
+        key: &str,
+    ) -> Result<Vec<objects::TrailerCommit>, GitError> {
+        let (branch, key) = (branch.to_owned(), key.to_owned());
+        self.in_process(move |repo| objects::commits_with_trailer(repo, &branch, &key))
+            .await
+    }
+
+    /// How the files below `dir` (ending in `/`) differ from `from` to `to`.
+    pub async fn changed_files(
+        &self,
+        from: &str,
+        to: &str,
+        dir: &str,
+    ) -> Result<FolderChanges, GitError> {
+        let (from, to, dir) = (from.to_owned(), to.to_owned(), dir.to_owned());
+        self.in_process(move |repo| objects::changed_files(repo, &from, &to, &dir))
+            .await
+    }
+
+    /// Every reference under `prefix` (ending in `/`) with its tip commit, oldest tip first.
+    pub async fn refs_under(&self, prefix: &str) -> Result<Vec<objects::RefTip>, GitError> {
+        let prefix = prefix.to_owned();
+        self.in_process(move |repo| objects::refs_under(repo, &prefix))
+            .await
+    }
+
     /// `commit`'s committer time (Unix seconds) and whole message.
     pub async fn commit_time_and_message(&self, commit: &str) -> Result<(u64, String), GitError> {
         let commit = commit.to_owned();
@@ -354,29 +307,6 @@ impl Git {
     }
 }
 
-/// `git` with an environment cleared of anything that would redirect it.
-fn base_command() -> Command {
-    let mut command = Command::new("git");
-    command
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .env_remove("GIT_INDEX_FILE")
-        .env_remove("GIT_NAMESPACE")
-        .env_remove("GIT_OBJECT_DIRECTORY")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        // Paths are data, never patterns.
-        .env("GIT_LITERAL_PATHSPECS", "1")
-        .env("GIT_AUTHOR_NAME", "dkd")
-        .env("GIT_AUTHOR_EMAIL", "dkd@localhost")
-        .env("GIT_COMMITTER_NAME", "dkd")
-        .env("GIT_COMMITTER_EMAIL", "dkd@localhost")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    command
-}
-
 /// One commit of [`Git::file_log`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileChange {
@@ -389,6 +319,25 @@ pub struct FileChange {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The `git` command on `git`'s repository: the oracle the in-process reads are held to.
+    fn git_cli(git: &Git, args: &[&str]) -> String {
+        let output = std::process::Command::new("git")
+            .arg("--git-dir")
+            .arg(git.git_dir())
+            .args(args)
+            .output()
+            .expect("run git");
+        assert!(
+            output.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout)
+            .expect("UTF-8")
+            .trim_end()
+            .to_owned()
+    }
 
     #[tokio::test]
     async fn committed_files_are_read_back_at_that_revision() {
@@ -506,8 +455,145 @@ mod tests {
         assert_eq!(git.branch_head("main").await.expect("head"), Some(theirs));
         assert!(git.is_ancestor(&first, "main").await.expect("ancestry"));
         assert!(!git.is_ancestor(&mine, "main").await.expect("ancestry"));
-        git.run(&["fsck", "--strict", "--no-dangling"])
+        git_cli(&git, &["fsck", "--strict", "--no-dangling"]);
+    }
+
+    #[tokio::test]
+    async fn references_and_their_trailers_read_as_git_for_each_ref_lists_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let git = Git::init_bare(dir.path().join("repo.git"), "main")
             .await
-            .expect("git fsck --strict is clean");
+            .expect("init");
+        assert_eq!(git_cli(&git, &["symbolic-ref", "HEAD"]), "refs/heads/main");
+        let first = git.commit_files(None, &[], "first").await.expect("commit");
+        let decided = git
+            .commit_files(
+                Some(&first),
+                &[],
+                "Close p-2: rejected\n\nPromotion-Id: p-2\nDecided-By: alice\nreason: one\nReason: two",
+            )
+            .await
+            .expect("commit");
+        git.set_ref("refs/closed/promote/dev/b/p-2", &decided)
+            .await
+            .expect("ref");
+        git.set_ref("refs/closed/promote/dev/a/p-1", &first)
+            .await
+            .expect("ref");
+        git.set_ref("refs/heads/main", &first).await.expect("ref");
+
+        let tips = git.refs_under("refs/closed/promote/").await.expect("refs");
+        let ours: Vec<String> = tips
+            .iter()
+            .map(|tip| {
+                format!(
+                    "{} {} {}|{}|{}",
+                    tip.name,
+                    tip.commit,
+                    tip.unix_seconds,
+                    objects::trailer_values(&tip.message, "Decided-By"),
+                    objects::trailer_values(&tip.message, "Reason"),
+                )
+            })
+            .collect();
+        let listed = git_cli(
+            &git,
+            &[
+                "for-each-ref",
+                "--sort=committerdate",
+                "--format=%(refname) %(objectname) %(committerdate:unix)|%(trailers:key=Decided-By,valueonly,separator=%x2C)|%(trailers:key=Reason,valueonly,separator=%x2C)",
+                "refs/closed/promote/",
+            ],
+        );
+        assert_eq!(ours.join("\n"), listed);
+        git_cli(&git, &["fsck", "--strict", "--no-dangling"]);
+    }
+
+    #[tokio::test]
+    async fn commits_with_a_trailer_and_what_they_wrote_read_as_git_log_raw_shows_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let git = Git::init_bare(dir.path().join("repo.git"), "main")
+            .await
+            .expect("init");
+        let file = |path: &str, text: &str| vec![(path.to_owned(), text.as_bytes().to_vec())];
+        let steps = [
+            (file("config/environments.yaml", "e\n"), "Initial"),
+            (
+                file("environments/dev/a.yaml", "a1\n"),
+                "Promote a\n\nPromotion-Id: p-1",
+            ),
+            (
+                file("environments/dev/a.yaml", "a2\n"),
+                "Promote a\n\nPromotion-Id: p-2",
+            ),
+            (
+                file("environments/dev/stores/s.yaml", "s\n"),
+                "Add s\n\nPromotion-Id: p-3",
+            ),
+            (file("README.md", "r\n"), "By hand"),
+            (Vec::new(), "Nothing written\n\nPromotion-Id: p-4"),
+        ];
+        let mut parent: Option<String> = None;
+        for (files, message) in steps {
+            parent = Some(
+                git.commit_files(parent.as_deref(), &files, message)
+                    .await
+                    .expect("commit"),
+            );
+        }
+        git.set_ref("refs/heads/main", parent.as_deref().expect("a commit"))
+            .await
+            .expect("main");
+
+        let ours: Vec<String> = git
+            .commits_with_trailer("main", "Promotion-Id")
+            .await
+            .expect("scan")
+            .into_iter()
+            .map(|commit| {
+                let written: Vec<String> = commit
+                    .written
+                    .iter()
+                    .map(|(path, blob)| format!("{blob} {path}"))
+                    .collect();
+                format!(
+                    "{} {} [{}]",
+                    commit.commit,
+                    commit.value,
+                    written.join(", ")
+                )
+            })
+            .collect();
+        let log = git_cli(
+            &git,
+            &[
+                "log",
+                "--format=%x1e%H %(trailers:key=Promotion-Id,valueonly,separator=%x2C)",
+                "--raw",
+                "--no-abbrev",
+                "--no-renames",
+                "main",
+            ],
+        );
+        let theirs: Vec<String> = log
+            .split('\u{1e}')
+            .filter_map(|entry| {
+                let mut lines = entry.lines().filter(|line| !line.trim().is_empty());
+                let header = lines.next()?.trim().to_owned();
+                let (_, value) = header.split_once(' ')?;
+                (!value.is_empty()).then(|| {
+                    // `:100644 100644 <old> <new> M\t<path>`
+                    let written: Vec<String> = lines
+                        .filter_map(|line| {
+                            let (fields, path) = line.strip_prefix(':')?.split_once('\t')?;
+                            Some(format!("{} {path}", fields.split(' ').nth(3)?))
+                        })
+                        .collect();
+                    format!("{header} [{}]", written.join(", "))
+                })
+            })
+            .collect();
+        assert_eq!(ours.len(), 4, "{ours:#?}");
+        assert_eq!(ours, theirs);
     }
 }

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::{Git, GitError};
+use super::{Git, GitError, objects::trailer_values};
 use crate::promotion::{
     ChangeRef, parse_change_branch,
     ports::{Decision, Declined, LocalChange, LocalChangeState, RecordedPromotion, RecordedState},
@@ -53,102 +53,72 @@ fn decision_of(decision: &str, by: &str, reason: &str) -> Option<Declined> {
     })
 }
 
-fn at_unix(seconds: &str) -> SystemTime {
-    SystemTime::UNIX_EPOCH + Duration::from_secs(seconds.trim().parse().unwrap_or_default())
-}
-
 /// Commits on `base` that carry a `Promotion-Id:` trailer, oldest first, each with the
-/// manifest it wrote (`None` for one that wrote none: its id stays taken): two git
-/// processes.
+/// manifest it wrote (`None` for one that wrote none: its id stays taken).
 async fn merged(git: &Git, base: &str) -> Result<Vec<RecordedPromotion>, GitError> {
-    let log = git
-        .run(&[
-            "log",
-            "--format=%x1e%H %ct %(trailers:key=Promotion-Id,valueonly,separator=%x2C)",
-            "--raw",
-            "--no-abbrev",
-            "--no-renames",
-            base,
-        ])
-        .await?;
-    // (id, commit, time, manifest path and blob)
-    let mut found = Vec::new();
-    for entry in log.split('\u{1e}').filter(|e| !e.trim().is_empty()) {
-        let mut lines = entry.lines();
-        let mut header = lines.next().unwrap_or_default().splitn(3, ' ');
-        let (commit, time, id) = (
-            header.next().unwrap_or_default(),
-            header.next().unwrap_or_default(),
-            header.next().unwrap_or_default().trim(),
-        );
-        if id.is_empty() || id.contains(',') {
-            continue;
-        }
-        // `:100644 100644 <old> <new> M\t<path>`: the manifest the merge wrote.
-        let written = lines
-            .filter_map(|line| {
-                let (fields, path) = line.strip_prefix(':')?.split_once('\t')?;
-                let blob = fields.split(' ').nth(3)?;
-                // environments/<env>/<package>.yaml, or a store's
-                // environments/<env>/stores/<store>.yaml.
-                let is_manifest = path.starts_with("environments/")
-                    && path.ends_with(".yaml")
-                    && match path.matches('/').count() {
-                        2 => true,
-                        3 => path.split('/').nth(2) == Some("stores"),
-                        _ => false,
-                    };
-                (is_manifest && !blob.bytes().all(|b| b == b'0')).then_some((path, blob))
-            })
-            .next();
-        found.push((id, commit, time, written));
-    }
+    let mut found: Vec<_> = git
+        .commits_with_trailer(base, "Promotion-Id")
+        .await?
+        .into_iter()
+        .filter(|commit| !commit.value.contains(','))
+        .map(|commit| {
+            let manifest = commit
+                .written
+                .iter()
+                .find(|(path, _)| is_manifest(path))
+                .cloned();
+            (commit, manifest)
+        })
+        .collect();
     found.reverse();
     let blobs: Vec<&str> = found
         .iter()
-        .filter_map(|f| f.3.map(|(_, blob)| blob))
+        .filter_map(|(_, manifest)| manifest.as_ref().map(|(_, blob)| blob.as_str()))
         .collect();
     let mut contents = git.read_blobs(&blobs).await?.into_iter();
     Ok(found
         .into_iter()
-        .map(|(id, commit, time, written)| {
+        .map(|(commit, written)| {
             let manifest = written
+                .as_ref()
                 .and_then(|_| contents.next().flatten())
                 .and_then(|bytes| String::from_utf8(bytes).ok());
             RecordedPromotion {
-                promotion_id: id.to_owned(),
-                path: written.map(|(path, _)| path.to_owned()).unwrap_or_default(),
+                promotion_id: commit.value,
+                path: written.map(|(path, _)| path).unwrap_or_default(),
                 manifest,
-                at: at_unix(time),
+                at: SystemTime::UNIX_EPOCH + Duration::from_secs(commit.unix_seconds),
                 state: RecordedState::Merged {
-                    commit: commit.to_owned(),
+                    commit: commit.commit,
                 },
             }
         })
         .collect())
 }
 
+/// `environments/<env>/<package>.yaml`, or a store's `environments/<env>/stores/<store>.yaml`.
+fn is_manifest(path: &str) -> bool {
+    path.starts_with("environments/")
+        && path.ends_with(".yaml")
+        && match path.matches('/').count() {
+            2 => true,
+            3 => path.split('/').nth(2) == Some("stores"),
+            _ => false,
+        }
+}
+
 /// Change branches under `prefix` (open ones in `refs/heads/promote/`, closed ones kept in
-/// `refs/closed/promote/` with the decision that closed them), oldest first: two git
-/// processes.
+/// `refs/closed/promote/` with the decision that closed them), oldest first.
 async fn changes(git: &Git, prefix: &str, open: bool) -> Result<Vec<RecordedPromotion>, GitError> {
-    let trailer = |key: &str| format!("%(contents:trailers:key={key},valueonly,separator=%x2C)");
-    let format = format!(
-        "--format=%(refname)%1f%(objectname)%1f%(committerdate:unix)%1f{}%1f{}%1f{}%1f%(contents:subject)",
-        trailer(DECISION),
-        trailer(DECIDED_BY),
-        trailer(REASON),
-    );
-    let refs = git
-        .run(&["for-each-ref", "--sort=committerdate", &format, prefix])
-        .await?;
+    let tips = git.refs_under(prefix).await?;
     let mut branches = Vec::new();
     let mut specs = Vec::new();
-    for line in refs.lines() {
-        let fields: Vec<&str> = line.splitn(7, '\u{1f}').collect();
-        let [reference, tip, time, decision, by, reason, subject] = fields[..] else {
-            continue;
-        };
+    for tip in &tips {
+        let reference = tip.name.as_str();
+        let trailer = |key: &str| trailer_values(&tip.message, key);
+        let (decision, by, reason) = (trailer(DECISION), trailer(DECIDED_BY), trailer(REASON));
+        let subject = tip.message.lines().next().unwrap_or_default();
+        let (tip, time) = (tip.commit.as_str(), tip.unix_seconds);
         let Some(branch) = reference
             .strip_prefix("refs/heads/")
             .or_else(|| reference.strip_prefix("refs/closed/"))
@@ -170,10 +140,11 @@ async fn changes(git: &Git, prefix: &str, open: bool) -> Result<Vec<RecordedProm
             }
         } else {
             RecordedState::Closed {
-                declined: decision_of(decision, by, reason),
+                declined: decision_of(&decision, &by, &reason),
             }
         };
-        branches.push((path, promotion_id, at_unix(time), state));
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(time);
+        branches.push((path, promotion_id, at, state));
     }
     let specs: Vec<&str> = specs.iter().map(String::as_str).collect();
     let contents = git.read_blobs(&specs).await?;

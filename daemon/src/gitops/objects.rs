@@ -16,6 +16,7 @@ use gix::{
 };
 
 use super::git::FileChange;
+use crate::promotion::ports::{FolderChanges, TreeFile};
 
 /// What went wrong in process; `Conflict` is a compare-and-swap that lost.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +27,10 @@ pub enum ObjectsError {
     Conflict(String),
     #[error("unknown revision {0:?}")]
     UnknownRevision(String),
+    #[error("cannot list references: {0}")]
+    Refs(String),
+    #[error("cannot compare trees: {0}")]
+    Diff(String),
 }
 
 type Outcome<T> = Result<T, ObjectsError>;
@@ -37,6 +42,26 @@ fn signature() -> gix::actor::Signature {
         email: "dkd@localhost".into(),
         time: gix::date::Time::now_local_or_utc(),
     }
+}
+
+/// Creates a bare repository at `git_dir` whose HEAD names `branch`; neither the user's nor
+/// the system's git configuration applies.
+pub fn init_bare(git_dir: &std::path::Path, branch: &str) -> Outcome<()> {
+    let repo = gix::ThreadSafeRepository::init_opts(
+        git_dir,
+        gix::create::Kind::Bare,
+        gix::create::Options::default(),
+        gix::open::Options::isolated(),
+    )?
+    .to_thread_local();
+    let head = full_name(&format!("refs/heads/{branch}"))?;
+    repo.edit_reference(RefEdit::update(
+        full_name("HEAD")?,
+        head,
+        PreviousValue::Any,
+        "",
+    ))?;
+    Ok(())
 }
 
 /// `revision`: a full object id, a full reference name, or a branch name.
@@ -327,6 +352,208 @@ pub fn find_message_line(repo: &Repository, branch: &str, line: &str) -> Outcome
         }
     }
     Ok(None)
+}
+
+/// A reference and the commit at its tip, as `git for-each-ref` lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefTip {
+    /// The full name, `refs/heads/promote/dev/a/p-1` say.
+    pub name: String,
+    pub commit: String,
+    /// The tip's committer time (Unix seconds).
+    pub unix_seconds: u64,
+    pub message: String,
+}
+
+/// Every reference under `prefix` (ending in `/`), oldest tip first by committer time
+/// (ties by name), as `git for-each-ref --sort=committerdate` lists them.
+pub fn refs_under(repo: &Repository, prefix: &str) -> Outcome<Vec<RefTip>> {
+    let platform = repo.references()?;
+    let mut tips = Vec::new();
+    for reference in platform.prefixed(prefix)? {
+        let mut reference = reference.map_err(|error| ObjectsError::Refs(error.to_string()))?;
+        let name = reference.name().as_bstr().to_string();
+        let id = reference.peel_to_id()?.detach();
+        let commit = repo.find_commit(id)?;
+        tips.push(RefTip {
+            name,
+            commit: id.to_string(),
+            unix_seconds: u64::try_from(commit.time()?.seconds).unwrap_or_default(),
+            message: commit.message_raw_sloppy().to_str_lossy().into_owned(),
+        });
+    }
+    tips.sort_by(|a, b| (a.unix_seconds, &a.name).cmp(&(b.unix_seconds, &b.name)));
+    Ok(tips)
+}
+
+/// The values of the `key:` trailers of `message` (key compared without case), joined by
+/// commas, as `%(trailers:key=<key>,valueonly,separator=%x2C)` prints them.
+pub fn trailer_values(message: &str, key: &str) -> String {
+    let message = gix::objs::commit::MessageRef::from_bytes(message.as_bytes());
+    let Some(body) = message.body() else {
+        return String::new();
+    };
+    body.trailers()
+        .filter(|trailer| trailer.token.eq_ignore_ascii_case(key.as_bytes()))
+        .map(|trailer| trailer.value.to_str_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A commit carrying a trailer, and the files it added or modified against its first
+/// parent (as `git log --raw` shows them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrailerCommit {
+    pub commit: String,
+    /// Committer time (Unix seconds).
+    pub unix_seconds: u64,
+    /// The trailer's values, joined by commas.
+    pub value: String,
+    /// Path and blob id of each file written; none for a merge of two branches.
+    pub written: Vec<(String, String)>,
+}
+
+/// The commits reachable from `branch` whose message has a `key:` trailer, newest first by
+/// committer time (as `git log --raw` lists them).
+pub fn commits_with_trailer(
+    repo: &Repository,
+    branch: &str,
+    key: &str,
+) -> Outcome<Vec<TrailerCommit>> {
+    let Some(head) = resolve(repo, branch)? else {
+        return Ok(Vec::new());
+    };
+    let newest_first = gix::revision::walk::Sorting::ByCommitTime(Default::default());
+    let mut diff_state = gix_diff::tree::State::default();
+    let mut found = Vec::new();
+    for info in repo.rev_walk([head]).sorting(newest_first).all()? {
+        let commit = repo.find_commit(info?.id)?;
+        let value = trailer_values(&commit.message_raw_sloppy().to_str_lossy(), key);
+        if value.is_empty() {
+            continue;
+        }
+        let parents: Vec<ObjectId> = commit.parent_ids().map(gix::Id::detach).collect();
+        let tree = commit.tree_id()?.detach();
+        let written = match parents[..] {
+            [] => written_files(repo, None, tree, &mut diff_state)?,
+            [parent] => {
+                let parent_tree = repo.find_commit(parent)?.tree_id()?.detach();
+                written_files(repo, Some(parent_tree), tree, &mut diff_state)?
+            }
+            _ => Vec::new(),
+        };
+        found.push(TrailerCommit {
+            commit: commit.id.to_string(),
+            unix_seconds: u64::try_from(commit.time()?.seconds).unwrap_or_default(),
+            value,
+            written,
+        });
+    }
+    Ok(found)
+}
+
+/// How the files below `dir` (ending in `/`) differ from commit `from` to commit `to`:
+/// the blobs added or modified (path and id) and the paths removed.
+pub fn changed_files(repo: &Repository, from: &str, to: &str, dir: &str) -> Outcome<FolderChanges> {
+    let folder = dir.trim_end_matches('/');
+    let folder_tree = |revision: &str| -> Outcome<Option<ObjectId>> {
+        let root = root_tree(repo, revision)?;
+        Ok(root
+            .lookup_entry_by_path(folder)?
+            .filter(|entry| entry.mode().kind() == EntryKind::Tree)
+            .map(|entry| entry.object_id()))
+    };
+    let (old, new) = (folder_tree(from)?, folder_tree(to)?);
+    if old == new {
+        return Ok(FolderChanges::default());
+    }
+    let mut state = gix_diff::tree::State::default();
+    let changes = tree_changes(repo, old, new, &mut state)?;
+    let prefixed = |path: &gix::bstr::BStr| format!("{folder}/{path}");
+    let mut written = Vec::new();
+    let mut removed = Vec::new();
+    for change in changes {
+        match change {
+            gix_diff::tree::recorder::Change::Addition {
+                entry_mode,
+                oid,
+                path,
+                ..
+            }
+            | gix_diff::tree::recorder::Change::Modification {
+                entry_mode,
+                oid,
+                path,
+                ..
+            } if entry_mode.is_blob() => written.push(TreeFile {
+                path: prefixed(path.as_ref()),
+                id: oid.to_string(),
+            }),
+            gix_diff::tree::recorder::Change::Deletion {
+                entry_mode, path, ..
+            } if entry_mode.is_blob() => removed.push(prefixed(path.as_ref())),
+            _ => {}
+        }
+    }
+    Ok(FolderChanges { written, removed })
+}
+
+/// The blobs added or modified from tree `old` (`None`: the empty tree) to tree `new`.
+fn written_files(
+    repo: &Repository,
+    old: Option<ObjectId>,
+    new: ObjectId,
+    state: &mut gix_diff::tree::State,
+) -> Outcome<Vec<(String, String)>> {
+    Ok(tree_changes(repo, old, Some(new), state)?
+        .into_iter()
+        .filter_map(|change| match change {
+            gix_diff::tree::recorder::Change::Addition {
+                entry_mode,
+                oid,
+                path,
+                ..
+            }
+            | gix_diff::tree::recorder::Change::Modification {
+                entry_mode,
+                oid,
+                path,
+                ..
+            } if entry_mode.is_blob() => Some((path.to_string(), oid.to_string())),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Every change from tree `old` to tree `new` (`None`: the empty tree), paths relative to
+/// them: gix's own tree diff, which skips subtrees whose ids are equal.
+fn tree_changes(
+    repo: &Repository,
+    old: Option<ObjectId>,
+    new: Option<ObjectId>,
+    state: &mut gix_diff::tree::State,
+) -> Outcome<Vec<gix_diff::tree::recorder::Change>> {
+    use gix::objs::FindExt;
+    let diff_error = |error: &dyn std::fmt::Display| ObjectsError::Diff(error.to_string());
+    let (mut old_buffer, mut new_buffer) = (Vec::new(), Vec::new());
+    let empty = || gix::objs::TreeRefIter::from_bytes(&[], repo.object_hash());
+    let old = match old {
+        Some(old) => repo
+            .objects
+            .find_tree_iter(&old, &mut old_buffer)
+            .map_err(|e| diff_error(&e))?,
+        None => empty(),
+    };
+    let new = match new {
+        Some(new) => repo
+            .objects
+            .find_tree_iter(&new, &mut new_buffer)
+            .map_err(|e| diff_error(&e))?,
+        None => empty(),
+    };
+    let mut recorder = gix_diff::tree::Recorder::default();
+    gix_diff::tree(old, new, state, &repo.objects, &mut recorder).map_err(|e| diff_error(&e))?;
+    Ok(recorder.records)
 }
 
 /// `commit`'s committer time (seconds) and full message.

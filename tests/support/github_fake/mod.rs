@@ -4,6 +4,7 @@
 //! merges, reviews, teams, statuses and check runs, ETags, rate limits and 5xx on demand).
 #![allow(dead_code)] // each test file uses its own part of the fake
 
+mod git_cli;
 mod model;
 mod pulls;
 mod repo;
@@ -18,7 +19,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use datakit::manifest::{DEFAULT_ENVIRONMENTS_YAML, ENVIRONMENTS_FILE};
-use dkd::gitops::{Git, GithubSettings, GithubToken};
+use dkd::gitops::{GithubSettings, GithubToken};
 use tokio::sync::Mutex;
 
 use model::{Faults, Model};
@@ -49,9 +50,7 @@ impl GithubFake {
     /// the teams `team-leads: [alice, dave]` and `security: [bob]`.
     pub async fn start() -> Self {
         let dir = tempfile::tempdir().expect("tempdir for the fake GitHub");
-        let git = Git::init_bare(dir.path().join("github.git"), "main")
-            .await
-            .expect("bare repository");
+        let git = git_cli::FakeGit::init_bare(dir.path().join("github.git"), "main").await;
         let files = [(
             ENVIRONMENTS_FILE.to_owned(),
             DEFAULT_ENVIRONMENTS_YAML.as_bytes().to_vec(),

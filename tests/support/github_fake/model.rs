@@ -6,7 +6,7 @@ use std::{
     time::SystemTime,
 };
 
-use dkd::gitops::Git;
+use super::git_cli::FakeGit;
 
 /// One pull request.
 #[derive(Debug, Clone)]
@@ -100,7 +100,7 @@ pub struct Faults {
 /// Everything the fake knows.
 #[derive(Debug)]
 pub struct Model {
-    pub git: Git,
+    pub git: FakeGit,
     pub owner: String,
     pub repo: String,
     pub base: String,

@@ -170,7 +170,7 @@ async fn get_contents(model: &Model, req: &Req, path: &str) -> Resp {
     let Some(sha) = blob_sha(model, &commit, path).await else {
         return Resp::not_found();
     };
-    let Ok(bytes) = model.git.run_bytes(&["cat-file", "blob", &sha], None).await else {
+    let Ok(bytes) = model.git.run_bytes(&["cat-file", "blob", &sha]).await else {
         return Resp::not_found();
     };
     let encoded = base64::engine::general_purpose::STANDARD.encode(&bytes);

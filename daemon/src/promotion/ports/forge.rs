@@ -172,6 +172,15 @@ pub struct TreeFile {
     pub id: String,
 }
 
+/// How the files below a folder differ between two revisions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FolderChanges {
+    /// Files added or changed, with the ids of their new contents.
+    pub written: Vec<TreeFile>,
+    /// Paths of files removed.
+    pub removed: Vec<String>,
+}
+
 /// Where the reviewer groups (`@team-leads` in `config/environments.yaml`) come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GroupSource {
@@ -203,6 +212,18 @@ pub trait GitForge: Send + Sync + 'static {
     /// (git's tree id), so a reader can skip a folder it already read; `None` when the
     /// folder does not exist or the forge cannot tell cheaply.
     async fn folder_id(&self, _revision: &str, _dir: &str) -> Result<Option<String>, ForgeError> {
+        Ok(None)
+    }
+
+    /// How the files below `dir` (ending in `/`) differ from revision `from` to `to`, at a
+    /// cost that follows the difference; `None` when the forge cannot tell cheaply (the
+    /// caller then lists the folder with `list_tree`).
+    async fn changed_files(
+        &self,
+        _from: &str,
+        _to: &str,
+        _dir: &str,
+    ) -> Result<Option<FolderChanges>, ForgeError> {
         Ok(None)
     }
 

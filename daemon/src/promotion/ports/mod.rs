@@ -16,8 +16,8 @@ pub use cluster::{
     RunLogStream, RunResult, SyncLogLine, SyncState,
 };
 pub use forge::{
-    ChangeProposal, ChangeState, ChangeStatus, Decision, Declined, FileVersion, ForgeError,
-    GitForge, GroupSource, RecordedPromotion, RecordedState, TreeFile,
+    ChangeProposal, ChangeState, ChangeStatus, Decision, Declined, FileVersion, FolderChanges,
+    ForgeError, GitForge, GroupSource, RecordedPromotion, RecordedState, TreeFile,
 };
 pub use registry::{Registry, RegistryError, ResolvedArtifact, SignatureLayer};
 pub use store::{
