@@ -3,6 +3,7 @@
 //! Per package it keeps the applied manifest, a status record and a sync log.
 
 use std::{
+    collections::HashSet,
     fs,
     io::Write,
     path::PathBuf,
@@ -109,13 +110,42 @@ impl LocalTarget {
         revision: &str,
         packages: &[AppliedPackage],
     ) -> Result<(), ClusterError> {
-        let outside = packages
+        self.apply_changes(environment, revision, packages, &[])?;
+        let keep: HashSet<&str> = packages.iter().map(|p| p.package.as_str()).collect();
+        let Ok(entries) = fs::read_dir(self.environment_dir(environment)) else {
+            return Ok(());
+        };
+        let gone: Vec<String> = entries
+            .filter_map(Result::ok)
+            .filter_map(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let package = name.strip_suffix(".yaml")?;
+                // A file no package could have written is not ours to prune.
+                (!keep.contains(package) && stays_in_folder(environment, package))
+                    .then(|| package.to_owned())
+            })
+            .collect();
+        self.apply_changes(environment, revision, &[], &gone)
+    }
+
+    /// Applies a change to `environment` at `revision`: writes `changed` (those that differ
+    /// from what runs), prunes `removed`, and records status and a sync-log line per change.
+    /// The cost follows the change, not the size of the environment.
+    pub fn apply_changes(
+        &self,
+        environment: &str,
+        revision: &str,
+        changed: &[AppliedPackage],
+        removed: &[String],
+    ) -> Result<(), ClusterError> {
+        let outside = changed
             .iter()
-            .find(|p| !stays_in_folder(environment, &p.package));
+            .map(|p| p.package.as_str())
+            .chain(removed.iter().map(String::as_str))
+            .find(|package| !stays_in_folder(environment, package));
         if let Some(package) = outside {
             return Err(ClusterError::Unavailable(format!(
-                "refusing to apply {:?} to {:?}: not a valid package and environment name",
-                package.package, environment
+                "refusing to apply {package:?} to {environment:?}: not a valid package and environment name"
             )));
         }
         let dir = self.environment_dir(environment);
@@ -124,70 +154,16 @@ impl LocalTarget {
         }
         let now = SystemTime::now();
         let short = revision.get(..12).unwrap_or(revision);
-        for package in packages {
-            let manifest_path = dir.join(format!("{}.yaml", package.package));
-            let previous = self.read_status(environment, &package.package);
-            // The status is compared too: an apply cut short (a full disk) may have written
-            // the manifest but not its status, and must be finished on the next pass.
-            let unchanged = fs::read_to_string(&manifest_path).ok().as_deref()
-                == Some(package.manifest.as_str())
-                && previous.as_ref().is_some_and(|p| {
-                    p.health == package.health.name()
-                        && p.version == package.version
-                        && p.digest == package.digest
-                        && p.promotion_id == package.promotion_id
-                });
-            if unchanged {
-                continue;
-            }
-            write_atomically(&manifest_path, package.manifest.as_bytes()).map_err(io_error)?;
-            let status = StatusFile {
-                version: package.version.clone(),
-                digest: package.digest.clone(),
-                promotion_id: package.promotion_id.clone(),
-                revision: revision.to_owned(),
-                health: package.health.name().to_owned(),
-                message: package.message.clone(),
-                last_sync_unix_ms: unix_ms(now),
-            };
-            let json = serde_json::to_vec_pretty(&status)
-                .map_err(|e| ClusterError::Unavailable(e.to_string()))?;
-            write_atomically(&self.status_path(environment, &package.package), &json)
-                .map_err(io_error)?;
-            let result = if package.health == HealthState::Healthy {
-                "Healthy".to_owned()
-            } else {
-                format!("{}: {}", package.health.name(), package.message)
-            };
-            let line = format!(
-                "applied {} {} ({}) from commit {short}: {result}",
-                package.package, package.version, package.digest
-            );
-            self.append_log(environment, &package.package, now, &line)
+        for package in changed {
+            self.write_package(environment, revision, package, now)
                 .map_err(io_error)?;
         }
-        self.prune(environment, short, packages, now)
-    }
-
-    fn prune(
-        &self,
-        environment: &str,
-        short: &str,
-        keep: &[AppliedPackage],
-        now: SystemTime,
-    ) -> Result<(), ClusterError> {
-        let Ok(entries) = fs::read_dir(self.environment_dir(environment)) else {
-            return Ok(());
-        };
-        for entry in entries.filter_map(Result::ok) {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(package) = name.strip_suffix(".yaml") else {
-                continue;
-            };
-            if keep.iter().any(|p| p.package == package) {
+        for package in removed {
+            let manifest = dir.join(format!("{package}.yaml"));
+            if !manifest.exists() {
                 continue;
             }
-            fs::remove_file(entry.path()).map_err(io_error)?;
+            fs::remove_file(manifest).map_err(io_error)?;
             let _ = fs::remove_file(self.status_path(environment, package));
             self.append_log(
                 environment,
@@ -198,6 +174,64 @@ impl LocalTarget {
             .map_err(io_error)?;
         }
         Ok(())
+    }
+
+    /// Writes `package`'s manifest and status unless both already say the same.
+    fn write_package(
+        &self,
+        environment: &str,
+        revision: &str,
+        package: &AppliedPackage,
+        now: SystemTime,
+    ) -> std::io::Result<()> {
+        let manifest_path = self
+            .environment_dir(environment)
+            .join(format!("{}.yaml", package.package));
+        let previous = self.read_status(environment, &package.package);
+        // The status is compared too: an apply cut short (a full disk) may have written
+        // the manifest but not its status, and must be finished on the next pass.
+        let unchanged = fs::read_to_string(&manifest_path).ok().as_deref()
+            == Some(package.manifest.as_str())
+            && previous.as_ref().is_some_and(|p| {
+                p.health == package.health.name()
+                    && p.version == package.version
+                    && p.digest == package.digest
+                    && p.promotion_id == package.promotion_id
+            });
+        if unchanged {
+            return Ok(());
+        }
+        write_atomically(&manifest_path, package.manifest.as_bytes())?;
+        let status = StatusFile {
+            version: package.version.clone(),
+            digest: package.digest.clone(),
+            promotion_id: package.promotion_id.clone(),
+            revision: revision.to_owned(),
+            health: package.health.name().to_owned(),
+            message: package.message.clone(),
+            last_sync_unix_ms: unix_ms(now),
+        };
+        let json = serde_json::to_vec_pretty(&status).map_err(std::io::Error::other)?;
+        write_atomically(&self.status_path(environment, &package.package), &json)?;
+        let result = if package.health == HealthState::Healthy {
+            "Healthy".to_owned()
+        } else {
+            format!("{}: {}", package.health.name(), package.message)
+        };
+        let short = revision.get(..12).unwrap_or(revision);
+        let line = format!(
+            "applied {} {} ({}) from commit {short}: {result}",
+            package.package, package.version, package.digest
+        );
+        self.append_log(environment, &package.package, now, &line)
+    }
+
+    /// What runs of `packages` in `environment` (those it runs), as the status files say.
+    pub fn statuses(&self, environment: &str, packages: &[&str]) -> Vec<PackageSync> {
+        packages
+            .iter()
+            .filter_map(|package| self.package_sync(environment, package))
+            .collect()
     }
 
     fn read_status(&self, environment: &str, package: &str) -> Option<StatusFile> {

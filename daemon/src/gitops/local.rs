@@ -19,8 +19,8 @@ use crate::promotion::{
     Approval, Approver, CatalogState, ChangeRef, Check, CheckOutcome,
     ports::{
         ChangeProposal, ChangeRequestStore, ChangeState, ChangeStatus, Declined, FileVersion,
-        ForgeError, GitForge, GroupSource, LocalChange, LocalChangeState, RecordedPromotion,
-        TreeFile, blocking,
+        FolderChanges, ForgeError, GitForge, GroupSource, LocalChange, LocalChangeState,
+        RecordedPromotion, TreeFile, blocking,
     },
 };
 
@@ -237,6 +237,15 @@ impl GitForge for LocalGitForge {
 
     async fn folder_id(&self, revision: &str, dir: &str) -> Result<Option<String>, ForgeError> {
         Ok(self.git.tree_id(revision, dir).await?)
+    }
+
+    async fn changed_files(
+        &self,
+        from: &str,
+        to: &str,
+        dir: &str,
+    ) -> Result<Option<FolderChanges>, ForgeError> {
+        Ok(Some(self.git.changed_files(from, to, dir).await?))
     }
 
     async fn contains(&self, revision: &str, commit: &str) -> Result<bool, ForgeError> {
@@ -580,5 +589,39 @@ mod tests {
             "{}",
             fixed.description
         );
+    }
+
+    #[tokio::test]
+    async fn manifests_are_validated_by_what_changed_and_a_bad_one_stays_refused_until_fixed() {
+        use crate::promotion::{DeployedManifests, LoadedConfig, read_config_source};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let forge = forge(dir.path()).await;
+        let mut manifests = DeployedManifests::default();
+        let mut check = async |revision: String| {
+            let source = read_config_source(&forge, &revision).await.expect("config");
+            let config =
+                LoadedConfig::from_source(&source, GroupSource::TeamsFile).expect("valid config");
+            manifests
+                .check(&forge, &config)
+                .await
+                .expect("check")
+                .map(|problem| (problem.file, problem.revision))
+        };
+        let path = |name: &str| format!("environments/dev/{name}.yaml");
+        let named = |name: &str, namespace: &str| {
+            String::from_utf8(manifest("dev", namespace))
+                .expect("UTF-8")
+                .replace("my-package", name)
+                .into_bytes()
+        };
+        let first = push(&forge, vec![(path("a"), named("a", "dev"))]).await;
+        assert_eq!(check(first).await, None);
+        let broken = push(&forge, vec![(path("b"), named("b", "prod"))]).await;
+        assert_eq!(check(broken.clone()).await, Some((path("b"), broken)));
+        // A later revision that leaves it alone is still refused for it, naming itself.
+        let unrelated = push(&forge, vec![(path("c"), named("c", "dev"))]).await;
+        assert_eq!(check(unrelated.clone()).await, Some((path("b"), unrelated)));
+        let fixed = push(&forge, vec![(path("b"), named("b", "dev"))]).await;
+        assert_eq!(check(fixed).await, None);
     }
 }

@@ -2,12 +2,12 @@
 //! with its configuration so a bad one refuses the revision like a configuration error,
 //! re-reading only the manifests whose contents changed.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use datakit::manifest::{ManifestError, parse_deployed_package, parse_deployed_package_in};
 
 use super::{ConfigProblem, LoadedConfig};
-use crate::promotion::ports::{ForgeError, GitForge};
+use crate::promotion::ports::{FolderChanges, ForgeError, GitForge};
 
 /// The folder every environment's manifests live in.
 const ENVIRONMENTS_DIR: &str = "environments/";
@@ -101,6 +101,29 @@ pub struct DeployedManifests {
     valid: HashMap<String, Valid>,
     /// Whether `valid` was filled once in this process (see [`Self::trust`]).
     filled: bool,
+    /// The revision `valid` and `invalid` describe, when the forge can tell what changed
+    /// since it.
+    checked: Option<Checked>,
+}
+
+/// The last revision checked, what its environments expected, and its bad manifests.
+#[derive(Debug)]
+struct Checked {
+    revision: String,
+    environments: Vec<(String, String, String)>,
+    /// Path → why it failed, for every manifest of that revision that did.
+    invalid: BTreeMap<String, ConfigProblem>,
+}
+
+/// What decides where a manifest is expected and what it must name: each environment's
+/// name, namespace and stores folder.
+fn expectations(config: &LoadedConfig) -> Vec<(String, String, String)> {
+    config
+        .environments
+        .environments()
+        .iter()
+        .map(|e| (e.name.clone(), e.namespace.clone(), e.stores_path.clone()))
+        .collect()
 }
 
 impl DeployedManifests {
@@ -137,12 +160,98 @@ impl DeployedManifests {
             })
             .collect();
         self.filled = true;
+        self.checked = Some(Checked {
+            revision: config.revision.clone(),
+            environments: expectations(config),
+            invalid: BTreeMap::new(),
+        });
         Ok(())
     }
 
     /// Validates every manifest of `config`'s revision; the first bad one (by path) is the
-    /// problem that refuses the revision.
+    /// problem that refuses the revision. When the forge tells what changed since the last
+    /// revision checked (and the environments expect the same), only that is read.
     pub async fn check(
+        &mut self,
+        forge: &dyn GitForge,
+        config: &LoadedConfig,
+    ) -> Result<Option<ConfigProblem>, ForgeError> {
+        if let Some(checked) = &self.checked
+            && checked.environments == expectations(config)
+            && let Some(changes) = forge
+                .changed_files(&checked.revision, &config.revision, ENVIRONMENTS_DIR)
+                .await?
+        {
+            return self.check_changes(forge, config, changes).await;
+        }
+        self.check_all(forge, config).await
+    }
+
+    /// Validates what `changes` wrote since the last revision checked; removed files and
+    /// files that are no manifest leave both the valid and the invalid ones.
+    async fn check_changes(
+        &mut self,
+        forge: &dyn GitForge,
+        config: &LoadedConfig,
+        changes: FolderChanges,
+    ) -> Result<Option<ConfigProblem>, ForgeError> {
+        let revision = config.revision.as_str();
+        let mut gone = changes.removed;
+        let mut unread = Vec::new();
+        for file in changes.written {
+            match expected_manifest(config, &file.path) {
+                None => gone.push(file.path),
+                Some(expected) => {
+                    let known = self.valid.get(&file.path);
+                    if !known.is_some_and(|known| known.holds_for(&file.id, expected)) {
+                        unread.push((file, expected));
+                    }
+                }
+            }
+        }
+        // Read before changing anything: a failed read leaves what is known intact.
+        let paths: Vec<String> = unread.iter().map(|(file, _)| file.path.clone()).collect();
+        let contents = forge.read_files(revision, &paths).await?;
+        let Some(checked) = self.checked.as_mut() else {
+            return Ok(None);
+        };
+        for path in gone {
+            self.valid.remove(&path);
+            checked.invalid.remove(&path);
+        }
+        for ((file, expected), bytes) in unread.into_iter().zip(contents) {
+            self.valid.remove(&file.path);
+            checked.invalid.remove(&file.path);
+            let Some(bytes) = bytes else { continue };
+            let text = String::from_utf8_lossy(&bytes);
+            match validate_manifest(&file.path, &text, expected) {
+                Ok(namespace) => {
+                    let known = Valid {
+                        id: file.id,
+                        namespace: Some(namespace),
+                    };
+                    self.valid.insert(file.path, known);
+                }
+                Err(error) => {
+                    let problem = ConfigProblem::from_manifest(revision, &error);
+                    checked.invalid.insert(file.path, problem);
+                }
+            }
+        }
+        checked.revision = revision.to_owned();
+        Ok(checked
+            .invalid
+            .values()
+            .next()
+            .map(|problem| ConfigProblem {
+                revision: revision.to_owned(),
+                ..problem.clone()
+            }))
+    }
+
+    /// Validates every manifest of `config`'s revision, reading those whose content id
+    /// differs from what validated last.
+    async fn check_all(
         &mut self,
         forge: &dyn GitForge,
         config: &LoadedConfig,
@@ -165,7 +274,7 @@ impl DeployedManifests {
         }
         let paths: Vec<String> = unread.iter().map(|(file, _)| file.path.clone()).collect();
         let contents = forge.read_files(revision, &paths).await?;
-        let mut problems = Vec::new();
+        let mut invalid = BTreeMap::new();
         for ((file, expected), bytes) in unread.into_iter().zip(contents) {
             let Some(bytes) = bytes else { continue };
             let text = String::from_utf8_lossy(&bytes);
@@ -177,12 +286,20 @@ impl DeployedManifests {
                     };
                     valid.insert(file.path, known);
                 }
-                Err(error) => problems.push(ConfigProblem::from_manifest(revision, &error)),
+                Err(error) => {
+                    invalid.insert(file.path, ConfigProblem::from_manifest(revision, &error));
+                }
             }
         }
         self.valid = valid;
         self.filled = true;
-        Ok(problems.into_iter().min_by(|a, b| a.file.cmp(&b.file)))
+        let first = invalid.values().next().cloned();
+        self.checked = Some(Checked {
+            revision: revision.to_owned(),
+            environments: expectations(config),
+            invalid,
+        });
+        Ok(first)
     }
 }
 

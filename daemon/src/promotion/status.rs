@@ -4,7 +4,7 @@
 //! health spans (how long the current version has been Healthy), for soak times.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashMap, HashSet},
     sync::{Arc, RwLock},
 };
 
@@ -121,48 +121,71 @@ impl StatusBoard {
         environment: &str,
         current: Vec<PackageSync>,
     ) -> Result<usize, PromotionError> {
-        let known: Vec<PackageSync> = self.for_environment(environment)?;
-        let mut changed = 0;
-        for status in &current {
-            self.record_health(status).await?;
-            let before = known.iter().find(|k| k.package == status.package);
-            if before != Some(status) {
-                let saved = status.clone();
-                blocking::write(&self.store, move |store| store.save_status(&saved)).await?;
-                self.write()?.insert(
-                    (environment.to_owned(), status.package.clone()),
-                    status.clone(),
-                );
-                self.events
-                    .publish(EventKind::Status {
-                        status: status.clone(),
-                        deployed: true,
-                    })
-                    .await?;
-                changed += 1;
-            }
-        }
-        for gone in known
+        let known: HashMap<String, PackageSync> = self
+            .for_environment(environment)?
             .into_iter()
-            .filter(|k| !current.iter().any(|c| c.package == k.package))
-        {
-            self.forget_health(environment, &gone.package).await?;
-            let (env, package) = (environment.to_owned(), gone.package.clone());
-            blocking::write(&self.store, move |store| {
-                store.delete_status(&env, &package)
-            })
-            .await?;
+            .map(|status| (status.package.clone(), status))
+            .collect();
+        let present: HashSet<&str> = current.iter().map(|s| s.package.as_str()).collect();
+        let removed: Vec<String> = known
+            .keys()
+            .filter(|package| !present.contains(package.as_str()))
+            .cloned()
+            .collect();
+        let changed = current
+            .into_iter()
+            .filter(|status| known.get(&status.package) != Some(status))
+            .collect();
+        self.observe_changes(environment, changed, &removed).await
+    }
+
+    /// Records a change in what `environment` runs: `changed` statuses (saved and published
+    /// when they differ from what is known) and `removed` packages (no longer there). The
+    /// cost follows the change, not the size of the environment. Returns how many changed.
+    pub async fn observe_changes(
+        &self,
+        environment: &str,
+        changed: Vec<PackageSync>,
+        removed: &[String],
+    ) -> Result<usize, PromotionError> {
+        let mut count = 0;
+        for status in changed {
+            if self.get(environment, &status.package)?.as_ref() == Some(&status) {
+                continue;
+            }
+            self.record_health(&status).await?;
+            let saved = status.clone();
+            blocking::write(&self.store, move |store| store.save_status(&saved)).await?;
+            self.write()?.insert(
+                (environment.to_owned(), status.package.clone()),
+                status.clone(),
+            );
+            self.events
+                .publish(EventKind::Status {
+                    status,
+                    deployed: true,
+                })
+                .await?;
+            count += 1;
+        }
+        for package in removed {
+            let Some(gone) = self.get(environment, package)? else {
+                continue;
+            };
+            self.forget_health(environment, package).await?;
+            let (env, name) = (environment.to_owned(), package.clone());
+            blocking::write(&self.store, move |store| store.delete_status(&env, &name)).await?;
             self.write()?
-                .remove(&(environment.to_owned(), gone.package.clone()));
+                .remove(&(environment.to_owned(), package.clone()));
             self.events
                 .publish(EventKind::Status {
                     status: gone,
                     deployed: false,
                 })
                 .await?;
-            changed += 1;
+            count += 1;
         }
-        Ok(changed)
+        Ok(count)
     }
 
     /// Records a status change the leader published (a follower's copy): saved and cached
