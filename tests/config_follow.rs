@@ -23,6 +23,8 @@ const WITH_QA: &str = "environments:
 #[test]
 fn a_pushed_configuration_is_served_within_seconds() {
     let home = TestHome::new();
+    // A poll longer than the test's patience: the push itself must be noticed.
+    std::fs::write(home.path().join("dkd.yaml"), "poll_interval_ms: 60000\n").expect("dkd.yaml");
     let _daemon = home.start_daemon();
     Clone::of(&home).push_file("config/environments.yaml", WITH_QA, "Replace int with qa");
     let text = eventually("qa to be listed", || {

@@ -24,7 +24,7 @@ use crate::{
         ClusterKind, ConfigError, DaemonConfig, ForgeKind, ListenLimits, Listener,
         ListenerSecurity, RegistryKind, Replication, github_settings,
     },
-    gitops::{GithubForge, LocalGitForge},
+    gitops::{self, BASE_BRANCH, GithubForge, LocalGitForge},
     home::DkHome,
     lease::{self, LeaseError},
     lock::{InstanceLock, LockError},
@@ -271,13 +271,32 @@ pub async fn run(
         None => None,
     };
     let tasks: [tokio::task::JoinHandle<()>; BACKGROUND_TASKS.len()] = [
-        tokio::spawn(follow_base_branch(
-            catalog.clone(),
-            forge.clone(),
-            store.clone(),
-            Duration::from_millis(config.poll_interval_ms),
-            stop.clone(),
-        )),
+        tokio::spawn({
+            let follow = follow_base_branch(
+                catalog.clone(),
+                forge.clone(),
+                store.clone(),
+                Duration::from_millis(config.poll_interval_ms),
+                stop.clone(),
+            );
+            // The embedded repository's pushes by others are noticed in milliseconds;
+            // the poll above stays as the safety net.
+            let pushes = embedded.as_ref().map(|local| {
+                let catalog = catalog.clone();
+                gitops::watch_pushes(
+                    local.git().git_dir().to_owned(),
+                    BASE_BRANCH,
+                    move || catalog.base_moved(),
+                    stop.clone(),
+                )
+            });
+            async move {
+                match pushes {
+                    Some(pushes) => drop(tokio::join!(follow, pushes)),
+                    None => follow.await,
+                }
+            }
+        }),
         // Followers record no events: the leader publishes the same change.
         tokio::spawn(publish_config_changes(
             catalog.clone(),

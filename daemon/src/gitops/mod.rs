@@ -7,6 +7,7 @@ mod git;
 mod github;
 mod local;
 mod local_checks;
+mod local_pushes;
 mod local_records;
 mod objects;
 
@@ -14,3 +15,4 @@ pub use checks::check_tree;
 pub use git::{FileChange, Git, GitError};
 pub use github::{GithubForge, GithubSettings, GithubToken};
 pub use local::{BASE_BRANCH, LocalGitForge};
+pub use local_pushes::watch_pushes;
