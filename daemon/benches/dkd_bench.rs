@@ -28,7 +28,7 @@ use std::{
 };
 
 use bench_support::{
-    Dkd, Rng, binary, client, fmt_duration, fmt_mb,
+    Dkd, Rng, big_home, binary, client, fmt_duration, fmt_mb,
     listener::{self, SigningKey, TestIssuer},
     machine, mean, median,
     packages::{self, PackageDir},
@@ -182,17 +182,37 @@ async fn run(
         if wants("dk") {
             rows.push(dk_status_wall(&seeded.home, &seeded.packages));
         }
+        // 7. An idle dkd, and a push by someone else, on the seeded home.
+        if wants("idle") {
+            rows.push(big_home::idle_cpu(&daemon, seeded.packages.len()).await);
+        }
+        if wants("push") {
+            let package = seeded.packages.last().expect("packages");
+            rows.push(
+                big_home::push_to_applied(
+                    &seeded.home,
+                    &daemon.socket(),
+                    package,
+                    seeded.packages.len(),
+                )
+                .await,
+            );
+        }
         daemon.stop();
         rows.extend(start_rows);
     }
 
-    // 2. and 3. on a small home of their own.
+    // 2. and 3. on a small home of their own, or with DKD_BENCH_ON_SEEDED=1 on a copy of
+    // the seeded home.
     if wants("watch") || wants("promote") {
-        let small = tempfile::Builder::new()
+        let home = tempfile::Builder::new()
             .prefix("small-")
             .tempdir_in(&scratch_root)
             .expect("small home");
-        rows.extend(watch_and_promotions(small.path()).await);
+        if std::env::var("DKD_BENCH_ON_SEEDED").is_ok_and(|v| v == "1") {
+            copy_home(&seeded.home, home.path());
+        }
+        rows.extend(watch_and_promotions(home.path()).await);
     }
 
     // 6. on a small home of its own, with a TLS listener.
@@ -206,6 +226,35 @@ async fn run(
     rows
 }
 
+/// Copies the seeded home (deployment repository, state database, registry, targets) into the
+/// empty folder `to` (`cp -a`), so promotions measured there leave the seed as it was.
+fn copy_home(from: &Path, to: &Path) {
+    let step = Instant::now();
+    for part in [
+        "deploy.git",
+        "state.sled",
+        "registry",
+        "targets",
+        "dkd.yaml",
+    ] {
+        let source = from.join(part);
+        if !source.exists() {
+            continue;
+        }
+        let copied = std::process::Command::new("cp")
+            .arg("-a")
+            .arg(&source)
+            .arg(to.join(part))
+            .status()
+            .expect("cp");
+        assert!(copied.success(), "cp -a {}", source.display());
+    }
+    println!(
+        "copied the seeded home in {:.1} s",
+        step.elapsed().as_secs_f64()
+    );
+}
+
 /// How many Watch subscribers the fan-out measures (`DKD_BENCH_WATCHERS`).
 fn watch_subscribers() -> usize {
     std::env::var("DKD_BENCH_WATCHERS")
@@ -214,7 +263,8 @@ fn watch_subscribers() -> usize {
         .unwrap_or(WATCH_SUBSCRIBERS)
 }
 
-/// Whether `section` runs: `DKD_BENCH_ONLY=start,status,dk,watch,promote,tls` picks some.
+/// Whether `section` runs: `DKD_BENCH_ONLY=start,status,dk,idle,push,watch,promote,tls`
+/// picks some.
 fn wants(section: &str) -> bool {
     match std::env::var("DKD_BENCH_ONLY") {
         Ok(list) if !list.trim().is_empty() => list.split(',').any(|s| s.trim() == section),
@@ -317,6 +367,13 @@ async fn cold_starts(seeded: &Seeded, scratch_root: &Path) -> Result<(Dkd, Vec<R
             Goal::None,
         )
         .note("empty DK_HOME"),
+        Row::new(
+            &format!("first sync pass after a cold start, {packages} pkgs x 3 envs"),
+            Value::Time(median(&settle_times)),
+            Value::Time(median(&full_times)),
+            Goal::Below(Duration::from_secs(5)),
+        )
+        .note("start to first Status"),
         Row::new(
             &format!("dkd peak RSS (VmHWM) during start, {packages} pkgs"),
             Value::Bytes(median_bytes(&full_peak)),

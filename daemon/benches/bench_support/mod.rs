@@ -3,6 +3,7 @@
 //! socket, git plumbing, a little statistics and the results table.
 #![allow(dead_code)] // not every helper is used by every measurement
 
+pub mod big_home;
 pub mod listener;
 pub mod packages;
 pub mod report;
