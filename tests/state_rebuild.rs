@@ -466,3 +466,34 @@ fn rejected_and_cancelled_promotions_come_back_with_who_decided_and_why_after_th
         ],
     );
 }
+
+#[test]
+fn what_was_pushed_while_dkd_was_stopped_is_applied_when_it_starts_again() {
+    let home = TestHome::new();
+    let daemon = home.start_daemon();
+    for name in ["alpha", "beta"] {
+        PackageDir::new(name, &[]).publish(&home, "v1.0.0");
+        let id = promote(&home, name, "v1.0.0", "dev");
+        await_state(&home, name, &id, "Healthy");
+    }
+    stop(daemon, "TERM");
+    // dkd picks up from the revision it applied last (its marker in the target), so it
+    // must still notice this change, made while it was down.
+    support::Clone::of(&home).remove_file("environments/dev/beta.yaml", "Remove beta by hand");
+    let _daemon = home.start_daemon();
+    let deployed_in_dev = |name: &str| {
+        let status = home.dk(&["-o", "json", "status", name]);
+        let json: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap_or_default();
+        json["rows"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|row| row["environment"] == "dev" && row["status"] == "Synced")
+    };
+    eventually("beta to leave dev", || (!deployed_in_dev("beta")).then_some(()));
+    assert!(deployed_in_dev("alpha"), "alpha still runs in dev");
+    assert!(
+        !home.path().join("targets/dev/beta.yaml").exists(),
+        "the target no longer runs beta"
+    );
+}

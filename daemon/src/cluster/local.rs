@@ -3,7 +3,7 @@
 //! Per package it keeps the applied manifest, a status record and a sync log.
 
 use std::{
-    collections::HashSet,
+    collections::{BTreeSet, HashSet},
     fs,
     io::Write,
     path::PathBuf,
@@ -39,6 +39,17 @@ struct StatusFile {
     health: String,
     message: String,
     last_sync_unix_ms: u64,
+}
+
+/// What an environment's folder was last applied from, kept in `.applied.json` and written
+/// only once everything before it was applied and recorded: a restart whose folder did not
+/// change since reads nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedMarker {
+    /// The base-branch revision applied.
+    pub revision: String,
+    /// The id of the environment's folder at that revision (git's tree id).
+    pub folder_id: String,
 }
 
 /// Sync targets under one folder.
@@ -232,6 +243,70 @@ impl LocalTarget {
             .iter()
             .filter_map(|package| self.package_sync(environment, package))
             .collect()
+    }
+
+    fn marker_path(&self, environment: &str) -> PathBuf {
+        self.environment_dir(environment).join(".applied.json")
+    }
+
+    /// What `environment` was last applied from, if it says.
+    pub fn marker(&self, environment: &str) -> Option<AppliedMarker> {
+        let bytes = fs::read(self.marker_path(environment)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Records what `environment` was applied from (after it was applied and recorded).
+    pub fn save_marker(
+        &self,
+        environment: &str,
+        marker: &AppliedMarker,
+    ) -> Result<(), ClusterError> {
+        if validate_name("environment", environment).is_err() {
+            return Err(ClusterError::Unavailable(format!(
+                "refusing to write a marker for {environment:?}: not a valid environment name"
+            )));
+        }
+        fs::create_dir_all(self.environment_dir(environment)).map_err(io_error)?;
+        let json =
+            serde_json::to_vec(marker).map_err(|e| ClusterError::Unavailable(e.to_string()))?;
+        write_atomically(&self.marker_path(environment), &json).map_err(io_error)
+    }
+
+    /// The packages `environment` runs, by name.
+    pub fn package_names(&self, environment: &str) -> BTreeSet<String> {
+        let Ok(entries) = fs::read_dir(self.environment_dir(environment)) else {
+            return BTreeSet::new();
+        };
+        entries
+            .filter_map(Result::ok)
+            .filter_map(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let package = name.strip_suffix(".yaml")?;
+                stays_in_folder(environment, package).then(|| package.to_owned())
+            })
+            .collect()
+    }
+
+    /// What `environment` runs of `package`, as applied: its manifest and status.
+    pub fn applied(&self, environment: &str, package: &str) -> Option<AppliedPackage> {
+        if !stays_in_folder(environment, package) {
+            return None;
+        }
+        let manifest = fs::read_to_string(
+            self.environment_dir(environment)
+                .join(format!("{package}.yaml")),
+        )
+        .ok()?;
+        let status = self.read_status(environment, package)?;
+        Some(AppliedPackage {
+            package: package.to_owned(),
+            manifest,
+            version: status.version,
+            digest: status.digest,
+            promotion_id: status.promotion_id,
+            health: HealthState::from_name(&status.health).unwrap_or(HealthState::Unknown),
+            message: status.message,
+        })
     }
 
     fn read_status(&self, environment: &str, package: &str) -> Option<StatusFile> {
@@ -477,6 +552,45 @@ mod tests {
                 .expect("line")
                 .text
                 .contains("pruned")
+        );
+    }
+
+    #[test]
+    fn changes_apply_and_prune_only_what_they_name_and_read_back_with_the_marker() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = LocalTarget::new(dir.path());
+        let (a, b) = (
+            package("a", "v1", HealthState::Healthy),
+            package("b", "v1", HealthState::Healthy),
+        );
+        target.apply("dev", "c1", &[a.clone(), b]).expect("apply");
+        assert_eq!(target.marker("dev"), None);
+        let marker = AppliedMarker {
+            revision: "c1".into(),
+            folder_id: "t1".into(),
+        };
+        target.save_marker("dev", &marker).expect("marker");
+        assert_eq!(target.marker("dev"), Some(marker));
+
+        let newer = package("c", "v2", HealthState::Degraded);
+        target
+            .apply_changes("dev", "c2", std::slice::from_ref(&newer), &["b".to_owned()])
+            .expect("changes");
+        let names: Vec<String> = target.package_names("dev").into_iter().collect();
+        assert_eq!(names, ["a", "c"], "the marker file is no package");
+        assert_eq!(target.applied("dev", "a"), Some(a), "left alone");
+        assert_eq!(target.applied("dev", "c"), Some(newer));
+        assert_eq!(target.applied("dev", "b"), None, "pruned");
+        assert!(
+            target
+                .save_marker(
+                    "../x",
+                    &AppliedMarker {
+                        revision: "c".into(),
+                        folder_id: "t".into(),
+                    }
+                )
+                .is_err()
         );
     }
 }

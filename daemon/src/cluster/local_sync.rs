@@ -1,17 +1,18 @@
 //! The built-in sync loop for the embedded cluster: applies `environments/<env>/` of the
 //! newest accepted revision of the base branch to the local target as soon as the catalog
-//! accepts it (the catalog examines the base branch right after a merge lands, and polls
-//! for pushes by others), as Argo CD would apply it to a cluster. Incremental: a folder
-//! whose tree did not change is skipped, in a changed one only the manifests whose blob
-//! changed are read, and only those are applied and recorded. Health is re-checked in
-//! bounded batches every 15 s from what was applied, without reading git. A revision the
-//! catalog refused is never applied. Health: Healthy when the
-//! pinned digest still resolves in the registry, Degraded when it does not (another
-//! digest, not published, or a blob of it missing), Unknown when the registry cannot be
-//! read.
+//! accepts it (the catalog examines the base branch right after a merge lands, and notices
+//! pushes by others), as Argo CD would apply it to a cluster. Incremental: a folder whose
+//! tree did not change is skipped, and in a changed one only the manifests that changed
+//! since the revision applied last are read, applied and recorded. That revision survives
+//! a restart in the target (`.applied.json`, written last), so a restart reads only what
+//! changed while dkd was down. Health is re-checked in bounded batches every 15 s from
+//! what was applied, without reading git. A revision the catalog refused is never
+//! applied. Health: Healthy when the pinned digest still resolves in the registry,
+//! Degraded when it does not (another digest, not published, or a blob of it missing),
+//! Unknown when the registry cannot be read.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeSet, HashMap},
     ops::Bound,
     sync::Arc,
     time::Duration,
@@ -20,19 +21,22 @@ use std::{
 use datakit::manifest::{ANNOTATION_PROMOTION_ID, parse_deployed_package};
 use tokio_util::sync::CancellationToken;
 
-use super::{AppliedPackage, LocalTarget};
+use super::{AppliedMarker, AppliedPackage, LocalTarget};
 use crate::promotion::{
     Engine, EnvironmentCatalog, LoadedConfig, StatusBoard,
-    ports::{ClusterStatus, ForgeError, GitForge, HealthState, Registry, RegistryError, TreeFile},
+    ports::{
+        ClusterError, ClusterStatus, ForgeError, GitForge, HealthState, Registry, RegistryError,
+        TreeFile,
+    },
 };
 
 /// How soon a failed sync is tried again.
 const RETRY_AFTER: Duration = Duration::from_millis(300);
 /// How often a batch of applied packages has its health re-checked.
 const HEALTH_RECHECK: Duration = Duration::from_secs(15);
-/// How many applied packages of each environment one re-check resolves: the oldest
-/// checked first, so every package is re-checked within `count / HEALTH_BATCH` rounds.
-const HEALTH_BATCH: usize = 500;
+/// How many applied packages of each environment one re-check resolves: the ones checked
+/// longest ago first, so every package is re-checked within `count / HEALTH_BATCH` rounds.
+const HEALTH_BATCH: usize = 100;
 
 /// The ports the sync loop works with.
 pub struct LocalSync {
@@ -44,15 +48,14 @@ pub struct LocalSync {
     pub board: Arc<StatusBoard>,
 }
 
-/// What was applied to one environment: its folder's tree id, and each manifest's blob id
-/// with the package applied from it.
+/// What one environment runs: the revision and folder id it was applied from (`None`:
+/// nothing applied yet, the next pass applies the folder whole) and the packages.
 #[derive(Default)]
 struct AppliedFolder {
-    /// The revision `manifests` were read at.
     revision: Option<String>,
     folder_id: Option<String>,
-    manifests: Manifests,
-    /// The path whose health was re-checked last; the next re-check starts after it.
+    packages: BTreeSet<String>,
+    /// The package whose health was re-checked last; the next re-check starts after it.
     rechecked_up_to: Option<String>,
 }
 
@@ -63,15 +66,17 @@ struct Applied {
     environments: HashMap<String, AppliedFolder>,
 }
 
-/// Manifest path → its blob id and the package applied from it.
-type Manifests = BTreeMap<String, (String, AppliedPackage)>;
-
-/// What a pass over one folder found: every manifest now, and what changed.
+/// What a pass over one folder found to apply.
 struct FolderChanges {
-    now: Manifests,
+    /// The folder's whole content (nothing was applied before, or the forge could not
+    /// tell what changed): apply it whole, pruning the rest.
+    whole: bool,
     changed: Vec<AppliedPackage>,
     removed: Vec<String>,
 }
+
+/// Registry lookups of one pass, by (package, version, digest).
+type Resolved = HashMap<(String, String, String), (HealthState, String)>;
 
 impl LocalSync {
     /// Runs until `shutdown`.
@@ -114,9 +119,8 @@ impl LocalSync {
         }
     }
 
-    /// Applies every environment of `config` at its revision, reading only what changed
-    /// since `applied` and applying only that; the first pass of an environment in this
-    /// process applies its whole folder (pruning what the target runs beyond it).
+    /// Applies every environment of `config` at its revision: what changed since the
+    /// revision each was applied from, or the whole folder when none was.
     async fn sync(&self, config: &LoadedConfig, applied: &mut Applied) -> Result<(), ForgeError> {
         let revision = config.revision.as_str();
         let environments = config.environments.environments();
@@ -124,50 +128,86 @@ impl LocalSync {
             .environments
             .retain(|name, _| environments.iter().any(|e| &e.name == name));
         // One registry lookup per version in a pass, however many environments run it.
-        let mut resolved = HashMap::new();
+        let mut resolved = Resolved::new();
         for environment in environments {
-            let folder = format!("environments/{}/", environment.name);
+            let name = environment.name.as_str();
+            let folder = format!("environments/{name}/");
             let folder_id = self.forge.folder_id(revision, &folder).await?;
-            let before = applied.environments.remove(&environment.name);
-            let first = before.is_none();
-            let before = before.unwrap_or_default();
-            if !first && folder_id.is_some() && before.folder_id == folder_id {
-                applied.environments.insert(
-                    environment.name.clone(),
-                    AppliedFolder {
-                        revision: Some(revision.to_owned()),
-                        ..before
-                    },
-                );
+            let mut before = match applied.environments.remove(name) {
+                Some(before) => before,
+                None => self.restored(name).await?,
+            };
+            if before.revision.is_some() && folder_id.is_some() && before.folder_id == folder_id {
+                before.revision = Some(revision.to_owned());
+                applied.environments.insert(name.to_owned(), before);
                 continue;
             }
-            let rechecked_up_to = before.rechecked_up_to.clone();
             let found = self
-                .read_changed(revision, &folder, before, &mut resolved)
+                .read_changed(revision, &folder, &before, &mut resolved)
                 .await?;
-            if first {
-                let packages: Vec<AppliedPackage> = found
-                    .now
-                    .values()
-                    .map(|(_, package)| package.clone())
-                    .collect();
-                self.apply_whole(&environment.name, revision, packages)
-                    .await?;
+            if found.whole {
+                before.packages = found.changed.iter().map(|p| p.package.clone()).collect();
+                self.apply_whole(name, revision, found.changed).await?;
             } else {
-                self.apply_changes(&environment.name, revision, found.changed, found.removed)
+                before
+                    .packages
+                    .extend(found.changed.iter().map(|p| p.package.clone()));
+                for gone in &found.removed {
+                    before.packages.remove(gone);
+                }
+                self.apply_changes(name, revision, found.changed, found.removed)
                     .await?;
             }
-            applied.environments.insert(
-                environment.name.clone(),
-                AppliedFolder {
-                    revision: Some(revision.to_owned()),
-                    folder_id,
-                    manifests: found.now,
-                    rechecked_up_to,
-                },
-            );
+            if let Some(folder_id) = &folder_id {
+                let marker = AppliedMarker {
+                    revision: revision.to_owned(),
+                    folder_id: folder_id.clone(),
+                };
+                let (target, env) = (self.target.clone(), name.to_owned());
+                blocking(move || target.save_marker(&env, &marker)).await?;
+            }
+            before.revision = Some(revision.to_owned());
+            before.folder_id = folder_id;
+            applied.environments.insert(name.to_owned(), before);
         }
         Ok(())
+    }
+
+    /// What `environment` ran when dkd stopped, as its marker and folder say; nothing
+    /// applied when it has no marker. When the status board does not know as many
+    /// packages there as the target runs (its database was lost and rebuilt), the board
+    /// records them all again.
+    async fn restored(&self, environment: &str) -> Result<AppliedFolder, ForgeError> {
+        let (target, env) = (self.target.clone(), environment.to_owned());
+        let restored = blocking(move || {
+            Ok(match target.marker(&env) {
+                Some(marker) => AppliedFolder {
+                    revision: Some(marker.revision),
+                    folder_id: Some(marker.folder_id),
+                    packages: target.package_names(&env),
+                    rechecked_up_to: None,
+                },
+                None => AppliedFolder::default(),
+            })
+        })
+        .await?;
+        let known = self
+            .board
+            .for_environment(environment)
+            .map_err(|e| unavailable(&e))?
+            .len();
+        if restored.revision.is_some() && known != restored.packages.len() {
+            let status = self
+                .target
+                .environment_status(environment)
+                .await
+                .map_err(|e| unavailable(&e))?;
+            self.board
+                .observe(environment, status)
+                .await
+                .map_err(|e| unavailable(&e))?;
+        }
+        Ok(restored)
     }
 
     /// Applies `packages` as the whole of `environment` and records what it runs.
@@ -184,10 +224,7 @@ impl LocalSync {
             environment.to_owned(),
             revision.to_owned(),
         );
-        tokio::task::spawn_blocking(move || target.apply(&name, &at, &packages))
-            .await
-            .map_err(|e| unavailable(&e))?
-            .map_err(|e| unavailable(&e))?;
+        blocking(move || target.apply(&name, &at, &packages)).await?;
         let status = self
             .target
             .environment_status(environment)
@@ -216,18 +253,12 @@ impl LocalSync {
             environment.to_owned(),
             revision.to_owned(),
         );
-        let statuses = tokio::task::spawn_blocking(move || {
+        let (statuses, removed) = blocking(move || {
             target.apply_changes(&name, &at, &changed, &removed)?;
             let names: Vec<&str> = changed.iter().map(|p| p.package.as_str()).collect();
-            Ok::<_, crate::promotion::ports::ClusterError>((
-                target.statuses(&name, &names),
-                removed,
-            ))
+            Ok((target.statuses(&name, &names), removed))
         })
-        .await
-        .map_err(|e| unavailable(&e))?
-        .map_err(|e| unavailable(&e))?;
-        let (statuses, removed) = statuses;
+        .await?;
         self.board
             .observe_changes(environment, statuses, &removed)
             .await
@@ -235,56 +266,97 @@ impl LocalSync {
         Ok(())
     }
 
-    /// Re-resolves the health of the next `HEALTH_BATCH` applied packages of each
-    /// environment, from what was applied (no git read), and applies what changed.
+    /// Re-resolves the health of the next `HEALTH_BATCH` packages each environment runs,
+    /// from what was applied (no git read), and applies what changed.
     async fn recheck_health(&self, applied: &mut Applied) -> Result<(), ForgeError> {
-        let Some(revision) = applied.revision.clone() else {
-            return Ok(());
-        };
         for (environment, folder) in &mut applied.environments {
+            let Some(revision) = folder.revision.clone() else {
+                continue;
+            };
             let start = folder.rechecked_up_to.take().unwrap_or_default();
             let batch: Vec<String> = folder
-                .manifests
+                .packages
                 .range::<String, _>((Bound::Excluded(&start), Bound::Unbounded))
-                .chain(folder.manifests.range::<String, _>(..=&start))
+                .chain(folder.packages.range::<String, _>(..=&start))
                 .take(HEALTH_BATCH)
-                .map(|(path, _)| path.clone())
+                .cloned()
                 .collect();
+            folder.rechecked_up_to = batch.last().cloned();
+            let (target, env) = (self.target.clone(), environment.clone());
+            let running = blocking(move || {
+                Ok(batch
+                    .iter()
+                    .filter_map(|package| target.applied(&env, package))
+                    .collect::<Vec<_>>())
+            })
+            .await?;
             let mut changed = Vec::new();
-            for path in &batch {
-                let Some((_, package)) = folder.manifests.get_mut(path) else {
-                    continue;
-                };
+            for mut package in running {
                 let (health, message) = self
                     .health(&package.package, &package.version, &package.digest)
                     .await;
                 if (package.health, &package.message) != (health, &message) {
                     (package.health, package.message) = (health, message);
-                    changed.push(package.clone());
+                    changed.push(package);
                 }
             }
-            folder.rechecked_up_to = batch.last().cloned();
             self.apply_changes(environment, &revision, changed, Vec::new())
                 .await?;
         }
         Ok(())
     }
 
-    /// The manifests of `folder` at `revision`: those whose blob is the one `before` applied
-    /// are kept, the others read and parsed; what `before` had that is gone (or no longer
-    /// parses) is removed.
+    /// The manifests of `folder` at `revision` to apply: those changed since `before`'s
+    /// revision (read and parsed; what no longer parses is removed), or all of them when
+    /// nothing was applied before or the forge cannot tell what changed.
     async fn read_changed(
         &self,
         revision: &str,
         folder: &str,
-        before: AppliedFolder,
-        resolved: &mut HashMap<(String, String, String), (HealthState, String)>,
+        before: &AppliedFolder,
+        resolved: &mut Resolved,
     ) -> Result<FolderChanges, ForgeError> {
-        let (mut now, changed_files, mut removed) = self.compare(revision, folder, before).await?;
-        let paths: Vec<String> = changed_files.iter().map(|f| f.path.clone()).collect();
+        let difference = match &before.revision {
+            Some(from) => match self.forge.changed_files(from, revision, folder).await {
+                Ok(difference) => difference,
+                Err(error) => {
+                    // Its revision is gone (history rewritten): apply the folder whole.
+                    tracing::warn!(%error, %from, "cannot compare with the revision applied last; applying the folder whole");
+                    None
+                }
+            },
+            None => None,
+        };
+        let (whole, files, mut removed) = match difference {
+            Some(difference) => {
+                let removed = difference
+                    .removed
+                    .iter()
+                    .filter(|path| in_folder(folder, path))
+                    .filter_map(|path| package_of(path).map(str::to_owned))
+                    .collect();
+                let written: Vec<TreeFile> = difference
+                    .written
+                    .into_iter()
+                    .filter(|file| in_folder(folder, &file.path))
+                    .collect();
+                (false, written, removed)
+            }
+            None => {
+                let listing: Vec<TreeFile> = self
+                    .forge
+                    .list_tree(revision, folder)
+                    .await?
+                    .into_iter()
+                    .filter(|file| in_folder(folder, &file.path))
+                    .collect();
+                (true, listing, Vec::new())
+            }
+        };
+        let paths: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
         let contents = self.forge.read_files(revision, &paths).await?;
         let mut changed = Vec::new();
-        for (file, bytes) in changed_files.into_iter().zip(contents) {
+        for (file, bytes) in files.into_iter().zip(contents) {
             let Some(bytes) = bytes else { continue };
             let manifest = String::from_utf8_lossy(&bytes).into_owned();
             let deployed = match parse_deployed_package(&file.path, &manifest) {
@@ -292,9 +364,7 @@ impl LocalSync {
                 Err(error) => {
                     // Only a revision accepted before this check existed can hold one.
                     tracing::warn!(%error, "not applying an invalid manifest");
-                    if let Some(package) = package_of(&file.path) {
-                        removed.push(package.to_owned());
-                    }
+                    removed.extend(package_of(&file.path).map(str::to_owned));
                     continue;
                 }
             };
@@ -311,79 +381,21 @@ impl LocalSync {
                     found
                 }
             };
-            let package = AppliedPackage {
-                package: deployed.name.clone(),
+            changed.push(AppliedPackage {
+                package: deployed.name,
                 promotion_id: deployed.annotations.get(ANNOTATION_PROMOTION_ID).cloned(),
                 version: deployed.version,
                 digest: deployed.digest,
                 manifest,
                 health,
                 message,
-            };
-            changed.push(package.clone());
-            now.insert(file.path, (file.id, package));
+            });
         }
         Ok(FolderChanges {
-            now,
+            whole,
             changed,
             removed,
         })
-    }
-
-    /// Compares `folder` at `revision` with what `before` read: the manifests unchanged
-    /// (kept), the files to read, and the packages whose manifest is gone. Asks the forge
-    /// for the difference since `before`'s revision, and lists the folder only when it
-    /// cannot tell or nothing was read before.
-    async fn compare(
-        &self,
-        revision: &str,
-        folder: &str,
-        mut before: AppliedFolder,
-    ) -> Result<(Manifests, Vec<TreeFile>, Vec<String>), ForgeError> {
-        let difference = match &before.revision {
-            Some(from) => self.forge.changed_files(from, revision, folder).await?,
-            None => None,
-        };
-        let Some(difference) = difference else {
-            let mut changed = Vec::new();
-            let mut now = BTreeMap::new();
-            for file in self.forge.list_tree(revision, folder).await? {
-                if !in_folder(folder, &file.path) {
-                    continue;
-                }
-                match before.manifests.remove(&file.path) {
-                    Some((id, package)) if id == file.id => {
-                        now.insert(file.path, (id, package));
-                    }
-                    _ => changed.push(file),
-                }
-            }
-            // Whatever `before` still holds is gone from the folder.
-            let removed = before
-                .manifests
-                .into_values()
-                .map(|(_, package)| package.package)
-                .collect();
-            return Ok((now, changed, removed));
-        };
-        let mut removed = Vec::new();
-        for path in difference.removed.iter().filter(|p| in_folder(folder, p)) {
-            if let Some((_, package)) = before.manifests.remove(path) {
-                removed.push(package.package);
-            }
-        }
-        let changed: Vec<TreeFile> = difference
-            .written
-            .into_iter()
-            .filter(|file| in_folder(folder, &file.path))
-            .filter(|file| {
-                before
-                    .manifests
-                    .remove(&file.path)
-                    .is_none_or(|(id, _)| id != file.id)
-            })
-            .collect();
-        Ok((before.manifests, changed, removed))
     }
 
     async fn health(&self, package: &str, version: &str, digest: &str) -> (HealthState, String) {
@@ -417,4 +429,14 @@ fn package_of(path: &str) -> Option<&str> {
 
 fn unavailable(error: &dyn std::fmt::Display) -> ForgeError {
     ForgeError::Unavailable(error.to_string())
+}
+
+/// Runs file work on the blocking pool: a stuck or full disk fails it, never a worker.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ClusterError> + Send + 'static,
+) -> Result<T, ForgeError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| unavailable(&e))?
+        .map_err(|e| unavailable(&e))
 }

@@ -6,6 +6,6 @@ mod local;
 mod local_sync;
 mod local_verify;
 
-pub use local::{AppliedPackage, LocalTarget};
+pub use local::{AppliedMarker, AppliedPackage, LocalTarget};
 pub use local_sync::LocalSync;
 pub use local_verify::CommandRunner;
