@@ -1,65 +1,97 @@
-//! Noticing pushes to the embedded repository by others (`git push` to `deploy.git`) within
-//! milliseconds and without reading git: the files holding `main` are `stat`ed every
-//! 20 ms, and any change to them (a moved loose ref, rewritten packed refs) is reported.
+//! Noticing pushes to the embedded repository by others (`git push` to `deploy.git`) the
+//! moment they land, without reading git or polling: inotify reports when git renames a
+//! new `refs/heads/<branch>` or `packed-refs` into place. An idle dkd pays nothing for it.
 
-use std::{
-    fs::Metadata,
-    path::{Path, PathBuf},
-    time::{Duration, SystemTime},
+use std::{ffi::CStr, mem::MaybeUninit, path::PathBuf};
+
+use rustix::{
+    fs::inotify::{self, CreateFlags, Reader, WatchFlags},
+    io::Errno,
 };
-
+use tokio::io::unix::AsyncFd;
 use tokio_util::sync::CancellationToken;
 
-/// How often the reference files are looked at: two `stat` calls each time.
-const LOOK_EVERY: Duration = Duration::from_millis(20);
-
-/// What a reference file looks like: absent, or its size, change time and inode.
-type Look = Option<(u64, SystemTime, u64)>;
-
-fn look(path: &Path) -> Look {
-    let metadata: Metadata = std::fs::metadata(path).ok()?;
-    Some((
-        metadata.len(),
-        metadata.modified().ok()?,
-        std::os::unix::fs::MetadataExt::ino(&metadata),
-    ))
+/// What git does when it moves a reference: writes a lock file and renames it into place
+/// (or writes the file, or deletes it).
+fn reference_written() -> WatchFlags {
+    WatchFlags::MOVED_TO | WatchFlags::CREATE | WatchFlags::CLOSE_WRITE | WatchFlags::DELETE
 }
 
-/// Calls `moved` soon after the files holding `branch` of the bare repository `git_dir`
-/// change, until `stop`. The `stat` calls run on the blocking pool.
+/// Calls `moved` soon after `branch` of the bare repository `git_dir` is written by
+/// anyone, until `stop`. When inotify is not available, says so once and leaves it to
+/// the base-branch follower's poll.
 pub async fn watch_pushes(
     git_dir: PathBuf,
     branch: &str,
     moved: impl Fn() + Send,
     stop: CancellationToken,
 ) {
-    let files = [
-        git_dir.join("refs/heads").join(branch),
-        git_dir.join("packed-refs"),
-    ];
-    let look_all = move || files.iter().map(|file| look(file)).collect::<Vec<Look>>();
-    let mut last: Option<Vec<Look>> = None;
-    loop {
-        tokio::select! {
-            () = stop.cancelled() => return,
-            () = tokio::time::sleep(LOOK_EVERY) => {}
+    let watched = (|| {
+        let fd = inotify::init(CreateFlags::NONBLOCK | CreateFlags::CLOEXEC)?;
+        let heads = inotify::add_watch(&fd, git_dir.join("refs/heads"), reference_written())?;
+        let packed = inotify::add_watch(&fd, &git_dir, reference_written())?;
+        // `AsyncFd::new` is deprecated because an arbitrary `AsRawFd` may not own its
+        // descriptor for the `AsyncFd`'s lifetime; an `OwnedFd` does, and this workspace
+        // forbids the `unsafe` that `AsyncFd::register` needs.
+        #[allow(deprecated)]
+        let fd = AsyncFd::new(fd)?;
+        Ok::<_, std::io::Error>((fd, heads, packed))
+    })();
+    let (fd, heads, packed) = match watched {
+        Ok(watched) => watched,
+        Err(error) => {
+            tracing::warn!(%error, repository = %git_dir.display(), "cannot watch the repository for pushes; they are noticed at poll_interval_ms");
+            stop.cancelled().await;
+            return;
         }
-        let looker = look_all.clone();
-        let Ok(now) = tokio::task::spawn_blocking(looker).await else {
-            continue;
+    };
+    let is_branch = |watch: i32, name: Option<&CStr>| {
+        let name = name.map(CStr::to_bytes);
+        (watch == heads && name == Some(branch.as_bytes()))
+            || (watch == packed && name == Some(b"packed-refs".as_slice()))
+    };
+    let mut buffer = [MaybeUninit::<u8>::uninit(); 4096];
+    loop {
+        let mut ready = tokio::select! {
+            () = stop.cancelled() => return,
+            ready = fd.readable() => match ready {
+                Ok(ready) => ready,
+                Err(error) => {
+                    tracing::warn!(%error, "watching the repository for pushes stopped; they are noticed at poll_interval_ms");
+                    return stop.cancelled().await;
+                }
+            },
         };
-        if last.as_ref().is_some_and(|last| *last != now) {
+        let mut reader = Reader::new(fd.get_ref(), &mut buffer);
+        let mut hit = false;
+        loop {
+            match reader.next() {
+                Ok(event) => hit |= is_branch(event.wd(), event.file_name()),
+                Err(Errno::AGAIN) => {
+                    ready.clear_ready();
+                    break;
+                }
+                Err(Errno::INTR) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "watching the repository for pushes stopped; they are noticed at poll_interval_ms");
+                    return stop.cancelled().await;
+                }
+            }
+        }
+        if hit {
             moved();
         }
-        last = Some(now);
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
+    use std::{
+        sync::{
+            Arc,
+            atomic::{AtomicUsize, Ordering},
+        },
+        time::Duration,
     };
 
     use super::*;
@@ -86,7 +118,11 @@ mod tests {
                 .await;
             }
         });
-        tokio::time::sleep(LOOK_EVERY * 5).await;
+        // Other files, and other branches, are not the branch.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        std::fs::write(dir.path().join("refs/heads/other"), "x\n").expect("other branch");
+        std::fs::write(dir.path().join("HEAD"), "ref: refs/heads/main\n").expect("HEAD");
+        tokio::time::sleep(Duration::from_millis(200)).await;
         assert_eq!(moves.load(Ordering::SeqCst), 0, "nothing moved yet");
         // As git writes a ref: a new file renamed over the old one.
         let lock = dir.path().join("refs/heads/main.lock");
@@ -98,7 +134,7 @@ mod tests {
                 tokio::time::Instant::now() < deadline,
                 "the push was never reported"
             );
-            tokio::time::sleep(LOOK_EVERY).await;
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
         stop.cancel();
         watcher.await.expect("the watcher stops");
