@@ -490,7 +490,9 @@ fn what_was_pushed_while_dkd_was_stopped_is_applied_when_it_starts_again() {
             .flatten()
             .any(|row| row["environment"] == "dev" && row["status"] == "Synced")
     };
-    eventually("beta to leave dev", || (!deployed_in_dev("beta")).then_some(()));
+    eventually("beta to leave dev", || {
+        (!deployed_in_dev("beta")).then_some(())
+    });
     assert!(deployed_in_dev("alpha"), "alpha still runs in dev");
     assert!(
         !home.path().join("targets/dev/beta.yaml").exists(),

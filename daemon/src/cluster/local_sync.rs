@@ -197,17 +197,23 @@ impl LocalSync {
             .map_err(|e| unavailable(&e))?
             .len();
         if restored.revision.is_some() && known != restored.packages.len() {
-            let status = self
-                .target
-                .environment_status(environment)
-                .await
-                .map_err(|e| unavailable(&e))?;
-            self.board
-                .observe(environment, status)
-                .await
-                .map_err(|e| unavailable(&e))?;
+            self.record_whole(environment).await?;
         }
         Ok(restored)
+    }
+
+    /// Records all that `environment`'s target runs on the status board.
+    async fn record_whole(&self, environment: &str) -> Result<(), ForgeError> {
+        let status = self
+            .target
+            .environment_status(environment)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        self.board
+            .observe(environment, status)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        Ok(())
     }
 
     /// Applies `packages` as the whole of `environment` and records what it runs.
@@ -225,16 +231,7 @@ impl LocalSync {
             revision.to_owned(),
         );
         blocking(move || target.apply(&name, &at, &packages)).await?;
-        let status = self
-            .target
-            .environment_status(environment)
-            .await
-            .map_err(|e| unavailable(&e))?;
-        self.board
-            .observe(environment, status)
-            .await
-            .map_err(|e| unavailable(&e))?;
-        Ok(())
+        self.record_whole(environment).await
     }
 
     /// Applies `changed` and prunes `removed` in `environment`, and records them.

@@ -468,34 +468,18 @@ pub fn changed_files(repo: &Repository, from: &str, to: &str, dir: &str) -> Outc
         return Ok(FolderChanges::default());
     }
     let mut state = gix_diff::tree::State::default();
-    let changes = tree_changes(repo, old, new, &mut state)?;
-    let prefixed = |path: &gix::bstr::BStr| format!("{folder}/{path}");
-    let mut written = Vec::new();
-    let mut removed = Vec::new();
-    for change in changes {
-        match change {
-            gix_diff::tree::recorder::Change::Addition {
-                entry_mode,
-                oid,
-                path,
-                ..
-            }
-            | gix_diff::tree::recorder::Change::Modification {
-                entry_mode,
-                oid,
-                path,
-                ..
-            } if entry_mode.is_blob() => written.push(TreeFile {
-                path: prefixed(path.as_ref()),
-                id: oid.to_string(),
+    let mut changes = FolderChanges::default();
+    for change in tree_changes(repo, old, new, &mut state)? {
+        match blob_change(change) {
+            Some(BlobChange::Written { path, id }) => changes.written.push(TreeFile {
+                path: format!("{folder}/{path}"),
+                id,
             }),
-            gix_diff::tree::recorder::Change::Deletion {
-                entry_mode, path, ..
-            } if entry_mode.is_blob() => removed.push(prefixed(path.as_ref())),
-            _ => {}
+            Some(BlobChange::Removed { path }) => changes.removed.push(format!("{folder}/{path}")),
+            None => {}
         }
     }
-    Ok(FolderChanges { written, removed })
+    Ok(changes)
 }
 
 /// The blobs added or modified from tree `old` (`None`: the empty tree) to tree `new`.
@@ -507,22 +491,50 @@ fn written_files(
 ) -> Outcome<Vec<(String, String)>> {
     Ok(tree_changes(repo, old, Some(new), state)?
         .into_iter()
-        .filter_map(|change| match change {
-            gix_diff::tree::recorder::Change::Addition {
-                entry_mode,
-                oid,
-                path,
-                ..
-            }
-            | gix_diff::tree::recorder::Change::Modification {
-                entry_mode,
-                oid,
-                path,
-                ..
-            } if entry_mode.is_blob() => Some((path.to_string(), oid.to_string())),
-            _ => None,
+        .filter_map(|change| match blob_change(change)? {
+            BlobChange::Written { path, id } => Some((path, id)),
+            BlobChange::Removed { .. } => None,
         })
         .collect())
+}
+
+/// What a tree diff's change did to a file (subtrees are left out).
+enum BlobChange {
+    /// Added or modified: its path and new blob id.
+    Written {
+        path: String,
+        id: String,
+    },
+    Removed {
+        path: String,
+    },
+}
+
+fn blob_change(change: gix_diff::tree::recorder::Change) -> Option<BlobChange> {
+    use gix_diff::tree::recorder::Change;
+    match change {
+        Change::Addition {
+            entry_mode,
+            oid,
+            path,
+            ..
+        }
+        | Change::Modification {
+            entry_mode,
+            oid,
+            path,
+            ..
+        } if entry_mode.is_blob() => Some(BlobChange::Written {
+            path: path.to_string(),
+            id: oid.to_string(),
+        }),
+        Change::Deletion {
+            entry_mode, path, ..
+        } if entry_mode.is_blob() => Some(BlobChange::Removed {
+            path: path.to_string(),
+        }),
+        _ => None,
+    }
 }
 
 /// Every change from tree `old` to tree `new` (`None`: the empty tree), paths relative to

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use datakit::manifest::{ManifestError, parse_deployed_package, parse_deployed_package_in};
 
 use super::{ConfigProblem, LoadedConfig};
-use crate::promotion::ports::{FolderChanges, ForgeError, GitForge};
+use crate::promotion::ports::{FolderChanges, ForgeError, GitForge, TreeFile};
 
 /// The folder every environment's manifests live in.
 const ENVIRONMENTS_DIR: &str = "environments/";
@@ -113,6 +113,23 @@ struct Checked {
     environments: Vec<(String, String, String)>,
     /// Path → why it failed, for every manifest of that revision that did.
     invalid: BTreeMap<String, ConfigProblem>,
+}
+
+/// `file`'s contents `bytes` validated where `expected` applies: what validated, or why not.
+fn validated(
+    file: &TreeFile,
+    bytes: &[u8],
+    expected: Expected<'_>,
+    revision: &str,
+) -> Result<Valid, ConfigProblem> {
+    let text = String::from_utf8_lossy(bytes);
+    match validate_manifest(&file.path, &text, expected) {
+        Ok(namespace) => Ok(Valid {
+            id: file.id.clone(),
+            namespace: Some(namespace),
+        }),
+        Err(error) => Err(ConfigProblem::from_manifest(revision, &error)),
+    }
 }
 
 /// What decides where a manifest is expected and what it must name: each environment's
@@ -223,17 +240,11 @@ impl DeployedManifests {
             self.valid.remove(&file.path);
             checked.invalid.remove(&file.path);
             let Some(bytes) = bytes else { continue };
-            let text = String::from_utf8_lossy(&bytes);
-            match validate_manifest(&file.path, &text, expected) {
-                Ok(namespace) => {
-                    let known = Valid {
-                        id: file.id,
-                        namespace: Some(namespace),
-                    };
+            match validated(&file, &bytes, expected, revision) {
+                Ok(known) => {
                     self.valid.insert(file.path, known);
                 }
-                Err(error) => {
-                    let problem = ConfigProblem::from_manifest(revision, &error);
+                Err(problem) => {
                     checked.invalid.insert(file.path, problem);
                 }
             }
@@ -277,17 +288,12 @@ impl DeployedManifests {
         let mut invalid = BTreeMap::new();
         for ((file, expected), bytes) in unread.into_iter().zip(contents) {
             let Some(bytes) = bytes else { continue };
-            let text = String::from_utf8_lossy(&bytes);
-            match validate_manifest(&file.path, &text, expected) {
-                Ok(namespace) => {
-                    let known = Valid {
-                        id: file.id,
-                        namespace: Some(namespace),
-                    };
+            match validated(&file, &bytes, expected, revision) {
+                Ok(known) => {
                     valid.insert(file.path, known);
                 }
-                Err(error) => {
-                    invalid.insert(file.path, ConfigProblem::from_manifest(revision, &error));
+                Err(problem) => {
+                    invalid.insert(file.path, problem);
                 }
             }
         }
