@@ -286,46 +286,21 @@ impl DaemonConfig {
         config.registry.validate(file)?;
         forge::validate(&config.forge, file)?;
         cluster::validate(config.cluster.kind, &config.clusters, file)?;
-        config.listener(file)?;
+        let listen = config.listener(file)?.map(|listener| listener.address);
         config.oidc(file)?;
         config.audit.validate(file)?;
         config.webhooks(file)?;
-        config.distinct_listeners(file)?;
+        let probes = config.probes_address(file)?;
+        let peers = config.replication(file)?.map(|ha| ha.peers.listen);
+        distinct_listeners(
+            file,
+            [
+                ("listen.address", listen),
+                ("probes.address", probes),
+                ("ha.peers.listen", peers),
+            ],
+        )?;
         Ok(config)
-    }
-
-    /// Refuses two listeners (`listen`, `probes`, the peers listener) on one port of one
-    /// address, which would otherwise fail only once dkd binds the second.
-    fn distinct_listeners(&self, file: &str) -> Result<(), ConfigError> {
-        let listeners = [
-            ("listen.address", self.listener(file)?.map(|l| l.address)),
-            ("probes.address", self.probes_address(file)?),
-            (
-                "ha.peers.listen",
-                self.replication(file)?.map(|ha| ha.peers.listen),
-            ),
-        ];
-        let bound: Vec<_> = listeners
-            .into_iter()
-            .filter_map(|(key, address)| address.map(|address| (key, address)))
-            .collect();
-        for (i, &(second, address)) in bound.iter().enumerate() {
-            let overlaps = |other: &std::net::SocketAddr| {
-                other.port() == address.port()
-                    && (other.ip() == address.ip()
-                        || other.ip().is_unspecified()
-                        || address.ip().is_unspecified())
-            };
-            if let Some(&(first, _)) = bound[..i].iter().find(|(_, other)| overlaps(other)) {
-                return Err(ConfigError::SharedAddress {
-                    file: file.to_owned(),
-                    first,
-                    second,
-                    address,
-                });
-            }
-        }
-        Ok(())
     }
 
     /// The validated `auth.oidc:` of the configuration file `file`, if any. It needs
@@ -372,6 +347,35 @@ impl DaemonConfig {
             .map(|listen| listen.validate(file, base))
             .transpose()
     }
+}
+
+/// Refuses two listeners (`listen`, `probes`, the peers listener) on one port of one
+/// address, which would otherwise fail only once dkd binds the second.
+fn distinct_listeners(
+    file: &str,
+    listeners: [(&'static str, Option<std::net::SocketAddr>); 3],
+) -> Result<(), ConfigError> {
+    let bound: Vec<_> = listeners
+        .into_iter()
+        .filter_map(|(key, address)| address.map(|address| (key, address)))
+        .collect();
+    for (i, &(second, address)) in bound.iter().enumerate() {
+        let overlaps = |other: &std::net::SocketAddr| {
+            other.port() == address.port()
+                && (other.ip() == address.ip()
+                    || other.ip().is_unspecified()
+                    || address.ip().is_unspecified())
+        };
+        if let Some(&(first, _)) = bound[..i].iter().find(|(_, other)| overlaps(other)) {
+            return Err(ConfigError::SharedAddress {
+                file: file.to_owned(),
+                first,
+                second,
+                address,
+            });
+        }
+    }
+    Ok(())
 }
 
 impl RegistryConfig {

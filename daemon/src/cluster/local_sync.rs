@@ -24,10 +24,7 @@ use tokio_util::sync::CancellationToken;
 use super::{AppliedMarker, AppliedPackage, LocalTarget};
 use crate::promotion::{
     Engine, EnvironmentCatalog, LoadedConfig, StatusBoard,
-    ports::{
-        ClusterError, ClusterStatus, ForgeError, GitForge, HealthState, Registry, RegistryError,
-        TreeFile,
-    },
+    ports::{ClusterError, ForgeError, GitForge, HealthState, Registry, RegistryError, TreeFile},
 };
 
 /// How soon a failed sync is tried again.
@@ -204,11 +201,14 @@ impl LocalSync {
 
     /// Records all that `environment`'s target runs on the status board.
     async fn record_whole(&self, environment: &str) -> Result<(), ForgeError> {
-        let status = self
-            .target
-            .environment_status(environment)
-            .await
-            .map_err(|e| unavailable(&e))?;
+        // Reads every status file of the environment: on the blocking pool.
+        let (target, env) = (self.target.clone(), environment.to_owned());
+        let status = blocking(move || {
+            let names = target.package_names(&env);
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            Ok(target.statuses(&env, &names))
+        })
+        .await?;
         self.board
             .observe(environment, status)
             .await
