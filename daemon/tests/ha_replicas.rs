@@ -62,8 +62,13 @@ fn promote(replica: &Replica, user: &str, package: &str, environment: &str) -> s
             environment,
         ],
     );
-    let answer = json(&output);
-    answer["promotion"].clone()
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        stderr(&output),
+        replica.log()
+    );
+    json(&output)["promotion"].clone()
 }
 
 /// The same, retried until a replica accepts it (during a failover a call may meet no

@@ -122,6 +122,21 @@ pub async fn serve(
         })?
         .uid();
 
+    // Every port is bound before anything is served: a taken port stops dkd before it
+    // has answered anyone on another.
+    let probes = match probes {
+        Some(address) => {
+            let tcp = tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|source| ServeError::Bind {
+                    path: address.to_string(),
+                    source,
+                })?;
+            Some((address, tcp))
+        }
+        None => None,
+    };
+
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<DataKitServiceServer<DataKitApi>>()
@@ -225,15 +240,9 @@ pub async fn serve(
         .map_err(ServeError::from)
     };
     let probes_server = async {
-        let Some(address) = probes else {
+        let Some((address, tcp)) = probes else {
             return Ok(());
         };
-        let tcp = tokio::net::TcpListener::bind(address)
-            .await
-            .map_err(|source| ServeError::Bind {
-                path: address.to_string(),
-                source,
-            })?;
         tracing::info!(%address, "serving health probes");
         Server::builder()
             .add_service(health_service.clone())

@@ -106,9 +106,13 @@ impl Replicas {
             github.push_to_base("config/rbac.yaml", OPEN_POLICY).await;
         });
         let registry_url = registry.url(REGISTRY_NAMESPACE);
-        let replicas: Vec<Replica> = (0..n)
-            .map(|i| Replica::prepare(i, &github, &kube, &registry_url, &certificates))
-            .collect();
+        let mut replicas: Vec<Replica> = Vec::with_capacity(n);
+        for i in 0..n {
+            // Ports of their own: none another replica of the group was given.
+            let taken: Vec<u16> = replicas.iter().flat_map(Replica::ports).collect();
+            let replica = Replica::prepare(i, &github, &kube, &registry_url, &certificates, &taken);
+            replicas.push(replica);
+        }
         for replica in &replicas {
             runtime.block_on(github.add_token(&replica.github_token, BOT));
         }

@@ -57,6 +57,7 @@ impl Replica {
         kube: &KubeFake,
         registry: &str,
         certificates: &Certificates,
+        taken: &[u16],
     ) -> Self {
         let name = format!("replica-{index}");
         let home = TestHome::new();
@@ -67,7 +68,7 @@ impl Replica {
             format!("{github_token}\n"),
         )
         .expect("write the replica's GitHub token");
-        let [port, probe_port, peer_port] = free_ports(&[]);
+        let [port, probe_port, peer_port] = free_ports(taken);
         let forge = std::fs::read_to_string(home.path().join("dkd.yaml")).expect("dkd.yaml");
         let kubeconfig = kube.kubeconfig().display();
         let config = format!(
@@ -116,6 +117,11 @@ ha:
             server_ca: certificates.server_ca.clone(),
             certificates: certificates.clients.clone(),
         }
+    }
+
+    /// Its TLS, probe and peer ports.
+    pub fn ports(&self) -> [u16; 3] {
+        [self.port, self.probe_port, self.peer_port]
     }
 
     /// Its `dkd.yaml`.
@@ -171,10 +177,12 @@ ha:
             if let Some(log) = self.exited() {
                 return Some(Err(log));
             }
-            let listening = self.home.daemon_pid() == Some(pid)
-                && std::net::TcpStream::connect(&address).is_ok();
-            (listening && probe.block_on(self.health("")) == Some(ServingStatus::Serving))
-                .then_some(Ok(()))
+            // Its own TLS listener (only this group's CA), not whatever else may hold a
+            // port it was given, and its probe.
+            let ready = self.home.daemon_pid() == Some(pid)
+                && probe.block_on(self.serves_over_tls())
+                && probe.block_on(self.health("")) == Some(ServingStatus::Serving);
+            ready.then_some(Ok(()))
         });
         match started {
             Ok(()) => true,
@@ -186,7 +194,7 @@ ha:
     /// Gives it three new ports, in its `dkd.yaml` too.
     fn move_to_new_ports(&mut self) {
         let mut config = std::fs::read_to_string(self.config_file()).expect("dkd.yaml");
-        let old = [self.port, self.probe_port, self.peer_port];
+        let old = self.ports();
         // New ports differ from each other and from the old ones, so one replacement
         // never rewrites another's.
         let new = free_ports::<3>(&old);
@@ -309,6 +317,15 @@ ha:
 
     /// A gRPC channel to its TLS listener authenticated by `user`'s client certificate.
     pub async fn grpc_channel(&self, user: &str) -> Channel {
+        self.tls_endpoint(user)
+            .connect_timeout(PATIENCE)
+            .connect()
+            .await
+            .expect("connect over TLS")
+    }
+
+    /// Its TLS listener, trusting this group's server CA, as `user`.
+    fn tls_endpoint(&self, user: &str) -> Endpoint {
         let pair = self.client_certificate(user);
         let read = |path: &Path| std::fs::read(path).expect("read a PEM file");
         let tls = ClientTlsConfig::new()
@@ -318,10 +335,29 @@ ha:
             .expect("address")
             .tls_config(tls)
             .expect("TLS")
-            .connect_timeout(PATIENCE)
+    }
+
+    /// Whether its TLS listener answers `grpc.health.v1` SERVING with this group's server
+    /// certificate (so not another group's dkd that took a port it was given).
+    async fn serves_over_tls(&self) -> bool {
+        let user = self
+            .certificates
+            .keys()
+            .next()
+            .expect("a client certificate");
+        let Ok(channel) = self
+            .tls_endpoint(user)
+            .connect_timeout(Duration::from_secs(1))
+            .timeout(Duration::from_secs(1))
             .connect()
             .await
-            .expect("connect over TLS")
+        else {
+            return false;
+        };
+        let answer = HealthClient::new(channel)
+            .check(HealthCheckRequest::default())
+            .await;
+        matches!(answer, Ok(answer) if answer.get_ref().status() == ServingStatus::Serving)
     }
 
     /// What its probe listener's `grpc.health.v1` says about `service` ("" = the process);
