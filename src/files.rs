@@ -15,6 +15,16 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     persist_atomically(file, path)
 }
 
+/// Like [`write_atomically`], without flushing: a reader never sees half of the file, but
+/// after a crash it may be empty or missing until the caller has synced the filesystem.
+/// For writing many files with one flush.
+pub fn write_atomically_unsynced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = temporary_file_next_to(path)?;
+    file.write_all(bytes)?;
+    file.persist(path).map_err(|error| error.error)?;
+    Ok(())
+}
+
 /// A uniquely named temporary file in `path`'s folder (created if needed), removed when
 /// dropped unless [`persist_atomically`] puts it in place.
 pub fn temporary_file_next_to(path: &Path) -> io::Result<tempfile::NamedTempFile> {

@@ -10,7 +10,10 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use datakit::{files::write_atomically, manifest::validate_name};
+use datakit::{
+    files::{write_atomically, write_atomically_unsynced},
+    manifest::validate_name,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::promotion::ports::{
@@ -66,6 +69,26 @@ fn io_error(error: std::io::Error) -> ClusterError {
 /// both must be valid names (callers check too; this is the target's own guard).
 fn stays_in_folder(environment: &str, package: &str) -> bool {
     validate_name("environment", environment).is_ok() && validate_name("package", package).is_ok()
+}
+
+/// Up to this many packages in one change, each file is flushed as it is written; a
+/// bigger change (a first sync) writes them all, then flushes the filesystem once.
+const FLUSH_EACH_UP_TO: usize = 32;
+
+/// How a change's files reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flush {
+    EachFile,
+    OnceAtEnd,
+}
+
+impl Flush {
+    fn write(self, path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Self::EachFile => write_atomically(path, bytes),
+            Self::OnceAtEnd => write_atomically_unsynced(path, bytes),
+        }
+    }
 }
 
 fn unix_ms(time: SystemTime) -> u64 {
@@ -165,9 +188,19 @@ impl LocalTarget {
         }
         let now = SystemTime::now();
         let short = revision.get(..12).unwrap_or(revision);
+        let flush = if changed.len() > FLUSH_EACH_UP_TO {
+            Flush::OnceAtEnd
+        } else {
+            Flush::EachFile
+        };
         for package in changed {
-            self.write_package(environment, revision, package, now)
+            self.write_package(environment, revision, package, now, flush)
                 .map_err(io_error)?;
+        }
+        if flush == Flush::OnceAtEnd {
+            // Before anything (a marker, a recorded status) says the change was applied.
+            let folder = fs::File::open(&dir).map_err(io_error)?;
+            rustix::fs::syncfs(folder).map_err(|e| io_error(e.into()))?;
         }
         for package in removed {
             let manifest = dir.join(format!("{package}.yaml"));
@@ -194,6 +227,7 @@ impl LocalTarget {
         revision: &str,
         package: &AppliedPackage,
         now: SystemTime,
+        flush: Flush,
     ) -> std::io::Result<()> {
         let manifest_path = self
             .environment_dir(environment)
@@ -212,7 +246,7 @@ impl LocalTarget {
         if unchanged {
             return Ok(());
         }
-        write_atomically(&manifest_path, package.manifest.as_bytes())?;
+        flush.write(&manifest_path, package.manifest.as_bytes())?;
         let status = StatusFile {
             version: package.version.clone(),
             digest: package.digest.clone(),
@@ -223,7 +257,7 @@ impl LocalTarget {
             last_sync_unix_ms: unix_ms(now),
         };
         let json = serde_json::to_vec_pretty(&status).map_err(std::io::Error::other)?;
-        write_atomically(&self.status_path(environment, &package.package), &json)?;
+        flush.write(&self.status_path(environment, &package.package), &json)?;
         let result = if package.health == HealthState::Healthy {
             "Healthy".to_owned()
         } else {
@@ -592,5 +626,31 @@ mod tests {
                 )
                 .is_err()
         );
+    }
+
+    #[test]
+    fn a_change_bigger_than_a_flush_per_file_writes_every_package_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = LocalTarget::new(dir.path());
+        let packages: Vec<AppliedPackage> = (0..=FLUSH_EACH_UP_TO * 2)
+            .map(|i| package(&format!("p{i}"), "v1", HealthState::Healthy))
+            .collect();
+        target
+            .apply_changes("dev", "c1", &packages, &[])
+            .expect("apply");
+        for package in &packages {
+            assert_eq!(
+                target.applied("dev", &package.package).as_ref(),
+                Some(package)
+            );
+        }
+        for folder in ["", ".status"] {
+            let leftovers: Vec<_> = fs::read_dir(dir.path().join("dev").join(folder))
+                .expect("folder")
+                .filter_map(Result::ok)
+                .filter(|entry| entry.file_name().to_string_lossy().starts_with(".tmp-"))
+                .collect();
+            assert!(leftovers.is_empty(), "{leftovers:?}");
+        }
     }
 }
