@@ -275,3 +275,28 @@ fn status_watch_of_a_published_package_waits_for_its_first_deployment() {
         stderr(&output)
     );
 }
+
+#[test]
+fn a_restarted_dkd_precomputes_the_status_of_every_deployed_package() {
+    let home = TestHome::new();
+    let daemon = home.start_daemon();
+    for name in ["alpha", "beta"] {
+        PackageDir::new(name, &[]).publish(&home, "v1.0.0");
+        promote_and_wait(&home, name, "v1.0.0", "dev");
+    }
+    drop(daemon);
+
+    let daemon = home.start_daemon();
+    eventually("the Status answers precomputed", || {
+        daemon
+            .log()
+            .lines()
+            .any(|line| {
+                line.contains("precomputed the Status answers of every deployed package")
+                    && line.contains("packages=2")
+            })
+            .then_some(())
+    });
+    let text = stdout(&home.dk(&["status", "beta"]));
+    assert!(text.contains("v1.0.0"), "{text}");
+}

@@ -24,6 +24,7 @@ pub mod replica;
 mod server;
 mod service;
 mod status_cache;
+mod status_rows;
 mod tls;
 mod tokens;
 mod version;

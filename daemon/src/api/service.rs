@@ -17,7 +17,7 @@ use super::{
     input,
     lapse::{Bounded, Credentials},
     logs::LogSources,
-    status_cache::{self, CachedRow, StatusCache},
+    status_cache::{self, StatusCache},
     tokens, version,
     watch::{OpenStreams, Subscription, WatchSources},
     whoami,
@@ -27,7 +27,7 @@ use crate::{
     auth::{Principal, TokenStore},
     promotion::{
         Decision, Engine, EnvironmentCatalog, PromoteOutcome, PromoteRequest, Promotion,
-        PromotionError, PromotionKind, StatusBoard, StatusRow, StoreChangeRequest, ports::Registry,
+        PromotionError, PromotionKind, StatusBoard, StoreChangeRequest, ports::Registry,
     },
 };
 
@@ -39,10 +39,10 @@ const DEFAULT_PAGE_SIZE: usize = 100;
 /// The gRPC service over the domain.
 #[derive(Clone)]
 pub struct DataKitApi {
-    catalog: Arc<EnvironmentCatalog>,
-    engine: Arc<Engine>,
-    board: Arc<StatusBoard>,
-    status_cache: Arc<StatusCache>,
+    pub(super) catalog: Arc<EnvironmentCatalog>,
+    pub(super) engine: Arc<Engine>,
+    pub(super) board: Arc<StatusBoard>,
+    pub(super) status_cache: Arc<StatusCache>,
     registry: Arc<dyn Registry>,
     tokens: Arc<TokenStore>,
     asserted_approvers: bool,
@@ -98,6 +98,8 @@ impl DataKitApi {
 
     pub fn new(sources: ApiSources) -> Self {
         let status_cache = StatusCache::start(sources.events.clone());
+        let events = sources.events.clone();
+        let stop = sources.shutdown.clone();
         let watch = WatchSources {
             catalog: sources.catalog.clone(),
             events: sources.events,
@@ -113,7 +115,7 @@ impl DataKitApi {
             cluster: sources.cluster,
             shutdown: sources.shutdown,
         };
-        Self {
+        let api = Self {
             access: Access::new(sources.catalog.clone()),
             catalog: sources.catalog,
             engine: sources.engine,
@@ -128,7 +130,9 @@ impl DataKitApi {
             backends: sources.backends,
             notifications: sources.notifications,
             dashboard,
-        }
+        };
+        api.keep_status_cache_warm(&events, stop);
+        api
     }
 
     /// Records calls in this API's audit log.
@@ -136,7 +140,7 @@ impl DataKitApi {
         Recorder::new(self.audit.clone())
     }
 
-    fn config(&self) -> Result<Arc<crate::promotion::LoadedConfig>, Status> {
+    pub(super) fn config(&self) -> Result<Arc<crate::promotion::LoadedConfig>, Status> {
         self.catalog.snapshot().current.ok_or_else(|| {
             answer(
                 Code::Unavailable,
@@ -187,54 +191,6 @@ impl DataKitApi {
                 &format!("cannot tell whether {package} is published: {error}"),
             )
         })
-    }
-
-    /// One row of a status table as `Status` shows it, but for the clock.
-    async fn cached_row(
-        &self,
-        config: &crate::promotion::LoadedConfig,
-        row: &StatusRow,
-    ) -> Result<CachedRow, Status> {
-        let promotable = self
-            .engine
-            .promotable(config, &row.environment, &row.package)
-            .await
-            .map_err(status)?;
-        Ok(CachedRow::new(
-            proto::PackageStatus {
-                hold: config
-                    .active_hold(&row.environment, &row.package)
-                    .map(convert::hold),
-                ..convert::package_status(&row.package, &row.environment, row.status.as_ref())
-            },
-            promotable,
-        ))
-    }
-
-    /// Every row of `package` (all environments, path order), computed and, when nothing
-    /// changed meanwhile, kept for the next `Status` call.
-    async fn package_rows(
-        &self,
-        config: &crate::promotion::LoadedConfig,
-        package: &str,
-    ) -> Result<Arc<[CachedRow]>, Status> {
-        let ticket = self.status_cache.ticket();
-        let table = self
-            .board
-            .table(config, Some(package), None, |_| Ok(true))
-            .map_err(status)?;
-        let mut rows = Vec::with_capacity(table.len());
-        for row in &table {
-            rows.push(self.cached_row(config, row).await?);
-        }
-        // Only a package some environment runs: "known" for any other reason (promoted,
-        // published) may change without an event about it.
-        let deployed = table.iter().any(|row| row.status.is_some());
-        if let Some(ticket) = ticket.filter(|_| deployed) {
-            self.status_cache
-                .store(ticket, &config.revision, package, rows.clone());
-        }
-        Ok(rows.into())
     }
 
     fn promotion(&self, promotion: &Promotion) -> proto::Promotion {
@@ -583,7 +539,7 @@ impl DataKitService for DataKitApi {
                             ),
                         ));
                     }
-                    self.package_rows(&config, package).await?
+                    self.package_rows(&config, package)?
                 }
             };
             return Ok(Response::new(proto::StatusResponse {
@@ -611,7 +567,7 @@ impl DataKitService for DataKitApi {
             .iter()
             .filter(|row| reader.may_read(&row.environment, &row.package))
         {
-            packages.push(self.cached_row(&config, row).await?.render(now));
+            packages.push(self.cached_row(&config, row)?.render(now));
         }
         Ok(Response::new(proto::StatusResponse {
             packages,

@@ -4,7 +4,7 @@
 //! health spans (how long the current version has been Healthy), for soak times.
 
 use std::{
-    collections::{BTreeMap, HashMap, HashSet},
+    collections::{BTreeMap, BTreeSet, HashMap, HashSet},
     sync::{Arc, RwLock},
 };
 
@@ -249,6 +249,15 @@ impl StatusBoard {
         Ok(environments
             .into_iter()
             .any(|env| statuses.contains_key(&(env.to_owned(), package.to_owned()))))
+    }
+
+    /// Every package some environment runs, by name.
+    pub fn package_names(&self) -> Result<BTreeSet<String>, PromotionError> {
+        let statuses = self.statuses.read().map_err(|_| poisoned())?;
+        Ok(statuses
+            .keys()
+            .map(|(_, package)| package.clone())
+            .collect())
     }
 
     /// Every status (for snapshots).

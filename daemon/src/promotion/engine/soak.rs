@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use datakit::manifest::Environment;
 
 use super::Engine;
-use crate::promotion::{LoadedConfig, PromotionError};
+use crate::promotion::{LoadedConfig, PromotionError, ports::PackageSync};
 
 /// When the version an upstream environment runs can be promoted onward.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,19 +119,41 @@ impl Engine {
         let Some(upstream) = config.environments.upstream_of(environment) else {
             return Ok(None);
         };
-        let Some(upstream_status) = self
+        let upstream_status = self
             .ports
             .cluster
             .package_status(&upstream.name, package)
-            .await?
-        else {
-            return Ok(None);
-        };
+            .await?;
         let here = self
             .ports
             .cluster
             .package_status(environment, package)
             .await?;
+        self.promotable_between(
+            config,
+            environment,
+            package,
+            upstream_status.as_ref(),
+            here.as_ref(),
+        )
+    }
+
+    /// The same from statuses already at hand (the status board's): what `upstream_status`
+    /// (of `environment`'s upstream) makes promotable into `environment`, which runs `here`.
+    pub fn promotable_between(
+        &self,
+        config: &LoadedConfig,
+        environment: &str,
+        package: &str,
+        upstream_status: Option<&PackageSync>,
+        here: Option<&PackageSync>,
+    ) -> Result<Option<Promotable>, PromotionError> {
+        let (Some(upstream), Some(upstream_status)) = (
+            config.environments.upstream_of(environment),
+            upstream_status,
+        ) else {
+            return Ok(None);
+        };
         if here.is_some_and(|here| here.version == upstream_status.version) {
             return Ok(None);
         }
@@ -148,7 +170,7 @@ impl Engine {
             at,
             now: blocked.is_none() && at.is_some_and(|at| at <= now),
             blocked,
-            version: upstream_status.version,
+            version: upstream_status.version.clone(),
             from: upstream.name.clone(),
         }))
     }

@@ -1,0 +1,133 @@
+//! The rows of `Status`, from the status board: computed once per package (soak and
+//! verification included, no cluster call and no file read), kept in the status cache, and
+//! kept warm — every deployed package's rows are computed at start and again after
+//! anything emptied the cache, so a call finds its answer ready.
+
+use std::sync::Arc;
+
+use datakit::proto;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+use tonic::Status;
+
+use super::{DataKitApi, convert, errors::status, status_cache::CachedRow};
+use crate::promotion::{EventKind, EventLog, LoadedConfig, StatusRow};
+
+/// How many packages the warmer computes before it lets other tasks run.
+const WARM_BATCH: usize = 64;
+
+impl DataKitApi {
+    /// One row of a status table as `Status` shows it, but for the clock.
+    pub(super) fn cached_row(
+        &self,
+        config: &LoadedConfig,
+        row: &StatusRow,
+    ) -> Result<CachedRow, Status> {
+        let upstream = match config.environments.upstream_of(&row.environment) {
+            Some(upstream) => self
+                .board
+                .get(&upstream.name, &row.package)
+                .map_err(status)?,
+            None => None,
+        };
+        let promotable = self
+            .engine
+            .promotable_between(
+                config,
+                &row.environment,
+                &row.package,
+                upstream.as_ref(),
+                row.status.as_ref(),
+            )
+            .map_err(status)?;
+        Ok(CachedRow::new(
+            proto::PackageStatus {
+                hold: config
+                    .active_hold(&row.environment, &row.package)
+                    .map(convert::hold),
+                ..convert::package_status(&row.package, &row.environment, row.status.as_ref())
+            },
+            promotable,
+        ))
+    }
+
+    /// Every row of `package` (all environments, path order), computed and, when nothing
+    /// changed meanwhile, kept for the next `Status` call.
+    pub(super) fn package_rows(
+        &self,
+        config: &LoadedConfig,
+        package: &str,
+    ) -> Result<Arc<[CachedRow]>, Status> {
+        let ticket = self.status_cache.ticket();
+        let table = self
+            .board
+            .table(config, Some(package), None, |_| Ok(true))
+            .map_err(status)?;
+        let rows = table
+            .iter()
+            .map(|row| self.cached_row(config, row))
+            .collect::<Result<Vec<_>, _>>()?;
+        // Only a package some environment runs: "known" for any other reason (promoted,
+        // published) may change without an event about it.
+        let deployed = table.iter().any(|row| row.status.is_some());
+        if let Some(ticket) = ticket.filter(|_| deployed) {
+            self.status_cache
+                .store(ticket, &config.revision, package, rows.clone());
+        }
+        Ok(rows.into())
+    }
+
+    /// Fills the status cache now and again whenever a configuration change or a lagging
+    /// subscription empties it, until `stop`. An event about one package drops only its
+    /// rows, which its next `Status` call computes.
+    pub(super) fn keep_status_cache_warm(&self, events: &EventLog, stop: CancellationToken) {
+        let mut live = events.subscribe();
+        let api = self.clone();
+        tokio::spawn(async move {
+            loop {
+                api.fill_status_cache().await;
+                loop {
+                    let received = tokio::select! {
+                        () = stop.cancelled() => return,
+                        received = live.recv() => received,
+                    };
+                    match received {
+                        Ok(event) if matches!(event.kind, EventKind::Config { .. }) => break,
+                        Ok(_) => {}
+                        Err(RecvError::Lagged(_)) => break,
+                        Err(RecvError::Closed) => return,
+                    }
+                }
+            }
+        });
+    }
+
+    /// Computes the rows of every deployed package the cache lacks.
+    async fn fill_status_cache(&self) {
+        let (Ok(config), Ok(packages)) = (self.config(), self.board.package_names()) else {
+            return;
+        };
+        let started = std::time::Instant::now();
+        let mut computed = 0_usize;
+        for (seen, package) in packages.iter().enumerate() {
+            if self.status_cache.rows(&config.revision, package).is_none() {
+                match self.package_rows(&config, package) {
+                    Ok(_) => computed += 1,
+                    Err(error) => {
+                        tracing::debug!(%package, %error, "cannot precompute its Status rows");
+                    }
+                }
+            }
+            if seen % WARM_BATCH == WARM_BATCH - 1 {
+                tokio::task::yield_now().await;
+            }
+        }
+        if computed > 0 {
+            tracing::info!(
+                packages = computed,
+                took_ms = started.elapsed().as_millis(),
+                "precomputed the Status answers of every deployed package"
+            );
+        }
+    }
+}
