@@ -48,6 +48,8 @@ fn peer_uid<T>(request: &Request<T>) -> Option<u32> {
 #[derive(Debug, Clone)]
 pub struct OwnerOnly {
     owner: u32,
+    /// The owner's principal, named once: no request reads the user database.
+    principal: Principal,
     /// Where refusals are recorded.
     audit: Option<Recorder>,
 }
@@ -55,7 +57,11 @@ pub struct OwnerOnly {
 impl OwnerOnly {
     /// Serves only `owner` (dkd's own uid).
     pub fn new(owner: u32) -> Self {
-        Self { owner, audit: None }
+        Self {
+            owner,
+            principal: Principal::local(user_name(owner)),
+            audit: None,
+        }
     }
 
     /// This check, recording every request it refuses with `audit` (in the background:
@@ -86,9 +92,7 @@ impl Interceptor for OwnerOnly {
         match peer_uid(&request) {
             Some(uid) if uid == self.owner => {
                 let mut request = request;
-                request
-                    .extensions_mut()
-                    .insert(Principal::local(user_name(uid)));
+                request.extensions_mut().insert(self.principal.clone());
                 Ok(request)
             }
             caller => {
