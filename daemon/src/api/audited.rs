@@ -8,6 +8,7 @@ use tonic::{Request, Response, Status};
 use super::{
     DataKitApi,
     audit::{Caller, Recorder, Target, given},
+    service::EncodedStream,
 };
 
 /// The API, audited.
@@ -20,6 +21,17 @@ pub struct AuditedApi {
 impl AuditedApi {
     pub fn new(api: DataKitApi, audit: Recorder) -> Self {
         Self { api, audit }
+    }
+
+    /// `Watch` with events encoded once for every stream, as `EncodedWatchLayer` serves it.
+    pub async fn watch_encoded(
+        &self,
+        request: Request<proto::WatchRequest>,
+    ) -> Result<Response<EncodedStream>, Status> {
+        let target = place(&request.get_ref().package, &request.get_ref().environment);
+        let caller = Caller::of(&request);
+        let call = self.api.watch_encoded(request);
+        self.audit.read("Watch", caller, target, call).await
     }
 }
 
@@ -182,6 +194,7 @@ impl DataKitService for AuditedApi {
         self.audit.read("Status", caller, target, call).await
     }
 
+    /// Served by `EncodedWatchLayer` (`watch_encoded`) instead.
     async fn watch(
         &self,
         request: Request<proto::WatchRequest>,

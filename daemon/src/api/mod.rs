@@ -11,6 +11,8 @@ mod authenticate;
 mod authority_rewriter;
 mod convert;
 mod dashboard;
+mod encoded;
+mod encoded_watch;
 mod errors;
 mod identity;
 mod input;

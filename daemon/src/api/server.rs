@@ -29,12 +29,14 @@ use tonic::{
 };
 use tonic_health::{ServingStatus, server::HealthReporter};
 use tonic_web::GrpcWebLayer;
+use tower::layer::util::Stack;
 
 use super::{
     AuditedApi, DataKitApi,
     audit::remember_rpc_path,
     authenticate::AuthenticateLayer,
     dashboard::PagesLayer,
+    encoded_watch::EncodedWatchLayer,
     identity::OwnerOnly,
     limits::LimitsLayer,
     local_authority::LocalAuthority,
@@ -283,19 +285,22 @@ pub async fn serve(
 /// `builder` with every service dkd serves: health, reflection, the API, whose messages
 /// are at most `max_message_bytes` each way when given (tonic's defaults otherwise).
 pub(super) fn with_services<L: Clone>(
-    mut builder: Server<L>,
+    builder: Server<L>,
     api: &DataKitApi,
     health: tonic_health::pb::health_server::HealthServer<
         impl tonic_health::pb::health_server::Health,
     >,
     max_message_bytes: Option<usize>,
-) -> Result<Router<L>, ServeError> {
-    let mut service = DataKitServiceServer::new(AuditedApi::new(api.clone(), api.recorder()));
+) -> Result<Router<Stack<EncodedWatchLayer, L>>, ServeError> {
+    let audited = AuditedApi::new(api.clone(), api.recorder());
+    let mut service = DataKitServiceServer::new(audited.clone());
     if let Some(limit) = max_message_bytes {
         service = service
             .max_decoding_message_size(limit)
             .max_encoding_message_size(limit);
     }
+    // Innermost: Watch is served there, after every check of the layers outside it.
+    let mut builder = builder.layer(EncodedWatchLayer::new(audited, max_message_bytes));
     Ok(builder
         .add_service(health)
         .add_service(reflection().build_v1()?)

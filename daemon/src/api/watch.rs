@@ -17,7 +17,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Code, Status};
 
-use super::{access::Reader, convert, errors, watch_conversions::WatchConversions};
+use super::{
+    access::Reader, convert, encoded::Encoded, errors, watch_conversions::WatchConversions,
+};
 use crate::promotion::{
     Engine, EnvironmentCatalog, Event, EventLog, PromotionError, ReadError, StatusBoard,
 };
@@ -105,7 +107,7 @@ impl Drop for Subscription {
     }
 }
 
-type Sender = mpsc::Sender<Result<proto::WatchEvent, Status>>;
+type Sender = mpsc::Sender<Result<Encoded, Status>>;
 
 /// Whether `event` is one the client asked for and may read; events about no package
 /// (configuration changes) go to everyone who asked for no filter.
@@ -142,7 +144,7 @@ impl WatchSources {
         request: proto::WatchRequest,
         reader: Reader,
         subscription: Option<Subscription>,
-    ) -> ReceiverStream<Result<proto::WatchEvent, Status>> {
+    ) -> ReceiverStream<Result<Encoded, Status>> {
         let (sender, receiver) = mpsc::channel(CLIENT_BUFFER);
         tokio::spawn(async move {
             if let Stop::Failed(status) = self.stream(&request, &reader, &sender).await {
@@ -153,18 +155,22 @@ impl WatchSources {
         ReceiverStream::new(receiver)
     }
 
-    async fn send(&self, sender: &Sender, event: proto::WatchEvent) -> Result<(), Stop> {
+    /// Sends a message of this stream alone (a snapshot, a heartbeat).
+    async fn send(&self, sender: &Sender, event: &proto::WatchEvent) -> Result<(), Stop> {
+        self.send_encoded(sender, Encoded::of(event)).await
+    }
+
+    async fn send_encoded(&self, sender: &Sender, event: Encoded) -> Result<(), Stop> {
         tokio::select! {
             sent = sender.send(Ok(event)) => sent.map_err(|_| Stop::Gone),
             () = self.shutdown.cancelled() => Err(Stop::Gone),
         }
     }
 
-    /// Sends `event`, converted once for every stream that sends it.
+    /// Sends `event`, converted and encoded once for every stream that sends it.
     async fn send_event(&self, sender: &Sender, event: &Event) -> Result<(), Stop> {
-        let converted = self.conversions.get(event, &self.engine, &self.catalog);
-        self.send(sender, proto::WatchEvent::clone(&converted))
-            .await
+        let encoded = self.conversions.get(event, &self.engine, &self.catalog);
+        self.send_encoded(sender, encoded).await
     }
 
     async fn stream(
@@ -201,7 +207,7 @@ impl WatchSources {
                 let snapshot = self
                     .snapshot(request, reader, sequence)
                     .map_err(|e| Stop::Failed(errors::status(e)))?;
-                self.send(sender, snapshot).await?;
+                self.send(sender, &snapshot).await?;
                 sequence
             }
         };
@@ -219,7 +225,7 @@ impl WatchSources {
                         event: Some(proto::watch_event::Event::Heartbeat(proto::Heartbeat {})),
                         snapshot_sequence: 0,
                     };
-                    self.send(sender, beat).await?;
+                    self.send(sender, &beat).await?;
                 }
                 received = live.recv() => match received {
                     Ok(event) if event.sequence <= last => {}

@@ -1,17 +1,17 @@
-//! Each event converted to its proto message once, shared by every Watch stream that
-//! sends it: the first stream to need an event converts it (a promotion's policy
-//! explanation included), the others clone the result. RBAC filtering stays per stream;
-//! what an event says does not depend on who reads it.
+//! Each event converted to its proto message and encoded once, shared by every Watch
+//! stream that sends it: the first stream to need an event converts and encodes it (a
+//! promotion's policy explanation included), the others share the bytes. RBAC filtering
+//! stays per stream; what an event says does not depend on who reads it.
 
 use std::{
     collections::VecDeque,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{Mutex, PoisonError},
     time::SystemTime,
 };
 
 use datakit::proto;
 
-use super::convert;
+use super::{convert, encoded::Encoded};
 use crate::promotion::{Engine, EnvironmentCatalog, Event, EventKind};
 
 /// How many recent conversions are kept: live events reach every stream within this many.
@@ -20,31 +20,22 @@ const KEPT: usize = 1024;
 /// Identifies one event even across a log reset (the sequence, the term, the time).
 type Identity = (u64, u64, SystemTime);
 
-/// The recent events, converted.
+/// The recent events, converted and encoded.
 #[derive(Debug, Default)]
 pub struct WatchConversions {
-    recent: Mutex<VecDeque<(Identity, Arc<proto::WatchEvent>)>>,
+    recent: Mutex<VecDeque<(Identity, Encoded)>>,
 }
 
 impl WatchConversions {
-    /// `event` as Watch sends it, converted by the first stream that asked.
-    pub fn get(
-        &self,
-        event: &Event,
-        engine: &Engine,
-        catalog: &EnvironmentCatalog,
-    ) -> Arc<proto::WatchEvent> {
+    /// `event` as Watch sends it, converted and encoded by the first stream that asked.
+    pub fn get(&self, event: &Event, engine: &Engine, catalog: &EnvironmentCatalog) -> Encoded {
         self.shared((event.sequence, event.term, event.at), || {
             to_proto(event, engine, catalog)
         })
     }
 
-    /// The message kept for `identity`, or `convert`ed and kept.
-    fn shared(
-        &self,
-        identity: Identity,
-        convert: impl FnOnce() -> proto::WatchEvent,
-    ) -> Arc<proto::WatchEvent> {
+    /// The encoding kept for `identity`, or `convert`ed, encoded and kept.
+    fn shared(&self, identity: Identity, convert: impl FnOnce() -> proto::WatchEvent) -> Encoded {
         let found = self
             .recent
             .lock()
@@ -56,7 +47,7 @@ impl WatchConversions {
         if let Some(converted) = found {
             return converted;
         }
-        let converted = Arc::new(convert());
+        let converted = Encoded::of(&convert());
         let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((_, kept)) = recent.iter().rev().find(|(id, _)| *id == identity) {
             return kept.clone();
@@ -126,7 +117,7 @@ mod tests {
         let first = shared.shared(identity, || counted(&conversions, 7));
         for _ in 0..1000 {
             let again = shared.shared(identity, || counted(&conversions, 7));
-            assert!(Arc::ptr_eq(&first, &again));
+            assert!(first.shares_bytes_with(&again));
         }
         assert_eq!(conversions.load(Ordering::SeqCst), 1);
     }
