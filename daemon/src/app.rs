@@ -28,7 +28,7 @@ use crate::{
     home::DkHome,
     lease::{self, LeaseError},
     lock::{InstanceLock, LockError},
-    notify::{Notifications, NotifyError},
+    notify::{Notifications, NotifyError, ResumePoint},
     promotion::{
         AutoPromoter, ClusterFeed, Engine, EnvironmentCatalog, EventLog, Leadership, Mirror, Ports,
         PromotionError, StatusBoard, follow_base_branch,
@@ -257,6 +257,16 @@ pub async fn run(
         }
     }
 
+    // Where webhooks resume when their ledger does not match the log (a lost state
+    // database, a new webhook): after what is logged now, the rebuild included, and with
+    // promotions opened from now on as news, so nothing of this run is skipped however
+    // late the notifiers start. Only their first start uses it; a later term resumes as
+    // it finds the log.
+    let webhook_resume = Arc::new(std::sync::Mutex::new(Some(ResumePoint {
+        sequence: events.last_sequence().unwrap_or(0),
+        at: crate::promotion::now(),
+    })));
+
     let peers = match &replication {
         Some(replication) => Some(
             bind_peers(
@@ -366,8 +376,17 @@ pub async fn run(
             async move {
                 leadership
                     .while_leading(BACKGROUND_TASKS[4], stop, |term| {
-                        let started =
-                            notifications.start(events.clone(), catalog.clone(), asserted, term);
+                        let resume = webhook_resume
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .take();
+                        let started = notifications.start(
+                            events.clone(),
+                            catalog.clone(),
+                            asserted,
+                            resume,
+                            term,
+                        );
                         async move {
                             match started {
                                 Ok(notifiers) => {

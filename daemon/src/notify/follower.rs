@@ -3,7 +3,10 @@
 //! time.
 //! It only reads the log, so a slow or dead receiver never holds up the engine.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
 
 use tokio_util::sync::CancellationToken;
 
@@ -36,10 +39,33 @@ pub struct Sources {
     pub count_asserted: bool,
 }
 
-/// Follows the log for `webhook` until `stop`.
-pub async fn follow(webhook: Webhook, sources: Sources, stop: CancellationToken) {
+/// Where a webhook without a matching ledger record resumes: after event `sequence`, with
+/// promotions opened from `at` on as news.
+#[derive(Debug, Clone, Copy)]
+pub struct ResumePoint {
+    pub sequence: u64,
+    pub at: SystemTime,
+}
+
+impl ResumePoint {
+    /// The log as it is now.
+    fn now(events: &EventLog) -> Self {
+        Self {
+            sequence: events.last_sequence().unwrap_or(0),
+            at: crate::promotion::now(),
+        }
+    }
+}
+
+/// Follows the log for `webhook` until `stop`; `resume` as `starting_point` takes it.
+pub async fn follow(
+    webhook: Webhook,
+    sources: Sources,
+    resume: Option<ResumePoint>,
+    stop: CancellationToken,
+) {
     let mut live = sources.events.subscribe();
-    let mut record = starting_point(&webhook, &sources);
+    let mut record = starting_point(&webhook, &sources, resume);
     save(&sources.ledger, &webhook, &record).await;
     loop {
         let batch = match sources.events.read_after(record.handled_sequence, BATCH) {
@@ -55,7 +81,11 @@ pub async fn follow(webhook: Webhook, sources: Sources, stop: CancellationToken)
                 continue;
             }
             Err(ReadError::Ahead { last, .. }) => {
-                reset(&webhook, &mut record, last);
+                let resume = ResumePoint {
+                    sequence: last,
+                    at: crate::promotion::now(),
+                };
+                reset(&webhook, &mut record, resume);
                 continue;
             }
             Err(ReadError::Unavailable(error)) => {
@@ -87,13 +117,22 @@ pub async fn follow(webhook: Webhook, sources: Sources, stop: CancellationToken)
 }
 
 /// Where `webhook` starts: after the last event it handled, or — new, or after the event
-/// log was reset (a lost state database) — after the newest event, said so in its notice.
-fn starting_point(webhook: &Webhook, sources: &Sources) -> WebhookRecord {
-    let newest = sources.events.last_sequence().unwrap_or(0);
+/// log was reset (a lost state database) — at `resume` (the log as dkd started, so what
+/// happened since is sent) or else at the newest event, said so in its notice.
+fn starting_point(
+    webhook: &Webhook,
+    sources: &Sources,
+    resume: Option<ResumePoint>,
+) -> WebhookRecord {
+    let now = ResumePoint::now(&sources.events);
+    let resume = resume.map_or(now, |resume| ResumePoint {
+        sequence: resume.sequence.min(now.sequence),
+        at: resume.at,
+    });
     let Some(mut record) = sources.ledger.get(&webhook.name) else {
         return WebhookRecord {
-            handled_sequence: newest,
-            since_ms: millis(crate::promotion::now()),
+            handled_sequence: resume.sequence,
+            since_ms: millis(resume.at),
             ..WebhookRecord::default()
         };
     };
@@ -114,19 +153,20 @@ fn starting_point(webhook: &Webhook, sources: &Sources) -> WebhookRecord {
         .read_after(record.handled_sequence, 0)
         .is_err_and(|error| matches!(error, ReadError::Expired { .. }));
     if !same_event && !pruned {
-        reset(webhook, &mut record, newest);
+        reset(webhook, &mut record, resume);
     }
     record
 }
 
-fn reset(webhook: &Webhook, record: &mut WebhookRecord, newest: u64) {
+fn reset(webhook: &Webhook, record: &mut WebhookRecord, resume: ResumePoint) {
     record.notice = format!(
-        "the event log was reset (was the state database lost?): resumed after event {newest}; events in between were not sent"
+        "the event log was reset (was the state database lost?): resumed after event {}; events in between were not sent",
+        resume.sequence
     );
     tracing::warn!(webhook = %webhook.name, notice = %record.notice);
-    record.handled_sequence = newest;
+    record.handled_sequence = resume.sequence;
     record.handled_event_at_ms = 0;
-    record.since_ms = millis(crate::promotion::now());
+    record.since_ms = millis(resume.at);
     record.seen.clear();
 }
 

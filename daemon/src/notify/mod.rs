@@ -12,6 +12,7 @@ use std::{path::Path, sync::Arc};
 
 use tokio_util::sync::CancellationToken;
 
+pub use follower::ResumePoint;
 pub use ledger::WebhookRecord;
 
 use crate::{
@@ -53,12 +54,15 @@ impl Notifications {
         }
     }
 
-    /// Starts one follower per webhook; they stop with `stop`.
+    /// Starts one follower per webhook; they stop with `stop`. A webhook whose ledger does
+    /// not match the log resumes at `resume` when given (the log as dkd started), else at
+    /// the newest event.
     pub fn start(
         &self,
         events: Arc<EventLog>,
         catalog: Arc<EnvironmentCatalog>,
         count_asserted: bool,
+        resume: Option<ResumePoint>,
         stop: CancellationToken,
     ) -> Result<tokio::task::JoinHandle<()>, NotifyError> {
         let http = reqwest::Client::builder()
@@ -80,6 +84,7 @@ impl Notifications {
                 tokio::spawn(follower::follow(
                     webhook.clone(),
                     sources.clone(),
+                    resume,
                     stop.clone(),
                 ))
             })
