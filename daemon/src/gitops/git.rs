@@ -423,6 +423,47 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_lock_left_by_a_dead_writer_is_removed_and_a_live_one_is_respected() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let git_dir = dir.path().join("repo.git");
+        let git = Git::init_bare(&git_dir, "main").await.expect("init");
+        let first = git.commit_files(None, &[], "first").await.expect("commit");
+        git.update_ref("refs/heads/main", &first, None)
+            .await
+            .expect("create main");
+        let second = git
+            .commit_files(Some(&first), &[], "second")
+            .await
+            .expect("commit");
+        let lock = git_dir.join("refs/heads/main.lock");
+
+        // Just taken: another writer may be in the middle of its update.
+        std::fs::write(&lock, "").expect("a fresh lock");
+        let refused = git
+            .update_ref("refs/heads/main", &second, Some(&first))
+            .await;
+        assert!(refused.is_err(), "a live lock must hold: {refused:?}");
+        assert_eq!(
+            git.branch_head("main").await.expect("head"),
+            Some(first.clone())
+        );
+
+        // Left by a writer killed mid-update.
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(10);
+        std::fs::File::options()
+            .write(true)
+            .open(&lock)
+            .and_then(|file| file.set_modified(old))
+            .expect("age the lock");
+        git.update_ref("refs/heads/main", &second, Some(&first))
+            .await
+            .expect("a stale lock is removed");
+        assert_eq!(git.branch_head("main").await.expect("head"), Some(second));
+        assert!(!lock.exists());
+        git_cli(&git, &["fsck", "--strict", "--no-dangling"]);
+    }
+
+    #[tokio::test]
     async fn a_writer_holding_an_old_commit_loses_the_compare_and_swap_and_fsck_stays_clean() {
         let dir = tempfile::tempdir().expect("tempdir");
         let git = Git::init_bare(dir.path().join("repo.git"), "main")

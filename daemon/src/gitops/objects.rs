@@ -2,7 +2,7 @@
 //! gitoxide: no `git` process, no working tree, no index. Blocking calls: `Git` runs them
 //! on tokio's blocking pool.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, time::Duration};
 
 use gix::{
     ObjectId, Repository,
@@ -609,7 +609,33 @@ pub fn commit_files(
     Ok(commit.id.to_string())
 }
 
+/// How old a reference's lock file must be to count as left by a writer that died (dkd
+/// killed mid-update, say): an update holds its lock for milliseconds.
+const STALE_LOCK: Duration = Duration::from_secs(2);
+
+/// Removes the lock files of `reference` (and of `packed-refs`) that are older than
+/// `STALE_LOCK`. A dead writer's lock would fail every later update of the reference, and
+/// a compare-and-swap that keeps failing looks like a branch that keeps moving.
+fn clear_stale_locks(repo: &Repository, reference: &str) {
+    let git_dir = repo.git_dir();
+    for lock in [
+        git_dir.join(format!("{reference}.lock")),
+        git_dir.join("packed-refs.lock"),
+    ] {
+        let age = std::fs::metadata(&lock)
+            .and_then(|meta| meta.modified())
+            .ok()
+            .and_then(|modified| modified.elapsed().ok());
+        if let Some(age) = age.filter(|age| *age >= STALE_LOCK)
+            && std::fs::remove_file(&lock).is_ok()
+        {
+            tracing::warn!(lock = %lock.display(), age_ms = age.as_millis(), "removed a stale lock file left by a writer that died");
+        }
+    }
+}
+
 fn edit(repo: &Repository, edit: RefEdit) -> Outcome<()> {
+    clear_stale_locks(repo, &edit.name.as_bstr().to_string());
     let signature = signature();
     let mut time = TimeBuf::default();
     let reference = edit.name.as_bstr().to_string();
