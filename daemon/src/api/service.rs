@@ -168,6 +168,23 @@ impl DataKitApi {
             .check(caller, action, Some(environment), Some(package))
     }
 
+    /// The same for a read that may name no package or no environment (all of them).
+    fn checked_read(
+        &self,
+        caller: &Principal,
+        package: &str,
+        environment: &str,
+    ) -> Result<(), Status> {
+        input::optional_name("package", package)?;
+        input::optional_name("environment", environment)?;
+        self.access.check(
+            caller,
+            Action::Read,
+            non_empty(environment),
+            non_empty(package),
+        )
+    }
+
     /// The caller of `request`, if RBAC lets them administer this dkd (tokens, audit log).
     fn admin<T>(&self, request: &Request<T>) -> Result<Principal, Status> {
         let caller = principal(request)?;
@@ -205,14 +222,7 @@ impl DataKitApi {
         let caller = principal(&request)?;
         let subscription = stream_slot(&request, &caller)?;
         let body = request.into_inner();
-        input::optional_name("package", &body.package)?;
-        input::optional_name("environment", &body.environment)?;
-        self.access.check(
-            &caller,
-            Action::Read,
-            non_empty(&body.environment),
-            non_empty(&body.package),
-        )?;
+        self.checked_read(&caller, &body.package, &body.environment)?;
         let credentials = Credentials::of(&caller, &self.tokens);
         let reader = self.access.reader(caller);
         let events = self.watch.clone().start(body, reader, subscription);
@@ -531,14 +541,7 @@ impl DataKitService for DataKitApi {
     ) -> Result<Response<proto::StatusResponse>, Status> {
         let caller = principal(&request)?;
         let body = request.into_inner();
-        input::optional_name("package", &body.package)?;
-        input::optional_name("environment", &body.environment)?;
-        self.access.check(
-            &caller,
-            Action::Read,
-            non_empty(&body.environment),
-            non_empty(&body.package),
-        )?;
+        self.checked_read(&caller, &body.package, &body.environment)?;
         let reader = self.access.reader(caller);
         let config = self.config()?;
         // A package not deployed yet is still known once promoted or published: its table
