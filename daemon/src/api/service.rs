@@ -102,7 +102,6 @@ impl DataKitApi {
 
     pub fn new(sources: ApiSources) -> Self {
         let status_cache = StatusCache::start(sources.events.clone());
-        let events = sources.events.clone();
         let stop = sources.shutdown.clone();
         let watch = WatchSources {
             catalog: sources.catalog.clone(),
@@ -135,7 +134,7 @@ impl DataKitApi {
             notifications: sources.notifications,
             dashboard,
         };
-        api.keep_status_cache_warm(&events, stop);
+        api.keep_status_cache_warm(stop);
         api
     }
 

@@ -17,7 +17,7 @@ use std::{
 };
 
 use datakit::proto;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{Notify, broadcast::error::RecvError};
 
 use super::access::Reader;
 use crate::promotion::{EventKind, EventLog, Promotable};
@@ -106,6 +106,8 @@ pub struct StatusCache {
     events: Arc<EventLog>,
     entries: RwLock<HashMap<String, Arc<Entry>>>,
     progress: Progress,
+    /// Signalled after every entry was dropped (a configuration change, a lag).
+    emptied: Notify,
 }
 
 /// A ticket to store an entry computed after it was taken, unless something changed since.
@@ -125,6 +127,7 @@ impl StatusCache {
             },
             events,
             entries: RwLock::default(),
+            emptied: Notify::new(),
         });
         let weak: Weak<Self> = Arc::downgrade(&cache);
         tokio::spawn(async move {
@@ -158,6 +161,9 @@ impl StatusCache {
             }
         }
         self.progress.applied.store(sequence, Ordering::SeqCst);
+        if package.is_none() {
+            self.emptied.notify_one();
+        }
     }
 
     /// Drops everything (the subscription lagged): what was missed is unknown.
@@ -168,6 +174,13 @@ impl StatusCache {
         }
         let visible = self.events.last_sequence().unwrap_or(u64::MAX);
         self.progress.applied.store(visible, Ordering::SeqCst);
+        self.emptied.notify_one();
+    }
+
+    /// Resolves once every entry was dropped since the last call returned (a configuration
+    /// change, a lagging subscription), after the cache applied it: refilling then sticks.
+    pub async fn emptied(&self) {
+        self.emptied.notified().await;
     }
 
     /// Whether the cache has applied every visible event.
@@ -276,6 +289,30 @@ mod tests {
         })
         .await
         .expect("the cache applies the event");
+    }
+
+    #[tokio::test]
+    async fn a_configuration_change_empties_the_cache_and_says_so_after_applying_it() {
+        let store: Arc<dyn StateStore> = Arc::new(MemoryStore::default());
+        let events = Arc::new(EventLog::new(store, 100));
+        let cache = StatusCache::start(events.clone());
+        let ticket = cache.ticket().expect("current");
+        cache.store(ticket, "r1", "a", vec![row("a")]);
+        events.publish(status("b")).await.expect("publish");
+        until_current(&cache).await;
+        let quiet = tokio::time::timeout(Duration::from_millis(50), cache.emptied()).await;
+        assert!(quiet.is_err(), "an event about one package empties nothing");
+
+        let config = EventKind::Config {
+            revision: "r2".into(),
+            problems: Vec::new(),
+        };
+        events.publish(config).await.expect("publish");
+        tokio::time::timeout(Duration::from_secs(5), cache.emptied())
+            .await
+            .expect("told the cache was emptied");
+        assert!(cache.current(), "told only once the change was applied");
+        assert!(cache.rows("r1", "a").is_none());
     }
 
     #[tokio::test]

@@ -6,12 +6,11 @@
 use std::sync::Arc;
 
 use datakit::proto;
-use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
 use super::{DataKitApi, convert, errors::status, status_cache::CachedRow};
-use crate::promotion::{EventKind, EventLog, LoadedConfig, StatusRow};
+use crate::promotion::{LoadedConfig, StatusRow};
 
 /// How many packages the warmer computes before it lets other tasks run.
 const WARM_BATCH: usize = 64;
@@ -80,23 +79,14 @@ impl DataKitApi {
     /// Fills the status cache now and again whenever a configuration change or a lagging
     /// subscription empties it, until `stop`. An event about one package drops only its
     /// rows, which its next `Status` call computes.
-    pub(super) fn keep_status_cache_warm(&self, events: &EventLog, stop: CancellationToken) {
-        let mut live = events.subscribe();
+    pub(super) fn keep_status_cache_warm(&self, stop: CancellationToken) {
         let api = self.clone();
         tokio::spawn(async move {
             loop {
                 api.fill_status_cache().await;
-                loop {
-                    let received = tokio::select! {
-                        () = stop.cancelled() => return,
-                        received = live.recv() => received,
-                    };
-                    match received {
-                        Ok(event) if matches!(event.kind, EventKind::Config { .. }) => break,
-                        Ok(_) => {}
-                        Err(RecvError::Lagged(_)) => break,
-                        Err(RecvError::Closed) => return,
-                    }
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = api.status_cache.emptied() => {}
                 }
             }
         });

@@ -381,15 +381,48 @@ impl ClusterStatus for LocalTarget {
         environment: &str,
         package: &str,
     ) -> Result<Option<PackageSync>, ClusterError> {
-        Ok(self.package_sync(environment, package))
+        let (environment, package) = (environment.to_owned(), package.to_owned());
+        self.off_worker(move |target| Ok(target.package_sync(&environment, &package)))
+            .await
     }
 
     async fn environment_status(
         &self,
         environment: &str,
     ) -> Result<Vec<PackageSync>, ClusterError> {
+        let environment = environment.to_owned();
+        self.off_worker(move |target| Ok(target.environment_syncs(&environment)))
+            .await
+    }
+
+    async fn sync_log(
+        &self,
+        environment: &str,
+        package: &str,
+    ) -> Result<Vec<SyncLogLine>, ClusterError> {
+        let (environment, package) = (environment.to_owned(), package.to_owned());
+        self.off_worker(move |target| Ok(target.sync_log_lines(&environment, &package)))
+            .await
+    }
+}
+
+impl LocalTarget {
+    /// Runs `read` on the blocking pool: the target's files are read where a stuck disk
+    /// cannot hold up an async worker.
+    async fn off_worker<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Self) -> Result<T, ClusterError> + Send + 'static,
+    ) -> Result<T, ClusterError> {
+        let target = self.clone();
+        tokio::task::spawn_blocking(move || read(&target))
+            .await
+            .map_err(|error| ClusterError::Unavailable(error.to_string()))?
+    }
+
+    /// What `environment` runs, by package name.
+    fn environment_syncs(&self, environment: &str) -> Vec<PackageSync> {
         let Ok(entries) = fs::read_dir(self.environment_dir(environment)) else {
-            return Ok(Vec::new());
+            return Vec::new();
         };
         let mut packages: Vec<String> = entries
             .filter_map(Result::ok)
@@ -401,25 +434,21 @@ impl ClusterStatus for LocalTarget {
             })
             .collect();
         packages.sort();
-        Ok(packages
+        packages
             .iter()
             .filter_map(|p| self.package_sync(environment, p))
-            .collect())
+            .collect()
     }
 
-    async fn sync_log(
-        &self,
-        environment: &str,
-        package: &str,
-    ) -> Result<Vec<SyncLogLine>, ClusterError> {
+    /// The sync log of `package` in `environment`, oldest first.
+    fn sync_log_lines(&self, environment: &str, package: &str) -> Vec<SyncLogLine> {
         if !stays_in_folder(environment, package) {
-            return Ok(Vec::new());
+            return Vec::new();
         }
         let Ok(text) = fs::read_to_string(self.log_path(environment, package)) else {
-            return Ok(Vec::new());
+            return Vec::new();
         };
-        Ok(text
-            .lines()
+        text.lines()
             .filter_map(|line| {
                 let (ms, text) = line.split_once(' ')?;
                 let at = SystemTime::UNIX_EPOCH + Duration::from_millis(ms.parse().ok()?);
@@ -428,7 +457,7 @@ impl ClusterStatus for LocalTarget {
                     text: text.to_owned(),
                 })
             })
-            .collect())
+            .collect()
     }
 }
 

@@ -635,10 +635,10 @@ fn clear_stale_locks(repo: &Repository, reference: &str) {
 }
 
 fn edit(repo: &Repository, edit: RefEdit) -> Outcome<()> {
-    clear_stale_locks(repo, &edit.name.as_bstr().to_string());
+    let reference = edit.name.as_bstr().to_string();
+    clear_stale_locks(repo, &reference);
     let signature = signature();
     let mut time = TimeBuf::default();
-    let reference = edit.name.as_bstr().to_string();
     repo.edit_references_as([edit], Some(signature.to_ref(&mut time)))
         .map(drop)
         .map_err(|error| ObjectsError::Conflict(format!("cannot move {reference}: {error}")))
