@@ -140,7 +140,14 @@ async fn the_local_target_passes_the_cluster_conformance_suite() {
             .map(|(_, p)| p.clone())
             .collect();
         let result = deploy_target.apply(environment, revision, &in_environment);
-        Box::pin(async move { result.expect("apply") })
+        Box::pin(async move {
+            let running = result.expect("apply");
+            assert_eq!(
+                running.len(),
+                in_environment.len(),
+                "a status per package applied"
+            );
+        })
     });
     suite(&target, deploy).await;
 }

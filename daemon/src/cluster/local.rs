@@ -44,6 +44,25 @@ struct StatusFile {
     last_sync_unix_ms: u64,
 }
 
+impl StatusFile {
+    /// What `package` runs in `environment`, as this file says.
+    fn into_sync(self, environment: &str, package: &str) -> PackageSync {
+        PackageSync {
+            package: package.to_owned(),
+            environment: environment.to_owned(),
+            health: HealthState::from_name(&self.health).unwrap_or(HealthState::Unknown),
+            version: self.version,
+            digest: self.digest,
+            promotion_id: self.promotion_id,
+            revision: self.revision,
+            sync: SyncState::Synced,
+            last_sync: SystemTime::UNIX_EPOCH + Duration::from_millis(self.last_sync_unix_ms),
+            message: self.message,
+            last_run: None,
+        }
+    }
+}
+
 /// What an environment's folder was last applied from, kept in `.applied.json` and written
 /// only once everything before it was applied and recorded: a restart whose folder did not
 /// change since reads nothing.
@@ -138,16 +157,17 @@ impl LocalTarget {
 
     /// Applies `packages` as the whole content of `environment` at `revision`: writes what
     /// changed, prunes what is gone, and records status and a sync-log line per change.
+    /// Returns what `environment` runs now, a status per package of `packages`.
     pub fn apply(
         &self,
         environment: &str,
         revision: &str,
         packages: &[AppliedPackage],
-    ) -> Result<(), ClusterError> {
-        self.apply_changes(environment, revision, packages, &[])?;
+    ) -> Result<Vec<PackageSync>, ClusterError> {
+        let running = self.apply_changes(environment, revision, packages, &[])?;
         let keep: HashSet<&str> = packages.iter().map(|p| p.package.as_str()).collect();
         let Ok(entries) = fs::read_dir(self.environment_dir(environment)) else {
-            return Ok(());
+            return Ok(running);
         };
         let gone: Vec<String> = entries
             .filter_map(Result::ok)
@@ -159,19 +179,21 @@ impl LocalTarget {
                     .then(|| package.to_owned())
             })
             .collect();
-        self.apply_changes(environment, revision, &[], &gone)
+        self.apply_changes(environment, revision, &[], &gone)?;
+        Ok(running)
     }
 
     /// Applies a change to `environment` at `revision`: writes `changed` (those that differ
     /// from what runs), prunes `removed`, and records status and a sync-log line per change.
-    /// The cost follows the change, not the size of the environment.
+    /// The cost follows the change, not the size of the environment. Returns the status
+    /// of each of `changed` as it now runs (without reading it back).
     pub fn apply_changes(
         &self,
         environment: &str,
         revision: &str,
         changed: &[AppliedPackage],
         removed: &[String],
-    ) -> Result<(), ClusterError> {
+    ) -> Result<Vec<PackageSync>, ClusterError> {
         let outside = changed
             .iter()
             .map(|p| p.package.as_str())
@@ -193,10 +215,14 @@ impl LocalTarget {
         } else {
             Flush::EachFile
         };
-        for package in changed {
-            self.write_package(environment, revision, package, now, flush)
-                .map_err(io_error)?;
-        }
+        let running = changed
+            .iter()
+            .map(|package| {
+                let status = self.write_package(environment, revision, package, now, flush)?;
+                Ok(status.into_sync(environment, &package.package))
+            })
+            .collect::<std::io::Result<Vec<_>>>()
+            .map_err(io_error)?;
         if flush == Flush::OnceAtEnd {
             // Before anything (a marker, a recorded status) says the change was applied.
             let folder = fs::File::open(&dir).map_err(io_error)?;
@@ -217,10 +243,11 @@ impl LocalTarget {
             )
             .map_err(io_error)?;
         }
-        Ok(())
+        Ok(running)
     }
 
-    /// Writes `package`'s manifest and status unless both already say the same.
+    /// Writes `package`'s manifest and status unless both already say the same; returns
+    /// the status it runs with.
     fn write_package(
         &self,
         environment: &str,
@@ -228,23 +255,23 @@ impl LocalTarget {
         package: &AppliedPackage,
         now: SystemTime,
         flush: Flush,
-    ) -> std::io::Result<()> {
+    ) -> std::io::Result<StatusFile> {
         let manifest_path = self
             .environment_dir(environment)
             .join(format!("{}.yaml", package.package));
         let previous = self.read_status(environment, &package.package);
         // The status is compared too: an apply cut short (a full disk) may have written
         // the manifest but not its status, and must be finished on the next pass.
-        let unchanged = fs::read_to_string(&manifest_path).ok().as_deref()
-            == Some(package.manifest.as_str())
-            && previous.as_ref().is_some_and(|p| {
-                p.health == package.health.name()
-                    && p.version == package.version
-                    && p.digest == package.digest
-                    && p.promotion_id == package.promotion_id
-            });
-        if unchanged {
-            return Ok(());
+        let unchanged = previous.filter(|p| {
+            p.health == package.health.name()
+                && p.version == package.version
+                && p.digest == package.digest
+                && p.promotion_id == package.promotion_id
+                && fs::read_to_string(&manifest_path).ok().as_deref()
+                    == Some(package.manifest.as_str())
+        });
+        if let Some(unchanged) = unchanged {
+            return Ok(unchanged);
         }
         flush.write(&manifest_path, package.manifest.as_bytes())?;
         let status = StatusFile {
@@ -268,7 +295,8 @@ impl LocalTarget {
             "applied {} {} ({}) from commit {short}: {result}",
             package.package, package.version, package.digest
         );
-        self.append_log(environment, &package.package, now, &line)
+        self.append_log(environment, &package.package, now, &line)?;
+        Ok(status)
     }
 
     /// What runs of `packages` in `environment` (those it runs), as the status files say.
@@ -353,20 +381,7 @@ impl LocalTarget {
             return None;
         }
         let status = self.read_status(environment, package)?;
-        let health = HealthState::from_name(&status.health).unwrap_or(HealthState::Unknown);
-        Some(PackageSync {
-            package: package.to_owned(),
-            environment: environment.to_owned(),
-            version: status.version,
-            digest: status.digest,
-            promotion_id: status.promotion_id,
-            revision: status.revision,
-            sync: SyncState::Synced,
-            health,
-            last_sync: SystemTime::UNIX_EPOCH + Duration::from_millis(status.last_sync_unix_ms),
-            message: status.message,
-            last_run: None,
-        })
+        Some(status.into_sync(environment, package))
     }
 }
 
@@ -491,7 +506,7 @@ mod tests {
         target
             .apply("dev", "c2", &[package("a", "v1.0.0", HealthState::Healthy)])
             .expect("apply again");
-        target
+        let running = target
             .apply(
                 "dev",
                 "c3",
@@ -503,6 +518,24 @@ mod tests {
             .await
             .expect("status")
             .expect("deployed");
+        assert_eq!(
+            running,
+            std::slice::from_ref(&status),
+            "what apply says runs is what reads back"
+        );
+        let unchanged = target
+            .apply_changes(
+                "dev",
+                "c4",
+                &[package("a", "v1.1.0", HealthState::Degraded)],
+                &[],
+            )
+            .expect("apply unchanged");
+        assert_eq!(
+            unchanged,
+            std::slice::from_ref(&status),
+            "an unchanged package keeps its status"
+        );
         assert_eq!(
             (
                 status.version.as_str(),

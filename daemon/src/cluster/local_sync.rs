@@ -230,8 +230,12 @@ impl LocalSync {
             environment.to_owned(),
             revision.to_owned(),
         );
-        blocking(move || target.apply(&name, &at, &packages)).await?;
-        self.record_whole(environment).await
+        let running = blocking(move || target.apply(&name, &at, &packages)).await?;
+        self.board
+            .observe(environment, running)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        Ok(())
     }
 
     /// Applies `changed` and prunes `removed` in `environment`, and records them.
@@ -251,9 +255,8 @@ impl LocalSync {
             revision.to_owned(),
         );
         let (statuses, removed) = blocking(move || {
-            target.apply_changes(&name, &at, &changed, &removed)?;
-            let names: Vec<&str> = changed.iter().map(|p| p.package.as_str()).collect();
-            Ok((target.statuses(&name, &names), removed))
+            let running = target.apply_changes(&name, &at, &changed, &removed)?;
+            Ok((running, removed))
         })
         .await?;
         self.board

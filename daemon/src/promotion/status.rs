@@ -9,9 +9,15 @@ use std::{
 };
 
 use super::{EventKind, EventLog, HealthSpan, PromotionError};
-use crate::promotion::ports::{Clock, PackageSync, StateStore, SystemClock, blocking};
+use crate::promotion::ports::{
+    Clock, PackageSync, StateStore, StatusChanges, SystemClock, blocking,
+};
 
 type Key = (String, String);
+
+/// How many status changes are saved, cached and published together: one store write
+/// each, few enough events for a live subscriber's buffer.
+const BATCH: usize = 256;
 
 /// The status cache.
 pub struct StatusBoard {
@@ -63,43 +69,6 @@ impl StatusBoard {
         self
     }
 
-    /// Records the health transition `status` makes, if any (a version seen Healthy for
-    /// the first time starts a span, leaving Healthy ends it), saved before it is cached.
-    async fn record_health(&self, status: &PackageSync) -> Result<(), PromotionError> {
-        let key = (status.environment.clone(), status.package.clone());
-        let previous = self
-            .spans
-            .read()
-            .map_err(|_| poisoned())?
-            .get(&key)
-            .cloned();
-        let next = HealthSpan::after(previous.as_ref(), status, self.clock.now());
-        if previous.as_ref() == Some(&next) {
-            return Ok(());
-        }
-        let saved = next.clone();
-        blocking::write(&self.store, move |store| store.save_health_span(&saved)).await?;
-        self.spans
-            .write()
-            .map_err(|_| poisoned())?
-            .insert(key, next);
-        Ok(())
-    }
-
-    /// Forgets the health span of a package that left `environment`.
-    async fn forget_health(&self, environment: &str, package: &str) -> Result<(), PromotionError> {
-        let (env, name) = (environment.to_owned(), package.to_owned());
-        blocking::write(&self.store, move |store| {
-            store.delete_health_span(&env, &name)
-        })
-        .await?;
-        self.spans
-            .write()
-            .map_err(|_| poisoned())?
-            .remove(&(environment.to_owned(), package.to_owned()));
-        Ok(())
-    }
-
     /// The health span of `package` in `environment`, if one is recorded.
     pub fn health_span(
         &self,
@@ -141,7 +110,8 @@ impl StatusBoard {
 
     /// Records a change in what `environment` runs: `changed` statuses (saved and published
     /// when they differ from what is known) and `removed` packages (no longer there). The
-    /// cost follows the change, not the size of the environment. Returns how many changed.
+    /// cost follows the change, not the size of the environment: changes are saved, cached
+    /// and published in batches, one store write each. Returns how many changed.
     pub async fn observe_changes(
         &self,
         environment: &str,
@@ -149,41 +119,11 @@ impl StatusBoard {
         removed: &[String],
     ) -> Result<usize, PromotionError> {
         let mut count = 0;
-        for status in changed {
-            if self.get(environment, &status.package)?.as_ref() == Some(&status) {
-                continue;
-            }
-            self.record_health(&status).await?;
-            let saved = status.clone();
-            blocking::write(&self.store, move |store| store.save_status(&saved)).await?;
-            self.write()?.insert(
-                (environment.to_owned(), status.package.clone()),
-                status.clone(),
-            );
-            self.events
-                .publish(EventKind::Status {
-                    status,
-                    deployed: true,
-                })
-                .await?;
-            count += 1;
+        for statuses in changed.chunks(BATCH) {
+            count += self.record(environment, statuses, &[], true).await?;
         }
-        for package in removed {
-            let Some(gone) = self.get(environment, package)? else {
-                continue;
-            };
-            self.forget_health(environment, package).await?;
-            let (env, name) = (environment.to_owned(), package.clone());
-            blocking::write(&self.store, move |store| store.delete_status(&env, &name)).await?;
-            self.write()?
-                .remove(&(environment.to_owned(), package.clone()));
-            self.events
-                .publish(EventKind::Status {
-                    status: gone,
-                    deployed: false,
-                })
-                .await?;
-            count += 1;
+        for packages in removed.chunks(BATCH) {
+            count += self.record(environment, &[], packages, true).await?;
         }
         Ok(count)
     }
@@ -191,23 +131,105 @@ impl StatusBoard {
     /// Records a status change the leader published (a follower's copy): saved and cached
     /// like an observed one, but not published again.
     pub async fn mirror(&self, status: &PackageSync, deployed: bool) -> Result<(), PromotionError> {
-        let key = (status.environment.clone(), status.package.clone());
-        if !deployed {
-            self.forget_health(&status.environment, &status.package)
+        let environment = status.environment.as_str();
+        if deployed {
+            self.record(environment, std::slice::from_ref(status), &[], false)
                 .await?;
-            let (env, package) = key.clone();
-            blocking::write(&self.store, move |store| {
-                store.delete_status(&env, &package)
-            })
+        } else {
+            self.record(
+                environment,
+                &[],
+                std::slice::from_ref(&status.package),
+                false,
+            )
             .await?;
-            self.write()?.remove(&key);
-            return Ok(());
         }
-        self.record_health(status).await?;
-        let saved = status.clone();
-        blocking::write(&self.store, move |store| store.save_status(&saved)).await?;
-        self.write()?.insert(key, status.clone());
         Ok(())
+    }
+
+    /// Saves `changed` and forgets `removed` in one store write (with the health
+    /// transitions they make), then caches them and, when `publish`, publishes an event
+    /// each. Statuses equal to the known ones, and removals of unknown packages, are
+    /// skipped. Returns how many changed.
+    async fn record(
+        &self,
+        environment: &str,
+        changed: &[PackageSync],
+        removed: &[String],
+        publish: bool,
+    ) -> Result<usize, PromotionError> {
+        let (batch, events) = self.plan(environment, changed, removed)?;
+        if events.is_empty() {
+            return Ok(0);
+        }
+        let batch = blocking::write(&self.store, move |store| {
+            store.save_status_changes(&batch).map(|()| batch)
+        })
+        .await?;
+        {
+            let mut statuses = self.write()?;
+            let mut spans = self.spans.write().map_err(|_| poisoned())?;
+            for span in batch.spans {
+                spans.insert((span.environment.clone(), span.package.clone()), span);
+            }
+            for status in batch.statuses {
+                statuses.insert((status.environment.clone(), status.package.clone()), status);
+            }
+            for key in batch.gone {
+                statuses.remove(&key);
+                spans.remove(&key);
+            }
+        }
+        let count = events.len();
+        if publish {
+            self.events.publish_all(events).await?;
+        }
+        Ok(count)
+    }
+
+    /// What recording `changed` and `removed` saves, and the events it publishes.
+    fn plan(
+        &self,
+        environment: &str,
+        changed: &[PackageSync],
+        removed: &[String],
+    ) -> Result<(StatusChanges, Vec<EventKind>), PromotionError> {
+        let now = self.clock.now();
+        let statuses = self.statuses.read().map_err(|_| poisoned())?;
+        let spans = self.spans.read().map_err(|_| poisoned())?;
+        let mut batch = StatusChanges::default();
+        let mut events = Vec::new();
+        // Spans this batch already moves on (a package named twice sees its own change).
+        let mut moved: HashMap<Key, HealthSpan> = HashMap::new();
+        for status in changed {
+            let key = (status.environment.clone(), status.package.clone());
+            if statuses.get(&key) == Some(status) {
+                continue;
+            }
+            let previous = moved.get(&key).or_else(|| spans.get(&key));
+            let next = HealthSpan::after(previous, status, now);
+            if previous != Some(&next) {
+                moved.insert(key, next.clone());
+                batch.spans.push(next);
+            }
+            batch.statuses.push(status.clone());
+            events.push(EventKind::Status {
+                status: status.clone(),
+                deployed: true,
+            });
+        }
+        for package in removed {
+            let key = (environment.to_owned(), package.clone());
+            let Some(gone) = statuses.get(&key) else {
+                continue;
+            };
+            events.push(EventKind::Status {
+                status: gone.clone(),
+                deployed: false,
+            });
+            batch.gone.push(key);
+        }
+        Ok((batch, events))
     }
 
     fn write(
@@ -335,6 +357,37 @@ mod tests {
         assert_eq!(
             reloaded.for_environment("dev").expect("env"),
             vec![status("a", "v2")]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_change_of_more_packages_than_a_batch_is_saved_and_published_whole_in_order() {
+        let store: Arc<dyn StateStore> = Arc::new(MemoryStore::default());
+        let events = Arc::new(EventLog::new(store.clone(), 10_000));
+        let board = StatusBoard::load(store.clone(), events.clone()).expect("load");
+        let count = BATCH * 2 + 3;
+        let names: Vec<String> = (0..count).map(|i| format!("p{i:04}")).collect();
+        let statuses = names.iter().map(|name| status(name, "v1")).collect();
+        assert_eq!(
+            board.observe("dev", statuses).await.expect("observe"),
+            count
+        );
+        let published: Vec<String> = events
+            .read_after(0, count + 1)
+            .expect("read")
+            .into_iter()
+            .filter_map(|event| match event.kind {
+                EventKind::Status { status, .. } => Some(status.package),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(published, names, "one event each, in order");
+        assert_eq!(store.load_health_spans().expect("spans").len(), count);
+        let reloaded = StatusBoard::load(store, events).expect("reload");
+        assert_eq!(reloaded.for_environment("dev").expect("env").len(), count);
+        assert_eq!(
+            reloaded.observe("dev", Vec::new()).await.expect("removed"),
+            count
         );
     }
 

@@ -153,6 +153,75 @@ mod conformance {
         );
     }
 
+    pub(super) fn a_batch_of_status_changes_saves_spans_and_forgets_the_gone(
+        store: &dyn StateStore,
+    ) {
+        use crate::promotion::{HealthSpan, ports::StatusChanges};
+        let span = |environment: &str, package: &str| HealthSpan {
+            environment: environment.into(),
+            package: package.into(),
+            version: "v1".into(),
+            digest: "sha256:abc".into(),
+            healthy_since: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(60)),
+            left_healthy_at: None,
+        };
+        store
+            .save_status_changes(&StatusChanges {
+                statuses: vec![status("prod", "a", "v1"), status("prod", "b", "v1")],
+                spans: vec![span("prod", "a"), span("prod", "b")],
+                gone: Vec::new(),
+            })
+            .expect("save");
+        store
+            .save_status_changes(&StatusChanges {
+                statuses: vec![status("prod", "a", "v2")],
+                spans: Vec::new(),
+                gone: vec![("prod".into(), "b".into())],
+            })
+            .expect("change");
+        let prod: Vec<PackageSync> = store
+            .load_statuses()
+            .expect("load")
+            .into_iter()
+            .filter(|s| s.environment == "prod")
+            .collect();
+        assert_eq!(prod, [status("prod", "a", "v2")]);
+        assert_eq!(
+            store.load_health_span("prod", "a").expect("span"),
+            Some(span("prod", "a"))
+        );
+        assert_eq!(store.load_health_span("prod", "b").expect("span"), None);
+        store
+            .save_status_changes(&StatusChanges {
+                gone: vec![("prod".into(), "a".into())],
+                ..StatusChanges::default()
+            })
+            .expect("forget");
+    }
+
+    pub(super) fn events_appended_at_once_read_back_like_events_appended_one_by_one(
+        store: &dyn StateStore,
+    ) {
+        let at = SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_000);
+        let events: Vec<Event> = (1..=5)
+            .map(|sequence| Event {
+                sequence,
+                term: 3,
+                at,
+                kind: EventKind::Config {
+                    revision: format!("c{sequence}"),
+                    problems: Vec::new(),
+                },
+            })
+            .collect();
+        store.append_events(&events[..2], 4).expect("append");
+        store.append_events(&[], 4).expect("nothing to append");
+        store.append_events(&events[2..], 4).expect("append");
+        assert_eq!(store.event_bounds().expect("bounds"), Some((2, 5)));
+        assert_eq!(store.events_after(0, 10).expect("read"), events[1..]);
+        store.clear_events().expect("clear");
+    }
+
     pub(super) fn events_are_kept_in_order_pruned_to_the_retention_and_cleared(
         store: &dyn StateStore,
     ) {
@@ -205,6 +274,8 @@ mod conformance {
         unfinished_and_package_promotions_are_read_through_indexes_kept_by_save(store);
         statuses_are_saved_replaced_and_deleted(store);
         events_are_kept_in_order_pruned_to_the_retention_and_cleared(store);
+        a_batch_of_status_changes_saves_spans_and_forgets_the_gone(store);
+        events_appended_at_once_read_back_like_events_appended_one_by_one(store);
     }
 
     #[test]

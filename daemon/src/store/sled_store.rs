@@ -29,7 +29,10 @@ use super::records::{
 };
 use crate::promotion::{
     ConfigSource, Event, HealthSpan, Promotion,
-    ports::{ChangeRequestStore, LocalChange, PackageSync, StateStore, StoreError, StoreLocation},
+    ports::{
+        ChangeRequestStore, LocalChange, PackageSync, StateStore, StatusChanges, StoreError,
+        StoreLocation,
+    },
 };
 
 const SCHEMA_KEY: &[u8] = b"schema";
@@ -544,15 +547,50 @@ impl StateStore for SledStore {
             .collect()
     }
 
-    fn append_event(&self, event: &Event, retention: u64) -> Result<(), StoreError> {
+    fn save_status_changes(&self, changes: &StatusChanges) -> Result<(), StoreError> {
         self.ensure_room()?;
-        self.events
-            .insert(
-                event.sequence.to_be_bytes(),
-                encode(&EventRecord::from(event))?,
-            )
-            .map_err(database_error)?;
-        let oldest_kept = event
+        for span in &changes.spans {
+            let key = status_key(&span.environment, &span.package);
+            self.health_spans
+                .insert(key.as_bytes(), encode(&HealthSpanRecord::from(span))?)
+                .map_err(database_error)?;
+        }
+        for status in &changes.statuses {
+            let key = status_key(&status.environment, &status.package);
+            self.statuses
+                .insert(key.as_bytes(), encode(&StatusRecord::from(status))?)
+                .map_err(database_error)?;
+        }
+        for (environment, package) in &changes.gone {
+            let key = status_key(environment, package);
+            self.health_spans
+                .remove(key.as_bytes())
+                .map_err(database_error)?;
+            self.statuses
+                .remove(key.as_bytes())
+                .map_err(database_error)?;
+        }
+        self.flush()
+    }
+
+    fn append_event(&self, event: &Event, retention: u64) -> Result<(), StoreError> {
+        self.append_events(std::slice::from_ref(event), retention)
+    }
+
+    fn append_events(&self, events: &[Event], retention: u64) -> Result<(), StoreError> {
+        let Some(newest) = events.last() else {
+            return Ok(());
+        };
+        self.ensure_room()?;
+        for event in events {
+            self.events
+                .insert(
+                    event.sequence.to_be_bytes(),
+                    encode(&EventRecord::from(event))?,
+                )
+                .map_err(database_error)?;
+        }
+        let oldest_kept = newest
             .sequence
             .saturating_sub(retention.saturating_sub(1))
             .max(1);

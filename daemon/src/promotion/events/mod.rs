@@ -229,28 +229,47 @@ impl EventLog {
     /// A replica that does not lead records nothing (`None`): the leader records the
     /// change, and this replica copies it from there.
     pub async fn publish(&self, kind: EventKind) -> Result<Option<Arc<Event>>, PromotionError> {
+        Ok(self.publish_all(vec![kind]).await?.pop())
+    }
+
+    /// Persists `kinds` as the next events, in order and in one store write, then
+    /// publishes them (both on the blocking pool). A replica that does not lead records
+    /// nothing (an empty list).
+    pub async fn publish_all(
+        &self,
+        kinds: Vec<EventKind>,
+    ) -> Result<Vec<Arc<Event>>, PromotionError> {
+        if kinds.is_empty() {
+            return Ok(Vec::new());
+        }
         let ordered = tokio::time::timeout(WRITE_DEADLINE, self.append.clone().lock_owned())
             .await
             .map_err(|_| blocking::stalled(self.store.as_ref()))?;
         let Some(term) = self.leadership.writing_term() else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
         let (shown, retention, at) = (self.shown.clone(), self.retention, super::now());
-        let event = blocking::write(&self.store, move |store| {
-            let sequence = store.event_bounds()?.map_or(0, |(_, last)| last) + 1;
-            let event = Arc::new(Event {
-                sequence,
-                term,
-                at,
-                kind,
-            });
-            store.append_event(&event, retention)?;
-            shown.stored(event.clone(), true);
+        let events = blocking::write(&self.store, move |store| {
+            let first = store.event_bounds()?.map_or(0, |(_, last)| last) + 1;
+            let events: Vec<Event> = (first..)
+                .zip(kinds)
+                .map(|(sequence, kind)| Event {
+                    sequence,
+                    term,
+                    at,
+                    kind,
+                })
+                .collect();
+            store.append_events(&events, retention)?;
+            let events: Vec<Arc<Event>> = events.into_iter().map(Arc::new).collect();
+            for event in &events {
+                shown.stored(event.clone(), true);
+            }
             drop(ordered);
-            Ok(event)
+            Ok(events)
         })
         .await?;
-        Ok(Some(event))
+        Ok(events)
     }
 
     /// Stores an event of the leader's log as it is numbered there, and shows what the

@@ -21,7 +21,8 @@ pub use forge::{
 };
 pub use registry::{Registry, RegistryError, ResolvedArtifact, SignatureLayer};
 pub use store::{
-    ChangeRequestStore, LocalChange, LocalChangeState, StateStore, StoreError, StoreLocation,
+    ChangeRequestStore, LocalChange, LocalChangeState, StateStore, StatusChanges, StoreError,
+    StoreLocation,
 };
 pub use verification::{
     RefusingRunner, VerificationOutcome, VerificationRequest, VerificationRunner,

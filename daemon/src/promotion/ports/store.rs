@@ -39,6 +39,17 @@ fn mebibytes(bytes: u64) -> String {
     format!("{mib:.1} MiB")
 }
 
+/// A batch of status changes saved at once (`StateStore::save_status_changes`).
+#[derive(Debug, Default, Clone)]
+pub struct StatusChanges {
+    /// Statuses to save (replacing what was saved for their environment and package).
+    pub statuses: Vec<PackageSync>,
+    /// Health spans to save.
+    pub spans: Vec<HealthSpan>,
+    /// (environment, package) no longer deployed: their status and health span go.
+    pub gone: Vec<(String, String)>,
+}
+
 /// Where a store keeps its data, for messages that must name the disk.
 pub trait StoreLocation: Send + Sync + 'static {
     /// A path (or a word, for stores that keep nothing on disk).
@@ -109,9 +120,34 @@ pub trait StateStore: StoreLocation {
     /// Every saved health span.
     fn load_health_spans(&self) -> Result<Vec<HealthSpan>, StoreError>;
 
+    /// Saves a batch of what runs where at once (one flush in a store that flushes): the
+    /// statuses and health spans of `changes`, and forgets its `gone` packages' status and
+    /// health span. The default saves them one by one.
+    fn save_status_changes(&self, changes: &StatusChanges) -> Result<(), StoreError> {
+        for span in &changes.spans {
+            self.save_health_span(span)?;
+        }
+        for status in &changes.statuses {
+            self.save_status(status)?;
+        }
+        for (environment, package) in &changes.gone {
+            self.delete_health_span(environment, package)?;
+            self.delete_status(environment, package)?;
+        }
+        Ok(())
+    }
+
     /// Stores `event` after the newest one (its sequence is above every stored one) and
     /// prunes all but the newest `retention` events.
     fn append_event(&self, event: &Event, retention: u64) -> Result<(), StoreError>;
+
+    /// Stores `events` (in sequence order, following the newest stored one) at once, and
+    /// prunes all but the newest `retention`. The default appends them one by one.
+    fn append_events(&self, events: &[Event], retention: u64) -> Result<(), StoreError> {
+        events
+            .iter()
+            .try_for_each(|event| self.append_event(event, retention))
+    }
 
     /// Forgets every event (a replica about to copy the leader's log afresh).
     fn clear_events(&self) -> Result<(), StoreError>;
