@@ -8,6 +8,7 @@ use tonic::{Request, Response, Status};
 use super::{
     DataKitApi,
     audit::{Caller, Recorder, Target, given},
+    encoded::Encoded,
     service::EncodedStream,
 };
 
@@ -23,7 +24,18 @@ impl AuditedApi {
         Self { api, audit }
     }
 
-    /// `Watch` with events encoded once for every stream, as `EncodedWatchLayer` serves it.
+    /// `Status` with precomputed rows copied in as bytes, as `EncodedRoutesLayer` serves it.
+    pub async fn status_encoded(
+        &self,
+        request: Request<proto::StatusRequest>,
+    ) -> Result<Response<Encoded>, Status> {
+        let target = place(&request.get_ref().package, &request.get_ref().environment);
+        let caller = Caller::of(&request);
+        let call = self.api.status_encoded(request);
+        self.audit.read("Status", caller, target, call).await
+    }
+
+    /// `Watch` with events encoded once for every stream, as `EncodedRoutesLayer` serves it.
     pub async fn watch_encoded(
         &self,
         request: Request<proto::WatchRequest>,
@@ -194,7 +206,7 @@ impl DataKitService for AuditedApi {
         self.audit.read("Status", caller, target, call).await
     }
 
-    /// Served by `EncodedWatchLayer` (`watch_encoded`) instead.
+    /// Served by `EncodedRoutesLayer` (`watch_encoded`) instead.
     async fn watch(
         &self,
         request: Request<proto::WatchRequest>,

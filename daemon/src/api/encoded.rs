@@ -22,6 +22,11 @@ impl Encoded {
         Self(Bytes::from(message.encode_to_vec()))
     }
 
+    /// Bytes that already are one encoded message.
+    pub fn from_bytes(bytes: Bytes) -> Self {
+        Self(bytes)
+    }
+
     /// The encoding, decoded again as `M`.
     pub fn decode<M: Message + Default>(&self) -> Result<M, prost::DecodeError> {
         M::decode(self.0.clone())

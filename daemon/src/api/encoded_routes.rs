@@ -1,7 +1,8 @@
-//! Serves `Watch` with events encoded once for all subscribers ([`Encoded`]), in place of
-//! the generated route (whose codec would encode each event again per stream). It sits
-//! innermost on every server, after authentication, limits and forwarding, and lets every
-//! other call through to the router.
+//! Serves the routes whose answers are encoded once ([`Encoded`]) in place of the generated
+//! ones (whose codec would encode every message again): `Watch`, whose events go to every
+//! subscriber as the same bytes, and `Status`, whose rows are copied in as precomputed
+//! bytes. It sits innermost on every server, after authentication, limits and forwarding,
+//! and lets every other call through to the router.
 
 use std::task::{Context, Poll};
 
@@ -10,7 +11,7 @@ use futures::future::BoxFuture;
 use tonic::{
     Request, Response, Status,
     body::Body,
-    server::{Grpc, ServerStreamingService},
+    server::{Grpc, ServerStreamingService, UnaryService},
 };
 use tower::{Layer, Service};
 
@@ -20,18 +21,19 @@ use super::{
     service::EncodedStream,
 };
 
-/// The path of the route this layer serves itself.
+/// The paths of the routes this layer serves itself.
 const WATCH_PATH: &str = "/datakit.v1.DataKitService/Watch";
+const STATUS_PATH: &str = "/datakit.v1.DataKitService/Status";
 
-/// Serves `Watch` from `api`, with messages of at most `max_message_bytes` each way when
-/// given (as the listener's other calls).
+/// Serves `Watch` and `Status` from `api`, with messages of at most `max_message_bytes`
+/// each way when given (as the listener's other calls).
 #[derive(Clone)]
-pub struct EncodedWatchLayer {
+pub struct EncodedRoutesLayer {
     api: AuditedApi,
     max_message_bytes: Option<usize>,
 }
 
-impl EncodedWatchLayer {
+impl EncodedRoutesLayer {
     pub fn new(api: AuditedApi, max_message_bytes: Option<usize>) -> Self {
         Self {
             api,
@@ -40,25 +42,25 @@ impl EncodedWatchLayer {
     }
 }
 
-impl<S> Layer<S> for EncodedWatchLayer {
-    type Service = EncodedWatch<S>;
+impl<S> Layer<S> for EncodedRoutesLayer {
+    type Service = EncodedRoutes<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        EncodedWatch {
+        EncodedRoutes {
             inner,
-            watch: self.clone(),
+            routes: self.clone(),
         }
     }
 }
 
-/// `inner`, but `Watch` served with encoded events.
+/// `inner`, but `Watch` and `Status` answered with encodings made once.
 #[derive(Clone)]
-pub struct EncodedWatch<S> {
+pub struct EncodedRoutes<S> {
     inner: S,
-    watch: EncodedWatchLayer,
+    routes: EncodedRoutesLayer,
 }
 
-impl<S> Service<http::Request<Body>> for EncodedWatch<S>
+impl<S> Service<http::Request<Body>> for EncodedRoutes<S>
 where
     S: Service<http::Request<Body>, Response = http::Response<Body>> + Send + 'static,
     S::Future: Send + 'static,
@@ -73,15 +75,21 @@ where
     }
 
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
-        if request.uri().path() != WATCH_PATH {
-            return Box::pin(self.inner.call(request));
+        let routes = self.routes.clone();
+        let limit = routes.max_message_bytes;
+        match request.uri().path() {
+            WATCH_PATH => Box::pin(async move {
+                let mut grpc = Grpc::new(EncodedCodec::<proto::WatchRequest>::default())
+                    .apply_max_message_size_config(limit, limit);
+                Ok(grpc.server_streaming(WatchCall(routes.api), request).await)
+            }),
+            STATUS_PATH => Box::pin(async move {
+                let mut grpc = Grpc::new(EncodedCodec::<proto::StatusRequest>::default())
+                    .apply_max_message_size_config(limit, limit);
+                Ok(grpc.unary(StatusCall(routes.api), request).await)
+            }),
+            _ => Box::pin(self.inner.call(request)),
         }
-        let watch = self.watch.clone();
-        Box::pin(async move {
-            let mut grpc = Grpc::new(EncodedCodec::<proto::WatchRequest>::default())
-                .apply_max_message_size_config(watch.max_message_bytes, watch.max_message_bytes);
-            Ok(grpc.server_streaming(WatchCall(watch.api), request).await)
-        })
     }
 }
 
@@ -96,5 +104,18 @@ impl ServerStreamingService<proto::WatchRequest> for WatchCall {
     fn call(&mut self, request: Request<proto::WatchRequest>) -> Self::Future {
         let api = self.0.clone();
         Box::pin(async move { api.watch_encoded(request).await })
+    }
+}
+
+/// One `Status` call on the audited API.
+struct StatusCall(AuditedApi);
+
+impl UnaryService<proto::StatusRequest> for StatusCall {
+    type Response = Encoded;
+    type Future = BoxFuture<'static, Result<Response<Encoded>, Status>>;
+
+    fn call(&mut self, request: Request<proto::StatusRequest>) -> Self::Future {
+        let api = self.0.clone();
+        Box::pin(async move { api.status_encoded(request).await })
     }
 }

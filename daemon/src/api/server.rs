@@ -36,7 +36,7 @@ use super::{
     audit::remember_rpc_path,
     authenticate::AuthenticateLayer,
     dashboard::PagesLayer,
-    encoded_watch::EncodedWatchLayer,
+    encoded_routes::EncodedRoutesLayer,
     identity::OwnerOnly,
     limits::LimitsLayer,
     local_authority::LocalAuthority,
@@ -291,7 +291,7 @@ pub(super) fn with_services<L: Clone>(
         impl tonic_health::pb::health_server::Health,
     >,
     max_message_bytes: Option<usize>,
-) -> Result<Router<Stack<EncodedWatchLayer, L>>, ServeError> {
+) -> Result<Router<Stack<EncodedRoutesLayer, L>>, ServeError> {
     let audited = AuditedApi::new(api.clone(), api.recorder());
     let mut service = DataKitServiceServer::new(audited.clone());
     if let Some(limit) = max_message_bytes {
@@ -300,7 +300,7 @@ pub(super) fn with_services<L: Clone>(
             .max_encoding_message_size(limit);
     }
     // Innermost: Watch is served there, after every check of the layers outside it.
-    let mut builder = builder.layer(EncodedWatchLayer::new(audited, max_message_bytes));
+    let mut builder = builder.layer(EncodedRoutesLayer::new(audited, max_message_bytes));
     Ok(builder
         .add_service(health)
         .add_service(reflection().build_v1()?)

@@ -11,14 +11,14 @@ use datakit::manifest::Action;
 use super::{
     access::Access,
     audit::Recorder,
-    audit_events, convert,
+    audit_events, cached_row, convert,
     encoded::Encoded,
     errors::{answer, status},
     identity::{self, principal},
     input,
     lapse::{Bounded, Credentials},
     logs::LogSources,
-    status_cache::{self, StatusCache},
+    status_cache::StatusCache,
     tokens, version,
     watch::{OpenStreams, Subscription, WatchSources},
     whoami,
@@ -34,7 +34,7 @@ use crate::{
 
 type EventStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
-/// Watch's events, each encoded once for every stream (see `encoded_watch`).
+/// Watch's events, each encoded once for every stream (see `encoded_routes`).
 pub type EncodedStream = EventStream<Encoded>;
 
 /// How many promotions ListPromotions returns when the request does not say.
@@ -211,6 +211,75 @@ impl DataKitApi {
                 &format!("cannot tell whether {package} is published: {error}"),
             )
         })
+    }
+
+    /// `Status`, encoded: a package's precomputed rows are copied into the answer as the
+    /// bytes they were encoded to once.
+    pub(super) async fn status_encoded(
+        &self,
+        request: Request<proto::StatusRequest>,
+    ) -> Result<Response<Encoded>, Status> {
+        let caller = principal(&request)?;
+        let body = request.into_inner();
+        self.checked_read(&caller, &body.package, &body.environment)?;
+        let reader = self.access.reader(caller);
+        let config = self.config()?;
+        // A package not deployed yet is still known once promoted or published: its table
+        // shows where it is not running yet (and `dk status --watch` waits for it).
+        let environment_exists = non_empty(&body.environment)
+            .is_none_or(|environment| config.environments.get(environment).is_some());
+        let now = self.engine.now();
+        if let Some(package) = non_empty(&body.package)
+            && environment_exists
+        {
+            // Precomputed rows are of a known package: its entry goes with any event about
+            // it. Otherwise the package must be known somewhere before rows are made.
+            let rows = match self.status_cache.rows(&config.revision, package) {
+                Some(rows) => rows,
+                None => {
+                    if !self.package_known(&config, package).map_err(status)?
+                        && !self.published(package).await?
+                    {
+                        return Err(answer(
+                            Code::NotFound,
+                            &format!(
+                                "package {package:?} is not deployed anywhere, was never promoted and is not published in {}: check the name, or dk publish it",
+                                self.registry.describe()
+                            ),
+                        ));
+                    }
+                    self.package_rows(&config, package)?
+                }
+            };
+            return Ok(Response::new(cached_row::answer_encoded(
+                &rows,
+                non_empty(&body.environment),
+                &reader,
+                package,
+                now,
+                &config.revision,
+            )));
+        }
+        let rows = self
+            .board
+            .table(
+                &config,
+                non_empty(&body.package),
+                non_empty(&body.environment),
+                |_| Ok(true),
+            )
+            .map_err(status)?;
+        let mut packages = Vec::with_capacity(rows.len());
+        for row in rows
+            .iter()
+            .filter(|row| reader.may_read(&row.environment, &row.package))
+        {
+            packages.push(self.cached_row(&config, row)?.render(now));
+        }
+        Ok(Response::new(Encoded::of(&proto::StatusResponse {
+            packages,
+            revision: config.revision.clone(),
+        })))
     }
 
     /// `Watch`: the caller's events as a stream of encodings shared by every stream.
@@ -534,83 +603,27 @@ impl DataKitService for DataKitApi {
         }))
     }
 
+    /// dkd's servers answer `Status` with `status_encoded` (`EncodedRoutesLayer`); this
+    /// is the same answer as a message.
     async fn status(
         &self,
         request: Request<proto::StatusRequest>,
     ) -> Result<Response<proto::StatusResponse>, Status> {
-        let caller = principal(&request)?;
-        let body = request.into_inner();
-        self.checked_read(&caller, &body.package, &body.environment)?;
-        let reader = self.access.reader(caller);
-        let config = self.config()?;
-        // A package not deployed yet is still known once promoted or published: its table
-        // shows where it is not running yet (and `dk status --watch` waits for it).
-        let environment_exists = non_empty(&body.environment)
-            .is_none_or(|environment| config.environments.get(environment).is_some());
-        let now = self.engine.now();
-        if let Some(package) = non_empty(&body.package)
-            && environment_exists
-        {
-            // Precomputed rows are of a known package: its entry goes with any event about
-            // it. Otherwise the package must be known somewhere before rows are made.
-            let rows = match self.status_cache.rows(&config.revision, package) {
-                Some(rows) => rows,
-                None => {
-                    if !self.package_known(&config, package).map_err(status)?
-                        && !self.published(package).await?
-                    {
-                        return Err(answer(
-                            Code::NotFound,
-                            &format!(
-                                "package {package:?} is not deployed anywhere, was never promoted and is not published in {}: check the name, or dk publish it",
-                                self.registry.describe()
-                            ),
-                        ));
-                    }
-                    self.package_rows(&config, package)?
-                }
-            };
-            return Ok(Response::new(proto::StatusResponse {
-                packages: status_cache::answer(
-                    &rows,
-                    non_empty(&body.environment),
-                    &reader,
-                    package,
-                    now,
-                ),
-                revision: config.revision.clone(),
-            }));
-        }
-        let rows = self
-            .board
-            .table(
-                &config,
-                non_empty(&body.package),
-                non_empty(&body.environment),
-                |_| Ok(true),
-            )
-            .map_err(status)?;
-        let mut packages = Vec::with_capacity(rows.len());
-        for row in rows
-            .iter()
-            .filter(|row| reader.may_read(&row.environment, &row.package))
-        {
-            packages.push(self.cached_row(&config, row)?.render(now));
-        }
-        Ok(Response::new(proto::StatusResponse {
-            packages,
-            revision: config.revision.clone(),
-        }))
+        let encoded = self.status_encoded(request).await?.into_inner();
+        encoded
+            .decode()
+            .map(Response::new)
+            .map_err(|error| Status::internal(format!("a Status answer does not decode: {error}")))
     }
 
-    /// Never reached on dkd's servers: `EncodedWatchLayer` answers `Watch` before the
+    /// Never reached on dkd's servers: `EncodedRoutesLayer` answers `Watch` before the
     /// router (`watch_encoded`), sending each event's one encoding to every stream.
     async fn watch(
         &self,
         _request: Request<proto::WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
         Err(Status::internal(
-            "this server serves Watch without EncodedWatchLayer (a dkd bug)",
+            "this server serves Watch without EncodedRoutesLayer (a dkd bug)",
         ))
     }
 

@@ -13,76 +13,12 @@ use std::{
         Arc, RwLock, Weak,
         atomic::{AtomicU64, Ordering},
     },
-    time::SystemTime,
 };
 
-use datakit::proto;
 use tokio::sync::{Notify, broadcast::error::RecvError};
 
-use super::access::Reader;
-use crate::promotion::{EventKind, EventLog, Promotable};
-
-/// The promotable version of a row, as the engine computed it when the entry was built.
-#[derive(Debug, Clone)]
-struct StablePromotable {
-    version: String,
-    from_environment: String,
-    /// When it became (or becomes) promotable; `None` while not Healthy upstream.
-    ready_at: Option<SystemTime>,
-    blocked: Option<String>,
-}
-
-impl StablePromotable {
-    fn new(promotable: Promotable) -> Self {
-        Self {
-            version: promotable.version,
-            from_environment: promotable.from,
-            ready_at: promotable.at,
-            blocked: promotable.blocked,
-        }
-    }
-
-    /// What `Status` shows at `now`: the engine's "at" is never earlier than its clock.
-    fn at(&self, now: SystemTime) -> proto::Promotable {
-        let at = self.ready_at.map(|ready| ready.max(now));
-        proto::Promotable {
-            version: self.version.clone(),
-            from_environment: self.from_environment.clone(),
-            at: at.map(prost_types::Timestamp::from),
-            now: self.blocked.is_none() && at.is_some_and(|at| at <= now),
-            blocked: self.blocked.clone().unwrap_or_default(),
-        }
-    }
-}
-
-/// One row of a package's table: everything but the clock-dependent promotable fields.
-#[derive(Debug, Clone)]
-pub struct CachedRow {
-    status: proto::PackageStatus,
-    promotable: Option<StablePromotable>,
-}
-
-impl CachedRow {
-    /// A row from its converted status (hold included) and the engine's promotable.
-    pub fn new(status: proto::PackageStatus, promotable: Option<Promotable>) -> Self {
-        Self {
-            status,
-            promotable: promotable.map(StablePromotable::new),
-        }
-    }
-
-    fn environment(&self) -> &str {
-        &self.status.environment
-    }
-
-    /// The row as `Status` answers it at `now`.
-    pub fn render(&self, now: SystemTime) -> proto::PackageStatus {
-        proto::PackageStatus {
-            promotable: self.promotable.as_ref().map(|p| p.at(now)),
-            ..self.status.clone()
-        }
-    }
-}
+pub use super::cached_row::CachedRow;
+use crate::promotion::{EventKind, EventLog};
 
 /// A package's rows, in path order, for one configuration revision.
 #[derive(Debug)]
@@ -226,24 +162,11 @@ impl StatusCache {
     }
 }
 
-/// The rows `reader` may read, of `environment` only if given, as `Status` answers at `now`.
-pub fn answer(
-    rows: &[CachedRow],
-    environment: Option<&str>,
-    reader: &Reader,
-    package: &str,
-    now: SystemTime,
-) -> Vec<proto::PackageStatus> {
-    rows.iter()
-        .filter(|row| environment.is_none_or(|environment| row.environment() == environment))
-        .filter(|row| reader.may_read(row.environment(), package))
-        .map(|row| row.render(now))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::time::{Duration, SystemTime};
+
+    use datakit::proto;
 
     use super::*;
     use crate::{
@@ -342,38 +265,5 @@ mod tests {
         until_current(&cache).await;
         cache.store(ticket, "r1", "a", vec![row("a")]);
         assert!(cache.rows("r1", "a").is_none());
-    }
-
-    fn promotable(at: Option<SystemTime>, blocked: Option<&str>) -> StablePromotable {
-        StablePromotable {
-            version: "1.1.0".into(),
-            from_environment: "int".into(),
-            ready_at: at,
-            blocked: blocked.map(str::to_owned),
-        }
-    }
-
-    #[test]
-    fn a_soak_that_ends_later_reads_as_its_end_and_one_that_ended_reads_as_now() {
-        let epoch = SystemTime::UNIX_EPOCH;
-        let ready = epoch + Duration::from_secs(600);
-        let early = promotable(Some(ready), None).at(epoch + Duration::from_secs(60));
-        assert_eq!(early.at, Some(prost_types::Timestamp::from(ready)));
-        assert!(!early.now);
-        let late_now = epoch + Duration::from_secs(900);
-        let late = promotable(Some(ready), None).at(late_now);
-        assert_eq!(late.at, Some(prost_types::Timestamp::from(late_now)));
-        assert!(late.now);
-    }
-
-    #[test]
-    fn a_blocked_or_unhealthy_upstream_version_is_never_promotable_now() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(900);
-        let blocked = promotable(Some(SystemTime::UNIX_EPOCH), Some("failed verification")).at(now);
-        assert!(!blocked.now);
-        assert_eq!(blocked.blocked, "failed verification");
-        let unhealthy = promotable(None, None).at(now);
-        assert!(!unhealthy.now);
-        assert_eq!(unhealthy.at, None);
     }
 }

@@ -1,0 +1,244 @@
+//! One precomputed row of a `Status` answer: a package in one environment, converted and
+//! encoded once, with the soak's stable parts kept apart so that only the clock-dependent
+//! fields ("promotable at", "now") are made per call. Rows are answered as messages or, on
+//! dkd's servers, as bytes copied into the response (`answer_encoded`).
+
+use std::time::SystemTime;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use datakit::proto;
+use prost::{
+    Message,
+    encoding::{WireType, encode_key, encode_varint},
+};
+
+use super::{access::Reader, encoded::Encoded};
+use crate::promotion::Promotable;
+
+/// `StatusResponse.packages` (proto/datakit/v1/status.proto); a test decodes the bytes
+/// made with it.
+const PACKAGES_FIELD: u32 = 1;
+
+/// The promotable version of a row, as the engine computed it when the entry was built.
+#[derive(Debug, Clone)]
+struct StablePromotable {
+    version: String,
+    from_environment: String,
+    /// When it became (or becomes) promotable; `None` while not Healthy upstream.
+    ready_at: Option<SystemTime>,
+    blocked: Option<String>,
+}
+
+impl StablePromotable {
+    fn new(promotable: Promotable) -> Self {
+        Self {
+            version: promotable.version,
+            from_environment: promotable.from,
+            ready_at: promotable.at,
+            blocked: promotable.blocked,
+        }
+    }
+
+    /// What `Status` shows at `now`: the engine's "at" is never earlier than its clock.
+    fn at(&self, now: SystemTime) -> proto::Promotable {
+        let at = self.ready_at.map(|ready| ready.max(now));
+        proto::Promotable {
+            version: self.version.clone(),
+            from_environment: self.from_environment.clone(),
+            at: at.map(prost_types::Timestamp::from),
+            now: self.blocked.is_none() && at.is_some_and(|at| at <= now),
+            blocked: self.blocked.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// One row of a package's table: everything but the clock-dependent promotable fields.
+#[derive(Debug, Clone)]
+pub struct CachedRow {
+    status: proto::PackageStatus,
+    /// `status` encoded (it has no promotable: that is added per call).
+    encoded: Bytes,
+    promotable: Option<StablePromotable>,
+}
+
+impl CachedRow {
+    /// A row from its converted status (hold included) and the engine's promotable.
+    pub fn new(status: proto::PackageStatus, promotable: Option<Promotable>) -> Self {
+        let status = proto::PackageStatus {
+            promotable: None,
+            ..status
+        };
+        Self {
+            encoded: status.encode_to_vec().into(),
+            status,
+            promotable: promotable.map(StablePromotable::new),
+        }
+    }
+
+    fn environment(&self) -> &str {
+        &self.status.environment
+    }
+
+    /// The row as `Status` answers it at `now`.
+    pub fn render(&self, now: SystemTime) -> proto::PackageStatus {
+        proto::PackageStatus {
+            promotable: self.promotable.as_ref().map(|p| p.at(now)),
+            ..self.status.clone()
+        }
+    }
+
+    /// Appends the row as `Status` answers it at `now` to `out`, as one entry of a
+    /// `StatusResponse`'s packages: the stored encoding, then the promotable field (a
+    /// message's fields may come in any order; a field given once is that field).
+    fn encode_entry(&self, now: SystemTime, out: &mut BytesMut) {
+        let promotable = self
+            .promotable
+            .as_ref()
+            .map(|promotable| {
+                proto::PackageStatus {
+                    promotable: Some(promotable.at(now)),
+                    ..Default::default()
+                }
+                .encode_to_vec()
+            })
+            .unwrap_or_default();
+        encode_key(PACKAGES_FIELD, WireType::LengthDelimited, out);
+        encode_varint((self.encoded.len() + promotable.len()) as u64, out);
+        out.put_slice(&self.encoded);
+        out.put_slice(&promotable);
+    }
+}
+
+/// The `StatusResponse` of the rows `reader` may read (of `environment` only, if given) as
+/// `Status` answers at `now`, encoded: each row's stored bytes copied, only the promotable
+/// fields encoded per call.
+pub fn answer_encoded(
+    rows: &[CachedRow],
+    environment: Option<&str>,
+    reader: &Reader,
+    package: &str,
+    now: SystemTime,
+    revision: &str,
+) -> Encoded {
+    let revision = proto::StatusResponse {
+        packages: Vec::new(),
+        revision: revision.to_owned(),
+    }
+    .encode_to_vec();
+    let mut out =
+        BytesMut::with_capacity(rows.iter().map(|row| row.encoded.len() + 96).sum::<usize>());
+    for row in rows
+        .iter()
+        .filter(|row| environment.is_none_or(|environment| row.environment() == environment))
+        .filter(|row| reader.may_read(row.environment(), package))
+    {
+        row.encode_entry(now, &mut out);
+    }
+    out.put_slice(&revision);
+    Encoded::from_bytes(out.freeze())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::{
+        api::access::Access,
+        auth::Principal,
+        promotion::{EnvironmentCatalog, ports::GroupSource},
+        store::MemoryStore,
+    };
+
+    fn promotable(at: Option<SystemTime>, blocked: Option<&str>) -> StablePromotable {
+        StablePromotable {
+            version: "1.1.0".into(),
+            from_environment: "int".into(),
+            ready_at: at,
+            blocked: blocked.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_soak_that_ends_later_reads_as_its_end_and_one_that_ended_reads_as_now() {
+        let epoch = SystemTime::UNIX_EPOCH;
+        let ready = epoch + Duration::from_secs(600);
+        let early = promotable(Some(ready), None).at(epoch + Duration::from_secs(60));
+        assert_eq!(early.at, Some(prost_types::Timestamp::from(ready)));
+        assert!(!early.now);
+        let late_now = epoch + Duration::from_secs(900);
+        let late = promotable(Some(ready), None).at(late_now);
+        assert_eq!(late.at, Some(prost_types::Timestamp::from(late_now)));
+        assert!(late.now);
+    }
+
+    #[test]
+    fn a_blocked_or_unhealthy_upstream_version_is_never_promotable_now() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(900);
+        let blocked = promotable(Some(SystemTime::UNIX_EPOCH), Some("failed verification")).at(now);
+        assert!(!blocked.now);
+        assert_eq!(blocked.blocked, "failed verification");
+        let unhealthy = promotable(None, None).at(now);
+        assert!(!unhealthy.now);
+        assert_eq!(unhealthy.at, None);
+    }
+
+    fn row(environment: &str, promotable: Option<Promotable>) -> CachedRow {
+        CachedRow::new(
+            proto::PackageStatus {
+                package: "pkg".into(),
+                environment: environment.into(),
+                version: "1.0.0".into(),
+                digest: "sha256:abc".into(),
+                message: "Healthy".into(),
+                ..Default::default()
+            },
+            promotable,
+        )
+    }
+
+    #[test]
+    fn the_encoded_answer_decodes_to_the_answer_made_of_messages() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(900);
+        let soaking = Promotable {
+            version: "1.1.0".into(),
+            from: "dev".into(),
+            at: Some(now + Duration::from_secs(60)),
+            blocked: None,
+            now: false,
+        };
+        let rows = [
+            row("dev", None),
+            row("int", Some(soaking)),
+            row("prod", None),
+        ];
+        let catalog =
+            EnvironmentCatalog::from_store(&MemoryStore::default(), GroupSource::TeamsFile);
+        let reader = Access::new(Arc::new(catalog)).reader(Principal::local("alice".into()));
+        for environment in [None, Some("int"), Some("qa")] {
+            let encoded = answer_encoded(&rows, environment, &reader, "pkg", now, "c0ffee");
+            let expected = proto::StatusResponse {
+                packages: rows
+                    .iter()
+                    .filter(|row| environment.is_none_or(|e| row.environment() == e))
+                    .map(|row| row.render(now))
+                    .collect(),
+                revision: "c0ffee".into(),
+            };
+            assert_eq!(encoded.decode::<proto::StatusResponse>(), Ok(expected));
+        }
+        let int = answer_encoded(&rows, Some("int"), &reader, "pkg", now, "c0ffee")
+            .decode::<proto::StatusResponse>()
+            .expect("decodes");
+        assert_eq!(
+            int.packages[0]
+                .promotable
+                .as_ref()
+                .map(|p| p.version.as_str()),
+            Some("1.1.0"),
+            "the promotable field is in the row"
+        );
+    }
+}
