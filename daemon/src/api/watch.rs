@@ -200,13 +200,16 @@ impl WatchSources {
                 sequence
             }
             None => {
-                let sequence = self
-                    .events
-                    .last_sequence()
-                    .map_err(|e| Stop::Failed(errors::status(e)))?;
-                let snapshot = self
-                    .snapshot(request, reader, sequence)
-                    .map_err(|e| Stop::Failed(errors::status(e)))?;
+                // The board and the log read together: a status the snapshot shows is
+                // never sent again as an event after it.
+                let (sequence, snapshot) = self
+                    .board
+                    .consistent(|| {
+                        let sequence = self.events.last_sequence()?;
+                        Ok((sequence, self.snapshot(request, reader, sequence)?))
+                    })
+                    .await
+                    .map_err(|e: PromotionError| Stop::Failed(errors::status(e)))?;
                 self.send(sender, &snapshot).await?;
                 sequence
             }

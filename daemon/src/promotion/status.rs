@@ -27,6 +27,9 @@ pub struct StatusBoard {
     statuses: RwLock<BTreeMap<Key, PackageSync>>,
     /// (environment, package) → health span, as saved.
     spans: RwLock<BTreeMap<Key, HealthSpan>>,
+    /// Held (written) from caching a batch until its events are published, and (read) by
+    /// readers that need the board and the event log to agree.
+    publishing: tokio::sync::RwLock<()>,
     clock: Arc<dyn Clock>,
 }
 
@@ -58,6 +61,7 @@ impl StatusBoard {
             events,
             statuses: RwLock::new(statuses),
             spans: RwLock::new(spans),
+            publishing: tokio::sync::RwLock::new(()),
             clock: Arc::new(SystemClock),
         })
     }
@@ -166,6 +170,7 @@ impl StatusBoard {
             store.save_status_changes(&batch).map(|()| batch)
         })
         .await?;
+        let _publishing = self.publishing.write().await;
         {
             let mut statuses = self.write()?;
             let mut spans = self.spans.write().map_err(|_| poisoned())?;
@@ -185,6 +190,14 @@ impl StatusBoard {
             self.events.publish_all(events).await?;
         }
         Ok(count)
+    }
+
+    /// Runs `read` while no batch is between being cached and being published: what it
+    /// reads of the board and of the event log agree (a Watch snapshot and the sequence it
+    /// stands for, without an event whose change the snapshot already shows).
+    pub async fn consistent<T>(&self, read: impl FnOnce() -> T) -> T {
+        let _publishing = self.publishing.read().await;
+        read()
     }
 
     /// What recording `changed` and `removed` saves, and the events it publishes.
