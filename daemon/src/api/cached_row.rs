@@ -55,8 +55,9 @@ impl StablePromotable {
 /// One row of a package's table: everything but the clock-dependent promotable fields.
 #[derive(Debug, Clone)]
 pub struct CachedRow {
-    status: proto::PackageStatus,
-    /// `status` encoded (it has no promotable: that is added per call).
+    environment: String,
+    /// The row's status (hold included) encoded, without its promotable, which is added
+    /// per call.
     encoded: Bytes,
     promotable: Option<StablePromotable>,
 }
@@ -70,21 +71,13 @@ impl CachedRow {
         };
         Self {
             encoded: status.encode_to_vec().into(),
-            status,
+            environment: status.environment,
             promotable: promotable.map(StablePromotable::new),
         }
     }
 
     fn environment(&self) -> &str {
-        &self.status.environment
-    }
-
-    /// The row as `Status` answers it at `now`.
-    pub fn render(&self, now: SystemTime) -> proto::PackageStatus {
-        proto::PackageStatus {
-            promotable: self.promotable.as_ref().map(|p| p.at(now)),
-            ..self.status.clone()
-        }
+        &self.environment
     }
 
     /// Appends the row as `Status` answers it at `now` to `out`, as one entry of a
@@ -106,6 +99,19 @@ impl CachedRow {
         encode_varint((self.encoded.len() + promotable.len()) as u64, out);
         out.put_slice(&self.encoded);
         out.put_slice(&promotable);
+    }
+}
+
+/// A row as `Status` answers it at `now`, from its converted status and the engine's
+/// promotable (what a [`CachedRow`] keeps, for an answer made once).
+pub fn rendered(
+    status: proto::PackageStatus,
+    promotable: Option<Promotable>,
+    now: SystemTime,
+) -> proto::PackageStatus {
+    proto::PackageStatus {
+        promotable: promotable.map(|p| StablePromotable::new(p).at(now)),
+        ..status
     }
 }
 
@@ -185,18 +191,19 @@ mod tests {
         assert_eq!(unhealthy.at, None);
     }
 
-    fn row(environment: &str, promotable: Option<Promotable>) -> CachedRow {
-        CachedRow::new(
-            proto::PackageStatus {
-                package: "pkg".into(),
-                environment: environment.into(),
-                version: "1.0.0".into(),
-                digest: "sha256:abc".into(),
-                message: "Healthy".into(),
-                ..Default::default()
-            },
-            promotable,
-        )
+    fn parts(
+        environment: &str,
+        promotable: Option<Promotable>,
+    ) -> (proto::PackageStatus, Option<Promotable>) {
+        let status = proto::PackageStatus {
+            package: "pkg".into(),
+            environment: environment.into(),
+            version: "1.0.0".into(),
+            digest: "sha256:abc".into(),
+            message: "Healthy".into(),
+            ..Default::default()
+        };
+        (status, promotable)
     }
 
     #[test]
@@ -209,21 +216,25 @@ mod tests {
             blocked: None,
             now: false,
         };
-        let rows = [
-            row("dev", None),
-            row("int", Some(soaking)),
-            row("prod", None),
+        let parts = [
+            parts("dev", None),
+            parts("int", Some(soaking)),
+            parts("prod", None),
         ];
+        let rows: Vec<CachedRow> = parts
+            .iter()
+            .map(|(status, promotable)| CachedRow::new(status.clone(), promotable.clone()))
+            .collect();
         let catalog =
             EnvironmentCatalog::from_store(&MemoryStore::default(), GroupSource::TeamsFile);
         let reader = Access::new(Arc::new(catalog)).reader(Principal::local("alice".into()));
         for environment in [None, Some("int"), Some("qa")] {
             let encoded = answer_encoded(&rows, environment, &reader, "pkg", now, "c0ffee");
             let expected = proto::StatusResponse {
-                packages: rows
+                packages: parts
                     .iter()
-                    .filter(|row| environment.is_none_or(|e| row.environment() == e))
-                    .map(|row| row.render(now))
+                    .filter(|(status, _)| environment.is_none_or(|e| status.environment == e))
+                    .map(|(status, promotable)| rendered(status.clone(), promotable.clone(), now))
                     .collect(),
                 revision: "c0ffee".into(),
             };

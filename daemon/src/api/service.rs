@@ -274,7 +274,8 @@ impl DataKitApi {
             .iter()
             .filter(|row| reader.may_read(&row.environment, &row.package))
         {
-            packages.push(self.cached_row(&config, row)?.render(now));
+            let (status, promotable) = self.row_parts(&config, row)?;
+            packages.push(cached_row::rendered(status, promotable, now));
         }
         Ok(Response::new(Encoded::of(&proto::StatusResponse {
             packages,

@@ -10,18 +10,29 @@ use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
 use super::{DataKitApi, convert, errors::status, status_cache::CachedRow};
-use crate::promotion::{LoadedConfig, StatusRow};
+use crate::promotion::{LoadedConfig, Promotable, StatusRow};
 
 /// How many packages the warmer computes before it lets other tasks run.
 const WARM_BATCH: usize = 64;
 
 impl DataKitApi {
-    /// One row of a status table as `Status` shows it, but for the clock.
+    /// One row of a status table as `Status` shows it, but for the clock, kept as bytes.
     pub(super) fn cached_row(
         &self,
         config: &LoadedConfig,
         row: &StatusRow,
     ) -> Result<CachedRow, Status> {
+        let (status, promotable) = self.row_parts(config, row)?;
+        Ok(CachedRow::new(status, promotable))
+    }
+
+    /// One row of a status table: its converted status (hold included) and the engine's
+    /// promotable.
+    pub(super) fn row_parts(
+        &self,
+        config: &LoadedConfig,
+        row: &StatusRow,
+    ) -> Result<(proto::PackageStatus, Option<Promotable>), Status> {
         let upstream = match config.environments.upstream_of(&row.environment) {
             Some(upstream) => self
                 .board
@@ -39,7 +50,7 @@ impl DataKitApi {
                 row.status.as_ref(),
             )
             .map_err(status)?;
-        Ok(CachedRow::new(
+        Ok((
             proto::PackageStatus {
                 hold: config
                     .active_hold(&row.environment, &row.package)

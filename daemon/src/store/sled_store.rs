@@ -47,6 +47,11 @@ const PROMOTION_INDEXES_KEY: &[u8] = b"promotion-indexes";
 /// 8 MiB holds several of sled's 512 KiB log segments and the segment rewrites its
 /// background cleaner may do.
 const FREE_SPACE_RESERVE: u64 = 8 * 1024 * 1024;
+/// sled's page cache. dkd serves reads from its own maps, but sled's default (1 GiB) kept
+/// the pages read while loading a home at start: on 100,000 packages × 3 environments,
+/// dkd held 700 MB when it first answered and 1.12 GB after its first pass; with this,
+/// 450 MB and 690 MB (starting takes about 0.5 s longer, reading pages again).
+const CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// dkd's state in a sled database.
 #[derive(Debug, Clone)]
@@ -252,7 +257,11 @@ impl SledStore {
     }
 
     fn open_checked(path: &Path) -> Result<Self, OpenFailure> {
-        let db = sled::open(path).map_err(classify)?;
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(CACHE_BYTES)
+            .open()
+            .map_err(classify)?;
         let tree = |name: &str| db.open_tree(name).map_err(classify);
         let meta = tree("meta")?;
         match meta.get(SCHEMA_KEY).map_err(classify)? {
