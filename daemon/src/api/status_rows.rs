@@ -33,12 +33,16 @@ impl DataKitApi {
         config: &LoadedConfig,
         row: &StatusRow,
     ) -> Result<(proto::PackageStatus, Option<Promotable>), Status> {
-        let upstream = match config.environments.upstream_of(&row.environment) {
-            Some(upstream) => self
-                .board
-                .get(&upstream.name, &row.package)
-                .map_err(status)?,
-            None => None,
+        let (upstream, upstream_span) = match config.environments.upstream_of(&row.environment) {
+            Some(upstream) => (
+                self.board
+                    .get(&upstream.name, &row.package)
+                    .map_err(status)?,
+                self.board
+                    .health_span(&upstream.name, &row.package)
+                    .map_err(status)?,
+            ),
+            None => (None, None),
         };
         let promotable = self
             .engine
@@ -47,6 +51,7 @@ impl DataKitApi {
                 &row.environment,
                 &row.package,
                 upstream.as_ref(),
+                upstream_span.as_ref(),
                 row.status.as_ref(),
             )
             .map_err(status)?;

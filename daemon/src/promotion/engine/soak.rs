@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use datakit::manifest::Environment;
 
 use super::Engine;
-use crate::promotion::{LoadedConfig, PromotionError, ports::PackageSync};
+use crate::promotion::{HealthSpan, LoadedConfig, PromotionError, ports::PackageSync};
 
 /// When the version an upstream environment runs can be promoted onward.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,23 +129,27 @@ impl Engine {
             .cluster
             .package_status(environment, package)
             .await?;
+        let upstream_span = self.ports.store.load_health_span(&upstream.name, package)?;
         self.promotable_between(
             config,
             environment,
             package,
             upstream_status.as_ref(),
+            upstream_span.as_ref(),
             here.as_ref(),
         )
     }
 
-    /// The same from statuses already at hand (the status board's): what `upstream_status`
-    /// (of `environment`'s upstream) makes promotable into `environment`, which runs `here`.
+    /// The same from what is already at hand (the status board's): what `upstream_status`
+    /// (of `environment`'s upstream), Healthy as its health span `upstream_span` says,
+    /// makes promotable into `environment`, which runs `here`.
     pub fn promotable_between(
         &self,
         config: &LoadedConfig,
         environment: &str,
         package: &str,
         upstream_status: Option<&PackageSync>,
+        upstream_span: Option<&HealthSpan>,
         here: Option<&PackageSync>,
     ) -> Result<Option<Promotable>, PromotionError> {
         let (Some(upstream), Some(upstream_status)) = (
@@ -162,8 +166,8 @@ impl Engine {
             .get(environment)
             .and_then(|environment| environment.soak)
             .unwrap_or_default();
-        let soaked = self.soaked(&upstream.name, package, &upstream_status.version)?;
         let now = self.now();
+        let soaked = upstream_span.and_then(|span| span.soaked(&upstream_status.version, now));
         let at = soaked.map(|soaked| now + soak.saturating_sub(soaked));
         let blocked = self.check_verified_upstream(upstream, package, &upstream_status.version)?;
         Ok(Some(Promotable {
