@@ -17,7 +17,7 @@ use std::{
 
 use tokio::sync::{Notify, broadcast::error::RecvError};
 
-pub use super::cached_row::CachedRow;
+use super::cached_row::CachedRow;
 use crate::promotion::{EventKind, EventLog};
 
 /// A package's rows, in path order, for one configuration revision.

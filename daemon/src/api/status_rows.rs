@@ -9,7 +9,7 @@ use datakit::proto;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
-use super::{DataKitApi, convert, errors::status, status_cache::CachedRow};
+use super::{DataKitApi, cached_row::CachedRow, convert, errors::status};
 use crate::promotion::{LoadedConfig, Promotable, StatusRow};
 
 /// How many packages the warmer computes before it lets other tasks run.

@@ -403,12 +403,10 @@ mod tests {
         assert!(read.iter().all(|c| c.as_deref() == Some(&[b'x'; 200][..])));
     }
 
-    #[tokio::test]
-    async fn a_stale_expected_commit_does_not_move_the_branch() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let git = Git::init_bare(dir.path().join("repo.git"), "main")
-            .await
-            .expect("init");
+    /// A bare repository at `git_dir` whose `main` is a first commit, and a second commit
+    /// on top of it that no reference names yet.
+    async fn main_and_a_commit_on_it(git_dir: &std::path::Path) -> (Git, String, String) {
+        let git = Git::init_bare(git_dir, "main").await.expect("init");
         let first = git.commit_files(None, &[], "first").await.expect("commit");
         git.update_ref("refs/heads/main", &first, None)
             .await
@@ -417,6 +415,13 @@ mod tests {
             .commit_files(Some(&first), &[], "second")
             .await
             .expect("commit");
+        (git, first, second)
+    }
+
+    #[tokio::test]
+    async fn a_stale_expected_commit_does_not_move_the_branch() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (git, first, second) = main_and_a_commit_on_it(&dir.path().join("repo.git")).await;
         let refused = git.update_ref("refs/heads/main", &second, None).await;
         assert!(refused.is_err(), "creating an existing branch must fail");
         assert_eq!(git.branch_head("main").await.expect("head"), Some(first));
@@ -426,15 +431,7 @@ mod tests {
     async fn a_lock_left_by_a_dead_writer_is_removed_and_a_live_one_is_respected() {
         let dir = tempfile::tempdir().expect("tempdir");
         let git_dir = dir.path().join("repo.git");
-        let git = Git::init_bare(&git_dir, "main").await.expect("init");
-        let first = git.commit_files(None, &[], "first").await.expect("commit");
-        git.update_ref("refs/heads/main", &first, None)
-            .await
-            .expect("create main");
-        let second = git
-            .commit_files(Some(&first), &[], "second")
-            .await
-            .expect("commit");
+        let (git, first, second) = main_and_a_commit_on_it(&git_dir).await;
         let lock = git_dir.join("refs/heads/main.lock");
 
         // Just taken: another writer may be in the middle of its update.

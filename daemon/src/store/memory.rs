@@ -7,7 +7,10 @@ use std::{
 
 use crate::promotion::{
     ConfigSource, Event, HealthSpan, Promotion,
-    ports::{ChangeRequestStore, LocalChange, PackageSync, StateStore, StoreError, StoreLocation},
+    ports::{
+        ChangeRequestStore, LocalChange, PackageSync, StateStore, StatusChanges, StoreError,
+        StoreLocation,
+    },
 };
 
 #[derive(Debug, Default)]
@@ -109,33 +112,24 @@ impl StateStore for MemoryStore {
             .collect())
     }
 
-    fn save_status(&self, status: &PackageSync) -> Result<(), StoreError> {
-        let key = (status.environment.clone(), status.package.clone());
-        self.contents()?.statuses.insert(key, status.clone());
-        Ok(())
-    }
-
-    fn delete_status(&self, environment: &str, package: &str) -> Result<(), StoreError> {
-        self.contents()?
-            .statuses
-            .remove(&(environment.to_owned(), package.to_owned()));
-        Ok(())
-    }
-
     fn load_statuses(&self) -> Result<Vec<PackageSync>, StoreError> {
         Ok(self.contents()?.statuses.values().cloned().collect())
     }
 
-    fn save_health_span(&self, span: &HealthSpan) -> Result<(), StoreError> {
-        let key = (span.environment.clone(), span.package.clone());
-        self.contents()?.health_spans.insert(key, span.clone());
-        Ok(())
-    }
-
-    fn delete_health_span(&self, environment: &str, package: &str) -> Result<(), StoreError> {
-        self.contents()?
-            .health_spans
-            .remove(&(environment.to_owned(), package.to_owned()));
+    fn save_status_changes(&self, changes: &StatusChanges) -> Result<(), StoreError> {
+        let mut contents = self.contents()?;
+        for span in &changes.spans {
+            let key = (span.environment.clone(), span.package.clone());
+            contents.health_spans.insert(key, span.clone());
+        }
+        for status in &changes.statuses {
+            let key = (status.environment.clone(), status.package.clone());
+            contents.statuses.insert(key, status.clone());
+        }
+        for key in &changes.gone {
+            contents.health_spans.remove(key);
+            contents.statuses.remove(key);
+        }
         Ok(())
     }
 
@@ -155,9 +149,9 @@ impl StateStore for MemoryStore {
         Ok(self.contents()?.health_spans.values().cloned().collect())
     }
 
-    fn append_event(&self, event: &Event, retention: u64) -> Result<(), StoreError> {
+    fn append_events(&self, events: &[Event], retention: u64) -> Result<(), StoreError> {
         let mut contents = self.contents()?;
-        contents.events.push(event.clone());
+        contents.events.extend_from_slice(events);
         let keep = usize::try_from(retention).unwrap_or(usize::MAX);
         let excess = contents.events.len().saturating_sub(keep);
         contents.events.drain(..excess);

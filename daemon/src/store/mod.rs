@@ -141,12 +141,26 @@ mod conformance {
     }
 
     pub(super) fn statuses_are_saved_replaced_and_deleted(store: &dyn StateStore) {
-        store.save_status(&status("dev", "a", "v1")).expect("save");
+        use crate::promotion::ports::StatusChanges;
+        let save = |status: PackageSync| StatusChanges {
+            statuses: vec![status],
+            ..StatusChanges::default()
+        };
         store
-            .save_status(&status("dev", "a", "v2"))
+            .save_status_changes(&save(status("dev", "a", "v1")))
+            .expect("save");
+        store
+            .save_status_changes(&save(status("dev", "a", "v2")))
             .expect("replace");
-        store.save_status(&status("int", "a", "v1")).expect("save");
-        store.delete_status("int", "a").expect("delete");
+        store
+            .save_status_changes(&save(status("int", "a", "v1")))
+            .expect("save");
+        store
+            .save_status_changes(&StatusChanges {
+                gone: vec![("int".into(), "a".into())],
+                ..StatusChanges::default()
+            })
+            .expect("delete");
         assert_eq!(
             store.load_statuses().expect("load"),
             vec![status("dev", "a", "v2")]

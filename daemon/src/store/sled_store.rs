@@ -486,23 +486,6 @@ impl StateStore for SledStore {
             .collect()
     }
 
-    fn save_status(&self, status: &PackageSync) -> Result<(), StoreError> {
-        self.ensure_room()?;
-        let key = status_key(&status.environment, &status.package);
-        self.statuses
-            .insert(key.as_bytes(), encode(&StatusRecord::from(status))?)
-            .map_err(database_error)?;
-        self.flush()
-    }
-
-    fn delete_status(&self, environment: &str, package: &str) -> Result<(), StoreError> {
-        self.ensure_room()?;
-        self.statuses
-            .remove(status_key(environment, package).as_bytes())
-            .map_err(database_error)?;
-        self.flush()
-    }
-
     fn load_statuses(&self) -> Result<Vec<PackageSync>, StoreError> {
         self.statuses
             .iter()
@@ -513,23 +496,6 @@ impl StateStore for SledStore {
                 PackageSync::try_from(record).map_err(|reason| StoreError::Corrupt { key, reason })
             })
             .collect()
-    }
-
-    fn save_health_span(&self, span: &HealthSpan) -> Result<(), StoreError> {
-        self.ensure_room()?;
-        let key = status_key(&span.environment, &span.package);
-        self.health_spans
-            .insert(key.as_bytes(), encode(&HealthSpanRecord::from(span))?)
-            .map_err(database_error)?;
-        self.flush()
-    }
-
-    fn delete_health_span(&self, environment: &str, package: &str) -> Result<(), StoreError> {
-        self.ensure_room()?;
-        self.health_spans
-            .remove(status_key(environment, package).as_bytes())
-            .map_err(database_error)?;
-        self.flush()
     }
 
     fn load_health_span(
@@ -580,10 +546,6 @@ impl StateStore for SledStore {
                 .map_err(database_error)?;
         }
         self.flush()
-    }
-
-    fn append_event(&self, event: &Event, retention: u64) -> Result<(), StoreError> {
-        self.append_events(std::slice::from_ref(event), retention)
     }
 
     fn append_events(&self, events: &[Event], retention: u64) -> Result<(), StoreError> {

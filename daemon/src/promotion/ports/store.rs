@@ -95,20 +95,8 @@ pub trait StateStore: StoreLocation {
     /// oldest first, read through an index that `save_promotion` keeps.
     fn load_package_promotions(&self, package: &str) -> Result<Vec<Promotion>, StoreError>;
 
-    /// Saves the status of one package in one environment.
-    fn save_status(&self, status: &PackageSync) -> Result<(), StoreError>;
-
-    /// Forgets the status of a package no longer deployed in an environment.
-    fn delete_status(&self, environment: &str, package: &str) -> Result<(), StoreError>;
-
     /// Every saved status.
     fn load_statuses(&self) -> Result<Vec<PackageSync>, StoreError>;
-
-    /// Saves (replaces) the health span of one package in one environment.
-    fn save_health_span(&self, span: &HealthSpan) -> Result<(), StoreError>;
-
-    /// Forgets the health span of a package no longer deployed in an environment.
-    fn delete_health_span(&self, environment: &str, package: &str) -> Result<(), StoreError>;
 
     /// The health span of one package in one environment, if one was recorded.
     fn load_health_span(
@@ -121,32 +109,17 @@ pub trait StateStore: StoreLocation {
     fn load_health_spans(&self) -> Result<Vec<HealthSpan>, StoreError>;
 
     /// Saves a batch of what runs where at once (one flush in a store that flushes): the
-    /// statuses and health spans of `changes`, and forgets its `gone` packages' status and
-    /// health span. The default saves them one by one.
-    fn save_status_changes(&self, changes: &StatusChanges) -> Result<(), StoreError> {
-        for span in &changes.spans {
-            self.save_health_span(span)?;
-        }
-        for status in &changes.statuses {
-            self.save_status(status)?;
-        }
-        for (environment, package) in &changes.gone {
-            self.delete_health_span(environment, package)?;
-            self.delete_status(environment, package)?;
-        }
-        Ok(())
-    }
+    /// statuses and health spans of `changes` (each replacing what was saved for its
+    /// environment and package), and forgets its `gone` packages' status and health span.
+    fn save_status_changes(&self, changes: &StatusChanges) -> Result<(), StoreError>;
 
-    /// Stores `event` after the newest one (its sequence is above every stored one) and
-    /// prunes all but the newest `retention` events.
-    fn append_event(&self, event: &Event, retention: u64) -> Result<(), StoreError>;
+    /// Stores `events` (in sequence order, above every stored one) at once, and prunes all
+    /// but the newest `retention`.
+    fn append_events(&self, events: &[Event], retention: u64) -> Result<(), StoreError>;
 
-    /// Stores `events` (in sequence order, following the newest stored one) at once, and
-    /// prunes all but the newest `retention`. The default appends them one by one.
-    fn append_events(&self, events: &[Event], retention: u64) -> Result<(), StoreError> {
-        events
-            .iter()
-            .try_for_each(|event| self.append_event(event, retention))
+    /// Stores `event` after the newest one, as `append_events` does.
+    fn append_event(&self, event: &Event, retention: u64) -> Result<(), StoreError> {
+        self.append_events(std::slice::from_ref(event), retention)
     }
 
     /// Forgets every event (a replica about to copy the leader's log afresh).
