@@ -41,19 +41,9 @@ fn promotable_into_int(home: &TestHome) -> serde_json::Value {
 
 #[test]
 fn a_promotion_waits_for_the_soak_on_the_clock_and_force_skips_it_on_the_record() {
-    datakit::install_crypto_provider();
     let home = TestHome::new();
     let clock = ManualClock::starting_at(now());
-    let runtime = tokio::runtime::Runtime::new().expect("runtime for dkd");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let mut options = app::Options::new(DkHome::new(home.path()), None);
-    options.clock = Arc::new(clock.clone());
-    let daemon = runtime.spawn(app::run(options, async move {
-        let _ = stopped.await;
-    }));
-    eventually("dkd to open its socket", || {
-        std::os::unix::net::UnixStream::connect(home.socket()).ok()
-    });
+    let dkd = InProcess::start(&home, &clock);
     let package = PackageDir::new("my-package", &[]);
     package.publish(&home, "v1.0.0");
     package.touch("second");
@@ -145,11 +135,75 @@ fn a_promotion_waits_for_the_soak_on_the_clock_and_force_skips_it_on_the_record(
         ],
     ));
     assert_eq!(forced["promotion"]["forced"], true, "{forced}");
+    dkd.stop();
+}
 
-    let _ = stop.send(());
-    runtime
-        .block_on(async { tokio::time::timeout(support::PATIENCE, daemon).await })
-        .expect("dkd stops")
-        .expect("joined")
-        .expect("dkd ran cleanly");
+#[test]
+fn a_soak_added_by_a_push_shows_in_status_and_a_push_beside_the_configuration_changes_nothing() {
+    let home = TestHome::new();
+    let clock = ManualClock::starting_at(now());
+    let dkd = InProcess::start(&home, &clock);
+    PackageDir::new("my-package", &[]).publish(&home, "v1.0.0");
+    let without_soak = ENVIRONMENTS.replace("    promotion: { soak: 30m }\n", "");
+    Clone::of(&home).push_file("config/environments.yaml", &without_soak, "No soak");
+    succeeds(
+        &home,
+        &["promote", "my-package", "v1.0.0", "--to", "dev", "--wait"],
+    );
+    eventually("v1.0.0 to be promotable into int now", || {
+        (promotable_into_int(&home)["now"] == true).then_some(())
+    });
+
+    // Cloned after dkd merged the promotion, so the push is a fast-forward.
+    let head = Clone::of(&home).push_file("docs/notes.md", "Not configuration.\n", "Notes");
+    eventually("dkd to serve the push beside the configuration", || {
+        let status = json(&succeeds(&home, &["-o", "json", "status", "my-package"]));
+        (status["revision"] == head.as_str()).then_some(())
+    });
+    assert_eq!(promotable_into_int(&home)["now"], true, "nothing changed");
+
+    Clone::of(&home).push_file("config/environments.yaml", ENVIRONMENTS, "Soak int");
+    let waiting = eventually("the new soak to show in Status", || {
+        let promotable = promotable_into_int(&home);
+        (promotable["now"] == false).then_some(promotable)
+    });
+    assert_eq!(waiting["version"], "v1.0.0", "{waiting}");
+    dkd.stop();
+}
+
+/// dkd run in this process on `clock`, until [`InProcess::stop`].
+struct InProcess {
+    runtime: tokio::runtime::Runtime,
+    stop: tokio::sync::oneshot::Sender<()>,
+    daemon: tokio::task::JoinHandle<Result<(), app::AppError>>,
+}
+
+impl InProcess {
+    fn start(home: &TestHome, clock: &ManualClock) -> Self {
+        datakit::install_crypto_provider();
+        let runtime = tokio::runtime::Runtime::new().expect("runtime for dkd");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let mut options = app::Options::new(DkHome::new(home.path()), None);
+        options.clock = Arc::new(clock.clone());
+        let daemon = runtime.spawn(app::run(options, async move {
+            let _ = stopped.await;
+        }));
+        eventually("dkd to open its socket", || {
+            std::os::unix::net::UnixStream::connect(home.socket()).ok()
+        });
+        Self {
+            runtime,
+            stop,
+            daemon,
+        }
+    }
+
+    fn stop(self) {
+        let _ = self.stop.send(());
+        self.runtime
+            .block_on(async { tokio::time::timeout(support::PATIENCE, self.daemon).await })
+            .expect("dkd stops")
+            .expect("joined")
+            .expect("dkd ran cleanly");
+    }
 }

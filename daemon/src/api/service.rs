@@ -234,7 +234,7 @@ impl DataKitApi {
         {
             // Precomputed rows are of a known package: its entry goes with any event about
             // it. Otherwise the package must be known somewhere before rows are made.
-            let rows = match self.status_cache.rows(&config.revision, package) {
+            let rows = match self.status_cache.rows(&config.content, package) {
                 Some(rows) => rows,
                 None => {
                     if !self.package_known(&config, package).map_err(status)?

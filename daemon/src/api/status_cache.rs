@@ -3,9 +3,11 @@
 //! promotable, from where, from when, what blocks it), so a call is a lookup, an RBAC
 //! filter and an encode. Only the clock-dependent part ("promotable at" and "now") is
 //! computed per call. The event log keeps it up to date: a package's entry is dropped by
-//! any event about the package, every entry by a configuration change or a lagging
-//! subscription, and an entry is used only while the cache has applied every visible
-//! event, so a client that saw an event never reads an answer older than it.
+//! any event about the package and every entry by a lagging subscription. An entry is
+//! kept for the configuration's contents, not its revision, so a push or a merge that
+//! leaves `config/` as it was keeps every other package's answer. An entry is used only
+//! while the cache has applied every visible event, so a client that saw an event never
+//! reads an answer older than it.
 
 use std::{
     collections::HashMap,
@@ -20,10 +22,11 @@ use tokio::sync::{Notify, broadcast::error::RecvError};
 use super::cached_row::CachedRow;
 use crate::promotion::{EventKind, EventLog};
 
-/// A package's rows, in path order, for one configuration revision.
+/// A package's rows, in path order, for one configuration's contents.
 #[derive(Debug)]
 struct Entry {
-    revision: String,
+    /// [`crate::promotion::LoadedConfig::content`] of the configuration they were made with.
+    config: [u8; 32],
     rows: Arc<[CachedRow]>,
 }
 
@@ -34,6 +37,8 @@ struct Progress {
     epoch: AtomicU64,
     /// The newest event sequence whose invalidation is applied.
     applied: AtomicU64,
+    /// How many times every entry was dropped (a lagging subscription).
+    emptied: AtomicU64,
 }
 
 /// The precomputed `Status` answers, by package.
@@ -42,8 +47,8 @@ pub struct StatusCache {
     events: Arc<EventLog>,
     entries: RwLock<HashMap<String, Arc<Entry>>>,
     progress: Progress,
-    /// Signalled after every entry was dropped (a configuration change, a lag).
-    emptied: Notify,
+    /// Signalled once a configuration event or a lag was applied.
+    outdated: Notify,
 }
 
 /// A ticket to store an entry computed after it was taken, unless something changed since.
@@ -59,11 +64,12 @@ impl StatusCache {
         let cache = Arc::new(Self {
             progress: Progress {
                 epoch: AtomicU64::new(0),
+                emptied: AtomicU64::new(0),
                 applied: AtomicU64::new(events.last_sequence().unwrap_or(u64::MAX)),
             },
             events,
             entries: RwLock::default(),
-            emptied: Notify::new(),
+            outdated: Notify::new(),
         });
         let weak: Weak<Self> = Arc::downgrade(&cache);
         tokio::spawn(async move {
@@ -88,17 +94,16 @@ impl StatusCache {
             EventKind::Hold(hold) => Some(hold.package.as_str()),
             EventKind::Config { .. } => None,
         };
-        if let Ok(mut entries) = self.entries.write() {
-            match package {
-                Some(package) => {
-                    entries.remove(package);
-                }
-                None => entries.clear(),
-            }
+        if let Some(package) = package
+            && let Ok(mut entries) = self.entries.write()
+        {
+            entries.remove(package);
         }
         self.progress.applied.store(sequence, Ordering::SeqCst);
         if package.is_none() {
-            self.emptied.notify_one();
+            // Entries of another configuration's contents no longer match; the warmer
+            // recomputes those.
+            self.outdated.notify_one();
         }
     }
 
@@ -108,15 +113,23 @@ impl StatusCache {
         if let Ok(mut entries) = self.entries.write() {
             entries.clear();
         }
+        self.progress.emptied.fetch_add(1, Ordering::SeqCst);
         let visible = self.events.last_sequence().unwrap_or(u64::MAX);
         self.progress.applied.store(visible, Ordering::SeqCst);
-        self.emptied.notify_one();
+        self.outdated.notify_one();
     }
 
-    /// Resolves once every entry was dropped since the last call returned (a configuration
-    /// change, a lagging subscription), after the cache applied it: refilling then sticks.
-    pub async fn emptied(&self) {
-        self.emptied.notified().await;
+    /// Resolves once a configuration event or a lagging subscription was applied since the
+    /// last call returned: entries may be missing or of another configuration, and
+    /// refilling then sticks.
+    pub async fn outdated(&self) {
+        self.outdated.notified().await;
+    }
+
+    /// How many times every entry was dropped so far: a warmer that filled the cache
+    /// since the last drop, for the same configuration contents, has nothing to add.
+    pub fn times_emptied(&self) -> u64 {
+        self.progress.emptied.load(Ordering::SeqCst)
     }
 
     /// Whether the cache has applied every visible event.
@@ -126,15 +139,15 @@ impl StatusCache {
             .is_ok_and(|visible| visible == self.progress.applied.load(Ordering::SeqCst))
     }
 
-    /// The rows of `package` at configuration `revision`, in path order, if precomputed
-    /// and current.
-    pub fn rows(&self, revision: &str, package: &str) -> Option<Arc<[CachedRow]>> {
+    /// The rows of `package` for the configuration whose contents are `config`, in path
+    /// order, if precomputed and current.
+    pub fn rows(&self, config: &[u8; 32], package: &str) -> Option<Arc<[CachedRow]>> {
         if !self.current() {
             return None;
         }
         let entries = self.entries.read().ok()?;
         let entry = entries.get(package)?;
-        (entry.revision == revision).then(|| entry.rows.clone())
+        (entry.config == *config).then(|| entry.rows.clone())
     }
 
     /// Taken before reading what an entry is computed from.
@@ -143,9 +156,9 @@ impl StatusCache {
         self.current().then_some(Ticket { epoch })
     }
 
-    /// Stores `rows` of `package` at configuration `revision`, unless an event arrived since
-    /// `ticket`.
-    pub fn store(&self, ticket: Ticket, revision: &str, package: &str, rows: Vec<CachedRow>) {
+    /// Stores `rows` of `package` made with the configuration whose contents are `config`,
+    /// unless an event arrived since `ticket`.
+    pub fn store(&self, ticket: Ticket, config: [u8; 32], package: &str, rows: Vec<CachedRow>) {
         let Ok(mut entries) = self.entries.write() else {
             return;
         };
@@ -155,7 +168,7 @@ impl StatusCache {
         entries.insert(
             package.to_owned(),
             Arc::new(Entry {
-                revision: revision.to_owned(),
+                config,
                 rows: rows.into(),
             }),
         );
@@ -214,28 +227,35 @@ mod tests {
         .expect("the cache applies the event");
     }
 
+    const C1: [u8; 32] = [1; 32];
+    const C2: [u8; 32] = [2; 32];
+
     #[tokio::test]
-    async fn a_configuration_change_empties_the_cache_and_says_so_after_applying_it() {
+    async fn a_configuration_event_keeps_answers_of_the_same_contents_and_says_so() {
         let store: Arc<dyn StateStore> = Arc::new(MemoryStore::default());
         let events = Arc::new(EventLog::new(store, 100));
         let cache = StatusCache::start(events.clone());
         let ticket = cache.ticket().expect("current");
-        cache.store(ticket, "r1", "a", vec![row("a")]);
+        cache.store(ticket, C1, "a", vec![row("a")]);
         events.publish(status("b")).await.expect("publish");
         until_current(&cache).await;
-        let quiet = tokio::time::timeout(Duration::from_millis(50), cache.emptied()).await;
-        assert!(quiet.is_err(), "an event about one package empties nothing");
+        let quiet = tokio::time::timeout(Duration::from_millis(50), cache.outdated()).await;
+        assert!(
+            quiet.is_err(),
+            "an event about one package outdates nothing else"
+        );
 
         let config = EventKind::Config {
             revision: "r2".into(),
             problems: Vec::new(),
         };
         events.publish(config).await.expect("publish");
-        tokio::time::timeout(Duration::from_secs(5), cache.emptied())
+        tokio::time::timeout(Duration::from_secs(5), cache.outdated())
             .await
-            .expect("told the cache was emptied");
-        assert!(cache.current(), "told only once the change was applied");
-        assert!(cache.rows("r1", "a").is_none());
+            .expect("told the cache may be outdated");
+        assert!(cache.current(), "told only once the event was applied");
+        assert!(cache.rows(&C1, "a").is_some(), "the same contents");
+        assert!(cache.rows(&C2, "a").is_none(), "other contents");
     }
 
     #[tokio::test]
@@ -245,14 +265,14 @@ mod tests {
         let cache = StatusCache::start(events.clone());
         for package in ["a", "b"] {
             let ticket = cache.ticket().expect("current");
-            cache.store(ticket, "r1", package, vec![row(package)]);
+            cache.store(ticket, C1, package, vec![row(package)]);
         }
-        assert!(cache.rows("r1", "a").is_some());
-        assert!(cache.rows("r2", "a").is_none(), "another revision");
+        assert!(cache.rows(&C1, "a").is_some());
+        assert!(cache.rows(&C2, "a").is_none(), "another configuration");
         events.publish(status("a")).await.expect("publish");
         until_current(&cache).await;
-        assert!(cache.rows("r1", "a").is_none());
-        assert!(cache.rows("r1", "b").is_some());
+        assert!(cache.rows(&C1, "a").is_none());
+        assert!(cache.rows(&C1, "b").is_some());
     }
 
     #[tokio::test]
@@ -263,7 +283,7 @@ mod tests {
         let ticket = cache.ticket().expect("current");
         events.publish(status("a")).await.expect("publish");
         until_current(&cache).await;
-        cache.store(ticket, "r1", "a", vec![row("a")]);
-        assert!(cache.rows("r1", "a").is_none());
+        cache.store(ticket, C1, "a", vec![row("a")]);
+        assert!(cache.rows(&C1, "a").is_none());
     }
 }

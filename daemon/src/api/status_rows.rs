@@ -1,7 +1,8 @@
 //! The rows of `Status`, from the status board: computed once per package (soak and
 //! verification included, no cluster call and no file read), kept in the status cache, and
-//! kept warm — every deployed package's rows are computed at start and again after
-//! anything emptied the cache, so a call finds its answer ready.
+//! kept warm — every deployed package's rows are computed at start and again after the
+//! configuration's contents changed or the cache was emptied, so a call finds its answer
+//! ready.
 
 use std::sync::Arc;
 
@@ -87,37 +88,46 @@ impl DataKitApi {
         let deployed = table.iter().any(|row| row.status.is_some());
         if let Some(ticket) = ticket.filter(|_| deployed) {
             self.status_cache
-                .store(ticket, &config.revision, package, rows.clone());
+                .store(ticket, config.content, package, rows.clone());
         }
         Ok(rows.into())
     }
 
-    /// Fills the status cache now and again whenever a configuration change or a lagging
-    /// subscription empties it, until `stop`. An event about one package drops only its
-    /// rows, which its next `Status` call computes.
+    /// Fills the status cache now and again whenever the configuration's contents changed
+    /// or a lagging subscription emptied it, until `stop`: only rows missing or made with
+    /// other configuration contents are computed. An event about one package drops only
+    /// its rows, which its next `Status` call computes.
     pub(super) fn keep_status_cache_warm(&self, stop: CancellationToken) {
         let api = self.clone();
         tokio::spawn(async move {
+            let mut filled = None;
             loop {
-                api.fill_status_cache().await;
+                let emptied = api.status_cache.times_emptied();
+                if let Ok(config) = api.config()
+                    && filled != Some((config.content, emptied))
+                    && api.fill_status_cache(&config).await
+                {
+                    filled = Some((config.content, emptied));
+                }
                 tokio::select! {
                     () = stop.cancelled() => return,
-                    () = api.status_cache.emptied() => {}
+                    () = api.status_cache.outdated() => {}
                 }
             }
         });
     }
 
-    /// Computes the rows of every deployed package the cache lacks.
-    async fn fill_status_cache(&self) {
-        let (Ok(config), Ok(packages)) = (self.config(), self.board.package_names()) else {
-            return;
+    /// Computes the rows of every deployed package the cache lacks for `config`'s
+    /// contents; whether it could list them.
+    async fn fill_status_cache(&self, config: &LoadedConfig) -> bool {
+        let Ok(packages) = self.board.package_names() else {
+            return false;
         };
         let started = std::time::Instant::now();
         let mut computed = 0_usize;
         for (seen, package) in packages.iter().enumerate() {
-            if self.status_cache.rows(&config.revision, package).is_none() {
-                match self.package_rows(&config, package) {
+            if self.status_cache.rows(&config.content, package).is_none() {
+                match self.package_rows(config, package) {
                     Ok(_) => computed += 1,
                     Err(error) => {
                         tracing::debug!(%package, %error, "cannot precompute its Status rows");
@@ -135,5 +145,6 @@ impl DataKitApi {
                 "precomputed the Status answers of every deployed package"
             );
         }
+        true
     }
 }

@@ -9,6 +9,7 @@ use datakit::manifest::{
     parse_rbac, parse_store, parse_teams, parse_verification,
 };
 use datakit::oci::PublicKey;
+use sha2::{Digest as _, Sha256};
 
 use crate::promotion::ports::{ForgeError, GitForge, GroupSource};
 
@@ -24,6 +25,21 @@ pub struct ConfigSource {
     /// public key an environment's `require_signatures` names and the verification
     /// definitions of environments that declare `verify:`.
     pub files: BTreeMap<String, String>,
+}
+
+impl ConfigSource {
+    /// SHA-256 of every file's path and contents, each length-prefixed so that no two
+    /// different sets of files read the same.
+    pub fn content_digest(&self) -> [u8; 32] {
+        let mut digest = Sha256::new();
+        for (path, text) in &self.files {
+            for part in [path.as_bytes(), text.as_bytes()] {
+                digest.update((part.len() as u64).to_le_bytes());
+                digest.update(part);
+            }
+        }
+        digest.finalize().into()
+    }
 }
 
 /// Something wrong with a configuration revision, in one line.
@@ -80,6 +96,9 @@ pub struct StoreEntry {
 #[derive(Debug, Clone)]
 pub struct LoadedConfig {
     pub revision: String,
+    /// SHA-256 of the configuration files (paths and contents): equal for every revision
+    /// whose configuration reads the same, whatever else its commit changed.
+    pub content: [u8; 32],
     pub loaded_at: SystemTime,
     pub environments: EnvironmentsConfig,
     pub teams: Option<Teams>,
@@ -195,6 +214,7 @@ impl LoadedConfig {
             verifications,
             holds,
             revision: source.revision.clone(),
+            content: source.content_digest(),
             loaded_at: source.loaded_at,
             environments,
             teams,
@@ -376,6 +396,20 @@ mod tests {
             .collect();
         assert_eq!(dev_stores, vec!["events-store"]);
         assert!(loaded.stores["prod"].is_empty());
+    }
+
+    #[test]
+    fn the_content_digest_follows_the_files_not_the_revision() {
+        let one = source(&[("a", "bc"), ("d", "")]);
+        let same_files = ConfigSource {
+            revision: "def456".into(),
+            ..one.clone()
+        };
+        assert_eq!(one.content_digest(), same_files.content_digest());
+        let moved_boundary = source(&[("a", "b"), ("cd", "")]);
+        assert_ne!(one.content_digest(), moved_boundary.content_digest());
+        let edited = source(&[("a", "bc"), ("d", "e")]);
+        assert_ne!(one.content_digest(), edited.content_digest());
     }
 
     #[test]
