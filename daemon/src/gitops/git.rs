@@ -3,7 +3,7 @@
 
 use std::{
     path::{Path, PathBuf},
-    sync::{Arc, OnceLock},
+    sync::{Arc, Mutex, OnceLock},
 };
 
 use super::objects;
@@ -29,12 +29,21 @@ impl From<GitError> for ForgeError {
     }
 }
 
+/// How many decoded objects one repository handle keeps: a folder of 100,000 manifests is
+/// one tree of about 4 MB, and a push's examination and application read the same few.
+const OBJECT_CACHE_BYTES: usize = 16 * 1024 * 1024;
+
+/// How many idle repository handles (each with its object cache) are kept between calls.
+const IDLE_HANDLES: usize = 2;
+
 /// A bare repository.
 #[derive(Debug, Clone)]
 pub struct Git {
     git_dir: PathBuf,
-    /// Opened on first use, then shared: its object and reference caches stay warm.
+    /// Opened on first use, then shared: its packs and references stay open.
     repository: Arc<OnceLock<gix::ThreadSafeRepository>>,
+    /// Handles between calls, so the trees one call decoded are still decoded for the next.
+    idle: Arc<Mutex<Vec<gix::Repository>>>,
 }
 
 impl Git {
@@ -42,6 +51,7 @@ impl Git {
         Self {
             git_dir: git_dir.into(),
             repository: Arc::new(OnceLock::new()),
+            idle: Arc::default(),
         }
     }
 
@@ -62,11 +72,21 @@ impl Git {
                 self.repository.get_or_init(|| opened).clone()
             }
         };
-        let git_dir = self.git_dir.clone();
+        let (git_dir, idle) = (self.git_dir.clone(), self.idle.clone());
         let outcome = tokio::task::spawn_blocking(move || {
-            let mut repository = shared.to_thread_local();
-            repository.object_cache_size_if_unset(4 * 1024 * 1024);
-            operation(&repository)
+            let taken = idle.lock().ok().and_then(|mut idle| idle.pop());
+            let repository = taken.unwrap_or_else(|| {
+                let mut repository = shared.to_thread_local();
+                repository.object_cache_size(OBJECT_CACHE_BYTES);
+                repository
+            });
+            let outcome = operation(&repository);
+            if let Ok(mut idle) = idle.lock()
+                && idle.len() < IDLE_HANDLES
+            {
+                idle.push(repository);
+            }
+            outcome
         })
         .await
         .map_err(|e| self.in_process_error(&e))?;
@@ -377,6 +397,46 @@ mod tests {
             read,
             vec![Some(b"a: 1\n".to_vec()), Some(b"x\n".to_vec()), None]
         );
+    }
+
+    #[tokio::test]
+    async fn files_beside_a_folder_of_a_similar_name_are_found_in_any_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let git = Git::init_bare(dir.path().join("repo.git"), "main")
+            .await
+            .expect("init");
+        // git sorts a folder as if its name ended in `/`: between `-` and `0`.
+        let names = [
+            "stores-x.yaml",
+            "stores.yaml",
+            "stores/s.yaml",
+            "stores0.yaml",
+        ];
+        let files: Vec<(String, Vec<u8>)> = names
+            .iter()
+            .map(|name| (format!("environments/dev/{name}"), name.as_bytes().to_vec()))
+            .collect();
+        let commit = git
+            .commit_files(None, &files, "similar names")
+            .await
+            .expect("commit");
+        let asked = [
+            "stores0.yaml",
+            "stores",
+            "stores/s.yaml",
+            "stores.yaml",
+            "stores-x.yaml",
+        ];
+        let paths: Vec<String> = asked
+            .iter()
+            .map(|name| format!("environments/dev/{name}"))
+            .collect();
+        let read = git.read_files(&commit, &paths).await.expect("read");
+        let expected: Vec<Option<Vec<u8>>> = asked
+            .iter()
+            .map(|name| names.contains(name).then(|| name.as_bytes().to_vec()))
+            .collect();
+        assert_eq!(read, expected, "a folder is not a file");
     }
 
     #[tokio::test]

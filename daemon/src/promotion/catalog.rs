@@ -108,7 +108,7 @@ impl EnvironmentCatalog {
         };
         let accepted = self.state.borrow().current.clone();
         if let Some(accepted) = accepted.filter(|_| manifests.is_unfilled()) {
-            manifests.trust(forge, &accepted).await?;
+            manifests.trust(accepted);
         }
         Ok(match manifests.check(forge, &config).await? {
             None => Ok(config),
@@ -396,6 +396,43 @@ mod tests {
                 .to_string()
                 .starts_with(&format!("{file}:5: metadata.namespace: ")),
             "{}",
+            problems[0]
+        );
+    }
+
+    #[tokio::test]
+    async fn after_a_restart_the_trusted_manifests_are_checked_against_a_namespace_change() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (forge, store, catalog) = fixture(dir.path()).await;
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let file = "environments/dev/my-package.yaml";
+        push(&forge, file, &deployed("my-package", &digest)).await;
+        catalog.refresh(&forge, &store).await.expect("refresh");
+        assert!(catalog.snapshot().problems.is_empty());
+
+        // Restarted: the accepted revision's manifests are trusted, and a push is compared
+        // with it without listing them.
+        let restarted = EnvironmentCatalog::from_store(store.as_ref(), GroupSource::TeamsFile);
+        let other = "environments/dev/other.yaml";
+        push(&forge, other, &deployed("other", &digest)).await;
+        restarted.refresh(&forge, &store).await.expect("refresh");
+        let state = restarted.snapshot();
+        assert!(state.problems.is_empty(), "{:?}", state.problems);
+        assert_eq!(
+            state.current.expect("accepted").revision,
+            forge.base_revision().await.expect("head")
+        );
+
+        let renamed = DEFAULT_ENVIRONMENTS_YAML.replace("namespace: dev ", "namespace: develop ");
+        push(&forge, ENVIRONMENTS_FILE, &renamed).await;
+        restarted.refresh(&forge, &store).await.expect("refresh");
+        let problems = restarted.snapshot().problems;
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0]
+                .to_string()
+                .starts_with(&format!("{file}:5: metadata.namespace: ")),
+            "the trusted manifest, not only the one read since: {}",
             problems[0]
         );
     }

@@ -2,7 +2,10 @@
 //! with its configuration so a bad one refuses the revision like a configuration error,
 //! re-reading only the manifests whose contents changed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::Arc,
+};
 
 use datakit::manifest::{ManifestError, parse_deployed_package, parse_deployed_package_in};
 
@@ -84,14 +87,13 @@ impl Valid {
 
 /// The `DeployedPackage` manifests known to validate, by path, content id and namespace.
 ///
-/// Cost per new revision: one listing of `environments/` with content ids (one `git
-/// ls-tree`, or one GitHub tree request), a hash lookup per manifest, and reading and
-/// parsing only the manifests whose content id changed or that now belong to another
-/// namespace (one `cat-file` batch, or one GitHub request each) — typically the one file a
-/// promotion wrote. Memory: a path, an id and a namespace per manifest, about 6 MB for
-/// 10,000 packages × 3 environments. Measured with 30,000 manifests on the embedded forge
-/// (2-core VM, debug build): 0.12 s for a revision where nothing changed, 7.9 s to read
-/// and parse all of them (only at the first start without a cached configuration).
+/// Cost per new revision: what changed in `environments/` since the last revision checked
+/// (a tree diff, or one GitHub compare), and reading and parsing only the manifests it
+/// wrote — typically the one file a promotion wrote. A whole check (the environments'
+/// expectations changed, or the forge cannot tell what changed) lists `environments/` with
+/// content ids and reads only the manifests whose id changed or that now belong to another
+/// namespace. Memory: a path, an id and a namespace per manifest listed, about 6 MB for
+/// 10,000 packages × 3 environments.
 ///
 /// A manifest that fails is never remembered, so it is read and refused again in every
 /// revision until it is fixed or removed.
@@ -101,6 +103,9 @@ pub struct DeployedManifests {
     valid: HashMap<String, Valid>,
     /// Whether `valid` was filled once in this process (see [`Self::trust`]).
     filled: bool,
+    /// A configuration accepted before dkd restarted, trusted but not listed yet: its
+    /// manifests join `valid` when a whole check first needs them.
+    trusted: Option<Arc<LoadedConfig>>,
     /// The revision `valid` and `invalid` describe, when the forge can tell what changed
     /// since it.
     checked: Option<Checked>,
@@ -150,38 +155,43 @@ impl DeployedManifests {
     }
 
     /// Takes every manifest of `config`'s revision as valid without reading it: that
-    /// revision was accepted, manifests included, before dkd restarted. Costs one listing
-    /// instead of reading every manifest (one GitHub request each) at start. A revision
-    /// accepted by a dkd older than this check is trusted the same way; a bad manifest in
-    /// it is caught when it changes.
-    pub async fn trust(
-        &mut self,
-        forge: &dyn GitForge,
-        config: &LoadedConfig,
-    ) -> Result<(), ForgeError> {
-        let tree = forge.list_tree(&config.revision, ENVIRONMENTS_DIR).await?;
-        self.valid = tree
-            .into_iter()
-            .filter_map(|file| {
-                let namespace = match expected_manifest(config, &file.path)? {
-                    Expected::InNamespace(namespace) => Some(namespace.to_owned()),
-                    Expected::AnyNamespace => None,
-                };
-                Some((
-                    file.path,
-                    Valid {
-                        id: file.id,
-                        namespace,
-                    },
-                ))
-            })
-            .collect();
+    /// revision was accepted, manifests included, before dkd restarted. Costs nothing
+    /// until a whole check needs to know which (one listing then), instead of reading
+    /// every manifest (one GitHub request each) at start; a push compared with it reads
+    /// only what changed. A revision accepted by a dkd older than this check is trusted
+    /// the same way; a bad manifest in it is caught when it changes.
+    pub fn trust(&mut self, config: Arc<LoadedConfig>) {
+        self.valid.clear();
         self.filled = true;
         self.checked = Some(Checked {
             revision: config.revision.clone(),
-            environments: expectations(config),
+            environments: expectations(&config),
             invalid: BTreeMap::new(),
         });
+        self.trusted = Some(config);
+    }
+
+    /// Adds the manifests of the trusted revision to `valid`, where nothing newer is known
+    /// of their path: what a whole check compares with.
+    async fn list_trusted(&mut self, forge: &dyn GitForge) -> Result<(), ForgeError> {
+        let Some(config) = &self.trusted else {
+            return Ok(());
+        };
+        let tree = forge.list_tree(&config.revision, ENVIRONMENTS_DIR).await?;
+        for file in tree {
+            let Some(expected) = expected_manifest(config, &file.path) else {
+                continue;
+            };
+            let namespace = match expected {
+                Expected::InNamespace(namespace) => Some(namespace.to_owned()),
+                Expected::AnyNamespace => None,
+            };
+            self.valid.entry(file.path).or_insert(Valid {
+                id: file.id,
+                namespace,
+            });
+        }
+        self.trusted = None;
         Ok(())
     }
 
@@ -267,6 +277,7 @@ impl DeployedManifests {
         forge: &dyn GitForge,
         config: &LoadedConfig,
     ) -> Result<Option<ConfigProblem>, ForgeError> {
+        self.list_trusted(forge).await?;
         let revision = config.revision.as_str();
         let tree = forge.list_tree(revision, ENVIRONMENTS_DIR).await?;
         let mut valid = HashMap::with_capacity(tree.len());
