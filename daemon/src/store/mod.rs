@@ -304,6 +304,48 @@ mod conformance {
     }
 
     #[test]
+    fn sled_hands_what_its_open_check_decoded_to_one_load_and_never_after_a_write() {
+        use crate::promotion::{HealthSpan, ports::StatusChanges};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db");
+        let span = |version: &str| HealthSpan {
+            environment: "dev".into(),
+            package: "a".into(),
+            version: version.into(),
+            digest: "sha256:abc".into(),
+            healthy_since: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(60)),
+            left_healthy_at: None,
+        };
+        let changes = |version: &str| StatusChanges {
+            statuses: vec![status("dev", "a", version)],
+            spans: vec![span(version)],
+            gone: Vec::new(),
+        };
+        let store = SledStore::open(&path).expect("open");
+        store.save_status_changes(&changes("v1")).expect("save");
+        drop(store);
+
+        let reopened = super::sled_store::reopen(&path);
+        for _ in 0..2 {
+            assert_eq!(
+                reopened.load_statuses().expect("load"),
+                [status("dev", "a", "v1")]
+            );
+            assert_eq!(reopened.load_health_spans().expect("load"), [span("v1")]);
+        }
+        drop(reopened);
+
+        let reopened = super::sled_store::reopen(&path);
+        reopened.save_status_changes(&changes("v2")).expect("save");
+        assert_eq!(
+            reopened.load_statuses().expect("load"),
+            [status("dev", "a", "v2")],
+            "not what the open check read before the write"
+        );
+        assert_eq!(reopened.load_health_spans().expect("load"), [span("v2")]);
+    }
+
+    #[test]
     fn sled_promotion_numbers_survive_a_reopen() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("db");

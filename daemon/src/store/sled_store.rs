@@ -11,6 +11,7 @@
 
 use std::{
     path::{Path, PathBuf},
+    sync::{Arc, Mutex},
     time::{SystemTime, UNIX_EPOCH},
 };
 
@@ -78,6 +79,17 @@ pub struct SledStore {
     events: sled::Tree,
     /// Why the database was replaced at start, if it was.
     notice: Option<String>,
+    /// What the check at open decoded, handed to the first load instead of read again.
+    verified: Arc<Mutex<Verified>>,
+}
+
+/// The statuses and health spans decoded by the check at open: the status board's first
+/// load takes them (a database of 100,000 packages is then read once at start, not twice),
+/// and any status write drops them.
+#[derive(Debug, Default)]
+struct Verified {
+    statuses: Option<Vec<PackageSync>>,
+    spans: Option<Vec<HealthSpan>>,
 }
 
 fn database_error(error: impl std::fmt::Display) -> StoreError {
@@ -242,8 +254,10 @@ impl SledStore {
         }
         self.load_config()?;
         self.verify_promotion_indexes()?;
-        self.load_statuses()?;
-        self.load_health_spans()?;
+        let verified = Verified {
+            statuses: Some(self.load_statuses()?),
+            spans: Some(self.load_health_spans()?),
+        };
         for entry in &self.changes {
             let (key, bytes) = entry.map_err(database_error)?;
             let key = String::from_utf8_lossy(&key).into_owned();
@@ -252,6 +266,9 @@ impl SledStore {
         }
         for entry in &self.events {
             Self::decode_event(&entry.map_err(database_error)?.1)?;
+        }
+        if let Ok(mut kept) = self.verified.lock() {
+            *kept = verified;
         }
         Ok(())
     }
@@ -292,6 +309,7 @@ impl SledStore {
             db,
             meta,
             notice: None,
+            verified: Arc::default(),
         })
     }
 
@@ -487,6 +505,14 @@ impl StateStore for SledStore {
     }
 
     fn load_statuses(&self) -> Result<Vec<PackageSync>, StoreError> {
+        if let Some(statuses) = self
+            .verified
+            .lock()
+            .ok()
+            .and_then(|mut v| v.statuses.take())
+        {
+            return Ok(statuses);
+        }
         self.statuses
             .iter()
             .map(|entry| {
@@ -512,6 +538,9 @@ impl StateStore for SledStore {
     }
 
     fn load_health_spans(&self) -> Result<Vec<HealthSpan>, StoreError> {
+        if let Some(spans) = self.verified.lock().ok().and_then(|mut v| v.spans.take()) {
+            return Ok(spans);
+        }
         self.health_spans
             .iter()
             .map(|entry| {
@@ -523,6 +552,9 @@ impl StateStore for SledStore {
     }
 
     fn save_status_changes(&self, changes: &StatusChanges) -> Result<(), StoreError> {
+        if let Ok(mut verified) = self.verified.lock() {
+            *verified = Verified::default();
+        }
         self.ensure_room()?;
         for span in &changes.spans {
             let key = status_key(&span.environment, &span.package);
