@@ -359,12 +359,18 @@ mod tests {
             .to_owned()
     }
 
-    #[tokio::test]
-    async fn committed_files_are_read_back_at_that_revision() {
+    /// A new bare repository whose HEAD names `main`, in a folder removed with the guard.
+    async fn bare_repository() -> (tempfile::TempDir, Git) {
         let dir = tempfile::tempdir().expect("tempdir");
         let git = Git::init_bare(dir.path().join("repo.git"), "main")
             .await
             .expect("init");
+        (dir, git)
+    }
+
+    #[tokio::test]
+    async fn committed_files_are_read_back_at_that_revision() {
+        let (_dir, git) = bare_repository().await;
         let files = vec![("config/a.yaml".to_owned(), b"a: 1\n".to_vec())];
         let first = git
             .commit_files(None, &files, "first")
@@ -401,10 +407,7 @@ mod tests {
 
     #[tokio::test]
     async fn files_beside_a_folder_of_a_similar_name_are_found_in_any_order() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let git = Git::init_bare(dir.path().join("repo.git"), "main")
-            .await
-            .expect("init");
+        let (_dir, git) = bare_repository().await;
         // git sorts a folder as if its name ended in `/`: between `-` and `0`.
         let names = [
             "stores-x.yaml",
@@ -441,10 +444,7 @@ mod tests {
 
     #[tokio::test]
     async fn thousands_of_files_of_one_folder_are_read_in_one_call() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let git = Git::init_bare(dir.path().join("repo.git"), "main")
-            .await
-            .expect("init");
+        let (_dir, git) = bare_repository().await;
         let files: Vec<(String, Vec<u8>)> = (0..3000)
             .map(|i| {
                 (
@@ -522,10 +522,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_writer_holding_an_old_commit_loses_the_compare_and_swap_and_fsck_stays_clean() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let git = Git::init_bare(dir.path().join("repo.git"), "main")
-            .await
-            .expect("init");
+        let (_dir, git) = bare_repository().await;
         let files = vec![("environments/dev/a.yaml".to_owned(), b"a\n".to_vec())];
         let first = git
             .commit_files(None, &files, "first")
@@ -558,10 +555,7 @@ mod tests {
 
     #[tokio::test]
     async fn references_and_their_trailers_read_as_git_for_each_ref_lists_them() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let git = Git::init_bare(dir.path().join("repo.git"), "main")
-            .await
-            .expect("init");
+        let (_dir, git) = bare_repository().await;
         assert_eq!(git_cli(&git, &["symbolic-ref", "HEAD"]), "refs/heads/main");
         let first = git.commit_files(None, &[], "first").await.expect("commit");
         let decided = git
@@ -609,10 +603,7 @@ mod tests {
 
     #[tokio::test]
     async fn commits_with_a_trailer_and_what_they_wrote_read_as_git_log_raw_shows_them() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let git = Git::init_bare(dir.path().join("repo.git"), "main")
-            .await
-            .expect("init");
+        let (_dir, git) = bare_repository().await;
         let file = |path: &str, text: &str| vec![(path.to_owned(), text.as_bytes().to_vec())];
         let steps = [
             (file("config/environments.yaml", "e\n"), "Initial"),
