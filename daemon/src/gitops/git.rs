@@ -221,6 +221,23 @@ impl Git {
             .await
     }
 
+    /// The message lines starting with `prefix` of the commits `branch` gained since the
+    /// head `seen` (none: all of them), newest first.
+    pub async fn lines_since(
+        &self,
+        branch: &str,
+        seen: Option<&str>,
+        prefix: &str,
+    ) -> Result<objects::LinesSince, GitError> {
+        let (branch, seen, prefix) = (
+            branch.to_owned(),
+            seen.map(str::to_owned),
+            prefix.to_owned(),
+        );
+        self.in_process(move |repo| objects::lines_since(repo, &branch, seen.as_deref(), &prefix))
+            .await
+    }
+
     /// The commits reachable from `branch` with a `key:` trailer, newest first, each with
     /// the files it wrote.
     pub async fn commits_with_trailer(

@@ -14,7 +14,7 @@ use datakit::manifest::{
 };
 use tokio::sync::Mutex;
 
-use super::{Git, GitError, local_checks::ChangeChecks, local_records};
+use super::{Git, GitError, local_checks::ChangeChecks, local_landed::LandedIndex, local_records};
 use crate::promotion::{
     Approval, Approver, CatalogState, ChangeRef, Check, CheckOutcome,
     ports::{
@@ -38,6 +38,8 @@ pub struct LocalGitForge {
     /// Serializes writes to the repository's branches (proposals, merges, closes).
     writes: Arc<Mutex<()>>,
     checks: Arc<ChangeChecks>,
+    /// Which commit landed each promotion, read incrementally.
+    landed: Arc<Mutex<LandedIndex>>,
 }
 
 impl std::fmt::Debug for LocalGitForge {
@@ -65,6 +67,7 @@ impl LocalGitForge {
             changes,
             writes: Arc::new(Mutex::new(())),
             checks: Arc::new(ChangeChecks::new(GroupSource::TeamsFile)),
+            landed: Arc::default(),
         };
         forge.base_revision().await?;
         Ok(forge)
@@ -426,10 +429,8 @@ impl GitForge for LocalGitForge {
     }
 
     async fn find_landed(&self, promotion_id: &str) -> Result<Option<String>, ForgeError> {
-        Ok(self
-            .git
-            .find_message_line(BASE_BRANCH, &format!("Promotion-Id: {promotion_id}"))
-            .await?)
+        let mut landed = self.landed.lock().await;
+        Ok(landed.find(&self.git, BASE_BRANCH, promotion_id).await?)
     }
 
     async fn base_history(&self, limit: usize) -> Result<Vec<String>, ForgeError> {

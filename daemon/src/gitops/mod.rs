@@ -7,6 +7,7 @@ mod git;
 mod github;
 mod local;
 mod local_checks;
+mod local_landed;
 mod local_pushes;
 mod local_records;
 mod objects;

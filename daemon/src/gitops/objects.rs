@@ -346,6 +346,67 @@ pub fn find_message_line(repo: &Repository, branch: &str, line: &str) -> Outcome
     Ok(None)
 }
 
+/// The commits a branch gained since a head seen before, as [`lines_since`] reads them.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct LinesSince {
+    /// The branch's head now (`None`: no such branch).
+    pub head: Option<String>,
+    /// Whether the head seen before is no longer in the branch (history rewritten), so
+    /// `found` covers the whole branch and what was read before no longer holds.
+    pub rewritten: bool,
+    /// (the rest of the line after the prefix, commit), newest commit first.
+    pub found: Vec<(String, String)>,
+}
+
+/// Every message line starting with `prefix` in the commits reachable from `branch` but
+/// not from `seen` (a head read before; none: the whole branch).
+pub fn lines_since(
+    repo: &Repository,
+    branch: &str,
+    seen: Option<&str>,
+    prefix: &str,
+) -> Outcome<LinesSince> {
+    let Some(head) = resolve(repo, branch)? else {
+        return Ok(LinesSince {
+            rewritten: seen.is_some(),
+            ..LinesSince::default()
+        });
+    };
+    let seen = seen.and_then(|seen| ObjectId::from_hex(seen.as_bytes()).ok());
+    let still_in_branch = match seen {
+        Some(seen) if seen == head => {
+            return Ok(LinesSince {
+                head: Some(head.to_string()),
+                ..LinesSince::default()
+            });
+        }
+        Some(seen) => {
+            repo.has_object(seen) && is_ancestor(repo, &seen.to_string(), &head.to_string())?
+        }
+        None => false,
+    };
+    let walk = repo.rev_walk([head]);
+    let walk = match seen.filter(|_| still_in_branch) {
+        Some(seen) => walk.with_hidden([seen]),
+        None => walk,
+    };
+    let mut found = Vec::new();
+    for info in walk.all()? {
+        let id = info?.id;
+        let commit = repo.find_commit(id)?;
+        for line in commit.message_raw_sloppy().lines() {
+            if let Some(rest) = line.strip_prefix(prefix.as_bytes()) {
+                found.push((rest.to_str_lossy().into_owned(), id.to_string()));
+            }
+        }
+    }
+    Ok(LinesSince {
+        head: Some(head.to_string()),
+        rewritten: seen.is_some() && !still_in_branch,
+        found,
+    })
+}
+
 /// A reference and the commit at its tip, as `git for-each-ref` lists them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefTip {
