@@ -210,17 +210,6 @@ impl Git {
             .await
     }
 
-    /// The newest commit reachable from `branch` whose message has exactly the line `line`.
-    pub async fn find_message_line(
-        &self,
-        branch: &str,
-        line: &str,
-    ) -> Result<Option<String>, GitError> {
-        let (branch, line) = (branch.to_owned(), line.to_owned());
-        self.in_process(move |repo| objects::find_message_line(repo, &branch, &line))
-            .await
-    }
-
     /// The message lines starting with `prefix` of the commits `branch` gained since the
     /// head `seen` (none: all of them), newest first.
     pub async fn lines_since(

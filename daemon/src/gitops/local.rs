@@ -97,9 +97,11 @@ impl LocalGitForge {
         if let Some(record) = self.changes.load_change(id)? {
             return Ok(record);
         }
-        let mut rebuilt = local_records::rebuild_change(&self.git, BASE_BRANCH, id)
-            .await?
-            .ok_or_else(|| ForgeError::UnknownChange(id.to_owned()))?;
+        let rebuilt = {
+            let mut landed = self.landed.lock().await;
+            local_records::rebuild_change(&self.git, BASE_BRANCH, id, &mut landed).await?
+        };
+        let mut rebuilt = rebuilt.ok_or_else(|| ForgeError::UnknownChange(id.to_owned()))?;
         if let (LocalChangeState::Open, Some(head)) =
             (&rebuilt.state, self.git.branch_head(id).await?)
         {

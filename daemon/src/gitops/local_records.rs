@@ -6,7 +6,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::{Git, GitError, objects::trailer_values};
+use super::{Git, GitError, local_landed::LandedIndex, objects::trailer_values};
 use crate::promotion::{
     ChangeRef, parse_change_branch,
     ports::{Decision, Declined, LocalChange, LocalChangeState, RecordedPromotion, RecordedState},
@@ -176,11 +176,12 @@ pub async fn recorded_promotions(
 
 /// The record of change branch `branch`, rebuilt from git when dkd's state database lost
 /// it: open while the branch exists (approvals given before are not in git and must be
-/// given again), merged when `base` carries its promotion's trailer.
+/// given again), merged when `base` carries its promotion's trailer (`landed` tells).
 pub async fn rebuild_change(
     git: &Git,
     base: &str,
     branch: &str,
+    landed: &mut LandedIndex,
 ) -> Result<Option<LocalChange>, GitError> {
     let Some((path, promotion_id)) = parse_change_branch(branch) else {
         return Ok(None);
@@ -195,10 +196,7 @@ pub async fn rebuild_change(
             )
         }
         None => {
-            let Some(commit) = git
-                .find_message_line(base, &format!("Promotion-Id: {promotion_id}"))
-                .await?
-            else {
+            let Some(commit) = landed.find(git, base, &promotion_id).await? else {
                 return Ok(None);
             };
             (

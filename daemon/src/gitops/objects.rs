@@ -326,28 +326,8 @@ pub fn first_parent_line(repo: &Repository, branch: &str, limit: usize) -> Outco
     Ok(line)
 }
 
-/// The newest commit reachable from `branch` whose message has the line `line`.
-pub fn find_message_line(repo: &Repository, branch: &str, line: &str) -> Outcome<Option<String>> {
-    let Some(head) = resolve(repo, branch)? else {
-        return Ok(None);
-    };
-    let walk = repo.rev_walk([head]).all()?;
-    for info in walk {
-        let info = info?;
-        let commit = repo.find_commit(info.id)?;
-        if commit
-            .message_raw_sloppy()
-            .lines()
-            .any(|l| l == line.as_bytes())
-        {
-            return Ok(Some(info.id.to_string()));
-        }
-    }
-    Ok(None)
-}
-
 /// The commits a branch gained since a head seen before, as [`lines_since`] reads them.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct LinesSince {
     /// The branch's head now (`None`: no such branch).
     pub head: Option<String>,
@@ -380,9 +360,7 @@ pub fn lines_since(
                 ..LinesSince::default()
             });
         }
-        Some(seen) => {
-            repo.has_object(seen) && is_ancestor(repo, &seen.to_string(), &head.to_string())?
-        }
+        Some(seen) => is_ancestor(repo, &seen.to_string(), &head.to_string())?,
         None => false,
     };
     let walk = repo.rev_walk([head]);
