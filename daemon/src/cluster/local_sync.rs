@@ -24,7 +24,10 @@ use tokio_util::sync::CancellationToken;
 use super::{AppliedMarker, AppliedPackage, LocalTarget};
 use crate::promotion::{
     Engine, EnvironmentCatalog, LoadedConfig, StatusBoard,
-    ports::{ClusterError, ForgeError, GitForge, HealthState, Registry, RegistryError, TreeFile},
+    ports::{
+        ClusterError, ForgeError, GitForge, HealthState, Registry, RegistryError, RevisionChanges,
+        TreeFile,
+    },
 };
 
 /// How soon a failed sync is tried again.
@@ -83,10 +86,14 @@ impl LocalSync {
         let mut health_due = tokio::time::Instant::now() + HEALTH_RECHECK;
         let mut retry = false;
         loop {
-            if let Some(config) = self.catalog.snapshot().current
+            let served = self.catalog.snapshot();
+            if let Some(config) = served.current
                 && (retry || applied.revision.as_deref() != Some(config.revision.as_str()))
             {
-                match self.sync(&config, &mut applied).await {
+                match self
+                    .sync(&config, served.changes.as_deref(), &mut applied)
+                    .await
+                {
                     Ok(()) => {
                         applied.revision = Some(config.revision.clone());
                         retry = false;
@@ -117,8 +124,14 @@ impl LocalSync {
     }
 
     /// Applies every environment of `config` at its revision: what changed since the
-    /// revision each was applied from, or the whole folder when none was.
-    async fn sync(&self, config: &LoadedConfig, applied: &mut Applied) -> Result<(), ForgeError> {
+    /// revision each was applied from (`known`, when the catalog compared the same two
+    /// revisions), or the whole folder when none was.
+    async fn sync(
+        &self,
+        config: &LoadedConfig,
+        known: Option<&RevisionChanges>,
+        applied: &mut Applied,
+    ) -> Result<(), ForgeError> {
         let revision = config.revision.as_str();
         let environments = config.environments.environments();
         applied
@@ -140,7 +153,7 @@ impl LocalSync {
                 continue;
             }
             let found = self
-                .read_changed(revision, &folder, &before, &mut resolved)
+                .read_changed(revision, &folder, &before, known, &mut resolved)
                 .await?;
             if found.whole {
                 before.packages = found.changed.iter().map(|p| p.package.clone()).collect();
@@ -314,9 +327,12 @@ impl LocalSync {
         revision: &str,
         folder: &str,
         before: &AppliedFolder,
+        known: Option<&RevisionChanges>,
         resolved: &mut Resolved,
     ) -> Result<FolderChanges, ForgeError> {
-        let difference = match &before.revision {
+        let known = |from: &str| known.and_then(|known| known.between(from, revision, folder));
+        let difference = match before.revision.as_deref() {
+            Some(from) if let Some(known) = known(from) => Some(known),
             Some(from) => match self.forge.changed_files(from, revision, folder).await {
                 Ok(difference) => difference,
                 Err(error) => {

@@ -412,6 +412,53 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn changes_of_the_whole_tree_or_a_folder_read_as_git_diff_tree_shows_them() {
+        let (_dir, git) = bare_repository().await;
+        let file = |path: &str, text: &str| (path.to_owned(), text.as_bytes().to_vec());
+        let first = (git.commit_files(None, &[file("config/a.yaml", "a: 1\n")], "first"))
+            .await
+            .expect("commit");
+        let written = [
+            file("config/a.yaml", "a: 2\n"),
+            file("environments/dev/x.yaml", "x\n"),
+            file("README.md", "hello\n"),
+        ];
+        let second = (git.commit_files(Some(&first), &written, "second"))
+            .await
+            .expect("commit");
+        for (from, to) in [(&first, &second), (&second, &first)] {
+            let diff_tree = git_cli(&git, &["diff-tree", "-r", "--name-status", from, to]);
+            let mut expected: Vec<String> = (diff_tree.lines())
+                .map(|line| match line.split_once('\t') {
+                    Some(("D", path)) => format!("removed {path}"),
+                    Some((_, path)) => {
+                        let id = git_cli(&git, &["rev-parse", &format!("{to}:{path}")]);
+                        format!("wrote {path} {id}")
+                    }
+                    None => panic!("unexpected diff-tree line {line:?}"),
+                })
+                .collect();
+            expected.sort();
+            let changes = git.changed_files(from, to, "").await.expect("diff");
+            let mut found: Vec<String> = (changes.written.iter())
+                .map(|file| format!("wrote {} {}", file.path, file.id))
+                .chain(changes.removed.iter().map(|path| format!("removed {path}")))
+                .collect();
+            found.sort();
+            assert_eq!(found, expected, "{from} → {to}");
+            let below = git
+                .changed_files(from, to, "environments/")
+                .await
+                .expect("diff");
+            assert_eq!(below, changes.below("environments/"));
+            assert_eq!(
+                below.paths().collect::<Vec<_>>(),
+                ["environments/dev/x.yaml"]
+            );
+        }
+    }
+
+    #[tokio::test]
     async fn files_beside_a_folder_of_a_similar_name_are_found_in_any_order() {
         let (_dir, git) = bare_repository().await;
         // git sorts a folder as if its name ended in `/`: between `-` and `0`.

@@ -605,7 +605,7 @@ mod tests {
             let config =
                 LoadedConfig::from_source(&source, GroupSource::TeamsFile).expect("valid config");
             manifests
-                .check(&forge, &config)
+                .check(&forge, &config, None)
                 .await
                 .expect("check")
                 .map(|problem| (problem.file, problem.revision))

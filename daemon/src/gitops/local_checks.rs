@@ -111,7 +111,7 @@ impl ChangeChecks {
             Ok(config) => config,
             Err(problem) => return Ok(Some(problem.to_string())),
         };
-        let problem = checked.manifests.check(forge, &config).await?;
+        let problem = checked.manifests.check(forge, &config, None).await?;
         if problem.is_none() {
             checked.valid = Some(base.to_owned());
         }

@@ -483,12 +483,15 @@ pub fn commits_with_trailer(
     Ok(found)
 }
 
-/// How the files below `dir` (ending in `/`) differ from commit `from` to commit `to`:
-/// the blobs added or modified (path and id) and the paths removed.
+/// How the files below `dir` (ending in `/`; empty: the whole tree) differ from commit
+/// `from` to commit `to`: the blobs added or modified (path and id) and the paths removed.
 pub fn changed_files(repo: &Repository, from: &str, to: &str, dir: &str) -> Outcome<FolderChanges> {
     let folder = dir.trim_end_matches('/');
     let folder_tree = |revision: &str| -> Outcome<Option<ObjectId>> {
         let root = root_tree(repo, revision)?;
+        if folder.is_empty() {
+            return Ok(Some(root.id));
+        }
         Ok(root
             .lookup_entry_by_path(folder)?
             .filter(|entry| entry.mode().kind() == EntryKind::Tree)
@@ -498,15 +501,20 @@ pub fn changed_files(repo: &Repository, from: &str, to: &str, dir: &str) -> Outc
     if old == new {
         return Ok(FolderChanges::default());
     }
+    let prefix = if folder.is_empty() {
+        String::new()
+    } else {
+        format!("{folder}/")
+    };
     let mut state = gix_diff::tree::State::default();
     let mut changes = FolderChanges::default();
     for change in tree_changes(repo, old, new, &mut state)? {
         match blob_change(change) {
             Some(BlobChange::Written { path, id }) => changes.written.push(TreeFile {
-                path: format!("{folder}/{path}"),
+                path: format!("{prefix}{path}"),
                 id,
             }),
-            Some(BlobChange::Removed { path }) => changes.removed.push(format!("{folder}/{path}")),
+            Some(BlobChange::Removed { path }) => changes.removed.push(format!("{prefix}{path}")),
             None => {}
         }
     }

@@ -8,8 +8,10 @@ use std::{sync::Arc, time::Duration};
 use tokio::sync::{Mutex, Notify, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::ports::{ForgeError, GitForge, GroupSource, StateStore, StoreError, blocking};
-use super::{ConfigProblem, DeployedManifests, LoadedConfig, read_config_source};
+use super::ports::{
+    ForgeError, GitForge, GroupSource, RevisionChanges, StateStore, StoreError, blocking,
+};
+use super::{ConfigProblem, ConfigSource, DeployedManifests, LoadedConfig, read_config_source};
 
 /// How far back the catalog looks for a revision that validates when it has nothing to
 /// serve and the newest one is refused.
@@ -24,6 +26,17 @@ pub struct CatalogState {
     pub problems: Vec<ConfigProblem>,
     /// The newest base-branch revision examined, accepted or not.
     pub examined_revision: Option<String>,
+    /// How `current` differs from the revision examined before it, when the forge could
+    /// tell: a reader that applied that revision reads only this.
+    pub changes: Option<Arc<RevisionChanges>>,
+}
+
+/// What the newest refresh examined, kept so the next one reads only what changed since.
+#[derive(Debug, Default)]
+struct Examined {
+    manifests: DeployedManifests,
+    /// The configuration files of the newest revision examined.
+    source: Option<ConfigSource>,
 }
 
 /// Why a refresh could not run.
@@ -41,7 +54,7 @@ pub struct EnvironmentCatalog {
     state: watch::Sender<CatalogState>,
     groups: GroupSource,
     /// Held for a whole refresh, so concurrent refreshes examine each revision once.
-    manifests: Mutex<DeployedManifests>,
+    examined: Mutex<Examined>,
     /// Rung when dkd itself moved the base branch, so the new revision is examined now
     /// rather than at the next poll.
     moved: Notify,
@@ -59,22 +72,28 @@ impl EnvironmentCatalog {
                 None
             }
         };
-        let current = cached.and_then(|source| match LoadedConfig::from_source(&source, groups) {
-            Ok(config) => Some(Arc::new(config)),
-            Err(problem) => {
-                tracing::warn!(%problem, "cached configuration no longer validates; reloading it");
-                None
-            }
-        });
+        let (current, source) = match cached {
+            Some(source) => match LoadedConfig::from_source(&source, groups) {
+                Ok(config) => (Some(Arc::new(config)), Some(source)),
+                Err(problem) => {
+                    tracing::warn!(%problem, "cached configuration no longer validates; reloading it");
+                    (None, None)
+                }
+            },
+            None => (None, None),
+        };
         let state = CatalogState {
             examined_revision: current.as_ref().map(|c| c.revision.clone()),
             current,
-            problems: Vec::new(),
+            ..CatalogState::default()
         };
         Self {
             state: watch::Sender::new(state),
             groups,
-            manifests: Mutex::new(DeployedManifests::default()),
+            examined: Mutex::new(Examined {
+                manifests: DeployedManifests::default(),
+                source,
+            }),
             moved: Notify::new(),
         }
     }
@@ -95,12 +114,14 @@ impl EnvironmentCatalog {
         self.state.subscribe()
     }
 
-    /// `source` validated as a whole: its configuration, then every deployed manifest.
+    /// `source` validated as a whole: its configuration, then every deployed manifest
+    /// (with `known`, what changed since an earlier revision, when it was read already).
     async fn validate(
         &self,
         forge: &dyn GitForge,
         manifests: &mut DeployedManifests,
-        source: &super::ConfigSource,
+        source: &ConfigSource,
+        known: Option<&RevisionChanges>,
     ) -> Result<Result<LoadedConfig, ConfigProblem>, RefreshError> {
         let config = match LoadedConfig::from_source(source, self.groups) {
             Ok(config) => config,
@@ -110,7 +131,7 @@ impl EnvironmentCatalog {
         if let Some(accepted) = accepted.filter(|_| manifests.is_unfilled()) {
             manifests.trust(accepted);
         }
-        Ok(match manifests.check(forge, &config).await? {
+        Ok(match manifests.check(forge, &config, known).await? {
             None => Ok(config),
             Some(problem) => Err(problem),
         })
@@ -130,7 +151,10 @@ impl EnvironmentCatalog {
         }
         let source = read_config_source(forge, revision).await?;
         let mut manifests = DeployedManifests::default();
-        Ok(self.validate(forge, &mut manifests, &source).await?.is_ok())
+        Ok(self
+            .validate(forge, &mut manifests, &source, None)
+            .await?
+            .is_ok())
     }
 
     /// Serves the newest of the last `FALL_BACK_DEPTH` revisions before `refused` that
@@ -147,7 +171,7 @@ impl EnvironmentCatalog {
                 continue;
             }
             let source = read_config_source(forge, &revision).await?;
-            if let Ok(config) = self.validate(forge, manifests, &source).await? {
+            if let Ok(config) = self.validate(forge, manifests, &source, None).await? {
                 blocking::write(store, move |store| store.save_config(&source)).await?;
                 tracing::warn!(%revision, refused, "the newest revision is refused and nothing was cached: serving the newest earlier one that validates");
                 self.state
@@ -165,27 +189,42 @@ impl EnvironmentCatalog {
         forge: &dyn GitForge,
         store: &Arc<dyn StateStore>,
     ) -> Result<bool, RefreshError> {
-        let mut manifests = self.manifests.lock().await;
+        let mut examined = self.examined.lock().await;
+        let Examined { manifests, source } = &mut *examined;
         let revision = forge.base_revision().await?;
         if self.state.borrow().examined_revision.as_deref() == Some(revision.as_str()) {
             return Ok(false);
         }
-        let source = read_config_source(forge, &revision).await?;
-        let validated = self.validate(forge, &mut manifests, &source).await?;
+        let changes = match source.as_ref() {
+            Some(earlier) => changes_since(forge, &earlier.revision, &revision).await,
+            None => None,
+        };
+        let unchanged = source
+            .as_ref()
+            .zip(changes.as_ref())
+            .and_then(|(earlier, known)| earlier.unchanged_at(&revision, &known.changes));
+        let newest = match unchanged {
+            Some(newest) => newest,
+            None => read_config_source(forge, &revision).await?,
+        };
+        *source = Some(newest.clone());
+        let validated = self
+            .validate(forge, manifests, &newest, changes.as_ref())
+            .await?;
         if validated.is_err() && self.state.borrow().current.is_none() {
             // Nothing to serve (a first start, or the state database was lost) and the
             // newest revision is refused: serve the newest earlier one that validates.
-            self.fall_back(forge, store, &mut manifests, &revision)
-                .await?;
+            self.fall_back(forge, store, manifests, &revision).await?;
         }
         match validated {
             Ok(config) => {
-                blocking::write(store, move |store| store.save_config(&source)).await?;
+                blocking::write(store, move |store| store.save_config(&newest)).await?;
                 tracing::info!(%revision, environments = config.environments.environments().len(), "configuration accepted");
                 self.state.send_replace(CatalogState {
                     current: Some(Arc::new(config)),
                     problems: Vec::new(),
                     examined_revision: Some(revision),
+                    changes: changes.map(Arc::new),
                 });
             }
             Err(problem) => {
@@ -197,6 +236,23 @@ impl EnvironmentCatalog {
             }
         }
         Ok(true)
+    }
+}
+
+/// How the whole tree changed from `from` to `to`, when the forge can tell cheaply; `None`
+/// otherwise, or when `from` cannot be read any more (history rewritten), so the caller
+/// reads `to` afresh.
+async fn changes_since(forge: &dyn GitForge, from: &str, to: &str) -> Option<RevisionChanges> {
+    match forge.changed_files(from, to, "").await {
+        Ok(changes) => changes.map(|changes| RevisionChanges {
+            from: from.to_owned(),
+            to: to.to_owned(),
+            changes,
+        }),
+        Err(error) => {
+            tracing::debug!(%error, from, to, "cannot compare with the revision examined last; reading the new one whole");
+            None
+        }
     }
 }
 
@@ -422,6 +478,83 @@ mod tests {
     #[tokio::test]
     async fn after_a_restart_the_trusted_manifests_are_checked_against_a_namespace_change() {
         a_namespace_change_refuses_a_manifest_naming_the_old_one(true).await;
+    }
+
+    /// The stores of dev that `catalog` serves, by name.
+    fn dev_stores(catalog: &EnvironmentCatalog) -> Vec<String> {
+        let config = catalog.snapshot().current.expect("accepted");
+        (config.stores["dev"].iter())
+            .map(|entry| entry.store.name.clone())
+            .collect()
+    }
+
+    /// A Store manifest named `name`.
+    fn store_manifest(name: &str) -> String {
+        format!(
+            "apiVersion: datakit.infoblox.dev/v1alpha1\nkind: Store\nmetadata: {{ name: {name} }}\nspec:\n  type: kafka-topic\n  connection: {{ brokers: dev-kafka:9092, topic: {name} }}\n"
+        )
+    }
+
+    #[tokio::test]
+    async fn pushes_beside_the_configuration_keep_it_and_a_store_pushed_after_them_is_served() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (forge, store, mut catalog) = fixture(dir.path()).await;
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let stores = "environments/dev/stores/";
+        push(
+            &forge,
+            &format!("{stores}events.yaml"),
+            &store_manifest("events"),
+        )
+        .await;
+        catalog.refresh(&forge, &store).await.expect("refresh");
+        assert_eq!(dev_stores(&catalog), ["events"]);
+        for restart in [false, true] {
+            if restart {
+                catalog = EnvironmentCatalog::from_store(store.as_ref(), GroupSource::TeamsFile);
+            }
+            let package = format!("package-{restart}");
+            let file = format!("environments/dev/{package}.yaml");
+            push(&forge, &file, &deployed(&package, &digest)).await;
+            catalog.refresh(&forge, &store).await.expect("refresh");
+            assert_serves_the_head(&catalog, &forge).await;
+            assert_eq!(
+                dev_stores(&catalog),
+                ["events"],
+                "kept (restart: {restart})"
+            );
+            assert_eq!(
+                store.load_config().expect("load").expect("saved").revision,
+                forge.base_revision().await.expect("head"),
+                "saved at the new revision"
+            );
+        }
+        push(
+            &forge,
+            &format!("{stores}audit.yaml"),
+            &store_manifest("audit"),
+        )
+        .await;
+        catalog.refresh(&forge, &store).await.expect("refresh");
+        assert_eq!(dev_stores(&catalog), ["audit", "events"]);
+        let hold = "holds/dev/package-false.yaml";
+        let manual = datakit::manifest::Hold {
+            package: "package-false".into(),
+            environment: "dev".into(),
+            kind: datakit::manifest::HoldKind::Manual,
+            set_by: "alice".into(),
+            set_at: "2026-11-30T12:00:00Z".into(),
+            reason: "incident".into(),
+            blocks: None,
+            released: None,
+        };
+        push(&forge, hold, &manual.to_yaml()).await;
+        catalog.refresh(&forge, &store).await.expect("refresh");
+        let config = catalog.snapshot().current.expect("accepted");
+        assert!(
+            config.active_hold("dev", "package-false").is_some(),
+            "the hold is served"
+        );
     }
 
     #[tokio::test]

@@ -10,7 +10,7 @@ use std::{
 use datakit::manifest::{ManifestError, parse_deployed_package, parse_deployed_package_in};
 
 use super::{ConfigProblem, LoadedConfig};
-use crate::promotion::ports::{FolderChanges, ForgeError, GitForge, TreeFile};
+use crate::promotion::ports::{FolderChanges, ForgeError, GitForge, RevisionChanges, TreeFile};
 
 /// The folder every environment's manifests live in.
 const ENVIRONMENTS_DIR: &str = "environments/";
@@ -197,19 +197,25 @@ impl DeployedManifests {
 
     /// Validates every manifest of `config`'s revision; the first bad one (by path) is the
     /// problem that refuses the revision. When the forge tells what changed since the last
-    /// revision checked (and the environments expect the same), only that is read.
+    /// revision checked (and the environments expect the same), only that is read;
+    /// `known` spares asking when it is the difference from that revision.
     pub async fn check(
         &mut self,
         forge: &dyn GitForge,
         config: &LoadedConfig,
+        known: Option<&RevisionChanges>,
     ) -> Result<Option<ConfigProblem>, ForgeError> {
         if let Some(checked) = &self.checked
             && checked.environments == expectations(config)
-            && let Some(changes) = forge
-                .changed_files(&checked.revision, &config.revision, ENVIRONMENTS_DIR)
-                .await?
         {
-            return self.check_changes(forge, config, changes).await;
+            let (from, to) = (checked.revision.as_str(), config.revision.as_str());
+            let changes = match known.and_then(|known| known.between(from, to, ENVIRONMENTS_DIR)) {
+                Some(changes) => Some(changes),
+                None => forge.changed_files(from, to, ENVIRONMENTS_DIR).await?,
+            };
+            if let Some(changes) = changes {
+                return self.check_changes(forge, config, changes).await;
+            }
         }
         self.check_all(forge, config).await
     }

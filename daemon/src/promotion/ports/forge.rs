@@ -181,6 +181,44 @@ pub struct FolderChanges {
     pub removed: Vec<String>,
 }
 
+impl FolderChanges {
+    /// The changes below `dir` (ending in `/`).
+    pub fn below(&self, dir: &str) -> FolderChanges {
+        FolderChanges {
+            written: (self.written.iter())
+                .filter(|file| file.path.starts_with(dir))
+                .cloned()
+                .collect(),
+            removed: (self.removed.iter())
+                .filter(|path| path.starts_with(dir))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// Every path written or removed.
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        (self.written.iter().map(|file| file.path.as_str()))
+            .chain(self.removed.iter().map(String::as_str))
+    }
+}
+
+/// How the whole tree of revision `to` differs from revision `from`: one diff that every
+/// reader of the same two revisions can share.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevisionChanges {
+    pub from: String,
+    pub to: String,
+    pub changes: FolderChanges,
+}
+
+impl RevisionChanges {
+    /// The changes below `dir` (ending in `/`) when these are from `from` to `to`.
+    pub fn between(&self, from: &str, to: &str, dir: &str) -> Option<FolderChanges> {
+        (self.from == from && self.to == to).then(|| self.changes.below(dir))
+    }
+}
+
 /// Where the reviewer groups (`@team-leads` in `config/environments.yaml`) come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GroupSource {

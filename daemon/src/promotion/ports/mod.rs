@@ -17,7 +17,7 @@ pub use cluster::{
 };
 pub use forge::{
     ChangeProposal, ChangeState, ChangeStatus, Decision, Declined, FileVersion, FolderChanges,
-    ForgeError, GitForge, GroupSource, RecordedPromotion, RecordedState, TreeFile,
+    ForgeError, GitForge, GroupSource, RecordedPromotion, RecordedState, RevisionChanges, TreeFile,
 };
 pub use registry::{Registry, RegistryError, ResolvedArtifact, SignatureLayer};
 pub use store::{
