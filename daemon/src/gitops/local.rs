@@ -595,6 +595,57 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_change_on_the_accepted_base_reads_its_configuration_again_only_when_it_writes_some()
+    {
+        use crate::promotion::{EnvironmentCatalog, ports::StateStore};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let forge = forge(dir.path()).await;
+        let store: Arc<dyn StateStore> = Arc::new(MemoryStore::default());
+        let catalog = EnvironmentCatalog::from_store(store.as_ref(), GroupSource::TeamsFile);
+        forge.trust_accepted(catalog.subscribe());
+        catalog.refresh(&forge, &store).await.expect("refresh");
+        let accepted = catalog.snapshot().source.expect("accepted source");
+        assert_eq!(
+            accepted.revision,
+            forge.base_revision().await.expect("head")
+        );
+
+        let manifest_in = |namespace: &str| {
+            let path = "environments/dev/my-package.yaml".to_owned();
+            (path, manifest("dev", namespace))
+        };
+        let valid = check_of(&forge, "promote/dev/a", vec![manifest_in("dev")]).await;
+        assert_eq!(
+            valid.outcome,
+            CheckOutcome::Success,
+            "{}",
+            valid.description
+        );
+        let wrong = check_of(&forge, "promote/dev/b", vec![manifest_in("int")]).await;
+        assert_eq!(
+            wrong.outcome,
+            CheckOutcome::Failure,
+            "checked against the accepted namespaces"
+        );
+        let bad_store = "environments/dev/stores/broken.yaml".to_owned();
+        let with_store = vec![
+            manifest_in("dev"),
+            (bad_store.clone(), b"kind: Nonsense\n".to_vec()),
+        ];
+        let refused = check_of(&forge, "promote/dev/c", with_store).await;
+        assert_eq!(
+            refused.outcome,
+            CheckOutcome::Failure,
+            "the store it writes is read"
+        );
+        assert!(
+            refused.description.contains(&bad_store),
+            "{}",
+            refused.description
+        );
+    }
+
+    #[tokio::test]
     async fn manifests_are_validated_by_what_changed_and_a_bad_one_stays_refused_until_fixed() {
         use crate::promotion::{DeployedManifests, LoadedConfig, read_config_source};
         let dir = tempfile::tempdir().expect("tempdir");

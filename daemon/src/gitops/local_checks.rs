@@ -4,16 +4,20 @@
 //! catalog accepted it or a merge of ours left it; any other base (a push by hand) is
 //! validated once, incrementally, reading only manifests whose content changed. A change
 //! to `config/environments.yaml`, where every manifest's namespace comes from, is checked
-//! on its whole tree.
+//! on its whole tree; a change on top of the accepted base that writes no configuration
+//! file is checked against the accepted configuration files, without reading them again.
 
-use std::{collections::BTreeMap, sync::OnceLock};
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, OnceLock},
+};
 
 use datakit::manifest::ENVIRONMENTS_FILE;
 use tokio::sync::{Mutex, watch};
 
 use super::checks::{check_tree, check_written, failed};
 use crate::promotion::{
-    CatalogState, Check, DeployedManifests, LoadedConfig,
+    CatalogState, Check, ConfigSource, DeployedManifests, LoadedConfig,
     ports::{ForgeError, GitForge, GroupSource},
     read_config_source,
 };
@@ -49,6 +53,14 @@ impl ChangeChecks {
         let _ = self.accepted.set(accepted);
     }
 
+    /// The configuration files of `revision` when it is the one the catalog accepted.
+    fn accepted_source(&self, revision: &str) -> Option<Arc<ConfigSource>> {
+        let accepted = self.accepted.get()?.borrow();
+        (accepted.source.as_ref())
+            .filter(|source| source.revision == revision)
+            .cloned()
+    }
+
     fn is_accepted(&self, revision: &str) -> bool {
         self.accepted.get().is_some_and(|accepted| {
             accepted
@@ -79,7 +91,13 @@ impl ChangeChecks {
         {
             return Ok(failed(problem));
         }
-        let config = read_config_source(forge, head).await?;
+        let kept = parent
+            .and_then(|parent| self.accepted_source(parent))
+            .and_then(|source| source.unchanged_at(head, paths.iter().map(String::as_str)));
+        let config = match kept {
+            Some(config) => config,
+            None => read_config_source(forge, head).await?,
+        };
         let contents = forge.read_files(head, paths).await?;
         let written: BTreeMap<String, String> = paths
             .iter()

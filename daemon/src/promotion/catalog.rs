@@ -22,6 +22,8 @@ const FALL_BACK_DEPTH: usize = 50;
 pub struct CatalogState {
     /// The configuration in force; `None` until one revision was accepted.
     pub current: Option<Arc<LoadedConfig>>,
+    /// The files `current` was read from.
+    pub source: Option<Arc<ConfigSource>>,
     /// Why the newest examined revision was refused; empty when it was accepted.
     pub problems: Vec<ConfigProblem>,
     /// The newest base-branch revision examined, accepted or not.
@@ -85,6 +87,7 @@ impl EnvironmentCatalog {
         let state = CatalogState {
             examined_revision: current.as_ref().map(|c| c.revision.clone()),
             current,
+            source: source.clone().map(Arc::new),
             ..CatalogState::default()
         };
         Self {
@@ -172,10 +175,14 @@ impl EnvironmentCatalog {
             }
             let source = read_config_source(forge, &revision).await?;
             if let Ok(config) = self.validate(forge, manifests, &source, None).await? {
-                blocking::write(store, move |store| store.save_config(&source)).await?;
+                let source = Arc::new(source);
+                let saved = source.clone();
+                blocking::write(store, move |store| store.save_config(&saved)).await?;
                 tracing::warn!(%revision, refused, "the newest revision is refused and nothing was cached: serving the newest earlier one that validates");
-                self.state
-                    .send_modify(|state| state.current = Some(Arc::new(config)));
+                self.state.send_modify(|state| {
+                    state.current = Some(Arc::new(config));
+                    state.source = Some(source);
+                });
                 return Ok(());
             }
         }
@@ -202,7 +209,7 @@ impl EnvironmentCatalog {
         let unchanged = source
             .as_ref()
             .zip(changes.as_ref())
-            .and_then(|(earlier, known)| earlier.unchanged_at(&revision, &known.changes));
+            .and_then(|(earlier, known)| earlier.unchanged_at(&revision, known.changes.paths()));
         let newest = match unchanged {
             Some(newest) => newest,
             None => read_config_source(forge, &revision).await?,
@@ -218,10 +225,13 @@ impl EnvironmentCatalog {
         }
         match validated {
             Ok(config) => {
-                blocking::write(store, move |store| store.save_config(&newest)).await?;
+                let newest = Arc::new(newest);
+                let saved = newest.clone();
+                blocking::write(store, move |store| store.save_config(&saved)).await?;
                 tracing::info!(%revision, environments = config.environments.environments().len(), "configuration accepted");
                 self.state.send_replace(CatalogState {
                     current: Some(Arc::new(config)),
+                    source: Some(newest),
                     problems: Vec::new(),
                     examined_revision: Some(revision),
                     changes: changes.map(Arc::new),

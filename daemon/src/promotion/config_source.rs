@@ -11,7 +11,7 @@ use datakit::manifest::{
 use datakit::oci::PublicKey;
 use sha2::{Digest as _, Sha256};
 
-use crate::promotion::ports::{FolderChanges, ForgeError, GitForge, GroupSource};
+use crate::promotion::ports::{ForgeError, GitForge, GroupSource};
 
 /// The folder of `config/environments.yaml`, `config/teams.yaml` and `config/rbac.yaml`.
 const CONFIG_DIR: &str = "config/";
@@ -44,10 +44,15 @@ impl ConfigSource {
         digest.finalize().into()
     }
 
-    /// The same files as those of `revision`, which `changes` (from this revision) shows
-    /// wrote none of them; `None` when `changes` touched one, or this revision's
-    /// `config/environments.yaml` does not parse far enough to tell which files it reads.
-    pub fn unchanged_at(&self, revision: &str, changes: &FolderChanges) -> Option<Self> {
+    /// The same files as those of `revision`, whose commit wrote or removed only `changed`
+    /// since this revision; `None` when one of them is a configuration file, or this
+    /// revision's `config/environments.yaml` does not parse far enough to tell which files
+    /// it reads.
+    pub fn unchanged_at<'a>(
+        &self,
+        revision: &str,
+        mut changed: impl Iterator<Item = &'a str>,
+    ) -> Option<Self> {
         let environments =
             parse_environments(ENVIRONMENTS_FILE, self.files.get(ENVIRONMENTS_FILE)?).ok()?;
         let key_files = environments.signature_key_files();
@@ -61,7 +66,7 @@ impl ConfigSource {
                             && path.starts_with(&verify_dir(&environment.name)))
                 })
         };
-        if changes.paths().any(read_here) {
+        if changed.any(read_here) {
             return None;
         }
         Some(Self {
@@ -396,7 +401,6 @@ mod tests {
     use datakit::manifest::{DEFAULT_ENVIRONMENTS_YAML, DEFAULT_TEAMS_YAML};
 
     use super::*;
-    use crate::promotion::ports::TreeFile;
 
     const EVENTS_STORE: &str = "apiVersion: datakit.infoblox.dev/v1alpha1\nkind: Store\nmetadata: { name: events-store }\nspec:\n  type: kafka-topic\n  connection: { brokers: dev-kafka:9092, topic: user-events-dev }\n";
 
@@ -562,19 +566,10 @@ mod tests {
     fn the_files_are_kept_for_a_revision_that_wrote_none_of_them() {
         let environments = "environments:\n  dev:\n    cluster: c\n    namespace: dev\n    stores: infra/dev\n    approval: { required: false, auto_merge: true }\n    require_signatures: { keys: [keys/ci.pub] }\n    verify: { timeout: 1m }\n";
         let earlier = source(&[(ENVIRONMENTS_FILE, environments)]);
-        let wrote = |paths: &[&str]| FolderChanges {
-            written: (paths.iter())
-                .map(|path| TreeFile {
-                    path: (*path).to_owned(),
-                    id: "0".repeat(40),
-                })
-                .collect(),
-            removed: Vec::new(),
-        };
         let kept = earlier
             .unchanged_at(
                 "def456",
-                &wrote(&["environments/dev/my-package.yaml", "README.md"]),
+                ["environments/dev/my-package.yaml", "README.md"].into_iter(),
             )
             .expect("no configuration file written");
         assert_eq!(
@@ -589,28 +584,19 @@ mod tests {
             "holds/dev/my-package.yaml",
             "keys/ci.pub",
         ] {
-            let changes = wrote(&[
+            let changed = [
                 "environments/dev/my-package.yaml",
                 read_by_the_configuration,
-            ]);
+            ];
             assert_eq!(
-                earlier.unchanged_at("def456", &changes),
+                earlier.unchanged_at("def456", changed.into_iter()),
                 None,
                 "{read_by_the_configuration}"
-            );
-            let removed = FolderChanges {
-                written: Vec::new(),
-                removed: vec![read_by_the_configuration.to_owned()],
-            };
-            assert_eq!(
-                earlier.unchanged_at("def456", &removed),
-                None,
-                "{read_by_the_configuration} removed"
             );
         }
         let unreadable = source(&[(ENVIRONMENTS_FILE, "environments: [")]);
         assert_eq!(
-            unreadable.unchanged_at("def456", &wrote(&["README.md"])),
+            unreadable.unchanged_at("def456", ["README.md"].into_iter()),
             None,
             "which files it reads is unknown"
         );
