@@ -37,8 +37,9 @@ pub struct CatalogState {
 #[derive(Debug, Default)]
 struct Examined {
     manifests: DeployedManifests,
-    /// The configuration files of the newest revision examined.
-    source: Option<ConfigSource>,
+    /// The configuration files of the newest revision examined (shared with
+    /// [`CatalogState::source`] when that revision was accepted).
+    source: Option<Arc<ConfigSource>>,
 }
 
 /// Why a refresh could not run.
@@ -76,7 +77,7 @@ impl EnvironmentCatalog {
         };
         let (current, source) = match cached {
             Some(source) => match LoadedConfig::from_source(&source, groups) {
-                Ok(config) => (Some(Arc::new(config)), Some(source)),
+                Ok(config) => (Some(Arc::new(config)), Some(Arc::new(source))),
                 Err(problem) => {
                     tracing::warn!(%problem, "cached configuration no longer validates; reloading it");
                     (None, None)
@@ -87,7 +88,7 @@ impl EnvironmentCatalog {
         let state = CatalogState {
             examined_revision: current.as_ref().map(|c| c.revision.clone()),
             current,
-            source: source.clone().map(Arc::new),
+            source: source.clone(),
             ..CatalogState::default()
         };
         Self {
@@ -210,10 +211,10 @@ impl EnvironmentCatalog {
             .as_ref()
             .zip(changes.as_ref())
             .and_then(|(earlier, known)| earlier.unchanged_at(&revision, known.changes.paths()));
-        let newest = match unchanged {
+        let newest = Arc::new(match unchanged {
             Some(newest) => newest,
             None => read_config_source(forge, &revision).await?,
-        };
+        });
         *source = Some(newest.clone());
         let validated = self
             .validate(forge, manifests, &newest, changes.as_ref())
@@ -225,7 +226,6 @@ impl EnvironmentCatalog {
         }
         match validated {
             Ok(config) => {
-                let newest = Arc::new(newest);
                 let saved = newest.clone();
                 blocking::write(store, move |store| store.save_config(&saved)).await?;
                 tracing::info!(%revision, environments = config.environments.environments().len(), "configuration accepted");
