@@ -33,6 +33,7 @@ mod tokens;
 mod version;
 mod watch;
 mod watch_conversions;
+mod watch_snapshot;
 mod web;
 mod whoami;
 

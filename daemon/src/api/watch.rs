@@ -1,9 +1,9 @@
-//! The Watch stream of one client: a snapshot (or a replay from its resume point), then
-//! live events, each with its sequence number, and heartbeats when idle. Each client has
-//! its own bounded buffer fed by its own task: a slow client falls behind on the live
-//! channel and catches up from the store, never stalling others or the engine. A client
-//! sees only what RBAC lets it read (its `Reader`), and on the network listener each
-//! principal may have only so many streams open at once.
+//! The Watch stream of one client: a snapshot, in parts when large (or a replay from its
+//! resume point), then live events, each with its sequence number, and heartbeats when
+//! idle. Each client has its own bounded buffer fed by its own task: a slow client falls
+//! behind on the live channel and catches up from the store, never stalling others or the
+//! engine. A client sees only what RBAC lets it read (its `Reader`), and on the network
+//! listener each principal may have only so many streams open at once.
 
 use std::{
     collections::HashMap,
@@ -18,7 +18,12 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Code, Status};
 
 use super::{
-    access::Reader, convert, encoded::Encoded, errors, watch_conversions::WatchConversions,
+    access::Reader,
+    convert,
+    encoded::Encoded,
+    errors,
+    watch_conversions::WatchConversions,
+    watch_snapshot::{SNAPSHOT_PART_BUDGET, snapshot_parts},
 };
 use crate::promotion::{
     Engine, EnvironmentCatalog, Event, EventLog, PromotionError, ReadError, StatusBoard,
@@ -155,7 +160,7 @@ impl WatchSources {
         ReceiverStream::new(receiver)
     }
 
-    /// Sends a message of this stream alone (a snapshot, a heartbeat).
+    /// Sends a message of this stream alone (a snapshot part, a heartbeat).
     async fn send(&self, sender: &Sender, event: &proto::WatchEvent) -> Result<(), Stop> {
         self.send_encoded(sender, Encoded::of(event)).await
     }
@@ -206,11 +211,16 @@ impl WatchSources {
                     .board
                     .consistent(|| {
                         let sequence = self.events.last_sequence()?;
-                        Ok((sequence, self.snapshot(request, reader, sequence)?))
+                        Ok((sequence, self.snapshot(request, reader)?))
                     })
                     .await
                     .map_err(|e: PromotionError| Stop::Failed(errors::status(e)))?;
-                self.send(sender, &snapshot).await?;
+                // In parts, each within what clients accept by default; cut after the read,
+                // so the board is not held meanwhile.
+                let time = Some(convert::timestamp(crate::promotion::now()));
+                for part in snapshot_parts(snapshot, sequence, time, SNAPSHOT_PART_BUDGET) {
+                    self.send(sender, &part).await?;
+                }
                 sequence
             }
         };
@@ -272,12 +282,13 @@ impl WatchSources {
         }
     }
 
+    /// Everything matching `request` that `reader` may read, whole (see `watch_snapshot` for
+    /// how it is sent).
     fn snapshot(
         &self,
         request: &proto::WatchRequest,
         reader: &Reader,
-        sequence: u64,
-    ) -> Result<proto::WatchEvent, PromotionError> {
+    ) -> Result<proto::Snapshot, PromotionError> {
         let wanted = |package: &str, environment: &str| {
             (request.package.is_empty() || request.package == package)
                 && (request.environment.is_empty() || request.environment == environment)
@@ -315,15 +326,11 @@ impl WatchSources {
                 .collect(),
             None => Vec::new(),
         };
-        Ok(proto::WatchEvent {
-            sequence: 0,
-            time: Some(convert::timestamp(crate::promotion::now())),
-            event: Some(proto::watch_event::Event::Snapshot(proto::Snapshot {
-                packages,
-                promotions,
-                environments,
-            })),
-            snapshot_sequence: sequence,
+        Ok(proto::Snapshot {
+            packages,
+            promotions,
+            environments,
+            more: false,
         })
     }
 }
