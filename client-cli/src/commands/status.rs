@@ -337,15 +337,15 @@ async fn watch(
         environment: args.env.clone().unwrap_or_default(),
         resume_after: None,
     };
-    // Watch first and read the table once dkd has sent the snapshot (it subscribes before
-    // that): a change that lands in between is then an event, never lost.
+    // Watch first and read the table once dkd has sent the snapshot's last part (it
+    // subscribes before that): a change that lands in between is then an event, never lost.
     let mut events = client.watch(request).await?.into_inner();
     let mut shown: Option<String> = None;
     while let Some(event) = events.next().await {
         let event = event?;
         let changed = match event.event {
             Some(Event::Heartbeat(_)) | None => false,
-            Some(Event::Snapshot(_)) => shown.is_none(),
+            Some(Event::Snapshot(part)) => shown.is_none() && !part.more,
             Some(_) => true,
         };
         if !changed {
