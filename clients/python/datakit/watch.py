@@ -4,7 +4,9 @@ It yields a snapshot first (or, when given `resume_after`, the events after it),
 change. When the connection drops or dkd restarts, it reconnects with a growing delay and
 resumes after the last sequence it yielded: nothing is skipped, nothing is yielded twice.
 When dkd no longer holds that point (OUT_OF_RANGE), it takes a fresh snapshot and yields it:
-a snapshot always means "replace what you know". Heartbeats are not yielded.
+a snapshot always means "replace what you know". A large snapshot, which dkd sends in parts
+(`Snapshot.more`), is gathered and yielded once, whole; a stream lost before its last part
+is watched again as if that snapshot had never begun. Heartbeats are not yielded.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ def watch(
         if last is not None:
             request.resume_after = last
         call = client.stub.Watch(request)
+        snapshot: v1.WatchEvent | None = None  # the parts of a snapshot received so far
         try:
             for event in call:
                 lost_since, delay = None, 0.1
@@ -51,6 +54,14 @@ def watch(
                 if kind == "heartbeat":
                     continue
                 if kind == "snapshot":
+                    if snapshot is None:
+                        snapshot = event  # the first part
+                    else:
+                        snapshot.snapshot.MergeFrom(event.snapshot)  # appends the items
+                    if event.snapshot.more:
+                        continue
+                    event, snapshot = snapshot, None
+                    event.snapshot.more = False
                     last = event.snapshot_sequence
                 elif last is not None and event.sequence <= last:
                     continue  # already yielded before a reconnect

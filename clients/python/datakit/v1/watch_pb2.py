@@ -29,7 +29,7 @@ from datakit.v1 import promotion_pb2 as datakit_dot_v1_dot_promotion__pb2
 from datakit.v1 import status_pb2 as datakit_dot_v1_dot_status__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x64\x61takit/v1/watch.proto\x12\ndatakit.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1c\x64\x61takit/v1/environment.proto\x1a\x15\x64\x61takit/v1/hold.proto\x1a\x1a\x64\x61takit/v1/promotion.proto\x1a\x17\x64\x61takit/v1/status.proto\"`\n\x0cWatchRequest\x12\x0f\n\x07package\x18\x01 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x02 \x01(\t\x12\x19\n\x0cresume_after\x18\x03 \x01(\x04H\x00\x88\x01\x01\x42\x0f\n\r_resume_after\"\x91\x01\n\x08Snapshot\x12+\n\x08packages\x18\x01 \x03(\x0b\x32\x19.datakit.v1.PackageStatus\x12)\n\npromotions\x18\x02 \x03(\x0b\x32\x15.datakit.v1.Promotion\x12-\n\x0c\x65nvironments\x18\x03 \x03(\x0b\x32\x17.datakit.v1.Environment\"N\n\rConfigChanged\x12\x10\n\x08revision\x18\x01 \x01(\t\x12+\n\x08problems\x18\x02 \x03(\x0b\x32\x19.datakit.v1.ConfigProblem\"\x0b\n\tHeartbeat\"\xea\x02\n\nWatchEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x08snapshot\x18\x03 \x01(\x0b\x32\x14.datakit.v1.SnapshotH\x00\x12*\n\tpromotion\x18\x04 \x01(\x0b\x32\x15.datakit.v1.PromotionH\x00\x12+\n\x06status\x18\x05 \x01(\x0b\x32\x19.datakit.v1.PackageStatusH\x00\x12+\n\x06\x63onfig\x18\x06 \x01(\x0b\x32\x19.datakit.v1.ConfigChangedH\x00\x12*\n\theartbeat\x18\x07 \x01(\x0b\x32\x15.datakit.v1.HeartbeatH\x00\x12 \n\x04hold\x18\t \x01(\x0b\x32\x10.datakit.v1.HoldH\x00\x12\x19\n\x11snapshot_sequence\x18\x08 \x01(\x04\x42\x07\n\x05\x65ventb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x64\x61takit/v1/watch.proto\x12\ndatakit.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1c\x64\x61takit/v1/environment.proto\x1a\x15\x64\x61takit/v1/hold.proto\x1a\x1a\x64\x61takit/v1/promotion.proto\x1a\x17\x64\x61takit/v1/status.proto\"`\n\x0cWatchRequest\x12\x0f\n\x07package\x18\x01 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x02 \x01(\t\x12\x19\n\x0cresume_after\x18\x03 \x01(\x04H\x00\x88\x01\x01\x42\x0f\n\r_resume_after\"\x9f\x01\n\x08Snapshot\x12+\n\x08packages\x18\x01 \x03(\x0b\x32\x19.datakit.v1.PackageStatus\x12)\n\npromotions\x18\x02 \x03(\x0b\x32\x15.datakit.v1.Promotion\x12-\n\x0c\x65nvironments\x18\x03 \x03(\x0b\x32\x17.datakit.v1.Environment\x12\x0c\n\x04more\x18\x04 \x01(\x08\"N\n\rConfigChanged\x12\x10\n\x08revision\x18\x01 \x01(\t\x12+\n\x08problems\x18\x02 \x03(\x0b\x32\x19.datakit.v1.ConfigProblem\"\x0b\n\tHeartbeat\"\xea\x02\n\nWatchEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x04\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x08snapshot\x18\x03 \x01(\x0b\x32\x14.datakit.v1.SnapshotH\x00\x12*\n\tpromotion\x18\x04 \x01(\x0b\x32\x15.datakit.v1.PromotionH\x00\x12+\n\x06status\x18\x05 \x01(\x0b\x32\x19.datakit.v1.PackageStatusH\x00\x12+\n\x06\x63onfig\x18\x06 \x01(\x0b\x32\x19.datakit.v1.ConfigChangedH\x00\x12*\n\theartbeat\x18\x07 \x01(\x0b\x32\x15.datakit.v1.HeartbeatH\x00\x12 \n\x04hold\x18\t \x01(\x0b\x32\x10.datakit.v1.HoldH\x00\x12\x19\n\x11snapshot_sequence\x18\x08 \x01(\x04\x42\x07\n\x05\x65ventb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,11 +39,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WATCHREQUEST']._serialized_start=177
   _globals['_WATCHREQUEST']._serialized_end=273
   _globals['_SNAPSHOT']._serialized_start=276
-  _globals['_SNAPSHOT']._serialized_end=421
-  _globals['_CONFIGCHANGED']._serialized_start=423
-  _globals['_CONFIGCHANGED']._serialized_end=501
-  _globals['_HEARTBEAT']._serialized_start=503
-  _globals['_HEARTBEAT']._serialized_end=514
-  _globals['_WATCHEVENT']._serialized_start=517
-  _globals['_WATCHEVENT']._serialized_end=879
+  _globals['_SNAPSHOT']._serialized_end=435
+  _globals['_CONFIGCHANGED']._serialized_start=437
+  _globals['_CONFIGCHANGED']._serialized_end=515
+  _globals['_HEARTBEAT']._serialized_start=517
+  _globals['_HEARTBEAT']._serialized_end=528
+  _globals['_WATCHEVENT']._serialized_start=531
+  _globals['_WATCHEVENT']._serialized_end=893
 # @@protoc_insertion_point(module_scope)

@@ -24,14 +24,16 @@ class WatchRequest(_message.Message):
     def __init__(self, package: _Optional[str] = ..., environment: _Optional[str] = ..., resume_after: _Optional[int] = ...) -> None: ...
 
 class Snapshot(_message.Message):
-    __slots__ = ("packages", "promotions", "environments")
+    __slots__ = ("packages", "promotions", "environments", "more")
     PACKAGES_FIELD_NUMBER: _ClassVar[int]
     PROMOTIONS_FIELD_NUMBER: _ClassVar[int]
     ENVIRONMENTS_FIELD_NUMBER: _ClassVar[int]
+    MORE_FIELD_NUMBER: _ClassVar[int]
     packages: _containers.RepeatedCompositeFieldContainer[_status_pb2.PackageStatus]
     promotions: _containers.RepeatedCompositeFieldContainer[_promotion_pb2.Promotion]
     environments: _containers.RepeatedCompositeFieldContainer[_environment_pb2.Environment]
-    def __init__(self, packages: _Optional[_Iterable[_Union[_status_pb2.PackageStatus, _Mapping]]] = ..., promotions: _Optional[_Iterable[_Union[_promotion_pb2.Promotion, _Mapping]]] = ..., environments: _Optional[_Iterable[_Union[_environment_pb2.Environment, _Mapping]]] = ...) -> None: ...
+    more: bool
+    def __init__(self, packages: _Optional[_Iterable[_Union[_status_pb2.PackageStatus, _Mapping]]] = ..., promotions: _Optional[_Iterable[_Union[_promotion_pb2.Promotion, _Mapping]]] = ..., environments: _Optional[_Iterable[_Union[_environment_pb2.Environment, _Mapping]]] = ..., more: _Optional[bool] = ...) -> None: ...
 
 class ConfigChanged(_message.Message):
     __slots__ = ("revision", "problems")
