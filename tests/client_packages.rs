@@ -2,8 +2,10 @@
 //! `tests/run` (`pip install ./clients/python` into `clients/python/.venv`) and the
 //! TypeScript package built by it (`npm ci && npm run build`). Each language runs the same
 //! scenarios (`tests/clients/`): `watch()` resumes across a dkd restart with no gap and no
-//! duplicate, a stale resume point gives a fresh snapshot, failures are typed as `dk`'s exit
-//! codes, and the example prints each status change of one package.
+//! duplicate, a stale resume point gives a fresh snapshot, a snapshot sent in parts is
+//! yielded once whole (from a fake dkd, as a real one sends parts only for snapshots over a
+//! megabyte), failures are typed as `dk`'s exit codes, and the example prints each status
+//! change of one package.
 
 mod support;
 
@@ -267,6 +269,13 @@ fn takes_a_fresh_snapshot_when_the_resume_point_is_gone(language: Language) {
     assert!(summary.contains("fresh snapshot"), "{summary}");
 }
 
+/// No dkd: the scenario serves a fake one on the home's socket.
+fn yields_a_snapshot_sent_in_parts_once_whole(language: Language) {
+    let home = TestHome::new();
+    let summary = language.scenario(&home, &["parts"]).succeeds();
+    assert!(summary.contains("yielded once, whole"), "{summary}");
+}
+
 fn types_errors_as_dks_exit_codes(language: Language) {
     let shared = Shared::start("");
     let token = shared.token(&["ide", "--groups", "dev"]);
@@ -332,6 +341,16 @@ fn python_watch_takes_a_fresh_snapshot_when_the_resume_point_is_gone() {
 #[test]
 fn typescript_watch_takes_a_fresh_snapshot_when_the_resume_point_is_gone() {
     takes_a_fresh_snapshot_when_the_resume_point_is_gone(Language::TypeScript);
+}
+
+#[test]
+fn python_watch_yields_a_snapshot_sent_in_parts_once_whole() {
+    yields_a_snapshot_sent_in_parts_once_whole(Language::Python);
+}
+
+#[test]
+fn typescript_watch_yields_a_snapshot_sent_in_parts_once_whole() {
+    yields_a_snapshot_sent_in_parts_once_whole(Language::TypeScript);
 }
 
 #[test]

@@ -10,6 +10,9 @@ tests/client_packages.rs. Each prints progress lines the test waits for, and `ok
     errors ADDRESS CA TOKEN
                            typed errors: no dkd (5), unknown promotion (3), bad version (2),
                            a wrong token over https (4); the right token over https works.
+    parts                  a fake dkd on DK_HOME's socket sends a snapshot of over 4 MB in
+                           three parts (its first stream breaks after the first part):
+                           watch() yields it once, whole, then the next event.
 
 Exit status 0 on success, 1 on failure; every scenario is bounded (SIGALRM).
 """
@@ -20,9 +23,14 @@ import os
 import signal
 import sys
 import tempfile
+import threading
+from concurrent import futures
+
+import grpc
 
 import datakit
 from datakit import v1
+from datakit.v1 import service_pb2_grpc
 
 
 class Failure(Exception):
@@ -103,11 +111,87 @@ def errors(address: str, ca_file: str, token: str) -> str:
     return f"ok: typed errors; over https as {whoami.name} ({whoami.authenticated_by})"
 
 
+# The fake snapshot: 3 parts of 8,000 rows of some 230 bytes, over 4 MB together.
+PART_ROWS = 8_000
+SNAPSHOT_SEQUENCE = 41
+
+
+def snapshot_part(index: int, more: bool) -> v1.WatchEvent:
+    rows = [
+        v1.PackageStatus(package=f"pkg-{index}-{i:05}", environment="dev", version="v1.0.0",
+                         message="m" * 200)
+        for i in range(PART_ROWS)
+    ]
+    snapshot = v1.Snapshot(packages=rows, more=more)
+    if index == 0:
+        snapshot.environments.append(v1.Environment(name="dev"))
+        snapshot.promotions.append(v1.Promotion(id="p-1", package="pkg-0-00000"))
+    return v1.WatchEvent(snapshot=snapshot, snapshot_sequence=SNAPSHOT_SEQUENCE)
+
+
+class PartsDkd(service_pb2_grpc.DataKitServiceServicer):
+    """Watch only: the snapshot in three parts, the first stream broken after part one."""
+
+    def __init__(self) -> None:
+        self.requests: list[v1.WatchRequest] = []
+        self.parts = [snapshot_part(i, more=i < 2) for i in range(3)]
+
+    def Watch(self, request, context):
+        self.requests.append(request)
+        yield self.parts[0]
+        if len(self.requests) == 1:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "the connection broke mid-snapshot")
+        yield from self.parts[1:]
+        yield v1.WatchEvent(
+            sequence=SNAPSHOT_SEQUENCE + 1,
+            status=v1.PackageStatus(package="pkg-0-00000", environment="dev", version="v2.0.0"),
+        )
+        stopped = threading.Event()
+        context.add_callback(stopped.set)
+        stopped.wait(30)
+
+
+def parts() -> str:
+    fake = PartsDkd()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    service_pb2_grpc.add_DataKitServiceServicer_to_server(fake, server)
+    server.add_insecure_port("unix:" + os.path.join(os.environ["DK_HOME"], "dkd.sock"))
+    server.start()
+    try:
+        with datakit.connect() as client:  # grpcio's defaults: 4 MB per message received
+            events = datakit.watch(client, reconnect_for=30)
+            first, second = next(events), next(events)
+            events.close()
+    finally:
+        server.stop(None)
+    if first.WhichOneof("event") != "snapshot" or first.snapshot.more:
+        raise Failure(f"the first event is not a whole snapshot: {first.WhichOneof('event')}")
+    whole = first.snapshot
+    expected = [row.package for part in fake.parts for row in part.snapshot.packages]
+    if [row.package for row in whole.packages] != expected:
+        raise Failure(f"{len(whole.packages)} rows, not the {len(expected)} of the parts in order")
+    if [e.name for e in whole.environments] != ["dev"] or [p.id for p in whole.promotions] != ["p-1"]:
+        raise Failure(f"environments or promotions lost: {whole.environments}, {whole.promotions}")
+    if first.snapshot_sequence != SNAPSHOT_SEQUENCE or whole.ByteSize() <= 4 * 1024 * 1024:
+        raise Failure(f"snapshot #{first.snapshot_sequence} of {whole.ByteSize()} bytes")
+    if second.WhichOneof("event") != "status" or second.sequence != SNAPSHOT_SEQUENCE + 1:
+        raise Failure(f"the event after the snapshot: {second}")
+    resumed = [r.resume_after for r in fake.requests if r.HasField("resume_after")]
+    if len(fake.requests) != 2 or resumed:
+        raise Failure(f"{len(fake.requests)} Watch calls, resuming after {resumed}")
+    return (
+        f"ok: a snapshot of {whole.ByteSize()} bytes in 3 parts yielded once, whole, after a "
+        "stream broken mid-snapshot, then the next event"
+    )
+
+
 def main() -> int:
     signal.alarm(150)
     mode, args = sys.argv[1], sys.argv[2:]
     try:
-        scenario = {"resume": resume, "out-of-range": out_of_range, "errors": errors}[mode]
+        scenario = {
+            "resume": resume, "out-of-range": out_of_range, "errors": errors, "parts": parts,
+        }[mode]
         say(scenario(*args))
     except (Failure, datakit.DataKitError) as failure:
         print(f"FAILED: {type(failure).__name__}: {failure}", file=sys.stderr)
