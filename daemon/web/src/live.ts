@@ -1,14 +1,16 @@
-// What the page knows, kept current by one Watch stream: a snapshot, then every change.
-// When the stream breaks (dkd restarted, the network dropped) it reconnects with
-// `resume_after` = the last sequence applied, so dkd replays what was missed, nothing twice;
-// OUT_OF_RANGE (the resume point is gone) takes a fresh snapshot instead. Listeners hear
-// of every change, coalesced, within a frame.
+// What the page knows, kept current by one Watch stream: a snapshot (gathered from its
+// parts when dkd sends a large one in several messages), then every change. When the
+// stream breaks (dkd restarted, the network dropped) it reconnects with `resume_after` =
+// the last sequence applied, so dkd replays what was missed, nothing twice; the parts of a
+// snapshot cut short are dropped, and applied is only a whole one. OUT_OF_RANGE (the resume
+// point is gone) takes a fresh snapshot instead. Listeners hear of every change,
+// coalesced, within a frame.
 
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { ConfigProblem, Environment } from "../gen/datakit/v1/environment_pb";
 import type { Promotion } from "../gen/datakit/v1/promotion_pb";
 import type { PackageStatus } from "../gen/datakit/v1/status_pb";
-import type { WatchEvent } from "../gen/datakit/v1/watch_pb";
+import type { Snapshot, WatchEvent } from "../gen/datakit/v1/watch_pb";
 import { dkd, problem } from "./api";
 import { dateOf, isOpen } from "./format";
 
@@ -42,6 +44,8 @@ export class Live {
   readonly touched = new Set<string>();
   private readonly listeners = new Set<() => void>();
   private scheduled = false;
+  /** The parts of a snapshot received so far on the current stream; applied at its last. */
+  private snapshotParts: Snapshot[] = [];
 
   subscribe(listener: () => void): () => void {
     this.listeners.add(listener);
@@ -95,6 +99,7 @@ export class Live {
     for (;;) {
       try {
         const request = this.sequence === null ? {} : { resumeAfter: this.sequence };
+        this.snapshotParts = [];
         for await (const event of dkd.watch(request)) {
           attempt = 0;
           this.apply(event);
@@ -124,11 +129,18 @@ export class Live {
       return;
     }
     if (body.case === "snapshot") {
+      this.snapshotParts.push(body.value);
+      if (body.value.more) return;
+      const parts = this.snapshotParts;
+      this.snapshotParts = [];
       this.packages.clear();
       this.promotions.clear();
-      for (const status of body.value.packages) this.putStatus(status);
-      for (const promotion of body.value.promotions) this.putPromotion(promotion, false);
-      this.environments = body.value.environments;
+      this.environments = [];
+      for (const part of parts) {
+        for (const status of part.packages) this.putStatus(status);
+        for (const promotion of part.promotions) this.putPromotion(promotion, false);
+        for (const environment of part.environments) this.environments.push(environment);
+      }
       this.sequence = event.snapshotSequence;
       this.snapshots += 1;
       void this.loadConfiguration();
