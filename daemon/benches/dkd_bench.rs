@@ -692,7 +692,7 @@ struct Received {
 }
 
 /// Opens `count` Watch streams (filter: `package`) over `connections` connections and waits
-/// for every snapshot; every Promotion event is forwarded to the returned receiver.
+/// for every whole snapshot; every Promotion event is forwarded to the returned receiver.
 async fn subscribe(
     socket: &Path,
     package: &str,
@@ -726,7 +726,8 @@ async fn subscribe(
                 while let Ok(Some(event)) = stream.message().await {
                     let at = Instant::now();
                     match event.event {
-                        Some(Event::Snapshot(_)) => {
+                        // Ready once the snapshot's last part is in.
+                        Some(Event::Snapshot(part)) if !part.more => {
                             let _ = ready.send(());
                         }
                         Some(Event::Promotion(p)) => {
