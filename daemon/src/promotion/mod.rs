@@ -4,6 +4,7 @@
 //! cluster client.
 
 mod auto_promotion;
+mod board_entries;
 mod catalog;
 mod cluster_feed;
 mod config_source;

@@ -4,11 +4,11 @@
 //! health spans (how long the current version has been Healthy), for soak times.
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap, HashSet},
-    sync::{Arc, RwLock},
+    collections::{BTreeSet, HashMap, HashSet},
+    sync::{Arc, RwLock, RwLockReadGuard},
 };
 
-use super::{EventKind, EventLog, HealthSpan, PromotionError};
+use super::{EventKind, EventLog, HealthSpan, PromotionError, board_entries::BoardEntries};
 use crate::promotion::ports::{
     Clock, PackageSync, StateStore, StatusChanges, SystemClock, blocking,
 };
@@ -23,10 +23,8 @@ const BATCH: usize = 256;
 pub struct StatusBoard {
     store: Arc<dyn StateStore>,
     events: Arc<EventLog>,
-    /// (environment, package) → status.
-    statuses: RwLock<BTreeMap<Key, PackageSync>>,
-    /// (environment, package) → health span, as saved.
-    spans: RwLock<BTreeMap<Key, HealthSpan>>,
+    /// Every status with its health span, as saved.
+    entries: RwLock<BoardEntries>,
     /// Held (written) from caching a batch until its events are published, and (read) by
     /// readers that need the board and the event log to agree.
     publishing: tokio::sync::RwLock<()>,
@@ -46,21 +44,11 @@ fn poisoned() -> PromotionError {
 impl StatusBoard {
     /// A board holding what the store saved.
     pub fn load(store: Arc<dyn StateStore>, events: Arc<EventLog>) -> Result<Self, PromotionError> {
-        let statuses = store
-            .load_statuses()?
-            .into_iter()
-            .map(|s| ((s.environment.clone(), s.package.clone()), s))
-            .collect();
-        let spans = store
-            .load_health_spans()?
-            .into_iter()
-            .map(|s| ((s.environment.clone(), s.package.clone()), s))
-            .collect();
+        let entries = BoardEntries::load(store.load_statuses()?, store.load_health_spans()?);
         Ok(Self {
             store,
             events,
-            statuses: RwLock::new(statuses),
-            spans: RwLock::new(spans),
+            entries: RwLock::new(entries),
             publishing: tokio::sync::RwLock::new(()),
             clock: Arc::new(SystemClock),
         })
@@ -80,11 +68,9 @@ impl StatusBoard {
         package: &str,
     ) -> Result<Option<HealthSpan>, PromotionError> {
         Ok(self
-            .spans
-            .read()
-            .map_err(|_| poisoned())?
-            .get(&(environment.to_owned(), package.to_owned()))
-            .cloned())
+            .read()?
+            .get(environment, package)
+            .and_then(|entry| entry.span()))
     }
 
     /// Records what `environment` runs now (its whole content): changed statuses are saved
@@ -172,17 +158,15 @@ impl StatusBoard {
         .await?;
         let _publishing = self.publishing.write().await;
         {
-            let mut statuses = self.write()?;
-            let mut spans = self.spans.write().map_err(|_| poisoned())?;
-            for span in batch.spans {
-                spans.insert((span.environment.clone(), span.package.clone()), span);
-            }
+            let mut entries = self.entries.write().map_err(|_| poisoned())?;
             for status in batch.statuses {
-                statuses.insert((status.environment.clone(), status.package.clone()), status);
+                entries.set_status(status);
             }
-            for key in batch.gone {
-                statuses.remove(&key);
-                spans.remove(&key);
+            for span in &batch.spans {
+                entries.set_span(span);
+            }
+            for (environment, package) in &batch.gone {
+                entries.remove(environment, package);
             }
         }
         let count = events.len();
@@ -208,18 +192,19 @@ impl StatusBoard {
         removed: &[String],
     ) -> Result<(StatusChanges, Vec<EventKind>), PromotionError> {
         let now = self.clock.now();
-        let statuses = self.statuses.read().map_err(|_| poisoned())?;
-        let spans = self.spans.read().map_err(|_| poisoned())?;
+        let entries = self.read()?;
         let mut batch = StatusChanges::default();
         let mut events = Vec::new();
         // Spans this batch already moves on (a package named twice sees its own change).
         let mut moved: HashMap<Key, HealthSpan> = HashMap::new();
         for status in changed {
-            let key = (status.environment.clone(), status.package.clone());
-            if statuses.get(&key) == Some(status) {
+            let known = entries.get(&status.environment, &status.package);
+            if known.is_some_and(|entry| entry.status == *status) {
                 continue;
             }
-            let previous = moved.get(&key).or_else(|| spans.get(&key));
+            let key = (status.environment.clone(), status.package.clone());
+            let recorded = known.and_then(|entry| entry.span());
+            let previous = moved.get(&key).or(recorded.as_ref());
             let next = HealthSpan::after(previous, status, now);
             if previous != Some(&next) {
                 moved.insert(key, next.clone());
@@ -232,23 +217,20 @@ impl StatusBoard {
             });
         }
         for package in removed {
-            let key = (environment.to_owned(), package.clone());
-            let Some(gone) = statuses.get(&key) else {
+            let Some(gone) = entries.get(environment, package) else {
                 continue;
             };
             events.push(EventKind::Status {
-                status: gone.clone(),
+                status: gone.status.clone(),
                 deployed: false,
             });
-            batch.gone.push(key);
+            batch.gone.push((environment.to_owned(), package.clone()));
         }
         Ok((batch, events))
     }
 
-    fn write(
-        &self,
-    ) -> Result<std::sync::RwLockWriteGuard<'_, BTreeMap<Key, PackageSync>>, PromotionError> {
-        self.statuses.write().map_err(|_| poisoned())
+    fn read(&self) -> Result<RwLockReadGuard<'_, BoardEntries>, PromotionError> {
+        self.entries.read().map_err(|_| poisoned())
     }
 
     /// One package in one environment.
@@ -257,20 +239,18 @@ impl StatusBoard {
         environment: &str,
         package: &str,
     ) -> Result<Option<PackageSync>, PromotionError> {
-        let statuses = self.statuses.read().map_err(|_| poisoned())?;
-        Ok(statuses
-            .get(&(environment.to_owned(), package.to_owned()))
-            .cloned())
+        Ok(self
+            .read()?
+            .get(environment, package)
+            .map(|entry| entry.status.clone()))
     }
 
     /// Every package of one environment, by name.
     pub fn for_environment(&self, environment: &str) -> Result<Vec<PackageSync>, PromotionError> {
-        let statuses = self.statuses.read().map_err(|_| poisoned())?;
-        let start = (environment.to_owned(), String::new());
-        Ok(statuses
-            .range(start..)
-            .take_while(|((env, _), _)| env == environment)
-            .map(|(_, s)| s.clone())
+        Ok(self
+            .read()?
+            .environment(environment)
+            .map(|entry| entry.status.clone())
             .collect())
     }
 
@@ -280,29 +260,27 @@ impl StatusBoard {
         package: &str,
         environments: impl IntoIterator<Item = &'a str>,
     ) -> Result<bool, PromotionError> {
-        let statuses = self.statuses.read().map_err(|_| poisoned())?;
+        let entries = self.read()?;
         Ok(environments
             .into_iter()
-            .any(|env| statuses.contains_key(&(env.to_owned(), package.to_owned()))))
+            .any(|env| entries.get(env, package).is_some()))
     }
 
     /// Every package some environment runs, by name.
     pub fn package_names(&self) -> Result<BTreeSet<String>, PromotionError> {
-        let statuses = self.statuses.read().map_err(|_| poisoned())?;
-        Ok(statuses
-            .keys()
-            .map(|(_, package)| package.clone())
+        Ok(self
+            .read()?
+            .all()
+            .map(|entry| entry.status.package.clone())
             .collect())
     }
 
     /// Every status (for snapshots).
     pub fn all(&self) -> Result<Vec<PackageSync>, PromotionError> {
         Ok(self
-            .statuses
-            .read()
-            .map_err(|_| poisoned())?
-            .values()
-            .cloned()
+            .read()?
+            .all()
+            .map(|entry| entry.status.clone())
             .collect())
     }
 }

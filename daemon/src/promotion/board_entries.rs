@@ -1,0 +1,276 @@
+//! The status board's memory: per environment, every deployed package's status with the
+//! times of its health span, held once. An entry is found by the package name its status
+//! already holds, so neither the name nor the environment is copied into a key, and a
+//! span keeps only its times (its version and digest are the status's).
+
+use std::{
+    borrow::Borrow,
+    cmp::Ordering,
+    collections::{BTreeMap, BTreeSet},
+    time::SystemTime,
+};
+
+use super::HealthSpan;
+use crate::promotion::ports::PackageSync;
+
+/// The times of a health span (see [`HealthSpan`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SpanTimes {
+    healthy_since: Option<SystemTime>,
+    left_healthy_at: Option<SystemTime>,
+}
+
+/// A package's status in one environment and, when one is recorded, its health span.
+///
+/// Entries compare by package name alone: a set of them is a map by name.
+#[derive(Debug)]
+pub struct Tracked {
+    pub status: PackageSync,
+    span: Option<SpanTimes>,
+}
+
+impl Tracked {
+    /// The health span recorded for the version this entry runs.
+    pub fn span(&self) -> Option<HealthSpan> {
+        self.span.map(|times| HealthSpan {
+            environment: self.status.environment.clone(),
+            package: self.status.package.clone(),
+            version: self.status.version.clone(),
+            digest: self.status.digest.clone(),
+            healthy_since: times.healthy_since,
+            left_healthy_at: times.left_healthy_at,
+        })
+    }
+
+    /// Takes the times of `span` when it records the version this entry runs.
+    fn record(&mut self, span: &HealthSpan) {
+        if self.status.version == span.version && self.status.digest == span.digest {
+            self.span = Some(SpanTimes {
+                healthy_since: span.healthy_since,
+                left_healthy_at: span.left_healthy_at,
+            });
+        }
+    }
+}
+
+impl Borrow<str> for Tracked {
+    fn borrow(&self) -> &str {
+        &self.status.package
+    }
+}
+
+impl PartialEq for Tracked {
+    fn eq(&self, other: &Self) -> bool {
+        self.status.package == other.status.package
+    }
+}
+
+impl Eq for Tracked {}
+
+impl PartialOrd for Tracked {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Tracked {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.status.package.cmp(&other.status.package)
+    }
+}
+
+/// Every entry, by environment, then package.
+#[derive(Debug, Default)]
+pub struct BoardEntries {
+    environments: BTreeMap<String, BTreeSet<Tracked>>,
+}
+
+impl BoardEntries {
+    /// The entries of `statuses`, with the `spans` that record their version. A span of
+    /// another version (or of no status) is left out: a span is only ever read for the
+    /// version its package runs, and the next change records a fresh one.
+    pub fn load(statuses: Vec<PackageSync>, spans: Vec<HealthSpan>) -> Self {
+        let mut by_environment: BTreeMap<String, Vec<Tracked>> = BTreeMap::new();
+        for status in statuses {
+            by_environment
+                .entry(status.environment.clone())
+                .or_default()
+                .push(Tracked { status, span: None });
+        }
+        for tracked in by_environment.values_mut() {
+            tracked.sort_unstable();
+        }
+        for span in spans {
+            let found = by_environment
+                .get_mut(&span.environment)
+                .and_then(|tracked| {
+                    let at = tracked
+                        .binary_search_by(|entry| entry.status.package.cmp(&span.package))
+                        .ok()?;
+                    tracked.get_mut(at)
+                });
+            if let Some(entry) = found {
+                entry.record(&span);
+            }
+        }
+        // Built whole, each set's nodes are full: inserted one by one, in order, they
+        // would be about half empty.
+        Self {
+            environments: by_environment
+                .into_iter()
+                .map(|(environment, tracked)| (environment, tracked.into_iter().collect()))
+                .collect(),
+        }
+    }
+
+    /// The entry of `package` in `environment`.
+    pub fn get(&self, environment: &str, package: &str) -> Option<&Tracked> {
+        self.environments.get(environment)?.get(package)
+    }
+
+    /// The entries of one environment, by package name.
+    pub fn environment(&self, environment: &str) -> impl Iterator<Item = &Tracked> {
+        self.environments.get(environment).into_iter().flatten()
+    }
+
+    /// Every entry, by environment, then package name.
+    pub fn all(&self) -> impl Iterator<Item = &Tracked> {
+        self.environments.values().flatten()
+    }
+
+    /// Records `status`, keeping its package's span times while it runs the same version.
+    pub fn set_status(&mut self, status: PackageSync) {
+        let packages = match self.environments.get_mut(&status.environment) {
+            Some(packages) => packages,
+            None => self
+                .environments
+                .entry(status.environment.clone())
+                .or_default(),
+        };
+        let span = packages
+            .get(status.package.as_str())
+            .filter(|entry| {
+                entry.status.version == status.version && entry.status.digest == status.digest
+            })
+            .and_then(|entry| entry.span);
+        packages.replace(Tracked { status, span });
+    }
+
+    /// Records `span` on its package's entry, when that entry runs the span's version.
+    pub fn set_span(&mut self, span: &HealthSpan) {
+        let Some(packages) = self.environments.get_mut(&span.environment) else {
+            return;
+        };
+        let Some(mut entry) = packages.take(span.package.as_str()) else {
+            return;
+        };
+        entry.record(span);
+        packages.insert(entry);
+    }
+
+    /// Forgets `package` in `environment`, status and span.
+    pub fn remove(&mut self, environment: &str, package: &str) {
+        if let Some(packages) = self.environments.get_mut(environment) {
+            packages.remove(package);
+            if packages.is_empty() {
+                self.environments.remove(environment);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::promotion::ports::{HealthState, SyncState};
+
+    fn status(environment: &str, package: &str, version: &str) -> PackageSync {
+        PackageSync {
+            package: package.into(),
+            environment: environment.into(),
+            version: version.into(),
+            digest: format!("sha256:{version}"),
+            promotion_id: None,
+            revision: "c1".into(),
+            sync: SyncState::Synced,
+            health: HealthState::Healthy,
+            last_sync: SystemTime::UNIX_EPOCH,
+            message: String::new(),
+            last_run: None,
+        }
+    }
+
+    fn span(status: &PackageSync, since: u64) -> HealthSpan {
+        HealthSpan {
+            environment: status.environment.clone(),
+            package: status.package.clone(),
+            version: status.version.clone(),
+            digest: status.digest.clone(),
+            healthy_since: Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(since)),
+            left_healthy_at: None,
+        }
+    }
+
+    #[test]
+    fn entries_are_found_by_environment_and_package_and_listed_in_order() {
+        let entries = BoardEntries::load(
+            vec![
+                status("prod", "b", "v1"),
+                status("dev", "b", "v2"),
+                status("dev", "a", "v3"),
+            ],
+            Vec::new(),
+        );
+        let listed: Vec<(&str, &str)> = entries
+            .all()
+            .map(|e| (e.status.environment.as_str(), e.status.package.as_str()))
+            .collect();
+        assert_eq!(listed, [("dev", "a"), ("dev", "b"), ("prod", "b")]);
+        assert_eq!(
+            entries.get("dev", "b").map(|e| e.status.version.as_str()),
+            Some("v2")
+        );
+        assert!(entries.get("int", "b").is_none());
+        assert_eq!(entries.environment("prod").count(), 1);
+        assert_eq!(entries.environment("int").count(), 0);
+    }
+
+    #[test]
+    fn a_span_is_kept_across_status_changes_and_only_for_the_version_it_records() {
+        let running = status("dev", "a", "v1");
+        let recorded = span(&running, 60);
+        let mut entries = BoardEntries::load(
+            vec![running.clone(), status("dev", "b", "v2")],
+            vec![recorded.clone(), span(&status("dev", "b", "v1"), 5)],
+        );
+        assert_eq!(
+            entries.get("dev", "a").and_then(Tracked::span),
+            Some(recorded.clone())
+        );
+        assert_eq!(
+            entries.get("dev", "b").and_then(Tracked::span),
+            None,
+            "a span of another version is not the running version's"
+        );
+        let mut degraded = running.clone();
+        degraded.health = HealthState::Degraded;
+        entries.set_status(degraded);
+        assert_eq!(
+            entries.get("dev", "a").and_then(Tracked::span),
+            Some(recorded.clone())
+        );
+        entries.set_status(status("dev", "a", "v9"));
+        assert_eq!(
+            entries.get("dev", "a").and_then(Tracked::span),
+            None,
+            "another version starts without one"
+        );
+        entries.remove("dev", "a");
+        assert!(entries.get("dev", "a").is_none());
+        entries.set_span(&recorded);
+        assert!(
+            entries.get("dev", "a").is_none(),
+            "a span alone makes no entry"
+        );
+    }
+}
