@@ -19,60 +19,64 @@ use crate::promotion::Promotable;
 /// made with it.
 const PACKAGES_FIELD: u32 = 1;
 
-/// The promotable version of a row, as the engine computed it when the entry was built.
-#[derive(Debug, Clone)]
-struct StablePromotable {
-    version: String,
-    from_environment: String,
+/// What of a row's promotable version depends on the clock: when the engine found it
+/// promotable (or finds it, once its soak ends), and whether anything blocks it.
+#[derive(Debug, Clone, Copy)]
+struct Soak {
     /// When it became (or becomes) promotable; `None` while not Healthy upstream.
     ready_at: Option<SystemTime>,
-    blocked: Option<String>,
+    blocked: bool,
 }
 
-impl StablePromotable {
-    fn new(promotable: Promotable) -> Self {
-        Self {
-            version: promotable.version,
-            from_environment: promotable.from,
-            ready_at: promotable.at,
-            blocked: promotable.blocked,
-        }
-    }
-
-    /// What `Status` shows at `now`: the engine's "at" is never earlier than its clock.
-    fn at(&self, now: SystemTime) -> proto::Promotable {
+impl Soak {
+    /// The promotable's clock-dependent fields as `Status` shows them at `now`: the
+    /// engine's "at" is never earlier than its clock.
+    fn at(self, now: SystemTime) -> proto::Promotable {
         let at = self.ready_at.map(|ready| ready.max(now));
         proto::Promotable {
-            version: self.version.clone(),
-            from_environment: self.from_environment.clone(),
             at: at.map(prost_types::Timestamp::from),
-            now: self.blocked.is_none() && at.is_some_and(|at| at <= now),
-            blocked: self.blocked.clone().unwrap_or_default(),
+            now: !self.blocked && at.is_some_and(|at| at <= now),
+            ..Default::default()
         }
     }
 }
 
-/// One row of a package's table: everything but the clock-dependent promotable fields.
+/// The promotable's fields that do not depend on the clock.
+fn stable_fields(promotable: &Promotable) -> proto::Promotable {
+    proto::Promotable {
+        version: promotable.version.clone(),
+        from_environment: promotable.from.clone(),
+        blocked: promotable.blocked.clone().unwrap_or_default(),
+        ..Default::default()
+    }
+}
+
+/// One row of a package's table, encoded once but for the clock-dependent promotable
+/// fields: one allocation per row, which matters with 300,000 rows cached.
 #[derive(Debug, Clone)]
 pub struct CachedRow {
-    environment: String,
-    /// The row's status (hold included) encoded, without its promotable, which is added
-    /// per call.
+    environment: Box<str>,
+    /// The row's status (hold included) encoded, and after it, when the row has a
+    /// promotable version, the stable fields of that promotable (as a second
+    /// `promotable` field, which a decoder merges with the one added per call).
     encoded: Bytes,
-    promotable: Option<StablePromotable>,
+    soak: Option<Soak>,
 }
 
 impl CachedRow {
     /// A row from its converted status (hold included) and the engine's promotable.
     pub fn new(status: proto::PackageStatus, promotable: Option<Promotable>) -> Self {
         let status = proto::PackageStatus {
-            promotable: None,
+            promotable: promotable.as_ref().map(stable_fields),
             ..status
         };
         Self {
             encoded: status.encode_to_vec().into(),
-            environment: status.environment,
-            promotable: promotable.map(StablePromotable::new),
+            environment: status.environment.into_boxed_str(),
+            soak: promotable.map(|promotable| Soak {
+                ready_at: promotable.at,
+                blocked: promotable.blocked.is_some(),
+            }),
         }
     }
 
@@ -81,24 +85,23 @@ impl CachedRow {
     }
 
     /// Appends the row as `Status` answers it at `now` to `out`, as one entry of a
-    /// `StatusResponse`'s packages: the stored encoding, then the promotable field (a
-    /// message's fields may come in any order; a field given once is that field).
+    /// `StatusResponse`'s packages: the stored encoding, then the promotable's
+    /// clock-dependent fields (an embedded message given twice is the two merged).
     fn encode_entry(&self, now: SystemTime, out: &mut BytesMut) {
-        let promotable = self
-            .promotable
-            .as_ref()
-            .map(|promotable| {
+        let soak = self
+            .soak
+            .map(|soak| {
                 proto::PackageStatus {
-                    promotable: Some(promotable.at(now)),
+                    promotable: Some(soak.at(now)),
                     ..Default::default()
                 }
                 .encode_to_vec()
             })
             .unwrap_or_default();
         encode_key(PACKAGES_FIELD, WireType::LengthDelimited, out);
-        encode_varint((self.encoded.len() + promotable.len()) as u64, out);
+        encode_varint((self.encoded.len() + soak.len()) as u64, out);
         out.put_slice(&self.encoded);
-        out.put_slice(&promotable);
+        out.put_slice(&soak);
     }
 }
 
@@ -110,7 +113,18 @@ pub fn rendered(
     now: SystemTime,
 ) -> proto::PackageStatus {
     proto::PackageStatus {
-        promotable: promotable.map(|p| StablePromotable::new(p).at(now)),
+        promotable: promotable.map(|promotable| {
+            let soak = Soak {
+                ready_at: promotable.at,
+                blocked: promotable.blocked.is_some(),
+            }
+            .at(now);
+            proto::Promotable {
+                at: soak.at,
+                now: soak.now,
+                ..stable_fields(&promotable)
+            }
+        }),
         ..status
     }
 }
@@ -158,12 +172,10 @@ mod tests {
         store::MemoryStore,
     };
 
-    fn promotable(at: Option<SystemTime>, blocked: Option<&str>) -> StablePromotable {
-        StablePromotable {
-            version: "1.1.0".into(),
-            from_environment: "int".into(),
+    fn soak(at: Option<SystemTime>, blocked: bool) -> Soak {
+        Soak {
             ready_at: at,
-            blocked: blocked.map(str::to_owned),
+            blocked,
         }
     }
 
@@ -171,11 +183,11 @@ mod tests {
     fn a_soak_that_ends_later_reads_as_its_end_and_one_that_ended_reads_as_now() {
         let epoch = SystemTime::UNIX_EPOCH;
         let ready = epoch + Duration::from_secs(600);
-        let early = promotable(Some(ready), None).at(epoch + Duration::from_secs(60));
+        let early = soak(Some(ready), false).at(epoch + Duration::from_secs(60));
         assert_eq!(early.at, Some(prost_types::Timestamp::from(ready)));
         assert!(!early.now);
         let late_now = epoch + Duration::from_secs(900);
-        let late = promotable(Some(ready), None).at(late_now);
+        let late = soak(Some(ready), false).at(late_now);
         assert_eq!(late.at, Some(prost_types::Timestamp::from(late_now)));
         assert!(late.now);
     }
@@ -183,10 +195,8 @@ mod tests {
     #[test]
     fn a_blocked_or_unhealthy_upstream_version_is_never_promotable_now() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(900);
-        let blocked = promotable(Some(SystemTime::UNIX_EPOCH), Some("failed verification")).at(now);
-        assert!(!blocked.now);
-        assert_eq!(blocked.blocked, "failed verification");
-        let unhealthy = promotable(None, None).at(now);
+        assert!(!soak(Some(SystemTime::UNIX_EPOCH), true).at(now).now);
+        let unhealthy = soak(None, false).at(now);
         assert!(!unhealthy.now);
         assert_eq!(unhealthy.at, None);
     }
@@ -219,7 +229,16 @@ mod tests {
         let parts = [
             parts("dev", None),
             parts("int", Some(soaking)),
-            parts("prod", None),
+            parts(
+                "prod",
+                Some(Promotable {
+                    version: "1.0.1".into(),
+                    from: "int".into(),
+                    at: Some(now),
+                    blocked: Some("failed verification".into()),
+                    now: false,
+                }),
+            ),
         ];
         let rows: Vec<CachedRow> = parts
             .iter()
@@ -228,7 +247,7 @@ mod tests {
         let catalog =
             EnvironmentCatalog::from_store(&MemoryStore::default(), GroupSource::TeamsFile);
         let reader = Access::new(Arc::new(catalog)).reader(Principal::local("alice".into()));
-        for environment in [None, Some("int"), Some("qa")] {
+        for environment in [None, Some("int"), Some("prod"), Some("qa")] {
             let encoded = answer_encoded(&rows, environment, &reader, "pkg", now, "c0ffee");
             let expected = proto::StatusResponse {
                 packages: parts
@@ -251,5 +270,16 @@ mod tests {
             Some("1.1.0"),
             "the promotable field is in the row"
         );
+        let prod = answer_encoded(&rows, Some("prod"), &reader, "pkg", now, "c0ffee")
+            .decode::<proto::StatusResponse>()
+            .expect("decodes");
+        let blocked = prod.packages[0].promotable.clone().unwrap_or_default();
+        assert_eq!(
+            (blocked.version.as_str(), blocked.blocked.as_str()),
+            ("1.0.1", "failed verification"),
+            "the stable fields and the clock's are one promotable"
+        );
+        assert_eq!(blocked.at, Some(prost_types::Timestamp::from(now)));
+        assert!(!blocked.now, "a blocked version is not promotable now");
     }
 }
