@@ -1,7 +1,7 @@
-//! The status board's memory: per environment, every deployed package's status with the
-//! times of its health span, held once. An entry is found by the package name its status
-//! already holds, so neither the name nor the environment is copied into a key, and a
-//! span keeps only its times (its version and digest are the status's).
+//! The status board's memory: per environment, every deployed package's status (compact)
+//! with the times of its health span, held once. An entry is found by the package name
+//! its status already holds, so neither the name nor the environment is copied into a
+//! key, and a span keeps only its times (its version and digest are the status's).
 
 use std::{
     borrow::Borrow,
@@ -10,7 +10,10 @@ use std::{
     time::SystemTime,
 };
 
-use super::HealthSpan;
+use super::{
+    HealthSpan,
+    compact_status::{CompactStatus, SharedNames},
+};
 use crate::promotion::ports::PackageSync;
 
 /// The times of a health span (see [`HealthSpan`]).
@@ -25,7 +28,7 @@ struct SpanTimes {
 /// Entries compare by package name alone: a set of them is a map by name.
 #[derive(Debug)]
 pub struct Tracked {
-    pub status: PackageSync,
+    pub status: CompactStatus,
     span: Option<SpanTimes>,
 }
 
@@ -33,10 +36,10 @@ impl Tracked {
     /// The health span recorded for the version this entry runs.
     pub fn span(&self) -> Option<HealthSpan> {
         self.span.map(|times| HealthSpan {
-            environment: self.status.environment.clone(),
-            package: self.status.package.clone(),
-            version: self.status.version.clone(),
-            digest: self.status.digest.clone(),
+            environment: self.status.environment().to_owned(),
+            package: self.status.package().to_owned(),
+            version: self.status.version().to_owned(),
+            digest: self.status.digest().to_owned(),
             healthy_since: times.healthy_since,
             left_healthy_at: times.left_healthy_at,
         })
@@ -44,7 +47,7 @@ impl Tracked {
 
     /// Takes the times of `span` when it records the version this entry runs.
     fn record(&mut self, span: &HealthSpan) {
-        if self.status.version == span.version && self.status.digest == span.digest {
+        if self.status.version() == span.version && self.status.digest() == span.digest {
             self.span = Some(SpanTimes {
                 healthy_since: span.healthy_since,
                 left_healthy_at: span.left_healthy_at,
@@ -55,13 +58,13 @@ impl Tracked {
 
 impl Borrow<str> for Tracked {
     fn borrow(&self) -> &str {
-        &self.status.package
+        self.status.package()
     }
 }
 
 impl PartialEq for Tracked {
     fn eq(&self, other: &Self) -> bool {
-        self.status.package == other.status.package
+        self.status.package() == other.status.package()
     }
 }
 
@@ -75,7 +78,7 @@ impl PartialOrd for Tracked {
 
 impl Ord for Tracked {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.status.package.cmp(&other.status.package)
+        self.status.package().cmp(other.status.package())
     }
 }
 
@@ -83,6 +86,7 @@ impl Ord for Tracked {
 #[derive(Debug, Default)]
 pub struct BoardEntries {
     environments: BTreeMap<String, BTreeSet<Tracked>>,
+    names: SharedNames,
 }
 
 impl BoardEntries {
@@ -90,12 +94,16 @@ impl BoardEntries {
     /// another version (or of no status) is left out: a span is only ever read for the
     /// version its package runs, and the next change records a fresh one.
     pub fn load(statuses: Vec<PackageSync>, spans: Vec<HealthSpan>) -> Self {
+        let mut names = SharedNames::default();
         let mut by_environment: BTreeMap<String, Vec<Tracked>> = BTreeMap::new();
         for status in statuses {
-            by_environment
+            let tracked = by_environment
                 .entry(status.environment.clone())
-                .or_default()
-                .push(Tracked { status, span: None });
+                .or_default();
+            tracked.push(Tracked {
+                status: CompactStatus::new(status, &mut names),
+                span: None,
+            });
         }
         for tracked in by_environment.values_mut() {
             tracked.sort_unstable();
@@ -105,7 +113,7 @@ impl BoardEntries {
                 .get_mut(&span.environment)
                 .and_then(|tracked| {
                     let at = tracked
-                        .binary_search_by(|entry| entry.status.package.cmp(&span.package))
+                        .binary_search_by(|entry| entry.status.package().cmp(&span.package))
                         .ok()?;
                     tracked.get_mut(at)
                 });
@@ -120,6 +128,7 @@ impl BoardEntries {
                 .into_iter()
                 .map(|(environment, tracked)| (environment, tracked.into_iter().collect()))
                 .collect(),
+            names,
         }
     }
 
@@ -149,11 +158,12 @@ impl BoardEntries {
         };
         let span = packages
             .get(status.package.as_str())
-            .filter(|entry| {
-                entry.status.version == status.version && entry.status.digest == status.digest
-            })
+            .filter(|entry| entry.status.runs_as(&status))
             .and_then(|entry| entry.span);
-        packages.replace(Tracked { status, span });
+        let status = CompactStatus::new(status, &mut self.names);
+        if let Some(replaced) = packages.replace(Tracked { status, span }) {
+            replaced.status.release(&mut self.names);
+        }
     }
 
     /// Records `span` on its package's entry, when that entry runs the span's version.
@@ -171,7 +181,9 @@ impl BoardEntries {
     /// Forgets `package` in `environment`, status and span.
     pub fn remove(&mut self, environment: &str, package: &str) {
         if let Some(packages) = self.environments.get_mut(environment) {
-            packages.remove(package);
+            if let Some(removed) = packages.take(package) {
+                removed.status.release(&mut self.names);
+            }
             if packages.is_empty() {
                 self.environments.remove(environment);
             }
@@ -223,11 +235,11 @@ mod tests {
         );
         let listed: Vec<(&str, &str)> = entries
             .all()
-            .map(|e| (e.status.environment.as_str(), e.status.package.as_str()))
+            .map(|e| (e.status.environment(), e.status.package()))
             .collect();
         assert_eq!(listed, [("dev", "a"), ("dev", "b"), ("prod", "b")]);
         assert_eq!(
-            entries.get("dev", "b").map(|e| e.status.version.as_str()),
+            entries.get("dev", "b").map(|e| e.status.version()),
             Some("v2")
         );
         assert!(entries.get("int", "b").is_none());
@@ -271,6 +283,11 @@ mod tests {
         assert!(
             entries.get("dev", "a").is_none(),
             "a span alone makes no entry"
+        );
+        assert_eq!(
+            entries.names.len(),
+            3,
+            "only b's environment, version and revision are still held"
         );
     }
 }

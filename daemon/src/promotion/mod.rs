@@ -7,6 +7,7 @@ mod auto_promotion;
 mod board_entries;
 mod catalog;
 mod cluster_feed;
+mod compact_status;
 mod config_source;
 mod deployed_manifests;
 mod engine;

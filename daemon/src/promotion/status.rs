@@ -199,7 +199,7 @@ impl StatusBoard {
         let mut moved: HashMap<Key, HealthSpan> = HashMap::new();
         for status in changed {
             let known = entries.get(&status.environment, &status.package);
-            if known.is_some_and(|entry| entry.status == *status) {
+            if known.is_some_and(|entry| entry.status.is(status)) {
                 continue;
             }
             let key = (status.environment.clone(), status.package.clone());
@@ -221,7 +221,7 @@ impl StatusBoard {
                 continue;
             };
             events.push(EventKind::Status {
-                status: gone.status.clone(),
+                status: gone.status.status(),
                 deployed: false,
             });
             batch.gone.push((environment.to_owned(), package.clone()));
@@ -242,7 +242,7 @@ impl StatusBoard {
         Ok(self
             .read()?
             .get(environment, package)
-            .map(|entry| entry.status.clone()))
+            .map(|entry| entry.status.status()))
     }
 
     /// Every package of one environment, by name.
@@ -250,7 +250,7 @@ impl StatusBoard {
         Ok(self
             .read()?
             .environment(environment)
-            .map(|entry| entry.status.clone())
+            .map(|entry| entry.status.status())
             .collect())
     }
 
@@ -271,7 +271,7 @@ impl StatusBoard {
         Ok(self
             .read()?
             .all()
-            .map(|entry| entry.status.package.clone())
+            .map(|entry| entry.status.package().to_owned())
             .collect())
     }
 
@@ -280,7 +280,7 @@ impl StatusBoard {
         Ok(self
             .read()?
             .all()
-            .map(|entry| entry.status.clone())
+            .map(|entry| entry.status.status())
             .collect())
     }
 }
