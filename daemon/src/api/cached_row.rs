@@ -55,11 +55,13 @@ fn stable_fields(promotable: &Promotable) -> proto::Promotable {
 /// fields: one allocation per row, which matters with 300,000 rows cached.
 #[derive(Debug, Clone)]
 pub struct CachedRow {
-    environment: Box<str>,
-    /// The row's status (hold included) encoded, and after it, when the row has a
-    /// promotable version, the stable fields of that promotable (as a second
-    /// `promotable` field, which a decoder merges with the one added per call).
-    encoded: Bytes,
+    /// The row's environment name, then its status (hold included) encoded, and after
+    /// that, when the row has a promotable version, the stable fields of that promotable
+    /// (as a second `promotable` field, which a decoder merges with the one added per
+    /// call).
+    bytes: Bytes,
+    /// The length of the environment name at the start of `bytes`.
+    environment_len: usize,
     soak: Option<Soak>,
 }
 
@@ -70,9 +72,13 @@ impl CachedRow {
             promotable: promotable.as_ref().map(stable_fields),
             ..status
         };
+        let environment = status.environment.as_bytes();
+        let mut bytes = Vec::with_capacity(environment.len() + status.encoded_len());
+        bytes.extend_from_slice(environment);
+        status.encode_raw(&mut bytes);
         Self {
-            encoded: status.encode_to_vec().into(),
-            environment: status.environment.into_boxed_str(),
+            bytes: bytes.into(),
+            environment_len: environment.len(),
             soak: promotable.map(|promotable| Soak {
                 ready_at: promotable.at,
                 blocked: promotable.blocked.is_some(),
@@ -81,7 +87,13 @@ impl CachedRow {
     }
 
     fn environment(&self) -> &str {
-        &self.environment
+        // Copied from a `String`: always UTF-8.
+        std::str::from_utf8(&self.bytes[..self.environment_len]).unwrap_or_default()
+    }
+
+    /// The stored encoding: the status and the promotable's stable fields.
+    fn encoded(&self) -> &[u8] {
+        &self.bytes[self.environment_len..]
     }
 
     /// Appends the row as `Status` answers it at `now` to `out`, as one entry of a
@@ -99,8 +111,8 @@ impl CachedRow {
             })
             .unwrap_or_default();
         encode_key(PACKAGES_FIELD, WireType::LengthDelimited, out);
-        encode_varint((self.encoded.len() + soak.len()) as u64, out);
-        out.put_slice(&self.encoded);
+        encode_varint((self.encoded().len() + soak.len()) as u64, out);
+        out.put_slice(self.encoded());
         out.put_slice(&soak);
     }
 }
@@ -145,8 +157,11 @@ pub fn answer_encoded(
         revision: revision.to_owned(),
     }
     .encode_to_vec();
-    let mut out =
-        BytesMut::with_capacity(rows.iter().map(|row| row.encoded.len() + 96).sum::<usize>());
+    let mut out = BytesMut::with_capacity(
+        rows.iter()
+            .map(|row| row.encoded().len() + 96)
+            .sum::<usize>(),
+    );
     for row in rows
         .iter()
         .filter(|row| environment.is_none_or(|environment| row.environment() == environment))
