@@ -51,8 +51,10 @@ const FREE_SPACE_RESERVE: u64 = 8 * 1024 * 1024;
 /// sled's page cache. dkd serves reads from its own maps, but sled's default (1 GiB) kept
 /// the pages read while loading a home at start: on 100,000 packages × 3 environments,
 /// dkd held 700 MB when it first answered and 1.12 GB after its first pass; with this,
-/// 450 MB and 690 MB (starting takes about 0.5 s longer, reading pages again).
-const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+/// 450 MB and 690 MB (starting takes about 0.5 s longer, reading pages again). Since dkd
+/// reads every record once at start (`verify`) and then serves statuses from its own
+/// maps, a smaller cache holds what is read again (promotions, recent events): 16 MiB.
+const CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// dkd's state in a sled database.
 #[derive(Debug, Clone)]
