@@ -5,6 +5,10 @@ use std::{future::Future, path::PathBuf, process::ExitCode, time::Duration};
 use clap::Parser;
 use dkd::{app, home::DkHome};
 
+/// jemalloc: see daemon/Cargo.toml for why.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// How long, once dkd stopped, the runtime waits for blocking work still running (a store
 /// write stuck on a full or hung disk) before the process exits anyway.
 const BLOCKING_WORK_GRACE: Duration = Duration::from_secs(2);
@@ -34,12 +38,22 @@ fn main() -> ExitCode {
         // Colours only on a terminal: dk starts dkd with its log in DK_HOME/dkd.log.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    return_freed_memory();
     match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("dkd: error: {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Lets jemalloc hand freed pages back to the system from its background thread, so a
+/// quiet dkd gives back what loading a big home took (otherwise it does so only while it
+/// keeps allocating).
+fn return_freed_memory() {
+    if let Err(error) = tikv_jemalloc_ctl::background_thread::write(true) {
+        tracing::warn!(%error, "jemalloc's background thread is off: freed memory is returned only while dkd allocates");
     }
 }
 
