@@ -177,15 +177,12 @@ impl StatusCache {
 
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, SystemTime};
+    use std::time::Duration;
 
     use datakit::proto;
 
     use super::*;
-    use crate::{
-        promotion::ports::{HealthState, PackageSync, StateStore, SyncState},
-        store::MemoryStore,
-    };
+    use crate::{promotion::ports::StateStore, store::MemoryStore};
 
     fn row(package: &str) -> CachedRow {
         CachedRow::new(
@@ -200,19 +197,7 @@ mod tests {
 
     fn status(package: &str) -> EventKind {
         EventKind::Status {
-            status: PackageSync {
-                package: package.into(),
-                environment: "dev".into(),
-                version: "1.0.0".into(),
-                digest: "sha256:abc".into(),
-                promotion_id: None,
-                revision: "c1".into(),
-                sync: SyncState::Synced,
-                health: HealthState::Healthy,
-                last_sync: SystemTime::UNIX_EPOCH,
-                message: String::new(),
-                last_run: None,
-            },
+            status: crate::promotion::testing::deployed("dev", package, "1.0.0"),
             deployed: true,
         }
     }

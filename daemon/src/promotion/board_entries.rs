@@ -194,23 +194,7 @@ impl BoardEntries {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::promotion::ports::{HealthState, SyncState};
-
-    fn status(environment: &str, package: &str, version: &str) -> PackageSync {
-        PackageSync {
-            package: package.into(),
-            environment: environment.into(),
-            version: version.into(),
-            digest: format!("sha256:{version}"),
-            promotion_id: None,
-            revision: "c1".into(),
-            sync: SyncState::Synced,
-            health: HealthState::Healthy,
-            last_sync: SystemTime::UNIX_EPOCH,
-            message: String::new(),
-            last_run: None,
-        }
-    }
+    use crate::promotion::{ports::HealthState, testing::deployed as status};
 
     fn span(status: &PackageSync, since: u64) -> HealthSpan {
         HealthSpan {

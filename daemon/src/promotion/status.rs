@@ -291,24 +291,12 @@ mod tests {
 
     use super::*;
     use crate::{
-        promotion::ports::{Clock, HealthState, SyncState},
+        promotion::ports::{Clock, HealthState},
         store::MemoryStore,
     };
 
     fn status(package: &str, version: &str) -> PackageSync {
-        PackageSync {
-            package: package.into(),
-            environment: "dev".into(),
-            version: version.into(),
-            digest: "sha256:abc".into(),
-            promotion_id: None,
-            revision: "c1".into(),
-            sync: SyncState::Synced,
-            health: HealthState::Healthy,
-            last_sync: SystemTime::UNIX_EPOCH,
-            message: String::new(),
-            last_run: None,
-        }
+        crate::promotion::testing::deployed("dev", package, version)
     }
 
     #[tokio::test]

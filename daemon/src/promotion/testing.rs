@@ -2,7 +2,10 @@
 
 use std::time::SystemTime;
 
-use super::{Promotion, PromotionKind, PromotionState};
+use super::{
+    Promotion, PromotionKind, PromotionState,
+    ports::{HealthState, PackageSync, SyncState},
+};
 
 /// A freshly validated promotion.
 pub fn promotion(id: &str, package: &str, version: &str, environment: &str) -> Promotion {
@@ -32,4 +35,22 @@ pub fn promotion(id: &str, package: &str, version: &str, environment: &str) -> P
     };
     promotion.enter(PromotionState::Validated, "validated");
     promotion
+}
+
+/// `package` deployed Synced and Healthy at `version` in `environment` (digest
+/// `sha256:VERSION`, revision `c1`).
+pub fn deployed(environment: &str, package: &str, version: &str) -> PackageSync {
+    PackageSync {
+        package: package.into(),
+        environment: environment.into(),
+        version: version.into(),
+        digest: format!("sha256:{version}"),
+        promotion_id: None,
+        revision: "c1".into(),
+        sync: SyncState::Synced,
+        health: HealthState::Healthy,
+        last_sync: SystemTime::UNIX_EPOCH,
+        message: String::new(),
+        last_run: None,
+    }
 }
