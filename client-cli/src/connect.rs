@@ -30,6 +30,11 @@ use crate::{
 /// How long to wait for an autostarted dkd to open its socket.
 const AUTOSTART_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// The largest answer dk reads. tonic refuses anything over 4 MiB by default, and
+/// `dk status --env ENV` on 100,000 packages is about 20 MB; dkd's answers are bounded by
+/// what it holds, so this only guards against a peer that is not dkd.
+const MAX_ANSWER_BYTES: usize = 256 * 1024 * 1024;
+
 /// The client every command uses.
 pub type Client = DataKitServiceClient<InterceptedService<Channel, BearerToken>>;
 
@@ -158,10 +163,10 @@ pub async fn connect(address: &DaemonAddress, home: &Path) -> Result<Client, Cli
             }
         },
     };
-    Ok(DataKitServiceClient::with_interceptor(
-        channel,
-        bearer_token()?,
-    ))
+    Ok(
+        DataKitServiceClient::with_interceptor(channel, bearer_token()?)
+            .max_decoding_message_size(MAX_ANSWER_BYTES),
+    )
 }
 
 fn autostart_allowed() -> bool {

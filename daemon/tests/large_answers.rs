@@ -1,8 +1,9 @@
-//! A Watch snapshot larger than the 4 MiB that gRPC clients accept by default reaches a
-//! tonic client with default options whole, in parts, then live events follow. The server
-//! is dkd's own (`dkd::api::serve` over `DataKitApi`, on a real Unix socket); its status
-//! board is filled in memory through `StatusBoard::observe`, since deploying tens of
-//! thousands of packages through a repository and a registry would take minutes.
+//! Answers larger than the 4 MiB that gRPC clients accept by default: a Watch snapshot
+//! reaches a tonic client with default options whole, in parts, then live events follow;
+//! `dk`'s client reads an environment's whole `Status`. The server is dkd's own
+//! (`dkd::api::serve` over `DataKitApi`, on a real Unix socket); its status board is
+//! filled in memory through `StatusBoard::observe`, since deploying tens of thousands of
+//! packages through a repository and a registry would take minutes.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -12,10 +13,12 @@ use std::{
 };
 
 use datakit::proto::{
-    WatchEvent, WatchRequest, data_kit_service_client::DataKitServiceClient, watch_event::Event,
+    StatusRequest, WatchEvent, WatchRequest, data_kit_service_client::DataKitServiceClient,
+    watch_event::Event,
 };
+use dk::connect::{DaemonAddress, connect};
 use dkd::{
-    api::{ApiSources, Backend, Backends, DataKitApi, Listeners, serve},
+    api::{ApiSources, Backend, Backends, DataKitApi, Listeners, ServeError, serve},
     audit::{AuditLog, AuditSettings},
     auth::TokenStore,
     cluster::LocalTarget,
@@ -148,8 +151,18 @@ async fn next(stream: &mut tonic::Streaming<WatchEvent>, what: &str) -> WatchEve
         .unwrap_or_else(|| panic!("the stream ended before {what}"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_snapshot_larger_than_a_default_client_accepts_arrives_whole_in_parts() {
+/// dkd serving, on a real socket, a board of `PACKAGES` packages in each environment,
+/// each status carrying `message`.
+struct Served {
+    dir: tempfile::TempDir,
+    socket: std::path::PathBuf,
+    board: Arc<StatusBoard>,
+    events: Arc<EventLog>,
+    shutdown: CancellationToken,
+    server: tokio::task::JoinHandle<Result<(), ServeError>>,
+}
+
+async fn served(message: &str) -> Served {
     datakit::install_crypto_provider();
     let dir = tempfile::tempdir().expect("tempdir");
     let store: Arc<dyn StateStore> = Arc::new(MemoryStore::default());
@@ -167,7 +180,10 @@ async fn a_snapshot_larger_than_a_default_client_accepts_arrives_whole_in_parts(
     let ApiParts { api, board, events } = api(dir.path(), store, shutdown.clone()).await;
     for environment in ENVIRONMENTS {
         let statuses = (0..PACKAGES)
-            .map(|i| deployed(package_name(i), environment, "v1.2.0"))
+            .map(|i| PackageSync {
+                message: message.to_owned(),
+                ..deployed(package_name(i), environment, "v1.2.0")
+            })
             .collect();
         board.observe(environment, statuses).await.expect("observe");
     }
@@ -188,8 +204,32 @@ async fn a_snapshot_larger_than_a_default_client_accepts_arrives_whole_in_parts(
     })
     .await
     .expect("the socket appears");
+    Served {
+        dir,
+        socket,
+        board,
+        events,
+        shutdown,
+        server,
+    }
+}
 
-    let mut client = DataKitServiceClient::new(channel(&socket).await);
+impl Served {
+    async fn stop(self) {
+        self.shutdown.cancel();
+        tokio::time::timeout(PATIENCE, self.server)
+            .await
+            .expect("dkd's server stops")
+            .expect("server task")
+            .expect("served");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_larger_than_a_default_client_accepts_arrives_whole_in_parts() {
+    let served = served("").await;
+    let (socket, board, events) = (&served.socket, &served.board, &served.events);
+    let mut client = DataKitServiceClient::new(channel(socket).await);
     let mut stream = client
         .watch(WatchRequest::default())
         .await
@@ -268,10 +308,40 @@ async fn a_snapshot_larger_than_a_default_client_accepts_arrives_whole_in_parts(
     );
 
     drop(stream);
-    shutdown.cancel();
-    tokio::time::timeout(PATIENCE, server)
+    served.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dk_reads_an_environments_status_larger_than_a_default_client_accepts() {
+    // 12,000 rows with a 400-character message: some 6 MB in one answer.
+    let served = served(&"Progressing: waiting for the job ".repeat(12)).await;
+    let request = || StatusRequest {
+        package: String::new(),
+        environment: "prod".into(),
+    };
+    let refused = DataKitServiceClient::new(channel(&served.socket).await)
+        .status(request())
         .await
-        .expect("dkd's server stops")
-        .expect("server task")
-        .expect("served");
+        .expect_err("a default client refuses the answer");
+    assert!(refused.message().contains("too large"), "{refused}");
+
+    let address = DaemonAddress::Unix {
+        path: served.socket.clone(),
+        local: false,
+    };
+    let mut client = connect(&address, served.dir.path())
+        .await
+        .expect("dk connects");
+    let answer = client
+        .status(request())
+        .await
+        .expect("dk reads it")
+        .into_inner();
+    assert!(
+        answer.encoded_len() > DEFAULT_CLIENT_LIMIT,
+        "{}",
+        answer.encoded_len()
+    );
+    assert_eq!(answer.packages.len(), PACKAGES, "every package of prod");
+    served.stop().await;
 }
