@@ -401,6 +401,7 @@ mod tests {
     use datakit::manifest::{DEFAULT_ENVIRONMENTS_YAML, DEFAULT_TEAMS_YAML};
 
     use super::*;
+    use crate::promotion::ports::FolderChanges;
 
     const EVENTS_STORE: &str = "apiVersion: datakit.infoblox.dev/v1alpha1\nkind: Store\nmetadata: { name: events-store }\nspec:\n  type: kafka-topic\n  connection: { brokers: dev-kafka:9092, topic: user-events-dev }\n";
 
@@ -592,6 +593,16 @@ mod tests {
                 earlier.unchanged_at("def456", changed.into_iter()),
                 None,
                 "{read_by_the_configuration}"
+            );
+            // A removal counts as a change: the catalog passes the diff's `paths()`.
+            let removed = FolderChanges {
+                written: Vec::new(),
+                removed: vec![read_by_the_configuration.to_owned()],
+            };
+            assert_eq!(
+                earlier.unchanged_at("def456", removed.paths()),
+                None,
+                "{read_by_the_configuration} removed"
             );
         }
         let unreadable = source(&[(ENVIRONMENTS_FILE, "environments: [")]);
