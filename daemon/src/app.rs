@@ -223,11 +223,8 @@ pub async fn run(
     };
     let events =
         Arc::new(EventLog::new(store.clone(), config.event_retention).led_by(leadership.clone()));
-    let board = Arc::new(
-        StatusBoard::load(store.clone(), events.clone())
-            .map_err(AppError::Domain)?
-            .with_clock(options.clock.clone()),
-    );
+    // Read in the background: until it is, a lookup of one package reads the store.
+    let board = StatusBoard::open(store.clone(), events.clone(), options.clock.clone());
     let engine = Arc::new(
         Engine::new(Ports {
             catalog: catalog.clone(),

@@ -26,7 +26,7 @@ use dkd::{
     notify::Notifications,
     promotion::{
         ConfigSource, Engine, EnvironmentCatalog, EventLog, Ports, StatusBoard,
-        ports::{GroupSource, HealthState, PackageSync, StateStore, SyncState},
+        ports::{GroupSource, HealthState, PackageSync, StateStore, SyncState, SystemClock},
     },
     registry::LayoutRegistry,
     store::MemoryStore,
@@ -77,7 +77,7 @@ async fn api(dir: &Path, store: Arc<dyn StateStore>, shutdown: CancellationToken
         GroupSource::TeamsFile,
     ));
     let events = Arc::new(EventLog::new(store.clone(), 1_000_000));
-    let board = Arc::new(StatusBoard::load(store.clone(), events.clone()).expect("board"));
+    let board = StatusBoard::open(store.clone(), events.clone(), Arc::new(SystemClock));
     let forge = Arc::new(
         LocalGitForge::open_or_init(&dir.join("deploy.git"), Arc::new(MemoryStore::default()))
             .await

@@ -260,6 +260,8 @@ impl DataKitApi {
                 &config.revision,
             )));
         }
+        // A whole environment's rows need the whole board.
+        self.board.loaded().await;
         let rows = self
             .board
             .table(

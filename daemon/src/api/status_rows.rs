@@ -120,6 +120,7 @@ impl DataKitApi {
     /// Computes the rows of every deployed package the cache lacks for `config`'s
     /// contents; whether it could list them.
     async fn fill_status_cache(&self, config: &LoadedConfig) -> bool {
+        self.board.loaded().await;
         let Ok(packages) = self.board.package_names() else {
             return false;
         };

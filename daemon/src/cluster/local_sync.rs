@@ -201,6 +201,7 @@ impl LocalSync {
             })
         })
         .await?;
+        self.board.loaded().await;
         let known = self
             .board
             .for_environment(environment)

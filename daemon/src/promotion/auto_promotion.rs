@@ -144,6 +144,7 @@ impl AutoPromoter {
             return Looked::default();
         };
         let mut looked = Looked::default();
+        self.board.loaded().await;
         for environment in auto_promoting(&config) {
             let Some(upstream) = environment.upstream.as_deref() else {
                 continue;

@@ -14,7 +14,7 @@ use super::{
     HealthSpan,
     compact_status::{CompactStatus, SharedNames},
 };
-use crate::promotion::ports::PackageSync;
+use crate::promotion::ports::{PackageSync, StateStore, StoreError};
 
 /// The times of a health span (see [`HealthSpan`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,25 +90,29 @@ pub struct BoardEntries {
 }
 
 impl BoardEntries {
-    /// The entries of `statuses`, with the `spans` that record their version. A span of
+    /// The entries of the statuses `store` saved, with the spans that record their
+    /// version, built as the store hands them over (never all decoded at once). A span of
     /// another version (or of no status) is left out: a span is only ever read for the
     /// version its package runs, and the next change records a fresh one.
-    pub fn load(statuses: Vec<PackageSync>, spans: Vec<HealthSpan>) -> Self {
+    pub fn read(store: &dyn StateStore) -> Result<Self, StoreError> {
         let mut names = SharedNames::default();
         let mut by_environment: BTreeMap<String, Vec<Tracked>> = BTreeMap::new();
-        for status in statuses {
-            let tracked = by_environment
-                .entry(status.environment.clone())
-                .or_default();
+        store.each_status(&mut |status| {
+            let tracked = match by_environment.get_mut(&status.environment) {
+                Some(tracked) => tracked,
+                None => by_environment
+                    .entry(status.environment.clone())
+                    .or_default(),
+            };
             tracked.push(Tracked {
                 status: CompactStatus::new(status, &mut names),
                 span: None,
             });
-        }
+        })?;
         for tracked in by_environment.values_mut() {
             tracked.sort_unstable();
         }
-        for span in spans {
+        store.each_health_span(&mut |span| {
             let found = by_environment
                 .get_mut(&span.environment)
                 .and_then(|tracked| {
@@ -120,16 +124,16 @@ impl BoardEntries {
             if let Some(entry) = found {
                 entry.record(&span);
             }
-        }
+        })?;
         // Built whole, each set's nodes are full: inserted one by one, in order, they
         // would be about half empty.
-        Self {
+        Ok(Self {
             environments: by_environment
                 .into_iter()
                 .map(|(environment, tracked)| (environment, tracked.into_iter().collect()))
                 .collect(),
             names,
-        }
+        })
     }
 
     /// The entry of `package` in `environment`.
@@ -194,7 +198,26 @@ impl BoardEntries {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::promotion::{ports::HealthState, testing::deployed as status};
+    use crate::{
+        promotion::{
+            ports::{HealthState, StatusChanges},
+            testing::deployed as status,
+        },
+        store::MemoryStore,
+    };
+
+    /// The entries of a store that saved `statuses` and `spans`.
+    fn saved(statuses: Vec<PackageSync>, spans: Vec<HealthSpan>) -> BoardEntries {
+        let store = MemoryStore::default();
+        store
+            .save_status_changes(&StatusChanges {
+                statuses,
+                spans,
+                gone: Vec::new(),
+            })
+            .expect("save");
+        BoardEntries::read(&store).expect("read")
+    }
 
     fn span(status: &PackageSync, since: u64) -> HealthSpan {
         HealthSpan {
@@ -209,7 +232,7 @@ mod tests {
 
     #[test]
     fn entries_are_found_by_environment_and_package_and_listed_in_order() {
-        let entries = BoardEntries::load(
+        let entries = saved(
             vec![
                 status("prod", "b", "v1"),
                 status("dev", "b", "v2"),
@@ -235,7 +258,7 @@ mod tests {
     fn a_span_is_kept_across_status_changes_and_only_for_the_version_it_records() {
         let running = status("dev", "a", "v1");
         let recorded = span(&running, 60);
-        let mut entries = BoardEntries::load(
+        let mut entries = saved(
             vec![running.clone(), status("dev", "b", "v2")],
             vec![recorded.clone(), span(&status("dev", "b", "v1"), 5)],
         );

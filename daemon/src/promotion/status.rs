@@ -8,10 +8,10 @@ use std::{
     sync::{Arc, RwLock, RwLockReadGuard},
 };
 
+use tokio::sync::watch;
+
 use super::{EventKind, EventLog, HealthSpan, PromotionError, board_entries::BoardEntries};
-use crate::promotion::ports::{
-    Clock, PackageSync, StateStore, StatusChanges, SystemClock, blocking,
-};
+use crate::promotion::ports::{Clock, PackageSync, StateStore, StatusChanges, blocking};
 
 type Key = (String, String);
 
@@ -25,6 +25,9 @@ pub struct StatusBoard {
     events: Arc<EventLog>,
     /// Every status with its health span, as saved.
     entries: RwLock<BoardEntries>,
+    /// Whether `entries` holds what the store saved. Until it does, a lookup of one
+    /// package reads the store, and reads and writes of the whole board wait (`loaded`).
+    loaded: watch::Sender<bool>,
     /// Held (written) from caching a batch until its events are published, and (read) by
     /// readers that need the board and the event log to agree.
     publishing: tokio::sync::RwLock<()>,
@@ -42,23 +45,61 @@ fn poisoned() -> PromotionError {
 }
 
 impl StatusBoard {
-    /// A board holding what the store saved.
-    pub fn load(store: Arc<dyn StateStore>, events: Arc<EventLog>) -> Result<Self, PromotionError> {
-        let entries = BoardEntries::load(store.load_statuses()?, store.load_health_spans()?);
-        Ok(Self {
+    /// A board that reads what the store saved in the background, off the async workers,
+    /// so dkd answers before a big home is read; health transitions are stamped with
+    /// `clock`.
+    pub fn open(
+        store: Arc<dyn StateStore>,
+        events: Arc<EventLog>,
+        clock: Arc<dyn Clock>,
+    ) -> Arc<Self> {
+        let board = Arc::new(Self {
             store,
             events,
-            entries: RwLock::new(entries),
+            entries: RwLock::default(),
+            loaded: watch::channel(false).0,
             publishing: tokio::sync::RwLock::new(()),
-            clock: Arc::new(SystemClock),
-        })
+            clock,
+        });
+        tokio::spawn({
+            let board = board.clone();
+            async move { board.read_saved().await }
+        });
+        board
     }
 
-    /// Stamps health transitions with `clock` instead of the system's.
-    #[must_use]
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
+    /// Reads what the store saved into the board. What cannot be read is left to be
+    /// observed again: the board starts without it rather than not at all.
+    async fn read_saved(&self) {
+        let started = std::time::Instant::now();
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || BoardEntries::read(store.as_ref())).await {
+            Ok(Ok(entries)) => match self.entries.write() {
+                Ok(mut held) => {
+                    *held = entries;
+                    tracing::info!(
+                        took_ms = started.elapsed().as_millis(),
+                        "read what runs where from the state store"
+                    );
+                }
+                Err(_) => tracing::error!("{}", poisoned()),
+            },
+            Ok(Err(error)) => tracing::error!(
+                %error,
+                "cannot read what runs where from the state store; it is observed again"
+            ),
+            Err(error) => tracing::error!(
+                %error,
+                "reading what runs where from the state store stopped; it is observed again"
+            ),
+        }
+        self.loaded.send_replace(true);
+    }
+
+    /// Waits until the board holds what the store saved.
+    pub async fn loaded(&self) {
+        // The sender is `self`'s, so it outlives this wait.
+        let _ = self.loaded.subscribe().wait_for(|loaded| *loaded).await;
     }
 
     /// The health span of `package` in `environment`, if one is recorded.
@@ -67,8 +108,10 @@ impl StatusBoard {
         environment: &str,
         package: &str,
     ) -> Result<Option<HealthSpan>, PromotionError> {
-        Ok(self
-            .read()?
+        let Some(entries) = self.loaded_entries()? else {
+            return Ok(self.store.load_health_span(environment, package)?);
+        };
+        Ok(entries
             .get(environment, package)
             .and_then(|entry| entry.span()))
     }
@@ -80,6 +123,7 @@ impl StatusBoard {
         environment: &str,
         current: Vec<PackageSync>,
     ) -> Result<usize, PromotionError> {
+        self.loaded().await;
         let known: HashMap<String, PackageSync> = self
             .for_environment(environment)?
             .into_iter()
@@ -148,6 +192,7 @@ impl StatusBoard {
         removed: &[String],
         publish: bool,
     ) -> Result<usize, PromotionError> {
+        self.loaded().await;
         let (batch, events) = self.plan(environment, changed, removed)?;
         if events.is_empty() {
             return Ok(0);
@@ -176,10 +221,12 @@ impl StatusBoard {
         Ok(count)
     }
 
-    /// Runs `read` while no batch is between being cached and being published: what it
-    /// reads of the board and of the event log agree (a Watch snapshot and the sequence it
-    /// stands for, without an event whose change the snapshot already shows).
+    /// Runs `read` once the board holds what was saved and while no batch is between being
+    /// cached and being published: what it reads of the board and of the event log agree
+    /// (a Watch snapshot and the sequence it stands for, without an event whose change
+    /// the snapshot already shows).
     pub async fn consistent<T>(&self, read: impl FnOnce() -> T) -> T {
+        self.loaded().await;
         let _publishing = self.publishing.read().await;
         read()
     }
@@ -229,8 +276,24 @@ impl StatusBoard {
         Ok((batch, events))
     }
 
+    /// The whole board: an error while it is still being read (callers wait for `loaded`
+    /// first, so this is a guard against an answer that would leave packages out).
     fn read(&self) -> Result<RwLockReadGuard<'_, BoardEntries>, PromotionError> {
-        self.entries.read().map_err(|_| poisoned())
+        self.loaded_entries()?.ok_or_else(|| {
+            PromotionError::Unavailable(
+                "dkd is still reading what runs where from its state store; try again in a moment"
+                    .into(),
+            )
+        })
+    }
+
+    /// The board once it holds what was saved; `None` until then.
+    fn loaded_entries(&self) -> Result<Option<RwLockReadGuard<'_, BoardEntries>>, PromotionError> {
+        // Set after the entries are in place: once it reads true, they are.
+        if !*self.loaded.borrow() {
+            return Ok(None);
+        }
+        self.entries.read().map(Some).map_err(|_| poisoned())
     }
 
     /// One package in one environment.
@@ -239,8 +302,10 @@ impl StatusBoard {
         environment: &str,
         package: &str,
     ) -> Result<Option<PackageSync>, PromotionError> {
-        Ok(self
-            .read()?
+        let Some(entries) = self.loaded_entries()? else {
+            return Ok(self.store.load_status(environment, package)?);
+        };
+        Ok(entries
             .get(environment, package)
             .map(|entry| entry.status.status()))
     }
@@ -260,10 +325,12 @@ impl StatusBoard {
         package: &str,
         environments: impl IntoIterator<Item = &'a str>,
     ) -> Result<bool, PromotionError> {
-        let entries = self.read()?;
-        Ok(environments
-            .into_iter()
-            .any(|env| entries.get(env, package).is_some()))
+        for environment in environments {
+            if self.get(environment, package)?.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Every package some environment runs, by name.
@@ -291,7 +358,7 @@ mod tests {
 
     use super::*;
     use crate::{
-        promotion::ports::{Clock, HealthState},
+        promotion::ports::{Clock, HealthState, SystemClock},
         store::MemoryStore,
     };
 
@@ -303,7 +370,7 @@ mod tests {
     async fn only_changes_are_saved_and_published_and_removals_are_too() {
         let store: Arc<dyn StateStore> = Arc::new(MemoryStore::default());
         let events = Arc::new(EventLog::new(store.clone(), 100));
-        let board = StatusBoard::load(store.clone(), events.clone()).expect("load");
+        let board = StatusBoard::open(store.clone(), events.clone(), Arc::new(SystemClock));
         assert_eq!(
             board
                 .observe("dev", vec![status("a", "v1"), status("b", "v1")])
@@ -332,9 +399,54 @@ mod tests {
         );
         assert_eq!(board.get("dev", "b").expect("get"), None);
         assert_eq!(events.last_sequence().expect("seq"), 4);
-        let reloaded = StatusBoard::load(store, events).expect("reload");
+        let reloaded = StatusBoard::open(store, events, Arc::new(SystemClock));
+        reloaded.loaded().await;
         assert_eq!(
             reloaded.for_environment("dev").expect("env"),
+            vec![status("a", "v2")]
+        );
+    }
+
+    #[tokio::test]
+    #[expect(
+        clippy::await_holding_lock,
+        reason = "the held lock is what keeps the board's read (on a blocking thread) waiting"
+    )]
+    async fn until_the_saved_statuses_are_read_one_package_comes_from_the_store_and_the_rest_waits()
+    {
+        let store = Arc::new(MemoryStore::default());
+        store
+            .save_status_changes(&StatusChanges {
+                statuses: vec![status("a", "v1"), status("b", "v1")],
+                ..StatusChanges::default()
+            })
+            .expect("save");
+        let events = Arc::new(EventLog::new(store.clone(), 100));
+        let held = store.hold_full_reads();
+        let board = StatusBoard::open(store.clone(), events, Arc::new(SystemClock));
+        assert_eq!(board.get("dev", "a").expect("get"), Some(status("a", "v1")));
+        assert!(board.knows_package("b", ["int", "dev"]).expect("knows"));
+        assert!(matches!(
+            board.for_environment("dev"),
+            Err(PromotionError::Unavailable(_))
+        ));
+        let observing = tokio::spawn({
+            let board = board.clone();
+            async move { board.observe("dev", vec![status("a", "v2")]).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert!(
+            !observing.is_finished(),
+            "a change waits for the saved statuses"
+        );
+        drop(held);
+        assert_eq!(
+            observing.await.expect("join").expect("observe"),
+            2,
+            "a changed, b removed: both known once read"
+        );
+        assert_eq!(
+            board.for_environment("dev").expect("env"),
             vec![status("a", "v2")]
         );
     }
@@ -343,7 +455,7 @@ mod tests {
     async fn a_change_of_more_packages_than_a_batch_is_saved_and_published_whole_in_order() {
         let store: Arc<dyn StateStore> = Arc::new(MemoryStore::default());
         let events = Arc::new(EventLog::new(store.clone(), 10_000));
-        let board = StatusBoard::load(store.clone(), events.clone()).expect("load");
+        let board = StatusBoard::open(store.clone(), events.clone(), Arc::new(SystemClock));
         let count = BATCH * 2 + 3;
         let names: Vec<String> = (0..count).map(|i| format!("p{i:04}")).collect();
         let statuses = names.iter().map(|name| status(name, "v1")).collect();
@@ -361,8 +473,11 @@ mod tests {
             })
             .collect();
         assert_eq!(published, names, "one event each, in order");
-        assert_eq!(store.load_health_spans().expect("spans").len(), count);
-        let reloaded = StatusBoard::load(store, events).expect("reload");
+        let mut spans = 0;
+        store.each_health_span(&mut |_| spans += 1).expect("spans");
+        assert_eq!(spans, count);
+        let reloaded = StatusBoard::open(store, events, Arc::new(SystemClock));
+        reloaded.loaded().await;
         assert_eq!(reloaded.for_environment("dev").expect("env").len(), count);
         assert_eq!(
             reloaded.observe("dev", Vec::new()).await.expect("removed"),
@@ -380,17 +495,13 @@ mod tests {
         let clock = ManualClock::starting_at(SystemTime::UNIX_EPOCH);
         let store: Arc<dyn StateStore> = Arc::new(MemoryStore::default());
         let events = Arc::new(EventLog::new(store.clone(), 100));
-        let board = StatusBoard::load(store.clone(), events.clone())
-            .expect("load")
-            .with_clock(Arc::new(clock.clone()));
+        let board = StatusBoard::open(store.clone(), events.clone(), Arc::new(clock.clone()));
         board
             .observe("dev", vec![status("a", "v1")])
             .await
             .expect("observe");
         clock.advance(20 * minute);
-        let restarted = StatusBoard::load(store.clone(), events.clone())
-            .expect("reload")
-            .with_clock(Arc::new(clock.clone()));
+        let restarted = StatusBoard::open(store.clone(), events.clone(), Arc::new(clock.clone()));
         restarted
             .observe("dev", vec![status("a", "v1")])
             .await

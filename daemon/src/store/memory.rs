@@ -2,7 +2,7 @@
 
 use std::{
     collections::BTreeMap,
-    sync::{Mutex, MutexGuard},
+    sync::{Mutex, MutexGuard, RwLock, RwLockWriteGuard},
 };
 
 use crate::promotion::{
@@ -28,9 +28,24 @@ struct Contents {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     contents: Mutex<Contents>,
+    /// Taken (read) by every read of all statuses or spans: a test holds it to keep them
+    /// waiting, as a big home keeps them busy.
+    full_reads: RwLock<()>,
 }
 
 impl MemoryStore {
+    /// Keeps reads of every status or span waiting until the guard is dropped.
+    pub fn hold_full_reads(&self) -> RwLockWriteGuard<'_, ()> {
+        self.full_reads
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Waits while a test holds full reads.
+    fn full_read(&self) {
+        drop(self.full_reads.read());
+    }
+
     fn contents(&self) -> Result<MutexGuard<'_, Contents>, StoreError> {
         self.contents
             .lock()
@@ -112,8 +127,19 @@ impl StateStore for MemoryStore {
             .collect())
     }
 
-    fn load_statuses(&self) -> Result<Vec<PackageSync>, StoreError> {
-        Ok(self.contents()?.statuses.values().cloned().collect())
+    fn load_status(
+        &self,
+        environment: &str,
+        package: &str,
+    ) -> Result<Option<PackageSync>, StoreError> {
+        let key = (environment.to_owned(), package.to_owned());
+        Ok(self.contents()?.statuses.get(&key).cloned())
+    }
+
+    fn each_status(&self, each: &mut dyn FnMut(PackageSync)) -> Result<(), StoreError> {
+        self.full_read();
+        self.contents()?.statuses.values().cloned().for_each(each);
+        Ok(())
     }
 
     fn save_status_changes(&self, changes: &StatusChanges) -> Result<(), StoreError> {
@@ -145,8 +171,14 @@ impl StateStore for MemoryStore {
             .cloned())
     }
 
-    fn load_health_spans(&self) -> Result<Vec<HealthSpan>, StoreError> {
-        Ok(self.contents()?.health_spans.values().cloned().collect())
+    fn each_health_span(&self, each: &mut dyn FnMut(HealthSpan)) -> Result<(), StoreError> {
+        self.full_read();
+        self.contents()?
+            .health_spans
+            .values()
+            .cloned()
+            .for_each(each);
+        Ok(())
     }
 
     fn append_events(&self, events: &[Event], retention: u64) -> Result<(), StoreError> {

@@ -10,12 +10,10 @@
 //! rebuilt, then the mark is set (the schema version stays).
 
 use std::{
+    collections::BTreeMap,
     path::{Path, PathBuf},
-    sync::{Arc, Mutex},
     time::{SystemTime, UNIX_EPOCH},
 };
-
-use std::collections::BTreeMap;
 
 use serde::{Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
@@ -81,17 +79,6 @@ pub struct SledStore {
     events: sled::Tree,
     /// Why the database was replaced at start, if it was.
     notice: Option<String>,
-    /// What the check at open decoded, handed to the first load instead of read again.
-    verified: Arc<Mutex<Verified>>,
-}
-
-/// The statuses and health spans decoded by the check at open: the status board's first
-/// load takes them (a database of 100,000 packages is then read once at start, not twice),
-/// and any status write drops them.
-#[derive(Debug, Default)]
-struct Verified {
-    statuses: Option<Vec<PackageSync>>,
-    spans: Option<Vec<HealthSpan>>,
 }
 
 fn database_error(error: impl std::fmt::Display) -> StoreError {
@@ -114,6 +101,24 @@ fn encode<T: Serialize>(record: &T) -> Result<Vec<u8>, StoreError> {
     let mut value = checksum(&json).to_vec();
     value.extend_from_slice(&json);
     Ok(value)
+}
+
+/// A saved status: its record, checked and decoded.
+fn decode_status(key: &str, bytes: &[u8]) -> Result<PackageSync, StoreError> {
+    let record: StatusRecord = decode(key, bytes)?;
+    PackageSync::try_from(record).map_err(|reason| StoreError::Corrupt {
+        key: key.to_owned(),
+        reason,
+    })
+}
+
+/// Forgets a cached record that cannot be read (what it held is observed and saved
+/// again), saying so.
+fn drop_unreadable(tree: &sled::Tree, key: &[u8], error: &StoreError) {
+    tracing::warn!(%error, "dropped an unreadable record; it is observed and saved again");
+    if let Err(error) = tree.remove(key) {
+        tracing::warn!(%error, "cannot drop the unreadable record");
+    }
 }
 
 fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, StoreError> {
@@ -243,7 +248,9 @@ impl SledStore {
         self.notice.as_deref()
     }
 
-    /// Reads and checks every record (a few milliseconds per thousand).
+    /// Reads and checks every record (a few milliseconds per thousand) but the statuses
+    /// and health spans: the status board reads those after dkd answers, and one that fails
+    /// its check is dropped and observed again (`each_status`).
     fn verify(&self) -> Result<(), StoreError> {
         let (counted, witnessed) = (self.counter()?, self.witnessed());
         if counted < witnessed {
@@ -256,10 +263,6 @@ impl SledStore {
         }
         self.load_config()?;
         self.verify_promotion_indexes()?;
-        let verified = Verified {
-            statuses: Some(self.load_statuses()?),
-            spans: Some(self.load_health_spans()?),
-        };
         for entry in &self.changes {
             let (key, bytes) = entry.map_err(database_error)?;
             let key = String::from_utf8_lossy(&key).into_owned();
@@ -268,9 +271,6 @@ impl SledStore {
         }
         for entry in &self.events {
             Self::decode_event(&entry.map_err(database_error)?.1)?;
-        }
-        if let Ok(mut kept) = self.verified.lock() {
-            *kept = verified;
         }
         Ok(())
     }
@@ -311,7 +311,6 @@ impl SledStore {
             db,
             meta,
             notice: None,
-            verified: Arc::default(),
         })
     }
 
@@ -506,24 +505,28 @@ impl StateStore for SledStore {
             .collect()
     }
 
-    fn load_statuses(&self) -> Result<Vec<PackageSync>, StoreError> {
-        if let Some(statuses) = self
-            .verified
-            .lock()
-            .ok()
-            .and_then(|mut v| v.statuses.take())
-        {
-            return Ok(statuses);
-        }
+    fn load_status(
+        &self,
+        environment: &str,
+        package: &str,
+    ) -> Result<Option<PackageSync>, StoreError> {
+        let key = status_key(environment, package);
         self.statuses
-            .iter()
-            .map(|entry| {
-                let (key, bytes) = entry.map_err(database_error)?;
-                let key = String::from_utf8_lossy(&key).into_owned();
-                let record: StatusRecord = decode(&key, &bytes)?;
-                PackageSync::try_from(record).map_err(|reason| StoreError::Corrupt { key, reason })
-            })
-            .collect()
+            .get(key.as_bytes())
+            .map_err(database_error)?
+            .map(|bytes| decode_status(&key, &bytes))
+            .transpose()
+    }
+
+    fn each_status(&self, each: &mut dyn FnMut(PackageSync)) -> Result<(), StoreError> {
+        for entry in &self.statuses {
+            let (key, bytes) = entry.map_err(database_error)?;
+            match decode_status(&String::from_utf8_lossy(&key), &bytes) {
+                Ok(status) => each(status),
+                Err(error) => drop_unreadable(&self.statuses, &key, &error),
+            }
+        }
+        Ok(())
     }
 
     fn load_health_span(
@@ -539,24 +542,18 @@ impl StateStore for SledStore {
             .transpose()
     }
 
-    fn load_health_spans(&self) -> Result<Vec<HealthSpan>, StoreError> {
-        if let Some(spans) = self.verified.lock().ok().and_then(|mut v| v.spans.take()) {
-            return Ok(spans);
+    fn each_health_span(&self, each: &mut dyn FnMut(HealthSpan)) -> Result<(), StoreError> {
+        for entry in &self.health_spans {
+            let (key, bytes) = entry.map_err(database_error)?;
+            match decode::<HealthSpanRecord>(&String::from_utf8_lossy(&key), &bytes) {
+                Ok(span) => each(HealthSpan::from(span)),
+                Err(error) => drop_unreadable(&self.health_spans, &key, &error),
+            }
         }
-        self.health_spans
-            .iter()
-            .map(|entry| {
-                let (key, bytes) = entry.map_err(database_error)?;
-                let key = String::from_utf8_lossy(&key).into_owned();
-                decode::<HealthSpanRecord>(&key, &bytes).map(HealthSpan::from)
-            })
-            .collect()
+        Ok(())
     }
 
     fn save_status_changes(&self, changes: &StatusChanges) -> Result<(), StoreError> {
-        if let Ok(mut verified) = self.verified.lock() {
-            *verified = Verified::default();
-        }
         self.ensure_room()?;
         for span in &changes.spans {
             let key = status_key(&span.environment, &span.package);
@@ -884,6 +881,47 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().contains("unreadable"))
             .count();
         assert_eq!(aside, 1, "the damaged database is kept for inspection");
+    }
+
+    #[test]
+    fn an_unreadable_status_is_dropped_and_the_others_are_read() {
+        use crate::promotion::{ports::StatusChanges, testing::deployed};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.sled");
+        let store = SledStore::open(&path).expect("open");
+        store
+            .save_status_changes(&StatusChanges {
+                statuses: vec![deployed("dev", "a", "v1"), deployed("dev", "b", "v1")],
+                ..StatusChanges::default()
+            })
+            .expect("save");
+        let key = status_key("dev", "a");
+        let mut garbled = store
+            .statuses
+            .get(key.as_bytes())
+            .expect("read")
+            .expect("a record")
+            .to_vec();
+        let last = garbled.len() - 2;
+        garbled[last] ^= 0x01;
+        store
+            .statuses
+            .insert(key.as_bytes(), garbled)
+            .expect("garble");
+        let read = |store: &SledStore| {
+            let mut packages = Vec::new();
+            store
+                .each_status(&mut |status| packages.push(status.package))
+                .expect("not an error");
+            packages
+        };
+        assert_eq!(read(&store), ["b"]);
+        assert_eq!(
+            store.statuses.get(key.as_bytes()).expect("read"),
+            None,
+            "dropped, so it is saved afresh when observed"
+        );
+        assert_eq!(read(&store), ["b"]);
     }
 
     #[test]

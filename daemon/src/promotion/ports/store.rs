@@ -95,8 +95,18 @@ pub trait StateStore: StoreLocation {
     /// oldest first, read through an index that `save_promotion` keeps.
     fn load_package_promotions(&self, package: &str) -> Result<Vec<Promotion>, StoreError>;
 
-    /// Every saved status.
-    fn load_statuses(&self) -> Result<Vec<PackageSync>, StoreError>;
+    /// The saved status of one package in one environment.
+    fn load_status(
+        &self,
+        environment: &str,
+        package: &str,
+    ) -> Result<Option<PackageSync>, StoreError>;
+
+    /// Hands every saved status to `each`, one at a time, so a big home is never held
+    /// decoded whole. A record the store cannot read is dropped with a warning, not
+    /// returned as an error: a status is what the cluster reports, and it is observed and
+    /// saved again.
+    fn each_status(&self, each: &mut dyn FnMut(PackageSync)) -> Result<(), StoreError>;
 
     /// The health span of one package in one environment, if one was recorded.
     fn load_health_span(
@@ -105,8 +115,9 @@ pub trait StateStore: StoreLocation {
         package: &str,
     ) -> Result<Option<HealthSpan>, StoreError>;
 
-    /// Every saved health span.
-    fn load_health_spans(&self) -> Result<Vec<HealthSpan>, StoreError>;
+    /// Hands every saved health span to `each`, one at a time, as `each_status` does: an
+    /// unreadable one is dropped (its package's soak starts again, never ends early).
+    fn each_health_span(&self, each: &mut dyn FnMut(HealthSpan)) -> Result<(), StoreError>;
 
     /// Saves a batch of what runs where at once (one flush in a store that flushes): the
     /// statuses and health spans of `changes` (each replacing what was saved for its
