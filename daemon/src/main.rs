@@ -4,6 +4,7 @@ use std::{future::Future, path::PathBuf, process::ExitCode, time::Duration};
 
 use clap::Parser;
 use dkd::{app, home::DkHome};
+use tikv_jemalloc_ctl::{Access, AsName};
 
 /// jemalloc: see daemon/Cargo.toml for why.
 #[global_allocator]
@@ -48,12 +49,27 @@ fn main() -> ExitCode {
     }
 }
 
+/// How long freed pages stay with jemalloc before its background thread hands them back:
+/// one second, not its default ten, so what loading a big home freed is returned by the
+/// time the first sync pass is done (on 100,000 packages: about 300 MB held 2 s after the
+/// pass, against 430 MB).
+const DIRTY_DECAY_MS: isize = 1_000;
+
 /// Lets jemalloc hand freed pages back to the system from its background thread, so a
 /// quiet dkd gives back what loading a big home took (otherwise it does so only while it
-/// keeps allocating).
+/// keeps allocating), within `DIRTY_DECAY_MS`.
 fn return_freed_memory() {
     if let Err(error) = tikv_jemalloc_ctl::background_thread::write(true) {
         tracing::warn!(%error, "jemalloc's background thread is off: freed memory is returned only while dkd allocates");
+    }
+    // The default for arenas made from now on, then each arena made already (one not
+    // made yet has no settings and takes the default when made).
+    let set = |name: &str| name.name().write(DIRTY_DECAY_MS);
+    if let Err(error) = set("arenas.dirty_decay_ms\0") {
+        tracing::warn!(%error, "cannot shorten jemalloc's decay: freed memory is returned after 10 s");
+    }
+    for arena in 0..tikv_jemalloc_ctl::arenas::narenas::read().unwrap_or(0) {
+        let _ = set(&format!("arena.{arena}.dirty_decay_ms\0"));
     }
 }
 
