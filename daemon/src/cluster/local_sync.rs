@@ -11,12 +11,7 @@
 //! Degraded when it does not (another digest, not published, or a blob of it missing),
 //! Unknown when the registry cannot be read.
 
-use std::{
-    collections::{BTreeSet, HashMap},
-    ops::Bound,
-    sync::Arc,
-    time::Duration,
-};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use datakit::manifest::{ANNOTATION_PROMOTION_ID, parse_deployed_package};
 use tokio_util::sync::CancellationToken;
@@ -49,12 +44,12 @@ pub struct LocalSync {
 }
 
 /// What one environment runs: the revision and folder id it was applied from (`None`:
-/// nothing applied yet, the next pass applies the folder whole) and the packages.
+/// nothing applied yet, the next pass applies the folder whole). Its packages are the
+/// status board's, which records each one applied.
 #[derive(Default)]
 struct AppliedFolder {
     revision: Option<String>,
     folder_id: Option<String>,
-    packages: BTreeSet<String>,
     /// The package whose health was re-checked last; the next re-check starts after it.
     rechecked_up_to: Option<String>,
 }
@@ -156,15 +151,8 @@ impl LocalSync {
                 .read_changed(revision, &folder, &before, known, &mut resolved)
                 .await?;
             if found.whole {
-                before.packages = found.changed.iter().map(|p| p.package.clone()).collect();
                 self.apply_whole(name, revision, found.changed).await?;
             } else {
-                before
-                    .packages
-                    .extend(found.changed.iter().map(|p| p.package.clone()));
-                for gone in &found.removed {
-                    before.packages.remove(gone);
-                }
                 self.apply_changes(name, revision, found.changed, found.removed)
                     .await?;
             }
@@ -189,25 +177,23 @@ impl LocalSync {
     /// records them all again.
     async fn restored(&self, environment: &str) -> Result<AppliedFolder, ForgeError> {
         let (target, env) = (self.target.clone(), environment.to_owned());
-        let restored = blocking(move || {
+        let (restored, running) = blocking(move || {
             Ok(match target.marker(&env) {
-                Some(marker) => AppliedFolder {
-                    revision: Some(marker.revision),
-                    folder_id: Some(marker.folder_id),
-                    packages: target.package_names(&env),
-                    rechecked_up_to: None,
-                },
-                None => AppliedFolder::default(),
+                Some(marker) => (
+                    AppliedFolder {
+                        revision: Some(marker.revision),
+                        folder_id: Some(marker.folder_id),
+                        rechecked_up_to: None,
+                    },
+                    target.package_names(&env).len(),
+                ),
+                None => (AppliedFolder::default(), 0),
             })
         })
         .await?;
         self.board.loaded().await;
-        let known = self
-            .board
-            .for_environment(environment)
-            .map_err(|e| unavailable(&e))?
-            .len();
-        if restored.revision.is_some() && known != restored.packages.len() {
+        let known = self.board.count(environment).map_err(|e| unavailable(&e))?;
+        if restored.revision.is_some() && known != running {
             self.record_whole(environment).await?;
         }
         Ok(restored)
@@ -288,13 +274,10 @@ impl LocalSync {
                 continue;
             };
             let start = folder.rechecked_up_to.take().unwrap_or_default();
-            let batch: Vec<String> = folder
-                .packages
-                .range::<String, _>((Bound::Excluded(&start), Bound::Unbounded))
-                .chain(folder.packages.range::<String, _>(..=&start))
-                .take(HEALTH_BATCH)
-                .cloned()
-                .collect();
+            let batch = self
+                .board
+                .package_names_after(environment, &start, HEALTH_BATCH)
+                .map_err(|e| unavailable(&e))?;
             folder.rechecked_up_to = batch.last().cloned();
             let (target, env) = (self.target.clone(), environment.clone());
             let running = blocking(move || {

@@ -7,6 +7,7 @@ use std::{
     borrow::Borrow,
     cmp::Ordering,
     collections::{BTreeMap, BTreeSet},
+    ops::Bound,
     time::SystemTime,
 };
 
@@ -146,6 +147,28 @@ impl BoardEntries {
         self.environments.get(environment).into_iter().flatten()
     }
 
+    /// How many entries `environment` has.
+    pub fn count(&self, environment: &str) -> usize {
+        self.environments.get(environment).map_or(0, BTreeSet::len)
+    }
+
+    /// The entries of `environment` in name order from just after `package`, then from
+    /// the first up to it: each entry once.
+    pub fn after<'a>(
+        &'a self,
+        environment: &str,
+        package: &'a str,
+    ) -> impl Iterator<Item = &'a Tracked> {
+        self.environments
+            .get(environment)
+            .into_iter()
+            .flat_map(move |entries| {
+                entries
+                    .range::<str, _>((Bound::Excluded(package), Bound::Unbounded))
+                    .chain(entries.range::<str, _>((Bound::Unbounded, Bound::Included(package))))
+            })
+    }
+
     /// Every entry, by environment, then package name.
     pub fn all(&self) -> impl Iterator<Item = &Tracked> {
         self.environments.values().flatten()
@@ -252,6 +275,34 @@ mod tests {
         assert!(entries.get("int", "b").is_none());
         assert_eq!(entries.environment("prod").count(), 1);
         assert_eq!(entries.environment("int").count(), 0);
+    }
+
+    #[test]
+    fn entries_after_a_package_wrap_round_and_list_each_once() {
+        let entries = saved(
+            ["a", "b", "c", "d"]
+                .into_iter()
+                .map(|package| status("dev", package, "v1"))
+                .chain([status("prod", "a", "v1")])
+                .collect(),
+            Vec::new(),
+        );
+        let after = |package: &str| -> Vec<String> {
+            entries
+                .after("dev", package)
+                .map(|e| e.status.package().to_owned())
+                .collect()
+        };
+        assert_eq!(after("b"), ["c", "d", "a", "b"]);
+        assert_eq!(after(""), ["a", "b", "c", "d"], "from the start");
+        assert_eq!(
+            after("bb"),
+            ["c", "d", "a", "b"],
+            "from one no longer there"
+        );
+        assert_eq!(entries.count("dev"), 4);
+        assert_eq!(entries.count("int"), 0);
+        assert_eq!(entries.after("int", "a").count(), 0);
     }
 
     #[test]

@@ -319,6 +319,27 @@ impl StatusBoard {
             .collect())
     }
 
+    /// How many packages `environment` runs.
+    pub fn count(&self, environment: &str) -> Result<usize, PromotionError> {
+        Ok(self.read()?.count(environment))
+    }
+
+    /// Up to `limit` names of packages `environment` runs, in name order from just after
+    /// `after`, wrapping round to the first.
+    pub fn package_names_after(
+        &self,
+        environment: &str,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, PromotionError> {
+        Ok(self
+            .read()?
+            .after(environment, after)
+            .take(limit)
+            .map(|entry| entry.status.package().to_owned())
+            .collect())
+    }
+
     /// Whether any of `environments` runs `package` (a lookup per environment, not a scan).
     pub fn knows_package<'a>(
         &self,
