@@ -847,6 +847,14 @@ mod tests {
         assert_eq!(entries, 1, "nothing was moved aside");
     }
 
+    /// Flips a bit of the record at `key`, past its checksum.
+    fn garble(tree: &sled::Tree, key: &[u8]) {
+        let mut value = tree.get(key).expect("read").expect("a record").to_vec();
+        let last = value.len() - 2;
+        value[last] ^= 0x01;
+        tree.insert(key, value).expect("garble");
+    }
+
     #[test]
     fn a_record_that_fails_its_checksum_sets_the_database_aside_with_a_notice() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -859,15 +867,8 @@ mod tests {
                 ))
                 .expect("save");
             assert_eq!(store.notice(), None);
-            let (key, mut value) = store
-                .promotions
-                .first()
-                .expect("read")
-                .map(|(k, v)| (k, v.to_vec()))
-                .expect("a record");
-            let last = value.len() - 2;
-            value[last] ^= 0x01;
-            store.promotions.insert(key, value).expect("garble");
+            let (key, _) = store.promotions.first().expect("read").expect("a record");
+            garble(&store.promotions, &key);
             store.flush().expect("flush");
         }
         let store = reopen(&path);
@@ -896,18 +897,7 @@ mod tests {
             })
             .expect("save");
         let key = status_key("dev", "a");
-        let mut garbled = store
-            .statuses
-            .get(key.as_bytes())
-            .expect("read")
-            .expect("a record")
-            .to_vec();
-        let last = garbled.len() - 2;
-        garbled[last] ^= 0x01;
-        store
-            .statuses
-            .insert(key.as_bytes(), garbled)
-            .expect("garble");
+        garble(&store.statuses, key.as_bytes());
         let read = |store: &SledStore| {
             let mut packages = Vec::new();
             store
