@@ -346,12 +346,17 @@ impl StatusBoard {
         package: &str,
         environments: impl IntoIterator<Item = &'a str>,
     ) -> Result<bool, PromotionError> {
-        for environment in environments {
-            if self.get(environment, package)?.is_some() {
-                return Ok(true);
+        let Some(entries) = self.loaded_entries()? else {
+            for environment in environments {
+                if self.store.load_status(environment, package)?.is_some() {
+                    return Ok(true);
+                }
             }
-        }
-        Ok(false)
+            return Ok(false);
+        };
+        Ok(environments
+            .into_iter()
+            .any(|env| entries.get(env, package).is_some()))
     }
 
     /// Every package some environment runs, by name.
