@@ -140,7 +140,7 @@ fn bearer_token() -> Result<BearerToken, CliError> {
 pub async fn connect(address: &DaemonAddress, home: &Path) -> Result<Client, CliError> {
     let channel = match address {
         DaemonAddress::Tcp(uri) => connect_tcp(uri).await?,
-        DaemonAddress::Unix { path, local } => match connect_unix(path).await {
+        DaemonAddress::Unix { path, local } => match unix_channel(path).await {
             Ok(channel) => channel,
             // Someone else's dkd: starting another would not help.
             Err(error)
@@ -239,7 +239,9 @@ fn note_autostart(reason: &tonic::transport::Error, home: &Path) {
     ));
 }
 
-async fn connect_unix(path: &Path) -> Result<Channel, tonic::transport::Error> {
+/// A channel to the dkd socket at `path`, with tonic's default options (dk's own client
+/// raises the answer limit on top of it).
+pub async fn unix_channel(path: &Path) -> Result<Channel, tonic::transport::Error> {
     let path = path.to_path_buf();
     // The URI is required by the API but unused: the connector always dials the socket.
     Endpoint::from_static("http://dkd.local")
@@ -349,7 +351,7 @@ fn dkd_binary() -> PathBuf {
 async fn wait_for_socket(path: &Path) -> Result<Channel, CliError> {
     let deadline = Instant::now() + AUTOSTART_TIMEOUT;
     loop {
-        match connect_unix(path).await {
+        match unix_channel(path).await {
             Ok(channel) => return Ok(channel),
             Err(error) if Instant::now() >= deadline => {
                 let log = path.with_file_name("dkd.log");

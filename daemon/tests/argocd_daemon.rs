@@ -13,16 +13,11 @@ use std::{
 
 use datakit::proto::{self, data_kit_service_client::DataKitServiceClient, watch_event::Event};
 use dkd::{app, home::DkHome};
-use hyper_util::rt::TokioIo;
 use kube_fake::{
     KubeFake,
     objects::{AppStatus, application, job, pod},
 };
-use tokio::net::UnixStream;
-use tonic::{
-    Streaming,
-    transport::{Channel, Endpoint, Uri},
-};
+use tonic::{Streaming, transport::Channel};
 
 const PATIENCE: Duration = Duration::from_secs(20);
 /// How soon a change in Argo CD must show in dkd.
@@ -48,14 +43,7 @@ fn git(dir: &Path, args: &[&str]) {
 async fn connect(socket: &Path) -> DataKitServiceClient<Channel> {
     let deadline = Instant::now() + PATIENCE;
     loop {
-        let socket = socket.to_path_buf();
-        let connected = Endpoint::from_static("http://dkd.local")
-            .connect_with_connector(tower::service_fn(move |_: Uri| {
-                let socket = socket.clone();
-                async move { UnixStream::connect(socket).await.map(TokioIo::new) }
-            }))
-            .await;
-        match connected {
+        match dk::connect::unix_channel(socket).await {
             Ok(channel) => return DataKitServiceClient::new(channel),
             Err(error) => {
                 assert!(Instant::now() < deadline, "dkd never served: {error}");

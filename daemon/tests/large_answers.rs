@@ -31,11 +31,9 @@ use dkd::{
     registry::LayoutRegistry,
     store::MemoryStore,
 };
-use hyper_util::rt::TokioIo;
 use prost::Message;
-use tokio::net::UnixStream;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::{Channel, Endpoint, Uri};
+use tonic::transport::Channel;
 
 /// 12,000 packages in each of 3 environments: 36,000 rows, some 6 MB encoded.
 const PACKAGES: usize = 12_000;
@@ -133,12 +131,7 @@ struct ApiParts {
 
 /// A channel to the socket with tonic's default options (4 MiB decoding limit included).
 async fn channel(socket: &Path) -> Channel {
-    let socket = socket.to_path_buf();
-    Endpoint::from_static("http://dkd.local")
-        .connect_with_connector(tower::service_fn(move |_: Uri| {
-            let socket = socket.clone();
-            async move { UnixStream::connect(socket).await.map(TokioIo::new) }
-        }))
+    dk::connect::unix_channel(socket)
         .await
         .expect("connect to the socket")
 }

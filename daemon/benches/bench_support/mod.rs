@@ -18,9 +18,7 @@ use std::{
 };
 
 use datakit::proto::{self, data_kit_service_client::DataKitServiceClient};
-use hyper_util::rt::TokioIo;
-use tokio::net::UnixStream;
-use tonic::transport::{Channel, Endpoint, Uri};
+use tonic::transport::Channel;
 
 /// How long anything may take before the bench gives up on it.
 pub const PATIENCE: Duration = Duration::from_secs(120);
@@ -290,13 +288,7 @@ impl Drop for Dkd {
 
 /// A gRPC channel (one HTTP/2 connection) over the Unix socket `socket`.
 pub async fn try_channel(socket: &Path) -> Result<Channel, tonic::transport::Error> {
-    let socket = socket.to_path_buf();
-    Endpoint::from_static("http://dkd.local")
-        .connect_with_connector(tower::service_fn(move |_: Uri| {
-            let socket = socket.clone();
-            async move { UnixStream::connect(socket).await.map(TokioIo::new) }
-        }))
-        .await
+    dk::connect::unix_channel(socket).await
 }
 
 pub async fn channel(socket: &Path) -> Channel {
