@@ -60,6 +60,15 @@ impl HealthSpan {
         self.healthy_since
             .map(|since| now.duration_since(since).unwrap_or_default())
     }
+
+    /// When `version` has been Healthy for `soak`, whatever the time now; `None` when it
+    /// is not Healthy (or is not the version this span records).
+    pub fn soaked_at(&self, version: &str, soak: Duration) -> Option<SystemTime> {
+        if self.version != version {
+            return None;
+        }
+        self.healthy_since.map(|since| since + soak)
+    }
 }
 
 #[cfg(test)]
@@ -99,6 +108,7 @@ mod tests {
         assert_eq!(span.left_healthy_at, Some(at(26)));
         let span = HealthSpan::after(Some(&span), &status("v1", HealthState::Healthy), at(30));
         assert_eq!(span.soaked("v1", at(40)), Some(10 * MINUTE));
+        assert_eq!(span.soaked_at("v1", 15 * MINUTE), Some(at(45)));
         assert_eq!(span.left_healthy_at, Some(at(26)), "kept for explanations");
     }
 
@@ -107,7 +117,9 @@ mod tests {
         let span = HealthSpan::after(None, &status("v1", HealthState::Healthy), at(0));
         let span = HealthSpan::after(Some(&span), &status("v2", HealthState::Progressing), at(10));
         assert_eq!(span.soaked("v2", at(11)), None);
+        assert_eq!(span.soaked_at("v2", MINUTE), None, "not Healthy yet");
         assert_eq!(span.soaked("v1", at(11)), None, "v1 no longer runs");
+        assert_eq!(span.soaked_at("v1", MINUTE), None, "v1 no longer runs");
         let span = HealthSpan::after(Some(&span), &status("v2", HealthState::Healthy), at(12));
         assert_eq!(span.soaked("v2", at(15)), Some(3 * MINUTE));
         assert_eq!(span.left_healthy_at, None);

@@ -17,7 +17,8 @@ pub struct Promotable {
     pub version: String,
     /// The upstream environment.
     pub from: String,
-    /// From when on; `None` while the version is not Healthy there.
+    /// From when on (when it turned Healthy there, plus the soak); `None` while the
+    /// version is not Healthy there.
     pub at: Option<SystemTime>,
     /// Whether that time has come, on the engine's clock, and nothing blocks it.
     pub now: bool,
@@ -167,8 +168,9 @@ impl Engine {
             .and_then(|environment| environment.soak)
             .unwrap_or_default();
         let now = self.now();
-        let soaked = upstream_span.and_then(|span| span.soaked(&upstream_status.version, now));
-        let at = soaked.map(|soaked| now + soak.saturating_sub(soaked));
+        // From the span's start, not from `now`: a row computed a moment after a call took
+        // its clock still reads as promotable now once the soak is over.
+        let at = upstream_span.and_then(|span| span.soaked_at(&upstream_status.version, soak));
         let blocked = self.check_verified_upstream(upstream, package, &upstream_status.version)?;
         Ok(Some(Promotable {
             at,
