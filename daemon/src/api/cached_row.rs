@@ -15,9 +15,10 @@ use prost::{
 use super::{access::Reader, encoded::Encoded};
 use crate::promotion::Promotable;
 
-/// `StatusResponse.packages` (proto/datakit/v1/status.proto); a test decodes the bytes
-/// made with it.
+/// `StatusResponse.packages` and `StatusResponse.revision` (proto/datakit/v1/status.proto);
+/// a test decodes the bytes made with them.
 const PACKAGES_FIELD: u32 = 1;
+const REVISION_FIELD: u32 = 2;
 
 /// What of a row's promotable version depends on the clock: when the engine found it
 /// promotable (or finds it, once its soak ends), and whether anything blocks it.
@@ -100,20 +101,17 @@ impl CachedRow {
     /// `StatusResponse`'s packages: the stored encoding, then the promotable's
     /// clock-dependent fields (an embedded message given twice is the two merged).
     fn encode_entry(&self, now: SystemTime, out: &mut BytesMut) {
-        let soak = self
-            .soak
-            .map(|soak| {
-                proto::PackageStatus {
-                    promotable: Some(soak.at(now)),
-                    ..Default::default()
-                }
-                .encode_to_vec()
-            })
-            .unwrap_or_default();
+        let soak = self.soak.map(|soak| proto::PackageStatus {
+            promotable: Some(soak.at(now)),
+            ..Default::default()
+        });
+        let soak_len = soak.as_ref().map_or(0, Message::encoded_len);
         encode_key(PACKAGES_FIELD, WireType::LengthDelimited, out);
-        encode_varint((self.encoded().len() + soak.len()) as u64, out);
+        encode_varint((self.encoded().len() + soak_len) as u64, out);
         out.put_slice(self.encoded());
-        out.put_slice(&soak);
+        if let Some(soak) = soak {
+            soak.encode_raw(out);
+        }
     }
 }
 
@@ -152,15 +150,12 @@ pub fn answer_encoded(
     now: SystemTime,
     revision: &str,
 ) -> Encoded {
-    let revision = proto::StatusResponse {
-        packages: Vec::new(),
-        revision: revision.to_owned(),
-    }
-    .encode_to_vec();
     let mut out = BytesMut::with_capacity(
         rows.iter()
             .map(|row| row.encoded().len() + 96)
-            .sum::<usize>(),
+            .sum::<usize>()
+            + revision.len()
+            + 8,
     );
     for row in rows
         .iter()
@@ -169,7 +164,12 @@ pub fn answer_encoded(
     {
         row.encode_entry(now, &mut out);
     }
-    out.put_slice(&revision);
+    // proto3 leaves an empty string out.
+    if !revision.is_empty() {
+        encode_key(REVISION_FIELD, WireType::LengthDelimited, &mut out);
+        encode_varint(revision.len() as u64, &mut out);
+        out.put_slice(revision.as_bytes());
+    }
     Encoded::from_bytes(out.freeze())
 }
 
@@ -262,17 +262,21 @@ mod tests {
         let catalog =
             EnvironmentCatalog::from_store(&MemoryStore::default(), GroupSource::TeamsFile);
         let reader = Access::new(Arc::new(catalog)).reader(Principal::local("alice".into()));
-        for environment in [None, Some("int"), Some("prod"), Some("qa")] {
-            let encoded = answer_encoded(&rows, environment, &reader, "pkg", now, "c0ffee");
-            let expected = proto::StatusResponse {
-                packages: parts
-                    .iter()
-                    .filter(|(status, _)| environment.is_none_or(|e| status.environment == e))
-                    .map(|(status, promotable)| rendered(status.clone(), promotable.clone(), now))
-                    .collect(),
-                revision: "c0ffee".into(),
-            };
-            assert_eq!(encoded.decode::<proto::StatusResponse>(), Ok(expected));
+        for revision in ["c0ffee", ""] {
+            for environment in [None, Some("int"), Some("prod"), Some("qa")] {
+                let encoded = answer_encoded(&rows, environment, &reader, "pkg", now, revision);
+                let expected = proto::StatusResponse {
+                    packages: parts
+                        .iter()
+                        .filter(|(status, _)| environment.is_none_or(|e| status.environment == e))
+                        .map(|(status, promotable)| {
+                            rendered(status.clone(), promotable.clone(), now)
+                        })
+                        .collect(),
+                    revision: revision.into(),
+                };
+                assert_eq!(encoded.decode::<proto::StatusResponse>(), Ok(expected));
+            }
         }
         let int = answer_encoded(&rows, Some("int"), &reader, "pkg", now, "c0ffee")
             .decode::<proto::StatusResponse>()

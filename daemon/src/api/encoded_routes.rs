@@ -4,7 +4,10 @@
 //! bytes. It sits innermost on every server, after authentication, limits and forwarding,
 //! and lets every other call through to the router.
 
-use std::task::{Context, Poll};
+use std::{
+    sync::Arc,
+    task::{Context, Poll},
+};
 
 use datakit::proto;
 use futures::future::BoxFuture;
@@ -29,14 +32,16 @@ const STATUS_PATH: &str = "/datakit.v1.DataKitService/Status";
 /// each way when given (as the listener's other calls).
 #[derive(Clone)]
 pub struct EncodedRoutesLayer {
-    api: AuditedApi,
+    /// Shared, not cloned: tonic clones the service for every call, and the API is a few
+    /// dozen handles.
+    api: Arc<AuditedApi>,
     max_message_bytes: Option<usize>,
 }
 
 impl EncodedRoutesLayer {
     pub fn new(api: AuditedApi, max_message_bytes: Option<usize>) -> Self {
         Self {
-            api,
+            api: Arc::new(api),
             max_message_bytes,
         }
     }
@@ -94,7 +99,7 @@ where
 }
 
 /// One `Watch` call on the audited API.
-struct WatchCall(AuditedApi);
+struct WatchCall(Arc<AuditedApi>);
 
 impl ServerStreamingService<proto::WatchRequest> for WatchCall {
     type Response = Encoded;
@@ -108,7 +113,7 @@ impl ServerStreamingService<proto::WatchRequest> for WatchCall {
 }
 
 /// One `Status` call on the audited API.
-struct StatusCall(AuditedApi);
+struct StatusCall(Arc<AuditedApi>);
 
 impl UnaryService<proto::StatusRequest> for StatusCall {
     type Response = Encoded;

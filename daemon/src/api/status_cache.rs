@@ -45,7 +45,7 @@ struct Progress {
 #[derive(Debug)]
 pub struct StatusCache {
     events: Arc<EventLog>,
-    entries: RwLock<HashMap<String, Arc<Entry>>>,
+    entries: RwLock<HashMap<Box<str>, Entry>>,
     progress: Progress,
     /// Signalled once a configuration event or a lag was applied.
     outdated: Notify,
@@ -166,11 +166,11 @@ impl StatusCache {
             return;
         }
         entries.insert(
-            package.to_owned(),
-            Arc::new(Entry {
+            package.into(),
+            Entry {
                 config,
                 rows: rows.into(),
-            }),
+            },
         );
     }
 }

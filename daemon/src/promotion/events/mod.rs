@@ -8,7 +8,10 @@
 mod visibility;
 
 use std::{
-    sync::{Arc, Mutex as StdMutex, PoisonError},
+    sync::{
+        Arc, Mutex as StdMutex, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
     time::SystemTime,
 };
 
@@ -108,6 +111,9 @@ pub enum ReadError {
 /// followers' copiers wait on. Shared with appends running on the blocking pool.
 struct Shown {
     visibility: StdMutex<Visibility>,
+    /// `visibility`'s newest visible sequence, readable without the lock: every `Status`
+    /// call reads it. Stored before the events it reveals are sent.
+    visible: AtomicU64,
     live: broadcast::Sender<Arc<Event>>,
     /// (newest stored, newest visible), for the leader's copiers.
     progress: watch::Sender<(u64, u64)>,
@@ -133,7 +139,9 @@ impl Shown {
     }
 
     fn reveal_locked(&self, visibility: &mut Visibility, leading: bool) {
-        for event in visibility.reveal(leading, Instant::now()) {
+        let revealed = visibility.reveal(leading, Instant::now());
+        self.visible.store(visibility.visible, Ordering::SeqCst);
+        for event in revealed {
             // No live subscriber is fine: the event is in the store.
             let _ = self.live.send(event);
         }
@@ -146,7 +154,14 @@ impl Shown {
     }
 
     fn visible(&self) -> u64 {
-        self.lock().visible
+        self.visible.load(Ordering::SeqCst)
+    }
+
+    /// Forgets every event (the log was cleared).
+    fn clear(&self) {
+        let mut visibility = self.lock();
+        visibility.clear();
+        self.visible.store(visibility.visible, Ordering::SeqCst);
     }
 }
 
@@ -209,6 +224,7 @@ impl EventLog {
             store,
             shown: Arc::new(Shown {
                 visibility: StdMutex::new(Visibility::starting_at(last)),
+                visible: AtomicU64::new(last),
                 live: broadcast::Sender::new(LIVE_BUFFER),
                 progress: watch::Sender::new((last, last)),
             }),
@@ -342,7 +358,7 @@ impl EventLog {
         let shown = self.shown.clone();
         blocking::write(&self.store, move |store| {
             store.clear_events()?;
-            shown.lock().clear();
+            shown.clear();
             drop(ordered);
             Ok(())
         })
