@@ -176,7 +176,7 @@ async fn run(
         };
         // 1. Status throughput and latency.
         if wants("status") {
-            rows.extend(status_throughput(&daemon.socket(), &seeded.packages).await);
+            rows.extend(status_throughput(&daemon, &seeded.packages).await);
         }
         // 4. dk status wall time.
         if wants("dk") {
@@ -484,14 +484,18 @@ async fn slice(
     (latencies, failures)
 }
 
-async fn status_throughput(socket: &Path, packages: &[String]) -> Vec<Row> {
-    let lane = Arc::new(Lane::socket(socket, STATUS_CONNECTIONS).await);
+async fn status_throughput(daemon: &Dkd, packages: &[String]) -> Vec<Row> {
+    let lane = Arc::new(Lane::socket(&daemon.socket(), STATUS_CONNECTIONS).await);
     let packages = Arc::new(packages.to_vec());
     // Warm-up: connections, allocator, page cache.
     slice(Rpc::Status, &lane, &packages, Duration::from_millis(500), 0).await;
     slice(Rpc::Health, &lane, &packages, Duration::from_millis(500), 0).await;
     let mut status = Vec::new();
     let mut health = Vec::new();
+    // dkd's own CPU in each kind's slices (clock ticks): the clients share the machine, so
+    // the throughput ratio is the client's cost as much as dkd's.
+    let mut status_ticks = 0;
+    let mut health_ticks = 0;
     let mut failures = 0;
     for round in 0..STATUS_ROUNDS {
         // Alternate which kind goes first, so drift hits both alike.
@@ -501,12 +505,20 @@ async fn status_throughput(socket: &Path, packages: &[String]) -> Vec<Row> {
             [Rpc::Health, Rpc::Status]
         };
         for rpc in order {
+            let ticks_before = daemon.cpu_ticks();
             let (mut latencies, failed) =
                 slice(rpc, &lane, &packages, STATUS_SLICE, round as u64 + 1).await;
+            let ticks = daemon.cpu_ticks().saturating_sub(ticks_before);
             failures += failed;
             match rpc {
-                Rpc::Status => status.append(&mut latencies),
-                Rpc::Health => health.append(&mut latencies),
+                Rpc::Status => {
+                    status.append(&mut latencies);
+                    status_ticks += ticks;
+                }
+                Rpc::Health => {
+                    health.append(&mut latencies);
+                    health_ticks += ticks;
+                }
             }
         }
     }
@@ -522,8 +534,24 @@ async fn status_throughput(socket: &Path, packages: &[String]) -> Vec<Row> {
         STATUS_CONNECTIONS,
         measured
     );
+    // 100 ticks per second.
+    let per_call = |ticks: u64, calls: usize| {
+        Duration::from_secs_f64(ticks as f64 / 100.0 / calls.max(1) as f64)
+    };
+    println!(
+        "dkd used {:.0}% of one core in Status slices, {:.0}% in Health/Check slices (the rest of 2 cores: the bench's clients)",
+        status_ticks as f64 / measured,
+        health_ticks as f64 / measured
+    );
     let n = packages.len();
     vec![
+        Row::new(
+            &format!("dkd CPU per Status(package) call, {n} pkgs x 3 envs"),
+            Value::Time(per_call(status_ticks, status.len())),
+            Value::Time(per_call(health_ticks, health.len())),
+            Goal::None,
+        )
+        .note("per Health/Check call"),
         Row::new(
             &format!("Status(package) throughput, {n} pkgs x 3 envs, c={STATUS_WORKERS}"),
             Value::Rate(status_rate),

@@ -132,9 +132,20 @@ pub struct Dkd {
 }
 
 impl Dkd {
-    /// Spawns `dkd --home HOME`, its output appended to `HOME/bench-dkd.log`.
+    /// Spawns `dkd --home HOME`, its output appended to `HOME/bench-dkd.log`. Panics when
+    /// another dkd runs on HOME: the bench would measure that one instead.
     pub fn spawn(home: &Path) -> Self {
         fs::create_dir_all(home).expect("create home");
+        if let Ok(lock) = fs::File::open(home.join("dkd.lock"))
+            && matches!(lock.try_lock(), Err(fs::TryLockError::WouldBlock))
+        {
+            let pid = fs::read_to_string(home.join("dkd.lock")).unwrap_or_default();
+            panic!(
+                "another dkd (pid {}) runs on {}: stop it first",
+                pid.trim(),
+                home.display()
+            );
+        }
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)
