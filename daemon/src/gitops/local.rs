@@ -3,6 +3,8 @@
 //! requests are branches plus records; merges are serialized, rebased onto a moved base,
 //! re-checked, and land with a compare-and-swap on `main` — never a force-push.
 
+mod merge;
+
 use std::{
     path::{Path, PathBuf},
     sync::Arc,
@@ -16,7 +18,7 @@ use tokio::sync::Mutex;
 
 use super::{Git, GitError, local_checks::ChangeChecks, local_landed::LandedIndex, local_records};
 use crate::promotion::{
-    Approval, Approver, CatalogState, ChangeRef, Check, CheckOutcome,
+    Approval, Approver, CatalogState, ChangeRef, Check,
     ports::{
         ChangeProposal, ChangeRequestStore, ChangeState, ChangeStatus, Declined, FileVersion,
         FolderChanges, ForgeError, GitForge, GroupSource, LocalChange, LocalChangeState,
@@ -356,69 +358,14 @@ impl GitForge for LocalGitForge {
     }
 
     async fn merge(&self, change: &ChangeRef) -> Result<String, ForgeError> {
-        let _writing = self.writes.lock().await;
-        let mut record = self.record(&change.id).await?;
-        match &record.state {
-            LocalChangeState::Merged { commit } => return Ok(commit.clone()),
-            LocalChangeState::Closed => {
-                return Err(ForgeError::NotMergeable {
-                    id: change.id.clone(),
-                    reason: "it was closed".into(),
-                });
-            }
-            LocalChangeState::Open => {}
-        }
-        for _ in 0..MERGE_ATTEMPTS {
-            let base = self.base_revision().await?;
-            let mut head = self.git.branch_head(&record.id).await?.ok_or_else(|| {
-                ForgeError::NotMergeable {
-                    id: change.id.clone(),
-                    reason: "its branch is gone".into(),
-                }
-            })?;
-            if self.parent_of(&head).await?.as_deref() != Some(base.as_str()) {
-                let rebased = self.commit_on(&record, &base, &head).await?;
-                self.git
-                    .update_ref(&format!("refs/heads/{}", record.id), &rebased, Some(&head))
-                    .await?;
-                head = rebased;
-                let check = self.check(&head, &record.paths).await?;
-                let failed = check.outcome == CheckOutcome::Failure;
-                let reason = check.description.clone();
-                record.checks = vec![check];
-                self.save(&record).await?;
-                if failed {
-                    return Err(ForgeError::NotMergeable {
-                        id: change.id.clone(),
-                        reason,
-                    });
-                }
-            }
-            match self.git.update_ref(BASE_REF, &head, Some(&base)).await {
-                Ok(()) => {
-                    if record
-                        .checks
-                        .iter()
-                        .all(|check| check.outcome == CheckOutcome::Success)
-                    {
-                        self.checks.landed(&head).await;
-                    }
-                    record.state = LocalChangeState::Merged {
-                        commit: head.clone(),
-                    };
-                    self.save(&record).await?;
-                    self.delete_branch(&record.id).await?;
-                    return Ok(head);
-                }
-                // Someone pushed to main in between: rebase onto the new base and retry.
-                Err(GitError::Failed { .. }) => continue,
-                Err(other) => return Err(other.into()),
-            }
-        }
-        Err(ForgeError::Unavailable(format!(
-            "main kept moving while merging {}; will retry",
-            change.id
-        )))
+        self.merge_batch(std::slice::from_ref(change))
+            .await
+            .pop()
+            .unwrap_or_else(|| Err(ForgeError::Unavailable("no answer to a merge".into())))
+    }
+
+    async fn merge_all(&self, changes: &[ChangeRef]) -> Vec<Result<String, ForgeError>> {
+        self.merge_batch(changes).await
     }
 
     async fn close(&self, change: &ChangeRef, reason: &str) -> Result<(), ForgeError> {
@@ -455,7 +402,7 @@ impl GitForge for LocalGitForge {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::MemoryStore;
+    use crate::{promotion::CheckOutcome, store::MemoryStore};
 
     async fn forge(dir: &Path) -> LocalGitForge {
         LocalGitForge::open_or_init(&dir.join("deploy.git"), Arc::new(MemoryStore::default()))
@@ -592,6 +539,70 @@ mod tests {
             "{}",
             fixed.description
         );
+    }
+
+    #[tokio::test]
+    async fn changes_merged_together_land_in_order_and_one_failing_its_check_stays_out() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let forge = forge(dir.path()).await;
+        let base = forge.base_revision().await.expect("head");
+        let propose = |branch: &str, environment: &str, namespace: &str| {
+            let proposal = ChangeProposal {
+                promotion_id: format!("id-{environment}"),
+                branch: branch.to_owned(),
+                title: branch.to_owned(),
+                body: String::new(),
+                labels: Vec::new(),
+                files: vec![(
+                    format!("environments/{environment}/my-package.yaml"),
+                    manifest(environment, namespace),
+                )],
+                commit_message: format!("{branch}\n\nPromotion-Id: id-{environment}\n"),
+            };
+            let forge = forge.clone();
+            async move { forge.propose_change(&proposal).await.expect("proposed") }
+        };
+        // All three start from the same base; the middle one is in the wrong namespace.
+        let changes = [
+            propose("promote/dev/a", "dev", "dev").await,
+            propose("promote/int/a", "int", "dev").await,
+            propose("promote/prod/a", "prod", "production").await,
+        ];
+        let answers = forge.merge_all(&changes).await;
+        let [dev, int, prod] = <[_; 3]>::try_from(answers).expect("one answer each");
+        let (dev, prod) = (dev.expect("dev merged"), prod.expect("prod merged"));
+        assert!(
+            matches!(int, Err(ForgeError::NotMergeable { .. })),
+            "{int:?}"
+        );
+        assert_eq!(
+            forge
+                .git
+                .first_parent_line(BASE_BRANCH, 3)
+                .await
+                .expect("log"),
+            [prod.clone(), dev.clone(), base],
+            "stacked in order, the refused one left out"
+        );
+        for (change, landed) in [
+            (&changes[0], Some(dev)),
+            (&changes[1], None),
+            (&changes[2], Some(prod)),
+        ] {
+            let state = forge.change_status(change).await.expect("status").state;
+            match landed {
+                Some(commit) => assert_eq!(state, ChangeState::Merged { commit }),
+                None => assert_eq!(state, ChangeState::Open),
+            }
+        }
+        let prod_file = forge
+            .read_files(
+                BASE_BRANCH,
+                &["environments/prod/my-package.yaml".to_owned()],
+            )
+            .await
+            .expect("read");
+        assert!(prod_file[0].is_some(), "the last change's file is on main");
     }
 
     #[tokio::test]

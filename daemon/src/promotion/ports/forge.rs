@@ -293,6 +293,18 @@ pub trait GitForge: Send + Sync + 'static {
     /// already merged returns its commit.
     async fn merge(&self, change: &ChangeRef) -> Result<String, ForgeError>;
 
+    /// Merges `changes` in order, each as [`GitForge::merge`] would, as if one after
+    /// another; one answer per change, in the same order. A forge that can land several
+    /// in one update of the base branch does (the embedded one); others merge them one by
+    /// one.
+    async fn merge_all(&self, changes: &[ChangeRef]) -> Vec<Result<String, ForgeError>> {
+        let mut answers = Vec::with_capacity(changes.len());
+        for change in changes {
+            answers.push(self.merge(change).await);
+        }
+        answers
+    }
+
     /// Closes the change request without merging and deletes its branch.
     async fn close(&self, change: &ChangeRef, reason: &str) -> Result<(), ForgeError>;
 
