@@ -244,9 +244,9 @@ impl Engine {
             commit_message: format!("{title}\n\nHold-By: {by}\n"),
         };
         let change = self.ports.forge.propose_change(&proposal).await?;
-        let merged = {
-            let _merging = self.merging.lock().await;
-            self.ports.forge.merge(&change).await
+        let merged = match self.merge_change(change.clone()).await {
+            Ok(answer) => answer.map_err(PromotionError::from),
+            Err(refused) => Err(refused),
         };
         let commit = match merged {
             Ok(commit) => commit,
@@ -254,7 +254,7 @@ impl Engine {
                 if let Err(close) = self.ports.forge.close(&change, &error.to_string()).await {
                     tracing::warn!(change = %change.id, %close, "cannot close the hold's change request");
                 }
-                return Err(error.into());
+                return Err(error);
             }
         };
         if let Err(error) = self

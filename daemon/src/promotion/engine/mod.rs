@@ -5,6 +5,7 @@
 mod change;
 mod decline;
 mod holds;
+mod merge_queue;
 #[cfg(test)]
 mod parallel_tests;
 mod reconcile;
@@ -23,16 +24,17 @@ pub use store_change::{StoreChangeOutcome, StoreChangeRequest};
 use std::sync::Arc;
 
 pub use decline::Decision;
+use merge_queue::{MergeQueue, Merged};
 use target_locks::{Target, TargetLocks};
 
 use datakit::manifest::{
     Teams, Version, package_manifest_path, parse_deployed_package, validate_name,
 };
-use tokio::sync::{Mutex, Notify, watch};
+use tokio::sync::{Notify, watch};
 
 use super::{
     EnvironmentCatalog, EventKind, EventLog, Leadership, LoadedConfig, PromotionError,
-    model::{Approver, Promotion, PromotionKind, PromotionState},
+    model::{Approver, ChangeRef, Promotion, PromotionKind, PromotionState},
     policy::{EffectiveRule, Policy},
     ports::{
         Clock, ClusterStatus, GitForge, RefusingRunner, Registry, StateStore, SystemClock,
@@ -90,9 +92,9 @@ pub struct Engine {
     /// changes state, so requests and the reconcile loop never interleave on the same
     /// records; promotions of other targets go on in parallel.
     targets: TargetLocks,
-    /// Held around every merge into the base branch (promotions, holds): merges land one
-    /// at a time. Taken after a target's lock, never before one.
-    merging: Mutex<()>,
+    /// Every merge into the base branch (promotions, holds) goes through it: merges land
+    /// one batch at a time. Entered after a target's lock, never before one.
+    merges: MergeQueue,
     wake: Notify,
     /// Reviewer groups as the forge last reported them (GitHub teams); `None` while the
     /// groups come from `config/teams.yaml`.
@@ -125,7 +127,7 @@ impl Engine {
         Self {
             ports,
             targets: TargetLocks::default(),
-            merging: Mutex::new(()),
+            merges: MergeQueue::default(),
             wake: Notify::new(),
             forge_teams: std::sync::RwLock::new(None),
             records_ready: watch::Sender::new(false),
@@ -170,6 +172,17 @@ impl Engine {
     /// Who may write.
     pub fn leadership(&self) -> &Arc<Leadership> {
         &self.leadership
+    }
+
+    /// Merges `change` with whatever else waits to merge by its turn ([`MergeQueue`]);
+    /// leadership is checked right before the batch lands.
+    async fn merge_change(&self, change: ChangeRef) -> Merged {
+        self.merges
+            .merge(change, async |changes: &[ChangeRef]| {
+                self.fence()?;
+                Ok(self.ports.forge.merge_all(changes).await)
+            })
+            .await
     }
 
     /// Refuses a write when this process may not make it: a replica that lost (or never

@@ -334,15 +334,10 @@ impl Engine {
             );
             return self.save(&promotion).await;
         };
-        // Merges land one at a time. Leadership is checked again right before the merge
-        // lands; the forge's compare-and-swap on the base branch stays the last line of
-        // defence.
-        let merged = {
-            let _merging = self.merging.lock().await;
-            self.fence()?;
-            self.ports.forge.merge(&change).await
-        };
-        match merged {
+        // Merges land one batch at a time. Leadership is checked again right before a
+        // batch lands; the forge's compare-and-swap on the base branch stays the last line
+        // of defence.
+        match self.merge_change(change.clone()).await? {
             Ok(commit) => self.merged(promotion, commit).await,
             Err(ForgeError::NotMergeable { reason, .. }) => {
                 if let Err(error) = self.ports.forge.close(&change, &reason).await {
