@@ -60,6 +60,12 @@ impl MergeQueue {
             .into_iter()
             .map(|waiting| (waiting.change, waiting.answer))
             .unzip();
+        if changes.len() > 1 {
+            tracing::debug!(
+                merges = changes.len(),
+                "landing merges that were ready together"
+            );
+        }
         let merged: Vec<Merged> = match land(&changes).await {
             Ok(answers) => answers.into_iter().map(Ok).collect(),
             Err(refused) => changes.iter().map(|_| Err(refused.clone())).collect(),
