@@ -449,8 +449,9 @@ mod tests {
         .collect()
     }
 
-    async fn check_of(forge: &LocalGitForge, branch: &str, files: Vec<(String, Vec<u8>)>) -> Check {
-        let proposal = ChangeProposal {
+    /// A change request on `branch` writing `files`, for promotion `id-<branch>`.
+    fn proposal(branch: &str, files: Vec<(String, Vec<u8>)>) -> ChangeProposal {
+        ChangeProposal {
             promotion_id: format!("id-{branch}"),
             branch: branch.to_owned(),
             title: branch.to_owned(),
@@ -458,8 +459,14 @@ mod tests {
             labels: Vec::new(),
             files,
             commit_message: format!("{branch}\n\nPromotion-Id: id-{branch}\n"),
-        };
-        let change = forge.propose_change(&proposal).await.expect("proposed");
+        }
+    }
+
+    async fn check_of(forge: &LocalGitForge, branch: &str, files: Vec<(String, Vec<u8>)>) -> Check {
+        let change = forge
+            .propose_change(&proposal(branch, files))
+            .await
+            .expect("proposed");
         let status = forge.change_status(&change).await.expect("status");
         status.checks.into_iter().next().expect("one check")
     }
@@ -547,18 +554,13 @@ mod tests {
         let forge = forge(dir.path()).await;
         let base = forge.base_revision().await.expect("head");
         let propose = |branch: &str, environment: &str, namespace: &str| {
-            let proposal = ChangeProposal {
-                promotion_id: format!("id-{environment}"),
-                branch: branch.to_owned(),
-                title: branch.to_owned(),
-                body: String::new(),
-                labels: Vec::new(),
-                files: vec![(
+            let proposal = proposal(
+                branch,
+                vec![(
                     format!("environments/{environment}/my-package.yaml"),
                     manifest(environment, namespace),
                 )],
-                commit_message: format!("{branch}\n\nPromotion-Id: id-{environment}\n"),
-            };
+            );
             let forge = forge.clone();
             async move { forge.propose_change(&proposal).await.expect("proposed") }
         };
