@@ -5,9 +5,7 @@
 use std::collections::HashMap;
 
 use super::git::{Git, GitError};
-
-/// The trailer every commit dkd lands carries.
-const TRAILER: &str = "Promotion-Id: ";
+use crate::promotion::ports::PROMOTION_ID_TRAILER;
 
 /// Promotion id → the newest base-branch commit carrying its trailer.
 #[derive(Debug, Default)]
@@ -27,7 +25,11 @@ impl LandedIndex {
         promotion_id: &str,
     ) -> Result<Option<String>, GitError> {
         let since = git
-            .lines_since(branch, self.head.as_deref(), TRAILER)
+            .lines_since(
+                branch,
+                self.head.as_deref(),
+                &format!("{PROMOTION_ID_TRAILER}: "),
+            )
             .await?;
         if since.rewritten {
             self.landed.clear();

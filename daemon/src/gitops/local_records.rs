@@ -9,7 +9,10 @@ use std::time::{Duration, SystemTime};
 use super::{Git, GitError, local_landed::LandedIndex, objects::trailer_values};
 use crate::promotion::{
     ChangeRef, parse_change_branch,
-    ports::{Decision, Declined, LocalChange, LocalChangeState, RecordedPromotion, RecordedState},
+    ports::{
+        Decision, Declined, LocalChange, LocalChangeState, PROMOTION_ID_TRAILER, RecordedPromotion,
+        RecordedState,
+    },
 };
 
 /// Where change branches live.
@@ -27,7 +30,7 @@ const REASON: &str = "Reason";
 pub fn decision_message(promotion_id: &str, declined: &Declined) -> String {
     let one_line = |text: &str| text.replace(['\n', '\r'], " ");
     let mut message = format!(
-        "Close {promotion_id}: {}\n\nPromotion-Id: {promotion_id}\n{DECISION}: {}\n{DECIDED_BY}: {}\n",
+        "Close {promotion_id}: {}\n\n{PROMOTION_ID_TRAILER}: {promotion_id}\n{DECISION}: {}\n{DECIDED_BY}: {}\n",
         one_line(&declined.summary()),
         declined.decision.past(),
         one_line(&declined.by),
@@ -57,7 +60,7 @@ fn decision_of(decision: &str, by: &str, reason: &str) -> Option<Declined> {
 /// manifest it wrote (`None` for one that wrote none: its id stays taken).
 async fn merged(git: &Git, base: &str) -> Result<Vec<RecordedPromotion>, GitError> {
     let mut found: Vec<_> = git
-        .commits_with_trailer(base, "Promotion-Id")
+        .commits_with_trailer(base, PROMOTION_ID_TRAILER)
         .await?
         .into_iter()
         .filter(|commit| !commit.value.contains(','))

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::{GithubForge, decision_note::closing_comment, reads::entries, unexpected};
 use crate::promotion::{
     ChangeRef, CheckOutcome,
-    ports::{ChangeState, Decision, Declined, ForgeError, GitForge},
+    ports::{ChangeState, Decision, Declined, ForgeError, GitForge, PROMOTION_ID_TRAILER},
 };
 
 /// How often a merge starts over when the base or the head moved underneath it.
@@ -124,9 +124,10 @@ impl GithubForge {
         if !reply.ok() {
             return Err(unexpected(&reply, "list the pull request's commits"));
         }
+        let trailer = format!("{PROMOTION_ID_TRAILER}: ");
         let message = entries(&reply.body)
             .filter_map(|commit| commit["commit"]["message"].as_str())
-            .find(|message| message.contains("Promotion-Id: "))
+            .find(|message| message.contains(&trailer))
             .unwrap_or(title);
         let (first, rest) = message.split_once('\n').unwrap_or((message, ""));
         Ok((first.to_owned(), rest.trim_start_matches('\n').to_owned()))

@@ -8,7 +8,7 @@ use http::StatusCode;
 use serde_json::Value;
 
 use super::{GithubForge, rest::encode, unexpected};
-use crate::promotion::ports::{FileVersion, ForgeError, TreeFile};
+use crate::promotion::ports::{FileVersion, ForgeError, PROMOTION_ID_TRAILER, TreeFile};
 
 /// How many pages of base-branch commits `find_landed` searches (100 commits each).
 const LANDED_PAGES: u32 = 3;
@@ -178,7 +178,7 @@ impl GithubForge {
 
     /// The newest base-branch commit whose message has the line `Promotion-Id: <id>`.
     pub(super) async fn landed(&self, promotion_id: &str) -> Result<Option<String>, ForgeError> {
-        let trailer = format!("Promotion-Id: {promotion_id}");
+        let trailer = format!("{PROMOTION_ID_TRAILER}: {promotion_id}");
         for page in 1..=LANDED_PAGES {
             let url = format!(
                 "{}/commits?sha={}&per_page=100&page={page}",

@@ -12,7 +12,7 @@ use datakit::manifest::{
 use super::validate::Target;
 use crate::promotion::{
     model::{Promotion, PromotionKind},
-    ports::ChangeProposal,
+    ports::{ChangeProposal, PROMOTION_ID_TRAILER},
 };
 
 /// The manifest a promotion writes to `environments/<env>/<package>.yaml`.
@@ -121,7 +121,7 @@ pub fn proposal(promotion: &Promotion, environment: &Environment, policy: &str) 
             &promotion.id,
         ),
         commit_message: format!(
-            "{title}\n\nDigest: {}\nPromotion-Id: {}\n",
+            "{title}\n\nDigest: {}\n{PROMOTION_ID_TRAILER}: {}\n",
             promotion.digest, promotion.id
         ),
         title,
@@ -155,7 +155,7 @@ fn store_proposal(
             promotion.id, promotion.promoter
         ),
         commit_message: format!(
-            "{title}\n\nRequested-By: {}\nPromotion-Id: {}\n",
+            "{title}\n\nRequested-By: {}\n{PROMOTION_ID_TRAILER}: {}\n",
             promotion.promoter, promotion.id
         ),
         title,

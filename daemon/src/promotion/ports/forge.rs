@@ -35,6 +35,10 @@ pub enum ForgeError {
     Records(#[from] StoreError),
 }
 
+/// The commit trailer naming the promotion a commit lands (`Promotion-Id: <id>`): how a
+/// merge is found again after a crash, and how the records are rebuilt from git.
+pub const PROMOTION_ID_TRAILER: &str = "Promotion-Id";
+
 /// A change to propose: files written on a branch off the base branch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeProposal {
@@ -45,7 +49,7 @@ pub struct ChangeProposal {
     pub labels: Vec<String>,
     /// Repository path → new contents.
     pub files: Vec<(String, Vec<u8>)>,
-    /// Ends with a `Promotion-Id: <id>` trailer, so a merge can be found again.
+    /// Ends with a [`PROMOTION_ID_TRAILER`] line, so a merge can be found again.
     pub commit_message: String,
 }
 
