@@ -180,7 +180,15 @@ pub async fn run(
         None => None,
     };
 
-    let sled = Arc::new(SledStore::open(&home.database())?);
+    // Opening reads and checks the database: on the blocking pool, off the async workers.
+    let database = home.database();
+    let sled = Arc::new(
+        tokio::task::spawn_blocking(move || SledStore::open(&database))
+            .await
+            .map_err(|error| {
+                StoreError::Database(format!("opening the database stopped: {error}"))
+            })??,
+    );
     let store_notice = sled.notice().map(str::to_owned);
     let store: Arc<dyn StateStore> = sled.clone();
     let embedded = match config.forge.kind {
