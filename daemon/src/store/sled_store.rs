@@ -52,8 +52,8 @@ const FREE_SPACE_RESERVE: u64 = 8 * 1024 * 1024;
 /// 450 MB and 690 MB (starting takes about 0.5 s longer, reading pages again). Since dkd
 /// reads most records once at start and then serves statuses from its own board, a small
 /// cache holds what is read again (promotions, recent events): 8 MiB, which left dkd
-/// 8 MB smaller on that home than 16 MiB did, but its first sync pass (which warms every
-/// package's `Status` rows through this cache) slower (docs/benchmarks.md, seventh round).
+/// 8 MB smaller on that home than 16 MiB did, with its first sync pass as fast
+/// (docs/benchmarks.md, seventh and eighth rounds).
 const CACHE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// dkd's state in a sled database.
