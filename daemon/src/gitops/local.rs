@@ -22,7 +22,7 @@ use crate::promotion::{
     ports::{
         ChangeProposal, ChangeRequestStore, ChangeState, ChangeStatus, Declined, FileVersion,
         FolderChanges, ForgeError, GitForge, GroupSource, LocalChange, LocalChangeState,
-        RecordedPromotion, TreeFile, blocking,
+        MergeAnswer, RecordedPromotion, TreeFile, blocking,
     },
 };
 
@@ -364,7 +364,7 @@ impl GitForge for LocalGitForge {
             .unwrap_or_else(|| Err(ForgeError::Unavailable("no answer to a merge".into())))
     }
 
-    async fn merge_all(&self, changes: &[ChangeRef]) -> Vec<Result<String, ForgeError>> {
+    async fn merge_all(&self, changes: &[ChangeRef]) -> Vec<MergeAnswer> {
         self.merge_batch(changes).await
     }
 

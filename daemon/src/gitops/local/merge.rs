@@ -6,17 +6,14 @@
 use super::{BASE_REF, GitError, LocalGitForge, MERGE_ATTEMPTS};
 use crate::promotion::{
     ChangeRef, CheckOutcome,
-    ports::{ForgeError, GitForge, LocalChange, LocalChangeState},
+    ports::{ForgeError, GitForge, LocalChange, LocalChangeState, MergeAnswer},
 };
-
-/// The forge's answer to one change.
-type Answer = Result<String, ForgeError>;
 
 impl LocalGitForge {
     /// Merges `changes` in order; one answer per change.
-    pub(super) async fn merge_batch(&self, changes: &[ChangeRef]) -> Vec<Answer> {
+    pub(super) async fn merge_batch(&self, changes: &[ChangeRef]) -> Vec<MergeAnswer> {
         let _writing = self.writes.lock().await;
-        let mut answers: Vec<Option<Answer>> = changes.iter().map(|_| None).collect();
+        let mut answers: Vec<Option<MergeAnswer>> = changes.iter().map(|_| None).collect();
         let mut open = Vec::new();
         for (index, change) in changes.iter().enumerate() {
             match self.record(&change.id).await {
@@ -122,7 +119,7 @@ impl LocalGitForge {
     }
 
     /// Records `record` as merged at `head`, which `main` now contains.
-    async fn land(&self, mut record: LocalChange, head: String) -> Answer {
+    async fn land(&self, mut record: LocalChange, head: String) -> MergeAnswer {
         record.state = LocalChangeState::Merged {
             commit: head.clone(),
         };
@@ -150,7 +147,7 @@ fn not_mergeable(change: &ChangeRef, reason: &str) -> ForgeError {
 
 /// Answers every change still `open` with `error`.
 fn fail_all(
-    answers: &mut [Option<Answer>],
+    answers: &mut [Option<MergeAnswer>],
     open: &mut Vec<(usize, LocalChange)>,
     error: &ForgeError,
 ) {

@@ -1,7 +1,8 @@
 //! Merges into the base branch, one batch at a time: each merge waits for its turn, and the
 //! one that gets it lands every change waiting by then, in the order they came, in one go
 //! (`GitForge::merge_all`: one update of the base branch on the embedded forge, with
-//! leadership checked once, right before).
+//! leadership checked once, right before). A change waiting twice is merged once, and
+//! both get its answer.
 
 use std::sync::{Mutex as StdMutex, PoisonError};
 
@@ -10,14 +11,11 @@ use tokio::sync::{
     oneshot::{self, error::TryRecvError},
 };
 
-use crate::promotion::{ChangeRef, PromotionError, ports::ForgeError};
-
-/// The forge's answer to one change of a batch.
-pub type ForgeAnswer = Result<String, ForgeError>;
+use crate::promotion::{ChangeRef, PromotionError, ports::MergeAnswer};
 
 /// What a merge comes back with: the forge's answer, or why its batch did not reach the
 /// forge (this replica stopped leading, or the batch was interrupted).
-pub type Merged = Result<ForgeAnswer, PromotionError>;
+pub type Merged = Result<MergeAnswer, PromotionError>;
 
 /// A change waiting for a turn, and where its answer goes.
 struct Waiting {
@@ -39,7 +37,7 @@ impl MergeQueue {
     pub async fn merge(
         &self,
         change: ChangeRef,
-        land: impl AsyncFnOnce(&[ChangeRef]) -> Result<Vec<ForgeAnswer>, PromotionError>,
+        land: impl AsyncFnOnce(&[ChangeRef]) -> Result<Vec<MergeAnswer>, PromotionError>,
     ) -> Merged {
         let (answer, mut answered) = oneshot::channel();
         self.lock_waiting().push(Waiting { change, answer });
@@ -56,10 +54,7 @@ impl MergeQueue {
         }
         // Nobody took this change: every turn answers what it takes before it ends.
         let batch = std::mem::take(&mut *self.lock_waiting());
-        let (changes, answers): (Vec<ChangeRef>, Vec<_>) = batch
-            .into_iter()
-            .map(|waiting| (waiting.change, waiting.answer))
-            .unzip();
+        let (changes, answers) = distinct(batch);
         if changes.len() > 1 {
             tracing::debug!(
                 merges = changes.len(),
@@ -70,9 +65,9 @@ impl MergeQueue {
             Ok(answers) => answers.into_iter().map(Ok).collect(),
             Err(refused) => changes.iter().map(|_| Err(refused.clone())).collect(),
         };
-        for (answer, merged) in answers.into_iter().zip(merged) {
+        for (change, answer) in answers {
             // A caller that went away finds the landed merge by its trailer next time.
-            let _ = answer.send(merged);
+            let _ = answer.send(merged[change].clone());
         }
         answered.try_recv().unwrap_or_else(|_| Err(interrupted()))
     }
@@ -80,6 +75,24 @@ impl MergeQueue {
     fn lock_waiting(&self) -> std::sync::MutexGuard<'_, Vec<Waiting>> {
         self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// The distinct changes of `batch` in the order they came, and where each answer goes: the
+/// index of its change, so a change that waits twice is merged once.
+fn distinct(batch: Vec<Waiting>) -> (Vec<ChangeRef>, Vec<(usize, oneshot::Sender<Merged>)>) {
+    let mut changes: Vec<ChangeRef> = Vec::with_capacity(batch.len());
+    let mut answers = Vec::with_capacity(batch.len());
+    for waiting in batch {
+        let index = match changes.iter().position(|c| c.id == waiting.change.id) {
+            Some(index) => index,
+            None => {
+                changes.push(waiting.change);
+                changes.len() - 1
+            }
+        };
+        answers.push((index, waiting.answer));
+    }
+    (changes, answers)
 }
 
 /// The turn that took a change ended without an answer for it (its task was stopped): the
@@ -97,6 +110,7 @@ mod tests {
     use tokio::sync::Notify;
 
     use super::*;
+    use crate::promotion::ports::ForgeError;
 
     fn change(id: &str) -> ChangeRef {
         ChangeRef {
@@ -108,7 +122,7 @@ mod tests {
     }
 
     /// What the forge would answer: "bad" fails its check, the rest merge.
-    fn answers(changes: &[ChangeRef]) -> Vec<ForgeAnswer> {
+    fn answers(changes: &[ChangeRef]) -> Vec<MergeAnswer> {
         changes
             .iter()
             .map(|change| match change.id.as_str() {
@@ -128,7 +142,7 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn merges_that_wait_for_a_turn_land_together_each_with_its_own_answer() {
+    async fn merges_that_wait_for_a_turn_land_together_once_each_with_its_own_answer() {
         let queue = Arc::new(MergeQueue::default());
         let batches = Arc::new(StdMutex::new(Vec::<Vec<String>>::new()));
         let (entered, release) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
@@ -154,10 +168,11 @@ mod tests {
         };
         let first = merge("a");
         within(entered.notified()).await;
-        // While "a" lands, three more wait; they land in one batch after it.
-        let waiting: Vec<_> = ["b", "bad", "c"].map(|id| (id, merge(id))).into();
+        // While "a" lands, three more wait, "b" twice; they land in one batch after it,
+        // "b" once.
+        let waiting: Vec<_> = ["b", "bad", "c", "b"].map(|id| (id, merge(id))).into();
         within(async {
-            while queue.lock_waiting().len() < 3 {
+            while queue.lock_waiting().len() < 4 {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         })

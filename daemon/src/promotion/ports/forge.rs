@@ -9,7 +9,7 @@ use super::StoreError;
 use crate::promotion::{Approval, Approver, ChangeRef, Check, PromotionState};
 
 /// What a forge operation can fail with.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ForgeError {
     /// The forge cannot be reached or its repository cannot be read right now.
     #[error("deployment repository unavailable: {0}")]
@@ -38,6 +38,9 @@ pub enum ForgeError {
 /// The commit trailer naming the promotion a commit lands (`Promotion-Id: <id>`): how a
 /// merge is found again after a crash, and how the records are rebuilt from git.
 pub const PROMOTION_ID_TRAILER: &str = "Promotion-Id";
+
+/// A forge's answer to one merge: the commit that landed, or why it did not.
+pub type MergeAnswer = Result<String, ForgeError>;
 
 /// A change to propose: files written on a branch off the base branch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -301,7 +304,7 @@ pub trait GitForge: Send + Sync + 'static {
     /// another; one answer per change, in the same order. A forge that can land several
     /// in one update of the base branch does (the embedded one); others merge them one by
     /// one.
-    async fn merge_all(&self, changes: &[ChangeRef]) -> Vec<Result<String, ForgeError>> {
+    async fn merge_all(&self, changes: &[ChangeRef]) -> Vec<MergeAnswer> {
         let mut answers = Vec::with_capacity(changes.len());
         for change in changes {
             answers.push(self.merge(change).await);

@@ -17,8 +17,8 @@ pub use cluster::{
 };
 pub use forge::{
     ChangeProposal, ChangeState, ChangeStatus, Decision, Declined, FileVersion, FolderChanges,
-    ForgeError, GitForge, GroupSource, PROMOTION_ID_TRAILER, RecordedPromotion, RecordedState,
-    RevisionChanges, TreeFile,
+    ForgeError, GitForge, GroupSource, MergeAnswer, PROMOTION_ID_TRAILER, RecordedPromotion,
+    RecordedState, RevisionChanges, TreeFile,
 };
 pub use registry::{Registry, RegistryError, ResolvedArtifact, SignatureLayer};
 pub use store::{

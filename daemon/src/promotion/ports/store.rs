@@ -8,7 +8,7 @@ use super::PackageSync;
 use crate::promotion::{Approval, Check, ConfigSource, Event, HealthSpan, Promotion};
 
 /// What a store operation can fail with.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("state database error: {0}")]
     Database(String),
