@@ -111,11 +111,16 @@ impl Row {
         let ratio = self.ratio();
         Some(match self.goal {
             Goal::RatioAtLeast(g) => format!(
-                "ratio {ratio:.2} is {:.0}% short of {g}",
+                "ratio {} is {:.0}% short of {g}",
+                ratio_text(ratio),
                 (g - ratio) / g * 100.0
             ),
             Goal::RatioAtMost(g) => {
-                format!("ratio {ratio:.2} is {:.2}x the allowed {g}", ratio / g)
+                format!(
+                    "ratio {} is {:.2}x the allowed {g}",
+                    ratio_text(ratio),
+                    ratio / g
+                )
             }
             Goal::Below(limit) => {
                 let measured = self.measured.number();
@@ -141,6 +146,16 @@ impl Row {
     }
 }
 
+/// `ratio` with two decimals, or four when it is below 0.1 (idle CPU against wall time),
+/// so it never shows as 0.01 either side of a 1% goal.
+fn ratio_text(ratio: f64) -> String {
+    if ratio < 0.1 {
+        format!("{ratio:.4}")
+    } else {
+        format!("{ratio:.2}")
+    }
+}
+
 /// Prints `rows` as a table, then the missed goals.
 pub fn print(rows: &[Row]) {
     let header = ["benchmark", "measured", "baseline", "ratio", "goal", "met?"];
@@ -155,7 +170,7 @@ pub fn print(rows: &[Row]) {
                 } else {
                     format!("{} ({})", row.baseline.show(), row.note)
                 },
-                format!("{:.2}", row.ratio()),
+                ratio_text(row.ratio()),
                 row.goal_text(),
                 match row.met() {
                     Some(true) => "yes".into(),
