@@ -1,6 +1,7 @@
 //! A connection accepted on dkd's Unix socket, whose incoming requests reach h2 with a
-//! valid `:authority` (see [`super::authority_rewriter`]); writes pass through untouched.
-//! The network listener never uses it, so HTTP/2 stays strict there.
+//! valid `:authority` (see [`super::authority_rewriter`]); writes pass through untouched,
+//! one buffer at a time (see `is_write_vectored`). The network listener never uses it, so
+//! HTTP/2 stays strict there.
 
 use std::{
     io,
@@ -82,16 +83,12 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for LocalAuthority<S> {
         Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
     }
 
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
-    }
-
+    /// Not vectored, on purpose: h2 then copies a DATA frame of up to 1 KiB into its write
+    /// buffer instead of chaining any over 256 bytes, and a chained frame ends the buffer,
+    /// so every such answer cost a write of its own. A `Status` answer (about 600 bytes)
+    /// now shares its write with the answers ready beside it, as small ones already did.
     fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        false
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
