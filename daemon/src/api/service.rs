@@ -276,7 +276,7 @@ impl DataKitApi {
             .iter()
             .filter(|row| reader.may_read(&row.environment, &row.package))
         {
-            let (status, promotable) = self.row_parts(&config, row)?;
+            let (status, promotable) = self.row_parts(&config, row, &[])?;
             packages.push(cached_row::rendered(status, promotable, now));
         }
         Ok(Response::new(Encoded::of(&proto::StatusResponse {

@@ -18,27 +18,39 @@ const WARM_BATCH: usize = 64;
 
 impl DataKitApi {
     /// One row of a status table as `Status` shows it, but for the clock, kept as bytes.
-    pub(super) fn cached_row(
+    fn cached_row(
         &self,
         config: &LoadedConfig,
         row: &StatusRow,
+        read_with: &[StatusRow],
     ) -> Result<CachedRow, Status> {
-        let (status, promotable) = self.row_parts(config, row)?;
+        let (status, promotable) = self.row_parts(config, row, read_with)?;
         Ok(CachedRow::new(status, promotable))
     }
 
     /// One row of a status table: its converted status (hold included) and the engine's
-    /// promotable.
+    /// promotable. The upstream's status is its row among `read_with` (the rows read
+    /// together with `row`) when there is one, so that a package's rows never mix two
+    /// moments of the board (an upstream deployed in one row's promotable but not yet in
+    /// its own row); otherwise it is read from the board.
     pub(super) fn row_parts(
         &self,
         config: &LoadedConfig,
         row: &StatusRow,
+        read_with: &[StatusRow],
     ) -> Result<(proto::PackageStatus, Option<Promotable>), Status> {
         let (upstream, upstream_span) = match config.environments.upstream_of(&row.environment) {
             Some(upstream) => (
-                self.board
-                    .get(&upstream.name, &row.package)
-                    .map_err(status)?,
+                match read_with
+                    .iter()
+                    .find(|read| read.package == row.package && read.environment == upstream.name)
+                {
+                    Some(read) => read.status.clone(),
+                    None => self
+                        .board
+                        .get(&upstream.name, &row.package)
+                        .map_err(status)?,
+                },
                 self.board
                     .health_span(&upstream.name, &row.package)
                     .map_err(status)?,
@@ -81,7 +93,7 @@ impl DataKitApi {
             .map_err(status)?;
         let rows = table
             .iter()
-            .map(|row| self.cached_row(config, row))
+            .map(|row| self.cached_row(config, row, &table))
             .collect::<Result<Vec<_>, _>>()?;
         // Only a package some environment runs: "known" for any other reason (promoted,
         // published) may change without an event about it.
