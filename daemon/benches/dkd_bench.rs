@@ -345,19 +345,20 @@ async fn cold_starts(seeded: &Seeded, scratch_root: &Path) -> Result<(Dkd, Vec<R
         sorted[sorted.len() / 2]
     };
     let packages = seeded.packages.len();
+    let (start_goal, rss_goal) = start_goals(packages);
     let rows = vec![
         Row::new(
             &format!("dkd cold start to first Status, {packages} pkgs x 3 envs"),
             Value::Time(median(&full_times)),
             Value::Time(median(&empty_times)),
-            Goal::Below(Duration::from_millis(500)),
+            Goal::Below(start_goal),
         )
         .note("empty DK_HOME"),
         Row::new(
             &format!("dkd RSS after start (first sync pass done), {packages} pkgs"),
             Value::Bytes(median_bytes(&full_rss)),
             Value::Bytes(median_bytes(&empty_rss)),
-            Goal::BelowBytes(100_000_000),
+            Goal::BelowBytes(rss_goal),
         )
         .note("empty DK_HOME"),
         Row::new(
@@ -383,6 +384,16 @@ async fn cold_starts(seeded: &Seeded, scratch_root: &Path) -> Result<(Dkd, Vec<R
         .note("empty DK_HOME"),
     ];
     Ok((kept.expect("a kept daemon"), rows))
+}
+
+/// The goals of a cold start and of the memory after the first pass: the 10,000-package
+/// home's (500 ms, 100 MB), and issue 14's for the 100,000-package home (1 s, 300 MB).
+fn start_goals(packages: usize) -> (Duration, u64) {
+    if packages >= 100_000 {
+        (Duration::from_secs(1), 300_000_000)
+    } else {
+        (Duration::from_millis(500), 100_000_000)
+    }
 }
 
 // ---------------------------------------------------------------------------------------
