@@ -66,8 +66,10 @@ impl MergeQueue {
             Err(refused) => changes.iter().map(|_| Err(refused.clone())).collect(),
         };
         for (change, answer) in answers {
-            // A caller that went away finds the landed merge by its trailer next time.
-            let _ = answer.send(merged[change].clone());
+            // A caller that went away finds the landed merge by its trailer next time; one
+            // the forge left without an answer tries again.
+            let merged = merged.get(change).cloned();
+            let _ = answer.send(merged.unwrap_or_else(|| Err(interrupted())));
         }
         answered.try_recv().unwrap_or_else(|_| Err(interrupted()))
     }
@@ -193,6 +195,15 @@ mod tests {
         let mut second = batches[1].clone();
         second.sort();
         assert_eq!(second, ["b", "bad", "c"]);
+    }
+
+    #[tokio::test]
+    async fn a_change_the_forge_left_without_an_answer_is_told_to_try_again() {
+        let queue = MergeQueue::default();
+        let answer = queue
+            .merge(change("a"), async |_: &[ChangeRef]| Ok(Vec::new()))
+            .await;
+        assert_eq!(answer.err(), Some(interrupted()));
     }
 
     #[tokio::test]
