@@ -13,7 +13,7 @@ impl LocalGitForge {
     /// Merges `changes` in order; one answer per change.
     pub(super) async fn merge_batch(&self, changes: &[ChangeRef]) -> Vec<MergeAnswer> {
         let _writing = self.writes.lock().await;
-        let mut answers: Vec<Option<MergeAnswer>> = changes.iter().map(|_| None).collect();
+        let mut answers: Vec<Option<MergeAnswer>> = vec![None; changes.len()];
         let mut open = Vec::new();
         for (index, change) in changes.iter().enumerate() {
             match self.record(&change.id).await {

@@ -244,10 +244,10 @@ impl Engine {
             commit_message: format!("{title}\n\nHold-By: {by}\n"),
         };
         let change = self.ports.forge.propose_change(&proposal).await?;
-        let merged = match self.merge_change(change.clone()).await {
-            Ok(answer) => answer.map_err(PromotionError::from),
-            Err(refused) => Err(refused),
-        };
+        let merged = self
+            .merge_change(change.clone())
+            .await
+            .and_then(|answer| answer.map_err(PromotionError::from));
         let commit = match merged {
             Ok(commit) => commit,
             Err(error) => {
