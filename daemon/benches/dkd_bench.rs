@@ -30,7 +30,7 @@ use std::{
 use bench_support::{
     Dkd, Rng, big_home, binary, client, fmt_duration, fmt_mb,
     listener::{self, SigningKey, TestIssuer},
-    machine, mean, median,
+    machine, mean, median, own_cpu_ticks,
     packages::{self, PackageDir},
     percentile, plumbing_commit,
     report::{self, Goal, Row, Value},
@@ -507,6 +507,8 @@ async fn status_throughput(daemon: &Dkd, packages: &[String]) -> Vec<Row> {
     // the throughput ratio is the client's cost as much as dkd's.
     let mut status_ticks = 0;
     let mut health_ticks = 0;
+    let mut status_client_ticks = 0;
+    let mut health_client_ticks = 0;
     let mut failures = 0;
     for round in 0..STATUS_ROUNDS {
         // Alternate which kind goes first, so drift hits both alike.
@@ -517,18 +519,22 @@ async fn status_throughput(daemon: &Dkd, packages: &[String]) -> Vec<Row> {
         };
         for rpc in order {
             let ticks_before = daemon.cpu_ticks();
+            let client_ticks_before = own_cpu_ticks();
             let (mut latencies, failed) =
                 slice(rpc, &lane, &packages, STATUS_SLICE, round as u64 + 1).await;
             let ticks = daemon.cpu_ticks().saturating_sub(ticks_before);
+            let client_ticks = own_cpu_ticks().saturating_sub(client_ticks_before);
             failures += failed;
             match rpc {
                 Rpc::Status => {
                     status.append(&mut latencies);
                     status_ticks += ticks;
+                    status_client_ticks += client_ticks;
                 }
                 Rpc::Health => {
                     health.append(&mut latencies);
                     health_ticks += ticks;
+                    health_client_ticks += client_ticks;
                 }
             }
         }
@@ -560,6 +566,13 @@ async fn status_throughput(daemon: &Dkd, packages: &[String]) -> Vec<Row> {
             &format!("dkd CPU per Status(package) call, {n} pkgs x 3 envs"),
             Value::Time(per_call(status_ticks, status.len())),
             Value::Time(per_call(health_ticks, health.len())),
+            Goal::None,
+        )
+        .note("per Health/Check call"),
+        Row::new(
+            "the bench's client CPU per Status(package) call",
+            Value::Time(per_call(status_client_ticks, status.len())),
+            Value::Time(per_call(health_client_ticks, health.len())),
             Goal::None,
         )
         .note("per Health/Check call"),

@@ -274,6 +274,11 @@ struct Ticks {
     children: u64,
 }
 
+/// User + system CPU time so far of this process (the bench's clients), in clock ticks.
+pub fn own_cpu_ticks() -> u64 {
+    proc_ticks(std::process::id()).map_or(0, |t| t.own)
+}
+
 fn proc_ticks(pid: u32) -> Option<Ticks> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The fields after `(comm)`, from the 3rd on: ppid is the 4th field, utime, stime,
