@@ -9,7 +9,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use datakit::proto;
 use prost::{
     Message,
-    encoding::{WireType, encode_key, encode_varint},
+    encoding::{WireType, encode_key, encode_varint, message},
 };
 
 use super::{access::Reader, encoded::Encoded};
@@ -19,6 +19,8 @@ use crate::promotion::Promotable;
 /// a test decodes the bytes made with them.
 const PACKAGES_FIELD: u32 = 1;
 const REVISION_FIELD: u32 = 2;
+/// `PackageStatus.promotable`.
+const PROMOTABLE_FIELD: u32 = 14;
 
 /// What of a row's promotable version depends on the clock: when the engine found it
 /// promotable (or finds it, once its soak ends), and whether anything blocks it.
@@ -101,16 +103,15 @@ impl CachedRow {
     /// `StatusResponse`'s packages: the stored encoding, then the promotable's
     /// clock-dependent fields (an embedded message given twice is the two merged).
     fn encode_entry(&self, now: SystemTime, out: &mut BytesMut) {
-        let soak = self.soak.map(|soak| proto::PackageStatus {
-            promotable: Some(soak.at(now)),
-            ..Default::default()
-        });
-        let soak_len = soak.as_ref().map_or(0, Message::encoded_len);
+        let soak = self.soak.map(|soak| soak.at(now));
+        let soak_len = soak
+            .as_ref()
+            .map_or(0, |soak| message::encoded_len(PROMOTABLE_FIELD, soak));
         encode_key(PACKAGES_FIELD, WireType::LengthDelimited, out);
         encode_varint((self.encoded().len() + soak_len) as u64, out);
         out.put_slice(self.encoded());
         if let Some(soak) = soak {
-            soak.encode_raw(out);
+            message::encode(PROMOTABLE_FIELD, &soak, out);
         }
     }
 }
