@@ -419,6 +419,58 @@ mod tests {
         assert_eq!(outcomes, ["attempt", "ok"], "{lines}");
     }
 
+    #[tokio::test]
+    async fn a_read_is_recorded_only_when_refused_and_with_what_it_was_about() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("audit.log");
+        let log = Arc::new(AuditLog::new(
+            &path,
+            crate::audit::AuditSettings {
+                max_bytes: 1 << 20,
+                keep: 1,
+            },
+        ));
+        let recorder = Recorder::new(log);
+        let caller = || Caller {
+            principal: Some(Principal::local("dave".to_owned())),
+            peer: "local socket".to_owned(),
+        };
+        let target = || Target {
+            package: Some("my-package".to_owned()),
+            environment: Some("prod".to_owned()),
+            ..Target::default()
+        };
+        let answered = recorder
+            .read("Status", caller(), target(), || async {
+                Ok(Response::new(()))
+            })
+            .await;
+        assert!(answered.is_ok());
+        let refused = recorder
+            .read("Status", caller(), target(), || async {
+                Err::<Response<()>, _>(Status::permission_denied("dave may not read prod"))
+            })
+            .await;
+        assert_eq!(
+            refused.map_err(|status| status.code()).err(),
+            Some(Code::PermissionDenied),
+            "the refusal is answered as it was"
+        );
+        let lines = std::fs::read_to_string(&path).expect("audit.log");
+        let events: Vec<serde_json::Value> = lines
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("one JSON event per line"))
+            .collect();
+        assert_eq!(events.len(), 1, "only the refusal: {lines}");
+        assert_eq!(events[0]["outcome"], "PERMISSION_DENIED", "{lines}");
+        assert_eq!(events[0]["package"], "my-package", "{lines}");
+        assert_eq!(events[0]["environment"], "prod", "{lines}");
+        assert!(
+            lines.contains("dave may not read prod"),
+            "the refusal's message: {lines}"
+        );
+    }
+
     #[test]
     fn codes_read_as_their_canonical_names() {
         assert_eq!(code_name(Code::PermissionDenied), "PERMISSION_DENIED");
