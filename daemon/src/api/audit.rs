@@ -346,6 +346,19 @@ fn is_refusal(code: Code) -> bool {
 mod tests {
     use super::*;
 
+    /// A recorder writing to `audit.log` in `dir`, and that file's path.
+    fn recorder_in(dir: &std::path::Path) -> (Recorder, std::path::PathBuf) {
+        let path = dir.join("audit.log");
+        let log = Arc::new(AuditLog::new(
+            &path,
+            crate::audit::AuditSettings {
+                max_bytes: 1 << 20,
+                keep: 1,
+            },
+        ));
+        (Recorder::new(log), path)
+    }
+
     #[test]
     fn long_fields_are_cut_on_a_character_boundary() {
         assert_eq!(given(""), None);
@@ -379,15 +392,7 @@ mod tests {
     #[tokio::test]
     async fn a_change_whose_caller_gives_up_still_finishes_and_records_its_outcome() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("audit.log");
-        let log = Arc::new(AuditLog::new(
-            &path,
-            crate::audit::AuditSettings {
-                max_bytes: 1 << 20,
-                keep: 1,
-            },
-        ));
-        let recorder = Recorder::new(log);
+        let (recorder, path) = recorder_in(dir.path());
         let made = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let making = made.clone();
         let call = async move {
@@ -422,15 +427,7 @@ mod tests {
     #[tokio::test]
     async fn a_read_is_recorded_only_when_refused_and_with_what_it_was_about() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("audit.log");
-        let log = Arc::new(AuditLog::new(
-            &path,
-            crate::audit::AuditSettings {
-                max_bytes: 1 << 20,
-                keep: 1,
-            },
-        ));
-        let recorder = Recorder::new(log);
+        let (recorder, path) = recorder_in(dir.path());
         let caller = || Caller {
             principal: Some(Principal::local("dave".to_owned())),
             peer: "local socket".to_owned(),
