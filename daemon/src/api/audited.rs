@@ -25,8 +25,8 @@ impl AuditedApi {
     }
 
     /// `Status` with precomputed rows copied in as bytes, as `EncodedRoutesLayer` serves it.
-    /// The audit's future itself, not one around it: an async wrapper would hold the call's
-    /// future twice (before and inside the audit's), kilobytes copied on every call.
+    /// Returns the audit's future itself: an async wrapper around it would be a bigger
+    /// future still, boxed on every call.
     pub fn status_encoded(
         &self,
         request: Request<proto::StatusRequest>,
