@@ -495,20 +495,24 @@ async fn slice(
     (latencies, failures)
 }
 
+/// What one kind of call's slices measured: each call's latency, and the clock ticks dkd
+/// and the bench's clients used meanwhile.
+#[derive(Default)]
+struct Slices {
+    latencies: Vec<Duration>,
+    dkd_ticks: u64,
+    client_ticks: u64,
+}
+
 async fn status_throughput(daemon: &Dkd, packages: &[String]) -> Vec<Row> {
     let lane = Arc::new(Lane::socket(&daemon.socket(), STATUS_CONNECTIONS).await);
     let packages = Arc::new(packages.to_vec());
     // Warm-up: connections, allocator, page cache.
     slice(Rpc::Status, &lane, &packages, Duration::from_millis(500), 0).await;
     slice(Rpc::Health, &lane, &packages, Duration::from_millis(500), 0).await;
-    let mut status = Vec::new();
-    let mut health = Vec::new();
-    // dkd's own CPU in each kind's slices (clock ticks): the clients share the machine, so
-    // the throughput ratio is the client's cost as much as dkd's.
-    let mut status_ticks = 0;
-    let mut health_ticks = 0;
-    let mut status_client_ticks = 0;
-    let mut health_client_ticks = 0;
+    // dkd's own CPU and the clients' in each kind's slices: the clients share the machine,
+    // so the throughput ratio is the client's cost as much as dkd's.
+    let (mut status, mut health) = (Slices::default(), Slices::default());
     let mut failures = 0;
     for round in 0..STATUS_ROUNDS {
         // Alternate which kind goes first, so drift hits both alike.
@@ -518,61 +522,53 @@ async fn status_throughput(daemon: &Dkd, packages: &[String]) -> Vec<Row> {
             [Rpc::Health, Rpc::Status]
         };
         for rpc in order {
-            let ticks_before = daemon.cpu_ticks();
-            let client_ticks_before = own_cpu_ticks();
+            let ticks_before = (daemon.cpu_ticks(), own_cpu_ticks());
             let (mut latencies, failed) =
                 slice(rpc, &lane, &packages, STATUS_SLICE, round as u64 + 1).await;
-            let ticks = daemon.cpu_ticks().saturating_sub(ticks_before);
-            let client_ticks = own_cpu_ticks().saturating_sub(client_ticks_before);
             failures += failed;
-            match rpc {
-                Rpc::Status => {
-                    status.append(&mut latencies);
-                    status_ticks += ticks;
-                    status_client_ticks += client_ticks;
-                }
-                Rpc::Health => {
-                    health.append(&mut latencies);
-                    health_ticks += ticks;
-                    health_client_ticks += client_ticks;
-                }
-            }
+            let kind = match rpc {
+                Rpc::Status => &mut status,
+                Rpc::Health => &mut health,
+            };
+            kind.latencies.append(&mut latencies);
+            kind.dkd_ticks += daemon.cpu_ticks().saturating_sub(ticks_before.0);
+            kind.client_ticks += own_cpu_ticks().saturating_sub(ticks_before.1);
         }
     }
     assert_eq!(failures, 0, "{failures} calls failed");
     let measured = STATUS_SLICE.as_secs_f64() * STATUS_ROUNDS as f64;
-    let status_rate = status.len() as f64 / measured;
-    let health_rate = health.len() as f64 / measured;
+    let status_rate = status.latencies.len() as f64 / measured;
+    let health_rate = health.latencies.len() as f64 / measured;
     println!(
         "Status: {} calls, Health/Check: {} calls, {} workers on {} connections, {} s each",
-        status.len(),
-        health.len(),
+        status.latencies.len(),
+        health.latencies.len(),
         STATUS_WORKERS,
         STATUS_CONNECTIONS,
         measured
     );
     // 100 ticks per second.
-    let per_call = |ticks: u64, calls: usize| {
-        Duration::from_secs_f64(ticks as f64 / 100.0 / calls.max(1) as f64)
+    let per_call = |ticks: u64, kind: &Slices| {
+        Duration::from_secs_f64(ticks as f64 / 100.0 / kind.latencies.len().max(1) as f64)
     };
     println!(
         "dkd used {:.0}% of one core in Status slices, {:.0}% in Health/Check slices (the rest of 2 cores: the bench's clients)",
-        status_ticks as f64 / measured,
-        health_ticks as f64 / measured
+        status.dkd_ticks as f64 / measured,
+        health.dkd_ticks as f64 / measured
     );
     let n = packages.len();
     vec![
         Row::new(
             &format!("dkd CPU per Status(package) call, {n} pkgs x 3 envs"),
-            Value::Time(per_call(status_ticks, status.len())),
-            Value::Time(per_call(health_ticks, health.len())),
+            Value::Time(per_call(status.dkd_ticks, &status)),
+            Value::Time(per_call(health.dkd_ticks, &health)),
             Goal::None,
         )
         .note("per Health/Check call"),
         Row::new(
             "the bench's client CPU per Status(package) call",
-            Value::Time(per_call(status_client_ticks, status.len())),
-            Value::Time(per_call(health_client_ticks, health.len())),
+            Value::Time(per_call(status.client_ticks, &status)),
+            Value::Time(per_call(health.client_ticks, &health)),
             Goal::None,
         )
         .note("per Health/Check call"),
@@ -585,15 +581,15 @@ async fn status_throughput(daemon: &Dkd, packages: &[String]) -> Vec<Row> {
         .note("Health/Check"),
         Row::new(
             &format!("Status p50 latency, c={STATUS_WORKERS}"),
-            Value::Time(percentile(&status, 50.0)),
-            Value::Time(percentile(&health, 50.0)),
+            Value::Time(percentile(&status.latencies, 50.0)),
+            Value::Time(percentile(&health.latencies, 50.0)),
             Goal::None,
         )
         .note("Health/Check p50"),
         Row::new(
             &format!("Status p99 latency, c={STATUS_WORKERS}"),
-            Value::Time(percentile(&status, 99.0)),
-            Value::Time(percentile(&health, 99.0)),
+            Value::Time(percentile(&status.latencies, 99.0)),
+            Value::Time(percentile(&health.latencies, 99.0)),
             Goal::RatioAtMost(1.2),
         )
         .note("Health/Check p99"),

@@ -17,17 +17,6 @@ use crate::promotion::{LoadedConfig, Promotable, StatusRow};
 const WARM_BATCH: usize = 64;
 
 impl DataKitApi {
-    /// One row of a status table as `Status` shows it, but for the clock, kept as bytes.
-    fn cached_row(
-        &self,
-        config: &LoadedConfig,
-        row: &StatusRow,
-        read_with: &[StatusRow],
-    ) -> Result<CachedRow, Status> {
-        let (status, promotable) = self.row_parts(config, row, read_with)?;
-        Ok(CachedRow::new(status, promotable))
-    }
-
     /// One row of a status table: its converted status (hold included) and the engine's
     /// promotable. The upstream's status is its row among `read_with` (the rows read
     /// together with `row`) when there is one, so that a package's rows never mix two
@@ -93,8 +82,11 @@ impl DataKitApi {
             .map_err(status)?;
         let rows = table
             .iter()
-            .map(|row| self.cached_row(config, row, &table))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|row| {
+                let (status, promotable) = self.row_parts(config, row, &table)?;
+                Ok(CachedRow::new(status, promotable))
+            })
+            .collect::<Result<Vec<_>, Status>>()?;
         // Only a package some environment runs: "known" for any other reason (promoted,
         // published) may change without an event about it.
         let deployed = table.iter().any(|row| row.status.is_some());
