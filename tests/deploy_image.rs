@@ -118,8 +118,8 @@ fn the_offline_image_runs_dkd_and_dk_as_the_non_root_user_with_the_dockerfiles_s
         );
         assert!(version.starts_with(&format!("{program} ")), "{version}");
     }
-    // Without a dkd.yaml, dkd takes the embedded forge, which runs no git (the image has
-    // none): it creates its deployment repository and serves, as the image's user. It
+    // Without a dkd.yaml, dkd takes the embedded forge, which needs no git (the image has
+    // none; only packing, after 50 merges, would): it creates its deployment repository and serves, as the image's user. It
     // runs until SIGTERM (its pid is in DK_HOME/dkd.lock; chroot isolation shares the
     // host's pid namespace), then stops cleanly.
     let root = succeeded("buildah mount", buildah(&["mount", &container]));

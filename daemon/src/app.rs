@@ -192,9 +192,13 @@ pub async fn run(
     let store_notice = sled.notice().map(str::to_owned);
     let store: Arc<dyn StateStore> = sled.clone();
     let embedded = match config.forge.kind {
-        ForgeKind::Embedded => Some(Arc::new(
-            LocalGitForge::open_or_init(&home.deploy_repo(), sled).await?,
-        )),
+        ForgeKind::Embedded => {
+            let local = LocalGitForge::open_or_init(&home.deploy_repo(), sled).await?;
+            Some(Arc::new(match config.forge.pack_every {
+                Some(every) => local.packing_every(every),
+                None => local,
+            }))
+        }
         ForgeKind::Github => None,
     };
     let forge: Arc<dyn GitForge> = match &embedded {

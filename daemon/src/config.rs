@@ -136,6 +136,10 @@ pub struct ForgeConfig {
     /// default: a typed name is a claim, not an approver.
     #[serde(default)]
     pub asserted_approvers: bool,
+    /// Embedded forge only: dkd packs the repository's loose objects with `git repack`
+    /// after this many merged change requests (default 50; 0: never).
+    #[serde(default)]
+    pub pack_every: Option<usize>,
 }
 
 /// Available forges.

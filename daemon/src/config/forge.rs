@@ -37,6 +37,12 @@ pub(super) fn validate(forge: &ForgeConfig, file: &str) -> Result<(), ConfigErro
             "only for the embedded forge's single-user demo: on GitHub, approvals are the pull request's reviews",
         ));
     }
+    if forge.kind == ForgeKind::Github && forge.pack_every.is_some() {
+        return Err(refuse(
+            "pack_every",
+            "only for the embedded forge's repository: GitHub packs its own",
+        ));
+    }
     if forge.kind == ForgeKind::Embedded {
         if let Some((key, _)) = GITHUB_KEYS.iter().zip(values).find(|(_, v)| v.is_some()) {
             return Err(refuse(
@@ -207,6 +213,16 @@ mod tests {
         assert!(
             error("forge: { type: github, owner: a, repo: b, asserted_approvers: true }\n")
                 .starts_with("dkd.yaml: forge.asserted_approvers: ")
+        );
+    }
+
+    #[test]
+    fn pack_every_is_for_the_embedded_forge_only() {
+        let set = DaemonConfig::parse("dkd.yaml", "forge: { pack_every: 0 }\n").expect("valid");
+        assert_eq!(set.forge.pack_every, Some(0));
+        assert!(
+            error("forge: { type: github, owner: a, repo: b, pack_every: 10 }\n")
+                .starts_with("dkd.yaml: forge.pack_every: ")
         );
     }
 

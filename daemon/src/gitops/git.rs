@@ -1,5 +1,5 @@
 //! One bare repository, read and written in process with gitoxide (`objects.rs`) on
-//! tokio's blocking pool: dkd runs no `git` process.
+//! tokio's blocking pool, with no `git` process (only packing runs one, `local_packing.rs`).
 
 use std::{
     path::{Path, PathBuf},

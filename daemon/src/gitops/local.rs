@@ -16,7 +16,13 @@ use datakit::manifest::{
 };
 use tokio::sync::Mutex;
 
-use super::{Git, GitError, local_checks::ChangeChecks, local_landed::LandedIndex, local_records};
+use super::{
+    Git, GitError,
+    local_checks::ChangeChecks,
+    local_landed::LandedIndex,
+    local_packing::{DEFAULT_PACK_EVERY, Packer},
+    local_records,
+};
 use crate::promotion::{
     Approval, Approver, CatalogState, ChangeRef, Check,
     ports::{
@@ -42,6 +48,8 @@ pub struct LocalGitForge {
     checks: Arc<ChangeChecks>,
     /// Which commit landed each promotion, read incrementally.
     landed: Arc<Mutex<LandedIndex>>,
+    /// Packs the loose objects merges leave behind.
+    packer: Arc<Packer>,
 }
 
 impl std::fmt::Debug for LocalGitForge {
@@ -70,9 +78,18 @@ impl LocalGitForge {
             writes: Arc::new(Mutex::new(())),
             checks: Arc::new(ChangeChecks::new(GroupSource::TeamsFile)),
             landed: Arc::default(),
+            packer: Arc::new(Packer::new(path, DEFAULT_PACK_EVERY)),
         };
         forge.base_revision().await?;
         Ok(forge)
+    }
+
+    /// Packs the repository's loose objects after every `every` merged change requests
+    /// (0: never), instead of `DEFAULT_PACK_EVERY`.
+    #[must_use]
+    pub fn packing_every(mut self, every: usize) -> Self {
+        self.packer = Arc::new(Packer::new(self.git.git_dir(), every));
+        self
     }
 
     /// Lets the manifests check trust every revision the catalog accepts (see
@@ -690,5 +707,42 @@ mod tests {
         assert_eq!(check(unrelated.clone()).await, Some((path("b"), unrelated)));
         let fixed = push(&forge, vec![(path("b"), named("b", "dev"))]).await;
         assert_eq!(check(fixed).await, None);
+    }
+
+    fn loose_objects(forge: &LocalGitForge) -> usize {
+        crate::gitops::local_packing::tests::counted(forge.git.git_dir()).0
+    }
+
+    #[tokio::test]
+    async fn merges_leave_the_repository_packed_every_n_merged_changes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let forge = forge(dir.path()).await.packing_every(2);
+        let merge = |environment: &'static str| {
+            let forge = forge.clone();
+            async move {
+                let file = format!("environments/{environment}/my-package.yaml");
+                let proposal = proposal(
+                    &format!("promote/{environment}/my-package"),
+                    vec![(file, manifest(environment, environment))],
+                );
+                let change = forge.propose_change(&proposal).await.expect("proposed");
+                forge.merge(&change).await.expect("merged")
+            }
+        };
+        merge("dev").await;
+        forge.packer.settled().await;
+        assert!(
+            loose_objects(&forge) > 0,
+            "one merge of two: not packed yet"
+        );
+        let head = merge("int").await;
+        forge.packer.settled().await;
+        assert_eq!(loose_objects(&forge), 0, "packed after the second merge");
+        let files = ["dev", "int"].map(|env| format!("environments/{env}/my-package.yaml"));
+        let read = forge.read_files(&head, &files).await.expect("read");
+        assert!(
+            read.iter().all(Option::is_some),
+            "both merged files read back"
+        );
     }
 }

@@ -8,6 +8,7 @@ mod github;
 mod local;
 mod local_checks;
 mod local_landed;
+mod local_packing;
 mod local_pushes;
 mod local_records;
 mod objects;

@@ -57,6 +57,7 @@ impl LocalGitForge {
             }
             match self.git.update_ref(BASE_REF, &tip, Some(&base)).await {
                 Ok(()) => {
+                    self.packer.merged(open.len());
                     for ((index, record), head) in open.drain(..).zip(stacked) {
                         answers[index] = Some(self.land(record, head).await);
                     }

@@ -1,0 +1,261 @@
+//! Packs the embedded repository's loose objects with `git repack`, the one job dkd hands
+//! to the `git` command: gix cannot write deltas yet. Every promotion writes its folder's
+//! tree again, an entry per package (4 MB at 100,000 packages), and a pack keeps each
+//! such tree as a delta of the one before, a few hundred bytes.
+//!
+//! `git repack --geometric=2 -d` packs every loose object, reachable or not, and rolls
+//! small packs together: it costs what was written since the last pack, deletes only
+//! loose copies of what it packed and prunes nothing, so dkd's writes go on meanwhile.
+
+use std::{
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+};
+
+use tokio::{process::Command, sync::Notify};
+
+/// Merged change requests between packs, unless `dkd.yaml` says otherwise.
+pub(super) const DEFAULT_PACK_EVERY: usize = 50;
+
+/// Packs one repository now and then, one pack at a time, in the background.
+#[derive(Debug)]
+pub struct Packer {
+    git_dir: PathBuf,
+    /// The `git` program.
+    program: PathBuf,
+    /// Merged change requests between packs; 0: never.
+    every: usize,
+    /// Merged since the last pack started.
+    merged: AtomicUsize,
+    /// A pack is being made.
+    running: AtomicBool,
+    /// `git` could not be started: packing is off until dkd restarts (warned once).
+    off: AtomicBool,
+    /// Told when a pack ends.
+    ended: Notify,
+}
+
+impl Packer {
+    /// Packs `git_dir` after every `every` merged change requests (0: never).
+    pub fn new(git_dir: impl Into<PathBuf>, every: usize) -> Self {
+        Self {
+            git_dir: git_dir.into(),
+            program: PathBuf::from("git"),
+            every,
+            merged: AtomicUsize::new(0),
+            running: AtomicBool::new(false),
+            off: AtomicBool::new(false),
+            ended: Notify::new(),
+        }
+    }
+
+    /// Runs `program` instead of `git` found on `PATH`.
+    #[cfg(test)]
+    fn with_program(mut self, program: impl Into<PathBuf>) -> Self {
+        self.program = program.into();
+        self
+    }
+
+    /// Counts `count` merged change requests; once `every` have merged since the last
+    /// pack, starts one in the background unless one is being made.
+    pub fn merged(self: &Arc<Self>, count: usize) {
+        if self.every == 0 || self.off.load(Ordering::Relaxed) {
+            return;
+        }
+        if self.merged.fetch_add(count, Ordering::Relaxed) + count < self.every
+            || self.running.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        self.merged.store(0, Ordering::Relaxed);
+        let packer = self.clone();
+        tokio::spawn(async move {
+            packer.pack().await;
+            packer.running.store(false, Ordering::Release);
+            packer.ended.notify_waiters();
+        });
+    }
+
+    /// Makes one pack now, logging how it went: a failed pack loses nothing, the loose
+    /// objects stay and the next pack takes them.
+    async fn pack(&self) {
+        let started = std::time::Instant::now();
+        let output = Command::new(&self.program)
+            .arg("-C")
+            .arg(&self.git_dir)
+            // One thread: dkd keeps the other cores for its answers.
+            .args([
+                "-c",
+                "pack.threads=1",
+                "repack",
+                "--geometric=2",
+                "-d",
+                "-q",
+            ])
+            // As dkd opens the repository: isolated from the user's and system's settings.
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await;
+        match output {
+            Ok(output) if output.status.success() => tracing::info!(
+                repository = %self.git_dir.display(),
+                took_ms = started.elapsed().as_millis(),
+                "packed the deployment repository's loose objects"
+            ),
+            Ok(output) => tracing::warn!(
+                repository = %self.git_dir.display(),
+                status = %output.status,
+                stderr = %String::from_utf8_lossy(&output.stderr).trim(),
+                "git repack failed; the loose objects stay and the next pack takes them"
+            ),
+            Err(error) => {
+                self.off.store(true, Ordering::Relaxed);
+                tracing::warn!(
+                    program = %self.program.display(),
+                    %error,
+                    "cannot run git to pack the deployment repository: its loose objects are not packed (install git and restart dkd)"
+                );
+            }
+        }
+    }
+
+    /// Waits until no pack is being made.
+    #[cfg(test)]
+    pub async fn settled(&self) {
+        loop {
+            let ended = self.ended.notified();
+            if !self.running.load(Ordering::Acquire) {
+                return;
+            }
+            ended.await;
+        }
+    }
+
+    /// Whether packing was turned off because `git` could not be started.
+    #[cfg(test)]
+    fn is_off(&self) -> bool {
+        self.off.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use crate::gitops::Git;
+
+    /// `git count-objects -v`'s `count` (loose objects) and `in-pack`.
+    pub(in crate::gitops) fn counted(git_dir: &std::path::Path) -> (usize, usize) {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(git_dir)
+            .args(["count-objects", "-v"])
+            .output()
+            .expect("git count-objects");
+        let text = String::from_utf8(out.stdout).expect("utf-8");
+        let value = |key: &str| {
+            text.lines()
+                .find_map(|line| line.strip_prefix(key))
+                .and_then(|v| v.trim().parse().ok())
+                .expect("a count")
+        };
+        (value("count:"), value("in-pack:"))
+    }
+
+    /// A repository with `commits` commits on `main`, each replacing one of 200 files,
+    /// and one commit no reference reaches.
+    async fn repository(dir: &std::path::Path, commits: usize) -> (Git, String, String) {
+        let git = Git::init_bare(dir.join("repo.git"), "main")
+            .await
+            .expect("init");
+        let files: Vec<_> = (0..200)
+            .map(|i| (format!("environments/dev/pkg-{i}.yaml"), b"v0\n".to_vec()))
+            .collect();
+        let mut head = git.commit_files(None, &files, "seed").await.expect("seed");
+        for i in 0..commits {
+            let file = (format!("environments/dev/pkg-{}.yaml", i % 200), {
+                format!("v{i}\n").into_bytes()
+            });
+            head = git
+                .commit_files(Some(&head), &[file], &format!("promotion {i}"))
+                .await
+                .expect("commit");
+        }
+        git.update_ref("refs/heads/main", &head, None)
+            .await
+            .expect("main");
+        let dangling = git
+            .commit_files(Some(&head), &[("x.yaml".into(), b"x\n".to_vec())], "lost")
+            .await
+            .expect("dangling");
+        (git, head, dangling)
+    }
+
+    #[tokio::test]
+    async fn a_pack_takes_every_loose_object_and_leaves_each_readable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (git, head, dangling) = repository(dir.path(), 30).await;
+        let git_dir = dir.path().join("repo.git");
+        let (loose, packed) = counted(&git_dir);
+        assert!(loose > 60 && packed == 0, "{loose} loose, {packed} packed");
+
+        let packer = Arc::new(Packer::new(&git_dir, 3));
+        packer.merged(2);
+        packer.settled().await;
+        assert_eq!(counted(&git_dir), (loose, 0), "not yet: 2 of 3 merged");
+        packer.merged(1);
+        packer.settled().await;
+
+        assert_eq!(
+            counted(&git_dir),
+            (0, loose),
+            "every object packed, none lost"
+        );
+        // dkd's open handle, made before the pack, finds blobs it never read (so never
+        // cached) in the new pack, the one only a dangling commit holds too.
+        let read = |revision: String, path: &str| {
+            let (git, path) = (git.clone(), vec![path.to_owned()]);
+            async move { git.read_files(&revision, &path).await.expect("read") }
+        };
+        let pkg = read(head, "environments/dev/pkg-29.yaml").await;
+        assert_eq!(pkg, vec![Some(b"v29\n".to_vec())]);
+        assert_eq!(read(dangling, "x.yaml").await, vec![Some(b"x\n".to_vec())]);
+        let fsck = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&git_dir)
+            .args(["fsck", "--strict", "--no-dangling"])
+            .output()
+            .expect("fsck");
+        assert!(fsck.status.success(), "{fsck:?}");
+    }
+
+    #[tokio::test]
+    async fn without_git_packing_turns_off_and_the_objects_stay_loose() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_git, _, _) = repository(dir.path(), 3).await;
+        let git_dir = dir.path().join("repo.git");
+        let loose = counted(&git_dir).0;
+        let packer =
+            Arc::new(Packer::new(&git_dir, 1).with_program(dir.path().join("no-such-git")));
+        packer.merged(1);
+        packer.settled().await;
+        assert!(packer.is_off());
+        assert_eq!(counted(&git_dir), (loose, 0));
+    }
+
+    #[tokio::test]
+    async fn zero_means_never() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_git, _, _) = repository(dir.path(), 3).await;
+        let git_dir = dir.path().join("repo.git");
+        let loose = counted(&git_dir).0;
+        let packer = Arc::new(Packer::new(&git_dir, 0));
+        packer.merged(1_000);
+        packer.settled().await;
+        assert_eq!(counted(&git_dir), (loose, 0));
+    }
+}
