@@ -132,3 +132,71 @@ fn promotions_in_flight_when_dkd_is_killed_each_land_exactly_once_after_restart(
         &["--git-dir", "deploy.git", "fsck", "--strict"],
     );
 }
+
+/// `git count-objects -v` of the deployment repository: (loose objects, packed objects).
+fn object_counts(home: &TestHome) -> (usize, usize) {
+    let counts = git(
+        home.path(),
+        &["--git-dir", "deploy.git", "count-objects", "-v"],
+    );
+    let value = |key: &str| {
+        counts
+            .lines()
+            .find_map(|line| line.strip_prefix(key))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{key} in {counts}"))
+    };
+    (value("count:"), value("in-pack:"))
+}
+
+#[test]
+fn promotions_go_on_while_dkd_packs_the_repository_and_each_lands_once() {
+    let home = TestHome::new();
+    std::fs::write(home.path().join("dkd.yaml"), "forge: { pack_every: 3 }\n")
+        .expect("write dkd.yaml");
+    let mut daemon = home.start_daemon();
+    assert_eq!(object_counts(&home).1, 0, "a new repository has no pack");
+    let names: Vec<String> = (0..12).map(|i| format!("pkg-{i:02}")).collect();
+    for name in &names {
+        PackageDir::new(name, &[]).publish(&home, "v1.0.0");
+    }
+    std::thread::scope(|scope| {
+        for name in &names {
+            let home = &home;
+            scope.spawn(move || {
+                let output = home.dk(&["promote", name, "v1.0.0", "--to", "dev"]);
+                assert!(output.status.success(), "{}", stderr(&output));
+            });
+        }
+    });
+    for name in &names {
+        let promotion = eventually("the promotion to be Healthy", || {
+            let promotions = home.history(name);
+            (promotions.len() == 1 && promotions[0]["state"] == "Healthy")
+                .then(|| promotions[0].clone())
+        });
+        let id = promotion["id"].as_str().expect("id");
+        assert_eq!(landings(&home, id), 1, "{name} landed exactly once");
+    }
+    let log = eventually("dkd to pack the repository", || {
+        let log = daemon.log();
+        log.contains("packed the deployment repository's loose objects")
+            .then_some(log)
+    });
+    assert!(!log.contains("git repack failed"), "{log}");
+    let (loose, packed) = object_counts(&home);
+    assert!(packed > 0, "{loose} loose, {packed} packed");
+    git(
+        home.path(),
+        &["--git-dir", "deploy.git", "fsck", "--strict"],
+    );
+    // A restarted dkd reads every manifest back, packed or not.
+    daemon.signal("KILL");
+    let _ = daemon.wait();
+    let _restarted = home.start_daemon();
+    for name in &names {
+        let status = home.dk(&["-o", "json", "status", name]);
+        let rows = support::json(&status);
+        assert_eq!(rows["rows"][0]["version"], "v1.0.0", "{name}: {rows}");
+    }
+}
