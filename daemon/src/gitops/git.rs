@@ -3,10 +3,10 @@
 
 use std::{
     path::{Path, PathBuf},
-    sync::{Arc, Mutex, OnceLock},
+    sync::Arc,
 };
 
-use super::objects;
+use super::{handles::Handles, objects};
 use crate::promotion::ports::{FolderChanges, ForgeError};
 
 /// A failed repository operation.
@@ -29,75 +29,47 @@ impl From<GitError> for ForgeError {
     }
 }
 
-/// How many decoded objects one repository handle keeps: a folder of 100,000 manifests is
-/// one tree of about 4 MB, and a push's examination and application read the same few.
-const OBJECT_CACHE_BYTES: usize = 16 * 1024 * 1024;
-
-/// How many idle repository handles (each with its object cache) are kept between calls.
-const IDLE_HANDLES: usize = 2;
-
 /// A bare repository.
 #[derive(Debug, Clone)]
 pub struct Git {
     git_dir: PathBuf,
-    /// Opened on first use, then shared: its packs and references stay open.
-    repository: Arc<OnceLock<gix::ThreadSafeRepository>>,
-    /// Handles between calls, so the trees one call decoded are still decoded for the next.
-    idle: Arc<Mutex<Vec<gix::Repository>>>,
+    handles: Arc<Handles>,
 }
 
 impl Git {
     pub fn new(git_dir: impl Into<PathBuf>) -> Self {
+        let git_dir = git_dir.into();
         Self {
-            git_dir: git_dir.into(),
-            repository: Arc::new(OnceLock::new()),
-            idle: Arc::default(),
+            handles: Arc::new(Handles::new(git_dir.clone())),
+            git_dir,
         }
     }
 
-    /// Runs `operation` on the repository in process, on the blocking pool. A lost
-    /// compare-and-swap comes back as `GitError::Failed`, as `git update-ref` reports it.
+    /// Runs `operation` on the repository in process, on the blocking pool (see
+    /// `handles.rs`: it may run twice). A lost compare-and-swap comes back as
+    /// `GitError::Failed`, as `git update-ref` reports it.
     async fn in_process<T, F>(&self, operation: F) -> Result<T, GitError>
     where
         T: Send + 'static,
-        F: FnOnce(&gix::Repository) -> Result<T, objects::ObjectsError> + Send + 'static,
+        F: Fn(&gix::Repository) -> Result<T, objects::ObjectsError> + Send + 'static,
     {
-        let shared = match self.repository.get() {
-            Some(shared) => shared.clone(),
-            None => {
-                // Isolated: neither the user's nor the system's git configuration applies.
-                let opened = gix::open_opts(&self.git_dir, gix::open::Options::isolated())
-                    .map_err(|e| self.in_process_error(&e))?
-                    .into_sync();
-                self.repository.get_or_init(|| opened).clone()
-            }
-        };
-        let (git_dir, idle) = (self.git_dir.clone(), self.idle.clone());
-        let outcome = tokio::task::spawn_blocking(move || {
-            let taken = idle.lock().ok().and_then(|mut idle| idle.pop());
-            let repository = taken.unwrap_or_else(|| {
-                let mut repository = shared.to_thread_local();
-                repository.object_cache_size(OBJECT_CACHE_BYTES);
-                repository
-            });
-            let outcome = operation(&repository);
-            if let Ok(mut idle) = idle.lock()
-                && idle.len() < IDLE_HANDLES
-            {
-                idle.push(repository);
-            }
-            outcome
-        })
-        .await
-        .map_err(|e| self.in_process_error(&e))?;
+        let handles = self.handles.clone();
+        let outcome = tokio::task::spawn_blocking(move || handles.run(operation))
+            .await
+            .map_err(|e| self.in_process_error(&e))?;
         outcome.map_err(|error| match error {
             objects::ObjectsError::Conflict(stderr) => GitError::Failed {
                 command: "update-ref".into(),
-                repo: git_dir,
+                repo: self.git_dir.clone(),
                 stderr,
             },
             other => self.in_process_error(&other),
         })
+    }
+
+    /// Opens the repository again on next use, with the packs now on disk.
+    pub fn reopen(&self) {
+        self.handles.reopen();
     }
 
     fn in_process_error(&self, error: &dyn std::fmt::Display) -> GitError {

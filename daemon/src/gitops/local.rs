@@ -72,13 +72,14 @@ impl LocalGitForge {
             create_repository(path).await?;
             tracing::info!(repository = %path.display(), "created the deployment repository");
         }
+        let git = Git::new(path);
         let forge = Self {
-            git: Git::new(path),
+            packer: Arc::new(Packer::new(git.clone(), DEFAULT_PACK_EVERY)),
+            git,
             changes,
             writes: Arc::new(Mutex::new(())),
             checks: Arc::new(ChangeChecks::new(GroupSource::TeamsFile)),
             landed: Arc::default(),
-            packer: Arc::new(Packer::new(path, DEFAULT_PACK_EVERY)),
         };
         forge.base_revision().await?;
         Ok(forge)
@@ -88,7 +89,7 @@ impl LocalGitForge {
     /// (0: never), instead of `DEFAULT_PACK_EVERY`.
     #[must_use]
     pub fn packing_every(mut self, every: usize) -> Self {
-        self.packer = Arc::new(Packer::new(self.git.git_dir(), every));
+        self.packer = Arc::new(Packer::new(self.git.clone(), every));
         self
     }
 

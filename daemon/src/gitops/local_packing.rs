@@ -17,13 +17,15 @@ use std::{
 
 use tokio::{process::Command, sync::Notify};
 
+use super::Git;
+
 /// Merged change requests between packs, unless `dkd.yaml` says otherwise.
 pub(super) const DEFAULT_PACK_EVERY: usize = 50;
 
 /// Packs one repository now and then, one pack at a time, in the background.
 #[derive(Debug)]
 pub struct Packer {
-    git_dir: PathBuf,
+    git: Git,
     /// The `git` program.
     program: PathBuf,
     /// Merged change requests between packs; 0: never.
@@ -39,10 +41,10 @@ pub struct Packer {
 }
 
 impl Packer {
-    /// Packs `git_dir` after every `every` merged change requests (0: never).
-    pub fn new(git_dir: impl Into<PathBuf>, every: usize) -> Self {
+    /// Packs `git`'s repository after every `every` merged change requests (0: never).
+    pub fn new(git: Git, every: usize) -> Self {
         Self {
-            git_dir: git_dir.into(),
+            git,
             program: PathBuf::from("git"),
             every,
             merged: AtomicUsize::new(0),
@@ -85,7 +87,7 @@ impl Packer {
         let started = std::time::Instant::now();
         let output = Command::new(&self.program)
             .arg("-C")
-            .arg(&self.git_dir)
+            .arg(self.git.git_dir())
             // One thread: dkd keeps the other cores for its answers.
             .args([
                 "-c",
@@ -102,13 +104,17 @@ impl Packer {
             .output()
             .await;
         match output {
-            Ok(output) if output.status.success() => tracing::info!(
-                repository = %self.git_dir.display(),
-                took_ms = started.elapsed().as_millis(),
-                "packed the deployment repository's loose objects"
-            ),
+            Ok(output) if output.status.success() => {
+                // The packs it rolled together are gone: dkd's handles start anew.
+                self.git.reopen();
+                tracing::info!(
+                    repository = %self.git.git_dir().display(),
+                    took_ms = started.elapsed().as_millis(),
+                    "packed the deployment repository's loose objects"
+                );
+            }
             Ok(output) => tracing::warn!(
-                repository = %self.git_dir.display(),
+                repository = %self.git.git_dir().display(),
                 status = %output.status,
                 stderr = %String::from_utf8_lossy(&output.stderr).trim(),
                 "git repack failed; the loose objects stay and the next pack takes them"
@@ -146,7 +152,6 @@ impl Packer {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::gitops::Git;
 
     /// `git count-objects -v`'s `count` (loose objects) and `in-pack`.
     pub(in crate::gitops) fn counted(git_dir: &std::path::Path) -> (usize, usize) {
@@ -203,7 +208,7 @@ pub(super) mod tests {
         let (loose, packed) = counted(&git_dir);
         assert!(loose > 60 && packed == 0, "{loose} loose, {packed} packed");
 
-        let packer = Arc::new(Packer::new(&git_dir, 3));
+        let packer = Arc::new(Packer::new(git.clone(), 3));
         packer.merged(2);
         packer.settled().await;
         assert_eq!(counted(&git_dir), (loose, 0), "not yet: 2 of 3 merged");
@@ -233,14 +238,57 @@ pub(super) mod tests {
         assert!(fsck.status.success(), "{fsck:?}");
     }
 
+    /// Runs `git ARGS` in `git_dir`, as a user or `git gc --auto` after a push would.
+    fn run_git(git_dir: &std::path::Path, args: &[&str]) {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(git_dir)
+            .args(args)
+            .output()
+            .expect("git");
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    }
+
+    /// Repacks by another process (a user's `git gc`, `gc --auto` after a push) replace
+    /// packs under dkd's open handles more times than gix's object store has slots (32).
+    #[tokio::test]
+    async fn a_handle_reads_on_through_many_packs_made_under_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (git, mut head, _) = repository(dir.path(), 0).await;
+        let git_dir = dir.path().join("repo.git");
+        for round in 0..60 {
+            let files: Vec<_> = (0..3)
+                .map(|i| {
+                    (
+                        format!("r{round}/{i}.yaml"),
+                        format!("{round}.{i}\n").into_bytes(),
+                    )
+                })
+                .collect();
+            let tip = git
+                .commit_files(Some(&head), &files, "round")
+                .await
+                .expect("commit");
+            git.update_ref("refs/heads/main", &tip, Some(&head))
+                .await
+                .expect("main");
+            head = tip;
+            run_git(&git_dir, &["repack", "--geometric=2", "-d", "-q"]);
+            let paths: Vec<_> = files.iter().map(|(path, _)| path.clone()).collect();
+            let read = git.read_files(&head, &paths).await;
+            let read = read.unwrap_or_else(|error| panic!("round {round}: {error}"));
+            let expected: Vec<_> = files.into_iter().map(|(_, body)| Some(body)).collect();
+            assert_eq!(read, expected, "round {round}");
+        }
+    }
+
     #[tokio::test]
     async fn without_git_packing_turns_off_and_the_objects_stay_loose() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (_git, _, _) = repository(dir.path(), 3).await;
+        let (git, _, _) = repository(dir.path(), 3).await;
         let git_dir = dir.path().join("repo.git");
         let loose = counted(&git_dir).0;
-        let packer =
-            Arc::new(Packer::new(&git_dir, 1).with_program(dir.path().join("no-such-git")));
+        let packer = Arc::new(Packer::new(git, 1).with_program(dir.path().join("no-such-git")));
         packer.merged(1);
         packer.settled().await;
         assert!(packer.is_off());
@@ -250,10 +298,10 @@ pub(super) mod tests {
     #[tokio::test]
     async fn zero_means_never() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (_git, _, _) = repository(dir.path(), 3).await;
+        let (git, _, _) = repository(dir.path(), 3).await;
         let git_dir = dir.path().join("repo.git");
         let loose = counted(&git_dir).0;
-        let packer = Arc::new(Packer::new(&git_dir, 0));
+        let packer = Arc::new(Packer::new(git, 0));
         packer.merged(1_000);
         packer.settled().await;
         assert_eq!(counted(&git_dir), (loose, 0));

@@ -5,6 +5,7 @@
 mod checks;
 mod git;
 mod github;
+mod handles;
 mod local;
 mod local_checks;
 mod local_landed;

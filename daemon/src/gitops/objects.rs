@@ -31,6 +31,8 @@ pub enum ObjectsError {
     Refs(String),
     #[error("cannot compare trees: {0}")]
     Diff(String),
+    #[error("cannot open the repository: {0}")]
+    Open(String),
 }
 
 type Outcome<T> = Result<T, ObjectsError>;
