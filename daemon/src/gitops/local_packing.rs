@@ -1,7 +1,8 @@
 //! Packs the embedded repository's loose objects with `git repack`, the one job dkd hands
 //! to the `git` command: gix cannot write deltas yet. Every promotion writes its folder's
 //! tree again, an entry per package (4 MB at 100,000 packages), and a pack keeps each
-//! such tree as a delta of the one before, a few hundred bytes.
+//! such tree as a delta of its neighbour: 100 promotions on a home of 100,000 packages
+//! took 4.7 MiB packed against about 270 MiB loose.
 //!
 //! `git repack --geometric=2 -d` packs every loose object, reachable or not, and rolls
 //! small packs together: it costs what was written since the last pack, deletes only
@@ -283,27 +284,20 @@ pub(super) mod tests {
     }
 
     #[tokio::test]
-    async fn without_git_packing_turns_off_and_the_objects_stay_loose() {
+    async fn nothing_is_packed_at_zero_or_without_git() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (git, _, _) = repository(dir.path(), 3).await;
         let git_dir = dir.path().join("repo.git");
         let loose = counted(&git_dir).0;
-        let packer = Arc::new(Packer::new(git, 1).with_program(dir.path().join("no-such-git")));
-        packer.merged(1);
-        packer.settled().await;
-        assert!(packer.is_off());
-        assert_eq!(counted(&git_dir), (loose, 0));
-    }
-
-    #[tokio::test]
-    async fn zero_means_never() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (git, _, _) = repository(dir.path(), 3).await;
-        let git_dir = dir.path().join("repo.git");
-        let loose = counted(&git_dir).0;
-        let packer = Arc::new(Packer::new(git, 0));
-        packer.merged(1_000);
-        packer.settled().await;
-        assert_eq!(counted(&git_dir), (loose, 0));
+        let never = Arc::new(Packer::new(git.clone(), 0));
+        never.merged(1_000);
+        never.settled().await;
+        assert_eq!(counted(&git_dir), (loose, 0), "0: never");
+        let no_git = dir.path().join("no-such-git");
+        let without_git = Arc::new(Packer::new(git, 1).with_program(no_git));
+        without_git.merged(1);
+        without_git.settled().await;
+        assert!(without_git.is_off(), "warned once, then off");
+        assert_eq!(counted(&git_dir), (loose, 0), "the objects stay loose");
     }
 }
