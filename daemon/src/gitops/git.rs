@@ -315,11 +315,11 @@ pub struct FileChange {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// The `git` command on `git`'s repository: the oracle the in-process reads are held to.
-    fn git_cli(git: &Git, args: &[&str]) -> String {
+    pub(in crate::gitops) fn git_cli(git: &Git, args: &[&str]) -> String {
         let output = std::process::Command::new("git")
             .arg("--git-dir")
             .arg(git.git_dir())
@@ -338,7 +338,7 @@ mod tests {
     }
 
     /// A new bare repository whose HEAD names `main`, in a folder removed with the guard.
-    async fn bare_repository() -> (tempfile::TempDir, Git) {
+    pub(in crate::gitops) async fn bare_repository() -> (tempfile::TempDir, Git) {
         let dir = tempfile::tempdir().expect("tempdir");
         let git = Git::init_bare(dir.path().join("repo.git"), "main")
             .await

@@ -711,7 +711,7 @@ mod tests {
     }
 
     fn loose_objects(forge: &LocalGitForge) -> usize {
-        crate::gitops::local_packing::tests::counted(forge.git.git_dir()).0
+        crate::gitops::local_packing::tests::counted(&forge.git).0
     }
 
     #[tokio::test]

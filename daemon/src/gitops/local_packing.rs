@@ -153,16 +153,11 @@ impl Packer {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+    use crate::gitops::git::tests::{bare_repository, git_cli};
 
     /// `git count-objects -v`'s `count` (loose objects) and `in-pack`.
-    pub(in crate::gitops) fn counted(git_dir: &std::path::Path) -> (usize, usize) {
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(git_dir)
-            .args(["count-objects", "-v"])
-            .output()
-            .expect("git count-objects");
-        let text = String::from_utf8(out.stdout).expect("utf-8");
+    pub(in crate::gitops) fn counted(git: &Git) -> (usize, usize) {
+        let text = git_cli(git, &["count-objects", "-v"]);
         let value = |key: &str| {
             text.lines()
                 .find_map(|line| line.strip_prefix(key))
@@ -173,11 +168,9 @@ pub(super) mod tests {
     }
 
     /// A repository with `commits` commits on `main`, each replacing one of 200 files,
-    /// and one commit no reference reaches.
-    async fn repository(dir: &std::path::Path, commits: usize) -> (Git, String, String) {
-        let git = Git::init_bare(dir.join("repo.git"), "main")
-            .await
-            .expect("init");
+    /// and one commit no reference reaches (in a folder removed with the guard).
+    async fn repository(commits: usize) -> (tempfile::TempDir, Git, String, String) {
+        let (dir, git) = bare_repository().await;
         let files: Vec<_> = (0..200)
             .map(|i| (format!("environments/dev/pkg-{i}.yaml"), b"v0\n".to_vec()))
             .collect();
@@ -198,29 +191,23 @@ pub(super) mod tests {
             .commit_files(Some(&head), &[("x.yaml".into(), b"x\n".to_vec())], "lost")
             .await
             .expect("dangling");
-        (git, head, dangling)
+        (dir, git, head, dangling)
     }
 
     #[tokio::test]
     async fn a_pack_takes_every_loose_object_and_leaves_each_readable() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (git, head, dangling) = repository(dir.path(), 30).await;
-        let git_dir = dir.path().join("repo.git");
-        let (loose, packed) = counted(&git_dir);
+        let (_dir, git, head, dangling) = repository(30).await;
+        let (loose, packed) = counted(&git);
         assert!(loose > 60 && packed == 0, "{loose} loose, {packed} packed");
 
         let packer = Arc::new(Packer::new(git.clone(), 3));
         packer.merged(2);
         packer.settled().await;
-        assert_eq!(counted(&git_dir), (loose, 0), "not yet: 2 of 3 merged");
+        assert_eq!(counted(&git), (loose, 0), "not yet: 2 of 3 merged");
         packer.merged(1);
         packer.settled().await;
 
-        assert_eq!(
-            counted(&git_dir),
-            (0, loose),
-            "every object packed, none lost"
-        );
+        assert_eq!(counted(&git), (0, loose), "every object packed, none lost");
         // dkd's open handle, made before the pack, finds blobs it never read (so never
         // cached) in the new pack, the one only a dangling commit holds too.
         let read = |revision: String, path: &str| {
@@ -230,33 +217,14 @@ pub(super) mod tests {
         let pkg = read(head, "environments/dev/pkg-29.yaml").await;
         assert_eq!(pkg, vec![Some(b"v29\n".to_vec())]);
         assert_eq!(read(dangling, "x.yaml").await, vec![Some(b"x\n".to_vec())]);
-        let fsck = std::process::Command::new("git")
-            .arg("-C")
-            .arg(&git_dir)
-            .args(["fsck", "--strict", "--no-dangling"])
-            .output()
-            .expect("fsck");
-        assert!(fsck.status.success(), "{fsck:?}");
-    }
-
-    /// Runs `git ARGS` in `git_dir`, as a user or `git gc --auto` after a push would.
-    fn run_git(git_dir: &std::path::Path, args: &[&str]) {
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(git_dir)
-            .args(args)
-            .output()
-            .expect("git");
-        assert!(out.status.success(), "git {args:?}: {out:?}");
+        git_cli(&git, &["fsck", "--strict", "--no-dangling"]);
     }
 
     /// Repacks by another process (a user's `git gc`, `gc --auto` after a push) replace
     /// packs under dkd's open handles more times than gix's object store has slots (32).
     #[tokio::test]
     async fn a_handle_reads_on_through_many_packs_made_under_it() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (git, mut head, _) = repository(dir.path(), 0).await;
-        let git_dir = dir.path().join("repo.git");
+        let (_dir, git, mut head, _) = repository(0).await;
         for round in 0..60 {
             let files: Vec<_> = (0..3)
                 .map(|i| {
@@ -274,7 +242,8 @@ pub(super) mod tests {
                 .await
                 .expect("main");
             head = tip;
-            run_git(&git_dir, &["repack", "--geometric=2", "-d", "-q"]);
+            // As a user or `git gc --auto` after a push would.
+            git_cli(&git, &["repack", "--geometric=2", "-d", "-q"]);
             let paths: Vec<_> = files.iter().map(|(path, _)| path.clone()).collect();
             let read = git.read_files(&head, &paths).await;
             let read = read.unwrap_or_else(|error| panic!("round {round}: {error}"));
@@ -285,19 +254,17 @@ pub(super) mod tests {
 
     #[tokio::test]
     async fn nothing_is_packed_at_zero_or_without_git() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (git, _, _) = repository(dir.path(), 3).await;
-        let git_dir = dir.path().join("repo.git");
-        let loose = counted(&git_dir).0;
+        let (dir, git, _, _) = repository(3).await;
+        let loose = counted(&git).0;
         let never = Arc::new(Packer::new(git.clone(), 0));
         never.merged(1_000);
         never.settled().await;
-        assert_eq!(counted(&git_dir), (loose, 0), "0: never");
+        assert_eq!(counted(&git), (loose, 0), "0: never");
         let no_git = dir.path().join("no-such-git");
-        let without_git = Arc::new(Packer::new(git, 1).with_program(no_git));
+        let without_git = Arc::new(Packer::new(git.clone(), 1).with_program(no_git));
         without_git.merged(1);
         without_git.settled().await;
         assert!(without_git.is_off(), "warned once, then off");
-        assert_eq!(counted(&git_dir), (loose, 0), "the objects stay loose");
+        assert_eq!(counted(&git), (loose, 0), "the objects stay loose");
     }
 }
