@@ -6,12 +6,16 @@
 //! since the revision applied last are read, applied and recorded. That revision survives
 //! a restart in the target (`.applied.json`, written last), so a restart reads only what
 //! changed while dkd was down. Health is re-checked in bounded batches every 15 s from
-//! what was applied, without reading git. A revision the catalog refused is never
+//! what was applied, without reading git, each batch in one registry lookup. A revision the catalog refused is never
 //! applied. Health: Healthy when the pinned digest still resolves in the registry,
 //! Degraded when it does not (another digest, not published, or a blob of it missing),
 //! Unknown when the registry cannot be read.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::Arc,
+    time::Duration,
+};
 
 use datakit::manifest::{ANNOTATION_PROMOTION_ID, parse_deployed_package};
 use tokio_util::sync::CancellationToken;
@@ -20,8 +24,8 @@ use super::{AppliedMarker, AppliedPackage, LocalTarget};
 use crate::promotion::{
     Engine, EnvironmentCatalog, LoadedConfig, StatusBoard,
     ports::{
-        ClusterError, ForgeError, GitForge, HealthState, Registry, RegistryError, RevisionChanges,
-        TreeFile,
+        ClusterError, ForgeError, GitForge, HealthState, Registry, RegistryError, ResolvedArtifact,
+        RevisionChanges, TreeFile,
     },
 };
 
@@ -70,8 +74,10 @@ struct FolderChanges {
     removed: Vec<String>,
 }
 
-/// Registry lookups of one pass, by (package, version, digest).
-type Resolved = HashMap<(String, String, String), (HealthState, String)>;
+/// A deployed version: (package, version, pinned digest).
+type Pinned = (String, String, String);
+/// Registry lookups of one pass, by pinned version.
+type Resolved = HashMap<Pinned, (HealthState, String)>;
 
 impl LocalSync {
     /// Runs until `shutdown`.
@@ -287,11 +293,13 @@ impl LocalSync {
                     .collect::<Vec<_>>())
             })
             .await?;
+            let pinned: Vec<Pinned> = running
+                .iter()
+                .map(|p| pinned(&p.package, &p.version, &p.digest))
+                .collect();
+            let healths = self.healths(&pinned).await;
             let mut changed = Vec::new();
-            for mut package in running {
-                let (health, message) = self
-                    .health(&package.package, &package.version, &package.digest)
-                    .await;
+            for (mut package, (health, message)) in running.into_iter().zip(healths) {
                 if (package.health, &package.message) != (health, &message) {
                     (package.health, package.message) = (health, message);
                     changed.push(package);
@@ -355,42 +363,50 @@ impl LocalSync {
         };
         let paths: Vec<String> = files.iter().map(|f| f.path.clone()).collect();
         let contents = self.forge.read_files(revision, &paths).await?;
-        let mut changed = Vec::new();
+        let mut parsed = Vec::with_capacity(files.len());
         for (file, bytes) in files.into_iter().zip(contents) {
             let Some(bytes) = bytes else { continue };
             let manifest = String::from_utf8_lossy(&bytes).into_owned();
-            let deployed = match parse_deployed_package(&file.path, &manifest) {
-                Ok(deployed) => deployed,
+            match parse_deployed_package(&file.path, &manifest) {
+                Ok(deployed) => parsed.push((deployed, manifest)),
                 Err(error) => {
                     // Only a revision accepted before this check existed can hold one.
                     tracing::warn!(%error, "not applying an invalid manifest");
                     removed.extend(package_of(&file.path).map(str::to_owned));
-                    continue;
                 }
-            };
-            let key = (
-                deployed.name.clone(),
-                deployed.version.clone(),
-                deployed.digest.clone(),
-            );
-            let (health, message) = match resolved.get(&key) {
-                Some(known) => known.clone(),
-                None => {
-                    let found = self.health(&key.0, &key.1, &key.2).await;
-                    resolved.insert(key, found.clone());
-                    found
-                }
-            };
-            changed.push(AppliedPackage {
-                package: deployed.name,
-                promotion_id: deployed.annotations.get(ANNOTATION_PROMOTION_ID).cloned(),
-                version: deployed.version,
-                digest: deployed.digest,
-                manifest,
-                health,
-                message,
-            });
+            }
         }
+        // One registry lookup for the versions no other folder of the pass looked up.
+        let unresolved: Vec<Pinned> = parsed
+            .iter()
+            .map(|(d, _)| pinned(&d.name, &d.version, &d.digest))
+            .filter(|key| !resolved.contains_key(key))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let healths = self.healths(&unresolved).await;
+        resolved.extend(unresolved.into_iter().zip(healths));
+        let changed = parsed
+            .into_iter()
+            .map(|(deployed, manifest)| {
+                let key = pinned(&deployed.name, &deployed.version, &deployed.digest);
+                let (health, message) = resolved.get(&key).cloned().unwrap_or_else(|| {
+                    (
+                        HealthState::Unknown,
+                        "not looked up in the registry".to_owned(),
+                    )
+                });
+                AppliedPackage {
+                    package: deployed.name,
+                    promotion_id: deployed.annotations.get(ANNOTATION_PROMOTION_ID).cloned(),
+                    version: deployed.version,
+                    digest: deployed.digest,
+                    manifest,
+                    health,
+                    message,
+                }
+            })
+            .collect();
         Ok(FolderChanges {
             whole,
             changed,
@@ -398,22 +414,51 @@ impl LocalSync {
         })
     }
 
-    async fn health(&self, package: &str, version: &str, digest: &str) -> (HealthState, String) {
-        match self.registry.resolve(package, version).await {
-            Ok(resolved) if resolved.digest == digest => (HealthState::Healthy, String::new()),
-            Ok(resolved) => (
-                HealthState::Degraded,
-                format!(
-                    "the registry serves {} for {version}, not the pinned {digest}",
-                    resolved.digest
-                ),
-            ),
-            Err(error @ (RegistryError::NotFound { .. } | RegistryError::BlobMissing { .. })) => {
-                (HealthState::Degraded, error.to_string())
-            }
-            Err(error) => (HealthState::Unknown, error.to_string()),
+    /// The health of each pinned version, in order, from one registry lookup of them all.
+    async fn healths(&self, pinned: &[Pinned]) -> Vec<(HealthState, String)> {
+        if pinned.is_empty() {
+            return Vec::new();
         }
+        let versions: Vec<(String, String)> = pinned
+            .iter()
+            .map(|(package, version, _)| (package.clone(), version.clone()))
+            .collect();
+        let found = self.registry.resolve_all(&versions).await;
+        pinned
+            .iter()
+            .zip(found)
+            .map(|((_, version, digest), found)| health(found, version, digest))
+            .collect()
     }
+}
+
+/// A package's health from what its version resolves to now: Healthy at the pinned
+/// digest, Degraded at another digest or when it is gone, Unknown when the registry cannot
+/// say.
+fn health(
+    found: Result<ResolvedArtifact, RegistryError>,
+    version: &str,
+    digest: &str,
+) -> (HealthState, String) {
+    match found {
+        Ok(resolved) if resolved.digest == digest => (HealthState::Healthy, String::new()),
+        Ok(resolved) => (
+            HealthState::Degraded,
+            format!(
+                "the registry serves {} for {version}, not the pinned {digest}",
+                resolved.digest
+            ),
+        ),
+        Err(error @ (RegistryError::NotFound { .. } | RegistryError::BlobMissing { .. })) => {
+            (HealthState::Degraded, error.to_string())
+        }
+        Err(error) => (HealthState::Unknown, error.to_string()),
+    }
+}
+
+/// A deployed package's (package, version, digest).
+fn pinned(package: &str, version: &str, digest: &str) -> Pinned {
+    (package.to_owned(), version.to_owned(), digest.to_owned())
 }
 
 /// Whether `path` is a manifest directly in `folder`.

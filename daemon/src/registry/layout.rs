@@ -42,6 +42,40 @@ impl LayoutRegistry {
             registry: self.describe(),
         }
     }
+
+    /// [`Registry::resolve`], reading the layout's files on the calling thread.
+    fn resolve_now(&self, package: &str, version: &str) -> Result<ResolvedArtifact, RegistryError> {
+        // A name that is no package name (say `../x`) cannot have been published.
+        if validate_name("package", package).is_err() {
+            return Err(self.not_found(package, version));
+        }
+        let layout = OciLayout::new(self.root.join(package));
+        match layout.read_package(version) {
+            Ok(Some((descriptor, config))) => {
+                config.check(package, version).map_err(|error| {
+                    RegistryError::Unavailable(format!("{}: {error}", layout.reference(version)))
+                })?;
+                Ok(ResolvedArtifact {
+                    reference: layout.reference(version),
+                    digest: descriptor.digest,
+                    bindings: config.store_bindings(),
+                })
+            }
+            Ok(None) => Err(self.not_found(package, version)),
+            Err(LayoutError::MissingBlob { digest, .. }) => Err(RegistryError::BlobMissing {
+                package: package.to_owned(),
+                version: version.to_owned(),
+                digest,
+                registry: self.describe(),
+            }),
+            Err(error) => Err(RegistryError::Unavailable(error.to_string())),
+        }
+    }
+}
+
+/// The registry's files could not be read (the blocking task failed).
+fn unreadable(error: impl std::fmt::Display) -> RegistryError {
+    RegistryError::Unavailable(format!("cannot read the registry: {error}"))
 }
 
 #[async_trait::async_trait]
@@ -55,40 +89,28 @@ impl Registry for LayoutRegistry {
         package: &str,
         version: &str,
     ) -> Result<ResolvedArtifact, RegistryError> {
-        // A name that is no package name (say `../x`) cannot have been published.
-        if validate_name("package", package).is_err() {
-            return Err(self.not_found(package, version));
-        }
-        let layout = OciLayout::new(self.root.join(package));
-        let tag = version.to_owned();
-        let lookup = tokio::task::spawn_blocking(move || {
-            let found = layout.read_package(&tag);
-            (layout, found)
+        let (registry, package, version) = (self.clone(), package.to_owned(), version.to_owned());
+        tokio::task::spawn_blocking(move || registry.resolve_now(&package, &version))
+            .await
+            .map_err(unreadable)?
+    }
+
+    async fn resolve_all(
+        &self,
+        versions: &[(String, String)],
+    ) -> Vec<Result<ResolvedArtifact, RegistryError>> {
+        let (registry, wanted) = (self.clone(), versions.to_vec());
+        let looked_up = tokio::task::spawn_blocking(move || {
+            wanted
+                .iter()
+                .map(|(package, version)| registry.resolve_now(package, version))
+                .collect()
         })
-        .await
-        .map_err(|error| {
-            RegistryError::Unavailable(format!("cannot read the registry: {error}"))
-        })?;
-        match lookup {
-            (layout, Ok(Some((descriptor, config)))) => {
-                config.check(package, version).map_err(|error| {
-                    RegistryError::Unavailable(format!("{}: {error}", layout.reference(version)))
-                })?;
-                Ok(ResolvedArtifact {
-                    reference: layout.reference(version),
-                    digest: descriptor.digest,
-                    bindings: config.store_bindings(),
-                })
-            }
-            (_, Ok(None)) => Err(self.not_found(package, version)),
-            (_, Err(LayoutError::MissingBlob { digest, .. })) => Err(RegistryError::BlobMissing {
-                package: package.to_owned(),
-                version: version.to_owned(),
-                digest,
-                registry: self.describe(),
-            }),
-            (_, Err(error)) => Err(RegistryError::Unavailable(error.to_string())),
-        }
+        .await;
+        looked_up.unwrap_or_else(|error| {
+            let reason = error.to_string();
+            versions.iter().map(|_| Err(unreadable(&reason))).collect()
+        })
     }
 
     async fn signatures(
@@ -103,9 +125,7 @@ impl Registry for LayoutRegistry {
         let digest = digest.to_owned();
         tokio::task::spawn_blocking(move || layout.signatures(&digest))
             .await
-            .map_err(|error| {
-                RegistryError::Unavailable(format!("cannot read the registry: {error}"))
-            })?
+            .map_err(unreadable)?
             .map_err(|error| RegistryError::Unavailable(error.to_string()))
     }
 

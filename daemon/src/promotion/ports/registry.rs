@@ -60,6 +60,20 @@ pub trait Registry: Send + Sync + 'static {
         version: &str,
     ) -> Result<ResolvedArtifact, RegistryError>;
 
+    /// What each `(package, version)` of `versions` resolves to now, in their order:
+    /// [`Registry::resolve`] of each in turn, unless the registry can do better (the
+    /// embedded one reads them all in one blocking task).
+    async fn resolve_all(
+        &self,
+        versions: &[(String, String)],
+    ) -> Vec<Result<ResolvedArtifact, RegistryError>> {
+        let mut resolved = Vec::with_capacity(versions.len());
+        for (package, version) in versions {
+            resolved.push(self.resolve(package, version).await);
+        }
+        resolved
+    }
+
     /// The cosign signatures stored for `digest` of `package` (its `sha256-<hex>.sig` tag),
     /// unverified; none when there are none.
     async fn signatures(
