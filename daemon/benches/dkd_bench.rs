@@ -803,8 +803,9 @@ async fn subscribe(
 }
 
 /// Promotes `package` `version` to dev at t0 and collects, per subscriber, the time from t0
-/// to its first Promotion event of that version; returns when every subscriber got it and
-/// the promotion is Healthy.
+/// to its first Promotion event of that version; returns when every subscriber has seen
+/// the promotion Healthy, so that the next round does not start while this one's later
+/// events are still being fanned out.
 async fn watch_round(
     client: &mut DataKitServiceClient<Channel>,
     received: &mut mpsc::UnboundedReceiver<Received>,
@@ -813,7 +814,7 @@ async fn watch_round(
     version: &str,
 ) -> Vec<Duration> {
     let mut first: Vec<Option<Duration>> = vec![None; subscribers];
-    let mut healthy = false;
+    let mut healthy = vec![false; subscribers];
     let t0 = Instant::now();
     // Receipts are timestamped by the subscribers' tasks, so waiting for the answer first
     // costs nothing.
@@ -827,12 +828,12 @@ async fn watch_round(
         .await
         .expect("Promote");
     let deadline = t0 + bench_support::PATIENCE;
-    let mut missing = subscribers;
-    while missing > 0 || !healthy {
+    let (mut missing, mut not_healthy) = (subscribers, subscribers);
+    while missing > 0 || not_healthy > 0 {
         let Ok(Some(event)) = tokio::time::timeout_at(deadline.into(), received.recv()).await
         else {
             panic!(
-                "round {version}: {missing} of {subscribers} subscribers got nothing (healthy: {healthy})"
+                "round {version}: {missing} of {subscribers} subscribers got nothing, {not_healthy} did not see it Healthy"
             );
         };
         if event.package != package || event.version != version {
@@ -842,8 +843,9 @@ async fn watch_round(
             first[event.subscriber] = Some(event.at.duration_since(t0));
             missing -= 1;
         }
-        if event.state == PromotionState::Healthy as i32 {
-            healthy = true;
+        if event.state == PromotionState::Healthy as i32 && !healthy[event.subscriber] {
+            healthy[event.subscriber] = true;
+            not_healthy -= 1;
         }
     }
     first.into_iter().flatten().collect()
