@@ -5,11 +5,9 @@
 //! tree did not change is skipped, and in a changed one only the manifests that changed
 //! since the revision applied last are read, applied and recorded. That revision survives
 //! a restart in the target (`.applied.json`, written last), so a restart reads only what
-//! changed while dkd was down. Health is re-checked in bounded batches every 15 s from
-//! what was applied, without reading git, each batch in one registry lookup. A revision the catalog refused is never
-//! applied. Health: Healthy when the pinned digest still resolves in the registry,
-//! Degraded when it does not (another digest, not published, or a blob of it missing),
-//! Unknown when the registry cannot be read.
+//! changed while dkd was down. Health (see `local_health.rs`) is re-checked in bounded
+//! batches every 15 s from what was applied, without reading git. A revision the catalog
+//! refused is never applied.
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -20,13 +18,13 @@ use std::{
 use datakit::manifest::{ANNOTATION_PROMOTION_ID, parse_deployed_package};
 use tokio_util::sync::CancellationToken;
 
-use super::{AppliedMarker, AppliedPackage, LocalTarget};
+use super::{
+    AppliedMarker, AppliedPackage, LocalTarget,
+    local_health::{Pinned, healths},
+};
 use crate::promotion::{
     Engine, EnvironmentCatalog, LoadedConfig, StatusBoard,
-    ports::{
-        ClusterError, ForgeError, GitForge, HealthState, Registry, RegistryError, ResolvedArtifact,
-        RevisionChanges, TreeFile,
-    },
+    ports::{ClusterError, ForgeError, GitForge, HealthState, Registry, RevisionChanges, TreeFile},
 };
 
 /// How soon a failed sync is tried again.
@@ -74,8 +72,6 @@ struct FolderChanges {
     removed: Vec<String>,
 }
 
-/// A deployed version: (package, version, pinned digest).
-type Pinned = (String, String, String);
 /// Registry lookups of one pass, by pinned version.
 type Resolved = HashMap<Pinned, (HealthState, String)>;
 
@@ -297,7 +293,7 @@ impl LocalSync {
                 .iter()
                 .map(|p| pinned(&p.package, &p.version, &p.digest))
                 .collect();
-            let healths = self.healths(&pinned).await;
+            let healths = healths(self.registry.as_ref(), &pinned).await;
             let mut changed = Vec::new();
             for (mut package, (health, message)) in running.into_iter().zip(healths) {
                 if (package.health, &package.message) != (health, &message) {
@@ -384,7 +380,7 @@ impl LocalSync {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let healths = self.healths(&unresolved).await;
+        let healths = healths(self.registry.as_ref(), &unresolved).await;
         resolved.extend(unresolved.into_iter().zip(healths));
         let changed = parsed
             .into_iter()
@@ -412,47 +408,6 @@ impl LocalSync {
             changed,
             removed,
         })
-    }
-
-    /// The health of each pinned version, in order, from one registry lookup of them all.
-    async fn healths(&self, pinned: &[Pinned]) -> Vec<(HealthState, String)> {
-        if pinned.is_empty() {
-            return Vec::new();
-        }
-        let versions: Vec<(String, String)> = pinned
-            .iter()
-            .map(|(package, version, _)| (package.clone(), version.clone()))
-            .collect();
-        let found = self.registry.resolve_all(&versions).await;
-        pinned
-            .iter()
-            .zip(found)
-            .map(|((_, version, digest), found)| health(found, version, digest))
-            .collect()
-    }
-}
-
-/// A package's health from what its version resolves to now: Healthy at the pinned
-/// digest, Degraded at another digest or when it is gone, Unknown when the registry cannot
-/// say.
-fn health(
-    found: Result<ResolvedArtifact, RegistryError>,
-    version: &str,
-    digest: &str,
-) -> (HealthState, String) {
-    match found {
-        Ok(resolved) if resolved.digest == digest => (HealthState::Healthy, String::new()),
-        Ok(resolved) => (
-            HealthState::Degraded,
-            format!(
-                "the registry serves {} for {version}, not the pinned {digest}",
-                resolved.digest
-            ),
-        ),
-        Err(error @ (RegistryError::NotFound { .. } | RegistryError::BlobMissing { .. })) => {
-            (HealthState::Degraded, error.to_string())
-        }
-        Err(error) => (HealthState::Unknown, error.to_string()),
     }
 }
 

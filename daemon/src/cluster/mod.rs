@@ -3,6 +3,7 @@
 
 pub mod argocd;
 mod local;
+mod local_health;
 mod local_sync;
 mod local_verify;
 
