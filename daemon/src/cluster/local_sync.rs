@@ -293,9 +293,9 @@ impl LocalSync {
                 .iter()
                 .map(|p| pinned(&p.package, &p.version, &p.digest))
                 .collect();
-            let healths = healths(self.registry.as_ref(), &pinned).await;
+            let found = healths(self.registry.as_ref(), &pinned).await;
             let mut changed = Vec::new();
-            for (mut package, (health, message)) in running.into_iter().zip(healths) {
+            for (mut package, (health, message)) in running.into_iter().zip(found) {
                 if (package.health, &package.message) != (health, &message) {
                     (package.health, package.message) = (health, message);
                     changed.push(package);
@@ -372,7 +372,7 @@ impl LocalSync {
                 }
             }
         }
-        // One registry lookup for the versions no other folder of the pass looked up.
+        // The versions no other folder of the pass looked up, looked up together.
         let unresolved: Vec<Pinned> = parsed
             .iter()
             .map(|(d, _)| pinned(&d.name, &d.version, &d.digest))
@@ -380,8 +380,8 @@ impl LocalSync {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let healths = healths(self.registry.as_ref(), &unresolved).await;
-        resolved.extend(unresolved.into_iter().zip(healths));
+        let found = healths(self.registry.as_ref(), &unresolved).await;
+        resolved.extend(unresolved.into_iter().zip(found));
         let changed = parsed
             .into_iter()
             .map(|(deployed, manifest)| {
