@@ -167,7 +167,7 @@ async fn run(
             answer.expect("Status on the seeded home");
             let (settled, cpu) = daemon.settle().await;
             println!(
-                "dkd answered after {}, idle after {} more ({} of CPU with git)",
+                "dkd answered after {}, went idle {} after its start ({} of CPU with git by then)",
                 fmt_duration(took),
                 fmt_duration(settled),
                 fmt_duration(cpu)
@@ -322,7 +322,7 @@ async fn cold_starts(seeded: &Seeded, scratch_root: &Path) -> Result<(Dkd, Vec<R
         full_rss.push(daemon.rss_bytes());
         full_peak.push(daemon.peak_rss_bytes());
         println!(
-            "cold start {}: empty {} / {} packages {} (RSS at ready {}, after its first sync pass {} which took {} and {} of CPU with git, peak {})",
+            "cold start {}: empty {} / {} packages {} (RSS at ready {}, after its first sync pass {}, which ended {} after the start with {} of CPU with git, peak {})",
             round + 1,
             fmt_duration(empty_times[round]),
             seeded.packages.len(),

@@ -213,30 +213,34 @@ impl Dkd {
         total
     }
 
-    /// Waits until dkd is idle (under 5% of a core over a second), e.g. after the sync
-    /// loop's first pass over the whole repository; returns how long that took and the CPU
-    /// time dkd and its git children used meanwhile.
+    /// Waits until dkd is idle, e.g. after the sync loop's first pass over the whole
+    /// repository: until a whole second in which it and its git children used under 5 % of
+    /// a core, sampled every 100 ms. Returns when that second began, counted from the
+    /// spawn, and the CPU they had used by then.
     pub async fn settle(&self) -> (Duration, Duration) {
-        let start = Instant::now();
-        let first = self.cpu_ticks();
-        let mut before = first;
-        let mut quiet = 0;
-        while start.elapsed() < PATIENCE {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            let now = self.cpu_ticks();
-            // 100 ticks per second: 5% of a core over 0.5 s is 2.5 ticks.
-            if now.saturating_sub(before) <= 2 {
-                quiet += 1;
-                if quiet >= 2 {
-                    break;
-                }
-            } else {
-                quiet = 0;
+        const STEP: Duration = Duration::from_millis(100);
+        // A second of samples; 5 % of a core over it is 5 ticks (100 per second).
+        const QUIET_STEPS: usize = 10;
+        const QUIET_TICKS: u64 = 5;
+        let mut samples = std::collections::VecDeque::from([(Instant::now(), self.cpu_ticks())]);
+        while self.spawned_at.elapsed() < PATIENCE {
+            tokio::time::sleep(STEP).await;
+            samples.push_back((Instant::now(), self.cpu_ticks()));
+            if samples.len() > QUIET_STEPS + 1 {
+                samples.pop_front();
             }
-            before = now;
+            let (Some(&(began, at_start)), Some(&(_, now))) = (samples.front(), samples.back())
+            else {
+                continue;
+            };
+            if samples.len() == QUIET_STEPS + 1 && now.saturating_sub(at_start) < QUIET_TICKS {
+                return (
+                    began.duration_since(self.spawned_at),
+                    Duration::from_millis(at_start * 10),
+                );
+            }
         }
-        let cpu = Duration::from_millis(self.cpu_ticks().saturating_sub(first) * 10);
-        (start.elapsed(), cpu)
+        panic!("dkd did not go idle within {PATIENCE:?} of its start");
     }
 
     /// SIGTERM, then waits for a clean exit (SIGKILL after `PATIENCE`).
