@@ -364,7 +364,10 @@ impl LocalSync {
             let Some(bytes) = bytes else { continue };
             let manifest = String::from_utf8_lossy(&bytes).into_owned();
             match parse_deployed_package(&file.path, &manifest) {
-                Ok(deployed) => parsed.push((deployed, manifest)),
+                Ok(deployed) => {
+                    let key = pinned(&deployed.name, &deployed.version, &deployed.digest);
+                    parsed.push((key, deployed, manifest));
+                }
                 Err(error) => {
                     // Only a revision accepted before this check existed can hold one.
                     tracing::warn!(%error, "not applying an invalid manifest");
@@ -375,8 +378,9 @@ impl LocalSync {
         // The versions no other folder of the pass looked up, looked up together.
         let unresolved: Vec<Pinned> = parsed
             .iter()
-            .map(|(d, _)| pinned(&d.name, &d.version, &d.digest))
-            .filter(|key| !resolved.contains_key(key))
+            .map(|(key, _, _)| key)
+            .filter(|key| !resolved.contains_key(*key))
+            .cloned()
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
@@ -384,8 +388,7 @@ impl LocalSync {
         resolved.extend(unresolved.into_iter().zip(found));
         let changed = parsed
             .into_iter()
-            .map(|(deployed, manifest)| {
-                let key = pinned(&deployed.name, &deployed.version, &deployed.digest);
+            .map(|(key, deployed, manifest)| {
                 let (health, message) = resolved.get(&key).cloned().unwrap_or_else(|| {
                     (
                         HealthState::Unknown,
