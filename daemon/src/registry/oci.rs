@@ -3,8 +3,14 @@
 //! "manifest unknown" counts as not published.
 
 use datakit::oci::{Credentials, RegistryAddress, RemoteError, RemoteRegistry};
+use futures::StreamExt;
 
 use crate::promotion::ports::{Registry, RegistryError, ResolvedArtifact, SignatureLayer};
+
+/// Lookups of one `resolve_all` in flight at once. A health re-check or a first sync waits
+/// on round trips more than on the registry's work; eight overlap them while holding no more
+/// than a few connections to a registry that may be shared and rate-limited.
+const LOOKUPS_AT_ONCE: usize = 8;
 
 /// A remote registry and namespace.
 #[derive(Debug)]
@@ -88,6 +94,23 @@ impl Registry for OciRegistry {
             Ok(None) => Err(not_found()),
             Err(error) => Err(unavailable(error)),
         }
+    }
+
+    /// Up to [`LOOKUPS_AT_ONCE`] lookups at a time, answered in the order asked.
+    async fn resolve_all(
+        &self,
+        versions: &[(String, String)],
+    ) -> Vec<Result<ResolvedArtifact, RegistryError>> {
+        // Made first (a lookup does nothing until polled): a closure inside the stream
+        // would not satisfy the `Send` bound the trait's boxed future needs.
+        let lookups: Vec<_> = versions
+            .iter()
+            .map(|(package, version)| self.resolve(package, version))
+            .collect();
+        futures::stream::iter(lookups)
+            .buffered(LOOKUPS_AT_ONCE)
+            .collect()
+            .await
     }
 
     async fn signatures(

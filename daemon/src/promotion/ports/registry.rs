@@ -62,7 +62,8 @@ pub trait Registry: Send + Sync + 'static {
 
     /// What each `(package, version)` of `versions` resolves to now, in their order:
     /// [`Registry::resolve`] of each in turn, unless the registry can do better (the
-    /// embedded one reads them all in one blocking task).
+    /// embedded one reads them all in one blocking task, a remote one keeps a few lookups
+    /// in flight).
     async fn resolve_all(
         &self,
         versions: &[(String, String)],
