@@ -300,7 +300,7 @@ async fn cold_starts(seeded: &Seeded, scratch_root: &Path) -> Result<(Dkd, Vec<R
         }
         empty_times.push(took);
         let _ = daemon.settle().await;
-        empty_rss.push(daemon.rss_bytes());
+        empty_rss.push(daemon.settled_rss_bytes().await);
         daemon.stop();
 
         // The seeded home.
@@ -319,7 +319,7 @@ async fn cold_starts(seeded: &Seeded, scratch_root: &Path) -> Result<(Dkd, Vec<R
         let (settled, cpu) = daemon.settle().await;
         settle_times.push(settled);
         settle_cpu.push(cpu);
-        full_rss.push(daemon.rss_bytes());
+        full_rss.push(daemon.settled_rss_bytes().await);
         full_peak.push(daemon.peak_rss_bytes());
         println!(
             "cold start {}: empty {} / {} packages {} (RSS at ready {}, after its first sync pass {}, which ended {} after the start with {} of CPU with git, peak {})",
@@ -355,7 +355,7 @@ async fn cold_starts(seeded: &Seeded, scratch_root: &Path) -> Result<(Dkd, Vec<R
         )
         .note("empty DK_HOME"),
         Row::new(
-            &format!("dkd RSS after start (first sync pass done), {packages} pkgs"),
+            &format!("dkd RSS after start (first sync pass done, settled), {packages} pkgs"),
             Value::Bytes(median_bytes(&full_rss)),
             Value::Bytes(median_bytes(&empty_rss)),
             Goal::BelowBytes(rss_goal),
