@@ -101,13 +101,11 @@ impl Registry for OciRegistry {
         &self,
         versions: &[(String, String)],
     ) -> Vec<Result<ResolvedArtifact, RegistryError>> {
-        // Made first (a lookup does nothing until polled): a closure inside the stream
-        // would not satisfy the `Send` bound the trait's boxed future needs.
-        let lookups: Vec<_> = versions
-            .iter()
-            .map(|(package, version)| self.resolve(package, version))
-            .collect();
-        futures::stream::iter(lookups)
+        // By index: a closure taking each pair by reference would return a future tied to
+        // that argument's lifetime, which the `Send` bound of the trait's boxed future
+        // cannot name.
+        futures::stream::iter(0..versions.len())
+            .map(|at| self.resolve(&versions[at].0, &versions[at].1))
             .buffered(LOOKUPS_AT_ONCE)
             .collect()
             .await
