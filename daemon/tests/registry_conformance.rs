@@ -168,7 +168,7 @@ async fn conformance(registry: &dyn Registry, publisher: &Publisher) {
         .take(asked.len() * 10)
         .map(|(package, version)| (package.to_string(), version.to_string()))
         .collect();
-    let mut all = registry.resolve_all(&versions).await.into_iter();
+    let mut all = registry.resolve_all(versions.clone()).await.into_iter();
     assert_eq!(all.len(), versions.len());
     let digest = |found: Option<Result<ResolvedArtifact, RegistryError>>| {
         found.expect("an answer").expect("resolves").digest
@@ -179,7 +179,7 @@ async fn conformance(registry: &dyn Registry, publisher: &Publisher) {
         assert_eq!(digest(all.next()), first);
         not_found(all.next().expect("an answer"));
     }
-    assert!(registry.resolve_all(&[]).await.is_empty());
+    assert!(registry.resolve_all(Vec::new()).await.is_empty());
 
     // A package with any published version is known; others, and bad names, are not.
     assert!(registry.has_package(PACKAGE).await.expect("has_package"));

@@ -195,22 +195,14 @@ impl Dkd {
     /// sample taken as the pass ends reads pages on their way out (on the 10k home, 102–107
     /// MB where it settles at 100 MB). Still falling after ten seconds, it reads it then.
     pub async fn settled_rss_bytes(&self) -> u64 {
-        const STEP: Duration = Duration::from_millis(100);
-        const WINDOW_STEPS: usize = 10;
-        const MOST: Duration = Duration::from_secs(10);
         let began = Instant::now();
-        let mut samples = std::collections::VecDeque::from([self.rss_bytes()]);
-        while began.elapsed() < MOST {
-            tokio::time::sleep(STEP).await;
-            samples.push_back(self.rss_bytes());
-            if samples.len() > WINDOW_STEPS + 1 {
-                samples.pop_front();
-            }
-            if samples.len() == WINDOW_STEPS + 1 && samples.back() >= samples.front() {
-                break;
-            }
-        }
-        samples.back().copied().unwrap_or_else(|| self.rss_bytes())
+        let settled = first_second_where(
+            || self.rss_bytes(),
+            |first, last| last >= first,
+            || began.elapsed() >= Duration::from_secs(10),
+        )
+        .await;
+        settled.map_or_else(|| self.rss_bytes(), |(_, last)| last)
     }
 
     /// Peak resident memory (VmHWM), in bytes.
@@ -241,29 +233,21 @@ impl Dkd {
     /// a core, sampled every 100 ms. Returns when that second began, counted from the
     /// spawn, and the CPU they had used by then.
     pub async fn settle(&self) -> (Duration, Duration) {
-        const STEP: Duration = Duration::from_millis(100);
-        // A second of samples; 5 % of a core over it is 5 ticks (100 per second).
-        const QUIET_STEPS: usize = 10;
+        // 5 % of a core over a second is 5 ticks (100 per second).
         const QUIET_TICKS: u64 = 5;
-        let mut samples = std::collections::VecDeque::from([(Instant::now(), self.cpu_ticks())]);
-        while self.spawned_at.elapsed() < PATIENCE {
-            tokio::time::sleep(STEP).await;
-            samples.push_back((Instant::now(), self.cpu_ticks()));
-            if samples.len() > QUIET_STEPS + 1 {
-                samples.pop_front();
-            }
-            let (Some(&(began, at_start)), Some(&(_, now))) = (samples.front(), samples.back())
-            else {
-                continue;
-            };
-            if samples.len() == QUIET_STEPS + 1 && now.saturating_sub(at_start) < QUIET_TICKS {
-                return (
-                    began.duration_since(self.spawned_at),
-                    Duration::from_millis(at_start * 10),
-                );
-            }
-        }
-        panic!("dkd did not go idle within {PATIENCE:?} of its start");
+        let quiet = first_second_where(
+            || (Instant::now(), self.cpu_ticks()),
+            |(_, at_start), (_, now)| now.saturating_sub(at_start) < QUIET_TICKS,
+            || self.spawned_at.elapsed() >= PATIENCE,
+        )
+        .await;
+        let Some(((began, at_start), _)) = quiet else {
+            panic!("dkd did not go idle within {PATIENCE:?} of its start");
+        };
+        (
+            began.duration_since(self.spawned_at),
+            Duration::from_millis(at_start * 10),
+        )
     }
 
     /// SIGTERM, then waits for a clean exit (SIGKILL after `PATIENCE`).
@@ -340,6 +324,32 @@ pub async fn channel(socket: &Path) -> Channel {
 
 pub async fn client(socket: &Path) -> DataKitServiceClient<Channel> {
     DataKitServiceClient::new(channel(socket).await)
+}
+
+/// Samples `read` every 100 ms until the first and the last sample of one second satisfy
+/// `done`; that second's first and last samples, or `None` once `give_up` says so.
+async fn first_second_where<T: Copy>(
+    read: impl Fn() -> T,
+    done: impl Fn(T, T) -> bool,
+    give_up: impl Fn() -> bool,
+) -> Option<(T, T)> {
+    const STEP: Duration = Duration::from_millis(100);
+    const SECOND_STEPS: usize = 10;
+    let mut samples = std::collections::VecDeque::from([read()]);
+    while !give_up() {
+        tokio::time::sleep(STEP).await;
+        samples.push_back(read());
+        if samples.len() > SECOND_STEPS + 1 {
+            samples.pop_front();
+        }
+        if let (Some(&first), Some(&last)) = (samples.front(), samples.back())
+            && samples.len() == SECOND_STEPS + 1
+            && done(first, last)
+        {
+            return Some((first, last));
+        }
+    }
+    None
 }
 
 /// Polls the socket until `Status(package)` answers (any answer but a transport failure

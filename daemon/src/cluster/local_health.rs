@@ -22,7 +22,7 @@ pub async fn healths(registry: &dyn Registry, pinned: &[Pinned]) -> Vec<(HealthS
             .iter()
             .map(|(package, version, _)| (package.clone(), version.clone()))
             .collect();
-        let found = registry.resolve_all(&versions).await;
+        let found = registry.resolve_all(versions).await;
         healths.extend(
             batch
                 .iter()
@@ -96,13 +96,13 @@ mod tests {
         }
         async fn resolve_all(
             &self,
-            versions: &[(String, String)],
+            versions: Vec<(String, String)>,
         ) -> Vec<Result<ResolvedArtifact, RegistryError>> {
             if let Ok(mut batches) = self.batches.lock() {
                 batches.push(versions.len());
             }
             let mut found = Vec::new();
-            for (package, version) in versions {
+            for (package, version) in &versions {
                 found.push(self.resolve(package, version).await);
             }
             found

@@ -97,11 +97,11 @@ impl Registry for LayoutRegistry {
 
     async fn resolve_all(
         &self,
-        versions: &[(String, String)],
+        versions: Vec<(String, String)>,
     ) -> Vec<Result<ResolvedArtifact, RegistryError>> {
-        let (registry, wanted) = (self.clone(), versions.to_vec());
+        let (registry, count) = (self.clone(), versions.len());
         let looked_up = tokio::task::spawn_blocking(move || {
-            wanted
+            versions
                 .iter()
                 .map(|(package, version)| registry.resolve_now(package, version))
                 .collect()
@@ -109,7 +109,7 @@ impl Registry for LayoutRegistry {
         .await;
         looked_up.unwrap_or_else(|error| {
             let reason = error.to_string();
-            versions.iter().map(|_| Err(unreadable(&reason))).collect()
+            (0..count).map(|_| Err(unreadable(&reason))).collect()
         })
     }
 

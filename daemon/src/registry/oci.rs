@@ -99,7 +99,7 @@ impl Registry for OciRegistry {
     /// Up to [`LOOKUPS_AT_ONCE`] lookups at a time, answered in the order asked.
     async fn resolve_all(
         &self,
-        versions: &[(String, String)],
+        versions: Vec<(String, String)>,
     ) -> Vec<Result<ResolvedArtifact, RegistryError>> {
         // By index: a closure taking each pair by reference would return a future tied to
         // that argument's lifetime, which the `Send` bound of the trait's boxed future

@@ -63,13 +63,14 @@ pub trait Registry: Send + Sync + 'static {
     /// What each `(package, version)` of `versions` resolves to now, in their order:
     /// [`Registry::resolve`] of each in turn, unless the registry can do better (the
     /// embedded one reads them all in one blocking task, a remote one keeps a few lookups
-    /// in flight).
+    /// in flight). Takes the versions, so that a registry reading them on another thread
+    /// need not copy them.
     async fn resolve_all(
         &self,
-        versions: &[(String, String)],
+        versions: Vec<(String, String)>,
     ) -> Vec<Result<ResolvedArtifact, RegistryError>> {
         let mut resolved = Vec::with_capacity(versions.len());
-        for (package, version) in versions {
+        for (package, version) in &versions {
             resolved.push(self.resolve(package, version).await);
         }
         resolved
